@@ -1,0 +1,11 @@
+"""perfstats: statistics of performance telemetry.
+
+Mergeable quantile sketches and SLA histograms, stable moments, t-tests, trend
+regression with forecasts, anomaly and change-point detection, on a C++ core.
+"""
+
+from __future__ import annotations
+
+from perfstats._core import __version__
+
+__all__ = ["__version__"]
