@@ -5,6 +5,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstddef>
+#include <string>
+
 namespace py = pybind11;
 
 namespace perfstats::python {
@@ -19,6 +22,15 @@ void register_changepoints(py::module_& m);
 
 // A 1-D float64 view of any array-like. Contiguous float64 NumPy arrays are not copied;
 // anything else is converted once. The caller must not keep the pointer past the call.
-using DoubleArray = py::array_t<double, py::array::forcecast>;
+using DoubleArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+// Checks that `a` is one-dimensional and returns its length; `name` goes in the error.
+inline std::size_t length_1d(const DoubleArray& a, const char* name) {
+  if (a.ndim() != 1) {
+    throw py::value_error(std::string(name) + " must be one-dimensional, got " +
+                          std::to_string(a.ndim()) + " dimensions");
+  }
+  return static_cast<std::size_t>(a.shape(0));
+}
 
 }  // namespace perfstats::python

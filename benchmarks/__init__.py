@@ -1,0 +1,1 @@
+"""Benchmarks: perfstats against named peers, side by side in one process."""
