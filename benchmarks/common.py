@@ -13,7 +13,9 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def best_time(fn: Callable[[], object], *, repeat: int = 5, min_time: float = 0.0) -> float:
+def best_time(
+    fn: Callable[[], object], *, repeat: int = 5, min_time: float = 0.0
+) -> float:
     """Best wall time of `repeat` calls (seconds), after one warm-up call."""
     fn()
     best = float("inf")
@@ -38,7 +40,7 @@ def machine() -> dict[str, Any]:
 
 
 def write_results(name: str, results: dict[str, Any]) -> Path:
-    """Write `results` to benchmarks/results/<name>.json atomically and echo a summary."""
+    """Write `results` to benchmarks/results/<name>.json atomically; echo them."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
     tmp = path.with_suffix(".json.tmp")
