@@ -72,7 +72,7 @@ fuzz: deps
 	@set -e; for f in build/fuzz/fuzz_*; do \
 	  [ -x $$f ] || continue; name=$$(basename $$f); \
 	  corpus=build/fuzz/corpus/$$name; mkdir -p $$corpus; \
-	  if [ -d tests/fixtures ]; then cp -f tests/fixtures/*.bin $$corpus/ 2>/dev/null || true; fi; \
+	  cp -f tests/fixtures/*.bin cpp/fuzz/corpus/*.bin $$corpus/ 2>/dev/null || true; \
 	  echo "fuzzing $$name for $(FUZZ_SECS) s"; \
 	  $$f -max_total_time=$(FUZZ_SECS) -rss_limit_mb=2048 -timeout=10 -print_final_stats=0 \
 	    -artifact_prefix=build/fuzz/ $$corpus 2> build/fuzz/$$name.log \
