@@ -9,3 +9,35 @@ from __future__ import annotations
 from perfstats._core import __version__
 
 __all__ = ["__version__"]
+
+# ---- moments and hypothesis tests (stats-tests) ----
+from perfstats.hypothesis_tests import (
+    MannWhitneyResult,
+    SRMResult,
+    TTestResult,
+    mann_whitney_u,
+    one_sample_t_test,
+    paired_t_test,
+    power,
+    required_sample_size,
+    srm_test,
+    student_t_test,
+    welch_t_test,
+)
+from perfstats.moments import Moments, lag1_autocorrelation
+
+__all__ += [
+    "MannWhitneyResult",
+    "Moments",
+    "SRMResult",
+    "TTestResult",
+    "lag1_autocorrelation",
+    "mann_whitney_u",
+    "one_sample_t_test",
+    "paired_t_test",
+    "power",
+    "required_sample_size",
+    "srm_test",
+    "student_t_test",
+    "welch_t_test",
+]
