@@ -114,7 +114,7 @@ TTestResult two_sample(const Moments& a, const Moments& b, Alternative alternati
   const double ma = a.mean();
   const double mb = b.mean();
   TTestResult r;
-  r.mean_difference = ma - mb;
+  r.mean_difference = a.mean_minus(b);
   const double pooled_var = (a.m2() + b.m2()) / (na + nb - 2.0);
   if (pooled) {
     r.df = na + nb - 2.0;
@@ -126,7 +126,7 @@ TTestResult two_sample(const Moments& a, const Moments& b, Alternative alternati
     r.df = (sa + sb) * (sa + sb) / (sa * sa / (na - 1.0) + sb * sb / (nb - 1.0));
   }
   const double crit = finish_t(r, alternative, confidence);
-  const double lift = ma / mb - 1.0;
+  const double lift = r.mean_difference / mb;
   const double lift_var = va / (na * mb * mb) + vb * ma * ma / (nb * mb * mb * mb * mb);
   finish_lift(r, alternative, crit, lift, std::sqrt(lift_var), log_scale);
   r.hedges_g = r.mean_difference / std::sqrt(pooled_var) * hedges_correction(na + nb - 2.0);
@@ -160,7 +160,7 @@ TTestResult one_sample_t_test(const Moments& a, double mu, Alternative alternati
   if (!std::isfinite(mu)) throw std::invalid_argument("mu must be finite, got " + fmt(mu));
   const double n = a.count();
   TTestResult r;
-  r.mean_difference = a.mean() - mu;
+  r.mean_difference = a.mean_minus(mu);
   r.df = n - 1.0;
   r.std_error = a.std(1.0) / std::sqrt(n);
   const double crit = finish_t(r, alternative, confidence);
@@ -207,7 +207,7 @@ TTestResult paired_t_test(const double* a, const double* b, std::size_t n,
   const double va = ma.variance(1.0);
   const double vb = mb.variance(1.0);
   const double cov = (va + vb - md.variance(1.0)) / 2.0;
-  const double lift = xa / xb - 1.0;
+  const double lift = r.mean_difference / xb;
   const double lift_var = (va / (xb * xb) + xa * xa * vb / (xb * xb * xb * xb) -
                            2.0 * xa * cov / (xb * xb * xb)) /
                           cn;

@@ -191,7 +191,16 @@ bool same(double a, double b) noexcept {
 
 }  // namespace
 
-double Moments::mean() const noexcept { return weight_ > 0.0 ? mean_ : kNaN; }
+double Moments::mean() const noexcept { return weight_ > 0.0 ? mean_ + mean_lo_ : kNaN; }
+
+double Moments::mean_minus(double c) const noexcept {
+  return weight_ > 0.0 ? (mean_ - c) + mean_lo_ : kNaN;
+}
+
+double Moments::mean_minus(const Moments& other) const noexcept {
+  if (!(weight_ > 0.0) || !(other.weight_ > 0.0)) return kNaN;
+  return (mean_ - other.mean_) + (mean_lo_ - other.mean_lo_);
+}
 
 double Moments::variance(double ddof) const noexcept {
   const double denom = weight_ - ddof;
@@ -262,7 +271,7 @@ void Moments::add(const double* values, std::size_t n, const double* weights) {
       // Sums about mean0 -> sums about the block mean mean0 + delta (corrected two-pass).
       const double delta = b.s1 / b.weight;
       const double nd2 = b.weight * delta * delta;
-      part.mean_ = mean0 + delta;
+      two_sum(mean0, delta, part.mean_, part.mean_lo_);
       part.m2_ = std::max(0.0, b.s2 - b.s1 * delta);
       part.m3_ = b.s3 - 3.0 * delta * b.s2 + 2.0 * nd2 * delta;
       part.m4_ = std::max(
@@ -290,7 +299,8 @@ void Moments::merge(const Moments& other) {
   const double nb = other.weight_;
   const double n = na + nb;
   if (nb > 0.0 && na > 0.0) {
-    const double delta = other.mean_ - mean_;
+    // The means are double-doubles: their difference keeps its digits under any offset.
+    const double delta = (other.mean_ - mean_) + (other.mean_lo_ - mean_lo_);
     const double dn = delta / n;
     const double dn2 = dn * dn;
     const double nanb = na * nb;
@@ -300,12 +310,13 @@ void Moments::merge(const Moments& other) {
     const double m4 = m4_ + other.m4_ + delta * dn2 * dn * nanb * (na * na - nanb + nb * nb) +
                       6.0 * dn2 * (na * na * other.m2_ + nb * nb * m2_) +
                       4.0 * dn * (na * other.m3_ - nb * m3_);
-    mean_ += nb * dn;
+    two_sum(mean_, mean_lo_ + nb * dn, mean_, mean_lo_);
     m2_ = m2;
     m3_ = m3;
     m4_ = m4;
   } else if (nb > 0.0) {
     mean_ = other.mean_;
+    mean_lo_ = other.mean_lo_;
     m2_ = other.m2_;
     m3_ = other.m3_;
     m4_ = other.m4_;
@@ -314,12 +325,6 @@ void Moments::merge(const Moments& other) {
   size_ += other.size_;
   dd_add(sum_hi_, sum_lo_, other.sum_hi_);
   dd_add(sum_hi_, sum_lo_, other.sum_lo_);
-  // The cascaded sum is the most accurate mean there is; use it while it is finite.
-  const double total = sum_hi_ + sum_lo_;
-  if (weight_ > 0.0 && std::isfinite(total)) {
-    const double refined = total / weight_;
-    if (std::isfinite(refined)) mean_ = refined;
-  }
   if (!(min_ <= other.min_)) min_ = std::isnan(other.min_) ? min_ : other.min_;
   if (!(max_ >= other.max_)) max_ = std::isnan(other.max_) ? max_ : other.max_;
 }
@@ -334,6 +339,7 @@ std::string Moments::to_bytes() const {
   w.varint(size_);
   w.f64(weight_);
   w.f64(mean_);
+  w.f64(mean_lo_);
   w.f64(m2_);
   w.f64(m3_);
   w.f64(m4_);
@@ -350,6 +356,7 @@ Moments Moments::from_bytes(const std::uint8_t* data, std::size_t size) {
   m.size_ = r.varint();
   m.weight_ = r.f64();
   m.mean_ = r.f64();
+  m.mean_lo_ = r.f64();
   m.m2_ = r.f64();
   m.m3_ = r.f64();
   m.m4_ = r.f64();
@@ -359,7 +366,9 @@ Moments Moments::from_bytes(const std::uint8_t* data, std::size_t size) {
   m.sum_lo_ = r.f64();
   r.expect_end();
   if (!std::isfinite(m.weight_) || m.weight_ < 0.0) r.fail("weight must be finite and >= 0");
-  if (!std::isfinite(m.mean_) || !std::isfinite(m.m3_)) r.fail("mean and M3 must be finite");
+  if (!std::isfinite(m.mean_) || !std::isfinite(m.mean_lo_) || !std::isfinite(m.m3_)) {
+    r.fail("mean and M3 must be finite");
+  }
   if (!std::isfinite(m.m2_) || m.m2_ < 0.0 || !std::isfinite(m.m4_) || m.m4_ < 0.0) {
     r.fail("M2 and M4 must be finite and >= 0");
   }
@@ -379,6 +388,7 @@ Moments Moments::from_bytes(const std::uint8_t* data, std::size_t size) {
 
 bool Moments::operator==(const Moments& o) const noexcept {
   return size_ == o.size_ && same(weight_, o.weight_) && same(mean_, o.mean_) &&
+         same(mean_lo_, o.mean_lo_) &&
          same(m2_, o.m2_) && same(m3_, o.m3_) && same(m4_, o.m4_) && same(min_, o.min_) &&
          same(max_, o.max_) && same(sum_hi_, o.sum_hi_) && same(sum_lo_, o.sum_lo_);
 }
@@ -390,15 +400,17 @@ double lag1_autocorrelation(const double* values, std::size_t n) {
   }
   Moments m;
   m.add(values, n);  // validates every value
-  const double mean = m.mean();
+  // Centre on the double-double mean: shift by its double part, then by the remainder.
+  const double shift = m.mean();
+  const double rest = m.mean_minus(shift);
   double num = 0.0;
   double den = 0.0;
   double num_c = 0.0;
   double den_c = 0.0;
-  double prev = values[0] - mean;
+  double prev = (values[0] - shift) - rest;
   dd_add(den, den_c, prev * prev);
   for (std::size_t i = 1; i < n; ++i) {
-    const double d = values[i] - mean;
+    const double d = (values[i] - shift) - rest;
     dd_add(num, num_c, d * prev);
     dd_add(den, den_c, d * d);
     prev = d;

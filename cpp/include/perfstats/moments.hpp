@@ -35,6 +35,10 @@ class Moments {
   double count() const noexcept { return weight_; }
   // Weighted mean; NaN when empty.
   double mean() const noexcept;
+  // mean - c and mean - other.mean, from the double-double mean held inside, so that the
+  // digits below the rounding of mean() survive a large common offset.
+  double mean_minus(double c) const noexcept;
+  double mean_minus(const Moments& other) const noexcept;
   // M2 / (count - ddof); NaN when count <= ddof.
   double variance(double ddof = 1.0) const noexcept;
   double std(double ddof = 1.0) const noexcept;
@@ -64,7 +68,8 @@ class Moments {
  private:
   std::uint64_t size_ = 0;
   double weight_ = 0.0;
-  double mean_ = 0.0;
+  double mean_ = 0.0;     // the mean is the double-double mean_ + mean_lo_
+  double mean_lo_ = 0.0;
   double m2_ = 0.0;
   double m3_ = 0.0;
   double m4_ = 0.0;
