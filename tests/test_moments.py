@@ -1,4 +1,4 @@
-"""Moments against NumPy/SciPy, exact rational arithmetic and NIST StRD certified values."""
+"""Moments against NumPy/SciPy, exact rationals and NIST StRD certified values."""
 
 from __future__ import annotations
 

@@ -345,6 +345,11 @@ double required_sample_size(double effect, double sd, double alpha, double power
     throw std::invalid_argument("power must be in (0, 1), got " + fmt(power));
   }
   if (effect == 0.0) throw std::invalid_argument("effect must be nonzero, got 0");
+  if ((alternative == Alternative::greater && effect < 0.0) ||
+      (alternative == Alternative::less && effect > 0.0)) {
+    throw std::invalid_argument("power " + fmt(power) + " is not reached with any sample size: " +
+                                "effect " + fmt(effect) + " points against the alternative");
+  }
   auto gap = [&](double n_a) {
     return t_test_power(effect, sd, n_a, ratio * n_a, alpha, alternative) - power;
   };
@@ -354,7 +359,7 @@ double required_sample_size(double effect, double sd, double alpha, double power
   double hi = 2.0 * lo;
   double at_hi = gap(hi);
   while (at_hi < 0.0) {
-    if (hi > 1e15) {
+    if (hi > 1e12) {
       throw std::invalid_argument(
           "power " + fmt(power) + " is not reached with any sample size (effect " +
           fmt(effect) + " in the wrong direction for the alternative?)");
