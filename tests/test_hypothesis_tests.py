@@ -293,8 +293,10 @@ def test_bad_input_raises_clear_errors() -> None:
         ps.welch_t_test([1.0], b)
     with pytest.raises(ValueError, match="standard error"):
         ps.student_t_test([1.0, 1.0], [2.0, 2.0])
-    with pytest.raises(ValueError, match=r"values\[1\] must be finite"):
+    with pytest.raises(ValueError, match=r"b\[1\] must be finite, got nan"):
         ps.welch_t_test(a, [1.0, math.nan])
+    with pytest.raises(ValueError, match=r"a\[2\] must be finite, got inf"):
+        ps.paired_t_test([1.0, 2.0, math.inf], b)
     with pytest.raises(ValueError, match=r"positive values: b\[0\]"):
         ps.welch_t_test(a, [0.0, 1.0], log=True)
     with pytest.raises(TypeError, match="raw values"):

@@ -281,3 +281,14 @@ def test_lag1_autocorrelation_errors() -> None:
         lag1_autocorrelation([2.0, 2.0, 2.0])
     with pytest.raises(ValueError, match=r"values\[1\]"):
         lag1_autocorrelation([2.0, np.nan, 2.0])
+
+
+def test_format_v1_fixture_still_reads_and_is_still_written() -> None:
+    # Written by format version 1; changing what it holds must bump the version.
+    fixture = (Path(__file__).parent / "fixtures" / "moments_v1.bin").read_bytes()
+    x = np.array([1e9 + 0.25, 1e9 - 0.5, 1e9 + 0.125, 1e9 + 4.0])
+    m = Moments.from_bytes(fixture)
+    assert m.mean == pytest.approx(np.mean(x - 1e9) + 1e9, rel=1e-15)
+    assert m.variance() == pytest.approx(np.var(x - 1e9, ddof=1), rel=1e-14)
+    assert m == Moments(x)
+    assert Moments(x).to_bytes() == fixture

@@ -15,7 +15,6 @@ namespace perfstats {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // Values per block: small enough to stay in L1 between the two passes over it.
 constexpr std::size_t kBlock = 1024;
 

@@ -173,12 +173,16 @@ def _result(
 
 def _values(x: npt.ArrayLike, name: str, log: bool) -> npt.NDArray[np.float64]:
     arr = _as_float_array(x, name)
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"{name}[{i}] must be finite, got {float(arr[i])!r}")
     if log:
         bad = np.flatnonzero(~(arr > 0))
         if bad.size:
             i = int(bad[0])
             raise ValueError(
-                f"log=True needs positive values: {name}[{i}] is {arr[i]!r}"
+                f"log=True needs positive values: {name}[{i}] is {float(arr[i])!r}"
             )
         arr = np.log(arr)
     return arr
