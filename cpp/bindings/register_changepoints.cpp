@@ -18,7 +18,7 @@ ChangePointMethod parse_method(const std::string& method) {
 
 py::dict detect(const DoubleArray& values, const std::string& method,
                 std::size_t min_size, double pvalue, double penalty,
-                std::size_t max_changepoints) {
+                std::size_t max_changepoints, bool autocorrelation) {
   const std::size_t n = length_1d(values, "values");
   ChangePointOptions options;
   options.method = parse_method(method);
@@ -26,6 +26,7 @@ py::dict detect(const DoubleArray& values, const std::string& method,
   options.pvalue = pvalue;
   options.penalty = penalty;
   options.max_changepoints = max_changepoints;
+  options.autocorrelation = autocorrelation;
   std::vector<ChangePoint> cps;
   {
     // Safe: the core reads `values` (kept alive by this frame) and touches no Python.
@@ -76,7 +77,7 @@ py::array_t<double> energy(const DoubleArray& values) {
 void register_changepoints(py::module_& m) {
   m.def("detect_changepoints", &detect, py::arg("values"), py::kw_only(),
         py::arg("method"), py::arg("min_size"), py::arg("pvalue"), py::arg("penalty"),
-        py::arg("max_changepoints"),
+        py::arg("max_changepoints"), py::arg("autocorrelation"),
         "Change points of a 1-D float64 series; a dict of arrays, one row per change.");
   m.def("energy_statistic", &energy, py::arg("values"),
         "E-divisive energy statistic q(tau) for every split tau = 0..n.");

@@ -125,9 +125,11 @@ Moments moments(const double* x, std::size_t a, std::size_t b) {
   return m;
 }
 
-double welch(const Moments& l, const Moments& r, double* statistic) {
-  const double vl = l.m2 / (l.n - 1.0) / l.n;
-  const double vr = r.m2 / (r.n - 1.0) / r.n;
+// Welch's t-test on the means of two parts, each with `neff` effective observations.
+double welch(const Moments& l, double neff_l, const Moments& r, double neff_r,
+             double* statistic) {
+  const double vl = l.m2 / (l.n - 1.0) / neff_l;
+  const double vr = r.m2 / (r.n - 1.0) / neff_r;
   const double diff = r.mean - l.mean;
   const double se2 = vl + vr;
   if (!(se2 > 0.0)) {
@@ -136,10 +138,41 @@ double welch(const Moments& l, const Moments& r, double* statistic) {
   }
   const double t = diff / std::sqrt(se2);
   if (statistic) *statistic = t;
-  const double df = se2 * se2 / (vl * vl / (l.n - 1.0) + vr * vr / (r.n - 1.0));
+  const double df = se2 * se2 / (vl * vl / (neff_l - 1.0) + vr * vr / (neff_r - 1.0));
   if (!std::isfinite(t)) return 0.0;
+  if (!(df > 0.0) || !std::isfinite(df)) return t == 0.0 ? 1.0 : 0.0;
   const boost::math::students_t dist(df);
-  return std::min(1.0, 2.0 * boost::math::cdf(boost::math::complement(dist, std::fabs(t))));
+  return std::min(1.0,
+                  2.0 * boost::math::cdf(boost::math::complement(dist, std::fabs(t))));
+}
+
+// Lag-1 autocorrelation of the residuals about each part's own mean, pooled over
+// x[a, b) and x[b, c), clamped to [0, 1).
+double pooled_lag1(const double* x, std::size_t a, std::size_t b, std::size_t c,
+                   const Moments& l, const Moments& r) {
+  double num = 0.0;
+  for (std::size_t i = a + 1; i < b; ++i) num += (x[i] - l.mean) * (x[i - 1] - l.mean);
+  for (std::size_t i = b + 1; i < c; ++i) num += (x[i] - r.mean) * (x[i - 1] - r.mean);
+  const double den = l.m2 + r.m2;
+  if (!(den > 0.0)) return 0.0;
+  return std::clamp(num / den, 0.0, 0.999);
+}
+
+// Two-sided p-value for a change in mean at b between x[a, b) and x[b, c). With `ar1`
+// the sample sizes shrink to n (1 - rho) / (1 + rho), the variance inflation of a mean
+// of an AR(1) series, so slowly drifting or autocorrelated data is not over-split.
+double segment_pvalue(const double* x, std::size_t a, std::size_t b, std::size_t c,
+                      bool ar1, double* statistic) {
+  const Moments l = moments(x, a, b);
+  const Moments r = moments(x, b, c);
+  double shrink = 1.0;
+  if (ar1) {
+    const double rho = pooled_lag1(x, a, b, c, l, r);
+    shrink = (1.0 - rho) / (1.0 + rho);
+  }
+  const double nl = std::max(2.0, l.n * shrink);
+  const double nr = std::max(2.0, r.n * shrink);
+  return welch(l, nl, r, nr, statistic);
 }
 
 // Best split of x[s, e) by the energy statistic; returns (tau, q) with tau = 0 when the
@@ -213,7 +246,7 @@ std::vector<std::size_t> binary_segmentation(const double* x, std::size_t n,
     if (pick == segments.size()) break;
     const Segment seg = segments[pick];
     const double p =
-        welch(moments(x, seg.start, seg.tau), moments(x, seg.tau, seg.end), nullptr);
+        segment_pvalue(x, seg.start, seg.tau, seg.end, o.autocorrelation, nullptr);
     if (!(p < o.pvalue)) {
       segments[pick].done = true;
       continue;
@@ -342,14 +375,14 @@ std::vector<double> energy_statistic(const double* values, std::size_t n) {
   return q;
 }
 
-double welch_pvalue(const double* values, std::size_t a, std::size_t b, std::size_t c,
-                    double* statistic) {
+double change_pvalue(const double* values, std::size_t a, std::size_t b, std::size_t c,
+                     bool ar1, double* statistic) {
   if (values == nullptr || !(a < b && b < c) || b - a < 2 || c - b < 2) {
-    throw std::invalid_argument("welch_pvalue needs a < b < c with >= 2 points a side, got " +
+    throw std::invalid_argument("change_pvalue needs a < b < c with >= 2 points a side, got " +
                                 std::to_string(a) + ", " + std::to_string(b) + ", " +
                                 std::to_string(c));
   }
-  return welch(moments(values, a, b), moments(values, b, c), statistic);
+  return segment_pvalue(values, a, b, c, ar1, statistic);
 }
 
 std::vector<ChangePoint> detect_changepoints(const double* values, std::size_t n,
@@ -368,7 +401,7 @@ std::vector<ChangePoint> detect_changepoints(const double* values, std::size_t n
   auto test = [&](std::size_t i) {
     const std::size_t a = i == 0 ? 0 : cps[i - 1];
     const std::size_t c = i + 1 == cps.size() ? n : cps[i + 1];
-    p[i] = welch(moments(x.data(), a, cps[i]), moments(x.data(), cps[i], c), nullptr);
+    p[i] = segment_pvalue(x.data(), a, cps[i], c, options.autocorrelation, nullptr);
   };
   for (std::size_t i = 0; i < cps.size(); ++i) test(i);
   while (!cps.empty()) {
@@ -393,7 +426,8 @@ std::vector<ChangePoint> detect_changepoints(const double* values, std::size_t n
     const Moments r = moments(values, cps[i], c);
     cp.mean_before = l.mean;
     cp.mean_after = r.mean;
-    cp.pvalue = welch(l, r, &cp.statistic);
+    cp.pvalue =
+        segment_pvalue(values, a, cps[i], c, options.autocorrelation, &cp.statistic);
     const double diff = r.mean - l.mean;
     if (l.mean != 0.0) {
       cp.relative_change = diff / std::fabs(l.mean);

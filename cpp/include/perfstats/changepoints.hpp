@@ -33,6 +33,9 @@ struct ChangePointOptions {
   // A change is kept when the Welch t-test of its two adjacent segments gives a
   // two-sided p-value below this; in (0, 1].
   double pvalue = 0.001;
+  // Correct the test for lag-1 autocorrelation (effective sample sizes); without it
+  // drifting or autocorrelated series are split far too often.
+  bool autocorrelation = true;
   // PELT only: penalty per change in units of sigma^2 * log(n), where sigma is a
   // robust noise scale (MAD of first differences / sqrt 2). Must be > 0.
   double penalty = 2.0;
@@ -61,9 +64,12 @@ std::vector<ChangePoint> detect_changepoints(const double* values, std::size_t n
 // - 2/(k(k-1)) sum_{i<j}|y_i-y_j| with m = tau, k = n - tau.
 std::vector<double> energy_statistic(const double* values, std::size_t n);
 
-// Two-sided p-value of Welch's t-test between values[a, b) and values[b, c).
-// Returns 1 when both parts are constant and equal, 0 when constant and different.
-double welch_pvalue(const double* values, std::size_t a, std::size_t b, std::size_t c,
-                    double* statistic = nullptr);
+// Two-sided p-value of Welch's t-test between values[a, b) and values[b, c); with
+// `ar1` each part counts n (1 - rho) / (1 + rho) effective observations (at least 2),
+// rho the pooled lag-1 autocorrelation of the residuals about each part's mean,
+// clamped to [0, 0.999]. Returns 1 when both parts are constant and equal, 0 when
+// constant and different. `statistic` receives t (after minus before).
+double change_pvalue(const double* values, std::size_t a, std::size_t b, std::size_t c,
+                     bool ar1, double* statistic = nullptr);
 
 }  // namespace perfstats
