@@ -9,3 +9,13 @@ from __future__ import annotations
 from perfstats._core import __version__
 
 __all__ = ["__version__"]
+
+# ---- changepoints ----
+from perfstats.changepoints import (
+    ChangePoint,
+    ChangePoints,
+    detect_changepoints,
+    detect_regressions,
+)
+
+__all__ += ["ChangePoint", "ChangePoints", "detect_changepoints", "detect_regressions"]

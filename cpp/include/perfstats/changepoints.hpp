@@ -29,7 +29,7 @@ enum class ChangePointMethod {
 struct ChangePointOptions {
   ChangePointMethod method = ChangePointMethod::edivisive;
   // Fewest observations in a segment; at least 2.
-  std::size_t min_size = 5;
+  std::size_t min_size = 10;
   // A change is kept when the Welch t-test of its two adjacent segments gives a
   // two-sided p-value below this; in (0, 1].
   double pvalue = 0.001;

@@ -156,7 +156,9 @@ def tcpd_f1(
     recall = (
         1
         / len(per_annotator)
-        * sum(len(_true_positives(tk, x, int(margin))) / len(tk) for tk in per_annotator)
+        * sum(
+            len(_true_positives(tk, x, int(margin))) / len(tk) for tk in per_annotator
+        )
     )
     f1 = precision * recall / (alpha * recall + (1.0 - alpha) * precision)
     return TcpdF1(f1=f1, precision=precision, recall=recall)
@@ -169,7 +171,9 @@ def _segment_bounds(locations: Iterable[int], n_obs: int) -> list[tuple[int, int
     return [(edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
 
 
-def _cover_single(predicted: list[tuple[int, int]], truth: list[tuple[int, int]]) -> float:
+def _cover_single(
+    predicted: list[tuple[int, int]], truth: list[tuple[int, int]]
+) -> float:
     total = 0.0
     n_obs = truth[-1][1]
     for a0, a1 in truth:
