@@ -1,7 +1,3 @@
 """Scores of detectors against labelled benchmarks, so users can score their own."""
 
-from perfstats.scoring.tcpd import (
-    TcpdF1 as TcpdF1,
-    tcpd_cover as tcpd_cover,
-    tcpd_f1 as tcpd_f1,
-)
+from perfstats.scoring.tcpd import TcpdF1, tcpd_cover, tcpd_f1  # noqa: F401
