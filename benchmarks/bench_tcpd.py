@@ -20,7 +20,7 @@ from benchmarks.common import write_results
 from perfstats import detect_changepoints
 from perfstats.scoring import tcpd_cover, tcpd_f1
 
-# ../shared/data beside the checkout; PERFSTATS_SHARED_DATA points elsewhere (worktrees).
+# ../shared/data beside the checkout, or PERFSTATS_SHARED_DATA (e.g. in a worktree).
 SHARED = Path(
     os.environ.get(
         "PERFSTATS_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"
