@@ -146,30 +146,14 @@ double welch(const Moments& l, double neff_l, const Moments& r, double neff_r,
                   2.0 * boost::math::cdf(boost::math::complement(dist, std::fabs(t))));
 }
 
-// Lag-1 autocorrelation of the residuals about each part's own mean, pooled over
-// x[a, b) and x[b, c), clamped to [0, 1).
-double pooled_lag1(const double* x, std::size_t a, std::size_t b, std::size_t c,
-                   const Moments& l, const Moments& r) {
-  double num = 0.0;
-  for (std::size_t i = a + 1; i < b; ++i) num += (x[i] - l.mean) * (x[i - 1] - l.mean);
-  for (std::size_t i = b + 1; i < c; ++i) num += (x[i] - r.mean) * (x[i - 1] - r.mean);
-  const double den = l.m2 + r.m2;
-  if (!(den > 0.0)) return 0.0;
-  return std::clamp(num / den, 0.0, 0.999);
-}
-
-// Two-sided p-value for a change in mean at b between x[a, b) and x[b, c). With `ar1`
-// the sample sizes shrink to n (1 - rho) / (1 + rho), the variance inflation of a mean
-// of an AR(1) series, so slowly drifting or autocorrelated data is not over-split.
+// Two-sided p-value for a change in mean at b between x[a, b) and x[b, c), each part
+// counting n (1 - rho) / (1 + rho) effective observations (at least 2): the variance
+// inflation of the mean of an AR(1) series with lag-1 autocorrelation rho.
 double segment_pvalue(const double* x, std::size_t a, std::size_t b, std::size_t c,
-                      bool ar1, double* statistic) {
+                      double rho, double* statistic) {
   const Moments l = moments(x, a, b);
   const Moments r = moments(x, b, c);
-  double shrink = 1.0;
-  if (ar1) {
-    const double rho = pooled_lag1(x, a, b, c, l, r);
-    shrink = (1.0 - rho) / (1.0 + rho);
-  }
+  const double shrink = (1.0 - rho) / (1.0 + rho);
   const double nl = std::max(2.0, l.n * shrink);
   const double nr = std::max(2.0, r.n * shrink);
   return welch(l, nl, r, nr, statistic);
@@ -222,7 +206,7 @@ std::pair<std::size_t, double> best_mean_split(const double* x, std::size_t s,
 // Binary segmentation: split the segment whose best split scores highest, as long as
 // the Welch test of its two parts is significant; each segment is scored once.
 std::vector<std::size_t> binary_segmentation(const double* x, std::size_t n,
-                                             const ChangePointOptions& o) {
+                                             const ChangePointOptions& o, double rho) {
   const auto split = o.method == ChangePointMethod::binseg ? best_mean_split
                                                            : best_energy_split;
   struct Segment {
@@ -246,7 +230,7 @@ std::vector<std::size_t> binary_segmentation(const double* x, std::size_t n,
     if (pick == segments.size()) break;
     const Segment seg = segments[pick];
     const double p =
-        segment_pvalue(x, seg.start, seg.tau, seg.end, o.autocorrelation, nullptr);
+        segment_pvalue(x, seg.start, seg.tau, seg.end, rho, nullptr);
     if (!(p < o.pvalue)) {
       segments[pick].done = true;
       continue;
@@ -339,6 +323,31 @@ std::vector<std::size_t> pelt_candidates(const std::vector<double>& raw,
 
 }  // namespace
 
+double noise_autocorrelation(const double* values, std::size_t n) {
+  if (values == nullptr || n < 4) return 0.0;
+  // corr(d_t, d_{t-1}) of the first differences d is -(1 - rho) / 2 for AR(1) noise.
+  // It is estimated robustly (Gnanadesikan-Kettenring with MADs): a level shift is one
+  // outlying difference, which would otherwise dominate the variance and push the
+  // estimate to rho ~ 1, hiding exactly the large, clean shifts we look for.
+  std::vector<double> sum(n - 2);
+  std::vector<double> diff(n - 2);
+  for (std::size_t i = 2; i < n; ++i) {
+    const double u = values[i] - values[i - 1];
+    const double v = values[i - 1] - values[i - 2];
+    sum[i - 2] = u + v;
+    diff[i - 2] = u - v;
+  }
+  auto mad = [](std::vector<double>& w) {
+    const double m = median_of(w);
+    for (double& z : w) z = std::fabs(z - m);
+    return median_of(w);
+  };
+  const double a = mad(sum);
+  const double b = mad(diff);
+  const double r = a > 0.0 || b > 0.0 ? (a * a - b * b) / (a * a + b * b) : 0.0;
+  return std::clamp(1.0 + 2.0 * r, 0.0, 0.999);
+}
+
 std::vector<double> energy_statistic(const double* values, std::size_t n) {
   std::vector<double> q(n + 1, 0.0);
   if (n < 4) return q;
@@ -376,13 +385,16 @@ std::vector<double> energy_statistic(const double* values, std::size_t n) {
 }
 
 double change_pvalue(const double* values, std::size_t a, std::size_t b, std::size_t c,
-                     bool ar1, double* statistic) {
+                     double rho, double* statistic) {
   if (values == nullptr || !(a < b && b < c) || b - a < 2 || c - b < 2) {
     throw std::invalid_argument("change_pvalue needs a < b < c with >= 2 points a side, got " +
                                 std::to_string(a) + ", " + std::to_string(b) + ", " +
                                 std::to_string(c));
   }
-  return segment_pvalue(values, a, b, c, ar1, statistic);
+  if (!(rho >= 0.0 && rho < 1.0)) {
+    throw std::invalid_argument("rho must be in [0, 1), got " + std::to_string(rho));
+  }
+  return segment_pvalue(values, a, b, c, rho, statistic);
 }
 
 std::vector<ChangePoint> detect_changepoints(const double* values, std::size_t n,
@@ -391,9 +403,10 @@ std::vector<ChangePoint> detect_changepoints(const double* values, std::size_t n
   std::vector<ChangePoint> out;
   if (n < 2 * options.min_size) return out;
   const std::vector<double> x = standardized(values, n);
+  const double rho = options.autocorrelation ? noise_autocorrelation(x.data(), n) : 0.0;
   std::vector<std::size_t> cps = options.method == ChangePointMethod::pelt
                                      ? pelt_candidates(x, options)
-                                     : binary_segmentation(x.data(), n, options);
+                                     : binary_segmentation(x.data(), n, options, rho);
 
   // Prune: drop the least significant change while it fails the threshold (or while
   // there are more than max_changepoints), then re-test its former neighbours.
@@ -401,7 +414,7 @@ std::vector<ChangePoint> detect_changepoints(const double* values, std::size_t n
   auto test = [&](std::size_t i) {
     const std::size_t a = i == 0 ? 0 : cps[i - 1];
     const std::size_t c = i + 1 == cps.size() ? n : cps[i + 1];
-    p[i] = segment_pvalue(x.data(), a, cps[i], c, options.autocorrelation, nullptr);
+    p[i] = segment_pvalue(x.data(), a, cps[i], c, rho, nullptr);
   };
   for (std::size_t i = 0; i < cps.size(); ++i) test(i);
   while (!cps.empty()) {
@@ -427,7 +440,7 @@ std::vector<ChangePoint> detect_changepoints(const double* values, std::size_t n
     cp.mean_before = l.mean;
     cp.mean_after = r.mean;
     cp.pvalue =
-        segment_pvalue(values, a, cps[i], c, options.autocorrelation, &cp.statistic);
+        segment_pvalue(values, a, cps[i], c, rho, &cp.statistic);
     const double diff = r.mean - l.mean;
     if (l.mean != 0.0) {
       cp.relative_change = diff / std::fabs(l.mean);

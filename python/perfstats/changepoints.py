@@ -3,9 +3,10 @@
 E-divisive means (Matteson and James, 2014), as Apache Otava (Hunter) and MongoDB
 use on CI performance data, searches for the split where the energy distance
 between the data before and after peaks, strongest first. Every candidate is
-kept only if a Welch t-test between its two adjacent segments is significant;
-the test shrinks each segment to its effective sample size under lag-1
-autocorrelation, so drifting or autocorrelated telemetry is not cut into pieces.
+kept only if a Welch t-test between its two adjacent segments is significant.
+The test counts ``n (1 - rho) / (1 + rho)`` effective observations per segment,
+``rho`` the lag-1 autocorrelation of the noise estimated from the first
+differences, so drifting or autocorrelated telemetry is not cut into pieces.
 Nothing is random: the same input always gives the same answer.
 """
 
@@ -297,7 +298,10 @@ def detect_changepoints(
         segments gives a p-value below this.
     autocorrelation : bool, default True
         Shrink each segment to its effective size ``n (1 - rho) / (1 + rho)``
-        under lag-1 autocorrelation ``rho`` before testing. Turn off only for
+        before testing, with ``rho = 1 + 2 corr(d[t], d[t-1])`` clamped to
+        [0, 0.999], ``d`` the first differences (the AR(1) identity) and corr
+        the robust Gnanadesikan-Kettenring correlation from MADs, so a level
+        shift (one outlying difference) does not move it. Turn off only for
         independent observations (e.g. one benchmark run per commit).
     penalty : float, default 2.0
         PELT only: cost of one change in units of ``sigma**2 * log(n)``.

@@ -9,6 +9,8 @@
 // O(n^2) distance matrix. PELT (Killick et al., 2012) minimises the squared-error cost
 // of a piecewise-constant mean plus a penalty per change, in expected linear time.
 //
+// The t-test counts n (1 - rho) / (1 + rho) effective observations per segment, rho the
+// lag-1 autocorrelation of the noise estimated once from the first differences.
 // After either search every change point is tested against its neighbours: the
 // segment since the previous change against the segment up to the next one. The least
 // significant change is dropped while its p-value exceeds the threshold, then the
@@ -33,8 +35,9 @@ struct ChangePointOptions {
   // A change is kept when the Welch t-test of its two adjacent segments gives a
   // two-sided p-value below this; in (0, 1].
   double pvalue = 0.001;
-  // Correct the test for lag-1 autocorrelation (effective sample sizes); without it
-  // drifting or autocorrelated series are split far too often.
+  // Correct the test for the lag-1 autocorrelation of the noise (effective sample
+  // sizes, see noise_autocorrelation); without it drifting or autocorrelated series are
+  // split far too often.
   bool autocorrelation = true;
   // PELT only: penalty per change in units of sigma^2 * log(n), where sigma is a
   // robust noise scale (MAD of first differences / sqrt 2). Must be > 0.
@@ -64,12 +67,19 @@ std::vector<ChangePoint> detect_changepoints(const double* values, std::size_t n
 // - 2/(k(k-1)) sum_{i<j}|y_i-y_j| with m = tau, k = n - tau.
 std::vector<double> energy_statistic(const double* values, std::size_t n);
 
-// Two-sided p-value of Welch's t-test between values[a, b) and values[b, c); with
-// `ar1` each part counts n (1 - rho) / (1 + rho) effective observations (at least 2),
-// rho the pooled lag-1 autocorrelation of the residuals about each part's mean,
-// clamped to [0, 0.999]. Returns 1 when both parts are constant and equal, 0 when
-// constant and different. `statistic` receives t (after minus before).
+// Lag-1 autocorrelation rho of the noise of a series with level shifts, from the first
+// differences d: for AR(1) noise corr(d_t, d_{t-1}) = -(1 - rho) / 2. The correlation
+// is the robust Gnanadesikan-Kettenring one, (s+^2 - s-^2) / (s+^2 + s-^2) with s+- the
+// MADs of d_t +- d_{t-1}, so a level shift (one outlying difference) does not move it.
+// Clamped to [0, 0.999]; 0 for fewer than 4 values. Smooth trends and random walks
+// give ~1 (nothing in them is a significant shift in mean).
+double noise_autocorrelation(const double* values, std::size_t n);
+
+// Two-sided p-value of Welch's t-test between values[a, b) and values[b, c), each part
+// counting n (1 - rho) / (1 + rho) effective observations (at least 2). rho in [0, 1).
+// Returns 1 when both parts are constant and equal, 0 when constant and different.
+// `statistic` receives t (after minus before).
 double change_pvalue(const double* values, std::size_t a, std::size_t b, std::size_t c,
-                     bool ar1, double* statistic = nullptr);
+                     double rho, double* statistic = nullptr);
 
 }  // namespace perfstats
