@@ -264,6 +264,8 @@ def test_plot_returns_axes() -> None:
     assert len(ax.lines) == 1 + 2 + 1  # series, two segment means, one change line
     _fig, given_ax = plt.subplots()
     assert detect_changepoints(x, np.arange(40.0)).plot(ax=given_ax) is given_ax
+    times = np.arange("2026-01-01", 40, dtype="datetime64[m]")
+    assert len(detect_changepoints(x, times).plot().lines) == 4  # datetime axis too
     plt.close("all")
 
 
