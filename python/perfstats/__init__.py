@@ -7,6 +7,12 @@ regression with forecasts, anomaly and change-point detection, on a C++ core.
 from __future__ import annotations
 
 from perfstats._core import __version__
+from perfstats.changepoints import (
+    ChangePoint,
+    ChangePoints,
+    detect_changepoints,
+    detect_regressions,
+)
 from perfstats.hypothesis_tests import (
     MannWhitneyResult,
     SRMResult,
@@ -26,6 +32,8 @@ from perfstats.quantile_sketch import QuantileSketch
 from perfstats.summary import Summary, summarize
 
 __all__ = [
+    "ChangePoint",
+    "ChangePoints",
     "MannWhitneyResult",
     "Moments",
     "QuantileSketch",
@@ -33,6 +41,8 @@ __all__ = [
     "Summary",
     "TTestResult",
     "__version__",
+    "detect_changepoints",
+    "detect_regressions",
     "lag1_autocorrelation",
     "mann_whitney_u",
     "one_sample_t_test",

@@ -150,3 +150,16 @@ def t_test_power(
 def required_sample_size(
     effect: float, sd: float, alpha: float, power: float, ratio: float, alternative: str
 ) -> float: ...
+
+# ---- changepoints ----
+def detect_changepoints(
+    values: npt.ArrayLike,
+    *,
+    method: str,
+    min_size: int,
+    pvalue: float,
+    penalty: float,
+    max_changepoints: int,
+    autocorrelation: bool,
+) -> dict[str, npt.NDArray[np.float64] | npt.NDArray[np.int64]]: ...
+def energy_statistic(values: npt.ArrayLike) -> npt.NDArray[np.float64]: ...
