@@ -7,8 +7,11 @@ regression with forecasts, anomaly and change-point detection, on a C++ core.
 from __future__ import annotations
 
 from perfstats._core import __version__
+from perfstats.intervals import wilson_interval
+from perfstats.quantile_sketch import QuantileSketch
+from perfstats.summary import Summary, summarize
 
-__all__ = ["__version__"]
+__all__ = ["QuantileSketch", "Summary", "__version__", "summarize", "wilson_interval"]
 
 # ---- moments and hypothesis tests (stats-tests) ----
 from perfstats.hypothesis_tests import (
