@@ -279,8 +279,10 @@ def one_sample_t_test(
 ) -> TTestResult:
     """One-sample t-test of ``mean(a) - mu`` (``scipy.stats.ttest_1samp``).
 
-    ``relative_lift`` is ``mean(a) / mu - 1``. With ``log`` true, the log values are
-    tested against ``log(mu)`` (mu > 0): the geometric mean against ``mu``.
+    ``relative_lift`` is ``mean(a) / mu - 1``. ``ci`` is the interval of
+    ``mean(a) - mu`` (SciPy's ``confidence_interval()`` is of the mean: shifted by
+    ``mu``). With ``log`` true, the log values are tested against ``log(mu)``
+    (mu > 0): the geometric mean against ``mu``.
 
     Examples
     --------
