@@ -331,6 +331,8 @@ std::vector<std::size_t> pelt_candidates(const std::vector<double>& raw,
 }
 
 
+double segment_slope(const double* x, std::size_t a, std::size_t b);
+
 // O(1) least-squares line fits on any x[a, b) from prefix sums of x, t*x and x^2. Time
 // is counted from the start of the segment (u = t - a), so the sums of u and u^2 are
 // exact closed forms and only the data sums can lose digits; x is standardized first.
@@ -384,10 +386,90 @@ LinearSplit best_linear_split(const LinearFits& fits, std::size_t s, std::size_t
   return best;
 }
 
-// Binary segmentation of a piecewise-linear series, stopped by the BIC of Gaussian noise
-// with unknown variance: the best available split (largest drop of the residual sum of
-// squares over all segments) is made while n log(RSS_k / RSS_{k+1}) exceeds
-// penalty * log(n), the classic binary-segmentation stopping rule for this criterion.
+// The BIC of k changes with residual sum of squares `rss` (up to a constant), floored
+// so a perfect fit is finite: below 1e-12 of the one-line fit every fit counts as exact.
+struct LinearBic {
+  double n, per_change, floor;
+  double operator()(std::size_t k, double rss) const {
+    return n * std::log(std::max(rss, floor)) + static_cast<double>(k) * per_change;
+  }
+};
+
+double total_linear_rss(const LinearFits& fits, const std::vector<std::size_t>& cps,
+                        std::size_t n) {
+  double total = 0.0;
+  for (std::size_t i = 0; i <= cps.size(); ++i) {
+    total += fits.rss(i == 0 ? 0 : cps[i - 1], i == cps.size() ? n : cps[i]);
+  }
+  return total;
+}
+
+// Moves change i to the best position between its neighbours; true when it moved.
+bool move_to_best(const LinearFits& fits, std::vector<std::size_t>& cps, std::size_t i,
+                  std::size_t n, std::size_t min_size) {
+  const std::size_t a = i == 0 ? 0 : cps[i - 1];
+  const std::size_t c = i + 1 == cps.size() ? n : cps[i + 1];
+  const LinearSplit best = best_linear_split(fits, a, c, min_size);
+  const double now = fits.rss(a, c) - fits.rss(a, cps[i]) - fits.rss(cps[i], c);
+  if (best.tau == 0 || best.tau == cps[i] || !(best.gain > now)) return false;
+  cps[i] = best.tau;
+  return true;
+}
+
+// Moves every change to the best position between its neighbours (coordinate descent
+// on the residual sum of squares) until none moves; returns the new total.
+double refine_linear(const LinearFits& fits, std::vector<std::size_t>& cps, std::size_t n,
+                     std::size_t min_size) {
+  for (int pass = 0; pass < 20; ++pass) {
+    bool moved = false;
+    for (std::size_t i = 0; i < cps.size(); ++i) {
+      moved = move_to_best(fits, cps, i, n, min_size) || moved;
+    }
+    if (!moved) break;
+  }
+  return total_linear_rss(fits, cps, n);
+}
+
+// Lag-1 autocorrelation of the residuals of the segment lines, clamped to [0, 0.999].
+double residual_autocorrelation(const std::vector<double>& x,
+                                const std::vector<std::size_t>& cps) {
+  const std::size_t n = x.size();
+  std::vector<double> e(n);
+  for (std::size_t i = 0; i <= cps.size(); ++i) {
+    const std::size_t a = i == 0 ? 0 : cps[i - 1];
+    const std::size_t b = i == cps.size() ? n : cps[i];
+    if (b == a) continue;
+    const double m = static_cast<double>(b - a);
+    double xbar = 0.0;
+    for (std::size_t t = a; t < b; ++t) xbar += x[t];
+    xbar /= m;
+    const double slope = segment_slope(x.data(), a, b);
+    const double ubar = (m - 1.0) / 2.0;
+    for (std::size_t t = a; t < b; ++t) {
+      e[t] = x[t] - xbar - slope * (static_cast<double>(t - a) - ubar);
+    }
+  }
+  double lag = 0.0;
+  double var = 0.0;
+  for (std::size_t t = 0; t < n; ++t) {
+    var += e[t] * e[t];
+    if (t > 0) lag += e[t] * e[t - 1];
+  }
+  return var > 0.0 ? std::clamp(lag / var, 0.0, 0.999) : 0.0;
+}
+
+// Piecewise-linear segmentation minimising the BIC of Gaussian noise with unknown
+// variance, n log(RSS_k) + k * penalty * log(n). Forward: binary segmentation makes the
+// best available split (largest drop of the residual sum of squares over all segments)
+// while it lowers the BIC, the classic stopping rule. Backward: every change is moved
+// to its best place between its neighbours, and the change whose removal costs least
+// is dropped while dropping it lowers the BIC (binary segmentation's first splits of a
+// series with several kinks can land between them and leave spare changes). With
+// `autocorrelation`, the backward BIC counts n (1 - rho) / (1 + rho) effective
+// observations, rho the lag-1 autocorrelation of the forward fit's residuals: AR(1)
+// noise inflates the likelihood ratio of a spurious split by (1 + rho) / (1 - rho).
+// The forward fit assumes white noise and so has every change worth testing; its
+// residuals are the least autocorrelated, which keeps rho on the low side.
 std::vector<std::size_t> linear_binary_segmentation(const std::vector<double>& x,
                                                     const ChangePointOptions& o) {
   const std::size_t n = x.size();
@@ -396,7 +478,7 @@ std::vector<std::size_t> linear_binary_segmentation(const std::vector<double>& x
   std::vector<std::size_t> cps;
   if (!(rss > 0.0)) return cps;
   const double nd = static_cast<double>(n);
-  const double threshold = o.penalty * std::log(nd);
+  const LinearBic bic{nd, o.penalty * std::log(nd), 1e-12 * rss};
   auto weaker = [](const LinearSplit& a, const LinearSplit& b) {
     return a.gain < b.gain || (a.gain == b.gain && a.start > b.start);
   };
@@ -406,18 +488,43 @@ std::vector<std::size_t> linear_binary_segmentation(const std::vector<double>& x
   while (!queue.empty()) {
     const LinearSplit top = queue.top();
     if (!(top.gain > 0.0) || top.tau == 0) break;
-    const double after = rss - top.gain;
-    // A perfect fit (after = 0) is always worth the penalty.
-    if (after > 1e-12 * rss && nd * std::log(rss / after) <= threshold) break;
+    const double after = std::max(rss - top.gain, 0.0);
+    if (!(bic(cps.size() + 1, after) < bic(cps.size(), rss))) break;
     queue.pop();
     cps.push_back(top.tau);
-    rss = std::max(after, 0.0);
+    rss = after;
     if (o.max_changepoints > 0 && cps.size() >= o.max_changepoints) break;
-    if (!(rss > 0.0)) break;
     queue.push(best_linear_split(fits, top.start, top.tau, o.min_size));
     queue.push(best_linear_split(fits, top.tau, top.end, o.min_size));
   }
   std::sort(cps.begin(), cps.end());
+  rss = refine_linear(fits, cps, n, o.min_size);
+  LinearBic backward = bic;
+  if (o.autocorrelation) {
+    const double rho = residual_autocorrelation(x, cps);
+    backward.n = nd * (1.0 - rho) / (1.0 + rho);
+  }
+  while (!cps.empty()) {
+    std::size_t drop = 0;
+    double cheapest = kInf;
+    for (std::size_t i = 0; i < cps.size(); ++i) {
+      const std::size_t a = i == 0 ? 0 : cps[i - 1];
+      const std::size_t c = i + 1 == cps.size() ? n : cps[i + 1];
+      const double cost = fits.rss(a, c) - fits.rss(a, cps[i]) - fits.rss(cps[i], c);
+      if (cost < cheapest) {
+        cheapest = cost;
+        drop = i;
+      }
+    }
+    const double merged = rss + std::max(cheapest, 0.0);
+    if (!(backward(cps.size() - 1, merged) <= backward(cps.size(), rss))) break;
+    cps.erase(cps.begin() + static_cast<std::ptrdiff_t>(drop));
+    // Only the new neighbours' best places can have changed.
+    if (drop > 0) move_to_best(fits, cps, drop - 1, n, o.min_size);
+    if (drop < cps.size()) move_to_best(fits, cps, drop, n, o.min_size);
+    rss = total_linear_rss(fits, cps, n);
+  }
+  refine_linear(fits, cps, n, o.min_size);
   return cps;
 }
 
