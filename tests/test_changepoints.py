@@ -50,7 +50,7 @@ def test_energy_statistic_matches_the_quadratic_definition(n: int) -> None:
 def test_reported_segments_match_numpy_and_scipy_welch() -> None:
     rng = np.random.default_rng(11)
     x = np.r_[rng.normal(10, 1, 80), rng.normal(10.6, 2, 60), rng.normal(9.5, 1, 90)]
-    cps = detect_changepoints(x, pvalue=0.05, autocorrelation=False)
+    cps = detect_changepoints(x, model="mean", pvalue=0.05, autocorrelation=False)
     assert len(cps) >= 1
     edges = [0, *(int(c.index) for c in cps), len(x)]
     for k, c in enumerate(cps):
@@ -72,7 +72,7 @@ def test_autocorrelation_shrinks_the_sample_sizes() -> None:
     for i in range(1, 400):  # AR(1), phi = 0.6
         e[i] = 0.6 * e[i - 1] + rng.normal()
     x = e + np.r_[np.zeros(200), np.full(200, 2.0)]
-    (c,) = detect_changepoints(x)
+    (c,) = detect_changepoints(x, model="mean")
     assert abs(c.index - 200) <= 10
     # Oracle: rho from the robust lag-1 correlation of the differences (NumPy and
     # SciPy's MAD), then Welch's test with n (1 - rho) / (1 + rho) a side (SciPy t).
@@ -92,18 +92,21 @@ def test_autocorrelation_shrinks_the_sample_sizes() -> None:
     df = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
     assert c.pvalue == pytest.approx(2 * stats.t.sf(abs(t), df), rel=1e-9)
     # Without the correction the same noise yields spurious extra changes.
-    assert len(detect_changepoints(x, autocorrelation=False)) > 1
+    assert len(detect_changepoints(x, model="mean", autocorrelation=False)) > 1
 
 
-def test_autocorrelated_noise_alone_is_not_split() -> None:
+@pytest.mark.parametrize("model", ["mean", "linear"])
+def test_autocorrelated_noise_alone_is_not_split(model: str) -> None:
     false_with, false_without = 0, 0
     for seed in range(20):
         rng = np.random.default_rng(seed)
         e = np.zeros(500)
         for i in range(1, 500):
             e[i] = 0.7 * e[i - 1] + rng.normal()
-        false_with += len(detect_changepoints(e))
-        false_without += len(detect_changepoints(e, autocorrelation=False))
+        false_with += len(detect_changepoints(e, model=model))  # type: ignore[arg-type]
+        false_without += len(
+            detect_changepoints(e, model=model, autocorrelation=False)  # type: ignore[arg-type]
+        )
     assert false_with <= 4 < 20 <= false_without
 
 
@@ -154,7 +157,8 @@ def test_zero_baseline_gives_infinite_relative_change() -> None:
 
 def test_short_and_empty_series_have_no_change() -> None:
     assert len(detect_changepoints([])) == 0
-    assert len(detect_changepoints([1.0, 5.0, 1.0], min_size=2)) == 0
+    assert len(detect_changepoints([1.0, 5.0, 1.0], model="mean", min_size=2)) == 0
+    assert len(detect_changepoints([1.0, 5.0, 1.0, 2.0, 3.0], min_size=3)) == 0
     assert len(detect_changepoints(np.r_[np.zeros(9), np.ones(10)])) == 0
 
 

@@ -500,29 +500,36 @@ std::vector<std::size_t> linear_binary_segmentation(const std::vector<double>& x
   std::sort(cps.begin(), cps.end());
   rss = refine_linear(fits, cps, n, o.min_size);
   LinearBic backward = bic;
-  if (o.autocorrelation) {
-    const double rho = residual_autocorrelation(x, cps);
-    backward.n = nd * (1.0 - rho) / (1.0 + rho);
-  }
-  while (!cps.empty()) {
-    std::size_t drop = 0;
-    double cheapest = kInf;
-    for (std::size_t i = 0; i < cps.size(); ++i) {
-      const std::size_t a = i == 0 ? 0 : cps[i - 1];
-      const std::size_t c = i + 1 == cps.size() ? n : cps[i + 1];
-      const double cost = fits.rss(a, c) - fits.rss(a, cps[i]) - fits.rss(cps[i], c);
-      if (cost < cheapest) {
-        cheapest = cost;
-        drop = i;
-      }
+  // With autocorrelation, rho is re-estimated from the residuals of the reduced fit
+  // until the set of changes stops shrinking (a fixed point; rho only grows as changes
+  // go, so this ends after at most as many rounds as there were changes).
+  for (;;) {
+    const std::size_t before = cps.size();
+    if (o.autocorrelation) {
+      const double rho = residual_autocorrelation(x, cps);
+      backward.n = nd * (1.0 - rho) / (1.0 + rho);
     }
-    const double merged = rss + std::max(cheapest, 0.0);
-    if (!(backward(cps.size() - 1, merged) <= backward(cps.size(), rss))) break;
-    cps.erase(cps.begin() + static_cast<std::ptrdiff_t>(drop));
-    // Only the new neighbours' best places can have changed.
-    if (drop > 0) move_to_best(fits, cps, drop - 1, n, o.min_size);
-    if (drop < cps.size()) move_to_best(fits, cps, drop, n, o.min_size);
-    rss = total_linear_rss(fits, cps, n);
+    while (!cps.empty()) {
+      std::size_t drop = 0;
+      double cheapest = kInf;
+      for (std::size_t i = 0; i < cps.size(); ++i) {
+        const std::size_t a = i == 0 ? 0 : cps[i - 1];
+        const std::size_t c = i + 1 == cps.size() ? n : cps[i + 1];
+        const double cost = fits.rss(a, c) - fits.rss(a, cps[i]) - fits.rss(cps[i], c);
+        if (cost < cheapest) {
+          cheapest = cost;
+          drop = i;
+        }
+      }
+      const double merged = rss + std::max(cheapest, 0.0);
+      if (!(backward(cps.size() - 1, merged) <= backward(cps.size(), rss))) break;
+      cps.erase(cps.begin() + static_cast<std::ptrdiff_t>(drop));
+      // Only the new neighbours' best places can have changed.
+      if (drop > 0) move_to_best(fits, cps, drop - 1, n, o.min_size);
+      if (drop < cps.size()) move_to_best(fits, cps, drop, n, o.min_size);
+      rss = total_linear_rss(fits, cps, n);
+    }
+    if (!o.autocorrelation || cps.size() == before) break;
   }
   refine_linear(fits, cps, n, o.min_size);
   return cps;

@@ -296,7 +296,7 @@ def detect_changepoints(
     timestamps: Any = None,
     *,
     method: Method | None = None,
-    model: Model = "mean",
+    model: Model | None = None,
     min_size: int = 10,
     pvalue: float = 0.001,
     autocorrelation: bool = True,
@@ -319,21 +319,27 @@ def detect_changepoints(
         PELT on the change in mean with a penalty of
         ``penalty * sigma**2 * log(n)``; exact for its cost but close to O(n^2)
         on long series with few changes.
-    model : {"mean", "linear"}, default "mean"
-        ``"mean"``: a piecewise-constant mean (step changes, as in CI
-        performance data). ``"linear"``: a least-squares line per segment, so
-        changes of slope count too; the number of changes minimises the BIC
+    model : {"mean", "linear"}, optional
+        ``"linear"`` (the default when no method is given): a least-squares
+        line per segment, so changes of slope count as well as steps. Binary
+        segmentation splits while a split lowers the BIC
         ``n log(RSS / n) + k * penalty * log(n)`` of Gaussian noise with
-        unknown variance, splitting greedily while a split lowers it.
-        ``pvalue`` and ``autocorrelation`` do not apply to it.
+        unknown variance; each change is then moved to its best place between
+        its neighbours and changes are dropped while that lowers the BIC, with
+        ``n`` replaced by ``n (1 - rho) / (1 + rho)`` (``rho`` the lag-1
+        autocorrelation of the residuals) when ``autocorrelation`` is on.
+        ``pvalue`` does not apply; p-values are Chow F-tests.
+        ``"mean"`` (the default when a method is given): a piecewise-constant
+        mean tested by Welch t-tests, for step changes as in CI performance
+        data (what :func:`detect_regressions` uses).
     min_size : int, default 10
         Fewest observations in a segment (>= 2; >= 3 for ``model="linear"``).
     pvalue : float, default 0.001
         ``model="mean"``: a change is kept when the two-sided Welch t-test
         between its adjacent segments gives a p-value below this.
     autocorrelation : bool, default True
-        Shrink each segment to its effective size ``n (1 - rho) / (1 + rho)``
-        before testing, with ``rho = 1 + 2 corr(d[t], d[t-1])`` clamped to
+        Mean model: shrink each segment to its effective size
+        ``n (1 - rho) / (1 + rho)`` before testing, with ``rho = 1 + 2 corr(d[t], d[t-1])`` clamped to
         [0, 0.999], ``d`` the first differences (the AR(1) identity) and corr
         the robust Gnanadesikan-Kettenring correlation from MADs, so a level
         shift (one outlying difference) does not move it. Turn off only for
@@ -356,7 +362,7 @@ def detect_changepoints(
     >>> import numpy as np
     >>> rng = np.random.default_rng(7)
     >>> latency_ms = np.r_[rng.normal(100, 5, 200), rng.normal(120, 5, 200)]
-    >>> cps = detect_changepoints(latency_ms)
+    >>> cps = detect_changepoints(latency_ms, model="mean")
     >>> [c.index for c in cps]
     [200]
     >>> round(cps[0].relative_change, 2)
@@ -366,11 +372,13 @@ def detect_changepoints(
 
     >>> steps = np.arange(300.0)
     >>> depth = np.where(steps < 200, 0.0, 0.5 * (steps - 200)) + rng.normal(0, 1, 300)
-    >>> trend = detect_changepoints(depth, model="linear")
+    >>> trend = detect_changepoints(depth)
     >>> [(c.index, round(c.slope_before, 1), round(c.slope_after, 1)) for c in trend]
     [(199, 0.0, 0.5)]
     """
     arr, ts = _series(values, timestamps)
+    if model is None:
+        model = "linear" if method is None else "mean"
     if model not in _MODELS:
         raise ValueError(f"model must be one of {_MODELS}, got {model!r}")
     if method is None:
