@@ -209,6 +209,9 @@ def test_detect_regressions_keeps_only_bad_changes() -> None:
         (np.zeros(30), {"pvalue": float("nan")}, ValueError, "pvalue"),
         (np.zeros(30), {"penalty": -1.0}, ValueError, "penalty"),
         (np.zeros(30), {"method": "magic"}, ValueError, "method"),
+        (np.zeros(30), {"model": "cubic"}, ValueError, "model"),
+        (np.zeros(30), {"model": "linear", "method": "pelt"}, ValueError, "binseg"),
+        (np.zeros(30), {"model": "linear", "min_size": 2}, ValueError, "min_size"),
         (np.zeros(30), {"max_changepoints": 0}, ValueError, "max_changepoints"),
         (np.zeros(30), {"timestamps": np.arange(29)}, ValueError, "timestamps"),
     ],
@@ -332,3 +335,127 @@ def test_affine_rescaling_does_not_move_change_points(
     np.testing.assert_allclose(
         _core.energy_statistic(x * scale + shift), q * scale, rtol=1e-6, atol=1e-9
     )
+
+
+# ---- piecewise-linear model -------------------------------------------------------
+
+
+def ramps(
+    slopes: list[float], each: int, sigma: float, seed: int, jump: float = 0.0
+) -> np.ndarray:
+    """Piecewise-linear path with the given slope per step on each segment."""
+    rng = np.random.default_rng(seed)
+    steps = np.concatenate([np.full(each, s) for s in slopes])
+    level = np.concatenate([[0.0], np.cumsum(steps[:-1])])
+    level += jump * (np.arange(len(steps)) // each)
+    return level + rng.normal(0.0, sigma, len(steps))
+
+
+def polyfit_rss(x: np.ndarray, a: int, b: int) -> float:
+    t = np.arange(a, b, dtype=np.float64)
+    coef = np.polyfit(t, x[a:b], 1)
+    return float(np.sum((x[a:b] - np.polyval(coef, t)) ** 2))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False),
+        min_size=3,
+        max_size=80,
+    ),
+    st.data(),
+)
+def test_linear_cost_matches_numpy_polyfit_residuals(
+    values: list[float], data: Any
+) -> None:
+    x = np.asarray(values)
+    a = data.draw(st.integers(0, len(x) - 3))
+    b = data.draw(st.integers(a + 3, len(x)))
+    want = polyfit_rss(x, a, b)
+    # Both are least squares in double precision; polyfit goes through an SVD of the
+    # Vandermonde matrix, we through centred two-pass sums: agreement to ~1e-9 of
+    # the total sum of squares, which bounds the cancellation in either.
+    tss = float(np.sum((x[a:b] - x[a:b].mean()) ** 2))
+    assert _core.linear_segment_cost(x, a, b) == pytest.approx(
+        want, abs=1e-9 * tss + 1e-12
+    )
+
+
+def test_linear_cost_edges_and_errors() -> None:
+    x = np.arange(10.0) * 3 - 7
+    assert _core.linear_segment_cost(x, 0, 10) == pytest.approx(0.0, abs=1e-20)
+    assert _core.linear_segment_cost(x, 3, 5) == 0.0
+    with pytest.raises(ValueError, match="start"):
+        _core.linear_segment_cost(x, 5, 3)
+    with pytest.raises(ValueError, match="end"):
+        _core.linear_segment_cost(x, 0, 11)
+
+
+def test_linear_model_finds_known_slope_changes() -> None:
+    x = ramps([0.0, 0.2, -0.1, 0.05], 250, 1.0, seed=21)
+    cps = detect_changepoints(x)
+    assert cps.options["model"] == "linear" and cps.options["method"] == "binseg"
+    assert len(cps) == 3
+    for c, truth in zip(cps, [250, 500, 750], strict=True):
+        # A kink is located to about (sigma / slope change)^(2/3) ~ 5-10 steps.
+        assert abs(c.index - truth) <= 20
+    # Reported slopes and means against NumPy on the reported segments.
+    edges = [0, *(c.index for c in cps), len(x)]
+    for k, c in enumerate(cps):
+        a, b, e = edges[k], edges[k + 1], edges[k + 2]
+        before = np.polyfit(np.arange(a, b, dtype=float), x[a:b], 1)[0]
+        after = np.polyfit(np.arange(b, e, dtype=float), x[b:e], 1)[0]
+        assert c.slope_before == pytest.approx(before, rel=1e-9, abs=1e-12)
+        assert c.slope_after == pytest.approx(after, rel=1e-9, abs=1e-12)
+        assert c.mean_before == pytest.approx(x[a:b].mean(), rel=1e-12)
+    # True slopes; the standard error of a slope over 250 steps is ~0.0009.
+    assert [c.slope_after for c in cps] == pytest.approx([0.2, -0.1, 0.05], abs=0.01)
+
+
+def test_linear_model_p_values_are_chow_tests() -> None:
+    x = ramps([0.05, -0.05], 150, 1.0, seed=22, jump=1.0)
+    (c,) = detect_changepoints(x)
+    a, b, e = 0, c.index, len(x)
+    pooled = polyfit_rss(x, a, e)
+    separate = polyfit_rss(x, a, b) + polyfit_rss(x, b, e)
+    df = e - a - 4
+    f = (pooled - separate) / 2 / (separate / df)
+    # Boost.Math and SciPy F tails agree to ~1e-12 relative; the RSS to ~1e-12.
+    assert c.pvalue == pytest.approx(stats.f.sf(f, 2, df), rel=1e-6)
+
+
+def test_a_trend_is_one_segment_for_the_linear_model_only() -> None:
+    rng = np.random.default_rng(23)
+    x = 0.02 * np.arange(600.0) + rng.normal(0.0, 1.0, 600)
+    assert len(detect_changepoints(x)) == 0
+    # The mean model cuts a clean trend into steps.
+    assert len(detect_changepoints(x, model="mean", autocorrelation=False)) > 1
+
+
+def test_linear_model_finds_steps_too_and_caps_changes() -> None:
+    rng = np.random.default_rng(24)
+    x = np.r_[rng.normal(0, 1, 200), rng.normal(3, 1, 200), rng.normal(1, 1, 200)]
+    assert [c.index for c in detect_changepoints(x)] == [200, 400]
+    (c,) = detect_changepoints(x, max_changepoints=1)
+    assert c.index == 200
+
+
+def test_detect_regressions_stays_on_the_mean_model() -> None:
+    rng = np.random.default_rng(25)
+    ms = np.r_[rng.normal(50, 2, 150), rng.normal(60, 2, 150)]
+    found = detect_regressions(ms)
+    assert found.options["model"] == "mean"
+    assert found.options["method"] == "edivisive"
+    assert [c.index for c in found] == [150]
+
+
+def test_linear_plot_draws_segment_lines() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    x = ramps([0.0, 0.3], 60, 0.5, seed=26)
+    cps = detect_changepoints(x)
+    ax = cps.plot()
+    labels = [line.get_label() for line in ax.lines]
+    assert "segment line" in labels

@@ -91,7 +91,8 @@ py::array_t<double> energy(const DoubleArray& values) {
 void register_changepoints(py::module_& m) {
   m.def("detect_changepoints", &detect, py::arg("values"), py::kw_only(),
         py::arg("method"), py::arg("min_size"), py::arg("pvalue"), py::arg("penalty"),
-        py::arg("max_changepoints"), py::arg("autocorrelation"), py::arg("model") = "mean",
+        py::arg("max_changepoints"), py::arg("autocorrelation"),
+        py::arg("model") = "mean",
         "Change points of a 1-D float64 series; a dict of arrays, one row per change.");
   m.def("energy_statistic", &energy, py::arg("values"),
         "E-divisive energy statistic q(tau) for every split tau = 0..n.");

@@ -352,7 +352,8 @@ class LinearFits {
     const double m = static_cast<double>(b - a);
     const double sx = sx_[b] - sx_[a];
     const double sxx = (sxx_[b] - sxx_[a]) - sx * sx / m;
-    const double sux = (stx_[b] - stx_[a]) - static_cast<double>(a) * sx - (m - 1.0) / 2.0 * sx;
+    const double sux =
+        (stx_[b] - stx_[a]) - static_cast<double>(a) * sx - (m - 1.0) / 2.0 * sx;
     const double suu = m * (m * m - 1.0) / 12.0;
     return std::max(0.0, sxx - sux * sux / suu);
   }
@@ -368,7 +369,7 @@ struct LinearSplit {
   std::size_t start = 0, end = 0, tau = 0;
 };
 
-// Best split of x[s, e) into two lines: the largest drop in the residual sum of squares.
+// Best split of x[s, e) into two lines: the largest drop in residual sum of squares.
 LinearSplit best_linear_split(const LinearFits& fits, std::size_t s, std::size_t e,
                               std::size_t min_size) {
   LinearSplit best;
@@ -387,7 +388,7 @@ LinearSplit best_linear_split(const LinearFits& fits, std::size_t s, std::size_t
 }
 
 // The BIC of k changes with residual sum of squares `rss` (up to a constant), floored
-// so a perfect fit is finite: below 1e-12 of the one-line fit every fit counts as exact.
+// so a perfect fit is finite: below 1e-12 of the one-line fit, every fit is exact.
 struct LinearBic {
   double n, per_change, floor;
   double operator()(std::size_t k, double rss) const {
@@ -418,8 +419,8 @@ bool move_to_best(const LinearFits& fits, std::vector<std::size_t>& cps, std::si
 
 // Moves every change to the best position between its neighbours (coordinate descent
 // on the residual sum of squares) until none moves; returns the new total.
-double refine_linear(const LinearFits& fits, std::vector<std::size_t>& cps, std::size_t n,
-                     std::size_t min_size) {
+double refine_linear(const LinearFits& fits, std::vector<std::size_t>& cps,
+                     std::size_t n, std::size_t min_size) {
   for (int pass = 0; pass < 20; ++pass) {
     bool moved = false;
     for (std::size_t i = 0; i < cps.size(); ++i) {
@@ -561,7 +562,9 @@ double segment_slope(const double* x, std::size_t a, std::size_t b) {
   for (std::size_t i = a; i < b; ++i) xbar += x[i];
   xbar /= m;
   double sux = 0.0;
-  for (std::size_t i = a; i < b; ++i) sux += (static_cast<double>(i - a) - ubar) * (x[i] - xbar);
+  for (std::size_t i = a; i < b; ++i) {
+    sux += (static_cast<double>(i - a) - ubar) * (x[i] - xbar);
+  }
   return sux / (m * (m * m - 1.0) / 12.0);
 }
 
@@ -670,9 +673,9 @@ std::vector<double> energy_statistic(const double* values, std::size_t n) {
 double change_pvalue(const double* values, std::size_t a, std::size_t b, std::size_t c,
                      double rho, double* statistic) {
   if (values == nullptr || !(a < b && b < c) || b - a < 2 || c - b < 2) {
-    throw std::invalid_argument("change_pvalue needs a < b < c with >= 2 points a side, got " +
-                                std::to_string(a) + ", " + std::to_string(b) + ", " +
-                                std::to_string(c));
+    throw std::invalid_argument(
+        "change_pvalue needs a < b < c with >= 2 points a side, got " +
+        std::to_string(a) + ", " + std::to_string(b) + ", " + std::to_string(c));
   }
   if (!(rho >= 0.0 && rho < 1.0)) {
     throw std::invalid_argument("rho must be in [0, 1), got " + std::to_string(rho));

@@ -257,8 +257,8 @@ double line_rss_oracle(const std::vector<double>& x, std::size_t a, std::size_t 
 
 // Piecewise-linear series: slope[k] per step on segment k, continuous at the kinks
 // unless `jump` is added there, plus N(0, sigma) noise.
-std::vector<double> ramps(const std::vector<double>& slopes, std::size_t each, double jump,
-                          double sigma, unsigned seed) {
+std::vector<double> ramps(const std::vector<double>& slopes, std::size_t each,
+                          double jump, double sigma, unsigned seed) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<double> noise(0.0, sigma);
   std::vector<double> x;
@@ -293,7 +293,9 @@ TEST(LinearSegmentCost, MatchesTheNormalEquations) {
   }
   // A line is fitted exactly, and two points always are.
   std::vector<double> line(20);
-  for (std::size_t i = 0; i < line.size(); ++i) line[i] = 5.0 - 0.25 * static_cast<double>(i);
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    line[i] = 5.0 - 0.25 * static_cast<double>(i);
+  }
   EXPECT_NEAR(linear_segment_cost(line.data(), 0, 20), 0.0, 1e-20);
   EXPECT_EQ(linear_segment_cost(x.data(), 4, 6), 0.0);
   EXPECT_THROW(linear_segment_cost(x.data(), 6, 4), std::invalid_argument);
