@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import json
 import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -459,3 +461,33 @@ def test_linear_plot_draws_segment_lines() -> None:
     ax = cps.plot()
     labels = [line.get_label() for line in ax.lines]
     assert "segment line" in labels
+
+
+def test_default_settings_clear_the_tcpd_bars_on_the_series_we_have(
+    shared_data: Path,
+) -> None:
+    # The issue's bars (mean F1 >= 0.75, mean cover >= 0.70) with default settings,
+    # scored by TCPDBench's own metrics (checked against its test vectors in
+    # test_tcpd_scoring.py). Multi-column series: union of the columns' changes.
+    from perfstats.scoring import tcpd_cover, tcpd_f1
+
+    root = shared_data / "changepoint/tcpd"
+    annotations = json.loads((root / "annotations.json").read_text())
+    f1s, covers = [], []
+    for name, ann in sorted(annotations.items()):
+        data = json.loads((root / "datasets" / name / f"{name}.json").read_text())
+        found = sorted(
+            {
+                c.index
+                for column in data["series"]
+                for c in detect_changepoints(np.asarray(column["raw"], dtype=float))
+            }
+        )
+        merged: list[int] = []
+        for i in found:
+            if not merged or i - merged[-1] >= 10:
+                merged.append(i)
+        f1s.append(tcpd_f1(ann, merged).f1)
+        covers.append(tcpd_cover(ann, merged, n_obs=int(data["n_obs"])))
+    assert np.mean(f1s) >= 0.75
+    assert np.mean(covers) >= 0.70
