@@ -252,6 +252,7 @@ def test_result_object_renders() -> None:
     assert isinstance(cps, ChangePoints) and isinstance(cps[0], ChangePoint)
     text = repr(cps)
     assert "changes=1" in text and "index=20" in text and "+99.5%" in text
+    assert "model='linear'" in text and "slope " in text
     assert "<table>" in cps._repr_html_() and "<td>20</td>" in cps._repr_html_()
     d = cps.to_dict()
     assert d["n"] == 40 and d["changepoints"][0]["index"] == 20

@@ -9,9 +9,12 @@ The test counts ``n (1 - rho) / (1 + rho)`` effective observations per segment,
 differences, so drifting or autocorrelated telemetry is not cut into pieces.
 Nothing is random: the same input always gives the same answer.
 
-``model="linear"`` fits a least-squares line to every segment instead, so a change
-of slope (a leak, a growing queue) is a change point too: binary segmentation on the
-piecewise-linear cost, stopped by the BIC of Gaussian noise of unknown variance.
+``model="linear"``, the default of :func:`detect_changepoints` when no method is
+named, fits a least-squares line to every segment instead, so a change of slope (a
+leak, a growing queue) is a change point too: binary segmentation on the
+piecewise-linear cost, with the number of changes set by the BIC of Gaussian noise
+of unknown variance and an AR(1) effective sample size. :func:`detect_regressions`
+stays on the mean model (E-divisive), made for step changes in CI performance data.
 """
 
 from __future__ import annotations
@@ -152,16 +155,23 @@ class ChangePoints(Sequence[ChangePoint]):
         return pd.DataFrame([c.to_dict() for c in self.changepoints], columns=columns)
 
     def __repr__(self) -> str:
+        model = self.options.get("model", "mean")
         head = (
             f"ChangePoints(n={len(self.values)}, method={self.options['method']!r}, "
-            f"changes={len(self)})"
+            f"model={model!r}, changes={len(self)})"
         )
         lines = [head]
         for c in self.changepoints:
             when = "" if c.time is None else f" time={c.time}"
+            slope = (
+                f" slope {_fmt(c.slope_before)} -> {_fmt(c.slope_after)}"
+                if self.options.get("model") == "linear"
+                else ""
+            )
             lines.append(
                 f"  index={c.index}{when} mean {_fmt(c.mean_before)} -> "
-                f"{_fmt(c.mean_after)} ({c.relative_change:+.1%}) p={c.pvalue:.3g}"
+                f"{_fmt(c.mean_after)} ({c.relative_change:+.1%}){slope} "
+                f"p={c.pvalue:.3g}"
             )
         return "\n".join(lines)
 
@@ -326,9 +336,10 @@ def detect_changepoints(
         ``n log(RSS / n) + k * penalty * log(n)`` of Gaussian noise with
         unknown variance; each change is then moved to its best place between
         its neighbours and changes are dropped while that lowers the BIC, with
-        ``n`` replaced by ``n (1 - rho) / (1 + rho)`` (``rho`` the lag-1
-        autocorrelation of the residuals) when ``autocorrelation`` is on.
-        ``pvalue`` does not apply; p-values are Chow F-tests.
+        ``n`` replaced by ``n (1 - rho) / (1 + rho)`` when ``autocorrelation``
+        is on (``rho`` the lag-1 autocorrelation of the residuals, estimated
+        again after each round of drops until no change drops). ``pvalue``
+        does not apply; p-values are Chow F-tests of one line against two.
         ``"mean"`` (the default when a method is given): a piecewise-constant
         mean tested by Welch t-tests, for step changes as in CI performance
         data (what :func:`detect_regressions` uses).
@@ -339,18 +350,22 @@ def detect_changepoints(
         between its adjacent segments gives a p-value below this.
     autocorrelation : bool, default True
         Mean model: shrink each segment to its effective size
-        ``n (1 - rho) / (1 + rho)`` before testing, with ``rho = 1 + 2 corr(d[t], d[t-1])`` clamped to
-        [0, 0.999], ``d`` the first differences (the AR(1) identity) and corr
-        the robust Gnanadesikan-Kettenring correlation from MADs, so a level
-        shift (one outlying difference) does not move it. Turn off only for
-        independent observations (e.g. one benchmark run per commit).
+        ``n (1 - rho) / (1 + rho)`` before testing, with
+        ``rho = 1 + 2 corr(d[t], d[t-1])`` clamped to [0, 0.999], ``d`` the
+        first differences (the AR(1) identity) and corr the robust
+        Gnanadesikan-Kettenring correlation from MADs, so a level shift (one
+        outlying difference) does not move it. Linear model: the BIC counts
+        ``n (1 - rho) / (1 + rho)`` observations, ``rho`` from the residuals.
+        Turn off only for independent observations (e.g. one benchmark run per
+        commit).
     penalty : float, optional
         PELT: cost of one change in units of ``sigma**2 * log(n)`` (default 2,
         the BIC of a mean and a location). ``model="linear"``: cost of one change
         in the BIC in units of ``log(n)`` (default 3: a location, an intercept
         and a slope).
     max_changepoints : int, optional
-        Keep at most this many changes (the most significant).
+        Keep at most this many changes (the most significant; with
+        ``model="linear"`` the first splits of the binary segmentation).
 
     Returns
     -------
