@@ -1,0 +1,280 @@
+// Rolling, robust, exponentially weighted and seasonal z-score detectors.
+#include "perfstats/anomaly_detectors.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace perfstats {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+// 1 / Phi^{-1}(3/4): makes the MAD of a normal sample estimate its standard deviation.
+constexpr double kMadToSigma = 1.482602218505602;
+
+std::string show(double v) {
+  std::ostringstream s;
+  s.precision(17);
+  s << v;
+  return s.str();
+}
+
+void check_threshold(double threshold) {
+  if (!(threshold > 0.0) || !std::isfinite(threshold)) {
+    throw std::invalid_argument("threshold must be finite and > 0, got " + show(threshold));
+  }
+}
+
+std::size_t resolve_min_periods(std::size_t min_periods, std::size_t fallback,
+                                std::size_t lowest, std::size_t highest) {
+  const std::size_t m = min_periods == 0 ? fallback : min_periods;
+  if (m < lowest || m > highest) {
+    throw std::invalid_argument("min_periods must be in [" + std::to_string(lowest) + ", " +
+                                std::to_string(highest) + "], got " + std::to_string(m));
+  }
+  return m;
+}
+
+// NaN is a gap; +-inf is an error naming where it came.
+bool is_gap(double value, std::size_t position) {
+  if (std::isnan(value)) return true;
+  if (std::isinf(value)) {
+    throw std::invalid_argument("value at position " + std::to_string(position) +
+                                " is " + show(value) + "; values must be finite or NaN");
+  }
+  return false;
+}
+
+AnomalyPoint not_scored(double expected = kNaN, double lower = kNaN, double upper = kNaN) {
+  return {kNaN, expected, lower, upper, false};
+}
+
+// Scores x against center and scale (both finite, scale >= 0).
+AnomalyPoint judge(double x, double center, double scale, double threshold) {
+  double score = 0.0;
+  if (scale > 0.0) {
+    score = (x - center) / scale;
+  } else if (x != center) {
+    score = std::copysign(std::numeric_limits<double>::infinity(), x - center);
+  }
+  const double half = threshold * scale;
+  return {score, center, center - half, center + half, std::fabs(score) > threshold};
+}
+
+}  // namespace
+
+// ---- RollingZScore ---------------------------------------------------------------------
+
+RollingZScore::RollingZScore(std::size_t window, double threshold, std::size_t min_periods)
+    : threshold_(threshold) {
+  if (window < 2) {
+    throw std::invalid_argument("window must be >= 2, got " + std::to_string(window));
+  }
+  check_threshold(threshold);
+  min_periods_ = resolve_min_periods(min_periods, window, 2, window);
+  ring_.assign(window, 0.0);
+}
+
+void RollingZScore::reset() noexcept {
+  head_ = count_ = since_recompute_ = position_ = 0;
+  mean_ = m2_ = 0.0;
+}
+
+void RollingZScore::recompute() noexcept {
+  // Two passes over the held values wipe out the drift of the add/remove updates.
+  const std::size_t cap = ring_.size();
+  double sum = 0.0;
+  for (std::size_t k = 0; k < count_; ++k) sum += ring_[(head_ + k) % cap];
+  const double mean = sum / static_cast<double>(count_);
+  double m2 = 0.0;
+  for (std::size_t k = 0; k < count_; ++k) {
+    const double d = ring_[(head_ + k) % cap] - mean;
+    m2 += d * d;
+  }
+  mean_ = mean;
+  m2_ = m2;
+  since_recompute_ = 0;
+}
+
+AnomalyPoint RollingZScore::update(double value) {
+  const std::size_t position = position_++;
+  AnomalyPoint out = not_scored();
+  const bool gap = is_gap(value, position);
+  if (count_ >= min_periods_) {
+    const double var = std::max(m2_, 0.0) / static_cast<double>(count_ - 1);
+    const double sd = std::sqrt(var);
+    out = judge(value, mean_, sd, threshold_);
+    if (gap) out = not_scored(out.expected, out.lower, out.upper);
+  }
+  if (gap) return out;
+  const std::size_t cap = ring_.size();
+  if (count_ == cap) {
+    const double old = ring_[head_];
+    head_ = (head_ + 1) % cap;
+    --count_;
+    if (count_ == 0) {
+      mean_ = m2_ = 0.0;
+    } else {
+      const double mean_new = mean_ - (old - mean_) / static_cast<double>(count_);
+      m2_ -= (old - mean_) * (old - mean_new);
+      mean_ = mean_new;
+    }
+  }
+  ring_[(head_ + count_) % cap] = value;
+  ++count_;
+  const double d = value - mean_;
+  mean_ += d / static_cast<double>(count_);
+  m2_ += d * (value - mean_);
+  if (++since_recompute_ >= cap) recompute();
+  return out;
+}
+
+// ---- RobustZScore ----------------------------------------------------------------------
+
+RobustZScore::RobustZScore(std::size_t window, double threshold, std::size_t min_periods)
+    : stats_(window), threshold_(threshold) {
+  check_threshold(threshold);
+  min_periods_ = resolve_min_periods(min_periods, window, 1, window);
+}
+
+void RobustZScore::reset() noexcept {
+  stats_.clear();
+  position_ = 0;
+}
+
+AnomalyPoint RobustZScore::update(double value) {
+  const std::size_t position = position_++;
+  const bool gap = is_gap(value, position);
+  AnomalyPoint out = not_scored();
+  if (stats_.size() >= min_periods_) {
+    out = judge(value, stats_.median(), kMadToSigma * stats_.mad(), threshold_);
+    if (gap) out = not_scored(out.expected, out.lower, out.upper);
+  }
+  if (!gap) stats_.push(value);
+  return out;
+}
+
+// ---- EwmaZScore ------------------------------------------------------------------------
+
+EwmaZScore::EwmaZScore(double halflife, double threshold, std::size_t min_periods)
+    : halflife_(halflife), threshold_(threshold) {
+  if (!(halflife > 0.0) || !std::isfinite(halflife)) {
+    throw std::invalid_argument("halflife must be finite and > 0, got " + show(halflife));
+  }
+  check_threshold(threshold);
+  alpha_ = 1.0 - std::exp2(-1.0 / halflife);
+  const auto fallback = static_cast<std::size_t>(std::max(2.0, std::ceil(halflife)));
+  min_periods_ = resolve_min_periods(min_periods, fallback, 2,
+                                     std::numeric_limits<std::size_t>::max());
+}
+
+void EwmaZScore::reset() noexcept {
+  count_ = position_ = 0;
+  mean_ = var_ = 0.0;
+}
+
+AnomalyPoint EwmaZScore::update(double value) {
+  const std::size_t position = position_++;
+  const bool gap = is_gap(value, position);
+  AnomalyPoint out = not_scored();
+  if (count_ >= min_periods_) {
+    out = judge(value, mean_, std::sqrt(var_), threshold_);
+    if (gap) out = not_scored(out.expected, out.lower, out.upper);
+  }
+  if (gap) return out;
+  if (count_ == 0) {
+    mean_ = value;
+    var_ = 0.0;
+  } else {
+    const double d = value - mean_;
+    mean_ += alpha_ * d;
+    var_ = (1.0 - alpha_) * (var_ + alpha_ * d * d);
+  }
+  ++count_;
+  return out;
+}
+
+// ---- SeasonalZScore --------------------------------------------------------------------
+
+SeasonalZScore::SeasonalZScore(std::size_t period, std::size_t window, double threshold,
+                               bool log, std::size_t min_periods)
+    : period_(period),
+      window_(window),
+      threshold_(threshold),
+      log_(log),
+      residuals_(std::max<std::size_t>(1, period) * std::max<std::size_t>(1, window)) {
+  if (period < 2) {
+    throw std::invalid_argument("period must be >= 2, got " + std::to_string(period));
+  }
+  if (window < 1) {
+    throw std::invalid_argument("window must be >= 1, got " + std::to_string(window));
+  }
+  check_threshold(threshold);
+  min_periods_ = resolve_min_periods(min_periods, period, 1, period * window);
+  phase_values_.assign(period * window, 0.0);
+  phase_count_.assign(period, 0);
+  phase_head_.assign(period, 0);
+  scratch_.reserve(window);
+}
+
+void SeasonalZScore::reset() noexcept {
+  std::fill(phase_count_.begin(), phase_count_.end(), std::size_t{0});
+  std::fill(phase_head_.begin(), phase_head_.end(), std::size_t{0});
+  residuals_.clear();
+  position_ = 0;
+}
+
+double SeasonalZScore::profile(std::size_t phase) {
+  const std::size_t n = phase_count_[phase];
+  if (n == 0) return kNaN;
+  const double* vals = &phase_values_[phase * window_];
+  scratch_.assign(vals, vals + n);
+  const std::size_t h = n / 2;
+  const auto mid = scratch_.begin() + static_cast<std::ptrdiff_t>(h);
+  std::nth_element(scratch_.begin(), mid, scratch_.end());
+  if (n % 2 == 1) return *mid;
+  const double below = *std::max_element(scratch_.begin(), mid);
+  return 0.5 * (below + *mid);
+}
+
+AnomalyPoint SeasonalZScore::update(double value) {
+  const std::size_t position = position_++;
+  const std::size_t phase = position % period_;
+  bool gap = is_gap(value, position);
+  if (!gap && log_ && !(value > 0.0)) {
+    throw std::invalid_argument("value at position " + std::to_string(position) + " is " +
+                                show(value) + "; log=True needs values > 0");
+  }
+  const double y = gap ? kNaN : (log_ ? std::log(value) : value);
+  const double base = profile(phase);
+  AnomalyPoint out = not_scored();
+  if (!std::isnan(base) && residuals_.size() >= min_periods_) {
+    const double center = base + residuals_.median();
+    const double scale = kMadToSigma * residuals_.mad();
+    out = judge(gap ? center : y, center, scale, threshold_);
+    if (log_) {
+      out.expected = std::exp(out.expected);
+      out.lower = std::exp(out.lower);
+      out.upper = std::exp(out.upper);
+    }
+    if (gap) out = not_scored(out.expected, out.lower, out.upper);
+  }
+  if (gap) return out;
+  if (!std::isnan(base)) residuals_.push(y - base);
+  std::size_t& count = phase_count_[phase];
+  std::size_t& head = phase_head_[phase];
+  double* vals = &phase_values_[phase * window_];
+  if (count < window_) {
+    vals[count++] = y;
+  } else {
+    vals[head] = y;
+    head = (head + 1) % window_;
+  }
+  return out;
+}
+
+}  // namespace perfstats

@@ -1,0 +1,99 @@
+// Sliding-window median and MAD over a sorted buffer (see the header for the costs).
+#include "perfstats/rolling_order_statistics.hpp"
+
+#include <algorithm>
+#include <cstddef>
+#include <iterator>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+namespace perfstats {
+
+RollingOrderStatistics::RollingOrderStatistics(std::size_t capacity) {
+  if (capacity < 1) {
+    throw std::invalid_argument("window must be >= 1, got " + std::to_string(capacity));
+  }
+  ring_.assign(capacity, 0.0);
+  sorted_.reserve(capacity);
+}
+
+void RollingOrderStatistics::clear() noexcept {
+  sorted_.clear();
+  head_ = 0;
+}
+
+void RollingOrderStatistics::push(double value) {
+  const std::size_t cap = ring_.size();
+  if (sorted_.size() == cap) {
+    const double old = ring_[head_];
+    // Any copy of an equal value will do: they are indistinguishable in the sorted buffer.
+    const auto it = std::lower_bound(sorted_.begin(), sorted_.end(), old);
+    const auto pos = std::upper_bound(sorted_.begin(), sorted_.end(), value);
+    // Shift only the span between the leaving and the arriving position.
+    if (pos <= it) {
+      std::move_backward(pos, it, std::next(it));
+      *pos = value;
+    } else {
+      const auto dest = std::prev(pos);
+      std::move(std::next(it), pos, it);
+      *dest = value;
+    }
+    ring_[head_] = value;
+    head_ = (head_ + 1) % cap;
+  } else {
+    ring_[sorted_.size()] = value;  // fills in order; head_ stays 0 until full
+    sorted_.insert(std::upper_bound(sorted_.begin(), sorted_.end(), value), value);
+  }
+}
+
+double RollingOrderStatistics::median() const noexcept {
+  const std::size_t n = sorted_.size();
+  if (n == 0) return std::numeric_limits<double>::quiet_NaN();
+  const std::size_t h = n / 2;
+  if (n % 2 == 1) return sorted_[h];
+  return 0.5 * (sorted_[h - 1] + sorted_[h]);
+}
+
+double RollingOrderStatistics::kth_distance(std::size_t k, double center,
+                                            std::size_t split) const noexcept {
+  // Left run: center - sorted_[split - 1 - i], right run: sorted_[split + j] - center; both
+  // ascending. Find the smallest count i taken from the left such that the first k + 1
+  // merged distances are left[0, i) and right[0, k + 1 - i).
+  const std::size_t a = split;
+  const std::size_t b = sorted_.size() - split;
+  auto left = [&](std::size_t i) { return center - sorted_[split - 1 - i]; };
+  auto right = [&](std::size_t j) { return sorted_[split + j] - center; };
+  std::size_t lo = (k + 1 > b) ? k + 1 - b : 0;
+  std::size_t hi = std::min(a, k + 1);
+  while (lo < hi) {
+    const std::size_t i = lo + (hi - lo) / 2;
+    const std::size_t j = k + 1 - i;  // >= 1 because i < hi <= k + 1
+    if (left(i) < right(j - 1)) {
+      lo = i + 1;
+    } else {
+      hi = i;
+    }
+  }
+  const std::size_t i = lo;
+  const std::size_t j = k + 1 - i;
+  double best = -std::numeric_limits<double>::infinity();
+  if (i > 0) best = left(i - 1);
+  if (j > 0) best = std::max(best, right(j - 1));
+  return best;
+}
+
+double RollingOrderStatistics::mad() const noexcept {
+  const std::size_t n = sorted_.size();
+  if (n == 0) return std::numeric_limits<double>::quiet_NaN();
+  const double m = median();
+  const auto split = static_cast<std::size_t>(
+      std::lower_bound(sorted_.begin(), sorted_.end(), m) - sorted_.begin());
+  const std::size_t h = n / 2;
+  if (n % 2 == 1) return kth_distance(h, m, split);
+  const double lo = kth_distance(h - 1, m, split);
+  const double hi = kth_distance(h, m, split);
+  return 0.5 * (lo + hi);
+}
+
+}  // namespace perfstats
