@@ -77,6 +77,7 @@ RollingZScore::RollingZScore(std::size_t window, double threshold, std::size_t m
   check_threshold(threshold);
   min_periods_ = resolve_min_periods(min_periods, window, 2, window);
   ring_.assign(window, 0.0);
+  inv_window_ = 1.0 / static_cast<double>(window);
 }
 
 void RollingZScore::reset() noexcept {
@@ -86,15 +87,12 @@ void RollingZScore::reset() noexcept {
 
 void RollingZScore::recompute() noexcept {
   // Two passes over the held values wipe out the drift of the add/remove updates.
-  const std::size_t cap = ring_.size();
+  // Only called when the ring is full, so every slot holds a value (order is irrelevant).
   double sum = 0.0;
-  for (std::size_t k = 0; k < count_; ++k) sum += ring_[(head_ + k) % cap];
+  for (const double v : ring_) sum += v;
   const double mean = sum / static_cast<double>(count_);
   double m2 = 0.0;
-  for (std::size_t k = 0; k < count_; ++k) {
-    const double d = ring_[(head_ + k) % cap] - mean;
-    m2 += d * d;
-  }
+  for (const double v : ring_) m2 += (v - mean) * (v - mean);
   mean_ = mean;
   m2_ = m2;
   since_recompute_ = 0;
@@ -113,23 +111,21 @@ AnomalyPoint RollingZScore::update(double value) {
   if (gap) return out;
   const std::size_t cap = ring_.size();
   if (count_ == cap) {
+    // Full window: replace the oldest value in one step (one loop-carried multiply).
     const double old = ring_[head_];
-    head_ = (head_ + 1) % cap;
-    --count_;
-    if (count_ == 0) {
-      mean_ = m2_ = 0.0;
-    } else {
-      const double mean_new = mean_ - (old - mean_) / static_cast<double>(count_);
-      m2_ -= (old - mean_) * (old - mean_new);
-      mean_ = mean_new;
-    }
+    ring_[head_] = value;
+    if (++head_ == cap) head_ = 0;
+    const double mean_old = mean_;
+    mean_ += (value - old) * inv_window_;
+    m2_ += (value - old) * ((value - mean_) + (old - mean_old));
+  } else {
+    ring_[count_] = value;  // head_ stays 0 until the ring is full
+    ++count_;
+    const double d = value - mean_;
+    mean_ += d / static_cast<double>(count_);
+    m2_ += d * (value - mean_);
   }
-  ring_[(head_ + count_) % cap] = value;
-  ++count_;
-  const double d = value - mean_;
-  mean_ += d / static_cast<double>(count_);
-  m2_ += d * (value - mean_);
-  if (++since_recompute_ >= cap) recompute();
+  if (++since_recompute_ >= cap && count_ == cap) recompute();
   return out;
 }
 

@@ -60,6 +60,7 @@ class RollingZScore {
   std::size_t since_recompute_ = 0;
   double mean_ = 0.0;
   double m2_ = 0.0;
+  double inv_window_;
   double threshold_;
   std::size_t min_periods_;
   std::size_t position_ = 0;

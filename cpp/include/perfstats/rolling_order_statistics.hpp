@@ -29,8 +29,10 @@ class RollingOrderStatistics {
   double mad() const noexcept;
 
  private:
-  // The k-th smallest (0-based) of |x - center| over the sorted values.
-  double kth_distance(std::size_t k, double center, std::size_t split) const noexcept;
+  // The k-th smallest (0-based) of |x - center| over the sorted values, where `split` is
+  // the first index holding a value >= center; the (k+1)-th goes to *next if asked.
+  double kth_distance(std::size_t k, double center, std::size_t split,
+                      double* next = nullptr) const noexcept;
 
   std::vector<double> ring_;
   std::size_t head_ = 0;  // index in ring_ of the oldest value once full
