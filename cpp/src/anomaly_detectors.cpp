@@ -15,6 +15,17 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // 1 / Phi^{-1}(3/4): makes the MAD of a normal sample estimate its standard deviation.
 constexpr double kMadToSigma = 1.482602218505602;
+// sqrt(pi / 2): the same for the mean absolute deviation.
+constexpr double kMeanAdToSigma = 1.2533141373155003;
+
+// Robust sigma of the held values around `center`: 1.4826 MAD, or 1.2533 times the mean
+// absolute deviation when more than half the values coincide (MAD = 0); 0 only when the
+// values are all equal.
+double robust_scale(const RollingOrderStatistics& stats, double center) {
+  const double mad = stats.mad();
+  if (mad > 0.0) return kMadToSigma * mad;
+  return kMeanAdToSigma * stats.mean_absolute_deviation(center);
+}
 
 std::string show(double v) {
   std::ostringstream s;
@@ -147,7 +158,8 @@ AnomalyPoint RobustZScore::update(double value) {
   const bool gap = is_gap(value, position);
   AnomalyPoint out = not_scored();
   if (stats_.size() >= min_periods_) {
-    out = judge(value, stats_.median(), kMadToSigma * stats_.mad(), threshold_);
+    const double median = stats_.median();
+    out = judge(value, median, robust_scale(stats_, median), threshold_);
     if (gap) out = not_scored(out.expected, out.lower, out.upper);
   }
   if (!gap) stats_.push(value);
@@ -249,8 +261,9 @@ AnomalyPoint SeasonalZScore::update(double value) {
   const double base = profile(phase);
   AnomalyPoint out = not_scored();
   if (!std::isnan(base) && residuals_.size() >= min_periods_) {
-    const double center = base + residuals_.median();
-    const double scale = kMadToSigma * residuals_.mad();
+    const double level = residuals_.median();
+    const double center = base + level;
+    const double scale = robust_scale(residuals_, level);
     out = judge(gap ? center : y, center, scale, threshold_);
     if (log_) {
       out.expected = std::exp(out.expected);

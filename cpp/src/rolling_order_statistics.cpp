@@ -2,6 +2,7 @@
 #include "perfstats/rolling_order_statistics.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <iterator>
 #include <limits>
@@ -121,6 +122,13 @@ double RollingOrderStatistics::mad() const noexcept {
   double hi = 0.0;
   const double lo = kth_distance(h - 1, m, split, &hi);
   return 0.5 * (lo + hi);
+}
+
+double RollingOrderStatistics::mean_absolute_deviation(double center) const noexcept {
+  if (sorted_.empty()) return std::numeric_limits<double>::quiet_NaN();
+  double sum = 0.0;
+  for (const double v : sorted_) sum += std::fabs(v - center);
+  return sum / static_cast<double>(sorted_.size());
 }
 
 }  // namespace perfstats

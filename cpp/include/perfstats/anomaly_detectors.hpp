@@ -67,7 +67,10 @@ class RollingZScore {
 };
 
 // Median and MAD (scaled by 1.4826 to estimate sigma under normality) of the last `window`
-// valid values before the current one; resistant to the outliers it is looking for.
+// valid values before the current one; resistant to the outliers it is looking for. When
+// more than half the window is one value (MAD = 0, common in quantised telemetry) the
+// scale falls back to 1.2533 times the mean absolute deviation from the median, which is
+// 0 only for a constant window.
 class RobustZScore {
  public:
   // window >= 1; 1 <= min_periods <= window (0 means window); threshold > 0.

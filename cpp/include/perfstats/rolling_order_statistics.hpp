@@ -27,6 +27,8 @@ class RollingOrderStatistics {
   double median() const noexcept;
   // Median of |x - median| over the held values (same even-count rule); NaN if empty.
   double mad() const noexcept;
+  // Mean of |x - center| over the held values (O(size) scan); NaN if empty.
+  double mean_absolute_deviation(double center) const noexcept;
 
  private:
   // The k-th smallest (0-based) of |x - center| over the sorted values, where `split` is

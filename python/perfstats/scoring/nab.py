@@ -370,7 +370,7 @@ def nab_score(
     ----------
     scores_by_file : mapping of str to array_like of float
         One anomaly score per row of each file (higher = more anomalous; any real
-        scale, +-inf allowed, NaN rejected).
+        scale; NaN is rejected and +inf ranks as the largest finite double).
     labels : mapping of str to sequence of (int, int)
         Each file's anomaly windows as inclusive ``(first_row, last_row)`` pairs (see
         :func:`load_nab_corpus`); every scored file needs an entry, possibly empty.
@@ -406,6 +406,9 @@ def nab_score(
         bad = np.flatnonzero(np.isnan(arr))
         if bad.size:
             raise ValueError(f"scores for {fname!r} are NaN at row {int(bad[0])}")
+        # +inf ranks as the largest double so that "detect nothing" (threshold inf)
+        # stays above every score.
+        arr = np.minimum(arr, np.finfo(np.float64).max)
         if fname not in labels:
             raise ValueError(f"labels has no entry for {fname!r}")
         spans = _check_windows(fname, labels[fname], arr.size)
