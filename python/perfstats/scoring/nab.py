@@ -84,7 +84,8 @@ class NabScore:
     Attributes
     ----------
     score : float
-        Normalised score: 0 for the null detector, 100 for a perfect one.
+        Normalised score: 0 for the null detector, 100 for a perfect one; NaN when no
+        labelled window is scorable (0/0).
     raw, null, perfect : float
         Summed raw score and the two anchors of the normalisation.
     threshold : float
@@ -421,10 +422,10 @@ def nab_score(
     ]
     _, null, _ = _raw_total(null_files, w, None)
     perfect = w["tpWeight"] * sum(f.windows for f in files)
-    if perfect == null:
-        raise ValueError("no labelled window is scorable: the score is undefined")
+    # Without a scorable window the normalisation is 0/0: the score is NaN (raw stands).
+    score = 100.0 * (raw - null) / (perfect - null) if perfect != null else math.nan
     return NabScore(
-        score=100.0 * (raw - null) / (perfect - null),
+        score=score,
         raw=raw,
         null=null,
         perfect=perfect,
