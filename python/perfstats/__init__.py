@@ -9,3 +9,20 @@ from __future__ import annotations
 from perfstats._core import __version__
 
 __all__ = ["__version__"]
+
+# ---- anomaly (issue 4) ----
+from perfstats.anomaly import (  # noqa: E402
+    AnomalyResult,
+    EwmaZScore,
+    RobustZScore,
+    RollingZScore,
+    SeasonalZScore,
+)
+
+__all__ += [
+    "AnomalyResult",
+    "EwmaZScore",
+    "RobustZScore",
+    "RollingZScore",
+    "SeasonalZScore",
+]
