@@ -228,7 +228,13 @@ PUBLISHED_WG = {
         19,
         392,
     ),
-    "realAWSCloudwatch/ec2_network_in_257a54.csv": (0.8606718242697022, 4, 3025, 0, 399),
+    "realAWSCloudwatch/ec2_network_in_257a54.csv": (
+        0.8606718242697022,
+        4,
+        3025,
+        0,
+        399,
+    ),
     "realAWSCloudwatch/ec2_network_in_5abac7.csv": (
         -3.5219322351911635,
         19,
@@ -284,7 +290,7 @@ def test_corpus_loader_matches_the_label_file(nab_corpus):
     assert len(nab_corpus.files) == 28
     assert sum(len(w) for w in nab_corpus.windows.values()) == 36
     f = "realAWSCloudwatch/ec2_cpu_utilization_24ae8d.csv"
-    a, b = nab_corpus.windows[f][0]
+    a, _b = nab_corpus.windows[f][0]
     assert str(nab_corpus.timestamps[f][a])[:19] == "2014-02-26T13:45:00"
     for name, weights in NAB_PROFILES.items():
         assert {k: nab_corpus.profiles[name][k] for k in weights} == weights

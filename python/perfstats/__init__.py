@@ -7,11 +7,12 @@ regression with forecasts, anomaly and change-point detection, on a C++ core.
 from __future__ import annotations
 
 from perfstats._core import __version__
+from perfstats.quantile_sketch import QuantileSketch
 
-__all__ = ["__version__"]
+__all__ = ["QuantileSketch", "__version__"]
 
 # ---- anomaly (issue 4) ----
-from perfstats.anomaly import (  # noqa: E402
+from perfstats.anomaly import (
     AnomalyResult,
     EwmaZScore,
     RobustZScore,

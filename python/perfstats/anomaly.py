@@ -152,7 +152,11 @@ class AnomalyResult:
             Flagged points separated by at most this many unflagged rows belong to the
             same incident (0: only consecutive rows merge).
         """
-        if isinstance(max_gap, bool) or not isinstance(max_gap, Integral) or max_gap < 0:
+        if (
+            isinstance(max_gap, bool)
+            or not isinstance(max_gap, Integral)
+            or max_gap < 0
+        ):
             raise ValueError(f"max_gap must be an integer >= 0, got {max_gap!r}")
         flagged = np.flatnonzero(self.is_anomaly)
         if flagged.size == 0:
@@ -214,7 +218,9 @@ class AnomalyResult:
             ) from exc
         if ax is None:
             _, ax = plt.subplots()
-        x: Any = self.timestamps if self.timestamps is not None else np.arange(len(self))
+        x: Any = (
+            self.timestamps if self.timestamps is not None else np.arange(len(self))
+        )
         ax.fill_between(
             x, self.lower, self.upper, color="C0", alpha=0.2, label="expected band"
         )
@@ -439,7 +445,9 @@ class RobustZScore(_Detector):
 
     def __repr__(self) -> str:
         w, t, _ = self._args
-        return f"RobustZScore(window={w}, threshold={t:g}, min_periods={self.min_periods})"
+        return (
+            f"RobustZScore(window={w}, threshold={t:g}, min_periods={self.min_periods})"
+        )
 
 
 class EwmaZScore(_Detector):
