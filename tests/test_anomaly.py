@@ -339,3 +339,15 @@ def test_detect_does_not_touch_the_streaming_state():
     assert det.update(2.0).score == 0.0
     det.reset()
     assert math.isnan(det.update(2.0).score)
+
+
+def test_batch_detection_runs_in_threads_without_the_gil():
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(9)
+    arrays = [rng.normal(size=200_000) for _ in range(4)]
+    serial = [RobustZScore(50).detect(a).score for a in arrays]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(lambda a: RobustZScore(50).detect(a).score, arrays))
+    for s, t in zip(serial, threaded, strict=True):
+        np.testing.assert_array_equal(s, t)

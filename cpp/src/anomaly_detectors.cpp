@@ -50,14 +50,16 @@ std::size_t resolve_min_periods(std::size_t min_periods, std::size_t fallback,
   return m;
 }
 
+[[noreturn]] void reject_infinite(double value, std::size_t position) {
+  throw std::invalid_argument("value at position " + std::to_string(position) + " is " +
+                              show(value) + "; values must be finite or NaN");
+}
+
 // NaN is a gap; +-inf is an error naming where it came.
-bool is_gap(double value, std::size_t position) {
+inline bool is_gap(double value, std::size_t position) {
+  if (std::isfinite(value)) return false;
   if (std::isnan(value)) return true;
-  if (std::isinf(value)) {
-    throw std::invalid_argument("value at position " + std::to_string(position) +
-                                " is " + show(value) + "; values must be finite or NaN");
-  }
-  return false;
+  reject_infinite(value, position);
 }
 
 AnomalyPoint not_scored(double expected = kNaN, double lower = kNaN, double upper = kNaN) {
@@ -96,48 +98,89 @@ void RollingZScore::reset() noexcept {
   mean_ = m2_ = 0.0;
 }
 
-void RollingZScore::recompute() noexcept {
-  // Two passes over the held values wipe out the drift of the add/remove updates.
-  // Only called when the ring is full, so every slot holds a value (order is irrelevant).
-  double sum = 0.0;
-  for (const double v : ring_) sum += v;
-  const double mean = sum / static_cast<double>(count_);
-  double m2 = 0.0;
-  for (const double v : ring_) m2 += (v - mean) * (v - mean);
-  mean_ = mean;
-  m2_ = m2;
-  since_recompute_ = 0;
+template <class Emit>
+void RollingZScore::run(const double* values, std::size_t n, Emit&& emit) {
+  // The state lives in locals for the loop: stores through the output pointers could
+  // alias the members, which would force a reload of every member after each store.
+  double mean = mean_;
+  double m2 = m2_;
+  std::size_t head = head_;
+  std::size_t count = count_;
+  std::size_t since = since_recompute_;
+  std::size_t position = position_;
+  const std::size_t cap = ring_.size();
+  double* ring = ring_.data();
+  const double inv_window = inv_window_;
+  const double threshold = threshold_;
+  const std::size_t min_periods = min_periods_;
+  auto save = [&] {
+    mean_ = mean;
+    m2_ = m2;
+    head_ = head;
+    count_ = count;
+    since_recompute_ = since;
+    position_ = position;
+  };
+  for (std::size_t i = 0; i < n; ++i) {
+    const double value = values[i];
+    bool gap = false;
+    try {
+      gap = is_gap(value, position);
+    } catch (...) {
+      save();
+      throw;
+    }
+    ++position;
+    AnomalyPoint out = not_scored();
+    if (count >= min_periods) {
+      const double sd = std::sqrt(std::max(m2, 0.0) / static_cast<double>(count - 1));
+      out = judge(value, mean, sd, threshold);
+      if (gap) out = not_scored(out.expected, out.lower, out.upper);
+    }
+    emit(i, out);
+    if (gap) continue;
+    if (count == cap) {
+      // Full window: replace the oldest value in one step (one loop-carried multiply).
+      const double old = ring[head];
+      ring[head] = value;
+      if (++head == cap) head = 0;
+      const double mean_old = mean;
+      mean += (value - old) * inv_window;
+      m2 += (value - old) * ((value - mean) + (old - mean_old));
+    } else {
+      ring[count] = value;  // head stays 0 until the ring is full
+      ++count;
+      const double d = value - mean;
+      mean += d / static_cast<double>(count);
+      m2 += d * (value - mean);
+    }
+    if (++since >= cap && count == cap) {
+      // Two passes over the held values wipe out the drift of the one-step updates.
+      double sum = 0.0;
+      for (std::size_t k = 0; k < cap; ++k) sum += ring[k];
+      mean = sum / static_cast<double>(cap);
+      m2 = 0.0;
+      for (std::size_t k = 0; k < cap; ++k) m2 += (ring[k] - mean) * (ring[k] - mean);
+      since = 0;
+    }
+  }
+  save();
 }
 
 AnomalyPoint RollingZScore::update(double value) {
-  const std::size_t position = position_++;
-  AnomalyPoint out = not_scored();
-  const bool gap = is_gap(value, position);
-  if (count_ >= min_periods_) {
-    const double var = std::max(m2_, 0.0) / static_cast<double>(count_ - 1);
-    const double sd = std::sqrt(var);
-    out = judge(value, mean_, sd, threshold_);
-    if (gap) out = not_scored(out.expected, out.lower, out.upper);
-  }
-  if (gap) return out;
-  const std::size_t cap = ring_.size();
-  if (count_ == cap) {
-    // Full window: replace the oldest value in one step (one loop-carried multiply).
-    const double old = ring_[head_];
-    ring_[head_] = value;
-    if (++head_ == cap) head_ = 0;
-    const double mean_old = mean_;
-    mean_ += (value - old) * inv_window_;
-    m2_ += (value - old) * ((value - mean_) + (old - mean_old));
-  } else {
-    ring_[count_] = value;  // head_ stays 0 until the ring is full
-    ++count_;
-    const double d = value - mean_;
-    mean_ += d / static_cast<double>(count_);
-    m2_ += d * (value - mean_);
-  }
-  if (++since_recompute_ >= cap && count_ == cap) recompute();
+  AnomalyPoint out{};
+  run(&value, 1, [&out](std::size_t, const AnomalyPoint& p) { out = p; });
   return out;
+}
+
+void RollingZScore::detect(const double* values, std::size_t n, const AnomalyColumns& out) {
+  run(values, n, [&out](std::size_t i, const AnomalyPoint& p) {
+    out.score[i] = p.score;
+    out.expected[i] = p.expected;
+    out.lower[i] = p.lower;
+    out.upper[i] = p.upper;
+    out.is_anomaly[i] = p.is_anomaly ? 1 : 0;
+  });
 }
 
 // ---- RobustZScore ----------------------------------------------------------------------

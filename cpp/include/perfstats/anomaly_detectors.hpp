@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "perfstats/rolling_order_statistics.hpp"
@@ -46,13 +47,16 @@ class RollingZScore {
   // window >= 2; 2 <= min_periods <= window (0 means window); threshold > 0.
   RollingZScore(std::size_t window, double threshold = 3.0, std::size_t min_periods = 0);
   AnomalyPoint update(double value);
+  // update() over `n` values into `out`, with the state kept in registers.
+  void detect(const double* values, std::size_t n, const AnomalyColumns& out);
   void reset() noexcept;
   std::size_t window() const noexcept { return ring_.size(); }
   std::size_t min_periods() const noexcept { return min_periods_; }
   double threshold() const noexcept { return threshold_; }
 
  private:
-  void recompute() noexcept;
+  template <class Emit>
+  void run(const double* values, std::size_t n, Emit&& emit);
 
   std::vector<double> ring_;
   std::size_t head_ = 0;
@@ -152,13 +156,17 @@ class SeasonalZScore {
 template <class Detector>
 void detect_into(Detector& detector, const double* values, std::size_t n,
                  const AnomalyColumns& out) {
-  for (std::size_t i = 0; i < n; ++i) {
-    const AnomalyPoint p = detector.update(values[i]);
-    out.score[i] = p.score;
-    out.expected[i] = p.expected;
-    out.lower[i] = p.lower;
-    out.upper[i] = p.upper;
-    out.is_anomaly[i] = p.is_anomaly ? 1 : 0;
+  if constexpr (std::is_same_v<Detector, RollingZScore>) {
+    detector.detect(values, n, out);
+  } else {
+    for (std::size_t i = 0; i < n; ++i) {
+      const AnomalyPoint p = detector.update(values[i]);
+      out.score[i] = p.score;
+      out.expected[i] = p.expected;
+      out.lower[i] = p.lower;
+      out.upper[i] = p.upper;
+      out.is_anomaly[i] = p.is_anomaly ? 1 : 0;
+    }
   }
 }
 
