@@ -412,8 +412,12 @@ class RollingZScore(_Detector):
 class RobustZScore(_Detector):
     """Rolling median and MAD: a 3-sigma rule that outliers cannot mask.
 
-    ``scale = 1.4826 * MAD`` estimates the standard deviation for normal data. The
-    median and MAD are read in O(log window) per point from a sorted window.
+    ``scale = 1.4826 * MAD`` estimates the standard deviation for normal data; when
+    more than half the window holds one value (MAD = 0, common in quantised telemetry)
+    it falls back to ``1.2533 *`` the mean absolute deviation from the median. The
+    median and MAD are read in O(log window) per point from a sorted copy of the
+    window; each new point costs O(log window) comparisons plus one contiguous shift of
+    that copy (a memmove of up to ``window`` doubles).
 
     Parameters
     ----------
