@@ -187,7 +187,7 @@ class Comparison:
             {"better": "tab:green", "worse": "tab:red"}.get(v, "tab:gray")
             for v in t["verdict"]
         ]
-        for yi, li, low, high, color in zip(y, lift, lo, hi, colors, strict=True):
+        for yi, low, high, color in zip(y, lo, hi, colors, strict=True):
             ax.plot([low, high], [yi, yi], color=color)
         ax.scatter(lift, y, c=colors, zorder=3)
         ax.axvline(0, color="black", lw=0.8)
