@@ -199,7 +199,7 @@ def llm_app(
     def intensity(t: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         hour = (t / 3600.0) % 24.0
         daily = 1.0 + 0.6 * np.cos(2 * np.pi * (hour - 15.0) / 24.0)
-        weekday = (t0.dayofweek + np.floor(t / 86_400.0)) % 7
+        weekday = (t0.weekday() + np.floor(t / 86_400.0)) % 7
         return daily * np.where(weekday >= 5, 0.7, 1.0)
 
     peak = 1.6
@@ -315,7 +315,7 @@ def llm_app(
     string = _string_dtype()
     frame = pdm.DataFrame(
         {
-            "timestamp": pd.Series(timestamp).astype("datetime64[ns, UTC]"),
+            "timestamp": pdm.Series(timestamp).astype("datetime64[ns, UTC]"),
             "endpoint": pdm.Categorical.from_codes(
                 v2.astype(np.int8), categories=["/api/chat", "/api/chat-v2"]
             ),
@@ -337,8 +337,8 @@ def llm_app(
             "success": ~failed,
             "error": pdm.Categorical(error, categories=sorted(_ERRORS)),
             "steps": steps.astype(np.float64),
-            "user_id": pd.Series(user_text, dtype=string),
-            "session_id": pd.Series(session, dtype=string),
+            "user_id": pdm.Series(user_text, dtype=string),
+            "session_id": pdm.Series(session, dtype=string),
             "cache_hit": cache_hit,
             "quality_score": quality,
         }

@@ -883,16 +883,19 @@ def _timestamp(
         )
     text = values.astype(object)
     missing = text.isna().to_numpy()
-    parsed = pdm.to_datetime(text, errors="coerce", format="ISO8601")
-    if isinstance(parsed.dtype, pdm.DatetimeTZDtype):
-        parsed = parsed.dt.tz_convert("UTC")
-    else:
-        # A mix of offsets parses to objects; naive values are in `timezone`.
-        parsed = pdm.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
-        if timezone != "UTC":
-            naive = pdm.to_datetime(text, errors="coerce", format="ISO8601")
-            if pdm.api.types.is_datetime64_dtype(naive.dtype):
-                parsed = naive.dt.tz_localize(timezone).dt.tz_convert("UTC")
+    # ISO 8601 only: day-first or month-first text is ambiguous, so it is invalid.
+    parsed = pdm.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
+    if timezone != "UTC":
+        # Values written without an offset are local times in `timezone`.
+        offset = text.astype(str).str.contains(r"(?:Z|[+-]\d\d:?\d\d)\s*$", regex=True)
+        naive = (~offset & ~missing).to_numpy()
+        if naive.any():
+            local = pdm.to_datetime(text[naive], errors="coerce", format="ISO8601")
+            local = local.dt.tz_localize(
+                timezone, ambiguous="NaT", nonexistent="NaT"
+            ).dt.tz_convert("UTC")
+            parsed = parsed.astype("datetime64[ns, UTC]")
+            parsed[naive] = local.astype("datetime64[ns, UTC]")
     parsed = parsed.astype("datetime64[ns, UTC]")
     bad = parsed.isna().to_numpy()
     check.flag(column, missing, "missing timestamp", values)
@@ -1114,9 +1117,9 @@ def _canonicalize(
         {
             "row": pdm.array([p.row for p in problems], dtype="Int64"),
             "line": pdm.array([p.line for p in problems], dtype="Int64"),
-            "column": pd.Series([p.column for p in problems], dtype=object),
-            "reason": pd.Series([p.reason for p in problems], dtype=object),
-            "value": pd.Series([p.value for p in problems], dtype=object),
+            "column": pdm.Series([p.column for p in problems], dtype=object),
+            "reason": pdm.Series([p.reason for p in problems], dtype=object),
+            "value": pdm.Series([p.value for p in problems], dtype=object),
         },
         columns=_SKIPPED_COLUMNS,
     )
