@@ -1,4 +1,4 @@
-"""perfstats.io: every source format, units, column mapping, invalid and hostile input."""
+"""perfstats.io: each source format, units, mapping, invalid and hostile input."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def sample() -> pd.DataFrame:
     return llm_app(days=2, seed=3, requests_per_day=400)
 
 
-# ---- round trips ------------------------------------------------------------------
+# ---- round trips ---
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".csv", ".jsonl", ".arrow", ".csv.gz"])
@@ -105,7 +105,7 @@ def test_unsupported_source_type() -> None:
         read_events({"latency_ms": [1.0]}, errors="ignore")  # type: ignore[arg-type]
 
 
-# ---- SQL -------------------------------------------------------------------------------
+# ---- SQL ---
 
 
 def test_sql_over_dbapi_connection() -> None:
@@ -143,7 +143,8 @@ def test_sql_on_duckdb_over_local_files(sample: pd.DataFrame, tmp_path: Path) ->
     path = write_events(sample, tmp_path / "e.parquet")
     ev = read_events(
         "sql",
-        query=f"SELECT * FROM '{path}' WHERE endpoint = '/api/chat-v2' ORDER BY timestamp",
+        query=f"SELECT * FROM '{path}' WHERE endpoint = '/api/chat-v2' "
+        "ORDER BY timestamp",
     )
     expected = sample[sample["endpoint"] == "/api/chat-v2"].reset_index(drop=True)
     got = ev.frame
@@ -159,7 +160,7 @@ def test_sql_on_duckdb_over_local_files(sample: pd.DataFrame, tmp_path: Path) ->
     assert int(ev2.frame["n"].iloc[0]) == len(sample)
 
 
-# ---- OpenTelemetry ---------------------------------------------------------------------
+# ---- OpenTelemetry ---
 
 
 def _attr(key: str, value: Any) -> dict[str, Any]:
@@ -287,7 +288,7 @@ def test_otlp_bad_span_and_bad_line(tmp_path: Path) -> None:
     assert ev.skipped["reason"].iloc[1] == "negative duration"
 
 
-# ---- column mapping and units ------------------------------------------------------
+# ---- column mapping and units ---
 
 
 def test_units_for_durations() -> None:
@@ -435,7 +436,7 @@ def test_outcomes_scores_and_extra_columns_are_kept() -> None:
     assert ev.frame["user_id"].iloc[0] == "17" and pd.isna(ev.frame["user_id"].iloc[1])
 
 
-# ---- invalid rows -------------------------------------------------------------------
+# ---- invalid rows ---
 
 
 def test_invalid_values_name_source_row_and_column(tmp_path: Path) -> None:
@@ -636,7 +637,7 @@ def test_real_azure_trace_timestamps(shared_data: Path) -> None:
     assert ev.frame["timestamp"].is_monotonic_increasing
 
 
-# ---- properties ------------------------------------------------------------------------
+# ---- properties ---
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
