@@ -9,3 +9,18 @@ from __future__ import annotations
 from perfstats._core import __version__
 
 __all__ = ["__version__"]
+
+# ---- events, sample data and costs (branch io) ----
+from perfstats import datasets
+from perfstats.costs import CostReport, costs, load_prices
+from perfstats.io import Events, read_events, write_events
+
+__all__ += [
+    "CostReport",
+    "Events",
+    "costs",
+    "datasets",
+    "load_prices",
+    "read_events",
+    "write_events",
+]

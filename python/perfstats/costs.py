@@ -609,7 +609,7 @@ def costs(
         if column not in frame.columns:
             missing.append(f"spend per {label}: no {column} column")
             return _empty_breakdown()
-        return _group(frame, frame[column].to_numpy(), cost_filled, total)
+        return _group(frame, frame[column].array, cost_filled, total)
 
     by_model = breakdown("model", "model")
     by_endpoint = breakdown("endpoint", "endpoint")
@@ -619,7 +619,7 @@ def costs(
     if "timestamp" in frame.columns and n:
         ts = frame["timestamp"]
         day = ts.dt.floor("D")
-        by_day = _group(frame, day.to_numpy(), cost_filled, total).sort_index()
+        by_day = _group(frame, day.array, cost_filled, total).sort_index()
         idx = pdm.DatetimeIndex(by_day.index)
         by_day.index = (
             idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
