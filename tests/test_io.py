@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 import sqlite3
@@ -472,6 +473,50 @@ def test_invalid_values_name_source_row_and_column(tmp_path: Path) -> None:
     assert "skipped 6 invalid rows" in repr(ev)
     assert "skipped 6 invalid rows" in ev._repr_html_()
     assert ev.to_dict()["skipped"] == 6
+
+
+def test_timestamps_beyond_nanosecond_range() -> None:
+    far = [dt.datetime(3000, 1, 1), dt.datetime(2025, 1, 1), None]
+    sources = {
+        "text": pd.DataFrame(
+            {"timestamp": ["3000-01-01T00:00Z", "2025-01-01T00:00Z", "x"]}
+        ),
+        "datetime64[us]": pd.DataFrame(
+            {"timestamp": pd.Series(far).astype("datetime64[us]")}
+        ),
+    }
+    for name, raw in sources.items():
+        with pytest.raises(
+            ValueError, match="row 0, column 'timestamp': timestamp out of"
+        ):
+            read_events(raw)
+        ev = read_events(raw, errors="skip")
+        assert ev.frame["timestamp"].tolist() == [
+            pd.Timestamp("2025-01-01", tz="UTC")
+        ], name
+        assert ev.skipped["row"].tolist() == [0, 2]
+    with pytest.raises(ValueError, match="timestamp out of range"):
+        read_events(pd.DataFrame({"timestamp": [1e300]}), units={"timestamp": "s"})
+
+
+def test_odd_frames() -> None:
+    dup_index = pd.DataFrame({"latency_ms": [1.0, -2.0, 3.0]}, index=[5, 5, 1])
+    ev = read_events(dup_index, errors="skip")
+    assert ev.frame["latency_ms"].tolist() == [1.0, 3.0] and ev.skipped[
+        "row"
+    ].tolist() == [1]
+    assert list(ev.frame.index) == [0, 1]
+    int_names = pd.DataFrame({0: [1.0], "latency_ms": [2.0]})
+    assert read_events(int_names).columns == ["0", "latency_ms"]
+    assert len(read_events(pd.DataFrame())) == 0
+    ok = read_events(pd.DataFrame({"success": [1, 0, 1]})).frame["success"]
+    assert ok.tolist() == [True, False, True] and str(ok.dtype) == "bool"
+    with pytest.raises(ValueError, match="row 1, column 'success': not a boolean"):
+        read_events(pd.DataFrame({"success": [1, 2]}))
+    with pytest.raises(ValueError, match="duplicate column names"):
+        read_events(pd.DataFrame([[1.0, 2.0]], columns=["latency_ms", "latency_ms"]))
+    with pytest.raises(ValueError, match="boolean where a duration"):
+        read_events(pd.DataFrame({"latency_ms": [True]}))
 
 
 def test_malformed_csv_lines(tmp_path: Path) -> None:

@@ -170,7 +170,7 @@ class _Problem:
     value: str
 
 
-@dataclass
+@dataclass(eq=False)
 class Events:
     """Events in the canonical schema, with a record of what was skipped.
 
@@ -751,6 +751,14 @@ class _Checker:
         self.n = n
         self.found: list[tuple[str, np.ndarray[Any, np.dtype[np.bool_]], str, Any]] = []
 
+    def flagged(self, column: str) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        """Cells of a column flagged so far."""
+        out = np.zeros(self.n, dtype=bool)
+        for col, mask, _, _ in self.found:
+            if col == column:
+                out |= mask
+        return out
+
     def flag(self, column: str, mask: Any, reason: str, values: Any) -> None:
         mask = np.asarray(mask, dtype=bool)
         if mask.any():
@@ -771,14 +779,19 @@ def _duration_ms(
     elif pdm.api.types.is_numeric_dtype(dtype):
         out = values.to_numpy(dtype=np.float64, na_value=np.nan) * factor
     else:
-        out = np.full(len(values), np.nan)
+        obj = values.astype(object)
+        plain = pdm.to_numeric(obj, errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan
+        )
+        out = plain * factor
         bad_unit = np.zeros(len(values), dtype=bool)
         bad_text = np.zeros(len(values), dtype=bool)
-        for i, v in enumerate(values.to_numpy(dtype=object)):
-            if missing[i]:
-                continue
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                out[i] = float(v) * factor
+        # only text that is not a plain number goes through the unit parser
+        pending = np.flatnonzero(~missing & np.isnan(plain))
+        texts = obj.to_numpy()
+        for i in pending:
+            v = texts[i]
+            if isinstance(v, float):  # a NaN number stays NaN
                 continue
             m = _DURATION_RE.match(str(v))
             if m is None:
@@ -839,8 +852,8 @@ def _timestamp(
         ts = values
         if getattr(ts.dt, "tz", None) is None:
             ts = ts.dt.tz_localize(timezone)
-        out = ts.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
-        check.flag(column, out.isna().to_numpy(), "missing timestamp", values)
+        out = _in_ns_range(ts.dt.tz_convert("UTC"), check, values)
+        check.flag(column, values.isna().to_numpy(), "missing timestamp", values)
         typed: pd.Series = out
         return typed
     if pdm.api.types.is_numeric_dtype(dtype) and not _is_bool_dtype(dtype):
@@ -885,6 +898,7 @@ def _timestamp(
     missing = text.isna().to_numpy()
     # ISO 8601 only: day-first or month-first text is ambiguous, so it is invalid.
     parsed = pdm.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
+    parsed = _in_ns_range(parsed, check, values)
     if timezone != "UTC":
         # Values written without an offset are local times in `timezone`.
         offset = text.astype(str).str.contains(r"(?:Z|[+-]\d\d:?\d\d)\s*$", regex=True)
@@ -894,13 +908,34 @@ def _timestamp(
             local = local.dt.tz_localize(
                 timezone, ambiguous="NaT", nonexistent="NaT"
             ).dt.tz_convert("UTC")
-            parsed = parsed.astype("datetime64[ns, UTC]")
-            parsed[naive] = local.astype("datetime64[ns, UTC]")
+            parsed[naive] = _in_ns_range(local, check, values)
     parsed = parsed.astype("datetime64[ns, UTC]")
-    bad = parsed.isna().to_numpy()
+    bad = parsed.isna().to_numpy() & ~check.flagged(column)
     check.flag(column, missing, "missing timestamp", values)
     check.flag(column, bad & ~missing, "unparsable timestamp", values)
     typed = parsed
+    return typed
+
+
+_NS_LO = -(2**63) + 1
+_NS_HI = 2**63 - 1
+
+
+def _in_ns_range(ts: pd.Series, check: _Checker, values: pd.Series) -> pd.Series:
+    """UTC timestamps as datetime64[ns]; values beyond 1677-2262 are flagged."""
+    unit = str(ts.dtype).split("[")[1].split(",")[0].rstrip("]")
+    per = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}[unit]
+    raw = ts.to_numpy(dtype=f"datetime64[{unit}]").view(np.int64)
+    missing = ts.isna().to_numpy()
+    lo, hi = _NS_LO // per + 1, _NS_HI // per - 1
+    outside = ~missing & ((raw < lo) | (raw > hi))
+    if outside.any():
+        mask = np.zeros(len(values), dtype=bool)
+        positions = values.index.get_indexer(ts.index[outside])
+        mask[positions] = True
+        check.flag("timestamp", mask, "timestamp out of range", values)
+        ts = ts.where(~outside)
+    typed: pd.Series = ts.astype("datetime64[ns, UTC]")
     return typed
 
 
@@ -951,27 +986,15 @@ def _boolean(values: pd.Series, column: str, check: _Checker) -> pd.Series:
     missing = values.isna().to_numpy()
     if str(values.dtype) == "boolean":
         return values.astype("boolean")
-    obj = values.to_numpy(dtype=object)
-    out = np.zeros(len(obj), dtype=bool)
-    bad = np.zeros(len(obj), dtype=bool)
-    for i, v in enumerate(obj):
-        if missing[i]:
-            continue
-        if isinstance(v, (bool, np.bool_)):
-            out[i] = bool(v)
-        elif isinstance(v, (int, float, np.integer, np.floating)):
-            if v in (0, 1):
-                out[i] = bool(v)
-            else:
-                bad[i] = True
-        else:
-            s = str(v).strip().lower()
-            if s in _TRUE:
-                out[i] = True
-            elif s in _FALSE:
-                out[i] = False
-            else:
-                bad[i] = True
+    if pdm.api.types.is_numeric_dtype(values.dtype):
+        num = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        out = num == 1
+        bad = ~missing & (num != 0) & (num != 1)
+    else:
+        text = values.astype(object).where(~missing, "").astype(str).str.strip()
+        lower = text.str.lower().to_numpy(dtype=object)
+        out = np.isin(lower, list(_TRUE))
+        bad = ~missing & ~out & ~np.isin(lower, list(_FALSE))
     check.flag(column, bad, "not a boolean", values)
     if missing.any():
         arr = pdm.array(out, dtype="boolean")
@@ -1000,6 +1023,10 @@ def _canonicalize(
 ) -> Events:
     pdm = _pandas()
     frame = raw.frame
+    if any(not isinstance(c, str) for c in frame.columns):
+        frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
+    if not frame.index.equals(pdm.RangeIndex(len(frame))):
+        frame = frame.reset_index(drop=True)  # rows are positions from here on
     lines: list[int] | None = frame.attrs.get("_lines")
     source = raw.source
 
