@@ -881,4 +881,32 @@ QuantileSketch QuantileSketch::from_bytes(const std::uint8_t* data, std::size_t 
   return s;
 }
 
+// ---- grouped fill ----------------------------------------------------------------------
+
+std::vector<QuantileSketch> sketch_groups(const std::int64_t* codes, const double* values,
+                                          std::size_t n, std::size_t n_groups,
+                                          double relative_accuracy, std::size_t max_buckets) {
+  std::vector<std::size_t> start(n_groups + 1, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::int64_t c = codes[i];
+    if (c < 0 || static_cast<std::uint64_t>(c) >= n_groups) {
+      throw std::invalid_argument("group code " + std::to_string(c) + " at index " +
+                                  std::to_string(i) + " is outside [0, " +
+                                  std::to_string(n_groups) + ")");
+    }
+    if (!std::isnan(values[i])) ++start[static_cast<std::size_t>(c) + 1];
+  }
+  for (std::size_t g = 0; g < n_groups; ++g) start[g + 1] += start[g];
+  std::vector<double> sorted(start[n_groups]);
+  std::vector<std::size_t> next(start.begin(), start.end() - 1);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::isnan(values[i])) sorted[next[static_cast<std::size_t>(codes[i])]++] = values[i];
+  }
+  std::vector<QuantileSketch> out(n_groups, QuantileSketch(relative_accuracy, max_buckets));
+  for (std::size_t g = 0; g < n_groups; ++g) {
+    out[g].add(sorted.data() + start[g], start[g + 1] - start[g]);
+  }
+  return out;
+}
+
 }  // namespace perfstats

@@ -211,3 +211,26 @@ TEST(QuantileSketch, ZeroWeightValuesAreIgnoredEvenWhenZeroOrNegative) {
   EXPECT_TRUE(s.negative().empty());
   EXPECT_EQ(s.min(), 1.7e-77);
 }
+
+TEST(QuantileSketch, GroupedFillEqualsOneSketchPerGroupAndSkipsNaN) {
+  std::mt19937_64 rng(7);
+  std::lognormal_distribution<double> dist(5.0, 1.0);
+  const std::size_t n = 30000, groups = 7;
+  std::vector<double> v(n);
+  std::vector<std::int64_t> c(n);
+  std::vector<QuantileSketch> expected(groups, QuantileSketch(0.01));
+  for (std::size_t i = 0; i < n; ++i) {
+    c[i] = static_cast<std::int64_t>(rng() % groups);
+    v[i] = i % 11 == 0 ? std::nan("") : dist(rng);
+    if (!std::isnan(v[i])) expected[static_cast<std::size_t>(c[i])].add(v[i]);
+  }
+  const auto got = perfstats::sketch_groups(c.data(), v.data(), n, groups, 0.01);
+  ASSERT_EQ(got.size(), groups);
+  for (std::size_t g = 0; g < groups; ++g) {
+    EXPECT_TRUE(got[g].positive() == expected[g].positive()) << g;
+    EXPECT_EQ(got[g].count(), expected[g].count());
+  }
+  c[5] = 7;
+  EXPECT_THROW(perfstats::sketch_groups(c.data(), v.data(), n, groups, 0.01),
+               std::invalid_argument);
+}

@@ -7,9 +7,11 @@ regression with forecasts, anomaly and change-point detection, on a C++ core.
 from __future__ import annotations
 
 from perfstats._core import __version__
+from perfstats.intervals import wilson_interval
 from perfstats.quantile_sketch import QuantileSketch
+from perfstats.summary import Summary, summarize
 
-__all__ = ["QuantileSketch", "__version__"]
+__all__ = ["QuantileSketch", "Summary", "__version__", "summarize", "wilson_interval"]
 
 # ---- events, sample data and costs (branch io) ----
 from perfstats import datasets

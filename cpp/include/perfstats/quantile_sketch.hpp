@@ -132,4 +132,12 @@ class QuantileSketch {
   double max_;
 };
 
+// One sketch per group: values[i] goes to group codes[i] (0 <= code < n_groups). NaN values
+// are missing data and skipped; infinities and out-of-range codes throw. Values are
+// counting-sorted by group first so that every group is filled by the fast batch path.
+std::vector<QuantileSketch> sketch_groups(const std::int64_t* codes, const double* values,
+                                          std::size_t n, std::size_t n_groups,
+                                          double relative_accuracy,
+                                          std::size_t max_buckets = QuantileSketch::kDefaultMaxBuckets);
+
 }  // namespace perfstats
