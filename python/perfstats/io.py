@@ -780,7 +780,9 @@ def _duration_ms(
         check.flag(column, ~missing, "boolean where a duration was expected", values)
         out = np.full(len(values), np.nan)
     elif pdm.api.types.is_numeric_dtype(dtype):
-        out = values.to_numpy(dtype=np.float64, na_value=np.nan) * factor
+        out = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        if factor != 1.0:
+            out = out * factor
     else:
         obj = values.astype(object)
         plain = pdm.to_numeric(obj, errors="coerce").to_numpy(
@@ -815,6 +817,18 @@ def _duration_ms(
         check.flag(column, out < 0, "negative duration", values)
     if required:
         check.flag(column, missing, "missing value", values)
+    return _same_or_new(values, out, column)
+
+
+def _same_or_new(
+    values: pd.Series, out: np.ndarray[Any, Any], column: str
+) -> pd.Series:
+    """`values` itself when it already is this float64 data (no copy), else `out`."""
+    pdm = _pandas()
+    if values.dtype == np.float64 and out is not None:
+        current = values.to_numpy()
+        if current is out or np.shares_memory(current, out):
+            return values
     result: pd.Series = pdm.Series(out, index=values.index, name=column)
     return result
 
@@ -834,8 +848,7 @@ def _count(values: pd.Series, column: str, check: _Checker) -> pd.Series:
     with np.errstate(invalid="ignore"):
         check.flag(column, np.isinf(out), "non-finite value", values)
         check.flag(column, out < 0, "negative value", values)
-    result: pd.Series = pdm.Series(out, index=values.index, name=column)
-    return result
+    return _same_or_new(values, out, column)
 
 
 def _timestamp(
@@ -1088,8 +1101,10 @@ def _canonicalize(
     n = len(frame)
     check = _Checker(n)
     out: dict[str, pd.Series] = {}
+    originals: dict[str, pd.Series] = {}
     for col in names:
         values = frame[col]
+        originals[col] = values
         if col == "timestamp":
             ts_unit = stated.get("timestamp", used.get("timestamp"))
             out[col] = _timestamp(values, ts_unit, origin, timezone, check, used)
@@ -1126,7 +1141,15 @@ def _canonicalize(
         out["success"] = (
             out["error"].isna() | (out["error"].astype(object) == "")
         ).astype(bool)
-    result = pdm.DataFrame(out, index=frame.index)
+    # Columns that needed no conversion are the caller's arrays, not copies (pandas
+    # copy-on-write keeps the caller's frame safe from later edits).
+    changed = {c: v for c, v in out.items() if v is not originals.get(c)}
+    if not changed:
+        result = frame.copy(deep=False)
+    elif len(changed) == len(out):
+        result = pdm.DataFrame(out, index=frame.index)
+    else:
+        result = pdm.concat([v.rename(c) for c, v in out.items()], axis=1)
     if "error" in result.columns:
         err = result["error"]
         if "" in list(err.cat.categories):
