@@ -394,20 +394,25 @@ def _read_csv(path: Path, *, delimiter: str | None) -> _Raw:
 
     if delimiter is None:
         delimiter = "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
-    try:
-        table = pacsv.read_csv(
+
+    def read(threads: bool) -> Any:
+        return pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(use_threads=False),
+            read_options=pacsv.ReadOptions(use_threads=threads),
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter, invalid_row_handler=on_bad_row
             ),
-            # Keep text columns as text: the canonical conversion parses them
-            # row by row so that one bad value names its row instead of turning
-            # the whole column into strings or failing the read.
-            convert_options=pacsv.ConvertOptions(
-                strings_can_be_null=True, timestamp_parsers=[]
-            ),
+            # A column with one bad value stays text: the canonical conversion then
+            # names the row instead of the whole read failing.
+            convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
         )
+
+    try:
+        table = read(True)
+        if any(p.line is None for p in problems):
+            # threaded parsing does not know line numbers; find them on one thread
+            problems.clear()
+            table = read(False)
     except (pa.ArrowException, UnicodeDecodeError) as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if "Empty CSV file" in message:
