@@ -261,6 +261,18 @@ def test_otlp_snake_case_pretty_printed(tmp_path: Path) -> None:
     assert len(f) == 2 and f["output_tokens"].iloc[0] == 42.0
 
 
+def test_otlp_hostile_times(tmp_path: Path) -> None:
+    doc = _otlp_doc()
+    spans = doc["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    spans[1]["startTimeUnixNano"] = "9" * 40  # beyond any 64-bit time
+    spans[2]["startTimeUnixNano"] = str(T0 + 123)  # odd nanoseconds survive exactly
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(doc))
+    ev = read_events(path, errors="skip")
+    assert ev.skipped_by_reason() == {"missing timestamp": 1}
+    assert ev.frame["timestamp"].iloc[0].value == T0 + 123
+
+
 def test_otlp_only_plain_spans_are_all_kept(tmp_path: Path) -> None:
     doc = _otlp_doc()
     spans = doc["resourceSpans"][0]["scopeSpans"][0]["spans"]

@@ -308,6 +308,7 @@ class _Raw:
     source: str
     problems: list[_Problem] = field(default_factory=list)
     units: dict[str, str] = field(default_factory=dict)
+    lines: list[int] | None = None  # file line of each record, where known
 
 
 _FORMATS = ("parquet", "csv", "jsonl", "json", "otlp", "arrow")
@@ -510,7 +511,7 @@ def _records_to_raw(
             )
     raw = _Raw(_records_frame(records, rows), source, problems)
     if lines:
-        raw.frame.attrs["_lines"] = rows
+        raw.lines = rows
     return raw
 
 
@@ -573,12 +574,13 @@ def _first(attrs: Mapping[str, Any], *keys: str) -> Any:
 
 
 def _nanos(value: Any) -> int | None:
+    """Unix nanoseconds from an OTLP fixed64 (a JSON string or number)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
+    if isinstance(value, str) and value.strip().isdigit() and len(value) < 25:
+        value = int(value)
+    if isinstance(value, int) and 0 <= value < 2**63:
         return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
     return None
 
 
@@ -668,9 +670,16 @@ def _read_otlp_text(text: str, source: str) -> _Raw:
         [(n, rec) for n, rec, _ in spans], source, problems, lines=True
     )
     if len(raw.frame):
-        raw.units["timestamp"] = "ns"
         frame = raw.frame.dropna(axis=1, how="all")
-        frame.attrs = raw.frame.attrs
+        if "timestamp" in frame.columns:
+            # exact integer nanoseconds (a float column would round them)
+            starts = [rec["timestamp"] for _, rec, _ in spans]
+            known = np.array([t is not None for t in starts])
+            ns = np.array([t if t is not None else 0 for t in starts], dtype=np.int64)
+            ts = ns.view("datetime64[ns]")
+            ts[~known] = np.datetime64("NaT")
+            pdm = _pandas()
+            frame["timestamp"] = pdm.Series(ts, index=frame.index).dt.tz_localize("UTC")
         raw.frame = frame
     return raw
 
@@ -1056,7 +1065,7 @@ def _canonicalize(
         frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
     if not frame.index.equals(pdm.RangeIndex(len(frame))):
         frame = frame.reset_index(drop=True)  # rows are positions from here on
-    lines: list[int] | None = frame.attrs.get("_lines")
+    lines = raw.lines
     source = raw.source
 
     # ---- column mapping -----------------------------------------------------
@@ -1358,7 +1367,6 @@ def _select(
             f"it has {present}"
         )
     frame: pd.DataFrame = raw.frame[[inverse.get(c, c) for c in select]]
-    frame.attrs = raw.frame.attrs
     return frame
 
 
