@@ -200,6 +200,21 @@ def test_unpriced_models_and_recorded_cost() -> None:
     assert costs(frame, use_recorded=True).total_usd == pytest.approx(0.2 + 99.0)
 
 
+def test_requests_without_token_counts_are_not_free() -> None:
+    frame = pd.DataFrame(
+        {
+            "model": ["gpt-4o", "gpt-4o", "gpt-4o"],
+            "input_tokens": [1e6, np.nan, np.nan],
+            "output_tokens": [np.nan, np.nan, np.nan],
+            "cost_usd": [np.nan, 7.0, np.nan],
+        }
+    )
+    report = costs(frame)
+    assert report.total_usd == pytest.approx(2.5 + 7.0)
+    assert report.unpriced == {}
+    assert any("cost of 1 requests: no token counts" in m for m in report.missing)
+
+
 def test_what_is_missing_is_said() -> None:
     only_cost = pd.DataFrame({"cost_usd": [1.0, 2.0]})
     report = costs(only_cost)

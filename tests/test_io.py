@@ -602,6 +602,29 @@ def test_hostile_json_lines(tmp_path: Path) -> None:
     assert reasons["non-finite duration"] == 1
 
 
+def test_values_of_the_wrong_kind_are_invalid_not_crashes() -> None:
+    odd = [{"a": 1}, [1, 2], b"12", 3 + 4j, True, "12", 5, None]
+    for column, good in (
+        ("latency_ms", [12.0, 5.0]),
+        ("input_tokens", [12.0, 5.0, np.nan]),
+        ("cost_usd", [12.0, 5.0, np.nan]),
+    ):
+        ev = read_events(
+            pd.DataFrame({column: pd.Series(odd, dtype=object)}), errors="skip"
+        )
+        np.testing.assert_array_equal(ev.frame[column], good)
+        assert ev.skipped["row"].tolist()[:5] == [0, 1, 2, 3, 4]
+    stamps = pd.Series(
+        [dt.datetime(2025, 1, 1), "2025-01-01T01:00Z", {"t": 1}, 3 + 4j], dtype=object
+    )
+    ev = read_events(pd.DataFrame({"timestamp": stamps}), errors="skip")
+    assert ev.frame["timestamp"].tolist() == [
+        pd.Timestamp("2025-01-01", tz="UTC"),
+        pd.Timestamp("2025-01-01T01:00Z"),
+    ]
+    assert ev.skipped_by_reason() == {"unparsable timestamp": 2}
+
+
 def test_json_array_of_records(tmp_path: Path) -> None:
     """The shape of llmperf's per-request output."""
     path = tmp_path / "runs.json"

@@ -269,6 +269,13 @@ def _tokens(frame: pd.DataFrame, column: str) -> np.ndarray[Any, Any]:
     return typed
 
 
+def _unknown(frame: pd.DataFrame, column: str) -> np.ndarray[Any, Any]:
+    if column not in frame.columns:
+        return np.ones(len(frame), dtype=bool)
+    out: np.ndarray[Any, Any] = frame[column].isna().to_numpy()
+    return out
+
+
 def _budget_status(share: float) -> str:
     if not np.isfinite(share):
         return "n/a"
@@ -514,9 +521,12 @@ def costs(
     Parameters
     ----------
     events : Events or DataFrame
-        Needs ``model`` and ``input_tokens`` / ``output_tokens`` (a recorded
-        ``cost_usd`` is used for models with no price); ``cached_input_tokens``,
-        a part of ``input_tokens``, is charged at the cached-input price.
+        Needs ``model`` and ``input_tokens`` / ``output_tokens``; a missing token
+        count is zero tokens unless both are missing. A recorded ``cost_usd`` is
+        used for models with no price and requests with no token counts (what is
+        left is listed in ``unpriced`` and ``missing``, never counted as free).
+        ``cached_input_tokens``, a part of ``input_tokens``, is charged at the
+        cached-input price.
         ``timestamp``, ``endpoint`` and ``user_id`` enable the matching breakdowns.
     prices : path, mapping or PriceTable, optional
         Your prices (see :func:`load_prices`), matched before the bundled table.
@@ -578,11 +588,20 @@ def costs(
         cost = (
             (tokens_in - cached) * p_in + cached * p_cached + tokens_out * p_out
         ) / 1e6
-        no_price = np.isnan(p_in)
+        # A request with no token count at all is not free: it has no price.
+        no_tokens = _unknown(frame, "input_tokens") & _unknown(frame, "output_tokens")
+        cost[no_tokens] = np.nan
+        no_price = np.isnan(p_in) | no_tokens
         if use_recorded:
             cost = np.where(np.isnan(recorded), cost, recorded)
         cost = np.where(no_price & ~np.isnan(recorded), recorded, cost)
         still = np.isnan(cost)
+        if (still & no_tokens).any():
+            missing.append(
+                f"cost of {int((still & no_tokens).sum())} requests: no token counts "
+                "and no recorded cost_usd"
+            )
+        still &= ~no_tokens
         if still.any():
             models = (
                 frame["model"].astype(object).where(frame["model"].notna(), "<missing>")

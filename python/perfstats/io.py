@@ -500,13 +500,17 @@ def _records_to_raw(
             rows.append(number)
         else:
             where = "line" if lines else "element"
+            try:
+                shown = json.dumps(obj)[:200]
+            except RecursionError:
+                shown = "<nested too deeply to show>"
             problems.append(
                 _Problem(
-                    None,
+                    None if lines else number - 1,
                     number if lines else None,
                     "",
                     f"JSON {where} is not an object",
-                    json.dumps(obj)[:200],
+                    shown,
                 )
             )
     raw = _Raw(_records_frame(records, rows), source, problems)
@@ -798,7 +802,7 @@ def _duration_ms(
         if factor != 1.0:
             out = out * factor
     else:
-        obj = values.astype(object)
+        obj = _plain_objects(values)
         plain = pdm.to_numeric(obj, errors="coerce").to_numpy(
             dtype=np.float64, na_value=np.nan
         )
@@ -847,6 +851,37 @@ def _same_or_new(
     return result
 
 
+_BAD = "\x00not a plain value"
+
+
+def _plain_objects(values: pd.Series, *, numbers: bool = True) -> pd.Series:
+    """`values` as objects where anything but text and real numbers (or, if not
+    `numbers`, text and datetimes) becomes a marker no parser accepts: dicts, lists,
+    bytes, complex numbers, booleans."""
+    obj = values.astype(object)
+    arr = obj.to_numpy()
+    import datetime as _dt
+
+    kinds: tuple[type, ...] = (
+        (str, int, float, np.integer, np.floating)
+        if numbers
+        else (str, _dt.datetime, np.datetime64)
+    )
+    odd = [
+        i
+        for i, v in enumerate(arr)
+        if v is not None
+        and not (isinstance(v, float) and v != v)
+        and (isinstance(v, (bool, np.bool_)) or not isinstance(v, kinds))
+    ]
+    if odd:
+        arr = arr.copy()
+        arr[odd] = _BAD
+        obj = obj.copy()
+        obj[:] = arr
+    return obj
+
+
 def _count(values: pd.Series, column: str, check: _Checker) -> pd.Series:
     pdm = _pandas()
     missing = values.isna().to_numpy()
@@ -856,7 +891,7 @@ def _count(values: pd.Series, column: str, check: _Checker) -> pd.Series:
     elif pdm.api.types.is_numeric_dtype(values.dtype):
         out = values.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
-        num = pdm.to_numeric(values.astype(object), errors="coerce")
+        num = pdm.to_numeric(_plain_objects(values), errors="coerce")
         out = num.to_numpy(dtype=np.float64, na_value=np.nan)
         check.flag(column, ~missing & np.isnan(out), "not a number", values)
     with np.errstate(invalid="ignore"):
@@ -924,7 +959,7 @@ def _timestamp(
             f"units['timestamp']={unit!r} applies to numeric timestamps; this "
             f"column holds {dtype}"
         )
-    text = values.astype(object)
+    text = _plain_objects(values, numbers=False)
     missing = text.isna().to_numpy()
     # ISO 8601 only: day-first or month-first text is ambiguous, so it is invalid.
     parsed = pdm.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
@@ -1218,7 +1253,8 @@ def _describe(source: str, problems: Sequence[_Problem]) -> str:
             where.append(f"line {p.line}")
         if p.column:
             where.append(f"column {p.column!r}")
-        parts.append(f"{', '.join(where)}: {p.reason} ({p.value})")
+        value = p.value if len(p.value) <= 60 else p.value[:57] + "..."
+        parts.append(f"{', '.join(where)}: {p.reason} ({value})")
     more = len(problems) - _MAX_LISTED
     tail = f"; and {more} more" if more > 0 else ""
     return (
