@@ -44,6 +44,24 @@ def test_round_trip_is_exact(sample: pd.DataFrame, tmp_path: Path, suffix: str) 
     assert back.source == str(path)
 
 
+def test_arrow_ipc_stream_file_and_gzipped_json_lines(
+    sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    ev = read_events(sample)
+    table = pa.Table.from_pandas(ev.frame, preserve_index=False)
+    stream = tmp_path / "events.arrow"
+    with (
+        pa.OSFile(str(stream), "wb") as sink,
+        pa.ipc.new_stream(sink, table.schema) as w,
+    ):
+        w.write_table(table)
+    pd.testing.assert_frame_equal(read_events(stream).frame, ev.frame)
+    plain = write_events(ev, tmp_path / "events.jsonl")
+    packed = tmp_path / "events.jsonl.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    pd.testing.assert_frame_equal(read_events(packed).frame, ev.frame)
+
+
 def test_generator_output_is_already_canonical(sample: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(read_events(sample).frame, sample)
 
