@@ -58,3 +58,18 @@ __all__ = [
     "welch_t_test",
     "wilson_interval",
 ]
+
+# ---- events, sample data and costs (branch io) ----
+from perfstats import datasets
+from perfstats.costs import CostReport, costs, load_prices
+from perfstats.io import Events, read_events, write_events
+
+__all__ += [
+    "CostReport",
+    "Events",
+    "costs",
+    "datasets",
+    "load_prices",
+    "read_events",
+    "write_events",
+]
