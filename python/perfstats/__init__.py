@@ -12,3 +12,18 @@ from perfstats.quantile_sketch import QuantileSketch
 from perfstats.summary import Summary, summarize
 
 __all__ = ["QuantileSketch", "Summary", "__version__", "summarize", "wilson_interval"]
+
+# ---- events, sample data and costs (branch io) ----
+from perfstats import datasets
+from perfstats.costs import CostReport, costs, load_prices
+from perfstats.io import Events, read_events, write_events
+
+__all__ += [
+    "CostReport",
+    "Events",
+    "costs",
+    "datasets",
+    "load_prices",
+    "read_events",
+    "write_events",
+]
