@@ -109,6 +109,13 @@ class Chart:
     title: str
     draw: Callable[[Axes], object]
     height: float = 3.2
+    _svg: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def svg(self, salt: str = "") -> str:
+        """The chart as inline ``<svg>`` text (drawn once, then reused)."""
+        if salt not in self._svg:
+            self._svg[salt] = _svg(self, salt)
+        return self._svg[salt]
 
 
 @dataclass
@@ -876,9 +883,9 @@ class Report:
         for s in self.sections:
             parts = [f"<section id='{esc(s.key)}'><h2>{esc(s.title)}</h2>"]
             parts += [f"<p class='note'>{esc(n)}</p>" for n in s.notes]
-            for c in s.charts:
+            for i, c in enumerate(s.charts):
                 parts.append(
-                    f"<figure class='chart'>{_svg(c)}<figcaption>{esc(c.title)}"
+                    f"<figure class='chart'>{c.svg(f'{s.key}-{i}')}<figcaption>{esc(c.title)}"
                     "</figcaption></figure>"
                 )
             for name, t in s.tables.items():
@@ -1189,15 +1196,19 @@ def _html_numbers(numbers: dict[str, Any]) -> str:
     )
 
 
-def _svg(chart: Chart) -> str:
-    """The chart drawn with matplotlib's Agg-free SVG backend, as inline <svg> text."""
+def _svg(chart: Chart, salt: str) -> str:
+    """The chart drawn by matplotlib's SVG backend, as inline <svg> text."""
+    import matplotlib
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(9.0, chart.height), layout="constrained")
-    ax = fig.add_subplot()
-    chart.draw(ax)
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None})
+    # A salt per chart keeps the clip-path ids unique across the inline SVGs of one
+    # page and the same from run to run (the default salt is random).
+    with matplotlib.rc_context({"svg.hashsalt": salt}):
+        fig = Figure(figsize=(9.0, chart.height), layout="constrained")
+        ax = fig.add_subplot()
+        chart.draw(ax)
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None})
     text = buf.getvalue()
     return text[text.index("<svg") :]
 
