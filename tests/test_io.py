@@ -622,6 +622,25 @@ def test_json_array_of_records(tmp_path: Path) -> None:
     assert ev.frame["error"].astype(object).iloc[1] == "429"
 
 
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_select_reads_only_named_columns(
+    sample: pd.DataFrame, tmp_path: Path, suffix: str
+) -> None:
+    renamed = sample.rename(columns={"latency_ms": "Elapsed", "endpoint": "route"})
+    path = tmp_path / f"e{suffix}"
+    write_events(renamed, path)
+    mapping = {"Elapsed": "latency_ms", "route": "endpoint", "user_id": "user_id"}
+    ev = read_events(
+        path, columns=mapping, select=["timestamp", "endpoint", "latency_ms"]
+    )
+    assert ev.columns == ["timestamp", "endpoint", "latency_ms"]
+    np.testing.assert_array_equal(ev.frame["latency_ms"], sample["latency_ms"])
+    with pytest.raises(ValueError, match=r"select= names \['nope'\]"):
+        read_events(path, select=["timestamp", "nope"])
+    with pytest.raises(TypeError, match="sequence of column names"):
+        read_events(path, select="timestamp")
+
+
 def test_paths_that_are_not_files(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         read_events(tmp_path / "missing.csv")

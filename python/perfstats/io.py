@@ -343,12 +343,15 @@ def _arrow_to_pandas(table: Any) -> pd.DataFrame:
     return frame
 
 
-def _read_parquet(path: Path) -> _Raw:
+def _read_parquet(path: Path, wanted: Sequence[str] | None = None) -> _Raw:
     pa = _pyarrow()
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
+        if wanted is not None:
+            names = pq.read_schema(path).names
+            wanted = [c for c in wanted if c in names]  # the rest is reported later
+        table = pq.read_table(path, columns=wanted)
     except (pa.ArrowException, OSError) as exc:
         raise ValueError(f"{path}: not a readable Parquet file ({exc})") from exc
     return _Raw(_arrow_to_pandas(table), str(path))
@@ -777,7 +780,9 @@ def _duration_ms(
         check.flag(column, ~missing, "boolean where a duration was expected", values)
         out = np.full(len(values), np.nan)
     elif pdm.api.types.is_numeric_dtype(dtype):
-        out = values.to_numpy(dtype=np.float64, na_value=np.nan) * factor
+        out = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        if factor != 1.0:
+            out = out * factor
     else:
         obj = values.astype(object)
         plain = pdm.to_numeric(obj, errors="coerce").to_numpy(
@@ -812,6 +817,18 @@ def _duration_ms(
         check.flag(column, out < 0, "negative duration", values)
     if required:
         check.flag(column, missing, "missing value", values)
+    return _same_or_new(values, out, column)
+
+
+def _same_or_new(
+    values: pd.Series, out: np.ndarray[Any, Any], column: str
+) -> pd.Series:
+    """`values` itself when it already is this float64 data (no copy), else `out`."""
+    pdm = _pandas()
+    if values.dtype == np.float64 and out is not None:
+        current = values.to_numpy()
+        if current is out or np.shares_memory(current, out):
+            return values
     result: pd.Series = pdm.Series(out, index=values.index, name=column)
     return result
 
@@ -831,8 +848,7 @@ def _count(values: pd.Series, column: str, check: _Checker) -> pd.Series:
     with np.errstate(invalid="ignore"):
         check.flag(column, np.isinf(out), "non-finite value", values)
         check.flag(column, out < 0, "negative value", values)
-    result: pd.Series = pdm.Series(out, index=values.index, name=column)
-    return result
+    return _same_or_new(values, out, column)
 
 
 def _timestamp(
@@ -973,8 +989,16 @@ def _category(values: pd.Series, column: str) -> pd.Series:
     if str(values.dtype) == "category":
         cats = values.cat.categories
         if len(cats) == 0 or cats.inferred_type == "string":
-            used = values.cat.remove_unused_categories()
-            return used.cat.reorder_categories(sorted(used.cat.categories))
+            # bincount, not remove_unused_categories: that sorts every code
+            codes = values.cat.codes.to_numpy()
+            used = np.bincount(codes[codes >= 0], minlength=len(cats)) > 0
+            out_cat = values
+            if not used.all():
+                out_cat = out_cat.cat.remove_categories(list(cats[~used]))
+            kept = [str(c) for c in out_cat.cat.categories]
+            if kept != sorted(kept):
+                out_cat = out_cat.cat.reorder_categories(sorted(kept))
+            return out_cat
     out: pd.Series = _to_text(values).astype("category")
     return out
 
@@ -1077,8 +1101,10 @@ def _canonicalize(
     n = len(frame)
     check = _Checker(n)
     out: dict[str, pd.Series] = {}
+    originals: dict[str, pd.Series] = {}
     for col in names:
         values = frame[col]
+        originals[col] = values
         if col == "timestamp":
             ts_unit = stated.get("timestamp", used.get("timestamp"))
             out[col] = _timestamp(values, ts_unit, origin, timezone, check, used)
@@ -1115,7 +1141,15 @@ def _canonicalize(
         out["success"] = (
             out["error"].isna() | (out["error"].astype(object) == "")
         ).astype(bool)
-    result = pdm.DataFrame(out, index=frame.index)
+    # Columns that needed no conversion are the caller's arrays, not copies (pandas
+    # copy-on-write keeps the caller's frame safe from later edits).
+    changed = {c: v for c, v in out.items() if v is not originals.get(c)}
+    if not changed:
+        result = frame.copy(deep=False)
+    elif len(changed) == len(out):
+        result = pdm.DataFrame(out, index=frame.index)
+    else:
+        result = pdm.concat([v.rename(c) for c, v in out.items()], axis=1)
     if "error" in result.columns:
         err = result["error"]
         if "" in list(err.cat.categories):
@@ -1199,6 +1233,7 @@ def read_events(
     origin: Any = None,
     timezone: str = "UTC",
     delimiter: str | None = None,
+    select: Sequence[str] | None = None,
 ) -> Events:
     """Read request telemetry into the canonical event schema.
 
@@ -1237,6 +1272,9 @@ def read_events(
         Time zone of timestamps written without an offset (default UTC).
     delimiter : str, optional
         CSV field separator (default ``,``; tab for ``.tsv``).
+    select : sequence of str, optional
+        Keep only these columns (canonical names, after ``columns`` mapping). Parquet
+        files then decode only those columns, which is much faster on wide files.
 
     Returns
     -------
@@ -1272,7 +1310,11 @@ def read_events(
     if isinstance(source, str) and source == "sql":
         raw = _read_sql(query, connection, params)
     elif isinstance(source, (str, Path)):
-        raw = _read_path(Path(source), format, delimiter)
+        wanted = None
+        if select is not None:
+            inverse = {dst: src for src, dst in (columns or {}).items()}
+            wanted = [inverse.get(c, c) for c in select]
+        raw = _read_path(Path(source), format, delimiter, wanted)
     else:
         if query is not None or connection is not None:
             raise ValueError('query= and connection= go with read_events("sql", ...)')
@@ -1282,6 +1324,12 @@ def read_events(
                 "read_events reads a DataFrame, an Arrow table or stream, a path or "
                 f'"sql"; got {type(source).__name__}'
             )
+    if select is not None:
+        if isinstance(select, str) or not all(isinstance(c, str) for c in select):
+            raise TypeError("select must be a sequence of column names")
+        raw.frame = _select(raw, select, columns)
+        kept = set(raw.frame.columns)
+        columns = {k: v for k, v in (columns or {}).items() if k in kept}
     return _canonicalize(
         raw,
         columns=columns,
@@ -1292,7 +1340,26 @@ def read_events(
     )
 
 
-def _read_path(path: Path, fmt: str | None, delimiter: str | None) -> _Raw:
+def _select(
+    raw: _Raw, select: Sequence[str], columns: Mapping[str, str] | None
+) -> pd.DataFrame:
+    """The source columns behind the canonical names in ``select``."""
+    inverse = {dst: src for src, dst in (columns or {}).items()}
+    present = [str(c) for c in raw.frame.columns]
+    missing = [c for c in select if inverse.get(c, c) not in present]
+    if missing:
+        raise ValueError(
+            f"{raw.source}: select= names {missing}, which the source does not have; "
+            f"it has {present}"
+        )
+    frame: pd.DataFrame = raw.frame[[inverse.get(c, c) for c in select]]
+    frame.attrs = raw.frame.attrs
+    return frame
+
+
+def _read_path(
+    path: Path, fmt: str | None, delimiter: str | None, wanted: Sequence[str] | None
+) -> _Raw:
     if fmt is not None and fmt not in _FORMATS:
         raise ValueError(f"format must be one of {', '.join(_FORMATS)}, got {fmt!r}")
     if not path.exists():
@@ -1301,7 +1368,7 @@ def _read_path(path: Path, fmt: str | None, delimiter: str | None) -> _Raw:
         raise ValueError(f"{path} is a directory; pass a file")
     kind = fmt or _format_of(path)
     if kind == "parquet":
-        return _read_parquet(path)
+        return _read_parquet(path, wanted)
     if kind == "arrow":
         return _read_arrow_ipc(path)
     if kind == "csv":
