@@ -883,9 +883,17 @@ QuantileSketch QuantileSketch::from_bytes(const std::uint8_t* data, std::size_t 
 
 // ---- grouped fill ----------------------------------------------------------------------
 
-std::vector<QuantileSketch> sketch_groups(const std::int64_t* codes, const double* values,
-                                          std::size_t n, std::size_t n_groups,
-                                          double relative_accuracy, std::size_t max_buckets) {
+GroupedSketches sketch_groups(const std::int64_t* codes, const double* values, std::size_t n,
+                              std::size_t n_groups, double relative_accuracy,
+                              std::size_t max_buckets, const std::vector<double>& boundaries) {
+  for (std::size_t j = 0; j < boundaries.size(); ++j) {
+    if (!std::isfinite(boundaries[j]) || (j > 0 && !(boundaries[j] > boundaries[j - 1]))) {
+      throw std::invalid_argument("boundaries must be finite and strictly increasing");
+    }
+  }
+  const std::size_t nb = boundaries.size() + 1;
+  GroupedSketches out;
+  out.bucket_counts.assign(n_groups * nb, 0.0);
   std::vector<std::size_t> start(n_groups + 1, 0);
   for (std::size_t i = 0; i < n; ++i) {
     const std::int64_t c = codes[i];
@@ -894,7 +902,13 @@ std::vector<QuantileSketch> sketch_groups(const std::int64_t* codes, const doubl
                                   std::to_string(i) + " is outside [0, " +
                                   std::to_string(n_groups) + ")");
     }
-    if (!std::isnan(values[i])) ++start[static_cast<std::size_t>(c) + 1];
+    const double v = values[i];
+    if (std::isnan(v)) continue;
+    const auto g = static_cast<std::size_t>(c);
+    ++start[g + 1];
+    std::size_t j = 0;
+    for (double b : boundaries) j += v > b ? 1U : 0U;
+    out.bucket_counts[g * nb + j] += 1.0;
   }
   for (std::size_t g = 0; g < n_groups; ++g) start[g + 1] += start[g];
   std::vector<double> sorted(start[n_groups]);
@@ -902,9 +916,9 @@ std::vector<QuantileSketch> sketch_groups(const std::int64_t* codes, const doubl
   for (std::size_t i = 0; i < n; ++i) {
     if (!std::isnan(values[i])) sorted[next[static_cast<std::size_t>(codes[i])]++] = values[i];
   }
-  std::vector<QuantileSketch> out(n_groups, QuantileSketch(relative_accuracy, max_buckets));
+  out.sketches.assign(n_groups, QuantileSketch(relative_accuracy, max_buckets));
   for (std::size_t g = 0; g < n_groups; ++g) {
-    out[g].add(sorted.data() + start[g], start[g + 1] - start[g]);
+    out.sketches[g].add(sorted.data() + start[g], start[g + 1] - start[g]);
   }
   return out;
 }

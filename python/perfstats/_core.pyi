@@ -75,4 +75,5 @@ def sketch_groups(
     n_groups: int,
     relative_accuracy: float = 0.01,
     max_buckets: int = 4096,
-) -> list[QuantileSketch]: ...
+    boundaries: list[float] = ...,
+) -> tuple[list[QuantileSketch], npt.NDArray[np.float64]]: ...

@@ -228,8 +228,15 @@ def _group_codes(
     labels: list[npt.NDArray[Any]] = []
     names: list[str] = []
     for col in by:
-        c, uniques = pd.factorize(frame[col], sort=True, use_na_sentinel=True)
-        values = np.asarray(uniques, dtype=object)
+        series = frame[col]
+        if isinstance(
+            series.dtype, pd.CategoricalDtype
+        ):  # codes as they are: no hashing
+            c = series.cat.codes.to_numpy().astype(np.int64)
+            values = np.asarray(series.cat.categories, dtype=object)
+        else:
+            c, uniques = pd.factorize(series, sort=True, use_na_sentinel=True)
+            values = np.asarray(uniques, dtype=object)
         if (c < 0).any():  # missing keys form their own group
             c = np.where(c < 0, len(values), c)
             values = np.concatenate([values, np.array([None], dtype=object)])
@@ -384,40 +391,39 @@ def summarize(
     sketches: dict[int, dict[str, QuantileSketch]] = {int(g): {} for g in pos}
 
     def sketch_column(
-        name: str, values: npt.NDArray[np.float64]
-    ) -> list[QuantileSketch]:
-        cores = _core.sketch_groups(codes, values, n_total, relative_accuracy)
+        name: str, values: npt.NDArray[np.float64], boundaries: Sequence[float] = ()
+    ) -> tuple[list[QuantileSketch], npt.NDArray[np.float64]]:
+        cores, bucket_counts = _core.sketch_groups(
+            codes, values, n_total, relative_accuracy, 4096, list(boundaries)
+        )
         out = [QuantileSketch._wrap(cores[g]) for g in pos]
         for g, s in zip(pos, out, strict=True):
             sketches[int(g)][name] = s
-        return out
+        return out, bucket_counts[pos]
 
     # latency
     if "latency_ms" in frame.columns:
         lat = frame["latency_ms"].to_numpy(dtype=np.float64, na_value=np.nan)
-        lat_sketches = sketch_column("latency_ms", lat)
+        # exact upper-inclusive counts at the SLA bounds and the SLA target, in C++
+        edges = sorted({*buckets, float(sla_target_ms)})
+        lat_sketches, hist = sketch_column("latency_ms", lat, edges)
         qtab = np.array([s.quantile(np.array(qs)) for s in lat_sketches]).reshape(
             len(pos), len(qs)
         )
         cols["latency_mean"] = np.array([s.mean for s in lat_sketches])
         for j, q in enumerate(qs):
             cols[f"latency_{_pct_name(q)}"] = qtab[:, j]
-        known = ~np.isnan(lat)
-        n_known = per_group(known.astype(np.float64))
-        edges = np.asarray(buckets)
-        which = np.searchsorted(
-            edges, lat, side="left"
-        )  # value <= bound -> that bucket
-        nb = len(edges) + 1
-        hist = np.bincount(codes[known] * nb + which[known], minlength=n_total * nb)
-        hist = hist.reshape(n_total, nb)[pos].astype(np.float64)
+        n_known = hist.sum(axis=1)
+        cum = np.cumsum(hist, axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            for j, b in enumerate(edges):
-                cols[_sla_name(b)] = hist[:, j] / n_known
-            cols[f"gt_{_sla_name(edges[-1])[3:]}"] = hist[:, -1] / n_known
-            cols["sla_compliance"] = (
-                per_group((lat <= sla_target_ms).astype(np.float64)) / n_known
-            )
+            below: npt.NDArray[np.float64] | float = 0.0
+            for b in buckets:
+                at_or_below = cum[:, edges.index(b)]
+                cols[_sla_name(b)] = (at_or_below - below) / n_known
+                below = at_or_below
+            cols[f"gt_{_sla_name(buckets[-1])[3:]}"] = (n_known - below) / n_known
+            cols["sla_compliance"] = cum[:, edges.index(float(sla_target_ms))] / n_known
+        known = ~np.isnan(lat)
         # phases and their share of the tail
         phases = [c for c in frame.columns if c.endswith("_ms") and c != "latency_ms"]
         if phases:
@@ -429,7 +435,7 @@ def summarize(
             shares = []
             for ph in phases:
                 v = frame[ph].to_numpy(dtype=np.float64, na_value=np.nan)
-                ph_sketches = sketch_column(ph, v)
+                ph_sketches, _ = sketch_column(ph, v)
                 cols[f"{ph}_p50"] = np.array([s.quantile(0.5) for s in ph_sketches])
                 cols[f"{ph}_p99"] = np.array([s.quantile(0.99) for s in ph_sketches])
                 if (
