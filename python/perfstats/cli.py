@@ -7,6 +7,7 @@ input or options (one line on stderr, no traceback).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import re
@@ -226,7 +227,8 @@ def _load(args: argparse.Namespace) -> Any:
             raise UsageError("give either INPUT or --sample, not both")
         from perfstats.datasets import llm_app
 
-        return read_events(llm_app(days=30, seed=0))
+        sample = read_events(llm_app(days=30, seed=0))
+        return dataclasses.replace(sample, source="sample data (datasets.llm_app)")
     if not args.input:
         raise UsageError("an INPUT file is required (or --sample)")
     path = Path(args.input)

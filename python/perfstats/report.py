@@ -239,8 +239,8 @@ def overview_section(ctx: ReportContext) -> Section:
     ts = frame["timestamp"]
     rows: dict[str, Any] = {
         "requests": len(frame),
-        "start": ts.min().isoformat(),
-        "end": ts.max().isoformat(),
+        "start": ts.min(),
+        "end": ts.max(),
         "days": (ts.max() - ts.min()).total_seconds() / 86400.0,
     }
     if ctx.by in frame.columns:
@@ -670,7 +670,12 @@ def cost_section(ctx: ReportContext) -> Section | None:
             )
         )
     if not cost.daily_by_model.empty:
-        sec.charts.append(Chart("Spend per day by model", lambda ax: cost.plot(ax=ax)))
+
+        def draw(ax: Axes) -> None:
+            cost.plot(ax=ax)
+            ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
+
+        sec.charts.append(Chart("Spend per day by model", draw))
     return sec
 
 
@@ -1227,7 +1232,8 @@ li.critical .sev{background:#c62828;color:#fff}li.warning .sev{background:#f9a82
 li.info .sev{background:#dfe7f3}details{display:inline;margin-left:.4rem;font-size:.85rem}
 summary{cursor:pointer;color:#3b6fb6;display:inline}
 table{border-collapse:collapse;font-size:.85rem;font-variant-numeric:tabular-nums}
-th,td{padding:.2rem .6rem;border-bottom:1px solid #e6eaf0;text-align:right}
+th,td{padding:.2rem .6rem;border-bottom:1px solid #e6eaf0;text-align:right;
+white-space:nowrap}
 thead th{background:#f3f6fa}tbody th{text-align:left;font-weight:500;white-space:nowrap}
 .table{overflow-x:auto}.note{color:#3b4557;font-size:.92rem}
 figure.chart{margin:1rem 0}figure.chart svg{width:100%;height:auto}
