@@ -447,3 +447,21 @@ def test_html_renders_in_headless_chromium(report: Report) -> None:
     assert dom.count("<li class=") == len(report.findings)
     # the charts were drawn: each SVG holds paths
     assert dom.count("<path") > 100
+
+
+def test_repr_and_notebook_html(report: Report) -> None:
+    text = repr(report)
+    assert text.splitlines()[0].startswith("Report('perfstats report'")
+    assert len(text.splitlines()) == 1 + len(report.findings)
+    snippet = report._repr_html_()
+    assert "<style" not in snippet and snippet.count("<li>") == len(report.findings)
+
+
+def test_missing_group_column_reports_all_events_as_one_group() -> None:
+    ev = small_events(500)
+    rep = build_report(ev, by="region")
+    assert rep.section("latency").tables["latency"].shape[0] == 1
+    assert "by region" in " ".join(rep.section("overview").notes)
+    csv_text = rep.to_csv()
+    assert "latency,latency,all,count,500" in csv_text
+    assert "\nperfstats_requests 500.0\n" in rep.to_prometheus()

@@ -222,6 +222,10 @@ def _pct(v: float) -> str:
 
 
 def _index_labels(table: pd.DataFrame) -> list[str]:
+    import pandas as pd
+
+    if isinstance(table.index, pd.RangeIndex) and len(table) == 1:
+        return ["all"]  # an ungrouped summary
     return [
         group_label(k if isinstance(k, tuple) else (k,)) for k in table.index.tolist()
     ]
@@ -941,7 +945,17 @@ class Report:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        return self.to_html()
+        # Not the whole page: its CSS would restyle the notebook around it.
+        esc = html.escape
+        items = "".join(
+            f"<li><b>{esc(f.severity)}</b> {esc(f.title)}</li>" for f in self.findings
+        )
+        return (
+            f"<div class='perfstats-report'><p><b>{esc(self.title)}</b>: "
+            f"{esc(_meta_line(self.meta, self.generated_at))}</p><ol>{items}</ol>"
+            f"<p>Sections: {esc(', '.join(s.title for s in self.sections))}. "
+            "<code>to_html()</code> gives the full page.</p></div>"
+        )
 
 
 def format_for(path: str | os.PathLike[str]) -> Format:
