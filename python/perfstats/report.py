@@ -772,7 +772,13 @@ def history_section(ctx: ReportContext) -> Section | None:
     return sec
 
 
-#: The sections of a report, in order. Extend with your own section functions.
+#: The sections of a report, in order. Extension points, for when their analyses are on
+#: the branch: an ``ab_section`` (``perfstats.compare``: lift, CI, p-value, verdict per
+#: metric) after ``variants_section``; a ``trend_section`` (``fit_trend`` on daily p95 with
+#: its forecast band, and a finding when the forecast crosses the SLA target or the
+#: budget); an ``anomalies_section`` (``perfstats.anomaly``: a finding per open anomaly).
+#: Each is a plain function of the :class:`ReportContext` returning a :class:`Section`
+#: (or None when the data do not allow it) with its findings; add it to this tuple.
 DEFAULT_SECTIONS: tuple[SectionFunction, ...] = (
     overview_section,
     latency_section,
