@@ -73,3 +73,8 @@ __all__ += [
     "read_events",
     "write_events",
 ]
+
+# ---- report and command line (branch report) ----
+from perfstats.report import Report, build_report  # noqa: E402
+
+__all__ += ["Report", "build_report"]
