@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace perfstats {
 namespace {
@@ -44,7 +45,8 @@ constexpr double kRankThreshold = 1e-11;
 constexpr int kMaxRefinements = 12;
 constexpr long double kConvergedRelative = 1e-13L;
 
-// Least squares min ||b - A c|| for A (n x p) of full column rank.
+// Least squares min ||b - A c|| for A (n x p) of full column rank. Large inputs make
+// every pass count, so the long double loops below are written out and fused.
 Solution solve(MatrixXld a, const VectorXld& b) {
   const Index n = a.rows();
   const Index p = a.cols();
@@ -53,10 +55,10 @@ Solution solve(MatrixXld a, const VectorXld& b) {
     scale(j) = power_of_two_scale(a, j);
     a.col(j) /= scale(j);
   }
-  const Eigen::MatrixXd ad = a.cast<double>();
-  Eigen::ColPivHouseholderQR<Eigen::MatrixXd> qr(n, p);
+  Eigen::MatrixXd ad = a.cast<double>();
+  // In place: the factorisation overwrites `ad` rather than copying it.
+  Eigen::ColPivHouseholderQR<Eigen::Ref<Eigen::MatrixXd>> qr(ad);
   qr.setThreshold(kRankThreshold);
-  qr.compute(ad);
   if (qr.rank() < p) {
     std::ostringstream os;
     os << "design matrix is rank deficient: rank " << qr.rank() << " of " << p
@@ -70,30 +72,42 @@ Solution solve(MatrixXld a, const VectorXld& b) {
   const auto& perm = qr.colsPermutation();
 
   // One step of Bjorck's refinement: solves [I A; A' 0][dr; dx] = [f; g] with the QR.
-  auto step = [&](const Eigen::VectorXd& f, const Eigen::VectorXd& g, Eigen::VectorXd& dr,
-                  Eigen::VectorXd& dx) {
+  // On return f holds dr.
+  auto step = [&](Eigen::VectorXd& f, const Eigen::VectorXd& g, Eigen::VectorXd& dx) {
     const Eigen::VectorXd u = r.transpose().solve(perm.transpose() * g);
-    Eigen::VectorXd d = qr.householderQ().adjoint() * f;
-    dx = perm * r.solve(d.head(p) - u).eval();
-    d.head(p) = u;
-    dr = qr.householderQ() * d;
+    f.applyOnTheLeft(qr.householderQ().adjoint());
+    dx = perm * r.solve(f.head(p) - u).eval();
+    f.head(p) = u;
+    f.applyOnTheLeft(qr.householderQ());
   };
 
-  VectorXld x = VectorXld::Zero(p);
-  VectorXld res = VectorXld::Zero(n);
-  Eigen::VectorXd dr;
+  VectorXld x(p);
+  VectorXld res(n);
+  Eigen::VectorXd f = b.cast<double>();
+  Eigen::VectorXd g = Eigen::VectorXd::Zero(p);
   Eigen::VectorXd dx;
-  step(b.cast<double>(), Eigen::VectorXd::Zero(p), dr, dx);
+  step(f, g, dx);
   x = dx.cast<long double>();
-  res = dr.cast<long double>();
+  for (Index i = 0; i < n; ++i) res(i) = f(i);
+  std::vector<long double> gl(static_cast<std::size_t>(p));
   long double previous = std::numeric_limits<long double>::infinity();
   for (int it = 0; it < kMaxRefinements; ++it) {
-    const VectorXld f = b - res - a * x;
-    const VectorXld g = -(a.transpose() * res);
-    step(f.cast<double>(), g.cast<double>(), dr, dx);
-    x += dx.cast<long double>();
-    res += dr.cast<long double>();
-    const long double change = dx.cast<long double>().cwiseAbs().maxCoeff();
+    // f = b - res - A x and g = -A' res, accumulated in long double.
+    std::fill(gl.begin(), gl.end(), 0.0L);
+    for (Index i = 0; i < n; ++i) {
+      long double acc = b(i) - res(i);
+      for (Index k = 0; k < p; ++k) {
+        const long double aik = a(i, k);
+        acc -= aik * x(k);
+        gl[static_cast<std::size_t>(k)] -= aik * res(i);
+      }
+      f(i) = static_cast<double>(acc);
+    }
+    for (Index k = 0; k < p; ++k) g(k) = static_cast<double>(gl[static_cast<std::size_t>(k)]);
+    step(f, g, dx);
+    for (Index k = 0; k < p; ++k) x(k) += dx(k);
+    for (Index i = 0; i < n; ++i) res(i) += f(i);
+    const long double change = dx.cwiseAbs().maxCoeff();
     const long double size = x.cwiseAbs().maxCoeff();
     if (!(change > 8 * std::numeric_limits<long double>::epsilon() * size)) break;
     if (change > 0.5L * previous) {
@@ -107,14 +121,28 @@ Solution solve(MatrixXld a, const VectorXld& b) {
     }
     previous = change;
   }
-  // The residual of the refined solution, recomputed in long double.
-  res = b - a * x;
+  // The residual of the refined solution, recomputed in long double, and the Gram matrix.
+  MatrixXld gram = MatrixXld::Zero(p, p);
+  for (Index i = 0; i < n; ++i) {
+    long double acc = b(i);
+    for (Index k = 0; k < p; ++k) acc -= a(i, k) * x(k);
+    res(i) = acc;
+  }
+  for (Index j = 0; j < p; ++j) {
+    for (Index k = 0; k <= j; ++k) {
+      long double acc = 0;
+      const long double* cj = a.col(j).data();
+      const long double* ck = a.col(k).data();
+      for (Index i = 0; i < n; ++i) acc += cj[i] * ck[i];
+      gram(j, k) = acc;
+      gram(k, j) = acc;
+    }
+  }
 
   // (A'A)^-1 refined as X <- X + M (I - G X), M the double inverse from R, G in long double.
   Eigen::MatrixXd rinv = r.solve(Eigen::MatrixXd::Identity(p, p));
   const Eigen::MatrixXd m0 = perm * (rinv * rinv.transpose()) * perm.transpose();
   const MatrixXld m = m0.cast<long double>();
-  const MatrixXld gram = a.transpose() * a;
   MatrixXld inv = m;
   previous = std::numeric_limits<long double>::infinity();
   for (int it = 0; it < kMaxRefinements; ++it) {
@@ -240,7 +268,7 @@ void LinearModel::fit(DesignBasis basis, const Eigen::Ref<const Eigen::VectorXd>
   if (weighted) {
     for (Index i = 0; i < n; ++i) sw(i) = std::sqrt(static_cast<long double>(weights(i)));
   }
-  MatrixXld a = basis.columns;
+  MatrixXld a = std::move(basis.columns);
   if (weighted) {
     a = sw.asDiagonal() * a;
   }
@@ -334,10 +362,18 @@ Prediction LinearModel::predict_design(const MatrixXld& design_new, IntervalKind
   out.lower.resize(m);
   out.upper.resize(m);
   const long double extra = kind == IntervalKind::prediction ? scale_ : 0.0L;
+  // Plain loops: Eigen row expressions would allocate per row.
   for (Index i = 0; i < m; ++i) {
-    const auto row = design_new.row(i);
-    const long double mean = row.dot(internal_coef_);
-    const long double var = scale_ * (row * internal_unscaled_cov_).dot(row) + extra;
+    long double mean = 0;
+    long double quad = 0;
+    for (Index j = 0; j < p; ++j) {
+      const long double aj = design_new(i, j);
+      mean += aj * internal_coef_(j);
+      long double acc = 0;
+      for (Index k = 0; k < p; ++k) acc += internal_unscaled_cov_(j, k) * design_new(i, k);
+      quad += aj * acc;
+    }
+    const long double var = scale_ * quad + extra;
     const double se = static_cast<double>(std::sqrt(std::max(var, 0.0L)));
     out.mean(i) = static_cast<double>(mean);
     out.se(i) = se;
