@@ -9,3 +9,9 @@ from __future__ import annotations
 from perfstats._core import __version__
 
 __all__ = ["__version__"]
+
+# ---- regression (issue 3: trend regression and forecasting) ----
+from perfstats.linear_model import LinearModel, Prediction  # noqa: E402
+from perfstats.trend import Trend, fit_trend  # noqa: E402
+
+__all__ += ["LinearModel", "Prediction", "Trend", "fit_trend"]
