@@ -31,10 +31,12 @@ from perfstats.hypothesis_tests import (
 )
 from perfstats.intervals import wilson_interval
 from perfstats.io import Events, read_events, write_events
+from perfstats.linear_model import LinearModel, Prediction
 from perfstats.moments import Moments, lag1_autocorrelation
 from perfstats.quantile_sketch import QuantileSketch
 from perfstats.report import Report, build_report
 from perfstats.summary import Summary, summarize
+from perfstats.trend import Trend, fit_trend
 
 __all__ = [
     "ChangePoint",
@@ -42,13 +44,16 @@ __all__ = [
     "Comparison",
     "CostReport",
     "Events",
+    "LinearModel",
     "MannWhitneyResult",
     "Moments",
+    "Prediction",
     "QuantileSketch",
     "Report",
     "SRMResult",
     "Summary",
     "TTestResult",
+    "Trend",
     "__version__",
     "build_report",
     "compare",
@@ -56,6 +61,7 @@ __all__ = [
     "datasets",
     "detect_changepoints",
     "detect_regressions",
+    "fit_trend",
     "lag1_autocorrelation",
     "load_prices",
     "mann_whitney_u",

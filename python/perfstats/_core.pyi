@@ -1,8 +1,10 @@
 # Type stubs for the private C++ extension perfstats._core (checked by mypy.stubtest).
 from typing import Any
 
+import numpy as _np
 import numpy as np
 import numpy.typing as npt
+from numpy.typing import NDArray as _NDArray
 
 __version__: str
 
@@ -163,3 +165,68 @@ def detect_changepoints(
     autocorrelation: bool,
 ) -> dict[str, npt.NDArray[np.float64] | npt.NDArray[np.int64]]: ...
 def energy_statistic(values: npt.ArrayLike) -> npt.NDArray[np.float64]: ...
+
+# ---- regression (register_regression.cpp) ----
+
+_F64 = _np.ndarray[tuple[int, ...], _np.dtype[_np.float64]]
+_Band = tuple[_F64, _F64, _F64, _F64]
+
+class _FitStatistics:
+    @property
+    def coefficients(self) -> _F64: ...
+    @property
+    def standard_errors(self) -> _F64: ...
+    @property
+    def t_values(self) -> _F64: ...
+    @property
+    def p_values(self) -> _F64: ...
+    @property
+    def covariance(self) -> _F64: ...
+    @property
+    def residuals(self) -> _F64: ...
+    @property
+    def residual_std_error(self) -> float: ...
+    @property
+    def ssr(self) -> float: ...
+    @property
+    def r_squared(self) -> float: ...
+    @property
+    def adj_r_squared(self) -> float: ...
+    @property
+    def nobs(self) -> int: ...
+    @property
+    def df_resid(self) -> float: ...
+    def t_quantile(self, level: float) -> float: ...
+
+class LinearModel(_FitStatistics):
+    def __init__(
+        self,
+        x: _NDArray[_np.float64],
+        y: _NDArray[_np.float64],
+        intercept: bool = True,
+        weights: _NDArray[_np.float64] | None = None,
+    ) -> None: ...
+    def predict(
+        self, x_new: _NDArray[_np.float64], interval: str, level: float
+    ) -> _Band: ...
+
+class TrendModel(_FitStatistics):
+    def __init__(
+        self,
+        t: _NDArray[_np.float64],
+        y: _NDArray[_np.float64],
+        degree: int,
+        seasonal_period: float,
+        harmonics: int,
+        weights: _NDArray[_np.float64] | None = None,
+    ) -> None: ...
+    def predict(
+        self, t_new: _NDArray[_np.float64], interval: str, level: float
+    ) -> _Band: ...
+    def slope_at(self, t: float) -> tuple[float, float, float, float]: ...
+    @property
+    def names(self) -> list[str]: ...
+    @property
+    def t_min(self) -> float: ...
+    @property
+    def t_max(self) -> float: ...
