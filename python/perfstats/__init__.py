@@ -13,6 +13,7 @@ from perfstats.changepoints import (
     detect_changepoints,
     detect_regressions,
 )
+from perfstats.comparison import Comparison, compare
 from perfstats.hypothesis_tests import (
     MannWhitneyResult,
     SRMResult,
@@ -34,6 +35,7 @@ from perfstats.summary import Summary, summarize
 __all__ = [
     "ChangePoint",
     "ChangePoints",
+    "Comparison",
     "MannWhitneyResult",
     "Moments",
     "QuantileSketch",
@@ -41,6 +43,7 @@ __all__ = [
     "Summary",
     "TTestResult",
     "__version__",
+    "compare",
     "detect_changepoints",
     "detect_regressions",
     "lag1_autocorrelation",
@@ -70,3 +73,8 @@ __all__ += [
     "read_events",
     "write_events",
 ]
+
+# ---- report and command line (branch report) ----
+from perfstats.report import Report, build_report  # noqa: E402
+
+__all__ += ["Report", "build_report"]
