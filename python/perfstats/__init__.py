@@ -6,6 +6,7 @@ regression with forecasts, anomaly and change-point detection, on a C++ core.
 
 from __future__ import annotations
 
+from perfstats import datasets
 from perfstats._core import __version__
 from perfstats.changepoints import (
     ChangePoint,
@@ -14,6 +15,7 @@ from perfstats.changepoints import (
     detect_regressions,
 )
 from perfstats.comparison import Comparison, compare
+from perfstats.costs import CostReport, costs, load_prices
 from perfstats.hypothesis_tests import (
     MannWhitneyResult,
     SRMResult,
@@ -28,53 +30,44 @@ from perfstats.hypothesis_tests import (
     welch_t_test,
 )
 from perfstats.intervals import wilson_interval
+from perfstats.io import Events, read_events, write_events
 from perfstats.moments import Moments, lag1_autocorrelation
 from perfstats.quantile_sketch import QuantileSketch
+from perfstats.report import Report, build_report
 from perfstats.summary import Summary, summarize
 
 __all__ = [
     "ChangePoint",
     "ChangePoints",
     "Comparison",
+    "CostReport",
+    "Events",
     "MannWhitneyResult",
     "Moments",
     "QuantileSketch",
+    "Report",
     "SRMResult",
     "Summary",
     "TTestResult",
     "__version__",
+    "build_report",
     "compare",
+    "costs",
+    "datasets",
     "detect_changepoints",
     "detect_regressions",
     "lag1_autocorrelation",
+    "load_prices",
     "mann_whitney_u",
     "one_sample_t_test",
     "paired_t_test",
     "power",
+    "read_events",
     "required_sample_size",
     "srm_test",
     "student_t_test",
     "summarize",
     "welch_t_test",
     "wilson_interval",
-]
-
-# ---- events, sample data and costs (branch io) ----
-from perfstats import datasets
-from perfstats.costs import CostReport, costs, load_prices
-from perfstats.io import Events, read_events, write_events
-
-__all__ += [
-    "CostReport",
-    "Events",
-    "costs",
-    "datasets",
-    "load_prices",
-    "read_events",
     "write_events",
 ]
-
-# ---- report and command line (branch report) ----
-from perfstats.report import Report, build_report  # noqa: E402
-
-__all__ += ["Report", "build_report"]
