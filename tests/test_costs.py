@@ -243,6 +243,13 @@ def test_daily_budget_levels_and_crossing_times() -> None:
     # data up to 09:00 of a 24 h day: linear projection 25 / (9 / 24)
     assert row["projected_usd"] == pytest.approx(25.0 * 24 / 9)
     assert [lv for lv in BUDGET_LEVELS] == [0.5, 0.8, 0.9, 1.0]
+    assert pd.isna(row["projected_100"])  # already over
+    # 3 requests by 02:00 cost 7.50: that rate (3.75 per hour from midnight) uses up
+    # 20 USD at 05:20
+    early = costs(frame.iloc[:3], budget=20.0, budget_period="day")
+    assert early.budget is not None
+    assert early.budget["projected_100"].iloc[0] == pd.Timestamp("2025-03-01T05:20Z")
+    assert "budget runs out at 2025-03-01 05:20:00+00:00" in repr(early)
     low = costs(frame.iloc[:3], budget=20.0, budget_period="day").budget
     assert low is not None and low["status"].iloc[0] == "ok"
     assert pd.isna(low["reached_50"].iloc[0])

@@ -708,6 +708,16 @@ def test_paths_that_are_not_files(tmp_path: Path) -> None:
         read_events(odd, format="xls")
 
 
+def test_csv_identifiers_stay_text(tmp_path: Path) -> None:
+    path = tmp_path / "ids.csv"
+    path.write_text("UserID,session_id,error,latency_ms\n00042,007,429,1\n00043,,,2\n")
+    f = read_events(path, columns={"UserID": "user_id"}).frame
+    assert f["user_id"].tolist() == ["00042", "00043"]
+    assert f["session_id"].iloc[0] == "007" and pd.isna(f["session_id"].iloc[1])
+    assert f["error"].astype(object).iloc[0] == "429"
+    assert f["success"].tolist() == [False, True]
+
+
 def test_tsv_and_custom_delimiter(tmp_path: Path) -> None:
     tsv = tmp_path / "e.tsv"
     tsv.write_text("latency_ms\tendpoint\n1\t/a\n")

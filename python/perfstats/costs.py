@@ -301,8 +301,10 @@ class CostReport:
         (``by_day`` by day). Empty when the grouping column is absent.
     budget : pandas.DataFrame or None
         One row per budget period: ``spend_usd``, ``budget_usd``, ``share``,
-        ``status`` and the time each of 50, 80, 90 and 100 % was first reached;
-        the last period also has ``projected_usd`` at the period's end.
+        ``status``, the time each of 50, 80, 90 and 100 % was first reached
+        (``reached_50`` ...), ``projected_usd`` (for the last period, the spend
+        at its end if the rate so far goes on) and ``projected_100`` (when that
+        rate would use up the budget within the period, else NaT).
     unpriced : dict of str to int
         Models no price entry matched, with their request counts.
     missing : list of str
@@ -390,6 +392,10 @@ class CostReport:
                 f"({last['share']:.0%}, {last['status']}); projected "
                 f"${last['projected_usd']:,.2f}"
             )
+            if not _pandas().isna(last["projected_100"]):
+                lines.append(
+                    f"  at this rate the budget runs out at {last['projected_100']}"
+                )
         if self.unpriced:
             lines.append(f"  unpriced models: {self.unpriced}")
         lines.extend(f"  not computed: {m}" for m in self.missing)
@@ -718,11 +724,16 @@ def _budget(
         # Linear extrapolation for the period still running; earlier periods are over.
         last = k == len(periods) - 1
         row["projected_usd"] = spend / elapsed if last and elapsed > 0 else spend
+        # When the spend rate so far reaches the whole budget, if inside this period.
+        crossing = pdm.NaT
+        if last and spend > 0 and spend < budget and elapsed > 0:
+            at = p_ts + (pdm.Timestamp(t[-1]) - p_ts) * (budget / spend)
+            crossing = at.tz_localize("UTC") if at < end else pdm.NaT
+        row["projected_100"] = crossing
         rows.append(row)
         labels.append(str(p_ts.date()) if period == "day" else p_ts.strftime("%Y-%m"))
     out = pdm.DataFrame(rows, index=pdm.Index(labels, name=period))
-    for lv in BUDGET_LEVELS:
-        col = f"reached_{int(lv * 100)}"
+    for col in [f"reached_{int(lv * 100)}" for lv in BUDGET_LEVELS] + ["projected_100"]:
         out[col] = pdm.to_datetime(out[col], utc=True).astype("datetime64[ns, UTC]")
     typed: pd.DataFrame = out
     return typed

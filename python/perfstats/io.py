@@ -372,7 +372,9 @@ def _read_arrow_ipc(path: Path) -> _Raw:
     return _Raw(_arrow_to_pandas(table), str(path))
 
 
-def _read_csv(path: Path, *, delimiter: str | None) -> _Raw:
+def _read_csv(
+    path: Path, *, delimiter: str | None, text_columns: Sequence[str] = ()
+) -> _Raw:
     pa = _pyarrow()
     import pyarrow.csv as pacsv
 
@@ -405,7 +407,11 @@ def _read_csv(path: Path, *, delimiter: str | None) -> _Raw:
             ),
             # A column with one bad value stays text: the canonical conversion then
             # names the row instead of the whole read failing.
-            convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
+            # identifiers stay text: "00042" is not the number 42
+            convert_options=pacsv.ConvertOptions(
+                strings_can_be_null=True,
+                column_types={c: pa.string() for c in text_columns},
+            ),
         )
 
     try:
@@ -1364,7 +1370,12 @@ def read_events(
         if select is not None:
             inverse = {dst: src for src, dst in (columns or {}).items()}
             wanted = [inverse.get(c, c) for c in select]
-        raw = _read_path(Path(source), format, delimiter, wanted)
+        text_columns = [
+            src
+            for src in [*(columns or {}), *_CATEGORY_COLUMNS, *_STRING_COLUMNS]
+            if (columns or {}).get(src, src) in (*_CATEGORY_COLUMNS, *_STRING_COLUMNS)
+        ]
+        raw = _read_path(Path(source), format, delimiter, wanted, text_columns)
     else:
         if query is not None or connection is not None:
             raise ValueError('query= and connection= go with read_events("sql", ...)')
@@ -1407,7 +1418,11 @@ def _select(
 
 
 def _read_path(
-    path: Path, fmt: str | None, delimiter: str | None, wanted: Sequence[str] | None
+    path: Path,
+    fmt: str | None,
+    delimiter: str | None,
+    wanted: Sequence[str] | None,
+    text_columns: Sequence[str] = (),
 ) -> _Raw:
     if fmt is not None and fmt not in _FORMATS:
         raise ValueError(f"format must be one of {', '.join(_FORMATS)}, got {fmt!r}")
@@ -1421,7 +1436,7 @@ def _read_path(
     if kind == "arrow":
         return _read_arrow_ipc(path)
     if kind == "csv":
-        return _read_csv(path, delimiter=delimiter)
+        return _read_csv(path, delimiter=delimiter, text_columns=text_columns)
     return _read_json(path, fmt=kind)
 
 
