@@ -6,12 +6,8 @@ regression with forecasts, anomaly and change-point detection, on a C++ core.
 
 from __future__ import annotations
 
+from perfstats import datasets
 from perfstats._core import __version__
-from perfstats.quantile_sketch import QuantileSketch
-
-__all__ = ["QuantileSketch", "__version__"]
-
-# ---- anomaly (issue 4) ----
 from perfstats.anomaly import (
     AnomalyResult,
     EwmaZScore,
@@ -19,11 +15,77 @@ from perfstats.anomaly import (
     RollingZScore,
     SeasonalZScore,
 )
+from perfstats.changepoints import (
+    ChangePoint,
+    ChangePoints,
+    detect_changepoints,
+    detect_regressions,
+)
+from perfstats.comparison import Comparison, compare
+from perfstats.costs import CostReport, costs, load_prices
+from perfstats.hypothesis_tests import (
+    MannWhitneyResult,
+    SRMResult,
+    TTestResult,
+    mann_whitney_u,
+    one_sample_t_test,
+    paired_t_test,
+    power,
+    required_sample_size,
+    srm_test,
+    student_t_test,
+    welch_t_test,
+)
+from perfstats.intervals import wilson_interval
+from perfstats.io import Events, read_events, write_events
+from perfstats.linear_model import LinearModel, Prediction
+from perfstats.moments import Moments, lag1_autocorrelation
+from perfstats.quantile_sketch import QuantileSketch
+from perfstats.report import Report, build_report
+from perfstats.summary import Summary, summarize
+from perfstats.trend import Trend, fit_trend
 
-__all__ += [
+__all__ = [
     "AnomalyResult",
+    "ChangePoint",
+    "ChangePoints",
+    "Comparison",
+    "CostReport",
+    "Events",
     "EwmaZScore",
+    "LinearModel",
+    "MannWhitneyResult",
+    "Moments",
+    "Prediction",
+    "QuantileSketch",
+    "Report",
     "RobustZScore",
     "RollingZScore",
+    "SRMResult",
     "SeasonalZScore",
+    "Summary",
+    "TTestResult",
+    "Trend",
+    "__version__",
+    "build_report",
+    "compare",
+    "costs",
+    "datasets",
+    "detect_changepoints",
+    "detect_regressions",
+    "fit_trend",
+    "lag1_autocorrelation",
+    "load_prices",
+    "mann_whitney_u",
+    "one_sample_t_test",
+    "paired_t_test",
+    "power",
+    "read_events",
+    "required_sample_size",
+    "srm_test",
+    "student_t_test",
+    "summarize",
+    "welch_t_test",
+    "wilson_interval",
+    "write_events",
 ]
