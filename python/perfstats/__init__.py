@@ -9,3 +9,8 @@ from __future__ import annotations
 from perfstats._core import __version__
 
 __all__ = ["__version__"]
+
+# ---- histogram ----
+from perfstats.histogram import Histogram  # noqa: E402
+
+__all__ += ["Histogram"]
