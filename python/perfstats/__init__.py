@@ -11,6 +11,6 @@ from perfstats._core import __version__
 __all__ = ["__version__"]
 
 # ---- histogram ----
-from perfstats.histogram import Histogram  # noqa: E402
+from perfstats.histogram import Histogram
 
 __all__ += ["Histogram"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import itertools
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -27,16 +28,54 @@ _PRESETS: dict[str, tuple[float, ...]] = {
     "gen_ai.client.operation.duration": _GEN_AI_DURATION,
     "gen_ai.server.request.duration": _GEN_AI_DURATION,
     "gen_ai.client.token.usage": (
-        1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0,
-        1048576.0, 4194304.0, 16777216.0, 67108864.0,
-    ),  # fmt: skip
+        1.0,
+        4.0,
+        16.0,
+        64.0,
+        256.0,
+        1024.0,
+        4096.0,
+        16384.0,
+        65536.0,
+        262144.0,
+        1048576.0,
+        4194304.0,
+        16777216.0,
+        67108864.0,
+    ),
     "gen_ai.server.time_per_output_token": (
-        0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5,
-    ),  # fmt: skip
+        0.01,
+        0.025,
+        0.05,
+        0.075,
+        0.1,
+        0.15,
+        0.2,
+        0.3,
+        0.4,
+        0.5,
+        0.75,
+        1.0,
+        2.5,
+    ),
     "gen_ai.server.time_to_first_token": (
-        0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5,
-        5.0, 7.5, 10.0,
-    ),  # fmt: skip
+        0.001,
+        0.005,
+        0.01,
+        0.02,
+        0.04,
+        0.06,
+        0.08,
+        0.1,
+        0.25,
+        0.5,
+        0.75,
+        1.0,
+        2.5,
+        5.0,
+        7.5,
+        10.0,
+    ),
 }
 
 
@@ -113,7 +152,9 @@ class Histogram:
             boundaries = _PRESETS[name]
         except KeyError:
             known = ", ".join(sorted(_PRESETS))
-            raise ValueError(f"unknown preset {name!r}; known presets: {known}") from None
+            raise ValueError(
+                f"unknown preset {name!r}; known presets: {known}"
+            ) from None
         return cls(boundaries)
 
     # ---- filling ----------------------------------------------------------------
@@ -210,7 +251,7 @@ class Histogram:
     def labels(self) -> list[str]:
         """A text label for each bucket, ``"(-inf, b0]"`` to ``"(b[-1], +inf)"``."""
         edges = ["-inf", *(_fmt(b) for b in self._h.boundaries)]
-        labels = [f"({lo}, {hi}]" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+        labels = [f"({lo}, {hi}]" for lo, hi in itertools.pairwise(edges)]
         return [*labels, f"({edges[-1]}, +inf)"]
 
     def to_dict(self) -> dict[str, Any]:
