@@ -106,7 +106,10 @@ def test_scalar_and_array_adds_agree() -> None:
     a.add(v)
     for x in v:
         b.add(float(x))
-    assert a == b
+    np.testing.assert_array_equal(a.counts, b.counts)
+    assert (a.min, a.max) == (b.min, b.max)
+    # The array path sums in four lanes: same value up to rounding.
+    assert a.sum == pytest.approx(b.sum, rel=1e-13)
     a.add(5.0, weights=2.5)
     np.testing.assert_array_equal(a.counts - b.counts, [2.5, 0, 0, 0])
 

@@ -51,6 +51,14 @@ std::string boundaries_problem(const std::vector<double>& boundaries) {
 
 bool bad_weight(double w) noexcept { return !(w >= 0.0) || std::isinf(w); }
 
+[[noreturn]] void throw_bad_input(const char* name, const char* problem, std::size_t bad,
+                                  std::size_t n, std::size_t first, double value) {
+  throw std::invalid_argument(std::string(name) + ": " + std::to_string(bad) + " of " +
+                              std::to_string(n) + " are " + problem +
+                              "; the first is at index " + std::to_string(first) + " (" +
+                              format_double(value) + "); nothing was added");
+}
+
 }  // namespace
 
 Histogram::Histogram(std::vector<double> boundaries) : boundaries_(std::move(boundaries)) {
@@ -90,6 +98,10 @@ void Histogram::add(double value, double weight) {
 }
 
 void Histogram::add(const double* values, std::size_t n, const double* weights) {
+  if (weights == nullptr) {
+    add_unweighted(values, n);
+    return;
+  }
   // Check everything before touching the buckets so bad input leaves them unchanged.
   std::size_t bad = 0;
   std::size_t first = 0;
@@ -99,27 +111,64 @@ void Histogram::add(const double* values, std::size_t n, const double* weights) 
     }
   }
   if (bad > 0) {
-    throw std::invalid_argument("values: " + std::to_string(bad) + " of " + std::to_string(n) +
-                                " are NaN or infinite; the first is at index " +
-                                std::to_string(first) + " (" + format_double(values[first]) +
-                                "); nothing was added");
+    throw_bad_input("values", "NaN or infinite", bad, n, first, values[first]);
   }
-  if (weights != nullptr) {
-    for (std::size_t i = 0; i < n; ++i) {
-      if (bad_weight(weights[i])) {
-        if (bad++ == 0) first = i;
-      }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (bad_weight(weights[i])) {
+      if (bad++ == 0) first = i;
     }
-    if (bad > 0) {
-      throw std::invalid_argument(
-          "weights: " + std::to_string(bad) + " of " + std::to_string(n) +
-          " are negative, NaN or infinite; the first is at index " + std::to_string(first) +
-          " (" + format_double(weights[first]) + "); nothing was added");
-    }
-    for (std::size_t i = 0; i < n; ++i) add_unchecked(values[i], weights[i]);
-    return;
   }
-  for (std::size_t i = 0; i < n; ++i) add_unchecked(values[i], 1.0);
+  if (bad > 0) {
+    throw_bad_input("weights", "negative, NaN or infinite", bad, n, first, weights[first]);
+  }
+  for (std::size_t i = 0; i < n; ++i) add_unchecked(values[i], weights[i]);
+}
+
+void Histogram::add_unweighted(const double* values, std::size_t n) {
+  // One pass that fills local tallies and counts bad values on the way; *this changes
+  // only after the whole array proved finite. Four independent lanes (counts, sums,
+  // extremes) keep consecutive values off each other's dependency chains.
+  constexpr std::size_t kLanes = 4;
+  const std::size_t buckets = counts_.size();
+  std::vector<std::uint64_t> tally(kLanes * buckets, 0);
+  double sums[kLanes] = {0.0, 0.0, 0.0, 0.0};
+  double lows[kLanes] = {min_, min_, min_, min_};
+  double highs[kLanes] = {max_, max_, max_, max_};
+  std::size_t bad = 0;
+  std::size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (std::size_t lane = 0; lane < kLanes; ++lane) {
+      const double v = values[i + lane];
+      bad += std::isfinite(v) ? 0U : 1U;
+      ++tally[lane * buckets + bucket_index(v)];
+      sums[lane] += v;
+      lows[lane] = std::min(lows[lane], v);
+      highs[lane] = std::max(highs[lane], v);
+    }
+  }
+  for (; i < n; ++i) {
+    const double v = values[i];
+    bad += std::isfinite(v) ? 0U : 1U;
+    ++tally[bucket_index(v)];
+    sums[0] += v;
+    lows[0] = std::min(lows[0], v);
+    highs[0] = std::max(highs[0], v);
+  }
+  if (bad > 0) {
+    const std::size_t first = static_cast<std::size_t>(
+        std::find_if(values, values + n, [](double v) { return !std::isfinite(v); }) - values);
+    throw_bad_input("values", "NaN or infinite", bad, n, first, values[first]);
+  }
+  for (std::size_t b = 0; b < buckets; ++b) {
+    std::uint64_t total = 0;
+    for (std::size_t lane = 0; lane < kLanes; ++lane) total += tally[lane * buckets + b];
+    counts_[b] += static_cast<double>(total);
+  }
+  sum_ += (sums[0] + sums[1]) + (sums[2] + sums[3]);
+  for (std::size_t lane = 0; lane < kLanes; ++lane) {
+    min_ = std::min(min_, lows[lane]);
+    max_ = std::max(max_, highs[lane]);
+  }
 }
 
 void Histogram::merge(const Histogram& other) {

@@ -54,6 +54,7 @@ class Histogram {
 
  private:
   void add_unchecked(double value, double weight) noexcept;
+  void add_unweighted(const double* values, std::size_t n);
 
   std::vector<double> boundaries_;
   std::vector<double> counts_;
