@@ -93,6 +93,16 @@ TEST(Histogram, BadValuesOrWeightsAddNothing) {
     EXPECT_NE(m.find("index 1"), std::string::npos) << m;
   }
   EXPECT_EQ(h, before);
+  // A bad value in the tail that the four-lane loop leaves for last.
+  const std::vector<double> tail = {0.5, 1.5, 2.5, 0.5, 1.5, 2.5, -kInf};
+  try {
+    h.add(tail.data(), tail.size());
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("1 of 7"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("index 6"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(h, before);
   const std::vector<double> ok = {0.5, 1.5, 3.0};
   const std::vector<double> w = {1.0, -1.0, 2.0};
   EXPECT_THROW(h.add(ok.data(), ok.size(), w.data()), std::invalid_argument);
