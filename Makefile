@@ -72,7 +72,7 @@ fuzz: deps
 	@set -e; for f in build/fuzz/fuzz_*; do \
 	  [ -x $$f ] || continue; name=$$(basename $$f); \
 	  corpus=build/fuzz/corpus/$$name; mkdir -p $$corpus; \
-	  if [ -d tests/fixtures ]; then cp -f tests/fixtures/*.bin $$corpus/ 2>/dev/null || true; fi; \
+	  cp -f tests/fixtures/*.bin cpp/fuzz/corpus/*.bin $$corpus/ 2>/dev/null || true; \
 	  echo "fuzzing $$name for $(FUZZ_SECS) s"; \
 	  $$f -max_total_time=$(FUZZ_SECS) -rss_limit_mb=2048 -timeout=10 -print_final_stats=0 \
 	    -artifact_prefix=build/fuzz/ $$corpus 2> build/fuzz/$$name.log \
@@ -85,7 +85,7 @@ pytest: install
 
 typecheck: install
 	$(PY) -m mypy
-	$(PY) -m mypy.stubtest perfstats._core --ignore-missing-stub --allowlist tests/stubtest-allowlist.txt
+	$(PY) -m mypy.stubtest perfstats._core --allowlist tests/stubtest-allowlist.txt
 
 lint: venv
 	$(PY) -m ruff check python tests benchmarks
