@@ -7,11 +7,30 @@ regression with forecasts, anomaly and change-point detection, on a C++ core.
 from __future__ import annotations
 
 from perfstats._core import __version__
+from perfstats.histogram import Histogram
+from perfstats.interop import (
+    HdrHistogramData,
+    HdrInterval,
+    read_hdrhistogram_log,
+    sketch_from_ddsketch,
+    sketch_from_otel,
+    sketch_to_ddsketch,
+    sketch_to_otel,
+)
 from perfstats.quantile_sketch import QuantileSketch
 
 __all__ = ["QuantileSketch", "__version__"]
 
 # ---- histogram ----
-from perfstats.histogram import Histogram
-
 __all__ += ["Histogram"]
+
+# ---- interop ----
+__all__ += [
+    "HdrHistogramData",
+    "HdrInterval",
+    "read_hdrhistogram_log",
+    "sketch_from_ddsketch",
+    "sketch_from_otel",
+    "sketch_to_ddsketch",
+    "sketch_to_otel",
+]
