@@ -506,6 +506,25 @@ def read_hdrhistogram_log(path: str | Path) -> list[HdrInterval]:
     ------
     ValueError
         On a malformed line or histogram; the message gives the line number.
+
+    Examples
+    --------
+    A one-interval log: latencies in microseconds, 800 (3 times), 1200 and 25000.
+
+    >>> import tempfile
+    >>> line = ("0.000,1.000,25.0,HISTFAAAACl4nJNpmSzMwMDAyQABzFCaEURcm7yEwf4DRGA"
+    ...         "/D9tcNqaLrkwAiScHHg==")
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = Path(tmp) / "latency.hlog"
+    ...     _ = path.write_text("#[StartTime: 1441812279.474]\\n" + line + "\\n")
+    ...     (interval,) = read_hdrhistogram_log(path)
+    >>> h = interval.histogram
+    >>> h.values.tolist(), h.counts.tolist()
+    ([800, 1200, 24992], [3, 1, 1])
+    >>> h.total_count, h.value_at_percentile(50), h.max
+    (5, 800, 25007)
+    >>> round(interval.to_sketch(0.01).quantile(0.5))  # 800, within 1%
+    803
     """
     intervals: list[HdrInterval] = []
     start_time: float | None = None
@@ -792,6 +811,18 @@ def sketch_from_ddsketch(
         The source; it is not modified.
     relative_accuracy : float
         Accuracy of the new sketch's grid.
+
+    Examples
+    --------
+    >>> from ddsketch import DDSketch
+    >>> dd = DDSketch(relative_accuracy=0.01)
+    >>> for ms in (120.0, 250.0, 900.0, 4000.0):
+    ...     dd.add(ms)
+    >>> s = sketch_from_ddsketch(dd)
+    >>> s.count, s.min, s.max
+    (4.0, 120.0, 4000.0)
+    >>> abs(s.quantile(0.5) / 250.0 - 1) < 0.0201
+    True
     """
     _require_ddsketch()
     try:
@@ -843,6 +874,16 @@ def sketch_to_ddsketch(
         Accuracy of the DDSketch (default: the sketch's own). Its quantiles are then
         within about ``(1 + a_sketch) * (1 + relative_accuracy) - 1`` of the exact ones.
         Count, sum, min and max are carried over exactly.
+
+    Examples
+    --------
+    >>> s = QuantileSketch(0.01)
+    >>> s.add([120.0, 250.0, 900.0, 4000.0])
+    >>> dd = sketch_to_ddsketch(s)
+    >>> dd.count, dd.sum
+    (4.0, 5270.0)
+    >>> abs(dd.get_quantile_value(0.5) / 250.0 - 1) < 0.0201
+    True
     """
     dd_module = _require_ddsketch()
     if not isinstance(sketch, QuantileSketch):
