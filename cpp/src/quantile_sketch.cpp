@@ -881,4 +881,46 @@ QuantileSketch QuantileSketch::from_bytes(const std::uint8_t* data, std::size_t 
   return s;
 }
 
+// ---- grouped fill ----------------------------------------------------------------------
+
+GroupedSketches sketch_groups(const std::int64_t* codes, const double* values, std::size_t n,
+                              std::size_t n_groups, double relative_accuracy,
+                              std::size_t max_buckets, const std::vector<double>& boundaries) {
+  for (std::size_t j = 0; j < boundaries.size(); ++j) {
+    if (!std::isfinite(boundaries[j]) || (j > 0 && !(boundaries[j] > boundaries[j - 1]))) {
+      throw std::invalid_argument("boundaries must be finite and strictly increasing");
+    }
+  }
+  const std::size_t nb = boundaries.size() + 1;
+  GroupedSketches out;
+  out.bucket_counts.assign(n_groups * nb, 0.0);
+  std::vector<std::size_t> start(n_groups + 1, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::int64_t c = codes[i];
+    if (c < 0 || static_cast<std::uint64_t>(c) >= n_groups) {
+      throw std::invalid_argument("group code " + std::to_string(c) + " at index " +
+                                  std::to_string(i) + " is outside [0, " +
+                                  std::to_string(n_groups) + ")");
+    }
+    const double v = values[i];
+    if (std::isnan(v)) continue;
+    const auto g = static_cast<std::size_t>(c);
+    ++start[g + 1];
+    std::size_t j = 0;
+    for (double b : boundaries) j += v > b ? 1U : 0U;
+    out.bucket_counts[g * nb + j] += 1.0;
+  }
+  for (std::size_t g = 0; g < n_groups; ++g) start[g + 1] += start[g];
+  std::vector<double> sorted(start[n_groups]);
+  std::vector<std::size_t> next(start.begin(), start.end() - 1);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::isnan(values[i])) sorted[next[static_cast<std::size_t>(codes[i])]++] = values[i];
+  }
+  out.sketches.assign(n_groups, QuantileSketch(relative_accuracy, max_buckets));
+  for (std::size_t g = 0; g < n_groups; ++g) {
+    out.sketches[g].add(sorted.data() + start[g], start[g + 1] - start[g]);
+  }
+  return out;
+}
+
 }  // namespace perfstats

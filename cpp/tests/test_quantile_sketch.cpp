@@ -211,3 +211,34 @@ TEST(QuantileSketch, ZeroWeightValuesAreIgnoredEvenWhenZeroOrNegative) {
   EXPECT_TRUE(s.negative().empty());
   EXPECT_EQ(s.min(), 1.7e-77);
 }
+
+TEST(QuantileSketch, GroupedFillEqualsOneSketchPerGroupAndSkipsNaN) {
+  std::mt19937_64 rng(7);
+  std::lognormal_distribution<double> dist(5.0, 1.0);
+  const std::size_t n = 30000, groups = 7;
+  std::vector<double> v(n);
+  std::vector<std::int64_t> c(n);
+  std::vector<QuantileSketch> expected(groups, QuantileSketch(0.01));
+  for (std::size_t i = 0; i < n; ++i) {
+    c[i] = static_cast<std::int64_t>(rng() % groups);
+    v[i] = i % 11 == 0 ? std::nan("") : dist(rng);
+    if (!std::isnan(v[i])) expected[static_cast<std::size_t>(c[i])].add(v[i]);
+  }
+  const std::vector<double> bounds = {100.0, 150.0, 1000.0};
+  const auto got = perfstats::sketch_groups(c.data(), v.data(), n, groups, 0.01, 4096, bounds);
+  ASSERT_EQ(got.sketches.size(), groups);
+  std::vector<double> expected_buckets(groups * 4, 0.0);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (std::isnan(v[i])) continue;
+    const std::size_t j = v[i] <= 100.0 ? 0 : v[i] <= 150.0 ? 1 : v[i] <= 1000.0 ? 2 : 3;
+    expected_buckets[static_cast<std::size_t>(c[i]) * 4 + j] += 1.0;
+  }
+  EXPECT_EQ(got.bucket_counts, expected_buckets);
+  for (std::size_t g = 0; g < groups; ++g) {
+    EXPECT_TRUE(got.sketches[g].positive() == expected[g].positive()) << g;
+    EXPECT_EQ(got.sketches[g].count(), expected[g].count());
+  }
+  c[5] = 7;
+  EXPECT_THROW(perfstats::sketch_groups(c.data(), v.data(), n, groups, 0.01),
+               std::invalid_argument);
+}

@@ -17,9 +17,11 @@ from perfstats.interop import (
     sketch_to_ddsketch,
     sketch_to_otel,
 )
+from perfstats.intervals import wilson_interval
 from perfstats.quantile_sketch import QuantileSketch
+from perfstats.summary import Summary, summarize
 
-__all__ = ["QuantileSketch", "__version__"]
+__all__ = ["QuantileSketch", "Summary", "__version__", "summarize", "wilson_interval"]
 
 # ---- histogram ----
 __all__ += ["Histogram"]

@@ -69,6 +69,15 @@ class QuantileSketch:
     def __eq__(self, other: object) -> bool: ...
     def __copy__(self) -> QuantileSketch: ...
 
+def sketch_groups(
+    codes: Any,
+    values: Any,
+    n_groups: int,
+    relative_accuracy: float = 0.01,
+    max_buckets: int = 4096,
+    boundaries: list[float] = ...,
+) -> tuple[list[QuantileSketch], npt.NDArray[np.float64]]: ...
+
 # ---- histogram (cpp/bindings/register_histogram.cpp) ----
 
 class Histogram:

@@ -132,4 +132,19 @@ class QuantileSketch {
   double max_;
 };
 
+// Sketches of values split by group, plus exact counts in upper-inclusive buckets.
+struct GroupedSketches {
+  std::vector<QuantileSketch> sketches;   // one per group
+  std::vector<double> bucket_counts;      // n_groups x (boundaries + 1), row-major
+};
+
+// values[i] goes to group codes[i] (0 <= code < n_groups). NaN values are missing data and
+// skipped; infinities and out-of-range codes throw. With `boundaries` b_0 < ... < b_{k-1},
+// bucket_counts[g][j] counts group g's values in (b_{j-1}, b_j] (bucket k: above b_{k-1}).
+// Values are counting-sorted by group first so every group is filled by the fast batch path.
+GroupedSketches sketch_groups(const std::int64_t* codes, const double* values, std::size_t n,
+                              std::size_t n_groups, double relative_accuracy,
+                              std::size_t max_buckets = QuantileSketch::kDefaultMaxBuckets,
+                              const std::vector<double>& boundaries = {});
+
 }  // namespace perfstats
