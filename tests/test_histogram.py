@@ -112,6 +112,8 @@ def test_scalar_and_array_adds_agree() -> None:
     assert a.sum == pytest.approx(b.sum, rel=1e-13)
     a.add(5.0, weights=2.5)
     np.testing.assert_array_equal(a.counts - b.counts, [2.5, 0, 0, 0])
+    a.add([1.0, 2.0], weights=0.5)  # one weight for all
+    np.testing.assert_array_equal(a.counts - b.counts, [3.5, 0, 0, 0])
 
 
 def test_accepts_lists_ints_and_strided_arrays() -> None:

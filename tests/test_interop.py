@@ -204,6 +204,9 @@ def test_a_handmade_v2_encoding_decodes(tmp_path: Path) -> None:
     (interval,) = read_hdrhistogram_log(_write(tmp_path, _v2(bytes([10, 5, 4]))))
     assert interval.histogram.values.tolist() == [0, 4]
     assert interval.histogram.counts.tolist() == [5, 2]
+    (empty,) = read_hdrhistogram_log(_write(tmp_path, _v2(b"")))
+    assert empty.histogram.total_count == 0
+    assert empty.histogram.max == 0
 
 
 @pytest.mark.parametrize(
@@ -217,6 +220,7 @@ def test_a_handmade_v2_encoding_decodes(tmp_path: Path) -> None:
         (_v2(bytes([0xFF] * 3)), "ends inside"),
         (_v2(_leb128(2 * 2**40 - 1) + bytes([2])), "beyond"),  # 2**40 empty buckets
         (_v2(b"\x02" * 5000), "beyond"),  # more buckets than 3600 needs
+        (_v2(b"\x02" * 5000)[:-8], "line 1"),  # truncated base64
     ],
 )
 def test_malformed_hdr_lines_raise_value_error(
@@ -344,6 +348,22 @@ def test_hand_written_otlp_point_with_string_uint64() -> None:
         "positive": {"offset": 2, "bucket_counts": [2, 0, 3]},
     }
     assert sketch_from_otel(snake).count == 6
+
+
+def test_negative_buckets_hold_mirrored_magnitudes() -> None:
+    # OTel: negative bucket i holds [-base**(i+1), -base**i); scale 0, offset 1: [-4, -2).
+    point = {
+        "count": "2",
+        "scale": 0,
+        "negative": {"offset": 1, "bucketCounts": ["1"]},
+        "positive": {"offset": 1, "bucketCounts": ["1"]},
+    }
+    s = sketch_from_otel(point)
+    assert -4.0 <= s.min < -2.0
+    assert 2.0 < s.max <= 4.0
+    assert -4.0 * 1.34 <= s.quantile(0.0) < -2.0 / 1.34
+    back = sketch_to_otel(s)
+    assert back["negative"] == {"offset": 1, "bucketCounts": ["1"]}
 
 
 def test_zero_threshold_counts_as_zero() -> None:

@@ -166,7 +166,8 @@ class Histogram:
         values : float or 1-D array-like of float
             Finite values. Contiguous float64 NumPy arrays are read without a copy.
         weights : float or 1-D array-like of float, optional
-            Finite, non-negative weights (default 1 each), the same length as `values`.
+            Finite, non-negative weights (default 1 each): one per value, or a single
+            weight for all of them.
 
         Raises
         ------
@@ -180,10 +181,13 @@ class Histogram:
             weight = 1.0 if weights is None else _scalar(weights, "weights")
             self._h.add_one(_scalar(values, "values"), weight)
             return
-        self._h.add(
-            _as_1d_float(values, "values"),
-            None if weights is None else _as_1d_float(weights, "weights"),
-        )
+        v = _as_1d_float(values, "values")
+        w = None
+        if weights is not None:
+            w = _as_1d_float(np.atleast_1d(weights), "weights")
+            if w.size == 1 and v.size != 1:
+                w = np.full(v.size, w[0])  # one weight for every value
+        self._h.add(v, w)
 
     def merge(self, other: Histogram) -> None:
         """Add the counts of `other`, which must have identical boundaries.

@@ -450,7 +450,9 @@ def _decode_hdr(blob: bytes) -> HdrHistogramData:
     # Every bucket takes at most 9 bytes: a longer payload is corrupt (or a zip bomb).
     if not 0 <= payload_length <= 9 * counts_length:
         raise ValueError(f"HdrHistogram payload length {payload_length} is impossible")
-    if inflater is not None:
+    if payload_length == 0:
+        payload = b""  # (max_length=0 would mean "inflate everything")
+    elif inflater is not None:
         try:
             payload = inflater.decompress(inflater.unconsumed_tail, payload_length)
         except zlib.error as err:
