@@ -8,6 +8,19 @@ from __future__ import annotations
 
 from perfstats._core import __version__
 from perfstats.histogram import Histogram
+from perfstats.hypothesis_tests import (
+    MannWhitneyResult,
+    SRMResult,
+    TTestResult,
+    mann_whitney_u,
+    one_sample_t_test,
+    paired_t_test,
+    power,
+    required_sample_size,
+    srm_test,
+    student_t_test,
+    welch_t_test,
+)
 from perfstats.interop import (
     HdrHistogramData,
     HdrInterval,
@@ -18,10 +31,30 @@ from perfstats.interop import (
     sketch_to_otel,
 )
 from perfstats.intervals import wilson_interval
+from perfstats.moments import Moments, lag1_autocorrelation
 from perfstats.quantile_sketch import QuantileSketch
 from perfstats.summary import Summary, summarize
 
-__all__ = ["QuantileSketch", "Summary", "__version__", "summarize", "wilson_interval"]
+__all__ = [
+    "MannWhitneyResult",
+    "Moments",
+    "QuantileSketch",
+    "SRMResult",
+    "Summary",
+    "TTestResult",
+    "__version__",
+    "lag1_autocorrelation",
+    "mann_whitney_u",
+    "one_sample_t_test",
+    "paired_t_test",
+    "power",
+    "required_sample_size",
+    "srm_test",
+    "student_t_test",
+    "summarize",
+    "welch_t_test",
+    "wilson_interval",
+]
 
 # ---- histogram ----
 __all__ += ["Histogram"]

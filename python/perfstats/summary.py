@@ -416,7 +416,7 @@ def summarize(
         n_known = hist.sum(axis=1)
         cum = np.cumsum(hist, axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            below = 0.0
+            below: npt.NDArray[np.float64] | float = 0.0
             for b in buckets:
                 at_or_below = cum[:, edges.index(b)]
                 cols[_sla_name(b)] = (at_or_below - below) / n_known
