@@ -188,6 +188,14 @@ TTestResult paired_t_test(const double* a, const double* b, std::size_t n,
     throw std::invalid_argument("paired test needs at least 2 pairs, got " +
                                 std::to_string(n));
   }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(a[i])) {
+      throw std::invalid_argument("a[" + std::to_string(i) + "] must be finite, got " + fmt(a[i]));
+    }
+    if (!std::isfinite(b[i])) {
+      throw std::invalid_argument("b[" + std::to_string(i) + "] must be finite, got " + fmt(b[i]));
+    }
+  }
   Moments ma;
   Moments mb;
   ma.add(a, n);

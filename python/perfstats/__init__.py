@@ -7,6 +7,12 @@ regression with forecasts, anomaly and change-point detection, on a C++ core.
 from __future__ import annotations
 
 from perfstats._core import __version__
+from perfstats.changepoints import (
+    ChangePoint,
+    ChangePoints,
+    detect_changepoints,
+    detect_regressions,
+)
 from perfstats.histogram import Histogram
 from perfstats.hypothesis_tests import (
     MannWhitneyResult,
@@ -36,6 +42,8 @@ from perfstats.quantile_sketch import QuantileSketch
 from perfstats.summary import Summary, summarize
 
 __all__ = [
+    "ChangePoint",
+    "ChangePoints",
     "MannWhitneyResult",
     "Moments",
     "QuantileSketch",
@@ -43,6 +51,8 @@ __all__ = [
     "Summary",
     "TTestResult",
     "__version__",
+    "detect_changepoints",
+    "detect_regressions",
     "lag1_autocorrelation",
     "mann_whitney_u",
     "one_sample_t_test",

@@ -151,6 +151,19 @@ def required_sample_size(
     effect: float, sd: float, alpha: float, power: float, ratio: float, alternative: str
 ) -> float: ...
 
+# ---- changepoints ----
+def detect_changepoints(
+    values: npt.ArrayLike,
+    *,
+    method: str,
+    min_size: int,
+    pvalue: float,
+    penalty: float,
+    max_changepoints: int,
+    autocorrelation: bool,
+) -> dict[str, npt.NDArray[np.float64] | npt.NDArray[np.int64]]: ...
+def energy_statistic(values: npt.ArrayLike) -> npt.NDArray[np.float64]: ...
+
 # ---- histogram (cpp/bindings/register_histogram.cpp) ----
 
 class Histogram:

@@ -173,10 +173,6 @@ def _result(
 
 def _values(x: npt.ArrayLike, name: str, log: bool) -> npt.NDArray[np.float64]:
     arr = _as_float_array(x, name)
-    bad = np.flatnonzero(~np.isfinite(arr))
-    if bad.size:
-        i = int(bad[0])
-        raise ValueError(f"{name}[{i}] must be finite, got {float(arr[i])!r}")
     if log:
         bad = np.flatnonzero(~(arr > 0))
         if bad.size:
@@ -197,7 +193,13 @@ def _summary(x: npt.ArrayLike | Moments, name: str, log: bool) -> _core.Moments:
             )
         return x._impl
     m = _core.Moments()
-    m.add(_values(x, name, log), None)
+    try:
+        m.add(_values(x, name, log), None)
+    except ValueError as err:  # the core says "values[i]"; say which sample
+        message = str(err)
+        if message.startswith("values["):
+            raise ValueError(name + message[len("values") :]) from None
+        raise
     return m
 
 
@@ -277,8 +279,10 @@ def one_sample_t_test(
 ) -> TTestResult:
     """One-sample t-test of ``mean(a) - mu`` (``scipy.stats.ttest_1samp``).
 
-    ``relative_lift`` is ``mean(a) / mu - 1``. With ``log`` true, the log values are
-    tested against ``log(mu)`` (mu > 0): the geometric mean against ``mu``.
+    ``relative_lift`` is ``mean(a) / mu - 1``. ``ci`` is the interval of
+    ``mean(a) - mu`` (SciPy's ``confidence_interval()`` is of the mean: shifted by
+    ``mu``). With ``log`` true, the log values are tested against ``log(mu)``
+    (mu > 0): the geometric mean against ``mu``.
 
     Examples
     --------
