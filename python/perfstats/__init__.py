@@ -23,6 +23,7 @@ from perfstats.changepoints import (
 )
 from perfstats.comparison import Comparison, compare
 from perfstats.costs import CostReport, costs, load_prices
+from perfstats.histogram import Histogram
 from perfstats.hypothesis_tests import (
     MannWhitneyResult,
     SRMResult,
@@ -35,6 +36,15 @@ from perfstats.hypothesis_tests import (
     srm_test,
     student_t_test,
     welch_t_test,
+)
+from perfstats.interop import (
+    HdrHistogramData,
+    HdrInterval,
+    read_hdrhistogram_log,
+    sketch_from_ddsketch,
+    sketch_from_otel,
+    sketch_to_ddsketch,
+    sketch_to_otel,
 )
 from perfstats.intervals import wilson_interval
 from perfstats.io import Events, read_events, write_events
@@ -53,6 +63,9 @@ __all__ = [
     "CostReport",
     "Events",
     "EwmaZScore",
+    "HdrHistogramData",
+    "HdrInterval",
+    "Histogram",
     "LinearModel",
     "MannWhitneyResult",
     "Moments",
@@ -81,7 +94,12 @@ __all__ = [
     "paired_t_test",
     "power",
     "read_events",
+    "read_hdrhistogram_log",
     "required_sample_size",
+    "sketch_from_ddsketch",
+    "sketch_from_otel",
+    "sketch_to_ddsketch",
+    "sketch_to_otel",
     "srm_test",
     "student_t_test",
     "summarize",
