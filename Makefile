@@ -7,7 +7,7 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 JOBS      ?= 2
 FUZZ_SECS ?= 20
-APT_PKGS  := libeigen3-dev libboost-dev libgtest-dev clang libclang-rt-14-dev
+APT_PKGS  := libeigen3-dev libboost-dev libgtest-dev clang libclang-rt-14-dev chromium
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYBIND_DIR = $(shell $(PY) -m pybind11 --cmakedir)
 
@@ -39,6 +39,7 @@ $(VENV)/.installed: requirements-dev.txt
 	@[ -x $(PY) ] || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $@
 
 # Non-editable install into .venv: what users get from `pip install .`.

@@ -362,6 +362,8 @@ double required_sample_size(double effect, double sd, double alpha, double power
     return t_test_power(effect, sd, n_a, ratio * n_a, alpha, alternative) - power;
   };
   double lo = std::max(2.0, 2.0 / ratio);
+  // 2 / ratio * ratio can round below 2; step up until group b really has 2 observations.
+  while (ratio * lo < 2.0) lo = std::nextafter(lo, std::numeric_limits<double>::infinity());
   const double at_lo = gap(lo);
   if (at_lo >= 0.0) return lo;
   double hi = 2.0 * lo;

@@ -143,3 +143,16 @@ TEST(HypothesisTests, BadInputThrowsWithTheValue) {
   EXPECT_THROW(perfstats::mann_whitney_u(x.data(), 2, x.data(), 2, Alternative::less),
                std::invalid_argument);
 }
+
+TEST(RequiredSampleSize, RatioBelowOneStartsWhereGroupBHasTwo) {
+  // 2 / r * r rounds to 1.9999999999999998 for r = 9985 / 10015; the search must not
+  // start below n_b = 2 (it threw before).
+  const double r = 9985.0 / 10015.0;
+  ASSERT_LT(r * (2.0 / r), 2.0);
+  const double n = perfstats::required_sample_size(0.5, 1.0, 0.05, 0.8, r,
+                                                   perfstats::Alternative::two_sided);
+  EXPECT_GT(n, 2.0);
+  EXPECT_NEAR(perfstats::t_test_power(0.5, 1.0, n, r * n, 0.05,
+                                      perfstats::Alternative::two_sided),
+              0.8, 1e-9);
+}

@@ -1,0 +1,106 @@
+// Least-squares linear models: coefficients, their uncertainty, and interval predictions.
+//
+// The fit never forms the normal equations. Columns are centred (when there is an
+// intercept) and scaled by powers of two, factorised by column-pivoting Householder QR in
+// double precision, and the solution is then refined against residuals computed in long
+// double (Bjorck's augmented-system refinement), so the coefficients are those of the
+// exactly represented problem even when the caller's basis is badly conditioned.
+#pragma once
+
+#include <Eigen/Dense>
+
+#include <cstddef>
+
+namespace perfstats {
+
+using MatrixXld = Eigen::Matrix<long double, Eigen::Dynamic, Eigen::Dynamic>;
+using VectorXld = Eigen::Matrix<long double, Eigen::Dynamic, 1>;
+
+// Which band `predict` returns: for the mean response, or for a new observation.
+enum class IntervalKind { confidence, prediction };
+
+struct Prediction {
+  Eigen::VectorXd mean;     // fitted mean response
+  Eigen::VectorXd se;       // standard error of the mean (confidence) or of a new observation
+  Eigen::VectorXd lower;    // lower bound of the two-sided interval
+  Eigen::VectorXd upper;    // upper bound of the two-sided interval
+};
+
+// An internal design: columns the fit works in, and how its coefficients map to the
+// caller's. Reported coefficients are `to_reported * internal`.
+struct DesignBasis {
+  MatrixXld columns;      // n x p, well conditioned (centred, scaled, ...)
+  MatrixXld to_reported;  // p x p
+  bool has_constant = true;  // the model spans a constant: R^2 is centred
+};
+
+class LinearModel {
+ public:
+  // Regresses y on the columns of x (n x k), plus a constant when `intercept`. `weights`
+  // (empty: all ones) must be positive; they are inverse variances, as in statsmodels WLS.
+  LinearModel(const Eigen::Ref<const Eigen::MatrixXd>& x,
+              const Eigen::Ref<const Eigen::VectorXd>& y, bool intercept = true,
+              const Eigen::Ref<const Eigen::VectorXd>& weights = Eigen::VectorXd());
+
+  // Fits y on an internal basis prepared by the caller (see DesignBasis).
+  LinearModel(DesignBasis basis, const Eigen::Ref<const Eigen::VectorXd>& y,
+              const Eigen::Ref<const Eigen::VectorXd>& weights = Eigen::VectorXd());
+
+  std::size_t nobs() const noexcept { return nobs_; }
+  std::size_t num_params() const noexcept { return static_cast<std::size_t>(coef_.size()); }
+  double df_resid() const noexcept { return static_cast<double>(nobs_ - num_params()); }
+  bool has_constant() const noexcept { return has_constant_; }
+
+  // In the caller's basis (intercept first when there is one).
+  const Eigen::VectorXd& coefficients() const noexcept { return coef_; }
+  const Eigen::VectorXd& standard_errors() const noexcept { return se_; }
+  const Eigen::MatrixXd& covariance() const noexcept { return cov_; }
+  Eigen::VectorXd t_values() const;
+  // Two-sided p-values of t_values() on df_resid() degrees of freedom.
+  Eigen::VectorXd p_values() const;
+
+  double residual_std_error() const noexcept { return residual_se_; }
+  double ssr() const noexcept { return ssr_; }
+  // Centred R^2 with a constant, uncentred (sum of squares about zero) without one.
+  double r_squared() const noexcept { return r_squared_; }
+  double adj_r_squared() const noexcept;
+  // (weighted) residuals y - fitted, in input order
+  const Eigen::VectorXd& residuals() const noexcept { return residuals_; }
+
+  // Intervals at rows of `x_new` (n_new x k, the caller's columns, no constant column).
+  Prediction predict(const Eigen::Ref<const Eigen::MatrixXd>& x_new, IntervalKind kind,
+                     double level = 0.95) const;
+  // Intervals at rows of the internal design (n_new x p), for models built on a
+  // DesignBasis that know how to map their inputs into it.
+  Prediction predict_design(const MatrixXld& design_new, IntervalKind kind,
+                            double level = 0.95) const;
+
+  // Estimate and standard error of g . internal_coefficients (g in the internal basis).
+  double internal_contrast(const VectorXld& g) const;
+  double internal_contrast_se(const VectorXld& g) const;
+
+  // Two-sided t quantile for `level` on df_resid() degrees of freedom.
+  double t_quantile(double level) const;
+
+ private:
+  void fit(DesignBasis basis, const Eigen::Ref<const Eigen::VectorXd>& y,
+           const Eigen::Ref<const Eigen::VectorXd>& weights);
+
+  std::size_t nobs_ = 0;
+  bool has_constant_ = true;
+  bool intercept_ = false;        // built from x with a constant column added
+  VectorXld centre_;              // per caller column (x constructor only)
+  VectorXld internal_coef_;       // coefficients in the internal basis
+  MatrixXld internal_unscaled_cov_;  // (A' W A)^-1 in the internal basis
+  MatrixXld to_reported_;
+  Eigen::VectorXd coef_;
+  Eigen::VectorXd se_;
+  Eigen::MatrixXd cov_;
+  Eigen::VectorXd residuals_;
+  long double scale_ = 0;  // residual variance s^2
+  double residual_se_ = 0;
+  double ssr_ = 0;
+  double r_squared_ = 0;
+};
+
+}  // namespace perfstats

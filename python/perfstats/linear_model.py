@@ -1,0 +1,348 @@
+"""Least-squares linear models with standard errors, tests and interval predictions."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from perfstats import _core
+
+Interval = Literal["confidence", "prediction"]
+
+__all__ = ["LinearModel", "Prediction"]
+
+
+def _as_float_array(
+    values: ArrayLike, name: str, ndim: tuple[int, ...]
+) -> NDArray[Any]:
+    """`values` as a float64 array with one of the allowed dimensions, or a clear error."""
+    arr = np.asarray(values)
+    if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if arr.ndim not in ndim:
+        allowed = " or ".join(str(d) for d in ndim)
+        raise ValueError(f"{name} must have {allowed} dimension(s), got {arr.ndim}")
+    return np.ascontiguousarray(arr, dtype=np.float64)
+
+
+def _optional_weights(weights: ArrayLike | None) -> NDArray[Any] | None:
+    return None if weights is None else _as_float_array(weights, "weights", (1,))
+
+
+def _check_interval(interval: str, level: float) -> None:
+    if interval not in ("confidence", "prediction"):
+        raise ValueError(
+            f"interval must be 'confidence' or 'prediction', got {interval!r}"
+        )
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class Prediction:
+    """Predicted mean with a two-sided interval; unpacks as ``mean, lower, upper``.
+
+    ``interval="confidence"`` bounds the mean response (statsmodels ``mean_ci``);
+    ``"prediction"`` bounds a new observation (``obs_ci``). ``se`` is the matching
+    standard error. ``x`` holds where the prediction was made (times for trends).
+    """
+
+    x: NDArray[Any]
+    mean: NDArray[Any]
+    lower: NDArray[Any]
+    upper: NDArray[Any]
+    se: NDArray[Any]
+    interval: Interval
+    level: float
+
+    def __iter__(self) -> Iterator[NDArray[Any]]:
+        return iter((self.mean, self.lower, self.upper))
+
+    def __len__(self) -> int:
+        return int(self.mean.shape[0])
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-Python form (lists of floats), for JSON."""
+        return {
+            "x": self.x.tolist(),
+            "mean": self.mean.tolist(),
+            "lower": self.lower.tolist(),
+            "upper": self.upper.tolist(),
+            "se": self.se.tolist(),
+            "interval": self.interval,
+            "level": self.level,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"Prediction(n={len(self)}, interval={self.interval!r}, level={self.level})"
+        )
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.6g}" if math.isfinite(v) else str(v)
+
+
+class _FittedCoefficients:
+    """Shared coefficient table, text and HTML rendering for fitted models."""
+
+    _fit: Any
+    _names: list[str]
+
+    @property
+    def names(self) -> list[str]:
+        """Coefficient names, in the order of `coefficients`."""
+        return list(self._names)
+
+    @property
+    def coefficients(self) -> NDArray[Any]:
+        """Estimated coefficients, in the caller's basis."""
+        return np.asarray(self._fit.coefficients)
+
+    @property
+    def standard_errors(self) -> NDArray[Any]:
+        """Standard errors of the coefficients."""
+        return np.asarray(self._fit.standard_errors)
+
+    @property
+    def t_values(self) -> NDArray[Any]:
+        """Coefficient / standard error."""
+        return np.asarray(self._fit.t_values)
+
+    @property
+    def p_values(self) -> NDArray[Any]:
+        """Two-sided p-values of the t statistics on `df_resid` degrees of freedom."""
+        return np.asarray(self._fit.p_values)
+
+    @property
+    def covariance(self) -> NDArray[Any]:
+        """Covariance matrix of the coefficients (scaled by the residual variance)."""
+        return np.asarray(self._fit.covariance)
+
+    @property
+    def residuals(self) -> NDArray[Any]:
+        """Observed minus fitted values, in input order (unweighted)."""
+        return np.asarray(self._fit.residuals)
+
+    @property
+    def residual_std_error(self) -> float:
+        """Residual standard error sqrt(SSR / df_resid), in units of y."""
+        return float(self._fit.residual_std_error)
+
+    @property
+    def ssr(self) -> float:
+        """(Weighted) sum of squared residuals."""
+        return float(self._fit.ssr)
+
+    @property
+    def r_squared(self) -> float:
+        """R²: centred with an intercept, uncentred (about zero) without one."""
+        return float(self._fit.r_squared)
+
+    @property
+    def adj_r_squared(self) -> float:
+        """R² adjusted for the number of parameters."""
+        return float(self._fit.adj_r_squared)
+
+    @property
+    def nobs(self) -> int:
+        """Number of observations."""
+        return int(self._fit.nobs)
+
+    @property
+    def df_resid(self) -> float:
+        """Residual degrees of freedom: nobs - number of coefficients."""
+        return float(self._fit.df_resid)
+
+    def conf_int(self, *, level: float = 0.95) -> NDArray[Any]:
+        """Two-sided confidence intervals of the coefficients, shape (p, 2)."""
+        if not 0.0 < level < 1.0:
+            raise ValueError(f"level must be in (0, 1), got {level!r}")
+        q = float(self._fit.t_quantile(level))
+        half = q * self.standard_errors
+        return np.column_stack([self.coefficients - half, self.coefficients + half])
+
+    def _coefficient_rows(self) -> list[tuple[str, float, float, float, float]]:
+        return list(
+            zip(
+                self._names,
+                self.coefficients.tolist(),
+                self.standard_errors.tolist(),
+                self.t_values.tolist(),
+                self.p_values.tolist(),
+                strict=True,
+            )
+        )
+
+    def _coefficient_dict(self) -> dict[str, Any]:
+        return {
+            "names": self.names,
+            "coefficients": self.coefficients.tolist(),
+            "standard_errors": self.standard_errors.tolist(),
+            "t_values": self.t_values.tolist(),
+            "p_values": self.p_values.tolist(),
+            "residual_std_error": self.residual_std_error,
+            "r_squared": self.r_squared,
+            "adj_r_squared": self.adj_r_squared,
+            "nobs": self.nobs,
+            "df_resid": self.df_resid,
+        }
+
+    def _table_text(self) -> str:
+        width = max(len(n) for n in self._names)
+        lines = [
+            f"  {'':{width}}  {'coef':>13} {'std err':>13} {'t':>10} {'P>|t|':>10}"
+        ]
+        for name, b, se, t, p in self._coefficient_rows():
+            lines.append(
+                f"  {name:{width}}  {b:>13.6g} {se:>13.6g} {t:>10.4g} {p:>10.3g}"
+            )
+        return "\n".join(lines)
+
+    def _table_html(self, title: str, summary: Sequence[tuple[str, str]]) -> str:
+        head = "".join(
+            f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+            for k, v in summary
+        )
+        rows = "".join(
+            "<tr>"
+            f"<td>{html.escape(name)}</td><td>{_fmt(b)}</td><td>{_fmt(se)}</td>"
+            f"<td>{_fmt(t)}</td><td>{_fmt(p)}</td>"
+            "</tr>"
+            for name, b, se, t, p in self._coefficient_rows()
+        )
+        return (
+            f"<div><strong>{html.escape(title)}</strong>"
+            f"<table>{head}</table>"
+            "<table><tr><th></th><th>coef</th><th>std err</th><th>t</th><th>P&gt;|t|</th>"
+            f"</tr>{rows}</table></div>"
+        )
+
+
+class LinearModel(_FittedCoefficients):
+    """Ordinary or weighted least squares of `y` on the columns of `x`.
+
+    Solved by column-pivoting QR on centred, scaled columns with the solution refined in
+    extended precision; the normal equations are never formed. Coefficients are in the
+    caller's basis, the intercept first when there is one.
+
+    Parameters
+    ----------
+    x : array_like, shape (n,) or (n, k)
+        Predictors, one column each (a 1-D array is one predictor). Do not include a
+        column of ones: use ``intercept``.
+    y : array_like, shape (n,)
+        Response.
+    intercept : bool, default True
+        Add a constant term. Without it R² is uncentred (about zero), as NIST and
+        statsmodels define it for models without a constant.
+    weights : array_like, shape (n,), optional
+        Positive inverse-variance weights (statsmodels WLS); prediction intervals then
+        assume a new observation of weight 1.
+    names : sequence of str, optional
+        Names of the columns of `x` (default ``x1, x2, ...``).
+
+    Raises
+    ------
+    ValueError
+        On NaN or infinite values, too few rows (at least one more than the number of
+        coefficients) or a rank-deficient design, naming the cause.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perfstats import LinearModel
+    >>> x = np.array([[1.0, 0.0], [2.0, 1.0], [3.0, 0.0], [4.0, 1.0], [5.0, 0.0]])
+    >>> y = np.array([3.1, 6.0, 6.9, 10.1, 10.9])
+    >>> fit = LinearModel(x, y, names=["load", "cold"])
+    >>> [f"{b:.4f}" for b in fit.coefficients]
+    ['1.0567', '1.9700', '1.0833']
+    >>> fit.names
+    ['intercept', 'load', 'cold']
+    """
+
+    def __init__(
+        self,
+        x: ArrayLike,
+        y: ArrayLike,
+        *,
+        intercept: bool = True,
+        weights: ArrayLike | None = None,
+        names: Sequence[str] | None = None,
+    ) -> None:
+        xa = _as_float_array(x, "x", (1, 2))
+        if xa.ndim == 1:
+            xa = xa.reshape(-1, 1)
+        ya = _as_float_array(y, "y", (1,))
+        if xa.shape[0] != ya.shape[0]:
+            raise ValueError(f"x has {xa.shape[0]} rows but y has {ya.shape[0]}")
+        k = xa.shape[1]
+        if names is None:
+            cols = [f"x{j + 1}" for j in range(k)]
+        else:
+            cols = [str(n) for n in names]
+            if len(cols) != k:
+                raise ValueError(f"names has {len(cols)} entries but x has {k} columns")
+        self._k = k
+        self._intercept = bool(intercept)
+        self._names = (["intercept"] if intercept else []) + cols
+        self._fit = _core.LinearModel(
+            xa, ya, self._intercept, _optional_weights(weights)
+        )
+
+    @property
+    def intercept(self) -> bool:
+        """Whether the model has a constant term."""
+        return self._intercept
+
+    def predict(
+        self,
+        x_new: ArrayLike,
+        *,
+        interval: Interval = "confidence",
+        level: float = 0.95,
+    ) -> Prediction:
+        """Mean response at the rows of `x_new`, with a two-sided interval.
+
+        Parameters
+        ----------
+        x_new : array_like, shape (m,) or (m, k)
+            Predictor values (a 1-D array is m rows when k = 1, else one row).
+        interval : {"confidence", "prediction"}
+            Band for the mean response or for a new observation.
+        level : float
+            Coverage of the interval, in (0, 1).
+        """
+        _check_interval(interval, level)
+        xa = _as_float_array(x_new, "x_new", (1, 2))
+        if xa.ndim == 1:
+            xa = xa.reshape(-1, 1) if self._k == 1 else xa.reshape(1, -1)
+        mean, se, lower, upper = self._fit.predict(xa, interval, level)
+        return Prediction(xa, mean, lower, upper, se, interval, level)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-Python summary (coefficient table and fit statistics), for JSON."""
+        return {"intercept": self._intercept, **self._coefficient_dict()}
+
+    def __repr__(self) -> str:
+        return (
+            f"LinearModel(nobs={self.nobs}, params={len(self._names)}, "
+            f"R^2={self.r_squared:.6g}, residual SE={self.residual_std_error:.6g})\n"
+            + self._table_text()
+        )
+
+    def _repr_html_(self) -> str:
+        return self._table_html(
+            "LinearModel",
+            [
+                ("nobs", str(self.nobs)),
+                ("R²", _fmt(self.r_squared)),
+                ("residual SE", _fmt(self.residual_std_error)),
+            ],
+        )

@@ -1,0 +1,354 @@
+"""Trend of a metric over time: polynomial plus seasonal fit, forecasts, budget crossing."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from perfstats import _core
+from perfstats.linear_model import (
+    Interval,
+    Prediction,
+    _as_float_array,
+    _check_interval,
+    _FittedCoefficients,
+    _fmt,
+    _optional_weights,
+)
+
+Direction = Literal["improving", "stable", "degrading"]
+
+__all__ = ["Trend", "fit_trend"]
+
+_GRID = 4096  # points scanned for a threshold crossing before bisection
+
+
+def fit_trend(
+    t: ArrayLike,
+    y: ArrayLike,
+    *,
+    degree: int = 1,
+    seasonal_period: float | None = None,
+    harmonics: int = 0,
+    weights: ArrayLike | None = None,
+    higher_is_worse: bool = True,
+    alpha: float = 0.05,
+) -> Trend:
+    """Least-squares trend of `y` over time `t`.
+
+    Fits ``y = b0 + b1 t + ... + b_d t^d + sum_h (s_h sin(2 pi h t / P) +
+    c_h cos(2 pi h t / P))`` by ordinary (or weighted) least squares. Internally time is
+    centred and scaled and the fit uses pivoting QR refined in extended precision;
+    coefficients are reported for powers of the caller's `t`, converted in extended
+    precision, so epoch-second times lose no accuracy.
+
+    Parameters
+    ----------
+    t : array_like, shape (n,)
+        Observation times in any unit (seconds, days, ...); need not be sorted.
+    y : array_like, shape (n,)
+        Metric values, e.g. p95 latency in ms.
+    degree : int, default 1
+        Polynomial degree in time, at least 1.
+    seasonal_period : float, optional
+        Period of the seasonal terms, in units of `t` (86400 for daily seasonality of
+        epoch seconds). Needs ``harmonics >= 1``.
+    harmonics : int, default 0
+        Number of Fourier sin/cos pairs of the seasonal period.
+    weights : array_like, shape (n,), optional
+        Positive inverse-variance weights (weighted least squares).
+    higher_is_worse : bool, default True
+        Whether an increasing metric is "degrading" (latency, error rate). Set False for
+        throughput-like metrics.
+    alpha : float, default 0.05
+        Significance level of the slope test behind `Trend.direction`.
+
+    Returns
+    -------
+    Trend
+
+    Raises
+    ------
+    ValueError
+        On NaN or infinite values, fewer rows than coefficients + 1, a single distinct
+        time, or a rank-deficient design (e.g. a seasonal period that aliases the
+        sampling), naming the cause.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perfstats import fit_trend
+    >>> t = np.arange(12.0)  # hours
+    >>> p95 = 200.0 + 1.5 * t + np.array([0.4, -0.4, -0.4, 0.4] * 3)  # ms
+    >>> trend = fit_trend(t, p95)
+    >>> print(f"{trend.coefficients[1]:.3f} ms/h, {trend.direction}")
+    1.500 ms/h, degrading
+    >>> mean, lower, upper = trend.predict([14.0], interval="prediction")
+    >>> print(f"{mean[0]:.1f} [{lower[0]:.1f}, {upper[0]:.1f}]")
+    221.0 [219.8, 222.2]
+    >>> print(f"{trend.time_to_threshold(225.0):.2f} h")  # upper 95% band reaches 225 ms
+    15.79 h
+    """
+    if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)):
+        raise TypeError(f"degree must be an int, got {degree!r}")
+    if isinstance(harmonics, bool) or not isinstance(harmonics, (int, np.integer)):
+        raise TypeError(f"harmonics must be an int, got {harmonics!r}")
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    period = 0.0 if seasonal_period is None else float(seasonal_period)
+    if seasonal_period is not None and not (period > 0.0 and math.isfinite(period)):
+        raise ValueError(
+            f"seasonal_period must be positive and finite, got {seasonal_period!r}"
+        )
+    ta = _as_float_array(t, "t", (1,))
+    ya = _as_float_array(y, "y", (1,))
+    if ta.shape[0] != ya.shape[0]:
+        raise ValueError(f"t has {ta.shape[0]} rows but y has {ya.shape[0]}")
+    core = _core.TrendModel(
+        ta, ya, int(degree), period, int(harmonics), _optional_weights(weights)
+    )
+    return Trend(core, ta, ya, seasonal_period, higher_is_worse, alpha)
+
+
+class Trend(_FittedCoefficients):
+    """A fitted trend (from `fit_trend`): coefficients, tests, predictions, forecasts.
+
+    Coefficients are named ``intercept, t, t^2, ..., sin1, cos1, ...`` and apply to the
+    caller's `t`. `direction` tests the slope of the polynomial part at the last observed
+    time (seasonal terms excluded).
+    """
+
+    def __init__(
+        self,
+        core: Any,
+        t: NDArray[Any],
+        y: NDArray[Any],
+        seasonal_period: float | None,
+        higher_is_worse: bool,
+        alpha: float,
+    ) -> None:
+        self._fit = core
+        self._t = t
+        self._y = y
+        self._names = list(core.names)
+        self._seasonal_period = seasonal_period
+        self._higher_is_worse = bool(higher_is_worse)
+        self._alpha = float(alpha)
+
+    @property
+    def degree(self) -> int:
+        """Polynomial degree in time."""
+        return sum(1 for n in self._names if n == "t" or n.startswith("t^"))
+
+    @property
+    def harmonics(self) -> int:
+        """Number of seasonal sin/cos pairs."""
+        return sum(1 for n in self._names if n.startswith("sin"))
+
+    @property
+    def seasonal_period(self) -> float | None:
+        """Seasonal period in units of t, or None."""
+        return self._seasonal_period
+
+    @property
+    def t_last(self) -> float:
+        """Latest observed time."""
+        return float(self._fit.t_max)
+
+    @property
+    def slope(self) -> float:
+        """Slope of the polynomial part at `t_last`, in units of y per unit of t."""
+        return float(self._fit.slope_at(self.t_last)[0])
+
+    @property
+    def slope_se(self) -> float:
+        """Standard error of `slope`."""
+        return float(self._fit.slope_at(self.t_last)[1])
+
+    @property
+    def slope_pvalue(self) -> float:
+        """Two-sided p-value of the hypothesis that the slope at `t_last` is zero."""
+        return float(self._fit.slope_at(self.t_last)[3])
+
+    @property
+    def direction(self) -> Direction:
+        """ "degrading", "improving" or "stable" from the slope test at level `alpha`.
+
+        A significant increase is "degrading" when ``higher_is_worse`` (latency), a
+        significant decrease when not (throughput).
+        """
+        est, _, _, p = self._fit.slope_at(self.t_last)
+        if not p < self._alpha or est == 0.0:
+            return "stable"
+        rising = est > 0.0
+        return "degrading" if rising == self._higher_is_worse else "improving"
+
+    def predict(
+        self,
+        t_new: ArrayLike,
+        *,
+        interval: Interval = "confidence",
+        level: float = 0.95,
+    ) -> Prediction:
+        """Fitted mean at times `t_new` with a two-sided interval.
+
+        ``interval="confidence"`` bounds the mean trend, ``"prediction"`` a new
+        observation; both match statsmodels ``get_prediction().summary_frame()``
+        (``mean_ci_*`` and ``obs_ci_*``). Unpacks as ``mean, lower, upper``.
+        """
+        _check_interval(interval, level)
+        ta = _as_float_array(t_new, "t_new", (0, 1)).reshape(-1)
+        mean, se, lower, upper = self._fit.predict(ta, interval, level)
+        return Prediction(ta, mean, lower, upper, se, interval, level)
+
+    def _step(self) -> float:
+        diffs = np.diff(np.unique(self._t))
+        return float(np.median(diffs))
+
+    def forecast(
+        self,
+        horizon: int,
+        *,
+        step: float | None = None,
+        interval: Interval = "prediction",
+        level: float = 0.95,
+    ) -> Prediction:
+        """Predictions at the `horizon` times ``t_last + step * (1 .. horizon)``.
+
+        `step` defaults to the median spacing of the observed times.
+        """
+        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)):
+            raise TypeError(f"horizon must be an int, got {horizon!r}")
+        if horizon < 1:
+            raise ValueError(f"horizon must be >= 1, got {horizon}")
+        dt = self._step() if step is None else float(step)
+        if not (dt > 0.0 and math.isfinite(dt)):
+            raise ValueError(f"step must be positive and finite, got {step!r}")
+        times = self.t_last + dt * np.arange(1, horizon + 1, dtype=np.float64)
+        return self.predict(times, interval=interval, level=level)
+
+    def time_to_threshold(
+        self,
+        threshold: float,
+        *,
+        level: float = 0.95,
+        max_horizon: float | None = None,
+    ) -> float | None:
+        """First time at or after `t_last` when the prediction band crosses `threshold`.
+
+        With ``higher_is_worse`` the upper bound of the two-sided `level` prediction
+        interval is compared with the budget (it is reached when upper >= threshold);
+        otherwise the lower bound (lower <= threshold). Returns the time in units of `t`
+        (`t_last` when the band already crosses), or None when it does not cross within
+        `max_horizon` after `t_last` (default: the span of the observed times, since
+        extrapolating further is rarely defensible). The band is scanned on a grid of
+        4096 points and the first crossing refined by bisection.
+        """
+        thr = float(threshold)
+        if not math.isfinite(thr):
+            raise ValueError(f"threshold must be finite, got {threshold!r}")
+        _check_interval("prediction", level)
+        span = float(self._fit.t_max - self._fit.t_min)
+        horizon = span if max_horizon is None else float(max_horizon)
+        if not (horizon > 0.0 and math.isfinite(horizon)):
+            raise ValueError(
+                f"max_horizon must be positive and finite, got {max_horizon!r}"
+            )
+        sign = 1.0 if self._higher_is_worse else -1.0
+
+        def excess(times: NDArray[Any]) -> NDArray[Any]:
+            _, _, lower, upper = self._fit.predict(times, "prediction", level)
+            bound = upper if self._higher_is_worse else lower
+            return sign * (np.asarray(bound) - thr)
+
+        grid = self.t_last + horizon * np.linspace(0.0, 1.0, _GRID)
+        hit = np.flatnonzero(excess(grid) >= 0.0)
+        if hit.size == 0:
+            return None
+        i = int(hit[0])
+        if i == 0:
+            return self.t_last
+        lo, hi = float(grid[i - 1]), float(grid[i])
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            if mid <= lo or mid >= hi:
+                break
+            if excess(np.array([mid]))[0] >= 0.0:
+                hi = mid
+            else:
+                lo = mid
+        return hi
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-Python summary (coefficients, fit statistics, slope test), for JSON."""
+        slope, se, _, p = self._fit.slope_at(self.t_last)
+        return {
+            "degree": self.degree,
+            "seasonal_period": self._seasonal_period,
+            "harmonics": self.harmonics,
+            **self._coefficient_dict(),
+            "t_last": self.t_last,
+            "slope": float(slope),
+            "slope_se": float(se),
+            "slope_pvalue": float(p),
+            "higher_is_worse": self._higher_is_worse,
+            "alpha": self._alpha,
+            "direction": self.direction,
+        }
+
+    def _header(self) -> list[tuple[str, str]]:
+        season = (
+            "none"
+            if self._seasonal_period is None
+            else f"period {self._seasonal_period:g}, {self.harmonics} harmonic(s)"
+        )
+        return [
+            ("nobs", str(self.nobs)),
+            ("degree", str(self.degree)),
+            ("seasonal", season),
+            ("R²", _fmt(self.r_squared)),
+            ("residual SE", _fmt(self.residual_std_error)),
+            ("slope at t_last", f"{_fmt(self.slope)} ± {_fmt(self.slope_se)}"),
+            ("direction", self.direction),
+        ]
+
+    def __repr__(self) -> str:
+        head = ", ".join(f"{k}={v}" for k, v in self._header())
+        return f"Trend({head})\n" + self._table_text()
+
+    def _repr_html_(self) -> str:
+        return self._table_html("Trend", self._header())
+
+    def plot(self, ax: Any = None, *, level: float = 0.95, horizon: int = 0) -> Any:
+        """Data, fitted trend and its `level` prediction band; returns the Axes.
+
+        `horizon` extends the curve that many median steps past `t_last`. Needs
+        matplotlib (``pip install perfstats[plot]``).
+        """
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError as err:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "Trend.plot needs matplotlib: pip install 'perfstats[plot]'"
+            ) from err
+        if ax is None:
+            _, ax = plt.subplots()
+        end = self.t_last + (self._step() * horizon if horizon > 0 else 0.0)
+        grid = np.linspace(float(self._fit.t_min), end, 512)
+        band = self.predict(grid, interval="prediction", level=level)
+        ax.scatter(self._t, self._y, s=6, color="0.4", label="observed")
+        ax.plot(grid, band.mean, color="C0", label="trend")
+        ax.fill_between(
+            grid,
+            band.lower,
+            band.upper,
+            color="C0",
+            alpha=0.2,
+            label=f"{level:.0%} prediction band",
+        )
+        ax.set_xlabel("t")
+        ax.legend()
+        return ax
