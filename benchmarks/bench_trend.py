@@ -1,4 +1,4 @@
-"""Linear trend with 95% prediction intervals on 1M points: perfstats vs statsmodels/NumPy."""
+"""Linear trend with 95% prediction intervals on 1M points vs statsmodels and NumPy."""
 
 from __future__ import annotations
 
@@ -53,7 +53,9 @@ def main() -> None:
     t, y = _data()
     ours = perfstats_band(t, y)
     peers = {"statsmodels": statsmodels_band, "numpy_lstsq": numpy_band}
-    times: dict[str, float] = {"perfstats": best_time(lambda: perfstats_band(t, y), repeat=5)}
+    times: dict[str, float] = {
+        "perfstats": best_time(lambda: perfstats_band(t, y), repeat=5)
+    }
     agreement: dict[str, Any] = {}
     for name, fn in peers.items():
         times[name] = best_time(lambda fn=fn: fn(t, y), repeat=3)

@@ -41,7 +41,11 @@ def read(path: Path) -> NistLLS:
     assert level, path
     start = max(i for i, line in enumerate(lines) if line.startswith("Data:"))
     rows = np.array(
-        [[float(v) for v in line.split()] for line in lines[start + 1 :] if line.strip()]
+        [
+            [float(v) for v in line.split()]
+            for line in lines[start + 1 :]
+            if line.strip()
+        ]
     )
     keys = sorted(params)
     y, x = rows[:, 0], rows[:, 1:]
@@ -62,7 +66,7 @@ def read(path: Path) -> NistLLS:
 
 
 def lre(value: float, certified: float) -> float:
-    """Digits of agreement: -log10 relative error (absolute when certified is 0), <= 15."""
+    """Digits of agreement: -log10 relative error (absolute if certified is 0)."""
     if value == certified:
         return 15.0
     err = abs(value - certified) / (abs(certified) if certified != 0 else 1.0)

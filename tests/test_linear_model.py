@@ -11,8 +11,8 @@ import pytest
 import statsmodels.api as sm
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from nist_lls import NistLLS, lre, read
+
 from perfstats import LinearModel, fit_trend
 
 FIXTURES = Path(__file__).resolve().parent / "data" / "nist"
@@ -38,7 +38,8 @@ MIN_LRE = {"Wampler5": 7.0}
 def _min_lres(fit: LinearModel | object, d: NistLLS) -> dict[str, float]:
     return {
         "coefficients": min(
-            lre(b, c) for b, c in zip(fit.coefficients, d.coefficients, strict=True)  # type: ignore[attr-defined]
+            lre(b, c)
+            for b, c in zip(fit.coefficients, d.coefficients, strict=True)  # type: ignore[attr-defined]
         ),
         "standard_deviations": min(
             lre(s, c)
@@ -90,7 +91,9 @@ def test_fixture_data_match_the_shared_wampler_family(shared_data: Path) -> None
     np.testing.assert_array_equal(read(FIXTURES / "Wampler5.dat").y, w1.y + 10000 * e)
 
 
-def _random_problem(seed: int, n: int = 60, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def _random_problem(
+    seed: int, n: int = 60, k: int = 3
+) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, k)) * np.array([1.0, 50.0, 0.01])[:k] + 3.0
     y = x @ rng.normal(size=k) + 2.0 + rng.normal(scale=0.5, size=n)
@@ -119,7 +122,9 @@ def test_ols_matches_statsmodels(seed: int, intercept: bool) -> None:
     # statsmodels' pinv solution is itself good to ~1e-12 on these designs.
     _assert_matches_statsmodels(fit, res, rtol=1e-9)
     x_new = x[:7] + 0.25
-    frame = res.get_prediction(sm.add_constant(x_new, has_constant="add") if intercept else x_new).summary_frame(alpha=0.1)
+    frame = res.get_prediction(
+        sm.add_constant(x_new, has_constant="add") if intercept else x_new
+    ).summary_frame(alpha=0.1)
     conf = fit.predict(x_new, interval="confidence", level=0.9)
     pred = fit.predict(x_new, interval="prediction", level=0.9)
     np.testing.assert_allclose(conf.mean, frame["mean"], rtol=1e-10)
@@ -169,24 +174,66 @@ def test_rank_deficient_design_names_the_cause() -> None:
     with pytest.raises(ValueError, match="rank deficient"):
         LinearModel(x, y)
     with pytest.raises(ValueError, match="rank deficient"):
-        LinearModel(np.ones((10, 1)), np.arange(10.0))  # column collinear with intercept
+        LinearModel(
+            np.ones((10, 1)), np.arange(10.0)
+        )  # column collinear with intercept
 
 
 def test_too_few_observations_names_the_cause() -> None:
-    with pytest.raises(ValueError, match="too few observations: 3 rows for 3 parameters"):
-        LinearModel(np.array([[1.0, 2.0], [2.0, 1.0], [3.0, 5.0]]), np.array([1.0, 2.0, 3.0]))
+    with pytest.raises(
+        ValueError, match="too few observations: 3 rows for 3 parameters"
+    ):
+        LinearModel(
+            np.array([[1.0, 2.0], [2.0, 1.0], [3.0, 5.0]]), np.array([1.0, 2.0, 3.0])
+        )
 
 
 @pytest.mark.parametrize(
     ("x", "y", "weights", "error", "match"),
     [
-        (np.array([1.0, np.nan, 3.0, 4.0]), np.arange(4.0), None, ValueError, "x must be finite.*row 1"),
-        (np.arange(4.0), np.array([1.0, 2.0, np.inf, 4.0]), None, ValueError, "y must be finite.*row 2"),
-        (np.arange(4.0), np.arange(4.0), np.array([1.0, 1.0, -1.0, 1.0]), ValueError, "weights must be positive.*row 2"),
+        (
+            np.array([1.0, np.nan, 3.0, 4.0]),
+            np.arange(4.0),
+            None,
+            ValueError,
+            "x must be finite.*row 1",
+        ),
+        (
+            np.arange(4.0),
+            np.array([1.0, 2.0, np.inf, 4.0]),
+            None,
+            ValueError,
+            "y must be finite.*row 2",
+        ),
+        (
+            np.arange(4.0),
+            np.arange(4.0),
+            np.array([1.0, 1.0, -1.0, 1.0]),
+            ValueError,
+            "weights must be positive.*row 2",
+        ),
         (np.arange(4.0), np.arange(5.0), None, ValueError, "x has 4 rows but y has 5"),
-        (np.array(["a", "b", "c"]), np.arange(3.0), None, TypeError, "x must hold real numbers"),
-        (np.arange(4.0), np.arange(4.0) > 1, None, TypeError, "y must hold real numbers"),
-        (np.zeros((2, 2, 2)), np.arange(2.0), None, ValueError, "x must have 1 or 2 dimension"),
+        (
+            np.array(["a", "b", "c"]),
+            np.arange(3.0),
+            None,
+            TypeError,
+            "x must hold real numbers",
+        ),
+        (
+            np.arange(4.0),
+            np.arange(4.0) > 1,
+            None,
+            TypeError,
+            "y must hold real numbers",
+        ),
+        (
+            np.zeros((2, 2, 2)),
+            np.arange(2.0),
+            None,
+            ValueError,
+            "x must have 1 or 2 dimension",
+        ),
         (np.empty((0, 1)), np.empty(0), None, ValueError, "too few observations"),
     ],
 )
@@ -230,7 +277,9 @@ def test_predictions_do_not_depend_on_the_origin_or_units_of_x(
     np.testing.assert_allclose(b.mean, a.mean, rtol=1e-10)
     np.testing.assert_allclose(b.upper - b.lower, a.upper - a.lower, rtol=1e-10)
     np.testing.assert_allclose(moved.r_squared, base.r_squared, rtol=1e-12)
-    np.testing.assert_allclose(moved.coefficients[1:] * scale, base.coefficients[1:], rtol=1e-10)
+    np.testing.assert_allclose(
+        moved.coefficients[1:] * scale, base.coefficients[1:], rtol=1e-10
+    )
 
 
 def test_fits_in_threads_agree_with_sequential_fits() -> None:

@@ -16,7 +16,9 @@ from perfstats import Trend, fit_trend
 matplotlib.use("Agg")
 
 
-def _design(t: np.ndarray, degree: int, period: float | None, harmonics: int) -> np.ndarray:
+def _design(
+    t: np.ndarray, degree: int, period: float | None, harmonics: int
+) -> np.ndarray:
     cols = [t**k for k in range(degree + 1)]
     for h in range(1, harmonics + 1):
         assert period is not None
@@ -28,7 +30,13 @@ def _series(seed: int, n: int = 200) -> tuple[np.ndarray, np.ndarray]:
     # A latency-like series: hours, a slow drift, a daily cycle and noise.
     rng = np.random.default_rng(seed)
     t = np.sort(rng.uniform(0.0, 96.0, size=n))
-    y = 180.0 + 0.4 * t - 0.002 * t**2 + 6.0 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 3, n)
+    y = (
+        180.0
+        + 0.4 * t
+        - 0.002 * t**2
+        + 6.0 * np.sin(2 * np.pi * t / 24)
+        + rng.normal(0, 3, n)
+    )
     return t, y
 
 
@@ -62,9 +70,9 @@ def test_fit_and_intervals_match_statsmodels(
     np.testing.assert_allclose(trend.residual_std_error**2, res.scale, rtol=1e-10)
     t_new = np.array([0.0, 13.5, 50.0, 96.0, 101.0, 120.0])
     for level in (0.8, 0.95, 0.999):
-        frame = res.get_prediction(_design(t_new, degree, period, harmonics)).summary_frame(
-            alpha=1 - level
-        )
+        frame = res.get_prediction(
+            _design(t_new, degree, period, harmonics)
+        ).summary_frame(alpha=1 - level)
         conf = trend.predict(t_new, interval="confidence", level=level)
         pred = trend.predict(t_new, interval="prediction", level=level)
         np.testing.assert_allclose(conf.mean, frame["mean"], rtol=1e-8)
@@ -95,7 +103,9 @@ def test_epoch_second_times_keep_their_digits() -> None:
     a = fit_trend(hours, y, degree=2)
     b = fit_trend(seconds, y, degree=2)
     np.testing.assert_allclose(b.slope * 3600.0, a.slope, rtol=1e-12)
-    np.testing.assert_allclose(b.standard_errors[2] * 3600.0**2, a.standard_errors[2], rtol=1e-11)
+    np.testing.assert_allclose(
+        b.standard_errors[2] * 3600.0**2, a.standard_errors[2], rtol=1e-11
+    )
     np.testing.assert_allclose(
         b.predict(start + 3600.0 * np.array([10.0, 80.0])).mean,
         a.predict([10.0, 80.0]).mean,
@@ -110,7 +120,9 @@ def test_epoch_second_times_keep_their_digits() -> None:
     shift=st.sampled_from([0.0, 1e4, 1e8, 1.7e9]),
     degree=st.integers(1, 4),
 )
-def test_predictions_are_invariant_to_the_time_origin(seed: int, shift: float, degree: int) -> None:
+def test_predictions_are_invariant_to_the_time_origin(
+    seed: int, shift: float, degree: int
+) -> None:
     rng = np.random.default_rng(seed)
     t = np.sort(rng.choice(500, size=40, replace=False)).astype(np.float64)
     y = rng.normal(100.0, 5.0, size=40) + 0.05 * t
@@ -133,7 +145,9 @@ def test_predictions_are_invariant_to_the_time_origin(seed: int, shift: float, d
         (0.0, True, "stable"),
     ],
 )
-def test_direction_follows_the_slope_test(slope: float, higher_is_worse: bool, expected: str) -> None:
+def test_direction_follows_the_slope_test(
+    slope: float, higher_is_worse: bool, expected: str
+) -> None:
     t = np.arange(100.0)
     y = 50.0 + slope * t + np.random.default_rng(11).normal(0.0, 1.0, 100)
     trend = fit_trend(t, y, higher_is_worse=higher_is_worse)
@@ -194,16 +208,35 @@ def test_forecast_steps_past_the_last_observation() -> None:
         ({"degree": 1.5}, TypeError, "degree must be an int"),
         ({"harmonics": 1}, ValueError, "needs a seasonal_period"),
         ({"seasonal_period": 2.0}, ValueError, "harmonics must be >= 1"),
-        ({"seasonal_period": -1.0, "harmonics": 1}, ValueError, "seasonal_period must be positive"),
+        (
+            {"seasonal_period": -1.0, "harmonics": 1},
+            ValueError,
+            "seasonal_period must be positive",
+        ),
         ({"degree": 3}, ValueError, "too few observations: 4 rows for 4 parameters"),
         # Integer times with period 1: sin(2 pi t) is identically zero.
-        ({"t": np.arange(8.0), "y": np.arange(8.0) ** 0.5, "seasonal_period": 1.0, "harmonics": 1}, ValueError, "rank deficient"),
+        (
+            {
+                "t": np.arange(8.0),
+                "y": np.arange(8.0) ** 0.5,
+                "seasonal_period": 1.0,
+                "harmonics": 1,
+            },
+            ValueError,
+            "rank deficient",
+        ),
         ({"y": [1.0, 2.0]}, ValueError, "t has 4 rows but y has 2"),
         ({"t": ["a", "b", "c", "d"]}, TypeError, "t must hold real numbers"),
-        ({"weights": [1.0, 0.0, 1.0, 1.0]}, ValueError, "weights must be positive.*row 1"),
+        (
+            {"weights": [1.0, 0.0, 1.0, 1.0]},
+            ValueError,
+            "weights must be positive.*row 1",
+        ),
     ],
 )
-def test_bad_input_is_a_clear_error(kwargs: dict[str, object], error: type, match: str) -> None:
+def test_bad_input_is_a_clear_error(
+    kwargs: dict[str, object], error: type, match: str
+) -> None:
     args: dict[str, object] = {"t": [0.0, 1.0, 2.0, 3.0], "y": [1.0, 3.0, 2.0, 5.0]}
     args.update(kwargs)
     with pytest.raises(error, match=match):
@@ -227,22 +260,28 @@ def test_result_renders_serialises_and_plots() -> None:
     assert isinstance(trend, Trend)
     assert trend.names == ["intercept", "t", "t^2", "sin1", "cos1"]
     text = repr(trend)
-    assert text.startswith("Trend(nobs=200, degree=2, seasonal=period 24, 1 harmonic(s)")
+    assert text.startswith(
+        "Trend(nobs=200, degree=2, seasonal=period 24, 1 harmonic(s)"
+    )
     assert "direction=" in text and "sin1" in text
     assert "<table>" in trend._repr_html_()
     d = json.loads(json.dumps(trend.to_dict()))
     assert d["direction"] == trend.direction and d["degree"] == 2
-    assert json.loads(json.dumps(trend.forecast(3).to_dict()))["interval"] == "prediction"
+    assert (
+        json.loads(json.dumps(trend.forecast(3).to_dict()))["interval"] == "prediction"
+    )
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots()
+    _, ax = plt.subplots()
     assert trend.plot(ax, horizon=10) is ax
     assert trend.plot() is not None
     plt.close("all")
 
 
 @pytest.mark.parametrize("weighted", [False, True])
-def test_large_series_take_the_streaming_path_and_still_match_statsmodels(weighted: bool) -> None:
+def test_large_series_take_the_streaming_path_and_still_match_statsmodels(
+    weighted: bool,
+) -> None:
     # Above 20,000 rows the fit streams blocks of rows (blocked QR + long double
     # refinement) instead of holding the design: same answers.
     rng = np.random.default_rng(42)

@@ -11,7 +11,7 @@ from perfstats._core import __version__
 __all__ = ["__version__"]
 
 # ---- regression (issue 3: trend regression and forecasting) ----
-from perfstats.linear_model import LinearModel, Prediction  # noqa: E402
-from perfstats.trend import Trend, fit_trend  # noqa: E402
+from perfstats.linear_model import LinearModel, Prediction
+from perfstats.trend import Trend, fit_trend
 
 __all__ += ["LinearModel", "Prediction", "Trend", "fit_trend"]

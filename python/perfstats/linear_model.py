@@ -18,8 +18,10 @@ Interval = Literal["confidence", "prediction"]
 __all__ = ["LinearModel", "Prediction"]
 
 
-def _as_float_array(values: ArrayLike, name: str, ndim: tuple[int, ...]) -> NDArray[Any]:
-    """`values` as a float64 array with one of the allowed dimensions, or a clear error."""
+def _as_float_array(
+    values: ArrayLike, name: str, ndim: tuple[int, ...]
+) -> NDArray[Any]:
+    """`values` as a float64 array of an allowed dimension, or a clear error."""
     arr = np.asarray(values)
     if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
@@ -35,7 +37,9 @@ def _optional_weights(weights: ArrayLike | None) -> NDArray[Any] | None:
 
 def _check_interval(interval: str, level: float) -> None:
     if interval not in ("confidence", "prediction"):
-        raise ValueError(f"interval must be 'confidence' or 'prediction', got {interval!r}")
+        raise ValueError(
+            f"interval must be 'confidence' or 'prediction', got {interval!r}"
+        )
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
 
@@ -192,14 +196,19 @@ class _FittedCoefficients:
 
     def _table_text(self) -> str:
         width = max(len(n) for n in self._names)
-        lines = [f"  {'':{width}}  {'coef':>13} {'std err':>13} {'t':>10} {'P>|t|':>10}"]
+        lines = [
+            f"  {'':{width}}  {'coef':>13} {'std err':>13} {'t':>10} {'P>|t|':>10}"
+        ]
         for name, b, se, t, p in self._coefficient_rows():
-            lines.append(f"  {name:{width}}  {b:>13.6g} {se:>13.6g} {t:>10.4g} {p:>10.3g}")
+            lines.append(
+                f"  {name:{width}}  {b:>13.6g} {se:>13.6g} {t:>10.4g} {p:>10.3g}"
+            )
         return "\n".join(lines)
 
     def _table_html(self, title: str, summary: Sequence[tuple[str, str]]) -> str:
         head = "".join(
-            f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in summary
+            f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+            for k, v in summary
         )
         rows = "".join(
             "<tr>"
@@ -211,7 +220,8 @@ class _FittedCoefficients:
         return (
             f"<div><strong>{html.escape(title)}</strong>"
             f"<table>{head}</table>"
-            "<table><tr><th></th><th>coef</th><th>std err</th><th>t</th><th>P&gt;|t|</th>"
+            "<table><tr><th></th><th>coef</th><th>std err</th><th>t</th>"
+            "<th>P&gt;|t|</th>"
             f"</tr>{rows}</table></div>"
         )
 
@@ -283,7 +293,9 @@ class LinearModel(_FittedCoefficients):
         self._k = k
         self._intercept = bool(intercept)
         self._names = (["intercept"] if intercept else []) + cols
-        self._fit = _core.LinearModel(xa, ya, self._intercept, _optional_weights(weights))
+        self._fit = _core.LinearModel(
+            xa, ya, self._intercept, _optional_weights(weights)
+        )
 
     @property
     def intercept(self) -> bool:

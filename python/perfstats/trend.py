@@ -1,4 +1,4 @@
-"""Trend of a metric over time: polynomial plus seasonal fit, forecasts, budget crossing."""
+"""Trend of a metric over time: polynomial + seasonal fit, forecasts, crossings."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from perfstats.linear_model import (
     Prediction,
     _as_float_array,
     _check_interval,
-    _fmt,
     _FittedCoefficients,
+    _fmt,
     _optional_weights,
 )
 
@@ -89,7 +89,8 @@ def fit_trend(
     >>> mean, lower, upper = trend.predict([14.0], interval="prediction")
     >>> print(f"{mean[0]:.1f} [{lower[0]:.1f}, {upper[0]:.1f}]")
     221.0 [219.8, 222.2]
-    >>> print(f"{trend.time_to_threshold(225.0):.2f} h")  # upper 95% band reaches 225 ms
+    >>> when = trend.time_to_threshold(225.0)  # upper 95% band reaches 225 ms
+    >>> print(f"{when:.2f} h")
     15.79 h
     """
     if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)):
@@ -100,7 +101,9 @@ def fit_trend(
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
     period = 0.0 if seasonal_period is None else float(seasonal_period)
     if seasonal_period is not None and not (period > 0.0 and math.isfinite(period)):
-        raise ValueError(f"seasonal_period must be positive and finite, got {seasonal_period!r}")
+        raise ValueError(
+            f"seasonal_period must be positive and finite, got {seasonal_period!r}"
+        )
     ta = _as_float_array(t, "t", (1,))
     ya = _as_float_array(y, "y", (1,))
     if ta.shape[0] != ya.shape[0]:
@@ -115,8 +118,8 @@ class Trend(_FittedCoefficients):
     """A fitted trend (from `fit_trend`): coefficients, tests, predictions, forecasts.
 
     Coefficients are named ``intercept, t, t^2, ..., sin1, cos1, ...`` and apply to the
-    caller's `t`. `direction` tests the slope of the polynomial part at the last observed
-    time (seasonal terms excluded).
+    caller's `t`. `direction` tests the slope of the polynomial part at the last
+    observed time (seasonal terms excluded).
     """
 
     def __init__(
@@ -173,7 +176,7 @@ class Trend(_FittedCoefficients):
 
     @property
     def direction(self) -> Direction:
-        """"degrading", "improving" or "stable" from the slope test at level `alpha`.
+        """ "degrading", "improving" or "stable" from the slope test at level `alpha`.
 
         A significant increase is "degrading" when ``higher_is_worse`` (latency), a
         significant decrease when not (throughput).
@@ -252,7 +255,9 @@ class Trend(_FittedCoefficients):
         span = float(self._fit.t_max - self._fit.t_min)
         horizon = span if max_horizon is None else float(max_horizon)
         if not (horizon > 0.0 and math.isfinite(horizon)):
-            raise ValueError(f"max_horizon must be positive and finite, got {max_horizon!r}")
+            raise ValueError(
+                f"max_horizon must be positive and finite, got {max_horizon!r}"
+            )
         sign = 1.0 if self._higher_is_worse else -1.0
 
         def excess(times: NDArray[Any]) -> NDArray[Any]:
@@ -338,7 +343,11 @@ class Trend(_FittedCoefficients):
         ax.scatter(self._t, self._y, s=6, color="0.4", label="observed")
         ax.plot(grid, band.mean, color="C0", label="trend")
         ax.fill_between(
-            grid, band.lower, band.upper, color="C0", alpha=0.2,
+            grid,
+            band.lower,
+            band.upper,
+            color="C0",
+            alpha=0.2,
             label=f"{level:.0%} prediction band",
         )
         ax.set_xlabel("t")
