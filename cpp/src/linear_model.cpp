@@ -242,21 +242,28 @@ FitResult fit_streaming(const DesignRows& rows, const Eigen::Ref<const Eigen::Ve
   const Index n = rows.rows();
   const Index p = rows.cols();
   MatrixXld block(kBlock, p);
+  Eigen::MatrixXd block_d(kBlock, p);
   Eigen::MatrixXd stack(kBlock + p + 1, p + 1);
   Eigen::MatrixXd rt = Eigen::MatrixXd::Zero(p + 1, p + 1);
   long double wsum = 0;
   long double wy = 0;
   for (Index begin = 0; begin < n; begin += kBlock) {
     const Index count = std::min(kBlock, n - begin);
-    rows.fill(begin, count, block);
+    rows.fill_double(begin, count, block_d);
     stack.topRows(p + 1) = rt;
-    for (Index i = 0; i < count; ++i) {
-      const long double sw = root_weight(w, begin + i);
-      for (Index k = 0; k < p; ++k) stack(p + 1 + i, k) = static_cast<double>(sw * block(i, k));
-      const long double b = sw * static_cast<long double>(y(begin + i));
-      stack(p + 1 + i, p) = static_cast<double>(b);
-      wsum += sw * sw;
-      wy += sw * b;
+    stack.block(p + 1, 0, count, p) = block_d.topRows(count);
+    stack.block(p + 1, p, count, 1) = y.segment(begin, count);
+    if (w.size() > 0) {
+      // Rounded weighting is fine here: the factorisation only preconditions.
+      const Eigen::ArrayXd sw = w.segment(begin, count).array().sqrt();
+      stack.block(p + 1, 0, count, p + 1).array().colwise() *= sw;
+      for (Index i = 0; i < count; ++i) {
+        wsum += static_cast<long double>(w(begin + i));
+        wy += static_cast<long double>(w(begin + i)) * static_cast<long double>(y(begin + i));
+      }
+    } else {
+      wsum += static_cast<long double>(count);
+      for (Index i = 0; i < count; ++i) wy += static_cast<long double>(y(begin + i));
     }
     Eigen::HouseholderQR<Eigen::MatrixXd> qr(stack.topRows(p + 1 + count));
     rt = qr.matrixQR().topRows(p + 1).triangularView<Eigen::Upper>();
@@ -405,6 +412,13 @@ void check_finite_matrix(const Eigen::Ref<const Eigen::MatrixXd>& x, const char*
 
 }  // namespace
 
+void DesignRows::fill_double(Eigen::Index begin, Eigen::Index count,
+                             Eigen::MatrixXd& out) const {
+  MatrixXld rows_ld(count, cols());
+  fill(begin, count, rows_ld);
+  out.topRows(count) = rows_ld.cast<double>();
+}
+
 LinearModel::LinearModel(const Eigen::Ref<const Eigen::MatrixXd>& x,
                          const Eigen::Ref<const Eigen::VectorXd>& y, bool intercept,
                          const Eigen::Ref<const Eigen::VectorXd>& weights)
@@ -543,22 +557,29 @@ Prediction LinearModel::predict_design(const DesignRows& design_new, IntervalKin
   const double extra = kind == IntervalKind::prediction ? static_cast<double>(scale_) : 0.0;
   const double s2 = static_cast<double>(scale_);
   // The internal basis is well conditioned, so the products below lose nothing in
-  // double; blocks of rows keep them vectorised and free of n x p copies.
+  // double; plain loops over blocks of rows avoid n x p copies and tiny-GEMM overhead.
   const Eigen::VectorXd coef = internal_coef_.cast<double>();
   const Eigen::MatrixXd cov = internal_unscaled_cov_.cast<double>();
-  MatrixXld block(std::min(kBlock, m), p);
-  Eigen::MatrixXd bd(block.rows(), p);
+  Eigen::MatrixXd bd(std::min(kBlock, m), p);
   for (Index begin = 0; begin < m; begin += kBlock) {
     const Index count = std::min(kBlock, m - begin);
-    design_new.fill(begin, count, block);
-    bd.topRows(count) = block.topRows(count).cast<double>();
-    const auto rows = bd.topRows(count);
-    out.mean.segment(begin, count).noalias() = rows * coef;
-    const Eigen::VectorXd quad = (rows * cov).cwiseProduct(rows).rowwise().sum();
-    const Eigen::ArrayXd se = (s2 * quad.array() + extra).max(0.0).sqrt();
-    out.se.segment(begin, count) = se.matrix();
-    out.lower.segment(begin, count) = out.mean.segment(begin, count).array() - q * se;
-    out.upper.segment(begin, count) = out.mean.segment(begin, count).array() + q * se;
+    design_new.fill_double(begin, count, bd);
+    for (Index i = 0; i < count; ++i) {
+      double mean = 0;
+      double quad = 0;
+      for (Index j = 0; j < p; ++j) {
+        const double aj = bd(i, j);
+        mean += aj * coef(j);
+        double acc = 0;
+        for (Index k = 0; k < p; ++k) acc += cov(k, j) * bd(i, k);
+        quad += aj * acc;
+      }
+      const double se = std::sqrt(std::max(s2 * quad + extra, 0.0));
+      out.mean(begin + i) = mean;
+      out.se(begin + i) = se;
+      out.lower(begin + i) = mean - q * se;
+      out.upper(begin + i) = mean + q * se;
+    }
   }
   return out;
 }

@@ -99,6 +99,31 @@ class TrendRows final : public DesignRows {
       }
     }
   }
+  void fill_double(Index begin, Index count, Eigen::MatrixXd& out) const override {
+    // centre = hi + lo exactly enough: (t - hi) - lo keeps z to double precision.
+    const double hi = static_cast<double>(centre_);
+    const double lo = static_cast<double>(centre_ - hi);
+    const double inv = static_cast<double>(inv_scale_);
+    const int d = spec_.degree;
+    const double two_pi = boost::math::constants::two_pi<double>();
+    for (Index i = 0; i < count; ++i) {
+      const double ti = t_(begin + i);
+      const double z = ((ti - hi) - lo) * inv;
+      double zk = 1;
+      for (int k = 0; k <= d; ++k) {
+        out(i, k) = zk;
+        zk *= z;
+      }
+      if (spec_.harmonics > 0) {
+        const double phase = std::fmod(ti, spec_.seasonal_period) / spec_.seasonal_period;
+        for (int h = 1; h <= spec_.harmonics; ++h) {
+          const double angle = two_pi * static_cast<double>(h) * phase;
+          out(i, d + 2 * h - 1) = std::sin(angle);
+          out(i, d + 2 * h) = std::cos(angle);
+        }
+      }
+    }
+  }
 
  private:
   const Eigen::Ref<const Eigen::VectorXd>& t_;

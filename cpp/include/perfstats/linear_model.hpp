@@ -38,6 +38,9 @@ class DesignRows {
   virtual Eigen::Index cols() const = 0;
   // Writes rows [begin, begin + count) into out(0 .. count-1, :); out has >= count rows.
   virtual void fill(Eigen::Index begin, Eigen::Index count, MatrixXld& out) const = 0;
+  // The same rows in double, for the factorisation and for predictions (the refinement
+  // alone needs long double). By default the long double rows, rounded.
+  virtual void fill_double(Eigen::Index begin, Eigen::Index count, Eigen::MatrixXd& out) const;
 };
 
 // An internal design: columns the fit works in, and how its coefficients map to the
@@ -81,7 +84,7 @@ class LinearModel {
   // Centred R^2 with a constant, uncentred (sum of squares about zero) without one.
   double r_squared() const noexcept { return r_squared_; }
   double adj_r_squared() const noexcept;
-  // (weighted) residuals y - fitted, in input order
+  // residuals y - fitted (unweighted), in input order
   const Eigen::VectorXd& residuals() const noexcept { return residuals_; }
 
   // Intervals at rows of `x_new` (n_new x k, the caller's columns, no constant column).
