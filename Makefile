@@ -7,7 +7,7 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 JOBS      ?= 2
 FUZZ_SECS ?= 20
-APT_PKGS  := libeigen3-dev libboost-dev libgtest-dev clang libclang-rt-14-dev
+APT_PKGS  := libeigen3-dev libboost-dev libgtest-dev clang libclang-rt-14-dev chromium
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYBIND_DIR = $(shell $(PY) -m pybind11 --cmakedir)
 
@@ -39,6 +39,7 @@ $(VENV)/.installed: requirements-dev.txt
 	@[ -x $(PY) ] || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $@
 
 # Non-editable install into .venv: what users get from `pip install .`.
@@ -72,7 +73,7 @@ fuzz: deps
 	@set -e; for f in build/fuzz/fuzz_*; do \
 	  [ -x $$f ] || continue; name=$$(basename $$f); \
 	  corpus=build/fuzz/corpus/$$name; mkdir -p $$corpus; \
-	  if [ -d tests/fixtures ]; then cp -f tests/fixtures/*.bin $$corpus/ 2>/dev/null || true; fi; \
+	  cp -f tests/fixtures/*.bin cpp/fuzz/corpus/*.bin $$corpus/ 2>/dev/null || true; \
 	  echo "fuzzing $$name for $(FUZZ_SECS) s"; \
 	  $$f -max_total_time=$(FUZZ_SECS) -rss_limit_mb=2048 -timeout=10 -print_final_stats=0 \
 	    -artifact_prefix=build/fuzz/ $$corpus 2> build/fuzz/$$name.log \
@@ -85,7 +86,7 @@ pytest: install
 
 typecheck: install
 	$(PY) -m mypy
-	$(PY) -m mypy.stubtest perfstats._core --ignore-missing-stub --allowlist tests/stubtest-allowlist.txt
+	$(PY) -m mypy.stubtest perfstats._core --allowlist tests/stubtest-allowlist.txt
 
 lint: venv
 	$(PY) -m ruff check python tests benchmarks

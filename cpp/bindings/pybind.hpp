@@ -33,4 +33,33 @@ inline std::size_t length_1d(const DoubleArray& a, const char* name) {
   return static_cast<std::size_t>(a.shape(0));
 }
 
+// A 1-D float64 view of an array-like: a float64 NumPy array (any stride) is viewed in
+// place; anything else is converted once into `owner`. The view is valid while the caller
+// holds the argument, i.e. for the duration of the call only.
+struct DoubleView {
+  const double* data = nullptr;
+  std::size_t size = 0;
+  std::ptrdiff_t stride = 1;  // in elements
+  py::array owner;
+};
+
+inline DoubleView view_1d(const py::handle& obj, const char* name) {
+  DoubleView v;
+  py::array arr = py::array::ensure(obj);
+  if (!arr || !arr.dtype().is(py::dtype::of<double>()) || arr.ndim() != 1 ||
+      arr.strides(0) % static_cast<py::ssize_t>(sizeof(double)) != 0) {
+    arr = DoubleArray::ensure(obj);
+    if (!arr) throw py::type_error(std::string(name) + " must be an array of numbers");
+  }
+  if (arr.ndim() != 1) {
+    throw py::value_error(std::string(name) + " must be one-dimensional, got " +
+                          std::to_string(arr.ndim()) + " dimensions");
+  }
+  v.data = static_cast<const double*>(arr.data());
+  v.size = static_cast<std::size_t>(arr.shape(0));
+  v.stride = v.size > 1 ? arr.strides(0) / static_cast<py::ssize_t>(sizeof(double)) : 1;
+  v.owner = std::move(arr);
+  return v;
+}
+
 }  // namespace perfstats::python

@@ -1,6 +1,150 @@
-// Bindings for the sketch domain (to be filled by the issue that builds it).
+// Bindings for perfstats::QuantileSketch: argument adaptation only.
+#include <optional>
+
+#include "perfstats/quantile_sketch.hpp"
 #include "pybind.hpp"
 
 namespace perfstats::python {
-void register_sketch(py::module_& /*m*/) {}
+namespace {
+
+py::array_t<double> to_array(const std::vector<double>& v) {
+  py::array_t<double> out(static_cast<py::ssize_t>(v.size()));
+  std::copy(v.begin(), v.end(), out.mutable_data());
+  return out;
+}
+
+BucketStore store_from(std::int64_t offset, const py::handle& counts, const char* name) {
+  const DoubleView v = view_1d(counts, name);
+  BucketStore s;
+  s.offset = offset;
+  s.counts.resize(v.size);
+  for (std::size_t i = 0; i < v.size; ++i) {
+    s.counts[i] = v.data[static_cast<std::ptrdiff_t>(i) * v.stride];
+  }
+  return s;
+}
+
+}  // namespace
+
+void register_sketch(py::module_& m) {
+  using S = QuantileSketch;
+  py::class_<S>(m, "QuantileSketch")
+      .def(py::init<double, std::size_t>(), py::arg("relative_accuracy") = 0.01,
+           py::arg("max_buckets") = S::kDefaultMaxBuckets)
+      .def_static("with_scale", &S::with_scale, py::arg("scale"),
+                  py::arg("max_buckets") = S::kDefaultMaxBuckets)
+      .def_static("accuracy_of_scale", &S::accuracy_of_scale, py::arg("scale"))
+      .def_static("scale_for_accuracy", &S::scale_for_accuracy, py::arg("relative_accuracy"))
+      .def_static("bucket_index", &S::bucket_index, py::arg("magnitude"), py::arg("scale"))
+      .def("add_value", py::overload_cast<double, double>(&S::add), py::arg("value"),
+           py::arg("weight") = 1.0)
+      .def(
+          "add_array",
+          [](S& self, const py::handle& values, const py::handle& weights) {
+            const DoubleView v = view_1d(values, "values");
+            if (weights.is_none()) {
+              // Safe without the GIL: the views are kept alive by the caller's arguments
+              // and `self` is not shared by this call with other Python threads' calls.
+              py::gil_scoped_release release;
+              self.add(v.data, v.size, v.stride);
+              return;
+            }
+            const DoubleView w = view_1d(weights, "weights");
+            if (w.size != v.size) {
+              throw py::value_error("weights has length " + std::to_string(w.size) +
+                                    " but values has length " + std::to_string(v.size));
+            }
+            py::gil_scoped_release release;
+            self.add(v.data, w.data, v.size, v.stride, w.stride);
+          },
+          py::arg("values"), py::arg("weights") = py::none())
+      .def("merge", &S::merge, py::arg("other"))
+      .def(
+          "quantiles",
+          [](const S& self, const py::handle& q) {
+            const DoubleView v = view_1d(q, "q");
+            std::vector<double> qs(v.size);
+            for (std::size_t i = 0; i < v.size; ++i) {
+              qs[i] = v.data[static_cast<std::ptrdiff_t>(i) * v.stride];
+            }
+            std::vector<double> out(v.size);
+            self.quantiles(qs.data(), out.data(), qs.size());
+            return to_array(out);
+          },
+          py::arg("q"))
+      .def("cdf", &S::cdf, py::arg("x"))
+      .def_property_readonly("count", &S::count)
+      .def_property_readonly("sum", &S::sum)
+      .def_property_readonly("mean", &S::mean)
+      .def_property_readonly("min", &S::min)
+      .def_property_readonly("max", &S::max)
+      .def_property_readonly("zero_count", &S::zero_count)
+      .def_property_readonly("scale", &S::scale)
+      .def_property_readonly("initial_scale", &S::initial_scale)
+      .def_property_readonly("relative_accuracy", &S::relative_accuracy)
+      .def_property_readonly("max_buckets", &S::max_buckets)
+      .def_property_readonly("memory_bytes", &S::memory_bytes)
+      .def(
+          "buckets",
+          [](const S& self, bool negative) {
+            const BucketStore& s = negative ? self.negative() : self.positive();
+            return py::make_tuple(s.offset, to_array(s.counts));
+          },
+          py::arg("negative") = false)
+      .def_static(
+          "from_buckets",
+          [](int scale, std::int64_t positive_offset, const py::handle& positive_counts,
+             std::int64_t negative_offset, const py::handle& negative_counts, double zero_count,
+             double count, double sum, double min, double max, std::size_t max_buckets) {
+            return S::from_buckets(scale, store_from(positive_offset, positive_counts,
+                                                     "positive_counts"),
+                                   store_from(negative_offset, negative_counts,
+                                              "negative_counts"),
+                                   zero_count, count, sum, min, max, max_buckets);
+          },
+          py::arg("scale"), py::arg("positive_offset"), py::arg("positive_counts"),
+          py::arg("negative_offset"), py::arg("negative_counts"), py::arg("zero_count"),
+          py::arg("count"), py::arg("sum"), py::arg("min"), py::arg("max"),
+          py::arg("max_buckets"))
+      .def("to_bytes", [](const S& self) { return py::bytes(self.to_bytes()); })
+      .def_static(
+          "from_bytes",
+          [](const py::buffer& data) {
+            const py::buffer_info info = data.request();
+            if (info.ndim > 1 || (info.ndim == 1 && info.itemsize != 1)) {
+              throw py::type_error("from_bytes expects bytes-like data");
+            }
+            const auto size = static_cast<std::size_t>(info.size * info.itemsize);
+            return S::from_bytes(static_cast<const std::uint8_t*>(info.ptr), size);
+          },
+          py::arg("data"))
+      .def("__eq__", [](const S& a, const S& b) { return a == b; })
+      .def("__copy__", [](const S& self) { return S(self); });
+
+  m.def(
+      "sketch_groups",
+      [](const py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>& codes,
+         const DoubleArray& values, std::size_t n_groups, double relative_accuracy,
+         std::size_t max_buckets, const std::vector<double>& boundaries) {
+        const std::size_t n = length_1d(values, "values");
+        if (codes.ndim() != 1 || static_cast<std::size_t>(codes.shape(0)) != n) {
+          throw py::value_error("codes must be one-dimensional with the length of values");
+        }
+        GroupedSketches out;
+        {
+          // Safe without the GIL: both arrays are held by the caller for the whole call.
+          py::gil_scoped_release release;
+          out = sketch_groups(codes.data(), values.data(), n, n_groups, relative_accuracy,
+                              max_buckets, boundaries);
+        }
+        py::array_t<double> counts({static_cast<py::ssize_t>(n_groups),
+                                    static_cast<py::ssize_t>(boundaries.size() + 1)});
+        std::copy(out.bucket_counts.begin(), out.bucket_counts.end(), counts.mutable_data());
+        return py::make_tuple(std::move(out.sketches), counts);
+      },
+      py::arg("codes"), py::arg("values"), py::arg("n_groups"),
+      py::arg("relative_accuracy") = 0.01, py::arg("max_buckets") = S::kDefaultMaxBuckets,
+      py::arg("boundaries") = std::vector<double>{});
+}
+
 }  // namespace perfstats::python

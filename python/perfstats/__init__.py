@@ -6,12 +6,104 @@ regression with forecasts, anomaly and change-point detection, on a C++ core.
 
 from __future__ import annotations
 
+from perfstats import datasets
 from perfstats._core import __version__
-
-__all__ = ["__version__"]
-
-# ---- regression (issue 3: trend regression and forecasting) ----
+from perfstats.anomaly import (
+    AnomalyResult,
+    EwmaZScore,
+    RobustZScore,
+    RollingZScore,
+    SeasonalZScore,
+)
+from perfstats.changepoints import (
+    ChangePoint,
+    ChangePoints,
+    detect_changepoints,
+    detect_regressions,
+)
+from perfstats.comparison import Comparison, compare
+from perfstats.costs import CostReport, costs, load_prices
+from perfstats.histogram import Histogram
+from perfstats.hypothesis_tests import (
+    MannWhitneyResult,
+    SRMResult,
+    TTestResult,
+    mann_whitney_u,
+    one_sample_t_test,
+    paired_t_test,
+    power,
+    required_sample_size,
+    srm_test,
+    student_t_test,
+    welch_t_test,
+)
+from perfstats.interop import (
+    HdrHistogramData,
+    HdrInterval,
+    read_hdrhistogram_log,
+    sketch_from_ddsketch,
+    sketch_from_otel,
+    sketch_to_ddsketch,
+    sketch_to_otel,
+)
+from perfstats.intervals import wilson_interval
+from perfstats.io import Events, read_events, write_events
 from perfstats.linear_model import LinearModel, Prediction
+from perfstats.moments import Moments, lag1_autocorrelation
+from perfstats.quantile_sketch import QuantileSketch
+from perfstats.report import Report, build_report
+from perfstats.summary import Summary, summarize
 from perfstats.trend import Trend, fit_trend
 
-__all__ += ["LinearModel", "Prediction", "Trend", "fit_trend"]
+__all__ = [
+    "AnomalyResult",
+    "ChangePoint",
+    "ChangePoints",
+    "Comparison",
+    "CostReport",
+    "Events",
+    "EwmaZScore",
+    "HdrHistogramData",
+    "HdrInterval",
+    "Histogram",
+    "LinearModel",
+    "MannWhitneyResult",
+    "Moments",
+    "Prediction",
+    "QuantileSketch",
+    "Report",
+    "RobustZScore",
+    "RollingZScore",
+    "SRMResult",
+    "SeasonalZScore",
+    "Summary",
+    "TTestResult",
+    "Trend",
+    "__version__",
+    "build_report",
+    "compare",
+    "costs",
+    "datasets",
+    "detect_changepoints",
+    "detect_regressions",
+    "fit_trend",
+    "lag1_autocorrelation",
+    "load_prices",
+    "mann_whitney_u",
+    "one_sample_t_test",
+    "paired_t_test",
+    "power",
+    "read_events",
+    "read_hdrhistogram_log",
+    "required_sample_size",
+    "sketch_from_ddsketch",
+    "sketch_from_otel",
+    "sketch_to_ddsketch",
+    "sketch_to_otel",
+    "srm_test",
+    "student_t_test",
+    "summarize",
+    "welch_t_test",
+    "wilson_interval",
+    "write_events",
+]

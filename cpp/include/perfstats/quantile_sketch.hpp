@@ -1,0 +1,150 @@
+// QuantileSketch: a mergeable relative-error quantile sketch on the exponential grid of
+// OpenTelemetry / Prometheus native histograms.
+//
+// Bucket i at scale s covers (base^i, base^(i+1)] with base = 2^(2^-s). A value's bucket is
+// read from the bits of its double (exponent, then a table over the top mantissa bits), with
+// no call to log. Scales merge exactly: bucket i at scale s lies inside bucket i >> 1 at s - 1.
+//
+// Guarantee: for positive data, every quantile q̂ returned satisfies |q̂ - q| <= a * q where q is
+// the exact order statistic of rank floor(q * (n - 1)) (numpy.quantile(method="lower")) and
+// a = (base - 1) / (base + 1) is relative_accuracy() at the sketch's current scale. Negative
+// values are mirrored (same bound on |q|); zeros are counted exactly. count, sum, min and max
+// are exact (sum is a compensated sum).
+//
+// Memory is bounded by max_buckets per sign: when the index range of either store would exceed
+// it, the sketch lowers its scale (halving the resolution) until it fits, so the accuracy
+// degrades gracefully and no quantile is ever voided. The scale reached depends only on the
+// data's range, so merging sketches equals sketching the concatenated data, bucket for bucket.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace perfstats {
+
+// Dense counts of consecutive bucket indices [offset, offset + counts.size()).
+struct BucketStore {
+  std::int64_t offset = 0;
+  std::vector<double> counts;
+
+  bool empty() const noexcept { return counts.empty(); }
+  std::int64_t end() const noexcept {
+    return offset + static_cast<std::int64_t>(counts.size());
+  }
+  double total() const noexcept;
+  // Grows the dense range to cover [lo, hi] (inclusive), keeping existing counts.
+  void cover(std::int64_t lo, std::int64_t hi);
+  // Merges pairs of buckets `steps` times (index i -> i >> steps).
+  void downscale(int steps);
+  // Drops empty buckets at both ends.
+  void trim();
+  bool operator==(const BucketStore& other) const;
+};
+
+class QuantileSketch {
+ public:
+  static constexpr int kMinScale = -10;
+  static constexpr int kMaxScale = 14;
+  static constexpr std::size_t kDefaultMaxBuckets = 4096;
+  static constexpr std::size_t kMinMaxBuckets = 16;
+  static constexpr std::size_t kMaxMaxBuckets = std::size_t{1} << 20;
+
+  // Picks the coarsest scale whose accuracy meets `relative_accuracy` (in (0, 1)).
+  explicit QuantileSketch(double relative_accuracy = 0.01,
+                          std::size_t max_buckets = kDefaultMaxBuckets);
+  static QuantileSketch with_scale(int scale, std::size_t max_buckets = kDefaultMaxBuckets);
+
+  // Bucket-level construction (OpenTelemetry, HdrHistogram, DDSketch conversions). Validates
+  // everything; count/sum/min/max are taken as given when finite, else derived from buckets.
+  static QuantileSketch from_buckets(int scale, BucketStore positive, BucketStore negative,
+                                     double zero_count, double count, double sum, double min,
+                                     double max, std::size_t max_buckets);
+
+  // The accuracy a = (base - 1) / (base + 1) of a scale, and the coarsest scale with a <= target.
+  static double accuracy_of_scale(int scale);
+  static int scale_for_accuracy(double relative_accuracy);
+  // Bucket index of a finite magnitude > 0 at a scale (exposed for tests and converters).
+  static std::int64_t bucket_index(double magnitude, int scale) noexcept;
+  // Upper boundary base^(index + 1) of a bucket.
+  static double bucket_upper(std::int64_t index, int scale) noexcept;
+
+  // Adds one value with a weight. Throws std::invalid_argument for NaN/inf values, or
+  // negative/NaN/inf weights; the sketch is unchanged then.
+  void add(double value, double weight = 1.0);
+  // Adds n values (stride in elements), optionally weighted. All input is validated before
+  // anything is added: on error nothing is added and the message names the first bad index.
+  void add(const double* values, std::size_t n, std::ptrdiff_t stride = 1);
+  void add(const double* values, const double* weights, std::size_t n,
+           std::ptrdiff_t value_stride = 1, std::ptrdiff_t weight_stride = 1);
+  void merge(const QuantileSketch& other);
+
+  // q in [0, 1]; NaN for an empty sketch. quantile(0) == min and quantile(1) == max exactly.
+  double quantile(double q) const;
+  void quantiles(const double* q, double* out, std::size_t n) const;
+  // Fraction of weight at or below x, counting a bucket as at-or-below x when its
+  // representative value is <= x. Bound: F(x / (1 + a)) <= cdf(x) <= F(x / (1 - a)) for x > 0
+  // (mirrored for x < 0), exact outside (min, max). NaN for an empty sketch.
+  double cdf(double x) const;
+
+  double count() const noexcept { return count_; }
+  double sum() const noexcept { return sum_ + sum_compensation_; }
+  double mean() const noexcept;
+  double min() const noexcept;
+  double max() const noexcept;
+  double zero_count() const noexcept { return zero_count_; }
+  int scale() const noexcept { return scale_; }
+  int initial_scale() const noexcept { return initial_scale_; }
+  double relative_accuracy() const noexcept { return accuracy_of_scale(scale_); }
+  std::size_t max_buckets() const noexcept { return max_buckets_; }
+  const BucketStore& positive() const noexcept { return positive_; }
+  const BucketStore& negative() const noexcept { return negative_; }
+  bool empty() const noexcept { return count_ == 0.0; }
+  // Bytes held by the object including its bucket arrays.
+  std::size_t memory_bytes() const noexcept;
+
+  std::string to_bytes() const;
+  static QuantileSketch from_bytes(const std::uint8_t* data, std::size_t size);
+
+  // Same buckets, counts, scale, limits and exact statistics (sum compared after rounding).
+  bool operator==(const QuantileSketch& other) const;
+  bool operator!=(const QuantileSketch& other) const { return !(*this == other); }
+
+ private:
+  QuantileSketch(int scale, std::size_t max_buckets, bool);
+  void downscale_to(int scale);
+  void add_validated(const double* values, const double* weights, std::size_t n,
+                     std::ptrdiff_t value_stride, std::ptrdiff_t weight_stride);
+  void add_sum(double s) noexcept;
+  double value_of_bucket(std::int64_t index) const noexcept;
+
+  int scale_;
+  int initial_scale_;
+  std::size_t max_buckets_;
+  BucketStore positive_;
+  BucketStore negative_;
+  double zero_count_ = 0.0;
+  double count_ = 0.0;
+  double sum_ = 0.0;
+  double sum_compensation_ = 0.0;
+  double min_;
+  double max_;
+};
+
+// Sketches of values split by group, plus exact counts in upper-inclusive buckets.
+struct GroupedSketches {
+  std::vector<QuantileSketch> sketches;   // one per group
+  std::vector<double> bucket_counts;      // n_groups x (boundaries + 1), row-major
+};
+
+// values[i] goes to group codes[i] (0 <= code < n_groups). NaN values are missing data and
+// skipped; infinities and out-of-range codes throw. With `boundaries` b_0 < ... < b_{k-1},
+// bucket_counts[g][j] counts group g's values in (b_{j-1}, b_j] (bucket k: above b_{k-1}).
+// Values are counting-sorted by group first so every group is filled by the fast batch path.
+GroupedSketches sketch_groups(const std::int64_t* codes, const double* values, std::size_t n,
+                              std::size_t n_groups, double relative_accuracy,
+                              std::size_t max_buckets = QuantileSketch::kDefaultMaxBuckets,
+                              const std::vector<double>& boundaries = {});
+
+}  // namespace perfstats

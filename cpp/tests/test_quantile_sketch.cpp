@@ -1,0 +1,244 @@
+// QuantileSketch: bucket indexing, the relative-error guarantee, merging, bounded memory and
+// the byte format, checked against exact order statistics.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cfloat>
+#include <limits>
+#include <random>
+#include <stdexcept>
+#include <vector>
+
+#include "perfstats/quantile_sketch.hpp"
+
+using perfstats::QuantileSketch;
+
+namespace {
+
+// numpy.quantile(method="lower"): the order statistic of rank floor(q (n - 1)).
+double lower_quantile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const auto rank = static_cast<std::size_t>(std::floor(q * static_cast<double>(v.size() - 1)));
+  return v[rank];
+}
+
+void expect_within_bound(const QuantileSketch& s, const std::vector<double>& data) {
+  const double a = s.relative_accuracy() * (1 + 1e-12);
+  for (double q : {0.0, 0.001, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0}) {
+    const double exact = lower_quantile(data, q);
+    EXPECT_LE(std::fabs(s.quantile(q) - exact), a * std::fabs(exact)) << "q=" << q;
+  }
+}
+
+}  // namespace
+
+TEST(QuantileSketchIndex, MatchesTheExponentialGridDefinition) {
+  // Bucket i covers (base^i, base^(i+1)]: check against long-double logarithms away from edges.
+  std::mt19937_64 rng(1);
+  std::uniform_real_distribution<double> expo(-300.0, 300.0);
+  for (int scale = QuantileSketch::kMinScale; scale <= QuantileSketch::kMaxScale; ++scale) {
+    for (int i = 0; i < 2000; ++i) {
+      const double x = std::exp2(expo(rng));
+      const long double pos = std::log2(static_cast<long double>(x)) * std::ldexp(1.0L, scale);
+      const long double nearest = std::nearbyint(pos);
+      if (std::fabs(pos - nearest) < 1e-9L) continue;  // too close to an edge to judge
+      const auto expected = static_cast<std::int64_t>(std::ceil(pos)) - 1;
+      ASSERT_EQ(QuantileSketch::bucket_index(x, scale), expected) << x << " scale " << scale;
+    }
+  }
+}
+
+TEST(QuantileSketchIndex, PowersOfTwoCloseTheirBucket) {
+  // Upper-inclusive: 2^e is the last value of bucket e * 2^s - 1; the next double opens e * 2^s.
+  for (int scale = 0; scale <= QuantileSketch::kMaxScale; ++scale) {
+    const std::int64_t per_octave = std::int64_t{1} << scale;
+    for (int e : {-1074, -1022, -5, 0, 1, 7, 1023}) {
+      const double x = std::ldexp(1.0, e);
+      const std::int64_t idx = QuantileSketch::bucket_index(x, scale);
+      EXPECT_EQ(idx, static_cast<std::int64_t>(e) * per_octave - 1) << e << " " << scale;
+      if (e < 1023) {
+        EXPECT_EQ(QuantileSketch::bucket_index(std::nextafter(x, INFINITY), scale), idx + 1)
+            << "just above 2^" << e << " at scale " << scale;
+      }
+      if (e > -1074) {
+        EXPECT_EQ(QuantileSketch::bucket_index(std::nextafter(x, 0.0), scale), idx);
+      }
+    }
+  }
+}
+
+TEST(QuantileSketchIndex, CoarserScaleIsAShift) {
+  std::mt19937_64 rng(2);
+  std::uniform_real_distribution<double> expo(-1070.0, 1020.0);
+  for (int i = 0; i < 20000; ++i) {
+    const double x = std::exp2(expo(rng));
+    for (int s = QuantileSketch::kMaxScale; s > QuantileSketch::kMinScale; --s) {
+      const std::int64_t fine = QuantileSketch::bucket_index(x, s);
+      const std::int64_t coarse = QuantileSketch::bucket_index(x, s - 1);
+      ASSERT_EQ(coarse, fine >= 0 ? fine / 2 : -((-fine + 1) / 2)) << x << " " << s;
+    }
+  }
+}
+
+TEST(QuantileSketch, ScaleForAccuracy) {
+  EXPECT_EQ(QuantileSketch(0.01).scale(), 6);
+  EXPECT_LE(QuantileSketch(0.01).relative_accuracy(), 0.01);
+  EXPECT_GT(QuantileSketch::accuracy_of_scale(5), 0.01);
+  EXPECT_THROW(QuantileSketch(0.0), std::invalid_argument);
+  EXPECT_THROW(QuantileSketch(1.0), std::invalid_argument);
+  EXPECT_THROW(QuantileSketch(std::nan("")), std::invalid_argument);
+  EXPECT_THROW(QuantileSketch(1e-9), std::invalid_argument);
+  EXPECT_THROW(QuantileSketch(0.01, 3), std::invalid_argument);
+}
+
+TEST(QuantileSketch, LognormalQuantilesWithinBound) {
+  std::mt19937_64 rng(3);
+  std::lognormal_distribution<double> dist(std::log(800.0), 1.0);
+  std::vector<double> data(200000);
+  for (double& x : data) x = dist(rng);
+  QuantileSketch s(0.01);
+  s.add(data.data(), data.size());
+  EXPECT_EQ(s.count(), static_cast<double>(data.size()));
+  EXPECT_EQ(s.min(), *std::min_element(data.begin(), data.end()));
+  EXPECT_EQ(s.max(), *std::max_element(data.begin(), data.end()));
+  expect_within_bound(s, data);
+}
+
+TEST(QuantileSketch, MixedSignsZerosAndSubnormals) {
+  std::vector<double> data = {-5.0, -1e-310, 0.0, 0.0, 4.9e-324, 1e-300, 3.0, 1e300, -2.5};
+  QuantileSketch s(0.02);
+  s.add(data.data(), data.size());
+  EXPECT_EQ(s.zero_count(), 2.0);
+  expect_within_bound(s, data);
+  QuantileSketch t(0.02);
+  for (double x : data) t.add(x);
+  EXPECT_TRUE(s == t);
+}
+
+TEST(QuantileSketch, RejectsNonFiniteAndLeavesSketchUnchanged) {
+  QuantileSketch s;
+  std::vector<double> good = {1.0, 2.0};
+  s.add(good.data(), good.size());
+  const QuantileSketch before = s;
+  std::vector<double> bad = {1.0, NAN, 3.0, INFINITY};
+  try {
+    s.add(bad.data(), bad.size());
+    FAIL() << "expected invalid_argument";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("2 non-finite"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("index 1"), std::string::npos) << e.what();
+  }
+  std::vector<double> w = {1.0, -1.0};
+  EXPECT_THROW(s.add(good.data(), w.data(), 2), std::invalid_argument);
+  EXPECT_TRUE(s == before);
+}
+
+TEST(QuantileSketch, MaxBucketsDownscalesInsteadOfDroppingQuantiles) {
+  QuantileSketch s(0.001, 64);
+  std::vector<double> data;
+  for (int i = -40; i <= 40; ++i) data.push_back(std::pow(10.0, i * 0.25));
+  s.add(data.data(), data.size());
+  EXPECT_LT(s.scale(), s.initial_scale());
+  EXPECT_LE(s.positive().counts.size(), 64U);
+  expect_within_bound(s, data);  // the bound at the coarser, reported accuracy
+}
+
+TEST(QuantileSketch, MergeEqualsConcatenation) {
+  std::mt19937_64 rng(4);
+  std::lognormal_distribution<double> a(0.0, 3.0), b(10.0, 1.0);
+  std::vector<double> x(5000), y(7000);
+  for (double& v : x) v = a(rng);
+  for (double& v : y) v = -b(rng);
+  QuantileSketch sx(0.005, 128), sy(0.005, 128), all(0.005, 128);
+  sx.add(x.data(), x.size());
+  sy.add(y.data(), y.size());
+  all.add(x.data(), x.size());
+  all.add(y.data(), y.size());
+  QuantileSketch merged = sx;
+  merged.merge(sy);
+  EXPECT_EQ(merged.scale(), all.scale());
+  EXPECT_TRUE(merged.positive() == all.positive());
+  EXPECT_TRUE(merged.negative() == all.negative());
+  EXPECT_EQ(merged.count(), all.count());
+  EXPECT_NEAR(merged.sum(), all.sum(), 1e-12 * std::fabs(all.sum()));
+}
+
+TEST(QuantileSketch, BytesRoundTripAndRejectCorruption) {
+  QuantileSketch s(0.01);
+  std::vector<double> data = {0.5, 1.0, 1.5, -2.0, 0.0, 1e6};
+  s.add(data.data(), data.size());
+  const std::string bytes = s.to_bytes();
+  const auto* p = reinterpret_cast<const std::uint8_t*>(bytes.data());
+  EXPECT_TRUE(QuantileSketch::from_bytes(p, bytes.size()) == s);
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    EXPECT_THROW(QuantileSketch::from_bytes(p, n), std::invalid_argument);
+  }
+  const QuantileSketch empty;
+  const std::string e = empty.to_bytes();
+  EXPECT_TRUE(QuantileSketch::from_bytes(reinterpret_cast<const std::uint8_t*>(e.data()),
+                                         e.size()) == empty);
+}
+
+TEST(QuantileSketch, CdfBound) {
+  std::mt19937_64 rng(5);
+  std::lognormal_distribution<double> dist(0.0, 2.0);
+  std::vector<double> data(20000);
+  for (double& x : data) x = dist(rng);
+  QuantileSketch s(0.02);
+  s.add(data.data(), data.size());
+  std::sort(data.begin(), data.end());
+  const double a = s.relative_accuracy();
+  const auto F = [&](double x) {
+    return static_cast<double>(std::upper_bound(data.begin(), data.end(), x) - data.begin()) /
+           static_cast<double>(data.size());
+  };
+  for (double x : {0.01, 0.1, 0.5, 1.0, 2.0, 10.0, 100.0}) {
+    EXPECT_LE(F(x / (1 + a)), s.cdf(x) + 1e-15) << x;
+    EXPECT_GE(F(x / (1 - a)), s.cdf(x) - 1e-15) << x;
+  }
+}
+
+TEST(QuantileSketch, ZeroWeightValuesAreIgnoredEvenWhenZeroOrNegative) {
+  // Found by fuzzing: a zero-weighted 0.0 beside positive values reached the positive-only
+  // fast path and indexed outside the store.
+  std::vector<double> v = {1.7e-77, 0.0, -3.0};
+  std::vector<double> w = {1.0, 0.0, 0.0};
+  QuantileSketch s(0.05);
+  s.add(v.data(), w.data(), v.size());
+  EXPECT_EQ(s.count(), 1.0);
+  EXPECT_EQ(s.zero_count(), 0.0);
+  EXPECT_TRUE(s.negative().empty());
+  EXPECT_EQ(s.min(), 1.7e-77);
+}
+
+TEST(QuantileSketch, GroupedFillEqualsOneSketchPerGroupAndSkipsNaN) {
+  std::mt19937_64 rng(7);
+  std::lognormal_distribution<double> dist(5.0, 1.0);
+  const std::size_t n = 30000, groups = 7;
+  std::vector<double> v(n);
+  std::vector<std::int64_t> c(n);
+  std::vector<QuantileSketch> expected(groups, QuantileSketch(0.01));
+  for (std::size_t i = 0; i < n; ++i) {
+    c[i] = static_cast<std::int64_t>(rng() % groups);
+    v[i] = i % 11 == 0 ? std::nan("") : dist(rng);
+    if (!std::isnan(v[i])) expected[static_cast<std::size_t>(c[i])].add(v[i]);
+  }
+  const std::vector<double> bounds = {100.0, 150.0, 1000.0};
+  const auto got = perfstats::sketch_groups(c.data(), v.data(), n, groups, 0.01, 4096, bounds);
+  ASSERT_EQ(got.sketches.size(), groups);
+  std::vector<double> expected_buckets(groups * 4, 0.0);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (std::isnan(v[i])) continue;
+    const std::size_t j = v[i] <= 100.0 ? 0 : v[i] <= 150.0 ? 1 : v[i] <= 1000.0 ? 2 : 3;
+    expected_buckets[static_cast<std::size_t>(c[i]) * 4 + j] += 1.0;
+  }
+  EXPECT_EQ(got.bucket_counts, expected_buckets);
+  for (std::size_t g = 0; g < groups; ++g) {
+    EXPECT_TRUE(got.sketches[g].positive() == expected[g].positive()) << g;
+    EXPECT_EQ(got.sketches[g].count(), expected[g].count());
+  }
+  c[5] = 7;
+  EXPECT_THROW(perfstats::sketch_groups(c.data(), v.data(), n, groups, 0.01),
+               std::invalid_argument);
+}

@@ -1,0 +1,448 @@
+"""Change points in the mean of a series: which deploy made it slower.
+
+E-divisive means (Matteson and James, 2014), as Apache Otava (Hunter) and MongoDB
+use on CI performance data, searches for the split where the energy distance
+between the data before and after peaks, strongest first. Every candidate is
+kept only if a Welch t-test between its two adjacent segments is significant.
+The test counts ``n (1 - rho) / (1 + rho)`` effective observations per segment,
+``rho`` the lag-1 autocorrelation of the noise estimated from the first
+differences, so drifting or autocorrelated telemetry is not cut into pieces.
+Nothing is random: the same input always gives the same answer.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from perfstats import _core
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+
+__all__ = [
+    "ChangePoint",
+    "ChangePoints",
+    "detect_changepoints",
+    "detect_regressions",
+]
+
+Method = Literal["edivisive", "binseg", "pelt"]
+_METHODS = ("edivisive", "binseg", "pelt")
+
+
+@dataclass(frozen=True)
+class ChangePoint:
+    """One change in the mean of a series.
+
+    Attributes
+    ----------
+    index : int
+        Position of the first observation after the change (0-based).
+    time : object or None
+        ``timestamps[index]`` when timestamps were given, else None.
+    mean_before, mean_after : float
+        Means of the segments that end and start at ``index`` (units of the data).
+    relative_change : float
+        ``(mean_after - mean_before) / abs(mean_before)``; +-inf when the mean
+        before is 0 and the mean after is not.
+    pvalue : float
+        Two-sided p-value of the Welch t-test between the two segments, with
+        autocorrelation-adjusted sample sizes when that option is on.
+    """
+
+    index: int
+    time: Any
+    mean_before: float
+    mean_after: float
+    relative_change: float
+    pvalue: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict."""
+        return asdict(self)
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}"
+
+
+class ChangePoints(Sequence[ChangePoint]):
+    """The change points of one series, in order of position.
+
+    A sequence of :class:`ChangePoint`; also keeps the series so it can plot it.
+    """
+
+    def __init__(
+        self,
+        values: npt.NDArray[np.float64],
+        timestamps: npt.NDArray[Any] | None,
+        changepoints: Sequence[ChangePoint],
+        options: dict[str, Any],
+    ) -> None:
+        self.values = values
+        self.timestamps = timestamps
+        self.changepoints: tuple[ChangePoint, ...] = tuple(changepoints)
+        self.options = dict(options)
+
+    def __len__(self) -> int:
+        return len(self.changepoints)
+
+    def __iter__(self) -> Iterator[ChangePoint]:
+        return iter(self.changepoints)
+
+    def __getitem__(self, i: Any) -> Any:
+        return self.changepoints[i]
+
+    @property
+    def indices(self) -> npt.NDArray[np.int64]:
+        """Positions of the change points (0-based)."""
+        return np.array([c.index for c in self.changepoints], dtype=np.int64)
+
+    def segments(self) -> list[tuple[int, int]]:
+        """Half-open ``(start, end)`` positions of the segments between changes."""
+        edges = [0, *(c.index for c in self.changepoints), len(self.values)]
+        return [(edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Options, series length and one dict per change point."""
+        return {
+            "n": len(self.values),
+            "options": dict(self.options),
+            "changepoints": [c.to_dict() for c in self.changepoints],
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per change point (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "to_frame() needs pandas: pip install 'perfstats[pandas]'"
+            ) from exc
+        columns = [
+            "index",
+            "time",
+            "mean_before",
+            "mean_after",
+            "relative_change",
+            "pvalue",
+        ]
+        return pd.DataFrame([c.to_dict() for c in self.changepoints], columns=columns)
+
+    def __repr__(self) -> str:
+        head = (
+            f"ChangePoints(n={len(self.values)}, method={self.options['method']!r}, "
+            f"changes={len(self)})"
+        )
+        lines = [head]
+        for c in self.changepoints:
+            when = "" if c.time is None else f" time={c.time}"
+            lines.append(
+                f"  index={c.index}{when} mean {_fmt(c.mean_before)} -> "
+                f"{_fmt(c.mean_after)} ({c.relative_change:+.1%}) p={c.pvalue:.3g}"
+            )
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        rows = "".join(
+            "<tr>"
+            f"<td>{c.index}</td><td>{esc('' if c.time is None else str(c.time))}</td>"
+            f"<td>{_fmt(c.mean_before)}</td><td>{_fmt(c.mean_after)}</td>"
+            f"<td>{c.relative_change:+.1%}</td><td>{c.pvalue:.3g}</td>"
+            "</tr>"
+            for c in self.changepoints
+        )
+        return (
+            f"<p><b>ChangePoints</b>: n={len(self.values)}, "
+            f"method={esc(str(self.options['method']))}, {len(self)} change(s)</p>"
+            "<table><thead><tr><th>index</th><th>time</th><th>mean before</th>"
+            "<th>mean after</th><th>change</th><th>p-value</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>"
+        )
+
+    def plot(self, ax: Axes | None = None) -> Axes:
+        """Draw the series, each segment's mean and a line at every change.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Where to draw; a new figure's Axes when omitted.
+
+        Returns
+        -------
+        matplotlib Axes
+        """
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "plot() needs matplotlib: pip install 'perfstats[plot]'"
+            ) from exc
+        if ax is None:
+            _, ax = plt.subplots()
+        x: npt.NDArray[Any] = (
+            self.timestamps
+            if self.timestamps is not None
+            else np.arange(len(self.values))
+        )
+        ax.plot(x, self.values, lw=1, color="0.4", label="values")
+        for k, (a, b) in enumerate(self.segments()):
+            if b > a:
+                mean = float(np.mean(self.values[a:b]))
+                ax.plot(
+                    x[a:b],
+                    np.full(b - a, mean),
+                    color="C0",
+                    lw=2,
+                    label="segment mean" if k == 0 else None,
+                )
+        for k, c in enumerate(self.changepoints):
+            ax.axvline(
+                x[c.index],
+                color="C3",
+                ls="--",
+                lw=1,
+                label="change point" if k == 0 else None,
+            )
+        ax.legend(loc="best")
+        return ax
+
+
+def _series(
+    values: Any, timestamps: Any
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[Any] | None]:
+    if timestamps is None and hasattr(values, "index") and hasattr(values, "to_numpy"):
+        timestamps = values.index.to_numpy()  # a pandas Series: its index is the time
+        values = values.to_numpy()
+    if isinstance(values, str | bytes):
+        raise TypeError("values must be an array of numbers, got a string")
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"values must be an array of numbers: {exc}") from exc
+    if arr.ndim != 1:
+        raise ValueError(f"values must be one-dimensional, got {arr.ndim} dimensions")
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        raise ValueError(f"values[{bad[0]}] is {arr[bad[0]]}; drop or fill gaps first")
+    ts: npt.NDArray[Any] | None = None
+    if timestamps is not None:
+        ts = np.asarray(timestamps)
+        if ts.ndim != 1 or len(ts) != len(arr):
+            raise ValueError(
+                f"timestamps must be one-dimensional with {len(arr)} entries, "
+                f"got shape {ts.shape}"
+            )
+    return np.ascontiguousarray(arr), ts
+
+
+def _check_int(name: str, value: Any, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    return int(value)
+
+
+def _time(ts: npt.NDArray[Any] | None, i: int) -> Any:
+    if ts is None:
+        return None
+    v = ts[i]
+    return (
+        v.item()
+        if isinstance(v, np.generic)
+        and not isinstance(v, np.datetime64 | np.timedelta64)
+        else v
+    )
+
+
+def detect_changepoints(
+    values: Any,
+    timestamps: Any = None,
+    *,
+    method: Method = "edivisive",
+    min_size: int = 10,
+    pvalue: float = 0.001,
+    autocorrelation: bool = True,
+    penalty: float = 2.0,
+    max_changepoints: int | None = None,
+) -> ChangePoints:
+    """Find the points where the mean of a series changes.
+
+    Parameters
+    ----------
+    values : array-like of float or pandas Series
+        The metric in time order (any unit: ms, tokens/s, $). No NaN or inf. A
+        pandas Series brings its index as the timestamps.
+    timestamps : array-like, optional
+        One time per value; each change point reports ``timestamps[index]``.
+    method : {"edivisive", "binseg", "pelt"}, default "edivisive"
+        ``"edivisive"``: E-divisive means, exact, O(n log n) per segment.
+        ``"binseg"``: binary segmentation on the change in mean (CUSUM), the
+        fastest. ``"pelt"``: PELT on the change in mean with a penalty of
+        ``penalty * sigma**2 * log(n)``; exact for its cost but close to O(n^2)
+        on long series with few changes.
+    min_size : int, default 10
+        Fewest observations in a segment (>= 2).
+    pvalue : float, default 0.001
+        A change is kept when the two-sided Welch t-test between its adjacent
+        segments gives a p-value below this.
+    autocorrelation : bool, default True
+        Shrink each segment to its effective size ``n (1 - rho) / (1 + rho)``
+        before testing, with ``rho = 1 + 2 corr(d[t], d[t-1])`` clamped to
+        [0, 0.999], ``d`` the first differences (the AR(1) identity) and corr
+        the robust Gnanadesikan-Kettenring correlation from MADs, so a level
+        shift (one outlying difference) does not move it. Turn off only for
+        independent observations (e.g. one benchmark run per commit).
+    penalty : float, default 2.0
+        PELT only: cost of one change in units of ``sigma**2 * log(n)``.
+    max_changepoints : int, optional
+        Keep at most this many changes (the most significant).
+
+    Returns
+    -------
+    ChangePoints
+        A sequence of :class:`ChangePoint`, in order of position.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(7)
+    >>> latency_ms = np.r_[rng.normal(100, 5, 200), rng.normal(120, 5, 200)]
+    >>> cps = detect_changepoints(latency_ms)
+    >>> [c.index for c in cps]
+    [200]
+    >>> round(cps[0].relative_change, 2)
+    0.2
+    """
+    arr, ts = _series(values, timestamps)
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    min_size = _check_int("min_size", min_size, 2)
+    if not isinstance(pvalue, int | float | np.floating) or not 0.0 < pvalue <= 1.0:
+        raise ValueError(f"pvalue must be in (0, 1], got {pvalue!r}")
+    if not isinstance(penalty, int | float | np.floating) or not (
+        math.isfinite(penalty) and penalty > 0
+    ):
+        raise ValueError(f"penalty must be finite and > 0, got {penalty!r}")
+    limit = (
+        0
+        if max_changepoints is None
+        else _check_int("max_changepoints", max_changepoints, 1)
+    )
+    raw = _core.detect_changepoints(
+        arr,
+        method=method,
+        min_size=min_size,
+        pvalue=float(pvalue),
+        penalty=float(penalty),
+        max_changepoints=limit,
+        autocorrelation=bool(autocorrelation),
+    )
+    cps = [
+        ChangePoint(
+            index=int(i),
+            time=_time(ts, int(i)),
+            mean_before=float(b),
+            mean_after=float(a),
+            relative_change=float(r),
+            pvalue=float(p),
+        )
+        for i, b, a, r, p in zip(
+            raw["index"],
+            raw["mean_before"],
+            raw["mean_after"],
+            raw["relative_change"],
+            raw["pvalue"],
+            strict=True,
+        )
+    ]
+    options = {
+        "method": method,
+        "min_size": min_size,
+        "pvalue": float(pvalue),
+        "autocorrelation": bool(autocorrelation),
+        "penalty": float(penalty),
+        "max_changepoints": max_changepoints,
+    }
+    return ChangePoints(arr, ts, cps, options)
+
+
+def detect_regressions(
+    series: Any,
+    timestamps: Any = None,
+    *,
+    direction: Literal["increase", "decrease"] = "increase",
+    min_change: float = 0.05,
+    method: Method = "edivisive",
+    min_size: int = 10,
+    pvalue: float = 0.001,
+    autocorrelation: bool = True,
+    penalty: float = 2.0,
+) -> ChangePoints:
+    """Change points that make a metric worse by at least a given fraction.
+
+    Runs :func:`detect_changepoints` and keeps the changes in the bad direction
+    whose relative size is at least ``min_change``.
+
+    Parameters
+    ----------
+    series : array-like of float or pandas Series
+        The metric in time order (e.g. p95 latency per build, in ms).
+    timestamps : array-like, optional
+        One time per value.
+    direction : {"increase", "decrease"}, default "increase"
+        Which way is worse: ``"increase"`` for latency, errors or cost,
+        ``"decrease"`` for throughput.
+    min_change : float, default 0.05
+        Smallest relative change reported (0.05 = 5 %), >= 0.
+    method, min_size, pvalue, autocorrelation, penalty
+        As in :func:`detect_changepoints`.
+
+    Returns
+    -------
+    ChangePoints
+        Only the regressions; means and p-values are those of the full
+        segmentation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(3)
+    >>> ms = np.r_[rng.normal(50, 2, 150), rng.normal(40, 2, 150),
+    ...            rng.normal(48, 2, 150)]
+    >>> [c.index for c in detect_changepoints(ms)]
+    [150, 300]
+    >>> [c.index for c in detect_regressions(ms, direction="increase")]
+    [300]
+    """
+    if direction not in ("increase", "decrease"):
+        raise ValueError(
+            f"direction must be 'increase' or 'decrease', got {direction!r}"
+        )
+    if not isinstance(min_change, int | float | np.floating) or not (
+        math.isfinite(min_change) and min_change >= 0
+    ):
+        raise ValueError(f"min_change must be finite and >= 0, got {min_change!r}")
+    found = detect_changepoints(
+        series,
+        timestamps,
+        method=method,
+        min_size=min_size,
+        pvalue=pvalue,
+        autocorrelation=autocorrelation,
+        penalty=penalty,
+    )
+    sign = 1.0 if direction == "increase" else -1.0
+    kept = [c for c in found if sign * c.relative_change >= min_change]
+    options = {**found.options, "direction": direction, "min_change": float(min_change)}
+    return ChangePoints(found.values, found.timestamps, kept, options)

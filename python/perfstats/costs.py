@@ -1,0 +1,739 @@
+"""What LLM calls cost: prices, spend per model, endpoint, user and day, budgets.
+
+Prices come from a bundled, dated table of public list prices
+(``perfstats/data/prices.toml``; see :func:`load_prices`) that a TOML or JSON file of
+your own overrides model by model.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from perfstats.io import Events, _pandas, read_events
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "BUDGET_LEVELS",
+    "CostReport",
+    "ModelPrice",
+    "PriceTable",
+    "costs",
+    "load_prices",
+]
+
+#: Shares of the budget at which the status changes.
+BUDGET_LEVELS: tuple[float, ...] = (0.5, 0.8, 0.9, 1.0)
+
+
+def _toml_loads(text: str) -> dict[str, Any]:
+    import importlib
+
+    try:
+        toml: Any = importlib.import_module("tomllib")
+    except ImportError:  # pragma: no cover - Python 3.10
+        try:
+            toml = importlib.import_module("tomli")
+        except ImportError as exc:
+            raise ImportError(
+                "reading TOML on Python 3.10 needs tomli: pip install tomli"
+            ) from exc
+    out: dict[str, Any] = toml.loads(text)
+    return out
+
+
+@dataclass(frozen=True)
+class ModelPrice:
+    """Price of one model family in USD per million tokens.
+
+    Attributes
+    ----------
+    name : str
+        Family name (``gpt-4o``).
+    pattern : str
+        Regular expression matched against the whole model name, ignoring case.
+    input, output : float
+        USD per million input (prompt) and output (completion) tokens.
+    cached_input : float
+        USD per million input tokens served from the prompt cache (defaults to
+        ``input`` when a provider has no cache discount).
+    as_of : str
+        Date the price was read from ``source``.
+    source : str
+        Where the price was published.
+    """
+
+    name: str
+    pattern: str
+    input: float
+    output: float
+    cached_input: float
+    as_of: str = ""
+    source: str = ""
+
+    def matches(self, model: str) -> bool:
+        """Whether this price applies to ``model``."""
+        return re.fullmatch(self.pattern, model, flags=re.IGNORECASE) is not None
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    """An ordered list of model prices; the first matching entry wins."""
+
+    models: tuple[ModelPrice, ...]
+    as_of: str = ""
+    currency: str = "USD"
+
+    def lookup(self, model: str) -> ModelPrice | None:
+        """The price entry for a model name, or None when no pattern matches.
+
+        Examples
+        --------
+        >>> load_prices().lookup("gpt-4o-mini-2024-07-18").output
+        0.6
+        """
+        for m in self.models:
+            if m.matches(model):
+                return m
+        return None
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per model entry."""
+        pdm = _pandas()
+
+        typed: pd.DataFrame = pdm.DataFrame([m.__dict__ for m in self.models])
+        return typed
+
+    def __repr__(self) -> str:
+        return f"PriceTable({len(self.models)} models, as of {self.as_of or 'unknown'})"
+
+
+def _entry(raw: Any, where: str) -> ModelPrice:
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{where}: each model entry must be a table, got {raw!r}")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{where}: a model entry has no name: {dict(raw)!r}")
+    pattern = raw.get("pattern", re.escape(name))
+    if not isinstance(pattern, str):
+        raise ValueError(f"{where}: model {name!r}: pattern must be a string")
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(
+            f"{where}: model {name!r}: bad pattern {pattern!r}: {exc}"
+        ) from exc
+    prices: dict[str, float] = {}
+    for key in ("input", "output", "cached_input"):
+        value = raw.get(key, raw.get("input") if key == "cached_input" else None)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(
+                f"{where}: model {name!r}: {key} must be a number (USD per million "
+                f"tokens), got {value!r}"
+            )
+        if not np.isfinite(value) or value < 0:
+            raise ValueError(
+                f"{where}: model {name!r}: {key} must be >= 0, got {value}"
+            )
+        prices[key] = float(value)
+    return ModelPrice(
+        name=name,
+        pattern=pattern,
+        input=prices["input"],
+        output=prices["output"],
+        cached_input=prices["cached_input"],
+        as_of=str(raw.get("as_of", "")),
+        source=str(raw.get("source", "")),
+    )
+
+
+def _table(doc: Any, where: str) -> PriceTable:
+    if not isinstance(doc, Mapping):
+        raise ValueError(f"{where}: a price table is a mapping with a 'model' list")
+    models = doc.get("model", doc.get("models"))
+    if not isinstance(models, list) or not models:
+        raise ValueError(f"{where}: needs a non-empty 'model' list of price entries")
+    meta = doc.get("meta", {})
+    meta = meta if isinstance(meta, Mapping) else {}
+    per = meta.get("per_tokens", 1_000_000)
+    if per != 1_000_000:
+        raise ValueError(f"{where}: prices must be per 1000000 tokens, got {per}")
+    return PriceTable(
+        models=tuple(_entry(m, where) for m in models),
+        as_of=str(meta.get("as_of", "")),
+        currency=str(meta.get("currency", "USD")),
+    )
+
+
+def load_prices(
+    path: str | Path | Mapping[str, Any] | None = None, *, bundled: bool = True
+) -> PriceTable:
+    """Load a price table: yours (TOML or JSON) in front of the bundled one.
+
+    Parameters
+    ----------
+    path : str, Path or mapping, optional
+        A ``.toml`` or ``.json`` file, or an already parsed mapping, with a
+        ``model`` list of entries (``name``, ``pattern``, ``input``, ``output``,
+        optional ``cached_input``, ``as_of``, ``source``; prices in USD per million
+        tokens). Its entries are matched before the bundled ones.
+    bundled : bool
+        Keep the bundled list prices behind yours (default True).
+
+    Returns
+    -------
+    PriceTable
+
+    Examples
+    --------
+    >>> table = load_prices({"model": [{"name": "my-llm", "input": 1, "output": 2}]})
+    >>> table.lookup("my-llm").input, table.lookup("gpt-4o").input
+    (1.0, 2.5)
+    """
+    base = PriceTable(models=())
+    if bundled:
+        text = (
+            resources.files("perfstats").joinpath("data/prices.toml").read_text("utf-8")
+        )
+        base = _table(_toml_loads(text), "bundled prices.toml")
+    if path is None:
+        return base
+    if isinstance(path, Mapping):
+        mine = _table(path, "prices")
+    else:
+        p = Path(path)
+        text = p.read_text(encoding="utf-8")
+        if p.suffix.lower() == ".json":
+            try:
+                doc = json.loads(text)
+            except ValueError as exc:
+                raise ValueError(f"{p}: not valid JSON ({exc})") from exc
+        elif p.suffix.lower() == ".toml":
+            try:
+                doc = _toml_loads(text)
+            except ValueError as exc:
+                raise ValueError(f"{p}: not valid TOML ({exc})") from exc
+        else:
+            raise ValueError(f"{p}: price files are .toml or .json")
+        mine = _table(doc, str(p))
+    return PriceTable(
+        models=mine.models + base.models,
+        as_of=mine.as_of or base.as_of,
+        currency=mine.currency,
+    )
+
+
+def _price_rows(
+    models: pd.Series, table: PriceTable
+) -> tuple[
+    np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any], dict[str, str]
+]:
+    """Per-row input, cached-input and output prices (NaN when unpriced)."""
+    codes_frame = models.astype("category")
+    cats = [str(c) for c in codes_frame.cat.categories]
+    codes = codes_frame.cat.codes.to_numpy()
+    p_in = np.full(len(cats) + 1, np.nan)
+    p_cached = np.full(len(cats) + 1, np.nan)
+    p_out = np.full(len(cats) + 1, np.nan)
+    family: dict[str, str] = {}
+    for k, cat in enumerate(cats):
+        entry = table.lookup(cat)
+        if entry is not None:
+            p_in[k], p_cached[k], p_out[k] = (
+                entry.input,
+                entry.cached_input,
+                entry.output,
+            )
+            family[cat] = entry.name
+    # code -1 (missing model) indexes the trailing NaN slot
+    return p_in[codes], p_cached[codes], p_out[codes], family
+
+
+def _tokens(frame: pd.DataFrame, column: str) -> np.ndarray[Any, Any]:
+    if column not in frame.columns:
+        return np.zeros(len(frame))
+    out: np.ndarray[Any, Any] = frame[column].to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
+    typed: np.ndarray[Any, Any] = np.nan_to_num(out, nan=0.0)
+    return typed
+
+
+def _unknown(frame: pd.DataFrame, column: str) -> np.ndarray[Any, Any]:
+    if column not in frame.columns:
+        return np.ones(len(frame), dtype=bool)
+    out: np.ndarray[Any, Any] = frame[column].isna().to_numpy()
+    return out
+
+
+def _budget_status(share: float) -> str:
+    if not np.isfinite(share):
+        return "n/a"
+    if share >= 1.0:
+        return "over budget"
+    reached = [lv for lv in BUDGET_LEVELS if share >= lv]
+    return f">= {int(reached[-1] * 100)}%" if reached else "ok"
+
+
+@dataclass
+class CostReport:
+    """Spend computed by :func:`costs`.
+
+    Attributes
+    ----------
+    total_usd : float
+        Spend over all priced requests.
+    requests : int
+        Number of requests.
+    by_model, by_endpoint, by_user, by_day : pandas.DataFrame
+        Spend per group: ``requests``, ``input_tokens``, ``output_tokens``,
+        ``cost_usd``, ``cost_share`` and ``request_share``, sorted by cost
+        (``by_day`` by day). Empty when the grouping column is absent.
+    budget : pandas.DataFrame or None
+        One row per budget period: ``spend_usd``, ``budget_usd``, ``share``,
+        ``status``, the time each of 50, 80, 90 and 100 % was first reached
+        (``reached_50`` ...), ``projected_usd`` (for the last period, the spend
+        at its end if the rate so far goes on) and ``projected_100`` (when that
+        rate would use up the budget within the period, else NaT).
+    unpriced : dict of str to int
+        Models no price entry matched, with their request counts.
+    missing : list of str
+        Breakdowns that could not be computed and why.
+    prices_as_of : str
+        Date of the price table.
+    """
+
+    total_usd: float
+    requests: int
+    by_model: pd.DataFrame
+    by_endpoint: pd.DataFrame
+    by_user: pd.DataFrame
+    by_day: pd.DataFrame
+    daily_by_model: pd.DataFrame
+    budget: pd.DataFrame | None
+    budget_period: str | None
+    unpriced: dict[str, int] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    prices_as_of: str = ""
+
+    def to_frame(
+        self, by: Literal["model", "endpoint", "user", "day"] = "model"
+    ) -> pd.DataFrame:
+        """Spend per ``model``, ``endpoint``, ``user`` or ``day``."""
+        tables = {
+            "model": self.by_model,
+            "endpoint": self.by_endpoint,
+            "user": self.by_user,
+            "day": self.by_day,
+        }
+        if by not in tables:
+            raise ValueError(f"by must be one of {sorted(tables)}, got {by!r}")
+        return tables[by]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (JSON-ready) of every number in the report."""
+
+        def records(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
+            if frame is None or frame.empty:
+                return []
+            out = frame.reset_index()
+            for c in out.columns:
+                if str(out[c].dtype).startswith("datetime"):
+                    out[c] = out[c].map(
+                        lambda t: None if t is None or t != t else t.isoformat()
+                    )
+            recs: list[dict[str, Any]] = json.loads(out.to_json(orient="records"))
+            return recs
+
+        return {
+            "total_usd": self.total_usd,
+            "requests": self.requests,
+            "prices_as_of": self.prices_as_of,
+            "by_model": records(self.by_model),
+            "by_endpoint": records(self.by_endpoint),
+            "by_user": records(self.by_user),
+            "by_day": records(self.by_day),
+            "budget_period": self.budget_period,
+            "budget": records(self.budget),
+            "unpriced": dict(self.unpriced),
+            "missing": list(self.missing),
+        }
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The report as JSON text (``json.dumps`` keyword arguments pass through)."""
+        return json.dumps(self.to_dict(), **kwargs)
+
+    def _lines(self) -> list[str]:
+        lines = [
+            f"CostReport: ${self.total_usd:,.2f} over {self.requests} requests "
+            f"(prices as of {self.prices_as_of or 'unknown'})"
+        ]
+        for name, row in self.by_model.head(10).iterrows():
+            lines.append(
+                f"  {name!s:<28} ${row['cost_usd']:>12,.2f}  "
+                f"{row['cost_share']:6.1%} of spend, "
+                f"{row['request_share']:6.1%} of requests"
+            )
+        if self.budget is not None and len(self.budget):
+            last = self.budget.iloc[-1]
+            lines.append(
+                f"  budget ({self.budget_period}) {self.budget.index[-1]}: "
+                f"${last['spend_usd']:,.2f} of ${last['budget_usd']:,.2f} "
+                f"({last['share']:.0%}, {last['status']}); projected "
+                f"${last['projected_usd']:,.2f}"
+            )
+            if not _pandas().isna(last["projected_100"]):
+                lines.append(
+                    f"  at this rate the budget runs out at {last['projected_100']}"
+                )
+        if self.unpriced:
+            lines.append(f"  unpriced models: {self.unpriced}")
+        lines.extend(f"  not computed: {m}" for m in self.missing)
+        return lines
+
+    def __repr__(self) -> str:
+        return "\n".join(self._lines())
+
+    def _repr_html_(self) -> str:
+        head = html.escape(self._lines()[0])
+        parts = [
+            f"<p><b>{head}</b></p>",
+            self.by_model.to_html(float_format="{:,.4f}".format),
+        ]
+        if self.budget is not None:
+            parts += [f"<p>Budget per {self.budget_period}</p>", self.budget.to_html()]
+        if self.unpriced:
+            parts.append(f"<p>Unpriced models: {html.escape(str(self.unpriced))}</p>")
+        for m in self.missing:
+            parts.append(f"<p>Not computed: {html.escape(m)}</p>")
+        return "".join(parts)
+
+    def plot(self, ax: Any = None) -> Any:
+        """Daily spend stacked by model, with the daily budget (or month-to-date
+        spend against a monthly budget). Returns the matplotlib Axes."""
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError as exc:
+            raise ImportError(
+                "plotting needs matplotlib: pip install matplotlib"
+            ) from exc
+        if ax is None:
+            _, ax = plt.subplots(figsize=(8, 3.5))
+        daily = self.daily_by_model
+        if daily.empty:
+            ax.text(
+                0.5,
+                0.5,
+                "no timestamped cost data",
+                ha="center",
+                transform=ax.transAxes,
+            )
+            return ax
+        x = np.arange(len(daily))
+        bottom = np.zeros(len(daily))
+        for col in daily.columns:
+            vals = daily[col].to_numpy(dtype=float)
+            ax.bar(x, vals, bottom=bottom, label=str(col), width=0.85)
+            bottom += vals
+        labels = [str(d)[:10] for d in daily.index]
+        step = max(1, len(labels) // 10)
+        ax.set_xticks(x[::step], labels[::step], rotation=30, ha="right")
+        if self.budget is not None and self.budget_period == "day":
+            ax.axhline(
+                float(self.budget["budget_usd"].iloc[0]),
+                color="k",
+                ls="--",
+                label="budget",
+            )
+        elif self.budget is not None and self.budget_period == "month":
+            months = np.array([str(d)[:7] for d in daily.index])
+            mtd = np.zeros(len(daily))
+            for m in np.unique(months):
+                sel = months == m
+                mtd[sel] = np.cumsum(bottom[sel])
+            ax2 = ax.twinx()
+            ax2.plot(x, mtd, color="k", label="month to date")
+            ax2.axhline(float(self.budget["budget_usd"].iloc[0]), color="r", ls="--")
+            ax2.set_ylabel("month to date, USD")
+        ax.set_ylabel("spend per day, USD")
+        ax.legend(fontsize="small", loc="upper left")
+        return ax
+
+
+def _group(
+    frame: pd.DataFrame, key: Any, cost: np.ndarray[Any, Any], total: float
+) -> pd.DataFrame:
+    pdm = _pandas()
+
+    work = pdm.DataFrame(
+        {
+            "key": key,
+            "cost_usd": cost,
+            "input_tokens": _tokens(frame, "input_tokens"),
+            "output_tokens": _tokens(frame, "output_tokens"),
+        }
+    )
+    g = work.groupby("key", observed=True, sort=False)
+    out = pdm.DataFrame(
+        {
+            "requests": g.size(),
+            "input_tokens": g["input_tokens"].sum(),
+            "output_tokens": g["output_tokens"].sum(),
+            "cost_usd": g["cost_usd"].sum(min_count=0),
+        }
+    )
+    out["cost_share"] = out["cost_usd"] / total if total > 0 else np.nan
+    out["request_share"] = out["requests"] / len(frame)
+    out.index.name = None
+    typed: pd.DataFrame = out.sort_values("cost_usd", ascending=False, kind="stable")
+    return typed
+
+
+def _empty_breakdown() -> pd.DataFrame:
+    pdm = _pandas()
+    typed: pd.DataFrame = pdm.DataFrame(
+        columns=[
+            "requests",
+            "input_tokens",
+            "output_tokens",
+            "cost_usd",
+            "cost_share",
+            "request_share",
+        ]
+    )
+    return typed
+
+
+def costs(
+    events: Events | pd.DataFrame,
+    prices: str | Path | Mapping[str, Any] | PriceTable | None = None,
+    *,
+    budget: float | None = None,
+    budget_period: Literal["day", "month"] = "month",
+    use_recorded: bool = False,
+) -> CostReport:
+    """Cost of LLM calls from their tokens, per model, endpoint, user and day.
+
+    Parameters
+    ----------
+    events : Events or DataFrame
+        Needs ``model`` and ``input_tokens`` / ``output_tokens``; a missing token
+        count is zero tokens unless both are missing. A recorded ``cost_usd`` is
+        used for models with no price and requests with no token counts (what is
+        left is listed in ``unpriced`` and ``missing``, never counted as free).
+        ``cached_input_tokens``, a part of ``input_tokens``, is charged at the
+        cached-input price.
+        ``timestamp``, ``endpoint`` and ``user_id`` enable the matching breakdowns.
+    prices : path, mapping or PriceTable, optional
+        Your prices (see :func:`load_prices`), matched before the bundled table.
+    budget : float, optional
+        Budget in USD per ``budget_period``; the report then gives per period the
+        spend, its share of the budget, the time 50, 80, 90 and 100 % were reached
+        and, for the last period, the spend projected to the period's end.
+    budget_period : {"day", "month"}
+        Calendar period of the budget, in UTC.
+    use_recorded : bool
+        Use the recorded ``cost_usd`` wherever present instead of pricing tokens.
+
+    Returns
+    -------
+    CostReport
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ev = pd.DataFrame({
+    ...     "timestamp": ["2025-01-01T10:00Z", "2025-01-01T11:00Z"],
+    ...     "model": ["gpt-4o", "gpt-4o-mini"],
+    ...     "input_tokens": [1_000_000, 2_000_000], "output_tokens": [100_000, 0],
+    ... })
+    >>> report = costs(ev, budget=5.0, budget_period="day")
+    >>> round(report.total_usd, 4)   # 2.50 + 1.00 for gpt-4o, 0.30 for gpt-4o-mini
+    3.8
+    >>> report.budget["status"].tolist()
+    ['>= 50%']
+    """
+    pdm = _pandas()
+
+    ev = read_events(events)
+    frame = ev.frame
+    table = prices if isinstance(prices, PriceTable) else load_prices(prices)
+    if budget is not None:
+        if isinstance(budget, bool) or not isinstance(budget, (int, float)):
+            raise TypeError(f"budget must be a number of USD, got {budget!r}")
+        if not np.isfinite(budget) or budget <= 0:
+            raise ValueError(f"budget must be a positive number of USD, got {budget}")
+    if budget_period not in ("day", "month"):
+        raise ValueError(
+            f"budget_period must be 'day' or 'month', got {budget_period!r}"
+        )
+    n = len(frame)
+    missing: list[str] = []
+    unpriced: dict[str, int] = {}
+    has_tokens = "input_tokens" in frame.columns or "output_tokens" in frame.columns
+    recorded = (
+        frame["cost_usd"].to_numpy(dtype=np.float64, na_value=np.nan)
+        if "cost_usd" in frame.columns
+        else np.full(n, np.nan)
+    )
+    if "model" in frame.columns and has_tokens:
+        p_in, p_cached, p_out, _ = _price_rows(frame["model"], table)
+        tokens_in = _tokens(frame, "input_tokens")
+        cached = np.minimum(_tokens(frame, "cached_input_tokens"), tokens_in)
+        tokens_out = _tokens(frame, "output_tokens")
+        cost = (
+            (tokens_in - cached) * p_in + cached * p_cached + tokens_out * p_out
+        ) / 1e6
+        # A request with no token count at all is not free: it has no price.
+        no_tokens = _unknown(frame, "input_tokens") & _unknown(frame, "output_tokens")
+        cost[no_tokens] = np.nan
+        no_price = np.isnan(p_in) | no_tokens
+        if use_recorded:
+            cost = np.where(np.isnan(recorded), cost, recorded)
+        cost = np.where(no_price & ~np.isnan(recorded), recorded, cost)
+        still = np.isnan(cost)
+        if (still & no_tokens).any():
+            missing.append(
+                f"cost of {int((still & no_tokens).sum())} requests: no token counts "
+                "and no recorded cost_usd"
+            )
+        still &= ~no_tokens
+        if still.any():
+            models = (
+                frame["model"].astype(object).where(frame["model"].notna(), "<missing>")
+            )
+            counts = models[still].value_counts()
+            unpriced = {str(k): int(v) for k, v in counts.items()}
+    elif "cost_usd" in frame.columns:
+        cost = recorded
+        if not has_tokens:
+            missing.append(
+                "cost from tokens: no input_tokens/output_tokens; used cost_usd"
+            )
+        else:
+            missing.append("cost from tokens: no model column; used cost_usd")
+    else:
+        raise ValueError(
+            "costs needs model with input_tokens/output_tokens, or a cost_usd column; "
+            f"the events have {ev.columns}"
+        )
+    cost_filled = np.nan_to_num(cost, nan=0.0)
+    total = float(cost_filled.sum())
+
+    def breakdown(column: str, label: str) -> pd.DataFrame:
+        if column not in frame.columns:
+            missing.append(f"spend per {label}: no {column} column")
+            return _empty_breakdown()
+        return _group(frame, frame[column].array, cost_filled, total)
+
+    by_model = breakdown("model", "model")
+    by_endpoint = breakdown("endpoint", "endpoint")
+    by_user = breakdown("user_id", "user")
+    budget_frame: pd.DataFrame | None = None
+    daily_by_model = pdm.DataFrame()
+    if "timestamp" in frame.columns and n:
+        ts = frame["timestamp"]
+        day = ts.dt.floor("D")
+        by_day = _group(frame, day.array, cost_filled, total).sort_index()
+        idx = pdm.DatetimeIndex(by_day.index)
+        by_day.index = (
+            idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
+        )
+        if "model" in frame.columns:
+            daily_by_model = pdm.DataFrame(
+                {"day": day, "model": frame["model"].astype(object), "c": cost_filled}
+            ).pivot_table(
+                index="day", columns="model", values="c", aggfunc="sum", fill_value=0.0
+            )
+            order = [m for m in by_model.index if m in daily_by_model.columns]
+            daily_by_model = daily_by_model[order]
+        else:
+            daily_by_model = by_day[["cost_usd"]].rename(columns={"cost_usd": "all"})
+        if budget is not None:
+            budget_frame = _budget(ts, cost_filled, float(budget), budget_period)
+    else:
+        by_day = _empty_breakdown()
+        missing.append("spend per day: no timestamp column")
+        if budget is not None:
+            missing.append("budget status: no timestamp column")
+    return CostReport(
+        total_usd=total,
+        requests=n,
+        by_model=by_model,
+        by_endpoint=by_endpoint,
+        by_user=by_user,
+        by_day=by_day,
+        daily_by_model=daily_by_model,
+        budget=budget_frame,
+        budget_period=budget_period if budget is not None else None,
+        unpriced=unpriced,
+        missing=missing,
+        prices_as_of=table.as_of,
+    )
+
+
+def _budget(
+    ts: pd.Series, cost: np.ndarray[Any, Any], budget: float, period: str
+) -> pd.DataFrame:
+    """Per calendar period: spend, share, status, when each level was first reached."""
+    pdm = _pandas()
+
+    naive = ts.dt.tz_convert(None)
+    if period == "day":
+        start = naive.dt.floor("D")
+    else:
+        start = naive.dt.to_period("M").dt.start_time
+    order = np.argsort(naive.to_numpy(), kind="stable")
+    t_sorted = naive.to_numpy()[order]
+    p_sorted = start.to_numpy()[order]
+    c_sorted = cost[order]
+    rows: list[dict[str, Any]] = []
+    labels: list[str] = []
+    periods = np.unique(p_sorted)
+    for k, p in enumerate(periods):
+        sel = p_sorted == p
+        t = t_sorted[sel]
+        cum = np.cumsum(c_sorted[sel])
+        spend = float(cum[-1])
+        p_ts = pdm.Timestamp(p)
+        end = p_ts + (
+            pdm.Timedelta(days=1) if period == "day" else pdm.offsets.MonthBegin(1)
+        )
+        row: dict[str, Any] = {
+            "spend_usd": spend,
+            "budget_usd": budget,
+            "share": spend / budget,
+            "status": _budget_status(spend / budget),
+        }
+        for lv in BUDGET_LEVELS:
+            hit = np.flatnonzero(cum >= lv * budget)
+            row[f"reached_{int(lv * 100)}"] = (
+                pdm.Timestamp(t[hit[0]]).tz_localize("UTC") if hit.size else pdm.NaT
+            )
+        elapsed = (pdm.Timestamp(t[-1]) - p_ts) / (end - p_ts)
+        # Linear extrapolation for the period still running; earlier periods are over.
+        last = k == len(periods) - 1
+        row["projected_usd"] = spend / elapsed if last and elapsed > 0 else spend
+        # When the spend rate so far reaches the whole budget, if inside this period.
+        crossing = pdm.NaT
+        if last and spend > 0 and spend < budget and elapsed > 0:
+            at = p_ts + (pdm.Timestamp(t[-1]) - p_ts) * (budget / spend)
+            crossing = at.tz_localize("UTC") if at < end else pdm.NaT
+        row["projected_100"] = crossing
+        rows.append(row)
+        labels.append(str(p_ts.date()) if period == "day" else p_ts.strftime("%Y-%m"))
+    out = pdm.DataFrame(rows, index=pdm.Index(labels, name=period))
+    for col in [f"reached_{int(lv * 100)}" for lv in BUDGET_LEVELS] + ["projected_100"]:
+        out[col] = pdm.to_datetime(out[col], utc=True).astype("datetime64[ns, UTC]")
+    typed: pd.DataFrame = out
+    return typed

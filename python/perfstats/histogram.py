@@ -1,0 +1,397 @@
+"""Fixed-boundary histograms for SLA buckets and Prometheus / OpenTelemetry exports."""
+
+from __future__ import annotations
+
+import html
+import itertools
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from perfstats import _core
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["Histogram"]
+
+# Recommended ExplicitBucketBoundaries of the OpenTelemetry GenAI semantic conventions
+# (docs/gen-ai/gen-ai-metrics.md); durations in seconds, token usage in tokens.
+_GEN_AI_DURATION = (
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96,
+    81.92,
+)  # fmt: skip
+_PRESETS: dict[str, tuple[float, ...]] = {
+    "gen_ai.client.operation.duration": _GEN_AI_DURATION,
+    "gen_ai.server.request.duration": _GEN_AI_DURATION,
+    "gen_ai.client.token.usage": (
+        1.0,
+        4.0,
+        16.0,
+        64.0,
+        256.0,
+        1024.0,
+        4096.0,
+        16384.0,
+        65536.0,
+        262144.0,
+        1048576.0,
+        4194304.0,
+        16777216.0,
+        67108864.0,
+    ),
+    "gen_ai.server.time_per_output_token": (
+        0.01,
+        0.025,
+        0.05,
+        0.075,
+        0.1,
+        0.15,
+        0.2,
+        0.3,
+        0.4,
+        0.5,
+        0.75,
+        1.0,
+        2.5,
+    ),
+    "gen_ai.server.time_to_first_token": (
+        0.001,
+        0.005,
+        0.01,
+        0.02,
+        0.04,
+        0.06,
+        0.08,
+        0.1,
+        0.25,
+        0.5,
+        0.75,
+        1.0,
+        2.5,
+        5.0,
+        7.5,
+        10.0,
+    ),
+}
+
+
+def _fmt(x: float) -> str:
+    """Shortest faithful text for a boundary or count (integers without '.0')."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e16 else repr(float(x))
+
+
+class Histogram:
+    """Weighted counts in fixed buckets with upper-inclusive (``le``) boundaries.
+
+    Bucket 0 is ``(-inf, b[0]]``, bucket ``i`` is ``(b[i-1], b[i]]`` and the last,
+    ``(b[-1], +inf)``, catches the overflow: ``n`` boundaries give ``n + 1`` buckets,
+    exactly as Prometheus ``le`` buckets and OpenTelemetry explicit-bucket histograms
+    count them. Histograms with equal boundaries merge exactly.
+
+    Parameters
+    ----------
+    boundaries : array-like of float
+        Finite, strictly increasing bucket upper bounds, in the unit of the values
+        (for example milliseconds). May be empty (one bucket holds everything).
+
+    Raises
+    ------
+    ValueError
+        If a boundary is NaN or infinite, or not greater than the one before it; the
+        message names its index.
+
+    Notes
+    -----
+    Filling one histogram from several threads at once is not supported; fill one per
+    thread (the C++ loop runs without the GIL) and :meth:`merge` them.
+
+    Examples
+    --------
+    >>> h = Histogram(boundaries=[1000, 2000, 5000])
+    >>> h.add([250.0, 1000.0, 1500.0, 2000.0, 9000.0])
+    >>> h.counts
+    array([2., 2., 0., 1.])
+    >>> h.cumulative  # Prometheus-style: observations <= each boundary, then +Inf
+    array([2., 4., 4., 5.])
+    >>> float(h.fractions[0])
+    0.4
+    """
+
+    PRESETS: ClassVar[Mapping[str, tuple[float, ...]]] = MappingProxyType(_PRESETS)
+    """Named boundary sets: the OpenTelemetry GenAI recommended bucket boundaries."""
+
+    __slots__ = ("_h",)
+
+    def __init__(self, boundaries: npt.ArrayLike) -> None:
+        self._h = _core.Histogram(_as_1d_float(boundaries, "boundaries"))
+
+    @classmethod
+    def preset(cls, name: str) -> Histogram:
+        """An empty histogram with the named boundaries of :attr:`PRESETS`.
+
+        Parameters
+        ----------
+        name : str
+            An OpenTelemetry GenAI metric name: ``"gen_ai.client.operation.duration"``
+            (seconds), ``"gen_ai.client.token.usage"`` (tokens),
+            ``"gen_ai.server.request.duration"``,
+            ``"gen_ai.server.time_per_output_token"`` or
+            ``"gen_ai.server.time_to_first_token"`` (seconds).
+
+        Examples
+        --------
+        >>> h = Histogram.preset("gen_ai.client.token.usage")
+        >>> h.boundaries[:4]
+        array([ 1.,  4., 16., 64.])
+        """
+        try:
+            boundaries = _PRESETS[name]
+        except KeyError:
+            known = ", ".join(sorted(_PRESETS))
+            raise ValueError(
+                f"unknown preset {name!r}; known presets: {known}"
+            ) from None
+        return cls(boundaries)
+
+    # ---- filling ----------------------------------------------------------------
+    def add(self, values: npt.ArrayLike, weights: npt.ArrayLike | None = None) -> None:
+        """Add one value or a 1-D array of values, optionally weighted.
+
+        Parameters
+        ----------
+        values : float or 1-D array-like of float
+            Finite values. Contiguous float64 NumPy arrays are read without a copy.
+        weights : float or 1-D array-like of float, optional
+            Finite, non-negative weights (default 1 each): one per value, or a single
+            weight for all of them.
+
+        Raises
+        ------
+        ValueError
+            If any value is NaN or infinite, or any weight negative, NaN or infinite;
+            the message says how many and where the first is. Nothing is added then.
+        """
+        if np.ndim(values) == 0:
+            if weights is not None and np.ndim(weights) != 0:
+                raise ValueError("a single value takes a single weight, got an array")
+            weight = 1.0 if weights is None else _scalar(weights, "weights")
+            self._h.add_one(_scalar(values, "values"), weight)
+            return
+        v = _as_1d_float(values, "values")
+        w = None
+        if weights is not None:
+            w = _as_1d_float(np.atleast_1d(weights), "weights")
+            if w.size == 1 and v.size != 1:
+                w = np.full(v.size, w[0])  # one weight for every value
+        self._h.add(v, w)
+
+    def merge(self, other: Histogram) -> None:
+        """Add the counts of `other`, which must have identical boundaries.
+
+        Raises
+        ------
+        ValueError
+            If the boundaries differ.
+        """
+        if not isinstance(other, Histogram):
+            raise TypeError(f"other must be a Histogram, got {type(other).__name__}")
+        self._h.merge(other._h)
+
+    # ---- contents ---------------------------------------------------------------
+    @property
+    def boundaries(self) -> npt.NDArray[np.float64]:
+        """Bucket upper bounds (``n`` values; the overflow bucket has none)."""
+        return self._h.boundaries
+
+    @property
+    def counts(self) -> npt.NDArray[np.float64]:
+        """Weight in each bucket (``n + 1`` values, the overflow bucket last)."""
+        return self._h.counts
+
+    @property
+    def fractions(self) -> npt.NDArray[np.float64]:
+        """Share of the total weight in each bucket; all NaN while empty."""
+        counts = self._h.counts
+        total = float(counts.sum())
+        if total == 0.0:
+            return np.full_like(counts, np.nan)
+        return counts / total
+
+    @property
+    def cumulative(self) -> npt.NDArray[np.float64]:
+        """Weight at or below each boundary, then the total (Prometheus ``le``)."""
+        return np.cumsum(self._h.counts)
+
+    @property
+    def count(self) -> float:
+        """Total weight (the number of values when unweighted)."""
+        return self._h.count
+
+    @property
+    def sum(self) -> float:
+        """Weighted sum of the values, in their unit."""
+        return self._h.sum
+
+    @property
+    def mean(self) -> float:
+        """Weighted mean of the values; NaN while empty."""
+        count = self._h.count
+        return self._h.sum / count if count > 0 else float("nan")
+
+    @property
+    def min(self) -> float:
+        """Smallest value added with positive weight; NaN while empty."""
+        return self._h.min
+
+    @property
+    def max(self) -> float:
+        """Largest value added with positive weight; NaN while empty."""
+        return self._h.max
+
+    def labels(self) -> list[str]:
+        """A text label for each bucket, ``"(-inf, b0]"`` to ``"(b[-1], +inf)"``."""
+        edges = ["-inf", *(_fmt(b) for b in self._h.boundaries)]
+        labels = [f"({lo}, {hi}]" for lo, hi in itertools.pairwise(edges)]
+        return [*labels, f"({edges[-1]}, +inf)"]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain Python contents (lists and floats), e.g. for JSON."""
+        return {
+            "boundaries": self._h.boundaries.tolist(),
+            "counts": self._h.counts.tolist(),
+            "count": self.count,
+            "sum": self.sum,
+            "min": self.min,
+            "max": self.max,
+        }
+
+    # ---- serialization, copying, comparison --------------------------------------
+    def to_bytes(self) -> bytes:
+        """Compact, versioned, checksummed bytes; see :meth:`from_bytes`."""
+        return self._h.to_bytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes | bytearray | memoryview) -> Histogram:
+        """Rebuild a histogram from :meth:`to_bytes` output.
+
+        Raises
+        ------
+        ValueError
+            If the bytes are truncated, corrupted, of a newer format version or not a
+            serialized histogram.
+
+        Examples
+        --------
+        >>> h = Histogram([1, 2])
+        >>> h.add([0.5, 1.5, 1.5])
+        >>> Histogram.from_bytes(h.to_bytes()) == h
+        True
+        """
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise TypeError(f"data must be bytes, got {type(data).__name__}")
+        new = cls.__new__(cls)
+        new._h = _core.Histogram.from_bytes(bytes(data))
+        return new
+
+    def copy(self) -> Histogram:
+        """An independent copy."""
+        new = type(self).__new__(type(self))
+        new._h = self._h.copy()
+        return new
+
+    def __copy__(self) -> Histogram:
+        return self.copy()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Histogram:
+        return self.copy()
+
+    def __reduce__(self) -> tuple[Any, tuple[bytes]]:
+        return (_from_bytes, (self.to_bytes(),))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Histogram):
+            return NotImplemented
+        return bool(self._h == other._h)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # ---- display ----------------------------------------------------------------
+    def __repr__(self) -> str:
+        bounds = ", ".join(_fmt(b) for b in self._h.boundaries)
+        counts = ", ".join(_fmt(c) for c in self._h.counts)
+        return f"Histogram(boundaries=[{bounds}], counts=[{counts}])"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{html.escape(label)}</td><td>{_fmt(c)}</td>"
+            f"<td>{f:.2%}</td><td>{_fmt(cum)}</td></tr>"
+            for label, c, f, cum in zip(
+                self.labels(), self.counts, self.fractions, self.cumulative, strict=True
+            )
+        )
+        summary = (
+            f"count {_fmt(self.count)}, sum {self.sum:.6g}, "
+            f"min {self.min:.6g}, max {self.max:.6g}"
+        )
+        return (
+            "<table><caption>Histogram: "
+            f"{html.escape(summary)}</caption>"
+            "<tr><th>bucket</th><th>count</th><th>fraction</th><th>cumulative</th></tr>"
+            f"{rows}</table>"
+        )
+
+    def plot(self, ax: Axes | None = None) -> Axes:
+        """Bar chart of the bucket counts, one labelled bar per bucket.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Where to draw; a new figure's axes by default.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError as err:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "Histogram.plot needs matplotlib: pip install 'perfstats[plot]'"
+            ) from err
+        if ax is None:
+            _, ax = plt.subplots()
+        positions = np.arange(len(self._h.counts))
+        ax.bar(positions, self._h.counts)
+        ax.set_xticks(positions, self.labels(), rotation=45, ha="right")
+        ax.set_xlabel("bucket (upper-inclusive)")
+        ax.set_ylabel("count")
+        return ax
+
+
+def _from_bytes(data: bytes) -> Histogram:
+    """Unpickling hook (module level so pickles do not depend on class internals)."""
+    return Histogram.from_bytes(data)
+
+
+def _scalar(x: npt.ArrayLike, name: str) -> float:
+    if isinstance(x, str | bytes) or np.asarray(x).dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a number, got {x!r}")
+    try:
+        return float(x)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be a number, got {x!r}") from err
+
+
+def _as_1d_float(x: npt.ArrayLike, name: str) -> npt.NDArray[np.float64]:
+    """`x` as float64 (no copy when it already is one); clear errors otherwise."""
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be real numbers, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64, copy=False)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got {arr.ndim} dimensions")
+    return arr

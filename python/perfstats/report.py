@@ -1,0 +1,1427 @@
+"""The perfstats report: ranked findings and sections of request telemetry, written as
+self-contained HTML, Markdown, JSON, CSV or the Prometheus text exposition format.
+
+A report is a list of sections, each made by a *section function* that takes the
+:class:`ReportContext` (the events plus lazily computed, shared analyses) and returns a
+:class:`Section` or ``None`` when the data do not allow it. :data:`DEFAULT_SECTIONS`
+holds overview, latency and SLA, phases, errors, cost, variants and run history; pass
+``sections=[*DEFAULT_SECTIONS, my_section]`` to :func:`build_report` to add one (this is
+where the A/B comparison, trend-with-forecast and anomaly sections plug in once those
+analyses exist). Findings come from the sections and are ranked by severity, then by
+how far they are from fine.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import functools
+import html
+import io
+import json
+import math
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from perfstats.history import atomic_write, group_label
+from perfstats.intervals import wilson_interval
+from perfstats.io import Events, read_events
+from perfstats.summary import Summary, summarize
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+
+    from perfstats.costs import CostReport
+
+__all__ = [
+    "DEFAULT_SECTIONS",
+    "FORMATS",
+    "Chart",
+    "Finding",
+    "Report",
+    "ReportContext",
+    "Section",
+    "build_report",
+]
+
+Format = Literal["html", "md", "json", "csv", "prom"]
+#: Output formats and the file suffixes that select them.
+FORMATS: dict[str, tuple[str, ...]] = {
+    "html": (".html", ".htm"),
+    "md": (".md", ".markdown"),
+    "json": (".json",),
+    "csv": (".csv",),
+    "prom": (".prom",),
+}
+_SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One ranked statement with the numbers behind it.
+
+    Attributes
+    ----------
+    severity : {"critical", "warning", "info"}
+    score : float
+        Orders findings of one severity (larger first): how far from fine.
+    kind : str
+        ``sla_miss``, ``tail_driver``, ``error_outlier``, ``error_burst``,
+        ``cost_concentration``, ``budget`` ...
+    title : str
+        The statement, with its key numbers.
+    numbers : dict
+        Every number the statement rests on (units in the key names).
+    section : str
+        Key of the section it comes from.
+    """
+
+    severity: str
+    score: float
+    kind: str
+    title: str
+    numbers: dict[str, Any]
+    section: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {
+            "severity": self.severity,
+            "kind": self.kind,
+            "title": self.title,
+            "section": self.section,
+            "score": _clean(self.score),
+            "numbers": {k: _clean(v) for k, v in self.numbers.items()},
+        }
+
+
+@dataclass
+class Chart:
+    """A chart of a section: ``draw(ax)`` draws it on a matplotlib Axes."""
+
+    title: str
+    draw: Callable[[Axes], object]
+    height: float = 3.2
+    _svg: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def svg(self, salt: str = "") -> str:
+        """The chart as inline ``<svg>`` text (drawn once, then reused)."""
+        if salt not in self._svg:
+            self._svg[salt] = _svg(self, salt)
+        return self._svg[salt]
+
+
+@dataclass
+class Section:
+    """A titled part of the report: notes, tables, charts and its findings."""
+
+    key: str
+    title: str
+    notes: list[str] = field(default_factory=list)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    charts: list[Chart] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+
+@dataclass
+class ReportContext:
+    """What section functions read: the events, the options, and shared analyses
+    computed once on first use (``summary``, ``overall``, ``hourly``, ``cost``)."""
+
+    events: Events
+    by: str
+    sla_target_ms: float
+    sla_objective: float
+    budget: float | None
+    budget_period: Literal["day", "month"]
+    prices: Any
+    history: list[dict[str, Any]]
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The canonical events DataFrame."""
+        return self.events.frame
+
+    def has(self, *columns: str) -> bool:
+        """Whether every named column is present."""
+        return all(c in self.frame.columns for c in columns)
+
+    @functools.cached_property
+    def summary(self) -> Summary:
+        """:func:`summarize` by the report's grouping column."""
+        return summarize(self.events, by=self.by, sla_target_ms=self.sla_target_ms)
+
+    @functools.cached_property
+    def overall(self) -> Summary:
+        """:func:`summarize` over all events (one row)."""
+        return summarize(self.events, by=None, sla_target_ms=self.sla_target_ms)
+
+    @functools.cached_property
+    def hourly(self) -> Summary:
+        """:func:`summarize` by the grouping column and hour."""
+        return summarize(
+            self.events, by=self.by, every="1h", sla_target_ms=self.sla_target_ms
+        )
+
+    @functools.cached_property
+    def cost(self) -> CostReport | None:
+        """:func:`perfstats.costs`, or None when there is neither a model with
+        tokens nor a recorded cost."""
+        from perfstats.costs import costs
+
+        tokens = self.has("input_tokens") or self.has("output_tokens")
+        if not ((self.has("model") and tokens) or self.has("cost_usd")):
+            return None
+        return costs(
+            self.events,
+            self.prices,
+            budget=self.budget,
+            budget_period=self.budget_period,
+        )
+
+    @property
+    def groups(self) -> list[str]:
+        """Group labels of :attr:`summary`, in table order."""
+        return [group_label(k) for k in self.summary.sketches]
+
+
+SectionFunction = Callable[[ReportContext], Section | None]
+
+
+def _clean(v: Any) -> Any:
+    """A JSON-ready scalar: NaN/inf -> None, NumPy scalars -> Python, times -> ISO."""
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return float(v) if math.isfinite(v) else None
+    if v is None or isinstance(v, str):
+        return v
+    if hasattr(v, "isoformat"):
+        try:
+            return None if v != v else v.isoformat()
+        except (TypeError, ValueError):
+            return str(v)
+    return str(v)
+
+
+def _ms(v: float) -> str:
+    return f"{v / 1000:.2f} s" if v >= 1000 else f"{v:.0f} ms"
+
+
+def _pct(v: float) -> str:
+    return f"{100 * v:.2f}%" if v < 0.1 else f"{100 * v:.1f}%"
+
+
+def _index_labels(table: pd.DataFrame) -> list[str]:
+    import pandas as pd
+
+    if isinstance(table.index, pd.RangeIndex) and len(table) == 1:
+        return ["all"]  # an ungrouped summary
+    return [
+        group_label(k if isinstance(k, tuple) else (k,)) for k in table.index.tolist()
+    ]
+
+
+# ---- sections -------------------------------------------------------------------------
+
+
+def overview_section(ctx: ReportContext) -> Section:
+    """Size, time range and the headline numbers over all events."""
+    import pandas as pd
+
+    frame = ctx.frame
+    row = ctx.overall.table.iloc[0]
+    ts = frame["timestamp"]
+    rows: dict[str, Any] = {
+        "requests": len(frame),
+        "start": ts.min(),
+        "end": ts.max(),
+        "days": (ts.max() - ts.min()).total_seconds() / 86400.0,
+    }
+    if ctx.by in frame.columns:
+        rows[f"{ctx.by} values"] = int(frame[ctx.by].nunique())
+    for col in (
+        "throughput_rps",
+        "error_rate",
+        "latency_p50",
+        "latency_p99",
+        "sla_compliance",
+        "cost_usd",
+    ):
+        if col in row.index:
+            rows[col] = row[col]
+    sec = Section("overview", "Overview")
+    sec.tables["overview"] = pd.DataFrame({"value": pd.Series(rows, dtype=object)})
+    if len(ctx.events.skipped):
+        sec.notes.append(
+            f"{len(ctx.events.skipped)} invalid row(s) were skipped when reading: "
+            + ", ".join(f"{k} ({v})" for k, v in ctx.events.skipped_by_reason().items())
+        )
+    for name, why in ctx.summary.missing.items():
+        sec.notes.append(f"Not computed: {name} ({why}).")
+    hourly = ctx.hourly.table
+
+    def draw(ax: Axes) -> None:
+        _time_lines(ax, hourly, "count", ctx.by)
+        ax.set_ylabel("requests per hour")
+
+    sec.charts.append(Chart("Requests per hour", draw))
+    return sec
+
+
+def _time_lines(ax: Axes, table: pd.DataFrame, column: str, by: str) -> None:
+    """One line per group of an hourly summary table."""
+    import matplotlib.dates as mdates
+    import pandas as pd
+
+    if isinstance(table.index, pd.MultiIndex):
+        for key, part in table.groupby(level=by, observed=True):
+            times = part.index.get_level_values("window_start")
+            ax.plot(times, part[column].to_numpy(), lw=0.9, label=str(key))
+        ax.legend(fontsize="small", loc="upper left")
+    else:
+        ax.plot(table.index, table[column].to_numpy(), lw=0.9)
+    locator = mdates.AutoDateLocator(maxticks=10)  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_locator(locator)
+    formatter = mdates.ConciseDateFormatter(locator)  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_formatter(formatter)
+    ax.tick_params(axis="x", labelsize="small")
+    ax.grid(alpha=0.3)
+
+
+def latency_section(ctx: ReportContext) -> Section | None:
+    """Latency percentiles and SLA buckets per group; SLA compliance misses."""
+    table = ctx.summary.table
+    if "latency_p99" not in table:
+        return None
+    pcols = [c for c in table.columns if re.fullmatch(r"latency_p[\d.]+", c)]
+    bcols = [c for c in table.columns if c.startswith(("le_", "gt_"))]
+    sec = Section("latency", "Latency and SLA")
+    sec.tables["latency"] = table[["count", *pcols, "latency_mean", "sla_compliance"]]
+    sec.tables["sla_buckets"] = table[bcols]
+    sec.notes.append(
+        f"Percentiles in ms from quantile sketches (1% relative error). SLA target "
+        f"{_ms(ctx.sla_target_ms)}, objective {_pct(ctx.sla_objective)} of requests "
+        f"within it; bucket shares are exact."
+    )
+    for label, (_, r) in zip(_index_labels(table), table.iterrows(), strict=True):
+        comp = float(r["sla_compliance"])
+        if comp < ctx.sla_objective:
+            sec.findings.append(
+                Finding(
+                    severity="warning",
+                    score=(ctx.sla_objective - comp) / max(1e-9, 1 - ctx.sla_objective),
+                    kind="sla_miss",
+                    title=(
+                        f"{label}: {_pct(comp)} of requests within "
+                        f"{_ms(ctx.sla_target_ms)}, below the "
+                        f"{_pct(ctx.sla_objective)} objective (p99 "
+                        f"{_ms(float(r['latency_p99']))})"
+                    ),
+                    numbers={
+                        "group": label,
+                        "sla_compliance": comp,
+                        "sla_objective": ctx.sla_objective,
+                        "sla_target_ms": ctx.sla_target_ms,
+                        "latency_p99_ms": float(r["latency_p99"]),
+                        "requests": int(r["count"]),
+                    },
+                    section="latency",
+                )
+            )
+
+    def draw_buckets(ax: Axes) -> None:
+        left = np.zeros(len(table))
+        labels = _index_labels(table)
+        from matplotlib import colormaps
+
+        colors = colormaps["RdYlGn_r"](np.linspace(0.05, 0.95, len(bcols)))
+        for col, color in zip(bcols, colors, strict=True):
+            vals = table[col].to_numpy(dtype=float)
+            ax.barh(labels, vals, left=left, color=color, label=col)
+            left += vals
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("share of requests")
+        ax.legend(
+            fontsize="small",
+            ncol=len(bcols),
+            loc="lower center",
+            bbox_to_anchor=(0.5, 1.0),
+            frameon=False,
+        )
+
+    hourly = ctx.hourly.table
+
+    def draw_p99(ax: Axes) -> None:
+        _time_lines(ax, hourly, "latency_p99", ctx.by)
+        ax.axhline(ctx.sla_target_ms, color="k", ls="--", lw=0.8)
+        ax.set_ylabel("p99 latency per hour (ms)")
+        ax.set_ylim(bottom=0)
+
+    sec.charts.append(Chart("SLA buckets", draw_buckets, height=0.6 + 0.5 * len(table)))
+    sec.charts.append(Chart("p99 latency per hour (dashed: SLA target)", draw_p99))
+    return sec
+
+
+def phases_section(ctx: ReportContext) -> Section | None:
+    """Phase percentiles and each phase's share of the tail; which phase drives p99."""
+    table = ctx.summary.table
+    shares = [c for c in table.columns if c.endswith("_tail_share")]
+    if not shares or "tail_driver" not in table:
+        return None
+    phases = [c[: -len("_tail_share")] for c in shares]
+    pcols = [c for c in table.columns if re.fullmatch(r".+_ms_p(50|99)", c)]
+    sec = Section("phases", "Phases")
+    sec.tables["phase_percentiles"] = table[pcols]
+    sec.tables["tail_share"] = table[[*shares, "tail_driver"]]
+    sec.notes.append(
+        "Tail share: each phase's part of the total latency of the requests at or "
+        "above their group's p99."
+    )
+    for label, (_, r) in zip(_index_labels(table), table.iterrows(), strict=True):
+        driver = str(r["tail_driver"])
+        share = float(r[f"{driver}_tail_share"])
+        p99 = float(r["latency_p99"])
+        if not math.isfinite(share):
+            continue
+        sec.findings.append(
+            Finding(
+                severity="info",
+                score=p99 / ctx.sla_target_ms,
+                kind="tail_driver",
+                title=(
+                    f"{driver} drives the p99 of {label}: {_pct(share)} of the latency "
+                    f"of requests at or above p99 ({_ms(p99)})"
+                ),
+                numbers={
+                    "group": label,
+                    "phase": driver,
+                    "tail_share": share,
+                    "latency_p99_ms": p99,
+                    f"{driver}_p99_ms": float(r.get(f"{driver}_p99", np.nan)),
+                },
+                section="phases",
+            )
+        )
+
+    def draw(ax: Axes) -> None:
+        labels = _index_labels(table)
+        left = np.zeros(len(table))
+        for ph in phases:
+            vals = np.nan_to_num(table[f"{ph}_tail_share"].to_numpy(dtype=float))
+            ax.barh(labels, vals, left=left, label=ph)
+            left += vals
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("share of tail latency (requests >= p99)")
+        ax.legend(
+            fontsize="small",
+            ncol=len(phases),
+            loc="lower center",
+            bbox_to_anchor=(0.5, 1.0),
+            frameon=False,
+        )
+
+    sec.charts.append(
+        Chart("Phase shares of the p99 tail", draw, 0.6 + 0.5 * len(table))
+    )
+    return sec
+
+
+def _episodes(flags: np.ndarray[Any, Any]) -> list[tuple[int, int]]:
+    """Runs of consecutive True as (first, last) positions."""
+    out: list[tuple[int, int]] = []
+    start = None
+    for i, f in enumerate(flags.tolist()):
+        if f and start is None:
+            start = i
+        elif not f and start is not None:
+            out.append((start, i - 1))
+            start = None
+    if start is not None:
+        out.append((start, len(flags) - 1))
+    return out
+
+
+def errors_section(ctx: ReportContext) -> Section | None:
+    """Error rates per group with Wilson intervals, error types, groups failing more
+    than the rest, and error bursts: runs of hours whose (Bonferroni-corrected)
+    interval lies above twice the overall rate."""
+    import pandas as pd
+
+    table = ctx.summary.table
+    if "error_rate" not in table:
+        return None
+    overall = float(ctx.overall.table["error_rate"].iloc[0])
+    sec = Section("errors", "Errors")
+    sec.tables["error_rate"] = table[
+        ["count", "errors", "error_rate", "error_rate_low", "error_rate_high"]
+    ]
+    frame = ctx.frame
+    if "error" in frame.columns and ctx.by in frame.columns:
+        types = (
+            frame.loc[frame["error"].notna(), [ctx.by, "error"]]
+            .astype(str)
+            .value_counts()
+            .unstack(fill_value=0)
+        )
+        if not types.empty:
+            sec.tables["error_types"] = types
+    hourly = ctx.hourly.table
+    # Bonferroni over the hours, so that bursts are not just the luckiest of many hours.
+    n_hours = len(hourly)
+    burst_conf = 1 - 0.05 / max(1, n_hours)
+    sec.notes.append(
+        f"Overall error rate {_pct(overall)}; intervals are 95% Wilson intervals. A "
+        "group is an outlier when its interval lies above that of all other groups "
+        "together; an hour is part of a burst when its Wilson interval at "
+        f"confidence 1 - 0.05/{n_hours} (Bonferroni over the {n_hours} group-hours) "
+        "lies entirely above twice the overall rate."
+    )
+    counts = table["count"].to_numpy(dtype=float)
+    errs = table["errors"].to_numpy(dtype=float)
+    for i, (label, (_, r)) in enumerate(
+        zip(_index_labels(table), table.iterrows(), strict=True)
+    ):
+        if len(table) < 2:
+            break
+        n_rest, k_rest = counts.sum() - counts[i], errs.sum() - errs[i]
+        rest_lo, rest_hi = wilson_interval(k_rest, n_rest)
+        if float(r["error_rate_low"]) > float(rest_hi):
+            sec.findings.append(
+                Finding(
+                    severity="warning",
+                    score=float(r["error_rate"]) / max(k_rest / n_rest, 1e-12),
+                    kind="error_outlier",
+                    title=(
+                        f"{label} fails more often than the rest: "
+                        f"{_pct(float(r['error_rate']))} (95% CI "
+                        f"{_pct(float(r['error_rate_low']))}-"
+                        f"{_pct(float(r['error_rate_high']))}) against "
+                        f"{_pct(k_rest / n_rest)} ({_pct(float(rest_lo))}-"
+                        f"{_pct(float(rest_hi))}) for the other groups"
+                    ),
+                    numbers={
+                        "group": label,
+                        "error_rate": float(r["error_rate"]),
+                        "error_rate_low": float(r["error_rate_low"]),
+                        "error_rate_high": float(r["error_rate_high"]),
+                        "rest_error_rate": k_rest / n_rest,
+                        "rest_error_rate_low": float(rest_lo),
+                        "rest_error_rate_high": float(rest_hi),
+                        "requests": int(r["count"]),
+                    },
+                    section="errors",
+                )
+            )
+    h_lo, _ = wilson_interval(
+        hourly["errors"].to_numpy(dtype=float),
+        hourly["count"].to_numpy(dtype=float),
+        confidence=burst_conf,
+    )
+    flagged = np.asarray(h_lo) > 2 * overall
+    bursts: list[dict[str, Any]] = []
+    group_levels = [n for n in hourly.index.names if n != "window_start"]
+    times = hourly.index.get_level_values("window_start")
+    keys = (
+        _index_labels(hourly.droplevel("window_start"))
+        if group_levels
+        else [""] * len(hourly)
+    )
+    keys_arr = np.array(keys, dtype=object)
+    for key in dict.fromkeys(keys):
+        pos = np.flatnonzero(keys_arr == key)
+        for first, last in _episodes(flagged[pos]):
+            rows = pos[first : last + 1]
+            n = float(hourly["count"].to_numpy()[rows].sum())
+            k = float(hourly["errors"].to_numpy()[rows].sum())
+            lo, hi = wilson_interval(k, n)
+            bursts.append(
+                {
+                    "group": key,
+                    "start": times[rows[0]],
+                    "end": times[rows[-1]] + pd.Timedelta("1h"),
+                    "requests": int(n),
+                    "errors": int(k),
+                    "error_rate": k / n,
+                    "error_rate_low": float(lo),
+                    "error_rate_high": float(hi),
+                }
+            )
+    bursts.sort(key=lambda b: -b["errors"])
+    if bursts:
+        sec.tables["error_bursts"] = pd.DataFrame(bursts).set_index("group")
+    for b in bursts[:5]:
+        sec.findings.append(
+            Finding(
+                severity="warning",
+                score=b["error_rate"] / max(overall, 1e-12),
+                kind="error_burst",
+                title=(
+                    f"Error burst on {b['group'] or 'all requests'} "
+                    f"{b['start']:%Y-%m-%d %H:%M}-{b['end']:%H:%M} UTC: "
+                    f"{_pct(b['error_rate'])} of {b['requests']:,} requests failed "
+                    f"(95% CI {_pct(b['error_rate_low'])}-{_pct(b['error_rate_high'])})"
+                    f" against {_pct(overall)} overall"
+                ),
+                numbers={**b, "overall_error_rate": overall},
+                section="errors",
+            )
+        )
+
+    def draw(ax: Axes) -> None:
+        _time_lines(ax, hourly, "error_rate", ctx.by)
+        ax.axhline(overall, color="k", ls="--", lw=0.8)
+        ax.set_ylabel("error rate per hour")
+        from matplotlib.ticker import PercentFormatter
+
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+
+    sec.charts.append(Chart("Error rate per hour (dashed: overall)", draw))
+    return sec
+
+
+def cost_section(ctx: ReportContext) -> Section | None:
+    """Spend per model, endpoint and day; model concentration; budget status."""
+    cost = ctx.cost
+    if cost is None:
+        return None
+    sec = Section("cost", "Cost")
+    sec.notes.append(
+        f"Total ${cost.total_usd:,.2f} over {cost.requests:,} requests; prices as of "
+        f"{cost.prices_as_of or 'unknown'}."
+    )
+    for m in cost.missing:
+        sec.notes.append(f"Not computed: {m}.")
+    if cost.unpriced:
+        sec.notes.append(f"Models without a price: {cost.unpriced}.")
+    cols = ["requests", "cost_usd", "cost_share", "request_share"]
+    if not cost.by_model.empty:
+        by_model = cost.by_model[cols].copy()
+        by_model["cost_per_request"] = by_model["cost_usd"] / by_model["requests"]
+        sec.tables["cost_by_model"] = by_model
+        for name, r in cost.by_model.iterrows():
+            cs, rs = float(r["cost_share"]), float(r["request_share"])
+            if cs >= 0.2 and rs > 0 and cs / rs >= 1.5:
+                sec.findings.append(
+                    Finding(
+                        severity="info",
+                        score=cs / rs,
+                        kind="cost_concentration",
+                        title=(
+                            f"{name} takes {_pct(cs)} of spend for {_pct(rs)} of calls "
+                            f"(${float(r['cost_usd']):,.2f}, "
+                            f"{cs / rs:.1f}x its share of calls)"
+                        ),
+                        numbers={
+                            "model": str(name),
+                            "cost_share": cs,
+                            "request_share": rs,
+                            "cost_usd": float(r["cost_usd"]),
+                            "requests": int(r["requests"]),
+                        },
+                        section="cost",
+                    )
+                )
+    if not cost.by_endpoint.empty:
+        sec.tables["cost_by_endpoint"] = cost.by_endpoint[cols]
+    if cost.budget is not None and len(cost.budget):
+        budget = cost.budget
+        sec.tables["budget"] = budget
+        last = budget.iloc[-1]
+        period = str(budget.index[-1])
+        over = budget[budget["share"] >= 1.0]
+        spend, limit = float(last["spend_usd"]), float(last["budget_usd"])
+        projected = float(last["projected_usd"])
+        share = spend / limit
+        if share >= 1.0 or projected > limit:
+            severity = "critical"
+        elif share >= 0.8 or len(over):
+            severity = "warning"
+        else:
+            severity = "info"
+        title = (
+            f"Budget {period}: ${spend:,.2f} of ${limit:,.2f} per "
+            f"{cost.budget_period} spent ({_pct(share)}, {last['status']}); projected "
+            f"${projected:,.2f} by the end of the {cost.budget_period}"
+        )
+        if len(over):
+            title += f"; {len(over)} of {len(budget)} periods over budget"
+        sec.findings.append(
+            Finding(
+                severity=severity,
+                score=max(share, projected / limit),
+                kind="budget",
+                title=title,
+                numbers={
+                    "period": period,
+                    "spend_usd": spend,
+                    "budget_usd": limit,
+                    "share": share,
+                    "projected_usd": projected,
+                    "periods_over_budget": len(over),
+                    "periods": len(budget),
+                },
+                section="cost",
+            )
+        )
+    if not cost.daily_by_model.empty:
+
+        def draw(ax: Axes) -> None:
+            cost.plot(ax=ax)
+            ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
+
+        sec.charts.append(Chart("Spend per day by model", draw))
+    return sec
+
+
+def variants_section(ctx: ReportContext) -> Section | None:
+    """Descriptive numbers per variant when the events have two or more variants.
+
+    Significance tests and verdicts belong to the A/B comparison section (``compare``),
+    which is added to the report's sections when that analysis exists.
+    """
+    if (
+        not ctx.has("variant")
+        or ctx.frame["variant"].nunique() < 2
+        or ctx.by == "variant"
+    ):
+        return None
+    s = summarize(ctx.events, by="variant", sla_target_ms=ctx.sla_target_ms)
+    cols = [
+        c
+        for c in (
+            "count",
+            "latency_p50",
+            "latency_p99",
+            "sla_compliance",
+            "error_rate",
+            "error_rate_low",
+            "error_rate_high",
+            "cost_per_request",
+        )
+        if c in s.table
+    ]
+    table = s.table[cols].copy()
+    table.insert(1, "request_share", table["count"] / table["count"].sum())
+    sec = Section("variants", "Variants")
+    sec.tables["variants"] = table
+    sec.notes.append(
+        "Descriptive numbers per variant (95% Wilson intervals for error rates); no "
+        "significance test is made here."
+    )
+    return sec
+
+
+def history_section(ctx: ReportContext) -> Section | None:
+    """p99 latency and error rate of earlier runs (from ``--history``) and this one."""
+    import pandas as pd
+
+    if not ctx.history:
+        return None
+    rows = []
+    runs = [*ctx.history, {"generated_at": "this run", "groups": None}]
+    current = ctx.summary.to_dict()["groups"]
+    for run in runs:
+        groups = run["groups"] if run["groups"] is not None else current
+        by = run.get("by", ctx.summary.by)
+        for g in groups:
+            label = group_label(tuple(g.get(b) for b in by))
+            rows.append(
+                {
+                    "run": run["generated_at"],
+                    "group": label,
+                    "count": g.get("count"),
+                    "latency_p99": g.get("latency_p99"),
+                    "error_rate": g.get("error_rate"),
+                }
+            )
+    table = pd.DataFrame(rows).set_index(["run", "group"])
+    sec = Section("history", "Across runs")
+    sec.tables["runs"] = table
+    sec.notes.append(f"{len(ctx.history)} earlier run(s) from the history directory.")
+    if "latency_p99" in ctx.summary.table:
+        wide = table["latency_p99"].unstack("group")
+        order = [r["generated_at"] for r in runs]
+        wide = wide.reindex(order)
+
+        def draw(ax: Axes) -> None:
+            x = np.arange(len(wide))
+            for col in wide.columns:
+                ax.plot(x, wide[col].to_numpy(dtype=float), marker="o", label=str(col))
+            ax.set_xticks(
+                x,
+                [str(r)[:16] for r in wide.index],
+                rotation=20,
+                ha="right",
+                fontsize="small",
+            )
+            ax.set_ylabel("p99 latency (ms)")
+            ax.legend(fontsize="small")
+            ax.grid(alpha=0.3)
+
+        sec.charts.append(Chart("p99 latency across runs", draw))
+    return sec
+
+
+#: The sections of a report, in order. Extension points, for when their analyses are on
+#: the branch: an ``ab_section`` (``perfstats.compare``: lift, CI, p-value, verdict per
+#: metric) after ``variants_section``; a ``trend_section`` (``fit_trend`` on daily p95 with
+#: its forecast band, and a finding when the forecast crosses the SLA target or the
+#: budget); an ``anomalies_section`` (``perfstats.anomaly``: a finding per open anomaly).
+#: Each is a plain function of the :class:`ReportContext` returning a :class:`Section`
+#: (or None when the data do not allow it) with its findings; add it to this tuple.
+DEFAULT_SECTIONS: tuple[SectionFunction, ...] = (
+    overview_section,
+    latency_section,
+    phases_section,
+    errors_section,
+    cost_section,
+    variants_section,
+    history_section,
+)
+
+
+# ---- the report -----------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    """A built report: metadata, ranked findings and sections. See :func:`build_report`."""
+
+    title: str
+    generated_at: dt.datetime
+    meta: dict[str, Any]
+    findings: list[Finding]
+    sections: list[Section]
+    summary: Summary
+    cost: CostReport | None = None
+
+    # -- plain data --
+    def section(self, key: str) -> Section:
+        """The section with this key (KeyError when the report has none)."""
+        for s in self.sections:
+            if s.key == key:
+                return s
+        raise KeyError(
+            f"no section {key!r}; the report has {[s.key for s in self.sections]}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict: metadata, findings and every section's tables."""
+        return {
+            "title": self.title,
+            "generated_at": self.generated_at.isoformat(),
+            "meta": {k: _clean(v) for k, v in self.meta.items()},
+            "findings": [f.to_dict() for f in self.findings],
+            "sections": [
+                {
+                    "key": s.key,
+                    "title": s.title,
+                    "notes": s.notes,
+                    "tables": {name: _records(t) for name, t in s.tables.items()},
+                }
+                for s in self.sections
+            ],
+        }
+
+    def to_json(self, **kwargs: Any) -> str:
+        """:meth:`to_dict` as JSON (NaN written as null)."""
+        kwargs.setdefault("indent", 1)
+        return json.dumps(self.to_dict(), allow_nan=False, **kwargs)
+
+    def to_csv(self) -> str:
+        """Every number of every table, long format: ``section, table, row, column,
+        value`` (findings as section ``findings``)."""
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["section", "table", "row", "column", "value"])
+        for i, f in enumerate(self.findings, 1):
+            w.writerow(["findings", f.kind, i, "title", f.title])
+            w.writerow(["findings", f.kind, i, "severity", f.severity])
+            for k, v in f.numbers.items():
+                w.writerow(["findings", f.kind, i, k, _csv_value(v)])
+        for s in self.sections:
+            for name, t in s.tables.items():
+                for label, (_, r) in zip(_index_labels(t), t.iterrows(), strict=True):
+                    for col, v in r.items():
+                        w.writerow([s.key, name, label, col, _csv_value(v)])
+        return buf.getvalue()
+
+    def to_markdown(self) -> str:
+        """The report as Markdown (tables as pipe tables, no charts)."""
+        out = [f"# {self.title}", "", _meta_line(self.meta, self.generated_at), ""]
+        out += ["## Findings", ""]
+        if not self.findings:
+            out.append("No findings: every check is within its limits.")
+        for i, f in enumerate(self.findings, 1):
+            out.append(f"{i}. **{f.severity}** {_md_escape(f.title)}")
+        out.append("")
+        for s in self.sections:
+            out += [f"## {s.title}", ""]
+            out += [_md_escape(n) + "\n" for n in s.notes]
+            for name, t in s.tables.items():
+                out += [f"### {name.replace('_', ' ')}", "", _md_table(t), ""]
+        return "\n".join(out).rstrip() + "\n"
+
+    def to_html(self) -> str:
+        """A self-contained HTML page: inline CSS, charts as inline SVG, no scripts
+        and nothing fetched from the network."""
+        esc = html.escape
+        nav = "".join(
+            f"<a href='#{esc(s.key)}'>{esc(s.title)}</a>" for s in self.sections
+        )
+        items = (
+            "".join(
+                f"<li class='{esc(f.severity)}'><span class='sev'>{esc(f.severity)}</span> "
+                f"{esc(f.title)}<details><summary>numbers</summary>"
+                f"{_html_numbers(f.numbers)}</details></li>"
+                for f in self.findings
+            )
+            or "<li>No findings: every check is within its limits.</li>"
+        )
+        body = [
+            f"<header><h1>{esc(self.title)}</h1>"
+            f"<p class='meta'>{esc(_meta_line(self.meta, self.generated_at))}</p>"
+            f"<nav>{nav}</nav></header>",
+            f"<section id='findings'><h2>Findings</h2><ol class='findings'>{items}</ol>"
+            "</section>",
+        ]
+        for s in self.sections:
+            parts = [f"<section id='{esc(s.key)}'><h2>{esc(s.title)}</h2>"]
+            parts += [f"<p class='note'>{esc(n)}</p>" for n in s.notes]
+            for i, c in enumerate(s.charts):
+                parts.append(
+                    f"<figure class='chart'>{c.svg(f'{s.key}-{i}')}<figcaption>{esc(c.title)}"
+                    "</figcaption></figure>"
+                )
+            for name, t in s.tables.items():
+                parts.append(
+                    f"<h3>{esc(name.replace('_', ' '))}</h3>"
+                    f"<div class='table'>{_html_table(t)}</div>"
+                )
+            parts.append("</section>")
+            body.append("".join(parts))
+        return (
+            "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            f"<title>{esc(self.title)}</title><style>{_CSS}</style></head>"
+            f"<body>{''.join(body)}</body></html>\n"
+        )
+
+    def to_prometheus(self) -> str:
+        """Gauges in the Prometheus text exposition format (for the node exporter's
+        textfile collector): per group latency quantiles, error rate, SLA compliance,
+        phase tail shares; spend per model; budget; findings per severity."""
+        return _prometheus(self)
+
+    def render(self, format: Format = "html") -> str:
+        """The report as text in ``format`` (html, md, json, csv or prom)."""
+        renderers: dict[str, Callable[[], str]] = {
+            "html": self.to_html,
+            "md": self.to_markdown,
+            "json": self.to_json,
+            "csv": self.to_csv,
+            "prom": self.to_prometheus,
+        }
+        if format not in renderers:
+            raise ValueError(f"format must be one of {list(renderers)}, got {format!r}")
+        return renderers[format]()
+
+    def write(
+        self, path: str | os.PathLike[str], *, format: Format | None = None
+    ) -> Path:
+        """Write the report atomically (temporary file, then rename); ``format``
+        defaults to the one the file suffix names."""
+        fmt = format or format_for(path)
+        return atomic_write(path, self.render(fmt))
+
+    def __repr__(self) -> str:
+        lines = [f"Report({self.title!r}, sections={[s.key for s in self.sections]})"]
+        lines += [
+            f"  {i}. [{f.severity}] {f.title}" for i, f in enumerate(self.findings, 1)
+        ]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        # Not the whole page: its CSS would restyle the notebook around it.
+        esc = html.escape
+        items = "".join(
+            f"<li><b>{esc(f.severity)}</b> {esc(f.title)}</li>" for f in self.findings
+        )
+        return (
+            f"<div class='perfstats-report'><p><b>{esc(self.title)}</b>: "
+            f"{esc(_meta_line(self.meta, self.generated_at))}</p><ol>{items}</ol>"
+            f"<p>Sections: {esc(', '.join(s.title for s in self.sections))}. "
+            "<code>to_html()</code> gives the full page.</p></div>"
+        )
+
+
+def format_for(path: str | os.PathLike[str]) -> Format:
+    """The output format a file name's suffix names.
+
+    Examples
+    --------
+    >>> format_for("out/report.md"), format_for("metrics.prom")
+    ('md', 'prom')
+    """
+    suffix = Path(path).suffix.lower()
+    for fmt, suffixes in FORMATS.items():
+        if suffix in suffixes:
+            return fmt  # type: ignore[return-value]
+    raise ValueError(
+        f"cannot tell the format from the file name {str(path)!r}; use a suffix "
+        f"({', '.join(s for v in FORMATS.values() for s in v)}) or pass the format"
+    )
+
+
+def build_report(
+    events: Any,
+    *,
+    by: str = "endpoint",
+    budget: float | None = None,
+    budget_period: Literal["day", "month"] = "month",
+    sla_target_ms: float = 5000.0,
+    sla_objective: float = 0.99,
+    prices: Any = None,
+    history: Sequence[dict[str, Any]] = (),
+    sections: Sequence[SectionFunction] = DEFAULT_SECTIONS,
+    title: str = "perfstats report",
+    progress: Callable[[str], None] | None = None,
+) -> Report:
+    """Analyse request events into a report: ranked findings, then sections.
+
+    Parameters
+    ----------
+    events : Events, DataFrame or anything :func:`perfstats.read_events` reads
+        The request telemetry (``timestamp`` required; other columns as available).
+    by : str, default "endpoint"
+        Column the per-group numbers are split by.
+    budget : float, optional
+        Budget in USD per ``budget_period``; adds the budget status.
+    budget_period : {"day", "month"}
+    sla_target_ms : float, default 5000
+        Latency a request must stay within.
+    sla_objective : float, default 0.99
+        Share of requests that must stay within ``sla_target_ms``; groups below it
+        are findings.
+    prices : optional
+        Price table for :func:`perfstats.costs`.
+    history : sequence of dict
+        Earlier runs (:func:`perfstats.history.load_runs`) for the across-runs section.
+    sections : sequence of callables
+        Section functions, in order (default :data:`DEFAULT_SECTIONS`). Each takes
+        the :class:`ReportContext` and returns a :class:`Section` or None to leave it
+        out.
+    title : str
+    progress : callable, optional
+        Called with the name of each section before it is built.
+
+    Returns
+    -------
+    Report
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> n = 2000
+    >>> ev = pd.DataFrame({
+    ...     "timestamp": pd.date_range("2026-01-01", periods=n, freq="min", tz="UTC"),
+    ...     "endpoint": np.where(rng.random(n) < 0.5, "/a", "/b"),
+    ...     "queue_ms": rng.exponential(20, n),
+    ...     "processing_ms": rng.lognormal(np.log(900), 0.6, n),
+    ... })
+    >>> ev["latency_ms"] = ev["queue_ms"] + ev["processing_ms"]
+    >>> report = build_report(ev, sla_target_ms=2000)
+    >>> [s.key for s in report.sections]
+    ['overview', 'latency', 'phases']
+    >>> report.findings[0].kind, report.findings[0].numbers["group"]
+    ('sla_miss', '/a')
+    """
+    if not isinstance(by, str) or not by:
+        raise TypeError(f"by must be a column name, got {by!r}")
+    if not (math.isfinite(sla_target_ms) and sla_target_ms > 0):
+        raise ValueError(
+            f"sla_target_ms must be a positive number, got {sla_target_ms}"
+        )
+    if not 0 < sla_objective <= 1:
+        raise ValueError(f"sla_objective must be in (0, 1], got {sla_objective}")
+    ev = read_events(events)
+    if len(ev.frame) == 0:
+        raise ValueError("events are empty: nothing to report")
+    ctx = ReportContext(
+        events=ev,
+        by=by,
+        sla_target_ms=float(sla_target_ms),
+        sla_objective=float(sla_objective),
+        budget=budget,
+        budget_period=budget_period,
+        prices=prices,
+        history=list(history),
+    )
+    built: list[Section] = []
+    for fn in sections:
+        if progress is not None:
+            progress(getattr(fn, "__name__", "section").removesuffix("_section"))
+        sec = fn(ctx)
+        if sec is not None:
+            built.append(sec)
+    findings = sorted(
+        (f for s in built for f in s.findings),
+        key=lambda f: (_SEVERITY_ORDER.get(f.severity, 3), -f.score),
+    )
+    ts = ev.frame["timestamp"]
+    meta = {
+        "source": ev.source,
+        "requests": len(ev.frame),
+        "start": ts.min(),
+        "end": ts.max(),
+        "by": by,
+        "sla_target_ms": float(sla_target_ms),
+        "sla_objective": float(sla_objective),
+        "budget_usd": budget,
+        "budget_period": budget_period if budget is not None else None,
+    }
+    return Report(
+        title=title,
+        generated_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0),
+        meta=meta,
+        findings=findings,
+        sections=built,
+        summary=ctx.summary,
+        cost=ctx.cost if any(s.key == "cost" for s in built) else None,
+    )
+
+
+# ---- rendering helpers ----------------------------------------------------------------
+
+
+def _records(t: pd.DataFrame) -> list[dict[str, Any]]:
+    names = [n or "index" for n in t.index.names]
+    out = []
+    for label, (_, r) in zip(t.index.tolist(), t.iterrows(), strict=True):
+        key = label if isinstance(label, tuple) else (label,)
+        rec: dict[str, Any] = {
+            str(n): _clean(k) for n, k in zip(names, key, strict=True)
+        }
+        rec.update({str(c): _clean(v) for c, v in r.items()})
+        out.append(rec)
+    return out
+
+
+def _csv_value(v: Any) -> Any:
+    c = _clean(v)
+    return "" if c is None else repr(c) if isinstance(c, float) else c
+
+
+def _meta_line(meta: dict[str, Any], generated: dt.datetime) -> str:
+    start, end = meta["start"], meta["end"]
+    parts = [
+        f"{meta['requests']:,} requests from {meta['source']}",
+        f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC",
+        f"by {meta['by']}",
+        f"SLA {_ms(meta['sla_target_ms'])} for {_pct(meta['sla_objective'])}",
+    ]
+    if meta.get("budget_usd") is not None:
+        parts.append(f"budget ${meta['budget_usd']:,.2f}/{meta['budget_period']}")
+    parts.append(f"generated {generated:%Y-%m-%d %H:%M} UTC")
+    return "; ".join(parts)
+
+
+def _fmt(column: str, v: Any) -> str:
+    """Display text of a table cell, chosen by the column's name."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if hasattr(v, "strftime") and not isinstance(v, str):
+        try:
+            return "-" if v != v else f"{v:%Y-%m-%d %H:%M}"
+        except (TypeError, ValueError):
+            return str(v)
+    if isinstance(v, (bool, np.bool_)) or isinstance(v, str):
+        return str(v)
+    if isinstance(v, (int, np.integer)):
+        return f"{int(v):,}"
+    if not isinstance(v, (float, np.floating)):
+        return str(v)
+    x = float(v)
+    if not math.isfinite(x):
+        return str(x)
+    c = column.lower()
+    if any(
+        w in c for w in ("rate", "share", "compliance", "objective")
+    ) or c.startswith(("le_", "gt_")):
+        return _pct(x)
+    if "usd" in c or "cost" in c:
+        return f"${x:,.4f}" if abs(x) < 1 else f"${x:,.2f}"
+    if c.startswith("latency") or "_ms" in c:
+        return f"{x:,.0f}" if abs(x) >= 10 else f"{x:.2f}"
+    if x.is_integer() and abs(x) < 1e15:
+        return f"{int(x):,}"
+    return f"{x:.4g}"
+
+
+def _rows(t: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    index_name = " / ".join(str(n) for n in t.index.names if n) or ""
+    header = [index_name, *[str(c) for c in t.columns]]
+    rows = []
+    by_row = list(t.columns) == ["value"]  # a key-value table: format by row name
+    for label, (_, r) in zip(_index_labels(t), t.iterrows(), strict=True):
+        rows.append(
+            [label, *[_fmt(label if by_row else str(c), v) for c, v in r.items()]]
+        )
+    return header, rows
+
+
+def _md_escape(text: str) -> str:
+    # Intraword underscores and ">" mid-line are literal in CommonMark; these are not.
+    return re.sub(r"([\\`*|<\[\]])", r"\\\1", text)
+
+
+def _md_table(t: pd.DataFrame) -> str:
+    header, rows = _rows(t)
+    lines = [
+        "| " + " | ".join(_md_escape(h) for h in header) + " |",
+        "|" + "|".join(["---", *["---:"] * (len(header) - 1)]) + "|",
+    ]
+    lines += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _html_table(t: pd.DataFrame) -> str:
+    esc = html.escape
+    header, rows = _rows(t)
+    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>"
+        + f"<th>{esc(row[0])}</th>"
+        + "".join(f"<td>{esc(c)}</td>" for c in row[1:])
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _html_numbers(numbers: dict[str, Any]) -> str:
+    esc = html.escape
+    return (
+        "<table class='numbers'>"
+        + "".join(
+            f"<tr><th>{esc(k)}</th><td>{esc(_fmt(k, v))}</td></tr>"
+            for k, v in numbers.items()
+        )
+        + "</table>"
+    )
+
+
+def _svg(chart: Chart, salt: str) -> str:
+    """The chart drawn by matplotlib's SVG backend, as inline <svg> text."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    # A salt per chart keeps the clip-path ids unique across the inline SVGs of one
+    # page and the same from run to run (the default salt is random).
+    with matplotlib.rc_context({"svg.hashsalt": salt}):
+        fig = Figure(figsize=(9.0, chart.height), layout="constrained")
+        ax = fig.add_subplot()
+        chart.draw(ax)
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    text = buf.getvalue()
+    return text[text.index("<svg") :]
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;
+margin:0 auto;max-width:1100px;padding:0 1.5rem 3rem;color:#1d2330;line-height:1.45}
+header{border-bottom:2px solid #dde3ec;margin-bottom:1rem}
+h1{margin:1.2rem 0 .2rem}h2{border-bottom:1px solid #dde3ec;padding-bottom:.2rem;
+margin-top:2.2rem}h3{font-size:1rem;margin:1.2rem 0 .4rem;color:#3b4557}
+.meta{color:#5b6477;font-size:.92rem}nav a{margin-right:1rem;font-size:.92rem}
+ol.findings{padding-left:1.6rem}ol.findings li{margin:.35rem 0}
+.sev{display:inline-block;min-width:4.6rem;font-size:.75rem;text-transform:uppercase;
+font-weight:600;border-radius:3px;padding:0 .3rem;margin-right:.3rem;text-align:center}
+li.critical .sev{background:#c62828;color:#fff}li.warning .sev{background:#f9a825}
+li.info .sev{background:#dfe7f3}details{display:inline;margin-left:.4rem;font-size:.85rem}
+summary{cursor:pointer;color:#3b6fb6;display:inline}
+table{border-collapse:collapse;font-size:.85rem;font-variant-numeric:tabular-nums}
+th,td{padding:.2rem .6rem;border-bottom:1px solid #e6eaf0;text-align:right;
+white-space:nowrap}
+thead th{background:#f3f6fa}tbody th{text-align:left;font-weight:500;white-space:nowrap}
+.table{overflow-x:auto}.note{color:#3b4557;font-size:.92rem}
+figure.chart{margin:1rem 0}figure.chart svg{width:100%;height:auto}
+figcaption{font-size:.85rem;color:#5b6477;text-align:center}
+"""
+
+
+# ---- Prometheus -----------------------------------------------------------------------
+
+_LABEL_NAME = re.compile(r"[^a-zA-Z0-9_]")
+
+
+def _label_name(name: str) -> str:
+    out = _LABEL_NAME.sub("_", name)
+    if not out or out[0].isdigit():
+        out = "_" + out
+    return "label" + out if out.startswith("__") else out
+
+
+def _label_value(value: Any) -> str:
+    """Escaped per the exposition format: backslash, double quote and line feed."""
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _prometheus(report: Report) -> str:
+    metrics: dict[str, tuple[str, list[tuple[dict[str, str], float]]]] = {}
+
+    def add(name: str, help_: str, labels: dict[str, Any], value: Any) -> None:
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            return
+        if not math.isfinite(x):
+            return
+        entry = metrics.setdefault(name, (help_, []))
+        entry[1].append(({k: str(v) for k, v in labels.items()}, x))
+
+    s = report.summary
+    t = s.table
+    names = [_label_name(n) for n in s.by]
+    for key, (_, r) in zip(s.sketches, t.iterrows(), strict=True):
+        g = dict(zip(names, key, strict=True))
+        add("perfstats_requests", "Requests in the report's data.", g, r["count"])
+        if "throughput_rps" in r:
+            add(
+                "perfstats_throughput_rps",
+                "Requests per second over the data's span.",
+                g,
+                r["throughput_rps"],
+            )
+        if "error_rate" in r:
+            add("perfstats_error_rate", "Share of failed requests.", g, r["error_rate"])
+        for q in s.quantiles:
+            col = f"latency_p{100 * q:g}"
+            if col in r:
+                add(
+                    "perfstats_latency_ms",
+                    "Latency quantile in milliseconds.",
+                    {**g, "quantile": f"{q:g}"},
+                    r[col],
+                )
+        if "sla_compliance" in r:
+            add(
+                "perfstats_sla_compliance",
+                "Share of requests within the SLA target (perfstats_sla_target_ms).",
+                g,
+                r["sla_compliance"],
+            )
+        for col in t.columns:
+            m = re.fullmatch(r"(.+_ms)_p(50|99)", col)
+            if m:
+                add(
+                    "perfstats_phase_latency_ms",
+                    "Phase duration quantile in milliseconds.",
+                    {
+                        **g,
+                        "phase": m.group(1),
+                        "quantile": "0.5" if m.group(2) == "50" else "0.99",
+                    },
+                    r[col],
+                )
+            m = re.fullmatch(r"(.+_ms)_tail_share", col)
+            if m:
+                add(
+                    "perfstats_phase_tail_share",
+                    "Phase share of the latency of requests at or above p99.",
+                    {**g, "phase": m.group(1)},
+                    r[col],
+                )
+    add(
+        "perfstats_sla_target_ms",
+        "SLA latency target in milliseconds.",
+        {},
+        s.sla_target_ms,
+    )
+    cost = report.cost
+    if cost is not None:
+        add(
+            "perfstats_cost_usd_total",
+            "Spend over the report's data in USD.",
+            {},
+            cost.total_usd,
+        )
+        for name, r in cost.by_model.iterrows():
+            add(
+                "perfstats_model_cost_usd",
+                "Spend per model in USD.",
+                {"model": name},
+                r["cost_usd"],
+            )
+            add(
+                "perfstats_model_cost_share",
+                "Model share of spend.",
+                {"model": name},
+                r["cost_share"],
+            )
+            add(
+                "perfstats_model_request_share",
+                "Model share of requests.",
+                {"model": name},
+                r["request_share"],
+            )
+        if cost.budget is not None and len(cost.budget):
+            last = cost.budget.iloc[-1]
+            lab = {"period": str(cost.budget.index[-1])}
+            add(
+                "perfstats_budget_usd",
+                "Budget of the current period in USD.",
+                lab,
+                last["budget_usd"],
+            )
+            add(
+                "perfstats_budget_spend_usd",
+                "Spend of the current period in USD.",
+                lab,
+                last["spend_usd"],
+            )
+            add(
+                "perfstats_budget_projected_usd",
+                "Spend projected to the end of the current period in USD.",
+                lab,
+                last["projected_usd"],
+            )
+    for sev in _SEVERITY_ORDER:
+        add(
+            "perfstats_findings",
+            "Findings of the report per severity.",
+            {"severity": sev},
+            sum(f.severity == sev for f in report.findings),
+        )
+    end = report.meta["end"]
+    add(
+        "perfstats_data_end_timestamp_seconds",
+        "Time of the last event (Unix seconds).",
+        {},
+        end.timestamp(),
+    )
+    add(
+        "perfstats_report_timestamp_seconds",
+        "When the report was made (Unix seconds).",
+        {},
+        report.generated_at.timestamp(),
+    )
+    lines = []
+    for name, (help_, samples) in metrics.items():
+        lines.append(f"# HELP {name} {help_}")
+        lines.append(f"# TYPE {name} gauge")
+        for labels, x in samples:
+            text = ",".join(f'{k}="{_label_value(v)}"' for k, v in labels.items())
+            lines.append(f"{name}{{{text}}} {x!r}" if text else f"{name} {x!r}")
+    return "\n".join(lines) + "\n"

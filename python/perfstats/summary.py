@@ -1,0 +1,544 @@
+"""summarize: latency percentiles, SLA compliance, errors, tokens and cost per group."""
+
+from __future__ import annotations
+
+import html
+import itertools
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from perfstats import _core
+from perfstats.intervals import wilson_interval
+from perfstats.quantile_sketch import QuantileSketch
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+
+__all__ = ["DEFAULT_SCORE_BANDS", "DEFAULT_SLA_BUCKETS_MS", "Summary", "summarize"]
+
+#: Upper-inclusive SLA bucket bounds in ms: <=1 s, <=2 s, <=5 s, <=10 s, <=30 s, >30 s.
+DEFAULT_SLA_BUCKETS_MS: tuple[float, ...] = (1000.0, 2000.0, 5000.0, 10000.0, 30000.0)
+#: Lower bounds of score bands for scores in [0, 1]; below the last is "poor".
+DEFAULT_SCORE_BANDS: dict[str, float] = {"excellent": 0.9, "good": 0.7, "fair": 0.5}
+DEFAULT_QUANTILES: tuple[float, ...] = (0.5, 0.9, 0.95, 0.99, 0.999)
+
+# Columns with a fixed meaning; any other bool column is an outcome, any other numeric
+# column a score.
+_KNOWN = {
+    "timestamp",
+    "endpoint",
+    "variant",
+    "model",
+    "latency_ms",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cost_usd",
+    "success",
+    "error",
+    "steps",
+    "user_id",
+    "session_id",
+}
+
+
+def _pct_name(q: float) -> str:
+    return f"p{100 * q:g}"
+
+
+def _sla_name(bound: float) -> str:
+    return f"le_{bound / 1000:g}s" if bound >= 1000 else f"le_{bound:g}ms"
+
+
+def events_frame(events: Any) -> pd.DataFrame:
+    """The canonical DataFrame behind `events` (an :class:`~perfstats.io.Events` or a
+    DataFrame already in the canonical schema), checked where analyses rely on it."""
+    import pandas as pd
+
+    frame = getattr(events, "frame", events)
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(
+            f"events must be a pandas DataFrame or perfstats Events, got {type(events).__name__}"
+        )
+    if "timestamp" not in frame.columns:
+        raise ValueError("events have no 'timestamp' column")
+    if not pd.api.types.is_datetime64_any_dtype(frame["timestamp"]):
+        raise TypeError(
+            "column 'timestamp' must be datetime64; read the data with "
+            "perfstats.read_events to parse and convert it"
+        )
+    for col in [c for c in frame.columns if c.endswith("_ms")]:
+        values = frame[col]
+        if not pd.api.types.is_numeric_dtype(values):
+            raise TypeError(f"column {col!r} must be numeric (ms), got {values.dtype}")
+        arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = np.isinf(arr) | (arr < 0)
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise ValueError(
+                f"column {col!r} has {int(bad.sum())} negative or infinite value(s); "
+                f"the first is row {row} ({arr[row]})"
+            )
+    return frame
+
+
+@dataclass
+class Summary:
+    """Result of :func:`summarize`: one row per group (and time window).
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        The numbers; see :func:`summarize` for the columns.
+    by : list of str
+        Grouping columns (``window_start`` is added when ``every`` was given).
+    sketches : dict
+        ``{group key tuple: {metric: QuantileSketch}}`` for latency and every phase, to
+        merge with later runs or other workers.
+    missing : dict of str to str
+        Metrics that could not be computed, with the reason.
+    """
+
+    table: pd.DataFrame
+    by: list[str]
+    every: str | None
+    sla_target_ms: float
+    sla_buckets_ms: tuple[float, ...]
+    quantiles: tuple[float, ...]
+    sketches: dict[tuple[Any, ...], dict[str, QuantileSketch]] = field(repr=False)
+    missing: dict[str, str] = field(default_factory=dict)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The summary table (a copy)."""
+        return self.table.copy()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict: settings, one record per group, and what was missing."""
+
+        def clean(v: Any) -> Any:
+            if isinstance(v, (float, np.floating)):
+                return None if math.isnan(v) else float(v)
+            if isinstance(v, (np.integer,)):
+                return int(v)
+            if hasattr(v, "isoformat"):
+                return v.isoformat()
+            return v if v is None or isinstance(v, (int, str, bool)) else str(v)
+
+        records = [
+            {k: clean(v) for k, v in row.items()}
+            for row in self.table.reset_index().to_dict(orient="records")
+        ]
+        return {
+            "by": self.by,
+            "every": self.every,
+            "sla_target_ms": self.sla_target_ms,
+            "sla_buckets_ms": list(self.sla_buckets_ms),
+            "quantiles": list(self.quantiles),
+            "groups": records,
+            "missing": self.missing,
+        }
+
+    def to_json(self, **kwargs: Any) -> str:
+        """:meth:`to_dict` as JSON text (NaN written as null)."""
+        return json.dumps(self.to_dict(), **kwargs)
+
+    def __repr__(self) -> str:
+        cols = [
+            c
+            for c in ("count", "error_rate", "latency_p50", "latency_p99")
+            if c in self.table
+        ]
+        lines = [
+            f"Summary(by={self.by}, every={self.every!r}, groups={len(self.table)})"
+        ]
+        if cols:
+            lines.append(
+                self.table[cols].head(20).to_string(float_format=lambda v: f"{v:.4g}")
+            )
+        if self.missing:
+            lines.append(
+                "not computed: "
+                + "; ".join(f"{k} ({v})" for k, v in self.missing.items())
+            )
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        missing = ""
+        if self.missing:
+            items = "".join(
+                f"<li>{html.escape(k)}: {html.escape(v)}</li>"
+                for k, v in self.missing.items()
+            )
+            missing = f"<p>Not computed:</p><ul>{items}</ul>"
+        return (
+            f"<div class='perfstats-summary'><p>Summary by {html.escape(str(self.by))}"
+            f"{'' if self.every is None else ' every ' + html.escape(self.every)}</p>"
+            f"{self.table.head(50).to_html(float_format=lambda v: f'{v:.4g}')}{missing}</div>"
+        )
+
+    def plot(self, ax: Axes | None = None, *, metric: str = "latency") -> Axes:
+        """Latency percentiles per group (bars), or over time when ``every`` was given.
+
+        Returns the matplotlib Axes.
+        """
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(8, 4))
+        cols = [
+            f"{metric}_{_pct_name(q)}" for q in self.quantiles if q in (0.5, 0.9, 0.99)
+        ]
+        cols = [c for c in cols if c in self.table]
+        if not cols:
+            raise ValueError(f"no {metric} percentiles to plot")
+        table = self.table
+        if self.every is not None:
+            groups = [b for b in self.by if b != "window_start"]
+            col = cols[-1]
+            if groups:
+                for key, part in table.groupby(level=groups, observed=True):
+                    times = part.index.get_level_values("window_start")
+                    ax.plot(times, part[col], label=str(key))
+                ax.legend(fontsize="small")
+            else:
+                ax.plot(table.index.get_level_values("window_start"), table[col])
+            ax.set_ylabel(f"{col} (ms)")
+        else:
+            table[cols].plot.bar(ax=ax)
+            ax.set_ylabel("latency (ms)")
+        ax.set_title("Latency percentiles")
+        return ax
+
+
+def _group_codes(
+    frame: pd.DataFrame, by: list[str], every: str | None
+) -> tuple[npt.NDArray[np.int64], int, list[npt.NDArray[Any]], list[str]]:
+    """Dense combined group codes, their count, and the label arrays per level."""
+    import pandas as pd
+
+    codes = np.zeros(len(frame), dtype=np.int64)
+    n_total = 1
+    labels: list[npt.NDArray[Any]] = []
+    names: list[str] = []
+    for col in by:
+        series = frame[col]
+        if isinstance(
+            series.dtype, pd.CategoricalDtype
+        ):  # codes as they are: no hashing
+            c = series.cat.codes.to_numpy().astype(np.int64)
+            values = np.asarray(series.cat.categories, dtype=object)
+        else:
+            c, uniques = pd.factorize(series, sort=True, use_na_sentinel=True)
+            values = np.asarray(uniques, dtype=object)
+        if (c < 0).any():  # missing keys form their own group
+            c = np.where(c < 0, len(values), c)
+            values = np.concatenate([values, np.array([None], dtype=object)])
+        codes = codes * len(values) + c
+        n_total *= len(values)
+        labels.append(values)
+        names.append(col)
+    if every is not None:
+        step = pd.Timedelta(every).value
+        if step <= 0:
+            raise ValueError(f"every must be a positive duration, got {every!r}")
+        ts = frame["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+        origin = (ts.min() // step) * step
+        w = (ts - origin) // step
+        n_windows = int(w.max()) + 1
+        codes = codes * n_windows + w
+        n_total *= n_windows
+        starts = pd.to_datetime(origin + step * np.arange(n_windows), utc=True)
+        labels.append(np.asarray(starts, dtype=object))
+        names.append("window_start")
+    return codes, n_total, labels, names
+
+
+def summarize(
+    events: Any,
+    *,
+    by: str | Sequence[str] | None = ("endpoint",),
+    every: str | None = None,
+    quantiles: Sequence[float] = DEFAULT_QUANTILES,
+    sla_target_ms: float = 5000.0,
+    sla_buckets_ms: Sequence[float] = DEFAULT_SLA_BUCKETS_MS,
+    score_bands: Mapping[str, Mapping[str, float]] | None = None,
+    relative_accuracy: float = 0.01,
+    confidence: float = 0.95,
+) -> Summary:
+    """Per-group latency, SLA, error, token and cost statistics of request events.
+
+    Parameters
+    ----------
+    events : perfstats.io.Events or pandas.DataFrame
+        Events in the canonical schema (see :func:`perfstats.read_events`). Only
+        ``timestamp`` is required; every metric whose columns exist is computed and the
+        rest are listed in ``Summary.missing``.
+    by : str or list of str or None, default "endpoint"
+        Grouping columns; grouping columns that do not exist are dropped (and reported).
+    every : str, optional
+        Time window as a pandas duration ("1h", "15min", "1d"); adds ``window_start``.
+    quantiles : sequence of float
+        Latency percentiles to report (from :class:`QuantileSketch`, 1% relative error).
+    sla_target_ms : float, default 5000
+        ``sla_compliance`` is the share of requests with latency <= this.
+    sla_buckets_ms : sequence of float
+        Upper-inclusive SLA bucket bounds in ms; shares in ``le_<bound>`` columns plus a
+        ``gt_<last>`` overflow column (exact counts, not sketch estimates).
+    score_bands : mapping, optional
+        ``{score column: {band: lower bound}}``; scores within [0, 1] default to
+        :data:`DEFAULT_SCORE_BANDS`.
+    relative_accuracy : float, default 0.01
+        Accuracy of the latency sketches.
+    confidence : float, default 0.95
+        Level of the Wilson intervals of error and outcome rates.
+
+    Returns
+    -------
+    Summary
+        ``table`` columns: ``count``, ``throughput_rps`` (requests per second over the
+        window, or over the data's time span), ``error_rate`` with
+        ``error_rate_low``/``error_rate_high``, ``latency_mean`` and
+        ``latency_p50``... (ms), SLA bucket shares, ``sla_compliance``; per phase
+        ``<phase>_p50``/``<phase>_p99`` (ms) and ``<phase>_tail_share`` (the phase's
+        share of the latency of requests at or above the group's p99) with
+        ``tail_driver`` naming the largest; ``input_tokens``/``output_tokens`` (sums and
+        ``_mean``), ``cost_usd`` and ``cost_per_request``; for each outcome column a
+        rate with its interval; for each score column the share in each band.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from perfstats import summarize
+    >>> rng = np.random.default_rng(0)
+    >>> events = pd.DataFrame({
+    ...     "timestamp": pd.date_range("2026-01-01", periods=1000, freq="s", tz="UTC"),
+    ...     "endpoint": np.where(rng.random(1000) < 0.5, "/a", "/b"),
+    ...     "latency_ms": rng.lognormal(np.log(800), 0.5, 1000),
+    ...     "success": rng.random(1000) > 0.01,
+    ... })
+    >>> s = summarize(events, by="endpoint")
+    >>> s.table["count"].tolist()
+    [473, 527]
+    >>> bool((s.table["latency_p50"] > 600).all())
+    True
+    """
+    import pandas as pd
+
+    frame = events_frame(events)
+    missing: dict[str, str] = {}
+    by_list = [by] if isinstance(by, str) else list(by or [])
+    for col in [c for c in by_list if c not in frame.columns]:
+        missing[f"by {col}"] = f"no {col!r} column; not grouped by it"
+    by_list = [c for c in by_list if c in frame.columns]
+    qs = tuple(float(q) for q in quantiles)
+    for q in qs:
+        if not 0.0 <= q <= 1.0:
+            raise ValueError(f"quantiles must be in [0, 1], got {q}")
+    buckets = tuple(float(b) for b in sla_buckets_ms)
+    if any(b2 <= b1 for b1, b2 in itertools.pairwise(buckets)) or not buckets:
+        raise ValueError(f"sla_buckets_ms must be strictly increasing, got {buckets}")
+
+    if len(frame) == 0:
+        raise ValueError("events are empty: nothing to summarize")
+    codes, n_total, labels, names = _group_codes(frame, by_list, every)
+    counts = np.bincount(codes, minlength=n_total).astype(np.float64)
+    present = np.flatnonzero(counts)
+    pos = present  # rows of the output, in code order (sorted keys, then time)
+    cols: dict[str, npt.NDArray[Any]] = {"count": counts[pos].astype(np.int64)}
+
+    def per_group(weights: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        out = np.bincount(codes, weights=weights, minlength=n_total)
+        return out[pos].astype(np.float64)
+
+    # throughput
+    ts = frame["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    if every is not None:
+        span_s = np.full(len(pos), pd.Timedelta(every).total_seconds())
+    else:
+        first = np.full(n_total, np.iinfo(np.int64).max)
+        last = np.full(n_total, np.iinfo(np.int64).min)
+        np.minimum.at(first, codes, ts)
+        np.maximum.at(last, codes, ts)
+        span_s = (last[pos] - first[pos]) / 1e9
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cols["throughput_rps"] = np.where(span_s > 0, cols["count"] / span_s, np.nan)
+
+    # errors
+    if "success" in frame.columns:
+        failed = ~frame["success"].fillna(False).to_numpy(dtype=bool)
+    elif "error" in frame.columns:
+        failed = (
+            frame["error"].notna().to_numpy()
+            & (frame["error"].astype(str) != "").to_numpy()
+        )
+    else:
+        failed = None
+        missing["error_rate"] = "no 'success' or 'error' column"
+    if failed is not None:
+        errors = per_group(failed.astype(np.float64))
+        cols["errors"] = errors.astype(np.int64)
+        cols["error_rate"] = errors / counts[pos]
+        lo, hi = wilson_interval(errors, counts[pos], confidence=confidence)
+        cols["error_rate_low"], cols["error_rate_high"] = lo, hi
+
+    sketches: dict[int, dict[str, QuantileSketch]] = {int(g): {} for g in pos}
+
+    def sketch_column(
+        name: str, values: npt.NDArray[np.float64], boundaries: Sequence[float] = ()
+    ) -> tuple[list[QuantileSketch], npt.NDArray[np.float64]]:
+        cores, bucket_counts = _core.sketch_groups(
+            codes, values, n_total, relative_accuracy, 4096, list(boundaries)
+        )
+        out = [QuantileSketch._wrap(cores[g]) for g in pos]
+        for g, s in zip(pos, out, strict=True):
+            sketches[int(g)][name] = s
+        return out, bucket_counts[pos]
+
+    # latency
+    if "latency_ms" in frame.columns:
+        lat = frame["latency_ms"].to_numpy(dtype=np.float64, na_value=np.nan)
+        # exact upper-inclusive counts at the SLA bounds and the SLA target, in C++
+        edges = sorted({*buckets, float(sla_target_ms)})
+        lat_sketches, hist = sketch_column("latency_ms", lat, edges)
+        qtab = np.array([s.quantile(np.array(qs)) for s in lat_sketches]).reshape(
+            len(pos), len(qs)
+        )
+        cols["latency_mean"] = np.array([s.mean for s in lat_sketches])
+        for j, q in enumerate(qs):
+            cols[f"latency_{_pct_name(q)}"] = qtab[:, j]
+        n_known = hist.sum(axis=1)
+        cum = np.cumsum(hist, axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            below: npt.NDArray[np.float64] | float = 0.0
+            for b in buckets:
+                at_or_below = cum[:, edges.index(b)]
+                cols[_sla_name(b)] = (at_or_below - below) / n_known
+                below = at_or_below
+            cols[f"gt_{_sla_name(buckets[-1])[3:]}"] = (n_known - below) / n_known
+            cols["sla_compliance"] = cum[:, edges.index(float(sla_target_ms))] / n_known
+        known = ~np.isnan(lat)
+        # phases and their share of the tail
+        phases = [c for c in frame.columns if c.endswith("_ms") and c != "latency_ms"]
+        if phases:
+            p99 = np.array([s.quantile(0.99) for s in lat_sketches])
+            threshold = np.full(n_total, np.inf)
+            threshold[pos] = p99
+            tail = known & (lat >= threshold[codes])
+            tail_latency = per_group(np.where(tail, lat, 0.0))
+            shares = []
+            for ph in phases:
+                v = frame[ph].to_numpy(dtype=np.float64, na_value=np.nan)
+                ph_sketches, _ = sketch_column(ph, v)
+                cols[f"{ph}_p50"] = np.array([s.quantile(0.5) for s in ph_sketches])
+                cols[f"{ph}_p99"] = np.array([s.quantile(0.99) for s in ph_sketches])
+                if (
+                    ph == "ttft_ms"
+                ):  # overlaps processing/delivery: not a share of the sum
+                    continue
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    share = (
+                        per_group(np.where(tail & ~np.isnan(v), v, 0.0)) / tail_latency
+                    )
+                cols[f"{ph}_tail_share"] = share
+                shares.append((ph, share))
+            if shares:
+                stack = np.nan_to_num(np.vstack([s for _, s in shares]), nan=-1.0)
+                names_ = np.array([p for p, _ in shares], dtype=object)
+                cols["tail_driver"] = names_[np.argmax(stack, axis=0)]
+        else:
+            missing["phases"] = "no phase columns (*_ms other than latency_ms)"
+    else:
+        missing["latency"] = "no 'latency_ms' column"
+
+    # tokens and cost
+    for col in ("input_tokens", "output_tokens"):
+        if col in frame.columns:
+            v = frame[col].to_numpy(dtype=np.float64, na_value=np.nan)
+            ok = ~np.isnan(v)
+            cols[col] = per_group(np.where(ok, v, 0.0))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                cols[f"{col}_mean"] = cols[col] / per_group(ok.astype(np.float64))
+        else:
+            missing[col] = f"no {col!r} column"
+    if "cost_usd" in frame.columns:
+        v = frame["cost_usd"].to_numpy(dtype=np.float64, na_value=np.nan)
+        cols["cost_usd"] = per_group(np.nan_to_num(v, nan=0.0))
+        cols["cost_per_request"] = cols["cost_usd"] / counts[pos]
+    else:
+        missing["cost_usd"] = (
+            "no 'cost_usd' column (perfstats.costs derives it from tokens)"
+        )
+
+    # outcomes and scores
+    bands = dict(score_bands or {})
+    for col in frame.columns:
+        if col in _KNOWN or col.endswith("_ms") or col in by_list:
+            continue
+        series = frame[col]
+        if pd.api.types.is_bool_dtype(series):
+            known_rows = series.notna().to_numpy()
+            hits = series.fillna(False).to_numpy(dtype=bool)
+            n = per_group(known_rows.astype(np.float64))
+            k = per_group(hits.astype(np.float64))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                cols[f"{col}_rate"] = k / n
+            lo, hi = wilson_interval(k, n, confidence=confidence)
+            cols[f"{col}_rate_low"], cols[f"{col}_rate_high"] = lo, hi
+        elif pd.api.types.is_numeric_dtype(series):
+            v = series.to_numpy(dtype=np.float64, na_value=np.nan)
+            ok = ~np.isnan(v)
+            col_bands = bands.get(col)
+            if col_bands is None:
+                if ok.any() and (v[ok].min() < 0 or v[ok].max() > 1):
+                    missing[f"{col} bands"] = "scores outside [0, 1]; pass score_bands"
+                    continue
+                col_bands = DEFAULT_SCORE_BANDS
+            order = sorted(col_bands.items(), key=lambda kv: -kv[1])
+            n = per_group(ok.astype(np.float64))
+            upper = np.inf
+            for band, lower in order:
+                inside = ok & (v >= lower) & (v < upper)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    cols[f"{col}_{band}"] = per_group(inside.astype(np.float64)) / n
+                upper = lower
+            with np.errstate(divide="ignore", invalid="ignore"):
+                cols[f"{col}_poor"] = (
+                    per_group((ok & (v < upper)).astype(np.float64)) / n
+                )
+                cols[f"{col}_mean"] = per_group(np.where(ok, v, 0.0)) / n
+
+    # index
+    index: pd.Index[Any]
+    if names:
+        sizes = [len(lv) for lv in labels]
+        level_codes = np.unravel_index(pos, sizes)
+        index = pd.MultiIndex.from_arrays(
+            [lv[c] for lv, c in zip(labels, level_codes, strict=True)], names=names
+        )
+        if len(names) == 1:
+            index = index.get_level_values(0)
+    else:
+        index = pd.RangeIndex(len(pos))
+    table = pd.DataFrame(cols, index=index)
+    keys = (
+        [tuple(row) if isinstance(row, tuple) else (row,) for row in index]
+        if names
+        else [() for _ in pos]
+    )
+    return Summary(
+        table=table,
+        by=names,
+        every=every,
+        sla_target_ms=float(sla_target_ms),
+        sla_buckets_ms=buckets,
+        quantiles=qs,
+        sketches={k: sketches[int(g)] for k, g in zip(keys, pos, strict=True)},
+        missing=missing,
+    )

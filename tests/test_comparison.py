@@ -1,0 +1,159 @@
+"""compare against SciPy's Welch test, statsmodels' Holm correction and planted effects."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+
+from perfstats import compare
+from perfstats.comparison import holm
+
+
+def ab_events(
+    n: int = 20_000,
+    *,
+    split: float = 0.5,
+    latency_factor: float = 1.0,
+    error_b: float = 0.02,
+    seed: int = 0,
+) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    arm = np.where(rng.random(n) < split, "control", "treatment")
+    b = arm == "treatment"
+    lat = rng.lognormal(np.log(900), 0.6, n) * np.where(b, latency_factor, 1.0)
+    return pd.DataFrame(
+        {
+            "timestamp": pd.date_range("2026-02-01", periods=n, freq="s", tz="UTC"),
+            "variant": arm,
+            "latency_ms": lat,
+            "success": rng.random(n) > np.where(b, error_b, 0.02),
+            "input_tokens": rng.integers(100, 1000, n).astype(float),
+            "output_tokens": rng.integers(10, 500, n).astype(float),
+            "cost_usd": rng.gamma(2.0, 0.001, n),
+        }
+    )
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_holm_matches_statsmodels(seed: int) -> None:
+    p = np.random.default_rng(seed).uniform(0, 0.2, 7)
+    expected = multipletests(p, method="holm")[1]
+    np.testing.assert_allclose(holm(p), expected, rtol=1e-15)
+
+
+def test_each_metric_is_scipy_welch_and_holm_adjusted() -> None:
+    ev = ab_events(latency_factor=1.03, seed=1)
+    c = compare(ev)
+    a, b = ev[ev.variant == "treatment"], ev[ev.variant == "control"]
+    ok_a, ok_b = a[a.success], b[b.success]
+    raw = {
+        "latency": stats.ttest_ind(
+            np.log(ok_a.latency_ms), np.log(ok_b.latency_ms), equal_var=False
+        ).pvalue,
+        "error_rate": stats.ttest_ind(
+            (~a.success).astype(float), (~b.success).astype(float), equal_var=False
+        ).pvalue,
+        "tokens": stats.ttest_ind(
+            a.input_tokens + a.output_tokens,
+            b.input_tokens + b.output_tokens,
+            equal_var=False,
+        ).pvalue,
+        "cost_per_request": stats.ttest_ind(
+            a.cost_usd, b.cost_usd, equal_var=False
+        ).pvalue,
+    }
+    t = c.table.set_index("metric")
+    for metric, p in raw.items():
+        assert t.loc[metric, "pvalue"] == pytest.approx(p, rel=1e-9)
+    np.testing.assert_allclose(
+        t["pvalue_adjusted"], multipletests(t["pvalue"], method="holm")[1], rtol=1e-12
+    )
+    gm = np.exp(np.log(ok_a.latency_ms).mean() - np.log(ok_b.latency_ms).mean()) - 1
+    assert t.loc["latency", "relative_lift"] == pytest.approx(gm, rel=1e-10)
+    lo, hi = t.loc["latency", ["lift_low", "lift_high"]]
+    assert lo < gm < hi
+
+
+def test_faster_variant_ships_slower_rolls_back() -> None:
+    assert compare(ab_events(latency_factor=0.85)).verdicts == {"treatment": "ship"}
+    c = compare(ab_events(latency_factor=1.15))
+    assert c.verdicts == {"treatment": "roll back"}
+    assert "latency" in c.reasons["treatment"]
+    worse_errors = compare(ab_events(error_b=0.06))
+    assert (
+        worse_errors.table.set_index("metric").loc["error_rate", "verdict"] == "worse"
+    )
+
+
+def test_small_sample_keeps_running_and_large_aa_ships() -> None:
+    small = compare(ab_events(n=300, seed=3))
+    assert small.verdicts == {"treatment": "keep running"}
+    assert not small.table["sample_size_met"].all()
+    # a 5% relative change of a 2% error rate needs ~300k requests per arm; at 30%
+    # every metric is powered with 30k per arm
+    aa = compare(ab_events(n=60_000, seed=4), minimum_detectable_effect=0.3)
+    assert aa.verdicts == {"treatment": "ship"}
+    assert set(aa.table["verdict"]) == {"no difference"}
+
+
+def test_required_sample_size_is_the_power_calculation() -> None:
+    from statsmodels.stats.power import TTestIndPower
+
+    ev = ab_events(seed=5)
+    c = compare(ev, minimum_detectable_effect=0.05, power=0.8, alpha=0.05)
+    row = c.table.set_index("metric").loc["cost_per_request"]
+    base = ev.loc[ev.variant == "control", "cost_usd"]
+    d = 0.05 * base.mean() / base.std(ddof=1)
+    ratio = row["n_baseline"] / row["n"]
+    expected = TTestIndPower().solve_power(d, alpha=0.05, power=0.8, ratio=ratio)
+    assert row["required_n"] == int(np.ceil(expected))
+
+
+def test_sample_ratio_mismatch_overrides_everything() -> None:
+    ev = ab_events(split=0.9, latency_factor=0.8, seed=7)
+    ok = compare(ev, planned_split={"control": 0.9, "treatment": 0.1})
+    assert ok.srm is not None and not ok.srm.mismatch
+    assert ok.verdicts["treatment"] == "ship"
+    bad = compare(ev, planned_split={"control": 0.5, "treatment": 0.5})
+    assert bad.srm is not None and bad.srm.mismatch
+    assert bad.verdicts["treatment"] == "roll back"
+    assert "sample ratio mismatch" in bad.reasons["treatment"]
+
+
+def test_missing_metrics_and_bad_input() -> None:
+    ev = ab_events(2000)[["timestamp", "variant", "latency_ms"]]
+    c = compare(ev)
+    assert list(c.table["metric"]) == ["latency"]
+    assert {"error_rate", "tokens", "cost_per_request"} <= set(c.missing)
+    with pytest.raises(ValueError, match="no 'arm' column"):
+        compare(ev, by="arm")
+    with pytest.raises(ValueError, match="baseline 'x'"):
+        compare(ev, baseline="x")
+    with pytest.raises(ValueError, match="at least two"):
+        compare(ev[ev.variant == "control"])
+    with pytest.raises(ValueError, match="unknown metric"):
+        compare(ev, metrics=["speed"])
+    with pytest.raises(ValueError, match="no events"):
+        compare(ev, planned_split={"control": 0.5, "other": 0.5})
+
+
+def test_no_errors_in_either_arm_is_no_difference() -> None:
+    ev = ab_events(5000)
+    ev["success"] = True
+    row = compare(ev).table.set_index("metric").loc["error_rate"]
+    assert row["pvalue"] == 1.0 and row["verdict"] == "no difference"
+
+
+def test_outputs() -> None:
+    c = compare(ab_events(3000, latency_factor=0.9))
+    d = json.loads(c.to_json())
+    assert d["baseline"] == "control" and len(d["metrics"]) == 4
+    assert "SHIP" in repr(c) or "KEEP RUNNING" in repr(c) or "ROLL BACK" in repr(c)
+    assert "<table" in c._repr_html_()
+    ax = c.plot()
+    assert len(ax.get_yticklabels()) == 4

@@ -1,0 +1,189 @@
+"""summarize against exact pandas/NumPy computations and statsmodels' Wilson interval."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.stats.proportion import proportion_confint
+
+from perfstats import summarize, wilson_interval
+
+matplotlib.use("Agg")
+
+
+def make_events(n: int = 20_000, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    queue = rng.exponential(50, n)
+    processing = rng.lognormal(np.log(600), 0.6, n)
+    delivery = rng.exponential(30, n)
+    slow = rng.random(n) < 0.02
+    queue[slow] += rng.exponential(5000, slow.sum())  # queueing drives the tail
+    return pd.DataFrame(
+        {
+            "timestamp": pd.Timestamp("2026-03-01", tz="UTC")
+            + pd.to_timedelta(np.sort(rng.uniform(0, 6 * 3600, n)), unit="s"),
+            "endpoint": pd.Categorical(
+                rng.choice(["/api/chat", "/api/embed"], n, p=[0.7, 0.3])
+            ),
+            "model": rng.choice(["small", "large"], n),
+            "latency_ms": queue + processing + delivery,
+            "queue_ms": queue,
+            "processing_ms": processing,
+            "delivery_ms": delivery,
+            "input_tokens": rng.integers(10, 2000, n).astype(float),
+            "output_tokens": rng.integers(1, 800, n).astype(float),
+            "cost_usd": rng.uniform(0, 0.01, n),
+            "success": rng.random(n) > 0.03,
+            "cache_hit": rng.random(n) < 0.4,
+            "quality_score": rng.beta(5, 2, n),
+        }
+    )
+
+
+def test_counts_errors_and_wilson_interval_match_oracles() -> None:
+    ev = make_events()
+    s = summarize(ev, by="endpoint")
+    g = ev.groupby("endpoint", observed=True)
+    np.testing.assert_array_equal(s.table["count"], g.size())
+    err = g["success"].apply(lambda x: (~x).sum())
+    np.testing.assert_array_equal(s.table["errors"], err)
+    lo, hi = proportion_confint(err, g.size(), alpha=0.05, method="wilson")
+    np.testing.assert_allclose(s.table["error_rate_low"], lo, rtol=1e-12)
+    np.testing.assert_allclose(s.table["error_rate_high"], hi, rtol=1e-12)
+    np.testing.assert_allclose(
+        s.table["input_tokens"], g["input_tokens"].sum(), rtol=1e-12
+    )
+    np.testing.assert_allclose(s.table["cost_usd"], g["cost_usd"].sum(), rtol=1e-12)
+
+
+def test_latency_percentiles_within_sketch_accuracy() -> None:
+    ev = make_events()
+    s = summarize(ev, by=["endpoint", "model"], relative_accuracy=0.01)
+    for (ep, model), row in s.table.iterrows():
+        lat = ev.loc[(ev.endpoint == ep) & (ev.model == model), "latency_ms"].to_numpy()
+        for q in (0.5, 0.9, 0.99, 0.999):
+            exact = np.quantile(lat, q, method="lower")
+            assert abs(row[f"latency_p{100 * q:g}"] - exact) <= 0.01 * exact
+        assert row["latency_mean"] == pytest.approx(lat.mean(), rel=1e-12)
+
+
+def test_sla_buckets_are_exact_and_upper_inclusive() -> None:
+    ev = make_events(5000)
+    ev.loc[:9, "latency_ms"] = 1000.0  # exactly on a bound: belongs to <= 1 s
+    s = summarize(ev, by=None, sla_target_ms=2000)
+    lat = ev["latency_ms"].to_numpy()
+    row = s.table.iloc[0]
+    assert row["le_1s"] == np.mean(lat <= 1000)
+    assert row["le_2s"] == np.mean((lat > 1000) & (lat <= 2000))
+    assert row["gt_30s"] == np.mean(lat > 30000)
+    assert row["sla_compliance"] == np.mean(lat <= 2000)
+    shares = [c for c in s.table.columns if c.startswith(("le_", "gt_"))]
+    assert row[shares].sum() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_tail_share_names_the_phase_that_drives_p99() -> None:
+    ev = make_events()
+    s = summarize(ev, by="endpoint")
+    assert set(s.table["tail_driver"]) == {"queue_ms"}
+    for ep, row in s.table.iterrows():
+        part = ev[ev.endpoint == ep]
+        tail = part[part.latency_ms >= row["latency_p99"]]
+        expected = tail.queue_ms.sum() / tail.latency_ms.sum()
+        assert row["queue_ms_tail_share"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_hourly_windows_match_pandas_resampling() -> None:
+    ev = make_events()
+    s = summarize(ev, by="endpoint", every="1h")
+    expected = ev.groupby(
+        ["endpoint", pd.Grouper(key="timestamp", freq="1h")], observed=True
+    ).size()
+    got = s.table["count"]
+    assert list(got.to_numpy()) == list(expected.to_numpy())
+    assert got.index.names == ["endpoint", "window_start"]
+    np.testing.assert_allclose(s.table["throughput_rps"], got / 3600.0)
+
+
+def test_outcomes_and_score_bands() -> None:
+    ev = make_events()
+    s = summarize(ev, by=None)
+    row = s.table.iloc[0]
+    k = ev.cache_hit.sum()
+    assert row["cache_hit_rate"] == k / len(ev)
+    lo, hi = wilson_interval(k, len(ev))
+    assert (row["cache_hit_rate_low"], row["cache_hit_rate_high"]) == (lo, hi)
+    q = ev.quality_score
+    assert row["quality_score_excellent"] == np.mean(q >= 0.9)
+    assert row["quality_score_good"] == np.mean((q >= 0.7) & (q < 0.9))
+    assert row["quality_score_poor"] == np.mean(q < 0.5)
+
+
+def test_only_timestamp_still_summarizes_and_says_what_is_missing() -> None:
+    ev = make_events(100)[["timestamp"]]
+    s = summarize(ev)
+    assert s.table["count"].tolist() == [100]
+    assert {"by endpoint", "latency", "error_rate", "cost_usd"} <= set(s.missing)
+    assert "not computed" in repr(s)
+
+
+def test_tokens_without_latency() -> None:
+    ev = make_events(100).drop(columns=["latency_ms"])
+    s = summarize(ev, by="model")
+    assert "input_tokens_mean" in s.table and "latency_p99" not in s.table
+
+
+@pytest.mark.parametrize("bad", [-1.0, np.inf])
+def test_invalid_latency_names_column_and_row(bad: float) -> None:
+    ev = make_events(50)
+    ev.loc[7, "queue_ms"] = bad
+    with pytest.raises(ValueError, match=r"'queue_ms'.*row 7"):
+        summarize(ev)
+
+
+def test_bad_inputs() -> None:
+    ev = make_events(50)
+    with pytest.raises(ValueError, match="timestamp"):
+        summarize(ev.drop(columns=["timestamp"]))
+    with pytest.raises(TypeError, match="datetime64"):
+        summarize(ev.assign(timestamp=ev.timestamp.astype(str)))
+    with pytest.raises(ValueError, match="empty"):
+        summarize(ev.iloc[:0])
+    with pytest.raises(TypeError):
+        summarize([1, 2, 3])
+
+
+def test_missing_latencies_are_not_counted_in_percentiles() -> None:
+    ev = make_events(1000)
+    ev.loc[::2, "latency_ms"] = np.nan
+    s = summarize(ev, by=None)
+    lat = ev.latency_ms.dropna().to_numpy()
+    assert s.sketches[()]["latency_ms"].count == lat.size
+    assert s.table["count"].iloc[0] == 1000
+
+
+def test_sketches_merge_across_runs() -> None:
+    ev = make_events()
+    first, second = ev.iloc[:8000], ev.iloc[8000:]
+    a = summarize(first, by="endpoint").sketches
+    b = summarize(second, by="endpoint").sketches
+    whole = summarize(ev, by="endpoint").sketches
+    for key in whole:
+        merged = a[key]["latency_ms"].copy().merge(b[key]["latency_ms"])
+        assert np.array_equal(
+            merged.buckets()[1], whole[key]["latency_ms"].buckets()[1]
+        )
+
+
+def test_outputs() -> None:
+    s = summarize(make_events(2000), by="endpoint", every="2h")
+    d = json.loads(s.to_json())
+    assert d["by"] == ["endpoint", "window_start"] and len(d["groups"]) == len(s.table)
+    assert "<table" in s._repr_html_()
+    ax = s.plot()
+    assert ax.get_ylabel().startswith("latency_p99")
+    ax2 = summarize(make_events(500), by="endpoint").plot()
+    assert len(ax2.patches) > 0
