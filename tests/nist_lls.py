@@ -66,7 +66,7 @@ def read(path: Path) -> NistLLS:
 
 
 def lre(value: float, certified: float) -> float:
-    """Digits of agreement: -log10 relative error (absolute when certified is 0), <= 15."""
+    """Digits of agreement: -log10 relative error (absolute if certified is 0)."""
     if value == certified:
         return 15.0
     err = abs(value - certified) / (abs(certified) if certified != 0 else 1.0)

@@ -312,3 +312,16 @@ def test_result_renders_and_serialises() -> None:
     np.testing.assert_allclose(d["coefficients"], fit.coefficients)
     with pytest.raises(ValueError, match="names has 2 entries"):
         LinearModel(x, y, names=["a", "b"])
+
+
+@pytest.mark.parametrize("intercept", [True, False])
+def test_large_designs_take_the_streaming_path_and_still_match_statsmodels(
+    intercept: bool,
+) -> None:
+    x, y = _random_problem(11, n=45_000)
+    fit = LinearModel(x, y, intercept=intercept)
+    exog = sm.add_constant(x) if intercept else x
+    res = sm.OLS(y, exog).fit()
+    _assert_matches_statsmodels(fit, res, rtol=1e-9)
+    with pytest.raises(ValueError, match="rank deficient"):
+        LinearModel(np.column_stack([x, x[:, 0] + x[:, 1]]), y, intercept=intercept)

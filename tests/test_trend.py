@@ -272,7 +272,35 @@ def test_result_renders_serialises_and_plots() -> None:
     )
     import matplotlib.pyplot as plt
 
-    _fig, ax = plt.subplots()
+    _, ax = plt.subplots()
     assert trend.plot(ax, horizon=10) is ax
     assert trend.plot() is not None
     plt.close("all")
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_large_series_take_the_streaming_path_and_still_match_statsmodels(
+    weighted: bool,
+) -> None:
+    # Above 20,000 rows the fit streams blocks of rows (blocked QR + long double
+    # refinement) instead of holding the design: same answers.
+    rng = np.random.default_rng(42)
+    n = 60_000
+    t = np.sort(rng.uniform(0.0, 720.0, n))  # a month of hours
+    y = 300.0 + 0.05 * t + 8.0 * np.cos(2 * np.pi * t / 24) + rng.normal(0.0, 10.0, n)
+    w = rng.uniform(0.5, 2.0, n) if weighted else None
+    trend = fit_trend(t, y, degree=2, seasonal_period=24.0, harmonics=2, weights=w)
+    x = _design(t, 2, 24.0, 2)
+    res = (sm.WLS(y, x, weights=w) if weighted else sm.OLS(y, x)).fit()
+    np.testing.assert_allclose(trend.coefficients, res.params, rtol=1e-8)
+    np.testing.assert_allclose(trend.standard_errors, res.bse, rtol=1e-8)
+    np.testing.assert_allclose(trend.r_squared, res.rsquared, rtol=1e-10)
+    t_new = np.array([0.0, 360.0, 720.0, 800.0])
+    frame = res.get_prediction(_design(t_new, 2, 24.0, 2)).summary_frame(alpha=0.05)
+    mean, lower, upper = trend.predict(t_new, interval="prediction")
+    np.testing.assert_allclose(mean, frame["mean"], rtol=1e-10)
+    np.testing.assert_allclose(lower, frame["obs_ci_lower"], rtol=1e-8)
+    np.testing.assert_allclose(upper, frame["obs_ci_upper"], rtol=1e-8)
+    np.testing.assert_allclose(trend.residuals, res.resid, rtol=1e-6, atol=1e-9)
+    with pytest.raises(ValueError, match="rank deficient"):
+        fit_trend(np.round(t), y, seasonal_period=1.0, harmonics=1)

@@ -45,6 +45,30 @@ constexpr double kRankThreshold = 1e-11;
 constexpr int kMaxRefinements = 12;
 constexpr long double kConvergedRelative = 1e-13L;
 
+// (A'A)^-1 refined as X <- X + M (I - G X): M an approximate inverse from the double R,
+// G the Gram matrix accumulated in long double. Converges while cond(A)^2 eps < 1.
+MatrixXld refine_inverse(const MatrixXld& gram, const MatrixXld& m) {
+  const Index p = gram.rows();
+  MatrixXld inv = m;
+  long double previous = std::numeric_limits<long double>::infinity();
+  for (int it = 0; it < kMaxRefinements; ++it) {
+    const MatrixXld e = MatrixXld::Identity(p, p) - gram * inv;
+    const MatrixXld delta = m * e;
+    inv += delta;
+    const long double change = delta.cwiseAbs().maxCoeff();
+    const long double size = inv.cwiseAbs().maxCoeff();
+    if (!(change > 8 * std::numeric_limits<long double>::epsilon() * size)) break;
+    if (change > 0.5L * previous) {
+      if (change < kConvergedRelative * size) break;
+      throw std::domain_error(
+          "refinement of the coefficient covariance does not converge: the design is too "
+          "ill-conditioned (nearly collinear columns)");
+    }
+    previous = change;
+  }
+  return (0.5L * (inv + inv.transpose())).eval();
+}
+
 // Least squares min ||b - A c|| for A (n x p) of full column rank. Large inputs make
 // every pass count, so the long double loops below are written out and fused.
 Solution solve(MatrixXld a, const VectorXld& b) {
@@ -139,28 +163,9 @@ Solution solve(MatrixXld a, const VectorXld& b) {
     }
   }
 
-  // (A'A)^-1 refined as X <- X + M (I - G X), M the double inverse from R, G in long double.
   Eigen::MatrixXd rinv = r.solve(Eigen::MatrixXd::Identity(p, p));
   const Eigen::MatrixXd m0 = perm * (rinv * rinv.transpose()) * perm.transpose();
-  const MatrixXld m = m0.cast<long double>();
-  MatrixXld inv = m;
-  previous = std::numeric_limits<long double>::infinity();
-  for (int it = 0; it < kMaxRefinements; ++it) {
-    const MatrixXld e = MatrixXld::Identity(p, p) - gram * inv;
-    const MatrixXld delta = m * e;
-    inv += delta;
-    const long double change = delta.cwiseAbs().maxCoeff();
-    const long double size = inv.cwiseAbs().maxCoeff();
-    if (!(change > 8 * std::numeric_limits<long double>::epsilon() * size)) break;
-    if (change > 0.5L * previous) {
-      if (change < kConvergedRelative * size) break;
-      throw std::domain_error(
-          "refinement of the coefficient covariance does not converge: the design is too "
-          "ill-conditioned (nearly collinear columns)");
-    }
-    previous = change;
-  }
-  inv = (0.5L * (inv + inv.transpose())).eval();
+  const MatrixXld inv = refine_inverse(gram, m0.cast<long double>());
 
   Solution s;
   s.coef = x.cwiseQuotient(scale);
@@ -185,7 +190,234 @@ double t_two_sided_p(double t, double df) {
   return 2.0 * boost::math::cdf(boost::math::complement(dist, std::fabs(t)));
 }
 
+
+// What either solver hands back: internal coefficients and (A'WA)^-1, sums of squares,
+// unweighted residuals.
+struct FitResult {
+  VectorXld coef;
+  MatrixXld unscaled_cov;
+  long double rss = 0;
+  long double tss = 0;
+  Eigen::VectorXd residuals;
+};
+
+long double root_weight(const Eigen::Ref<const Eigen::VectorXd>& w, Index i) {
+  return w.size() > 0 ? std::sqrt(static_cast<long double>(w(i))) : 1.0L;
+}
+
+FitResult fit_dense(const DesignRows& rows, const Eigen::Ref<const Eigen::VectorXd>& y,
+                    const Eigen::Ref<const Eigen::VectorXd>& w, bool has_constant) {
+  const Index n = rows.rows();
+  const Index p = rows.cols();
+  MatrixXld a(n, p);
+  rows.fill(0, n, a);
+  VectorXld sw(n);
+  VectorXld b(n);
+  for (Index i = 0; i < n; ++i) {
+    sw(i) = root_weight(w, i);
+    b(i) = sw(i) * static_cast<long double>(y(i));
+    if (w.size() > 0) a.row(i) *= sw(i);
+  }
+  Solution sol = solve(std::move(a), b);
+  FitResult out;
+  out.rss = sol.residuals.squaredNorm();
+  if (has_constant) {
+    const long double ybar = sw.cwiseProduct(b).sum() / sw.squaredNorm();
+    out.tss = (b - ybar * sw).squaredNorm();
+  } else {
+    out.tss = b.squaredNorm();
+  }
+  out.residuals = sol.residuals.cwiseQuotient(sw).cast<double>();
+  out.coef = std::move(sol.coef);
+  out.unscaled_cov = std::move(sol.unscaled_cov);
+  return out;
+}
+
+constexpr Index kBlock = 512;
+
+// Blocked Householder QR of [sqrt(W) A, sqrt(W) y] in double, then corrected
+// semi-normal-equation refinement with long double residuals (see linear_model.hpp).
+FitResult fit_streaming(const DesignRows& rows, const Eigen::Ref<const Eigen::VectorXd>& y,
+                        const Eigen::Ref<const Eigen::VectorXd>& w, bool has_constant) {
+  const Index n = rows.rows();
+  const Index p = rows.cols();
+  MatrixXld block(kBlock, p);
+  Eigen::MatrixXd block_d(kBlock, p);
+  Eigen::MatrixXd stack(kBlock + p + 1, p + 1);
+  Eigen::MatrixXd rt = Eigen::MatrixXd::Zero(p + 1, p + 1);
+  long double wsum = 0;
+  long double wy = 0;
+  for (Index begin = 0; begin < n; begin += kBlock) {
+    const Index count = std::min(kBlock, n - begin);
+    rows.fill_double(begin, count, block_d);
+    stack.topRows(p + 1) = rt;
+    stack.block(p + 1, 0, count, p) = block_d.topRows(count);
+    stack.block(p + 1, p, count, 1) = y.segment(begin, count);
+    if (w.size() > 0) {
+      // Rounded weighting is fine here: the factorisation only preconditions.
+      const Eigen::ArrayXd sw = w.segment(begin, count).array().sqrt();
+      stack.block(p + 1, 0, count, p + 1).array().colwise() *= sw;
+      for (Index i = 0; i < count; ++i) {
+        wsum += static_cast<long double>(w(begin + i));
+        wy += static_cast<long double>(w(begin + i)) * static_cast<long double>(y(begin + i));
+      }
+    } else {
+      wsum += static_cast<long double>(count);
+      for (Index i = 0; i < count; ++i) wy += static_cast<long double>(y(begin + i));
+    }
+    Eigen::HouseholderQR<Eigen::MatrixXd> qr(stack.topRows(p + 1 + count));
+    rt = qr.matrixQR().topRows(p + 1).triangularView<Eigen::Upper>();
+  }
+  // Column norms of R are those of A: scale by powers of two, then a pivoted QR of the
+  // small R decides the rank exactly as the dense path does.
+  Eigen::MatrixXd r = rt.topLeftCorner(p, p);
+  VectorXld scale(p);
+  for (Index k = 0; k < p; ++k) {
+    const double norm = r.col(k).norm() / std::sqrt(static_cast<double>(n));
+    int e = 0;
+    (void)std::frexp(norm, &e);
+    scale(k) = norm > 0 ? std::ldexp(1.0L, e) : 1.0L;
+    r.col(k) /= static_cast<double>(scale(k));
+  }
+  Eigen::ColPivHouseholderQR<Eigen::MatrixXd> small(p, p);
+  small.setThreshold(kRankThreshold);
+  small.compute(r);
+  if (small.rank() < p) {
+    std::ostringstream os;
+    os << "design matrix is rank deficient: rank " << small.rank() << " of " << p
+       << " columns; column(s)";
+    const auto& perm = small.colsPermutation().indices();
+    for (Index k = small.rank(); k < p; ++k) os << ' ' << perm(k);
+    os << " (0-based, intercept first) are linear combinations of the others";
+    throw std::invalid_argument(os.str());
+  }
+  const Eigen::MatrixXd rinv = small.inverse();
+  const VectorXld inv_scale = scale.cwiseInverse();
+  // M ~ (A'WA)^-1 in the caller's internal basis, from R alone.
+  const MatrixXld m = inv_scale.asDiagonal() *
+                      (rinv * rinv.transpose()).cast<long double>() * inv_scale.asDiagonal();
+  VectorXld x = inv_scale.cwiseProduct(small.solve(rt.col(p).head(p)).cast<long double>());
+
+  const Eigen::VectorXd sv = Eigen::JacobiSVD<Eigen::MatrixXd>(r).singularValues();
+  const long double cond = sv(0) / sv(p - 1);
+  const long double contraction =
+      16 * cond * cond * static_cast<long double>(std::numeric_limits<double>::epsilon());
+
+  FitResult out;
+  out.residuals.resize(n);
+  const long double ybar = wy / wsum;
+  VectorXld g(p);
+  VectorXld res(kBlock);
+  VectorXld sws(kBlock);
+  long double previous = std::numeric_limits<long double>::infinity();
+  for (int it = 0; it < kMaxRefinements; ++it) {
+    g.setZero();
+    long double rss = 0;
+    for (Index begin = 0; begin < n; begin += kBlock) {
+      const Index count = std::min(kBlock, n - begin);
+      rows.fill(begin, count, block);
+      // Column-wise reductions with one scalar accumulator each: long double
+      // accumulators kept in memory would stall on every update.
+      for (Index i = 0; i < count; ++i) {
+        const long double sw = root_weight(w, begin + i);
+        sws(i) = sw;
+        if (w.size() > 0) block.row(i) *= sw;
+        long double ri = sw * static_cast<long double>(y(begin + i));
+        for (Index k = 0; k < p; ++k) ri -= block(i, k) * x(k);
+        res(i) = ri;
+        out.residuals(begin + i) = static_cast<double>(ri / sw);
+      }
+      for (Index k = 0; k < p; ++k) {
+        long double acc = 0;
+        for (Index i = 0; i < count; ++i) acc += block(i, k) * res(i);
+        g(k) += acc;
+      }
+      long double acc = 0;
+      for (Index i = 0; i < count; ++i) acc += res(i) * res(i);
+      rss += acc;
+      if (it == 0) {
+        long double t2 = 0;
+        for (Index i = 0; i < count; ++i) {
+          const long double bi = sws(i) * static_cast<long double>(y(begin + i));
+          const long double c = has_constant ? bi - ybar * sws(i) : bi;
+          t2 += c * c;
+        }
+        out.tss += t2;
+      }
+    }
+    out.rss = rss;
+    const VectorXld dx = m * g;
+    x += dx;
+    const long double change = dx.cwiseAbs().maxCoeff();
+    const long double size = x.cwiseAbs().maxCoeff();
+    if (!(change > 8 * std::numeric_limits<long double>::epsilon() * size)) break;
+    // Each step shrinks the error by about cond^2 eps: when the next correction would be
+    // below long double rounding, this one was the last that mattered, and another pass
+    // over the rows would only confirm it. (rss is stationary at the optimum, so the sums
+    // of this pass are good to second order in the correction.)
+    if (contraction * change <= std::numeric_limits<long double>::epsilon() * size) break;
+    if (change > 0.5L * previous) {
+      if (change < kConvergedRelative * size) break;
+      throw std::domain_error(
+          "least squares refinement does not converge: the design is too ill-conditioned "
+          "(nearly collinear columns)");
+    }
+    previous = change;
+  }
+  out.coef = std::move(x);
+  // (A'WA)^-1 straight from the blocked R: with this many rows its relative error
+  // (about cond * eps) is far below the sampling error of the variance estimate.
+  out.unscaled_cov = (0.5L * (m + m.transpose())).eval();
+  return out;
+}
+
 }  // namespace
+
+namespace {
+
+// Caller's columns, centred (with a constant column first) when there is an intercept.
+class CentredColumns final : public DesignRows {
+ public:
+  CentredColumns(const Eigen::Ref<const Eigen::MatrixXd>& x, const VectorXld& centre,
+                 bool intercept)
+      : x_(x), centre_(centre), off_(intercept ? 1 : 0) {}
+  Index rows() const override { return x_.rows(); }
+  Index cols() const override { return x_.cols() + off_; }
+  void fill(Index begin, Index count, MatrixXld& out) const override {
+    for (Index i = 0; i < count; ++i) {
+      if (off_ == 1) out(i, 0) = 1;
+      for (Index j = 0; j < x_.cols(); ++j) {
+        out(i, off_ + j) = static_cast<long double>(x_(begin + i, j)) - centre_(j);
+      }
+    }
+  }
+
+ private:
+  const Eigen::Ref<const Eigen::MatrixXd>& x_;
+  const VectorXld& centre_;
+  Index off_;
+};
+
+void check_finite_matrix(const Eigen::Ref<const Eigen::MatrixXd>& x, const char* name) {
+  for (Index j = 0; j < x.cols(); ++j) {
+    for (Index i = 0; i < x.rows(); ++i) {
+      if (!std::isfinite(x(i, j))) {
+        throw std::invalid_argument(std::string(name) + " must be finite, got " +
+                                    show(x(i, j)) + " at row " + std::to_string(i) +
+                                    ", column " + std::to_string(j));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void DesignRows::fill_double(Eigen::Index begin, Eigen::Index count,
+                             Eigen::MatrixXd& out) const {
+  MatrixXld rows_ld(count, cols());
+  fill(begin, count, rows_ld);
+  out.topRows(count) = rows_ld.cast<double>();
+}
 
 LinearModel::LinearModel(const Eigen::Ref<const Eigen::MatrixXd>& x,
                          const Eigen::Ref<const Eigen::VectorXd>& y, bool intercept,
@@ -197,52 +429,43 @@ LinearModel::LinearModel(const Eigen::Ref<const Eigen::MatrixXd>& x,
     throw std::invalid_argument("y has " + std::to_string(y.size()) + " rows but x has " +
                                 std::to_string(n));
   }
-  for (Index j = 0; j < k; ++j) {
-    for (Index i = 0; i < n; ++i) {
-      if (!std::isfinite(x(i, j))) {
-        throw std::invalid_argument("x must be finite, got " + show(x(i, j)) + " at row " +
-                                    std::to_string(i) + ", column " + std::to_string(j));
-      }
-    }
-  }
+  check_finite_matrix(x, "x");
   const Index p = k + (intercept ? 1 : 0);
   if (p == 0) throw std::invalid_argument("model has no columns: x is empty and no intercept");
   DesignBasis basis;
-  basis.columns.resize(n, p);
   basis.to_reported = MatrixXld::Identity(p, p);
   basis.has_constant = intercept;
   centre_ = VectorXld::Zero(k);
-  const Index off = intercept ? 1 : 0;
-  if (intercept) basis.columns.col(0).setOnes();
-  for (Index j = 0; j < k; ++j) {
-    VectorXld col = x.col(j).cast<long double>();
-    if (intercept && n > 0) {
-      // Centring removes the collinearity of each column with the constant.
-      centre_(j) = col.sum() / static_cast<long double>(n);
-      col.array() -= centre_(j);
-      basis.to_reported(0, off + j) = -centre_(j);
+  if (intercept && n > 0) {
+    // Centring removes the collinearity of each column with the constant.
+    for (Index j = 0; j < k; ++j) {
+      long double sum = 0;
+      for (Index i = 0; i < n; ++i) sum += x(i, j);
+      centre_(j) = sum / static_cast<long double>(n);
+      basis.to_reported(0, 1 + j) = -centre_(j);
     }
-    basis.columns.col(off + j) = col;
   }
-  fit(std::move(basis), y, weights);
+  const CentredColumns rows(x, centre_, intercept);
+  basis.rows = &rows;
+  fit(basis, y, weights);
 }
 
-LinearModel::LinearModel(DesignBasis basis, const Eigen::Ref<const Eigen::VectorXd>& y,
+LinearModel::LinearModel(const DesignBasis& basis, const Eigen::Ref<const Eigen::VectorXd>& y,
                          const Eigen::Ref<const Eigen::VectorXd>& weights) {
-  fit(std::move(basis), y, weights);
+  fit(basis, y, weights);
 }
 
-void LinearModel::fit(DesignBasis basis, const Eigen::Ref<const Eigen::VectorXd>& y,
+void LinearModel::fit(const DesignBasis& basis, const Eigen::Ref<const Eigen::VectorXd>& y,
                       const Eigen::Ref<const Eigen::VectorXd>& weights) {
-  const Index n = basis.columns.rows();
-  const Index p = basis.columns.cols();
+  if (basis.rows == nullptr) throw std::invalid_argument("design basis has no rows");
+  const Index n = basis.rows->rows();
+  const Index p = basis.rows->cols();
   if (y.size() != n) {
     throw std::invalid_argument("y has " + std::to_string(y.size()) +
                                 " rows but the design has " + std::to_string(n));
   }
   check_finite(y, "y");
-  const bool weighted = weights.size() > 0;
-  if (weighted) {
+  if (weights.size() > 0) {
     if (weights.size() != n) {
       throw std::invalid_argument("weights has " + std::to_string(weights.size()) +
                                   " rows but y has " + std::to_string(n));
@@ -263,37 +486,18 @@ void LinearModel::fit(DesignBasis basis, const Eigen::Ref<const Eigen::VectorXd>
   nobs_ = static_cast<std::size_t>(n);
   has_constant_ = basis.has_constant;
 
-  VectorXld yl = y.cast<long double>();
-  VectorXld sw = VectorXld::Ones(n);
-  if (weighted) {
-    for (Index i = 0; i < n; ++i) sw(i) = std::sqrt(static_cast<long double>(weights(i)));
-  }
-  MatrixXld a = std::move(basis.columns);
-  if (weighted) {
-    a = sw.asDiagonal() * a;
-  }
-  const VectorXld b = sw.cwiseProduct(yl);
-  Solution sol = solve(std::move(a), b);
+  FitResult fr = n <= kDenseMaxRows ? fit_dense(*basis.rows, y, weights, has_constant_)
+                                    : fit_streaming(*basis.rows, y, weights, has_constant_);
+  internal_coef_ = std::move(fr.coef);
+  internal_unscaled_cov_ = std::move(fr.unscaled_cov);
+  to_reported_ = basis.to_reported;
+  residuals_ = std::move(fr.residuals);
 
-  internal_coef_ = std::move(sol.coef);
-  internal_unscaled_cov_ = std::move(sol.unscaled_cov);
-  to_reported_ = std::move(basis.to_reported);
-
-  const long double rss = sol.residuals.squaredNorm();
-  scale_ = rss / static_cast<long double>(n - p);
-  ssr_ = static_cast<double>(rss);
+  scale_ = fr.rss / static_cast<long double>(n - p);
+  ssr_ = static_cast<double>(fr.rss);
   residual_se_ = static_cast<double>(std::sqrt(scale_));
-  long double tss = 0;
-  if (has_constant_) {
-    const long double wsum = sw.squaredNorm();
-    const long double ybar = sw.cwiseProduct(b).sum() / wsum;
-    tss = (b - ybar * sw).squaredNorm();
-  } else {
-    tss = b.squaredNorm();
-  }
-  r_squared_ = tss > 0 ? static_cast<double>(1.0L - rss / tss)
-                       : std::numeric_limits<double>::quiet_NaN();
-  residuals_ = sol.residuals.cwiseQuotient(sw).cast<double>();
+  r_squared_ = fr.tss > 0 ? static_cast<double>(1.0L - fr.rss / fr.tss)
+                          : std::numeric_limits<double>::quiet_NaN();
 
   const VectorXld coef = to_reported_ * internal_coef_;
   const MatrixXld cov = scale_ * (to_reported_ * internal_unscaled_cov_ * to_reported_.transpose());
@@ -332,22 +536,11 @@ Prediction LinearModel::predict(const Eigen::Ref<const Eigen::MatrixXd>& x_new,
     throw std::invalid_argument("x_new has " + std::to_string(x_new.cols()) +
                                 " columns but the model was fitted on " + std::to_string(k));
   }
-  const Index off = intercept_ ? 1 : 0;
-  MatrixXld d(x_new.rows(), k + off);
-  if (intercept_) d.col(0).setOnes();
-  for (Index j = 0; j < k; ++j) {
-    for (Index i = 0; i < x_new.rows(); ++i) {
-      if (!std::isfinite(x_new(i, j))) {
-        throw std::invalid_argument("x_new must be finite, got " + show(x_new(i, j)) +
-                                    " at row " + std::to_string(i));
-      }
-      d(i, off + j) = static_cast<long double>(x_new(i, j)) - centre_(j);
-    }
-  }
-  return predict_design(d, kind, level);
+  check_finite_matrix(x_new, "x_new");
+  return predict_design(CentredColumns(x_new, centre_, intercept_), kind, level);
 }
 
-Prediction LinearModel::predict_design(const MatrixXld& design_new, IntervalKind kind,
+Prediction LinearModel::predict_design(const DesignRows& design_new, IntervalKind kind,
                                        double level) const {
   const Index p = internal_coef_.size();
   if (design_new.cols() != p) {
@@ -361,24 +554,32 @@ Prediction LinearModel::predict_design(const MatrixXld& design_new, IntervalKind
   out.se.resize(m);
   out.lower.resize(m);
   out.upper.resize(m);
-  const long double extra = kind == IntervalKind::prediction ? scale_ : 0.0L;
-  // Plain loops: Eigen row expressions would allocate per row.
-  for (Index i = 0; i < m; ++i) {
-    long double mean = 0;
-    long double quad = 0;
-    for (Index j = 0; j < p; ++j) {
-      const long double aj = design_new(i, j);
-      mean += aj * internal_coef_(j);
-      long double acc = 0;
-      for (Index k = 0; k < p; ++k) acc += internal_unscaled_cov_(j, k) * design_new(i, k);
-      quad += aj * acc;
+  const double extra = kind == IntervalKind::prediction ? static_cast<double>(scale_) : 0.0;
+  const double s2 = static_cast<double>(scale_);
+  // The internal basis is well conditioned, so the products below lose nothing in
+  // double; plain loops over blocks of rows avoid n x p copies and tiny-GEMM overhead.
+  const Eigen::VectorXd coef = internal_coef_.cast<double>();
+  const Eigen::MatrixXd cov = internal_unscaled_cov_.cast<double>();
+  Eigen::MatrixXd bd(std::min(kBlock, m), p);
+  for (Index begin = 0; begin < m; begin += kBlock) {
+    const Index count = std::min(kBlock, m - begin);
+    design_new.fill_double(begin, count, bd);
+    for (Index i = 0; i < count; ++i) {
+      double mean = 0;
+      double quad = 0;
+      for (Index j = 0; j < p; ++j) {
+        const double aj = bd(i, j);
+        mean += aj * coef(j);
+        double acc = 0;
+        for (Index k = 0; k < p; ++k) acc += cov(k, j) * bd(i, k);
+        quad += aj * acc;
+      }
+      const double se = std::sqrt(std::max(s2 * quad + extra, 0.0));
+      out.mean(begin + i) = mean;
+      out.se(begin + i) = se;
+      out.lower(begin + i) = mean - q * se;
+      out.upper(begin + i) = mean + q * se;
     }
-    const long double var = scale_ * quad + extra;
-    const double se = static_cast<double>(std::sqrt(std::max(var, 0.0L)));
-    out.mean(i) = static_cast<double>(mean);
-    out.se(i) = se;
-    out.lower(i) = static_cast<double>(mean - static_cast<long double>(q * se));
-    out.upper(i) = static_cast<double>(mean + static_cast<long double>(q * se));
   }
   return out;
 }

@@ -66,6 +66,72 @@ long double half_range_scale(double lo, double hi) {
   return m == 0.5L ? std::ldexp(1.0L, e - 1) : std::ldexp(1.0L, e);
 }
 
+// Rows [1, z, ..., z^d, sin, cos, ...] with z = (t - centre) / scale in long double.
+class TrendRows final : public DesignRows {
+ public:
+  TrendRows(const Eigen::Ref<const Eigen::VectorXd>& t, long double centre, long double scale,
+            const TrendSpec& spec)
+      : t_(t), centre_(centre), inv_scale_(1.0L / scale), spec_(spec) {}
+  Index rows() const override { return t_.size(); }
+  Index cols() const override { return spec_.degree + 1 + 2 * spec_.harmonics; }
+  void fill(Index begin, Index count, MatrixXld& out) const override {
+    const int d = spec_.degree;
+    const long double two_pi = boost::math::constants::two_pi<long double>();
+    for (Index i = 0; i < count; ++i) {
+      const double ti = t_(begin + i);
+      // scale is a power of two, so multiplying by its inverse is exact
+      const long double z = (static_cast<long double>(ti) - centre_) * inv_scale_;
+      long double zk = 1;
+      for (int k = 0; k <= d; ++k) {
+        out(i, k) = zk;
+        zk *= z;
+      }
+      if (spec_.harmonics > 0) {
+        // fmod is exact, so the phase keeps its digits even for epoch-second times.
+        const long double phase =
+            static_cast<long double>(std::fmod(ti, spec_.seasonal_period)) /
+            spec_.seasonal_period;
+        for (int h = 1; h <= spec_.harmonics; ++h) {
+          const long double angle = two_pi * static_cast<long double>(h) * phase;
+          out(i, d + 2 * h - 1) = std::sin(angle);
+          out(i, d + 2 * h) = std::cos(angle);
+        }
+      }
+    }
+  }
+  void fill_double(Index begin, Index count, Eigen::MatrixXd& out) const override {
+    // centre = hi + lo exactly enough: (t - hi) - lo keeps z to double precision.
+    const double hi = static_cast<double>(centre_);
+    const double lo = static_cast<double>(centre_ - hi);
+    const double inv = static_cast<double>(inv_scale_);
+    const int d = spec_.degree;
+    const double two_pi = boost::math::constants::two_pi<double>();
+    for (Index i = 0; i < count; ++i) {
+      const double ti = t_(begin + i);
+      const double z = ((ti - hi) - lo) * inv;
+      double zk = 1;
+      for (int k = 0; k <= d; ++k) {
+        out(i, k) = zk;
+        zk *= z;
+      }
+      if (spec_.harmonics > 0) {
+        const double phase = std::fmod(ti, spec_.seasonal_period) / spec_.seasonal_period;
+        for (int h = 1; h <= spec_.harmonics; ++h) {
+          const double angle = two_pi * static_cast<double>(h) * phase;
+          out(i, d + 2 * h - 1) = std::sin(angle);
+          out(i, d + 2 * h) = std::cos(angle);
+        }
+      }
+    }
+  }
+
+ private:
+  const Eigen::Ref<const Eigen::VectorXd>& t_;
+  long double centre_;
+  long double inv_scale_;
+  TrendSpec spec_;
+};
+
 }  // namespace
 
 TrendModel::TrendModel(const Eigen::Ref<const Eigen::VectorXd>& t,
@@ -81,9 +147,10 @@ TrendModel::TrendModel(const Eigen::Ref<const Eigen::VectorXd>& t,
 LinearModel TrendModel::fit(const TrendModel& self, const Eigen::Ref<const Eigen::VectorXd>& t,
                             const Eigen::Ref<const Eigen::VectorXd>& y,
                             const Eigen::Ref<const Eigen::VectorXd>& weights) {
+  const TrendRows rows(t, self.centre_, self.scale_, self.spec_);
   DesignBasis basis;
-  basis.columns = self.design(t, "t");
-  const Index p = basis.columns.cols();
+  basis.rows = &rows;
+  const Index p = rows.cols();
   const int d = self.spec_.degree;
   // Reported b_j = sum_k c_k C(k, j) (-centre)^(k - j) / scale^k: the binomial expansion of
   // ((t - centre) / scale)^k, in long double because its terms cancel.
@@ -99,37 +166,7 @@ LinearModel TrendModel::fit(const TrendModel& self, const Eigen::Ref<const Eigen
     }
   }
   basis.has_constant = true;
-  return LinearModel(std::move(basis), y, weights);
-}
-
-MatrixXld TrendModel::design(const Eigen::Ref<const Eigen::VectorXd>& t,
-                             const char* name) const {
-  check_t(t, name);
-  const int d = spec_.degree;
-  const Index n = t.size();
-  const Index p = d + 1 + 2 * spec_.harmonics;
-  MatrixXld a(n, p);
-  const long double two_pi = boost::math::constants::two_pi<long double>();
-  for (Index i = 0; i < n; ++i) {
-    const long double z = (static_cast<long double>(t(i)) - centre_) / scale_;
-    long double zk = 1;
-    for (int k = 0; k <= d; ++k) {
-      a(i, k) = zk;
-      zk *= z;
-    }
-    if (spec_.harmonics > 0) {
-      // fmod is exact, so the phase keeps its digits even for epoch-second times.
-      const long double phase =
-          static_cast<long double>(std::fmod(t(i), spec_.seasonal_period)) /
-          spec_.seasonal_period;
-      for (int h = 1; h <= spec_.harmonics; ++h) {
-        const long double angle = two_pi * static_cast<long double>(h) * phase;
-        a(i, d + 2 * h - 1) = std::sin(angle);
-        a(i, d + 2 * h) = std::cos(angle);
-      }
-    }
-  }
-  return a;
+  return LinearModel(basis, y, weights);
 }
 
 std::vector<std::string> TrendModel::names() const {
@@ -144,7 +181,8 @@ std::vector<std::string> TrendModel::names() const {
 
 Prediction TrendModel::predict(const Eigen::Ref<const Eigen::VectorXd>& t_new,
                                IntervalKind kind, double level) const {
-  return model_.predict_design(design(t_new, "t_new"), kind, level);
+  check_t(t_new, "t_new");
+  return model_.predict_design(TrendRows(t_new, centre_, scale_, spec_), kind, level);
 }
 
 TrendSlope TrendModel::slope_at(double t) const {

@@ -254,3 +254,38 @@ TEST(TrendModel, InvalidSpecsAreRejected) {
   EXPECT_THROW(TrendModel(Eigen::VectorXd::Constant(5, 3.0), t.head(5), TrendSpec{}),
                std::invalid_argument);
 }
+
+TEST(LinearModel, LargeDesignsAreStreamedAndMatchTheClosedForm) {
+  // More rows than kDenseMaxRows: the blocked path. Simple regression has closed forms,
+  // evaluated here in long double.
+  const Eigen::Index n = perfstats::kDenseMaxRows + 12345;
+  Eigen::MatrixXd x(n, 1);
+  Eigen::VectorXd y(n);
+  long double sx = 0;
+  long double sy = 0;
+  for (Eigen::Index i = 0; i < n; ++i) {
+    x(i, 0) = 1.7e9 + static_cast<double>(i);
+    y(i) = 100.0 + 0.001 * static_cast<double>(i) + static_cast<double>((i * 7919) % 13 - 6);
+    sx += x(i, 0);
+    sy += y(i);
+  }
+  const long double mx = sx / static_cast<long double>(n);
+  const long double my = sy / static_cast<long double>(n);
+  long double sxx = 0;
+  long double sxy = 0;
+  for (Eigen::Index i = 0; i < n; ++i) {
+    sxx += (x(i, 0) - mx) * (x(i, 0) - mx);
+    sxy += (x(i, 0) - mx) * (y(i) - my);
+  }
+  const double slope = static_cast<double>(sxy / sxx);
+  const LinearModel m(x, y);
+  EXPECT_NEAR(m.coefficients()(1) / slope, 1.0, 1e-12);
+  const double ssr = m.residuals().squaredNorm();
+  EXPECT_NEAR(m.residual_std_error() / std::sqrt(ssr / static_cast<double>(n - 2)), 1.0, 1e-12);
+  EXPECT_NEAR(m.standard_errors()(1) / (m.residual_std_error() / std::sqrt(static_cast<double>(sxx))),
+              1.0, 1e-12);
+  Eigen::MatrixXd at(1, 1);
+  at << 1.7e9 + 5.0;
+  EXPECT_NEAR(m.predict(at, IntervalKind::confidence).mean(0),
+              static_cast<double>(my + (at(0, 0) - mx) * sxy / sxx), 1e-9);
+}

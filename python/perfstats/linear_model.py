@@ -21,7 +21,7 @@ __all__ = ["LinearModel", "Prediction"]
 def _as_float_array(
     values: ArrayLike, name: str, ndim: tuple[int, ...]
 ) -> NDArray[Any]:
-    """`values` as a float64 array with one of the allowed dimensions, or a clear error."""
+    """`values` as a float64 array of an allowed dimension, or a clear error."""
     arr = np.asarray(values)
     if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
@@ -220,7 +220,8 @@ class _FittedCoefficients:
         return (
             f"<div><strong>{html.escape(title)}</strong>"
             f"<table>{head}</table>"
-            "<table><tr><th></th><th>coef</th><th>std err</th><th>t</th><th>P&gt;|t|</th>"
+            "<table><tr><th></th><th>coef</th><th>std err</th><th>t</th>"
+            "<th>P&gt;|t|</th>"
             f"</tr>{rows}</table></div>"
         )
 

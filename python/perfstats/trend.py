@@ -1,4 +1,4 @@
-"""Trend of a metric over time: polynomial plus seasonal fit, forecasts, budget crossing."""
+"""Trend of a metric over time: polynomial + seasonal fit, forecasts, crossings."""
 
 from __future__ import annotations
 
@@ -89,7 +89,8 @@ def fit_trend(
     >>> mean, lower, upper = trend.predict([14.0], interval="prediction")
     >>> print(f"{mean[0]:.1f} [{lower[0]:.1f}, {upper[0]:.1f}]")
     221.0 [219.8, 222.2]
-    >>> print(f"{trend.time_to_threshold(225.0):.2f} h")  # upper 95% band reaches 225 ms
+    >>> when = trend.time_to_threshold(225.0)  # upper 95% band reaches 225 ms
+    >>> print(f"{when:.2f} h")
     15.79 h
     """
     if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)):
@@ -117,8 +118,8 @@ class Trend(_FittedCoefficients):
     """A fitted trend (from `fit_trend`): coefficients, tests, predictions, forecasts.
 
     Coefficients are named ``intercept, t, t^2, ..., sin1, cos1, ...`` and apply to the
-    caller's `t`. `direction` tests the slope of the polynomial part at the last observed
-    time (seasonal terms excluded).
+    caller's `t`. `direction` tests the slope of the polynomial part at the last
+    observed time (seasonal terms excluded).
     """
 
     def __init__(

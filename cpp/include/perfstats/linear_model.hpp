@@ -1,10 +1,14 @@
 // Least-squares linear models: coefficients, their uncertainty, and interval predictions.
 //
-// The fit never forms the normal equations. Columns are centred (when there is an
-// intercept) and scaled by powers of two, factorised by column-pivoting Householder QR in
-// double precision, and the solution is then refined against residuals computed in long
-// double (Bjorck's augmented-system refinement), so the coefficients are those of the
+// The fit never solves the normal equations. Columns are centred (when there is an
+// intercept) and factorised by Householder QR in double precision; the solution is then
+// refined against residuals computed in long double, so the coefficients are those of the
 // exactly represented problem even when the caller's basis is badly conditioned.
+// Up to kDenseMaxRows rows the design is held whole, scaled by powers of two, factorised
+// with column pivoting and refined on the augmented system (Bjorck). Larger designs are
+// streamed in blocks: a blocked QR of [A y], then refinement with the corrected
+// semi-normal equations (R'R dx = A'r, A'r accumulated in long double), so no n x p
+// copy is ever made.
 #pragma once
 
 #include <Eigen/Dense>
@@ -26,13 +30,29 @@ struct Prediction {
   Eigen::VectorXd upper;    // upper bound of the two-sided interval
 };
 
+// Rows of an internal design, produced on demand so large inputs need no n x p copy.
+class DesignRows {
+ public:
+  virtual ~DesignRows() = default;
+  virtual Eigen::Index rows() const = 0;
+  virtual Eigen::Index cols() const = 0;
+  // Writes rows [begin, begin + count) into out(0 .. count-1, :); out has >= count rows.
+  virtual void fill(Eigen::Index begin, Eigen::Index count, MatrixXld& out) const = 0;
+  // The same rows in double, for the factorisation and for predictions (the refinement
+  // alone needs long double). By default the long double rows, rounded.
+  virtual void fill_double(Eigen::Index begin, Eigen::Index count, Eigen::MatrixXd& out) const;
+};
+
 // An internal design: columns the fit works in, and how its coefficients map to the
 // caller's. Reported coefficients are `to_reported * internal`.
 struct DesignBasis {
-  MatrixXld columns;      // n x p, well conditioned (centred, scaled, ...)
-  MatrixXld to_reported;  // p x p
-  bool has_constant = true;  // the model spans a constant: R^2 is centred
+  const DesignRows* rows = nullptr;  // only read during construction
+  MatrixXld to_reported;             // p x p
+  bool has_constant = true;          // the model spans a constant: R^2 is centred
 };
+
+// Designs up to this many rows are fitted whole (pivoted QR, augmented refinement).
+constexpr Eigen::Index kDenseMaxRows = 20000;
 
 class LinearModel {
  public:
@@ -43,7 +63,7 @@ class LinearModel {
               const Eigen::Ref<const Eigen::VectorXd>& weights = Eigen::VectorXd());
 
   // Fits y on an internal basis prepared by the caller (see DesignBasis).
-  LinearModel(DesignBasis basis, const Eigen::Ref<const Eigen::VectorXd>& y,
+  LinearModel(const DesignBasis& basis, const Eigen::Ref<const Eigen::VectorXd>& y,
               const Eigen::Ref<const Eigen::VectorXd>& weights = Eigen::VectorXd());
 
   std::size_t nobs() const noexcept { return nobs_; }
@@ -64,7 +84,7 @@ class LinearModel {
   // Centred R^2 with a constant, uncentred (sum of squares about zero) without one.
   double r_squared() const noexcept { return r_squared_; }
   double adj_r_squared() const noexcept;
-  // (weighted) residuals y - fitted, in input order
+  // residuals y - fitted (unweighted), in input order
   const Eigen::VectorXd& residuals() const noexcept { return residuals_; }
 
   // Intervals at rows of `x_new` (n_new x k, the caller's columns, no constant column).
@@ -72,7 +92,7 @@ class LinearModel {
                      double level = 0.95) const;
   // Intervals at rows of the internal design (n_new x p), for models built on a
   // DesignBasis that know how to map their inputs into it.
-  Prediction predict_design(const MatrixXld& design_new, IntervalKind kind,
+  Prediction predict_design(const DesignRows& design_new, IntervalKind kind,
                             double level = 0.95) const;
 
   // Estimate and standard error of g . internal_coefficients (g in the internal basis).
@@ -83,7 +103,7 @@ class LinearModel {
   double t_quantile(double level) const;
 
  private:
-  void fit(DesignBasis basis, const Eigen::Ref<const Eigen::VectorXd>& y,
+  void fit(const DesignBasis& basis, const Eigen::Ref<const Eigen::VectorXd>& y,
            const Eigen::Ref<const Eigen::VectorXd>& weights);
 
   std::size_t nobs_ = 0;

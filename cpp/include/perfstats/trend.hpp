@@ -48,7 +48,6 @@ class TrendModel {
   TrendSlope slope_at(double t) const;
 
  private:
-  MatrixXld design(const Eigen::Ref<const Eigen::VectorXd>& t, const char* name) const;
   static LinearModel fit(const TrendModel& self, const Eigen::Ref<const Eigen::VectorXd>& t,
                          const Eigen::Ref<const Eigen::VectorXd>& y,
                          const Eigen::Ref<const Eigen::VectorXd>& weights);

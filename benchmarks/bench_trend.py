@@ -1,0 +1,94 @@
+"""Linear trend with 95% prediction intervals on 1M points vs statsmodels and NumPy."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import statsmodels.api as sm
+from scipy import stats
+
+from benchmarks.common import best_time, write_results
+from perfstats import fit_trend
+
+N = 1_000_000
+LEVEL = 0.95
+
+
+def _data() -> tuple[np.ndarray, np.ndarray]:
+    # A day of per-request latencies at epoch-second timestamps, with a slow drift.
+    rng = np.random.default_rng(20261123)
+    t = 1.7e9 + np.sort(rng.uniform(0.0, 86_400.0, N))
+    y = 250.0 + 1e-4 * (t - t[0]) + rng.lognormal(0.0, 0.5, N) * 20.0
+    return t, y
+
+
+def perfstats_band(t: np.ndarray, y: np.ndarray) -> np.ndarray:
+    trend = fit_trend(t, y)
+    band = trend.predict(t, interval="prediction", level=LEVEL)
+    return np.column_stack([band.mean, band.lower, band.upper])
+
+
+def statsmodels_band(t: np.ndarray, y: np.ndarray) -> np.ndarray:
+    x = sm.add_constant(t)
+    frame = sm.OLS(y, x).fit().get_prediction(x).summary_frame(alpha=1 - LEVEL)
+    return frame[["mean", "obs_ci_lower", "obs_ci_upper"]].to_numpy()
+
+
+def numpy_band(t: np.ndarray, y: np.ndarray) -> np.ndarray:
+    # lstsq for the coefficients, then the textbook prediction band.
+    x = np.column_stack([np.ones_like(t), t])
+    beta, _, _, _ = np.linalg.lstsq(x, y, rcond=None)
+    resid = y - x @ beta
+    df = t.size - 2
+    s2 = resid @ resid / df
+    xtx_inv = np.linalg.pinv(x.T @ x)
+    se = np.sqrt(s2 * (1.0 + np.einsum("ij,jk,ik->i", x, xtx_inv, x)))
+    q = stats.t.ppf(0.5 + LEVEL / 2, df)
+    mean = x @ beta
+    return np.column_stack([mean, mean - q * se, mean + q * se])
+
+
+def best_cpu_time(fn: Callable[[], object], repeat: int = 3) -> float:
+    """Best process CPU time of `repeat` calls (steadier than wall time when shared)."""
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.process_time()
+        fn()
+        best = min(best, time.process_time() - start)
+    return best
+
+
+def main() -> None:
+    t, y = _data()
+    ours = perfstats_band(t, y)
+    peers = {"statsmodels": statsmodels_band, "numpy_lstsq": numpy_band}
+    times: dict[str, float] = {
+        "perfstats": best_time(lambda: perfstats_band(t, y), repeat=5)
+    }
+    cpu: dict[str, float] = {"perfstats": best_cpu_time(lambda: perfstats_band(t, y))}
+    agreement: dict[str, Any] = {}
+    for name, fn in peers.items():
+        times[name] = best_time(lambda fn=fn: fn(t, y), repeat=3)
+        cpu[name] = best_cpu_time(lambda fn=fn: fn(t, y))
+        other = fn(t, y)
+        agreement[name] = float(np.max(np.abs(ours - other) / np.abs(other)))
+    write_results(
+        "trend",
+        {
+            "task": f"linear trend + {LEVEL:.0%} prediction interval at every point",
+            "n": N,
+            "seconds": times,
+            "speedup_vs": {k: times[k] / times["perfstats"] for k in peers},
+            "cpu_seconds": cpu,
+            "cpu_speedup_vs": {k: cpu[k] / cpu["perfstats"] for k in peers},
+            "max_relative_difference_vs": agreement,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
