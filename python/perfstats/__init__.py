@@ -45,8 +45,9 @@ from perfstats.linear_model import LinearModel, Prediction
 from perfstats.moments import Moments, lag1_autocorrelation
 from perfstats.quantile_sketch import QuantileSketch
 from perfstats.report import Report, build_report
+from perfstats.series import metric_series
 from perfstats.summary import Summary, summarize
-from perfstats.trend import Trend, fit_trend
+from perfstats.trend import MetricTrend, Trend, fit_trend, trend
 
 __all__ = [
     "ChangePoint",
@@ -59,6 +60,7 @@ __all__ = [
     "Histogram",
     "LinearModel",
     "MannWhitneyResult",
+    "MetricTrend",
     "Moments",
     "Prediction",
     "QuantileSketch",
@@ -78,6 +80,7 @@ __all__ = [
     "lag1_autocorrelation",
     "load_prices",
     "mann_whitney_u",
+    "metric_series",
     "one_sample_t_test",
     "paired_t_test",
     "power",
@@ -91,6 +94,7 @@ __all__ = [
     "srm_test",
     "student_t_test",
     "summarize",
+    "trend",
     "welch_t_test",
     "wilson_interval",
     "write_events",
