@@ -8,6 +8,13 @@ from __future__ import annotations
 
 from perfstats import datasets
 from perfstats._core import __version__
+from perfstats.anomaly import (
+    AnomalyResult,
+    EwmaZScore,
+    RobustZScore,
+    RollingZScore,
+    SeasonalZScore,
+)
 from perfstats.changepoints import (
     ChangePoint,
     ChangePoints,
@@ -50,11 +57,13 @@ from perfstats.summary import Summary, summarize
 from perfstats.trend import MetricTrend, Trend, fit_trend, trend
 
 __all__ = [
+    "AnomalyResult",
     "ChangePoint",
     "ChangePoints",
     "Comparison",
     "CostReport",
     "Events",
+    "EwmaZScore",
     "HdrHistogramData",
     "HdrInterval",
     "Histogram",
@@ -65,7 +74,10 @@ __all__ = [
     "Prediction",
     "QuantileSketch",
     "Report",
+    "RobustZScore",
+    "RollingZScore",
     "SRMResult",
+    "SeasonalZScore",
     "Summary",
     "TTestResult",
     "Trend",

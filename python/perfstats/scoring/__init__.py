@@ -1,3 +1,28 @@
-"""Scores of detectors against labelled benchmarks, so users can score their own."""
+"""Scores of detectors against labelled benchmarks (NAB, TCPD), so users can score theirs.
 
-from perfstats.scoring.tcpd import TcpdF1, tcpd_cover, tcpd_f1  # noqa: F401
+Each benchmark's scorer lives in its own module; this package re-exports them.
+"""
+
+from __future__ import annotations
+
+from perfstats.scoring.nab import (
+    NAB_PROFILES,
+    NabCorpus,
+    NabFileScore,
+    NabScore,
+    load_nab_corpus,
+    nab_score,
+)
+from perfstats.scoring.tcpd import TcpdF1, tcpd_cover, tcpd_f1
+
+__all__ = [
+    "NAB_PROFILES",
+    "NabCorpus",
+    "NabFileScore",
+    "NabScore",
+    "TcpdF1",
+    "load_nab_corpus",
+    "nab_score",
+    "tcpd_cover",
+    "tcpd_f1",
+]

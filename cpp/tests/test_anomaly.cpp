@@ -1,0 +1,225 @@
+// Anomaly detectors and the sliding order statistics, against brute-force recomputation.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <stdexcept>
+#include <vector>
+
+#include "perfstats/anomaly_detectors.hpp"
+#include "perfstats/rolling_order_statistics.hpp"
+
+using perfstats::AnomalyColumns;
+using perfstats::AnomalyPoint;
+using perfstats::EwmaZScore;
+using perfstats::RobustZScore;
+using perfstats::RollingOrderStatistics;
+using perfstats::RollingZScore;
+using perfstats::SeasonalZScore;
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t h = v.size() / 2;
+  return v.size() % 2 == 1 ? v[h] : 0.5 * (v[h - 1] + v[h]);
+}
+
+double mad_of(const std::vector<double>& v) {
+  const double m = median_of(v);
+  std::vector<double> d;
+  for (const double x : v) d.push_back(std::fabs(x - m));
+  return median_of(d);
+}
+
+}  // namespace
+
+TEST(RollingOrderStatistics, MatchesSortingTheWindowWithTiesAndEvenSizes) {
+  std::mt19937_64 rng(11);
+  std::uniform_int_distribution<int> small(0, 6);
+  std::normal_distribution<double> normal;
+  for (const std::size_t cap : {1U, 2U, 3U, 8U, 33U}) {
+    RollingOrderStatistics stats(cap);
+    std::vector<double> all;
+    for (int i = 0; i < 400; ++i) {
+      const double x = (i % 2 == 0) ? static_cast<double>(small(rng)) : normal(rng);
+      stats.push(x);
+      all.push_back(x);
+      const std::size_t n = std::min(all.size(), cap);
+      const std::vector<double> window(all.end() - static_cast<std::ptrdiff_t>(n),
+                                       all.end());
+      ASSERT_EQ(stats.size(), n);
+      ASSERT_EQ(stats.median(), median_of(window)) << cap << " " << i;
+      ASSERT_EQ(stats.mad(), mad_of(window)) << cap << " " << i;
+    }
+  }
+}
+
+TEST(RollingOrderStatistics, EmptyIsNaNAndZeroCapacityIsRejected) {
+  RollingOrderStatistics stats(4);
+  EXPECT_TRUE(std::isnan(stats.median()));
+  EXPECT_TRUE(std::isnan(stats.mad()));
+  EXPECT_THROW(RollingOrderStatistics(0), std::invalid_argument);
+}
+
+TEST(RollingZScore, MatchesTwoPassStatisticsOverTheTrailingWindow) {
+  std::mt19937_64 rng(3);
+  std::normal_distribution<double> normal(1e6, 3.0);  // large offset: cancellation test
+  const std::size_t w = 16;
+  RollingZScore det(w);
+  std::vector<double> seen;
+  for (int i = 0; i < 2000; ++i) {
+    const double x = normal(rng);
+    const AnomalyPoint p = det.update(x);
+    if (seen.size() >= w) {
+      const std::vector<double> win(seen.end() - static_cast<std::ptrdiff_t>(w), seen.end());
+      double mean = 0.0;
+      for (const double v : win) mean += v;
+      mean /= static_cast<double>(w);
+      double ss = 0.0;
+      for (const double v : win) ss += (v - mean) * (v - mean);
+      const double sd = std::sqrt(ss / static_cast<double>(w - 1));
+      // Relative to the spread (3): the update formulas lose ~1e-10 at offset 1e6.
+      ASSERT_NEAR(p.expected, mean, 1e-9) << i;
+      ASSERT_NEAR(p.score, (x - mean) / sd, 1e-7) << i;
+      ASSERT_EQ(p.is_anomaly, std::fabs((x - mean) / sd) > 3.0);
+    } else {
+      ASSERT_TRUE(std::isnan(p.score));
+    }
+    seen.push_back(x);
+  }
+}
+
+TEST(Detectors, ConstantBaselineScoresZeroOrInfinity) {
+  RollingZScore rolling(4);
+  RobustZScore robust(4);
+  EwmaZScore ewma(2.0);
+  SeasonalZScore seasonal(2, 2, 3.0, false, 2);
+  for (int i = 0; i < 8; ++i) {
+    rolling.update(7.0);
+    robust.update(7.0);
+    ewma.update(7.0);
+    seasonal.update(7.0);
+  }
+  for (auto p : {rolling.update(7.0), robust.update(7.0), ewma.update(7.0),
+                 seasonal.update(7.0)}) {
+    EXPECT_EQ(p.score, 0.0);
+    EXPECT_FALSE(p.is_anomaly);
+    EXPECT_EQ(p.lower, 7.0);
+    EXPECT_EQ(p.upper, 7.0);
+  }
+  for (auto p : {rolling.update(6.0), robust.update(6.0), ewma.update(6.0),
+                 seasonal.update(6.0)}) {
+    EXPECT_EQ(p.score, -kInf);
+    EXPECT_TRUE(p.is_anomaly);
+  }
+}
+
+TEST(Detectors, NaNIsAGapAndInfinityIsRejected) {
+  RobustZScore a(3, 3.0, 2);
+  RobustZScore b(3, 3.0, 2);
+  const std::vector<double> xs{1.0, 4.0, kNaN, 2.0, kNaN, kNaN, 8.0, 3.0};
+  std::vector<double> clean;
+  for (const double x : xs) {
+    if (!std::isnan(x)) clean.push_back(x);
+  }
+  std::vector<double> with_gaps;
+  for (const double x : xs) {
+    const AnomalyPoint p = a.update(x);
+    if (std::isnan(x)) {
+      EXPECT_TRUE(std::isnan(p.score));
+      EXPECT_FALSE(p.is_anomaly);
+    } else {
+      with_gaps.push_back(p.score);
+    }
+  }
+  for (std::size_t i = 0; i < clean.size(); ++i) {
+    const double s = b.update(clean[i]).score;
+    if (std::isnan(s)) {
+      EXPECT_TRUE(std::isnan(with_gaps[i]));
+    } else {
+      EXPECT_EQ(s, with_gaps[i]);
+    }
+  }
+  EXPECT_THROW(a.update(kInf), std::invalid_argument);
+}
+
+TEST(EwmaZScore, FollowsTheRecursion) {
+  const double h = 3.0;
+  const double alpha = 1.0 - std::pow(2.0, -1.0 / h);
+  EwmaZScore det(h, 3.0, 2);
+  const std::vector<double> xs{5.0, 7.0, 6.0, 9.0, 4.0, 5.5, 30.0};
+  double m = xs[0];
+  double v = 0.0;
+  det.update(xs[0]);
+  for (std::size_t i = 1; i < xs.size(); ++i) {
+    const AnomalyPoint p = det.update(xs[i]);
+    if (i >= 2) {
+      EXPECT_DOUBLE_EQ(p.expected, m);
+      EXPECT_NEAR(p.score, (xs[i] - m) / std::sqrt(v), 1e-12);
+    }
+    const double d = xs[i] - m;
+    m += alpha * d;
+    v = (1.0 - alpha) * (v + alpha * d * d);
+  }
+}
+
+TEST(SeasonalZScore, FlagsAnOffPhaseSpikeAndReturnsValueUnitsWithLog) {
+  SeasonalZScore det(4, 3, 3.0, true, 4);
+  const std::vector<double> day{10.0, 50.0, 90.0, 50.0};
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> jitter(0.95, 1.05);
+  AnomalyPoint last{};
+  for (int d = 0; d < 6; ++d) {
+    for (const double v : day) last = det.update(v * jitter(rng));
+  }
+  EXPECT_FALSE(last.is_anomaly);
+  EXPECT_GT(last.expected, 40.0);
+  EXPECT_LT(last.expected, 60.0);
+  const AnomalyPoint spike = det.update(90.0);  // phase 0 expects ~10
+  EXPECT_TRUE(spike.is_anomaly);
+  EXPECT_LT(spike.upper, 90.0);
+  EXPECT_THROW(det.update(0.0), std::invalid_argument);
+}
+
+TEST(Detectors, RejectBadSettings) {
+  EXPECT_THROW((RollingZScore{1}), std::invalid_argument);
+  EXPECT_THROW((RollingZScore{5, 3.0, 1}), std::invalid_argument);
+  EXPECT_THROW((RollingZScore{5, 3.0, 6}), std::invalid_argument);
+  EXPECT_THROW((RobustZScore{5, 0.0}), std::invalid_argument);
+  EXPECT_THROW((RobustZScore{5, kNaN}), std::invalid_argument);
+  EXPECT_THROW((EwmaZScore{-1.0}), std::invalid_argument);
+  EXPECT_THROW((EwmaZScore{kInf}), std::invalid_argument);
+  EXPECT_THROW((SeasonalZScore{1, 2}), std::invalid_argument);
+  EXPECT_THROW((SeasonalZScore{2, 0}), std::invalid_argument);
+}
+
+TEST(Detectors, BatchEqualsStreaming) {
+  std::mt19937_64 rng(9);
+  std::normal_distribution<double> normal;
+  std::vector<double> xs(300);
+  for (auto& x : xs) x = normal(rng);
+  xs[40] = kNaN;
+  std::vector<double> s(xs.size()), e(xs.size()), lo(xs.size()), hi(xs.size());
+  std::vector<std::uint8_t> f(xs.size());
+  const AnomalyColumns out{s.data(), e.data(), lo.data(), hi.data(), f.data()};
+  RobustZScore batch(20);
+  RobustZScore stream(20);
+  perfstats::detect_into(batch, xs.data(), xs.size(), out);
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    const AnomalyPoint p = stream.update(xs[i]);
+    if (std::isnan(p.score)) {
+      EXPECT_TRUE(std::isnan(s[i]));
+    } else {
+      EXPECT_EQ(p.score, s[i]);
+    }
+    EXPECT_EQ(p.is_anomaly ? 1 : 0, f[i]);
+  }
+}

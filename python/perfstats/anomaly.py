@@ -1,0 +1,553 @@
+"""Point anomaly detection on telemetry series: 3-sigma, robust, EWMA and seasonal rules.
+
+Every detector scores a value against a baseline built from earlier values only (the
+current point never inflates its own baseline) and flags it when ``|score| > threshold``.
+Each works in batch (:meth:`detect`) or streaming (:meth:`update`), with identical
+results. Shared rules:
+
+- NaN is a gap: the point is not scored (score NaN, not flagged) and does not enter the
+  baseline. Infinite values raise ``ValueError``.
+- Until the baseline holds ``min_periods`` values the score, expected value and band are
+  NaN and nothing is flagged.
+- ``score = (value - expected) / scale``. When the scale is 0 (a constant baseline) the
+  score is 0 for a value equal to the baseline and +-inf for any other value, so any
+  departure from a flat line is flagged and nothing is divided by zero.
+
+Example
+-------
+>>> import numpy as np
+>>> from perfstats.anomaly import RobustZScore
+>>> latency_ms = np.array([20.0, 21, 19, 20, 22, 20, 21, 19, 95, 20, 21])
+>>> result = RobustZScore(5).detect(latency_ms)
+>>> result.events()
+[AnomalyEvent(start=8, end=8, peak=8, peak_score=50.58...)]
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from perfstats import _core
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+
+__all__ = [
+    "AnomalyEvent",
+    "AnomalyPoint",
+    "AnomalyResult",
+    "EwmaZScore",
+    "RobustZScore",
+    "RollingZScore",
+    "SeasonalZScore",
+]
+
+
+class AnomalyPoint(NamedTuple):
+    """One streamed point: its score, flag and the band it was judged against."""
+
+    score: float
+    is_anomaly: bool
+    expected: float
+    lower: float
+    upper: float
+
+
+@dataclass(frozen=True)
+class AnomalyEvent:
+    """An incident: a run of flagged points (row indices, ``end`` inclusive).
+
+    ``peak`` is the row with the largest ``|score|`` and ``peak_score`` its signed score;
+    the ``*_time`` fields hold the matching timestamps when the series had them.
+    """
+
+    start: int
+    end: int
+    peak: int
+    peak_score: float
+    start_time: Any = None
+    end_time: Any = None
+    peak_time: Any = None
+
+    def __repr__(self) -> str:
+        times = ""
+        if self.start_time is not None:
+            times = f", start_time={self.start_time!s}, end_time={self.end_time!s}"
+        return (
+            f"AnomalyEvent(start={self.start}, end={self.end}, peak={self.peak}, "
+            f"peak_score={self.peak_score:.6g}{times})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-Python form (timestamps as strings)."""
+        out: dict[str, Any] = {
+            "start": self.start,
+            "end": self.end,
+            "peak": self.peak,
+            "peak_score": self.peak_score,
+        }
+        if self.start_time is not None:
+            out.update(
+                start_time=str(self.start_time),
+                end_time=str(self.end_time),
+                peak_time=str(self.peak_time),
+            )
+        return out
+
+
+class AnomalyResult:
+    """Per-point output of a detector over one series.
+
+    Attributes
+    ----------
+    values, score, expected, lower, upper : numpy.ndarray of float64
+        The series, its scores (in standard deviations), the baseline and the band
+        ``expected -+ threshold * scale`` in the units of the values.
+    is_anomaly : numpy.ndarray of bool
+    timestamps : numpy.ndarray or None
+    threshold : float
+    """
+
+    def __init__(
+        self,
+        *,
+        values: npt.NDArray[np.float64],
+        score: npt.NDArray[np.float64],
+        is_anomaly: npt.NDArray[np.bool_],
+        expected: npt.NDArray[np.float64],
+        lower: npt.NDArray[np.float64],
+        upper: npt.NDArray[np.float64],
+        threshold: float,
+        detector: str,
+        timestamps: npt.NDArray[Any] | None = None,
+    ) -> None:
+        self.values = values
+        self.score = score
+        self.is_anomaly = is_anomaly
+        self.expected = expected
+        self.lower = lower
+        self.upper = upper
+        self.threshold = threshold
+        self.detector = detector
+        self.timestamps = timestamps
+
+    def __len__(self) -> int:
+        return int(self.values.shape[0])
+
+    def events(self, *, max_gap: int = 0) -> list[AnomalyEvent]:
+        """Merge flagged points into incidents.
+
+        Parameters
+        ----------
+        max_gap : int, default 0
+            Flagged points separated by at most this many unflagged rows belong to the
+            same incident (0: only consecutive rows merge).
+        """
+        if (
+            isinstance(max_gap, bool)
+            or not isinstance(max_gap, Integral)
+            or max_gap < 0
+        ):
+            raise ValueError(f"max_gap must be an integer >= 0, got {max_gap!r}")
+        flagged = np.flatnonzero(self.is_anomaly)
+        if flagged.size == 0:
+            return []
+        breaks = np.flatnonzero(np.diff(flagged) > max_gap + 1)
+        starts = np.concatenate(([0], breaks + 1))
+        ends = np.concatenate((breaks, [flagged.size - 1]))
+        out = []
+        for a, b in zip(starts, ends, strict=True):
+            rows = flagged[a : b + 1]
+            peak = int(rows[np.argmax(np.abs(self.score[rows]))])
+            start, end = int(rows[0]), int(rows[-1])
+            ts = self.timestamps
+            out.append(
+                AnomalyEvent(
+                    start=start,
+                    end=end,
+                    peak=peak,
+                    peak_score=float(self.score[peak]),
+                    start_time=None if ts is None else ts[start],
+                    end_time=None if ts is None else ts[end],
+                    peak_time=None if ts is None else ts[peak],
+                )
+            )
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """The per-point columns as a pandas DataFrame (indexed by timestamp if any)."""
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "to_frame() needs pandas: pip install 'perfstats[pandas]'"
+            ) from exc
+        index = (
+            pd.Index(self.timestamps, name="timestamp")
+            if self.timestamps is not None
+            else pd.RangeIndex(len(self))
+        )
+        return pd.DataFrame(
+            {
+                "value": self.values,
+                "score": self.score,
+                "is_anomaly": self.is_anomaly,
+                "expected": self.expected,
+                "lower": self.lower,
+                "upper": self.upper,
+            },
+            index=index,
+        )
+
+    def plot(self, ax: Axes | None = None) -> Axes:
+        """Draw the series, the expected band and the incidents; return the Axes."""
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "plot() needs matplotlib: pip install 'perfstats[plot]'"
+            ) from exc
+        if ax is None:
+            _, ax = plt.subplots()
+        x: Any = (
+            self.timestamps if self.timestamps is not None else np.arange(len(self))
+        )
+        ax.fill_between(
+            x, self.lower, self.upper, color="C0", alpha=0.2, label="expected band"
+        )
+        ax.plot(x, self.expected, color="C0", linewidth=0.8, label="expected")
+        ax.plot(x, self.values, color="k", linewidth=0.8, label="value")
+        for i, event in enumerate(self.events()):
+            ax.axvspan(
+                x[event.start],
+                x[event.end],
+                color="C3",
+                alpha=0.25,
+                label="incident" if i == 0 else None,
+            )
+        rows = np.flatnonzero(self.is_anomaly)
+        ax.scatter(x[rows], self.values[rows], color="C3", s=12, zorder=3)
+        ax.set_title(self.detector)
+        ax.legend(loc="best", fontsize="small")
+        return ax
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-Python form: the settings, counts and incidents."""
+        return {
+            "detector": self.detector,
+            "threshold": self.threshold,
+            "n": len(self),
+            "n_scored": int(np.count_nonzero(~np.isnan(self.score))),
+            "n_anomalies": int(np.count_nonzero(self.is_anomaly)),
+            "events": [e.to_dict() for e in self.events()],
+        }
+
+    def __repr__(self) -> str:
+        d = self.to_dict()
+        return (
+            f"AnomalyResult({self.detector}: {d['n']} points, {d['n_scored']} scored, "
+            f"{d['n_anomalies']} flagged in {len(d['events'])} events)"
+        )
+
+    def _repr_html_(self) -> str:
+        d = self.to_dict()
+        rows = "".join(
+            f"<tr><td>{e['start']}</td><td>{e['end']}</td><td>{e['peak']}</td>"
+            f"<td>{e['peak_score']:.4g}</td></tr>"
+            for e in d["events"][:20]
+        )
+        more = len(d["events"]) - 20
+        tail = f"<p>... and {more} more events</p>" if more > 0 else ""
+        return (
+            f"<p><b>{html.escape(self.detector)}</b>: {d['n']} points, "
+            f"{d['n_scored']} scored, {d['n_anomalies']} flagged</p>"
+            "<table><tr><th>start</th><th>end</th><th>peak</th><th>peak score</th>"
+            f"</tr>{rows}</table>{tail}"
+        )
+
+
+def _int(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _positive(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    v = float(value)
+    if not (v > 0 and math.isfinite(v)):
+        raise ValueError(f"{name} must be finite and > 0, got {value}")
+    return v
+
+
+def _min_periods(value: int | None, lowest: int) -> int:
+    return 0 if value is None else _int("min_periods", value, lowest)
+
+
+def _series(values: object) -> npt.NDArray[np.float64]:
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"values must be real numbers, got dtype {arr.dtype}")
+    if arr.ndim != 1:
+        raise ValueError(f"values must be one-dimensional, got {arr.ndim} dimensions")
+    return np.ascontiguousarray(arr, dtype=np.float64)
+
+
+class _Detector:
+    """Shared batch/streaming plumbing; subclasses build `_core` detectors."""
+
+    _stream: Any
+
+    def _make(self) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @property
+    def threshold(self) -> float:
+        """|score| above which a point is flagged."""
+        return float(self._stream.threshold)
+
+    @property
+    def min_periods(self) -> int:
+        """Baseline values needed before points are scored."""
+        return int(self._stream.min_periods)
+
+    def detect(
+        self, values: npt.ArrayLike, timestamps: Sequence[Any] | None = None
+    ) -> AnomalyResult:
+        """Score a whole series from a fresh baseline (the streaming state is untouched).
+
+        Parameters
+        ----------
+        values : array_like of float
+            The series, in any unit; NaN marks a gap.
+        timestamps : sequence, optional
+            One label per value, carried into events, frames and plots.
+        """
+        arr = _series(values)
+        ts = None
+        if timestamps is not None:
+            ts = np.asarray(timestamps)
+            if ts.shape != arr.shape:
+                raise ValueError(
+                    f"timestamps has {ts.shape[0] if ts.ndim else 0} entries, "
+                    f"values has {arr.shape[0]}"
+                )
+        score, expected, lower, upper, flag = self._make().detect(arr)
+        return AnomalyResult(
+            values=arr,
+            score=score,
+            is_anomaly=flag,
+            expected=expected,
+            lower=lower,
+            upper=upper,
+            threshold=self.threshold,
+            detector=repr(self),
+            timestamps=ts,
+        )
+
+    def update(self, value: float) -> AnomalyPoint:
+        """Score one new value against the streaming baseline, then add it."""
+        if isinstance(value, bool) or not isinstance(value, Real | np.floating):
+            raise TypeError(f"value must be a real number, got {type(value).__name__}")
+        score, expected, lower, upper, flag = self._stream.update(float(value))
+        return AnomalyPoint(score, bool(flag), expected, lower, upper)
+
+    def reset(self) -> None:
+        """Forget the streaming baseline."""
+        self._stream.reset()
+
+
+class RollingZScore(_Detector):
+    """The classic 3-sigma rule on a trailing window.
+
+    The baseline is the mean and sample standard deviation (ddof = 1) of the last
+    ``window`` valid values before the current one. Outliers inflate the standard
+    deviation and mask each other; prefer :class:`RobustZScore` for heavy tails.
+
+    Parameters
+    ----------
+    window : int
+        Values in the baseline (>= 2).
+    threshold : float, default 3.0
+        Flag points with ``|score| > threshold`` (standard deviations).
+    min_periods : int, optional
+        Baseline values needed before scoring (2 to ``window``; default ``window``).
+
+    Examples
+    --------
+    >>> RollingZScore(4).detect([1.0, 2, 1, 2, 1, 9]).score.round(2).tolist()
+    [nan, nan, nan, nan, -0.87, 12.99]
+    """
+
+    def __init__(
+        self, window: int, *, threshold: float = 3.0, min_periods: int | None = None
+    ) -> None:
+        self._args = (
+            _int("window", window, 2),
+            _positive("threshold", threshold),
+            _min_periods(min_periods, 2),
+        )
+        self._stream = self._make()
+
+    def _make(self) -> Any:
+        return _core.RollingZScore(*self._args)
+
+    def __repr__(self) -> str:
+        w, t, _ = self._args
+        return f"RollingZScore(window={w}, threshold={t:g}, min_periods={self.min_periods})"
+
+
+class RobustZScore(_Detector):
+    """Rolling median and MAD: a 3-sigma rule that outliers cannot mask.
+
+    ``scale = 1.4826 * MAD`` estimates the standard deviation for normal data; when
+    more than half the window holds one value (MAD = 0, common in quantised telemetry)
+    it falls back to ``1.2533 *`` the mean absolute deviation from the median. The
+    median and MAD are read in O(log window) per point from a sorted copy of the
+    window; each new point costs O(log window) comparisons plus one contiguous shift of
+    that copy (a memmove of up to ``window`` doubles).
+
+    Parameters
+    ----------
+    window : int
+        Values in the baseline (>= 1).
+    threshold : float, default 3.0
+        Flag points with ``|score| > threshold`` (robust standard deviations).
+    min_periods : int, optional
+        Baseline values needed before scoring (1 to ``window``; default ``window``).
+
+    Examples
+    --------
+    >>> RobustZScore(4).detect([1.0, 2, 1, 2, 1, 9]).is_anomaly.tolist()
+    [False, False, False, False, False, True]
+    """
+
+    def __init__(
+        self, window: int, *, threshold: float = 3.0, min_periods: int | None = None
+    ) -> None:
+        self._args = (
+            _int("window", window, 1),
+            _positive("threshold", threshold),
+            _min_periods(min_periods, 1),
+        )
+        self._stream = self._make()
+
+    def _make(self) -> Any:
+        return _core.RobustZScore(*self._args)
+
+    def __repr__(self) -> str:
+        w, t, _ = self._args
+        return (
+            f"RobustZScore(window={w}, threshold={t:g}, min_periods={self.min_periods})"
+        )
+
+
+class EwmaZScore(_Detector):
+    """Exponentially weighted mean and variance (half-life in valid points).
+
+    ``alpha = 1 - 2**(-1/halflife)``; ``m += alpha * (x - m)`` and
+    ``v = (1 - alpha) * (v + alpha * (x - m_old)**2)``, as pandas
+    ``ewm(halflife, adjust=False, ignore_na=True)`` with ``var(bias=True)``.
+
+    Parameters
+    ----------
+    halflife : float
+        Points after which a value's weight halves (> 0).
+    threshold : float, default 3.0
+    min_periods : int, optional
+        Values needed before scoring (>= 2; default ``max(2, ceil(halflife))``).
+
+    Examples
+    --------
+    >>> EwmaZScore(2.0).detect([1.0, 2, 1, 2, 1, 9]).is_anomaly.tolist()
+    [False, False, False, False, False, True]
+    """
+
+    def __init__(
+        self, halflife: float, *, threshold: float = 3.0, min_periods: int | None = None
+    ) -> None:
+        self._args = (
+            _positive("halflife", halflife),
+            _positive("threshold", threshold),
+            _min_periods(min_periods, 2),
+        )
+        self._stream = self._make()
+
+    def _make(self) -> Any:
+        return _core.EwmaZScore(*self._args)
+
+    def __repr__(self) -> str:
+        h, t, _ = self._args
+        return f"EwmaZScore(halflife={h:g}, threshold={t:g}, min_periods={self.min_periods})"
+
+
+class SeasonalZScore(_Detector):
+    """Robust z-score of what a seasonal profile and the recent level do not explain.
+
+    The profile at phase ``i % period`` is the median of the last ``window`` valid
+    values at that phase (the same hour on recent days); the residual ``x - profile`` is
+    compared with the median and MAD of the last ``window * period`` residuals (the
+    median tracks level shifts). Phases follow positions, NaN gaps included.
+
+    Parameters
+    ----------
+    period : int
+        Points per season (>= 2), e.g. 288 for 5-minute data with a daily cycle.
+    window : int
+        Past seasons in the profile (>= 1).
+    threshold : float, default 3.0
+    log : bool, default False
+        Work on log(values) (values must be > 0): for latency, tokens and cost, where
+        changes are multiplicative. ``expected``/``lower``/``upper`` stay in value units.
+    min_periods : int, optional
+        Residuals needed before scoring (default ``period``).
+
+    Examples
+    --------
+    >>> day = [10.0, 50, 90, 50] * 6
+    >>> day[21] = 400.0
+    >>> SeasonalZScore(4, 3, log=True).detect(day).events()
+    [AnomalyEvent(start=21, end=21, peak=21, peak_score=inf)]
+    """
+
+    def __init__(
+        self,
+        period: int,
+        window: int,
+        *,
+        threshold: float = 3.0,
+        log: bool = False,
+        min_periods: int | None = None,
+    ) -> None:
+        if not isinstance(log, bool | np.bool_):
+            raise TypeError(f"log must be a bool, got {type(log).__name__}")
+        self._args = (
+            _int("period", period, 2),
+            _int("window", window, 1),
+            _positive("threshold", threshold),
+            bool(log),
+            _min_periods(min_periods, 1),
+        )
+        self._stream = self._make()
+
+    def _make(self) -> Any:
+        return _core.SeasonalZScore(*self._args)
+
+    def __repr__(self) -> str:
+        p, w, t, lg, _ = self._args
+        return (
+            f"SeasonalZScore(period={p}, window={w}, threshold={t:g}, log={lg}, "
+            f"min_periods={self.min_periods})"
+        )
