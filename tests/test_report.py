@@ -71,6 +71,7 @@ def test_sample_report_has_every_section_the_data_allow(report: Report) -> None:
         "variants",
         "ab",
         "trend",
+        "anomalies",
     ]
     for s in report.sections:
         assert s.tables, s.key
@@ -215,6 +216,22 @@ def test_trend_finding_is_the_statsmodels_band_crossing() -> None:
     assert not [f for f in flat.findings if f.section == "trend"]
     # too short for a daily trend: no section
     assert "trend" not in [s.key for s in build_report(_rising(days=3)).sections]
+
+
+def test_anomaly_findings_are_the_injected_incidents(report: Report) -> None:
+    truth = datasets.llm_app_incidents(10)
+    found = [f for f in report.findings if f.kind == "anomaly"]
+    kinds = set()
+    for f in found:
+        start, end = f.numbers["start"], f.numbers["end"]
+        hit = truth[(truth["start"] < end) & (truth["end"] > start)]
+        assert len(hit) == 1, f.title  # no false alarm in this sample
+        kinds.add(hit["kind"].iloc[0])
+        assert f.severity == "warning" and not f.numbers["open"]
+    # the cost spike (day 2, 03:00) falls before the 7-day profile has any depth
+    assert kinds == {"latency_spike", "error_burst", "queue_saturation"}
+    table = report.section("anomalies").tables["incidents"]
+    assert len(table) == len(found)
 
 
 def test_sla_miss_numbers_are_exact_shares() -> None:
@@ -533,9 +550,12 @@ def test_html_renders_in_headless_chromium(report: Report) -> None:
     assert dom.count("<li class=") == len(report.findings)
     # the charts were drawn: each SVG holds paths
     assert dom.count("<path") > 100
-    for key in ("ab", "trend"):  # the A/B forest plot and the forecast band
+    # the A/B forest plot, the forecast band and the anomaly bands
+    for key in ("ab", "trend", "anomalies"):
         part = dom.split(f'<section id="{key}">', 1)[1].split("</section>", 1)[0]
-        assert part.count("<svg") == 1 and part.count("<path") > 10, key
+        n_charts = len(report.section(key).charts)
+        assert n_charts >= 1 and part.count("<svg") == n_charts, key
+        assert part.count("<path") > 10 * n_charts, key
 
 
 def test_repr_and_notebook_html(report: Report) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from perfstats import datasets
 from perfstats._core import __version__
+from perfstats.anomalies import MetricAnomalies, anomalies
 from perfstats.anomaly import (
     AnomalyResult,
     EwmaZScore,
@@ -69,6 +70,7 @@ __all__ = [
     "Histogram",
     "LinearModel",
     "MannWhitneyResult",
+    "MetricAnomalies",
     "MetricTrend",
     "Moments",
     "Prediction",
@@ -82,6 +84,7 @@ __all__ = [
     "TTestResult",
     "Trend",
     "__version__",
+    "anomalies",
     "build_report",
     "compare",
     "costs",

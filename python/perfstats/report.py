@@ -5,7 +5,7 @@ A report is a list of sections, each made by a *section function* that takes the
 :class:`ReportContext` (the events plus lazily computed, shared analyses) and returns a
 :class:`Section` or ``None`` when the data do not allow it. :data:`DEFAULT_SECTIONS`
 holds overview, latency and SLA, phases, errors, cost, variants, the A/B comparison,
-trend with forecast and run history; pass ``sections=[*DEFAULT_SECTIONS, my_section]``
+trend with forecast, anomalies and run history; pass ``sections=[*DEFAULT_SECTIONS, my_section]``
 to :func:`build_report` to add one. Findings come from the sections and are ranked by severity, then by
 how far they are from fine.
 """
@@ -963,6 +963,109 @@ def trend_section(ctx: ReportContext) -> Section | None:
     return sec
 
 
+#: Metrics the anomalies section scans (hourly), with the columns each needs, and the
+#: |score| an hour must exceed: 5 robust standard deviations, since 4 metrics x 24 hours
+#: a day at the detectors' default of 3 would flag a few ordinary hours every week.
+ANOMALY_METRICS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("latency_p50", ("latency_ms",)),
+    ("latency_p95", ("latency_ms",)),
+    ("error_rate", ("success", "error")),
+    ("input_tokens", ("input_tokens",)),
+)
+ANOMALY_THRESHOLD = 5.0
+ANOMALY_MIN_DAYS = 3
+
+
+def anomalies_section(ctx: ReportContext) -> Section | None:
+    """Hourly incidents of latency, errors and tokens (:func:`perfstats.anomalies`
+    with a seasonal detector: each hour against the same hour on the last 7 days),
+    high side only; a finding per incident, critical when it is still open."""
+    import pandas as pd
+
+    from perfstats.anomalies import anomalies, default_detector
+
+    ts = ctx.frame["timestamp"]
+    if (ts.max() - ts.min()) < pd.Timedelta(days=ANOMALY_MIN_DAYS):
+        return None
+    found = []
+    for metric, needs in ANOMALY_METRICS:
+        if not any(ctx.has(c) for c in needs):
+            continue
+        from perfstats.series import metric_series
+
+        series = metric_series(ctx.events, metric, every="1h")
+        detector = default_detector(
+            "1h", series.to_numpy(dtype=float), threshold=ANOMALY_THRESHOLD
+        )
+        found.append(anomalies(ctx.events, metric, every="1h", detector=detector))
+    if not found:
+        return None
+    sec = Section("anomalies", "Anomalies")
+    parts = []
+    for res in found:
+        inc = res.incidents("high")
+        inc.insert(0, "metric", res.metric)
+        parts.append(inc)
+    table = pd.concat(parts, ignore_index=True).sort_values(
+        "peak_score", ascending=False, kind="stable"
+    )
+    sec.notes.append(
+        f"Each hour of {', '.join(r.metric for r in found)} is scored against the "
+        "median of the same hour on the last 7 days plus the recent level, in robust "
+        f"standard deviations (MAD), on the log scale where values are positive; "
+        f"incidents are runs of hours above {ANOMALY_THRESHOLD:g}. Only rises are "
+        "listed. An incident is open when it reaches the last hour of the data. "
+        "The first days, while the profiles fill, are not scored."
+    )
+    if table.empty:
+        sec.notes.append("No incidents.")
+    else:
+        labels = [
+            f"{m} {t:%Y-%m-%d %H:%M}"
+            for m, t in zip(table["metric"], table["start"], strict=True)
+        ]
+        sec.tables["incidents"] = table.set_index(pd.Index(labels, name="incident"))
+    for r in table.head(10).to_dict(orient="records"):
+        is_open = bool(r["open"])
+        unit = (
+            _ms
+            if r["metric"].startswith("latency")
+            else (_pct if r["metric"] == "error_rate" else (lambda v: f"{v:,.0f}"))
+        )
+        sec.findings.append(
+            Finding(
+                severity="critical" if is_open else "warning",
+                score=float(r["peak_score"]),
+                kind="anomaly",
+                title=(
+                    f"{'Open' if is_open else 'Anomaly'}: {r['metric']} "
+                    f"{r['start']:%Y-%m-%d %H:%M}-"
+                    + ("now" if is_open else f"{r['end']:%H:%M}")
+                    + f" UTC ({r['windows']} h), peak {unit(r['peak_value'])} at "
+                    f"{r['peak']:%H:%M} against {unit(r['expected'])} expected "
+                    f"({r['peak_score']:.1f} robust SD)"
+                ),
+                numbers={str(k): v for k, v in r.items()},
+                section="anomalies",
+            )
+        )
+    for res in found:
+
+        def draw(ax: Axes, res: Any = res) -> None:
+            res.plot(ax=ax)
+            ax.set_title("")
+            ax.grid(alpha=0.3)
+
+        sec.charts.append(
+            Chart(
+                f"{res.metric} per hour, expected band (blue) and incidents (red)",
+                draw,
+                height=2.6,
+            )
+        )
+    return sec
+
+
 def history_section(ctx: ReportContext) -> Section | None:
     """p99 latency and error rate of earlier runs (from ``--history``) and this one."""
     import pandas as pd
@@ -1026,6 +1129,7 @@ DEFAULT_SECTIONS: tuple[SectionFunction, ...] = (
     variants_section,
     ab_section,
     trend_section,
+    anomalies_section,
     history_section,
 )
 
