@@ -529,7 +529,7 @@ def test_html_renders_in_headless_chromium(report: Report) -> None:
         flags.append("--no-sandbox")  # Chromium refuses to run its sandbox as root
     url = page.as_uri()
     subprocess.run(
-        [browser, *flags, f"--screenshot={shot}", "--window-size=1280,4000", url],
+        [browser, *flags, f"--screenshot={shot}", "--window-size=1280,12000", url],
         check=True,
         capture_output=True,
         timeout=120,
