@@ -216,6 +216,11 @@ def test_trend_finding_is_the_statsmodels_band_crossing() -> None:
     assert not [f for f in flat.findings if f.section == "trend"]
     # too short for a daily trend: no section
     assert "trend" not in [s.key for s in build_report(_rising(days=3)).sections]
+    # long enough, but only two days with requests: the section says why
+    sparse = _rising()
+    sparse = sparse[sparse["timestamp"].dt.day.isin([1, 14])]
+    sec = build_report(sparse).section("trend")
+    assert not sec.charts and "needs at least 3" in sec.notes[0]
 
 
 def test_anomaly_findings_are_the_injected_incidents(report: Report) -> None:

@@ -869,14 +869,18 @@ def trend_section(ctx: ReportContext) -> Section | None:
     ts = ctx.frame["timestamp"]
     if (ts.max() - ts.min()) < pd.Timedelta(days=TREND_MIN_DAYS):
         return None
-    tr = trend(
-        ctx.events,
-        "latency_p95",
-        every="1D",
-        budget=ctx.sla_target_ms,
-        horizon=TREND_HORIZON,
-    )
     sec = Section("trend", "Trend and forecast")
+    try:
+        tr = trend(
+            ctx.events,
+            "latency_p95",
+            every="1D",
+            budget=ctx.sla_target_ms,
+            horizon=TREND_HORIZON,
+        )
+    except ValueError as err:  # too few days with data, or a degenerate fit
+        sec.notes.append(f"No trend: {err}.")
+        return sec
     frame = tr.to_frame()
     table = frame.rename(columns={"value": "latency_p95", "mean": "trend"})
     table.index = pd.Index(frame.index.strftime("%Y-%m-%d"), name="day")
