@@ -2,10 +2,12 @@
 #include "perfstats/changepoints.hpp"
 
 #include <algorithm>
+#include <boost/math/distributions/fisher_f.hpp>
 #include <boost/math/distributions/students_t.hpp>
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <queue>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -26,6 +28,13 @@ void check_inputs(const double* values, std::size_t n, const ChangePointOptions&
   if (!(o.pvalue > 0.0 && o.pvalue <= 1.0)) {
     throw std::invalid_argument("pvalue must be in (0, 1], got " +
                                 std::to_string(o.pvalue));
+  }
+  if (o.model == SegmentModel::linear && o.method != ChangePointMethod::binseg) {
+    throw std::invalid_argument("the linear model needs method binseg");
+  }
+  if (o.model == SegmentModel::linear && o.min_size < 3) {
+    throw std::invalid_argument("min_size must be >= 3 for the linear model, got " +
+                                std::to_string(o.min_size));
   }
   if (!(o.penalty > 0.0) || !std::isfinite(o.penalty)) {
     throw std::invalid_argument("penalty must be finite and > 0, got " +
@@ -321,7 +330,284 @@ std::vector<std::size_t> pelt_candidates(const std::vector<double>& raw,
   return cps;
 }
 
+
+double segment_slope(const double* x, std::size_t a, std::size_t b);
+
+// O(1) least-squares line fits on any x[a, b) from prefix sums of x, t*x and x^2. Time
+// is counted from the start of the segment (u = t - a), so the sums of u and u^2 are
+// exact closed forms and only the data sums can lose digits; x is standardized first.
+class LinearFits {
+ public:
+  explicit LinearFits(const std::vector<double>& x)
+      : sx_(x.size() + 1, 0.0), stx_(x.size() + 1, 0.0), sxx_(x.size() + 1, 0.0) {
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      sx_[i + 1] = sx_[i] + x[i];
+      stx_[i + 1] = stx_[i] + static_cast<double>(i) * x[i];
+      sxx_[i + 1] = sxx_[i] + x[i] * x[i];
+    }
+  }
+  // Residual sum of squares of the line through x[a, b); 0 for fewer than 3 points.
+  double rss(std::size_t a, std::size_t b) const {
+    if (b < a + 3) return 0.0;
+    const double m = static_cast<double>(b - a);
+    const double sx = sx_[b] - sx_[a];
+    const double sxx = (sxx_[b] - sxx_[a]) - sx * sx / m;
+    const double sux =
+        (stx_[b] - stx_[a]) - static_cast<double>(a) * sx - (m - 1.0) / 2.0 * sx;
+    const double suu = m * (m * m - 1.0) / 12.0;
+    return std::max(0.0, sxx - sux * sux / suu);
+  }
+
+ private:
+  std::vector<double> sx_;
+  std::vector<double> stx_;
+  std::vector<double> sxx_;
+};
+
+struct LinearSplit {
+  double gain = -kInf;  // drop in the residual sum of squares
+  std::size_t start = 0, end = 0, tau = 0;
+};
+
+// Best split of x[s, e) into two lines: the largest drop in residual sum of squares.
+LinearSplit best_linear_split(const LinearFits& fits, std::size_t s, std::size_t e,
+                              std::size_t min_size) {
+  LinearSplit best;
+  best.start = s;
+  best.end = e;
+  if (e - s < 2 * min_size) return best;
+  const double whole = fits.rss(s, e);
+  for (std::size_t t = s + min_size; t + min_size <= e; ++t) {
+    const double gain = whole - fits.rss(s, t) - fits.rss(t, e);
+    if (gain > best.gain) {
+      best.gain = gain;
+      best.tau = t;
+    }
+  }
+  return best;
+}
+
+// The BIC of k changes with residual sum of squares `rss` (up to a constant), floored
+// so a perfect fit is finite: below 1e-12 of the one-line fit, every fit is exact.
+struct LinearBic {
+  double n, per_change, floor;
+  double operator()(std::size_t k, double rss) const {
+    return n * std::log(std::max(rss, floor)) + static_cast<double>(k) * per_change;
+  }
+};
+
+double total_linear_rss(const LinearFits& fits, const std::vector<std::size_t>& cps,
+                        std::size_t n) {
+  double total = 0.0;
+  for (std::size_t i = 0; i <= cps.size(); ++i) {
+    total += fits.rss(i == 0 ? 0 : cps[i - 1], i == cps.size() ? n : cps[i]);
+  }
+  return total;
+}
+
+// Moves change i to the best position between its neighbours; true when it moved.
+bool move_to_best(const LinearFits& fits, std::vector<std::size_t>& cps, std::size_t i,
+                  std::size_t n, std::size_t min_size) {
+  const std::size_t a = i == 0 ? 0 : cps[i - 1];
+  const std::size_t c = i + 1 == cps.size() ? n : cps[i + 1];
+  const LinearSplit best = best_linear_split(fits, a, c, min_size);
+  const double now = fits.rss(a, c) - fits.rss(a, cps[i]) - fits.rss(cps[i], c);
+  if (best.tau == 0 || best.tau == cps[i] || !(best.gain > now)) return false;
+  cps[i] = best.tau;
+  return true;
+}
+
+// Moves every change to the best position between its neighbours (coordinate descent
+// on the residual sum of squares) until none moves; returns the new total.
+double refine_linear(const LinearFits& fits, std::vector<std::size_t>& cps,
+                     std::size_t n, std::size_t min_size) {
+  for (int pass = 0; pass < 20; ++pass) {
+    bool moved = false;
+    for (std::size_t i = 0; i < cps.size(); ++i) {
+      moved = move_to_best(fits, cps, i, n, min_size) || moved;
+    }
+    if (!moved) break;
+  }
+  return total_linear_rss(fits, cps, n);
+}
+
+// Lag-1 autocorrelation of the residuals of the segment lines, clamped to [0, 0.999].
+double residual_autocorrelation(const std::vector<double>& x,
+                                const std::vector<std::size_t>& cps) {
+  const std::size_t n = x.size();
+  std::vector<double> e(n);
+  for (std::size_t i = 0; i <= cps.size(); ++i) {
+    const std::size_t a = i == 0 ? 0 : cps[i - 1];
+    const std::size_t b = i == cps.size() ? n : cps[i];
+    if (b == a) continue;
+    const double m = static_cast<double>(b - a);
+    double xbar = 0.0;
+    for (std::size_t t = a; t < b; ++t) xbar += x[t];
+    xbar /= m;
+    const double slope = segment_slope(x.data(), a, b);
+    const double ubar = (m - 1.0) / 2.0;
+    for (std::size_t t = a; t < b; ++t) {
+      e[t] = x[t] - xbar - slope * (static_cast<double>(t - a) - ubar);
+    }
+  }
+  double lag = 0.0;
+  double var = 0.0;
+  for (std::size_t t = 0; t < n; ++t) {
+    var += e[t] * e[t];
+    if (t > 0) lag += e[t] * e[t - 1];
+  }
+  return var > 0.0 ? std::clamp(lag / var, 0.0, 0.999) : 0.0;
+}
+
+// Piecewise-linear segmentation minimising the BIC of Gaussian noise with unknown
+// variance, n log(RSS_k) + k * penalty * log(n). Forward: binary segmentation makes the
+// best available split (largest drop of the residual sum of squares over all segments)
+// while it lowers the BIC, the classic stopping rule. Backward: every change is moved
+// to its best place between its neighbours, and the change whose removal costs least
+// is dropped while dropping it lowers the BIC (binary segmentation's first splits of a
+// series with several kinks can land between them and leave spare changes). With
+// `autocorrelation`, the backward BIC counts n (1 - rho) / (1 + rho) effective
+// observations, rho the lag-1 autocorrelation of the forward fit's residuals: AR(1)
+// noise inflates the likelihood ratio of a spurious split by (1 + rho) / (1 - rho).
+// The forward fit assumes white noise and so has every change worth testing; its
+// residuals are the least autocorrelated, which keeps rho on the low side.
+std::vector<std::size_t> linear_binary_segmentation(const std::vector<double>& x,
+                                                    const ChangePointOptions& o) {
+  const std::size_t n = x.size();
+  const LinearFits fits(x);
+  double rss = fits.rss(0, n);
+  std::vector<std::size_t> cps;
+  if (!(rss > 0.0)) return cps;
+  const double nd = static_cast<double>(n);
+  const LinearBic bic{nd, o.penalty * std::log(nd), 1e-12 * rss};
+  auto weaker = [](const LinearSplit& a, const LinearSplit& b) {
+    return a.gain < b.gain || (a.gain == b.gain && a.start > b.start);
+  };
+  std::priority_queue<LinearSplit, std::vector<LinearSplit>, decltype(weaker)> queue(
+      weaker);
+  queue.push(best_linear_split(fits, 0, n, o.min_size));
+  while (!queue.empty()) {
+    const LinearSplit top = queue.top();
+    if (!(top.gain > 0.0) || top.tau == 0) break;
+    const double after = std::max(rss - top.gain, 0.0);
+    if (!(bic(cps.size() + 1, after) < bic(cps.size(), rss))) break;
+    queue.pop();
+    cps.push_back(top.tau);
+    rss = after;
+    if (o.max_changepoints > 0 && cps.size() >= o.max_changepoints) break;
+    queue.push(best_linear_split(fits, top.start, top.tau, o.min_size));
+    queue.push(best_linear_split(fits, top.tau, top.end, o.min_size));
+  }
+  std::sort(cps.begin(), cps.end());
+  rss = refine_linear(fits, cps, n, o.min_size);
+  LinearBic backward = bic;
+  // With autocorrelation, rho is re-estimated from the residuals of the reduced fit
+  // until the set of changes stops shrinking (a fixed point; rho only grows as changes
+  // go, so this ends after at most as many rounds as there were changes).
+  for (;;) {
+    const std::size_t before = cps.size();
+    if (o.autocorrelation) {
+      const double rho = residual_autocorrelation(x, cps);
+      backward.n = nd * (1.0 - rho) / (1.0 + rho);
+    }
+    while (!cps.empty()) {
+      std::size_t drop = 0;
+      double cheapest = kInf;
+      for (std::size_t i = 0; i < cps.size(); ++i) {
+        const std::size_t a = i == 0 ? 0 : cps[i - 1];
+        const std::size_t c = i + 1 == cps.size() ? n : cps[i + 1];
+        const double cost = fits.rss(a, c) - fits.rss(a, cps[i]) - fits.rss(cps[i], c);
+        if (cost < cheapest) {
+          cheapest = cost;
+          drop = i;
+        }
+      }
+      const double merged = rss + std::max(cheapest, 0.0);
+      if (!(backward(cps.size() - 1, merged) <= backward(cps.size(), rss))) break;
+      cps.erase(cps.begin() + static_cast<std::ptrdiff_t>(drop));
+      // Only the new neighbours' best places can have changed.
+      if (drop > 0) move_to_best(fits, cps, drop - 1, n, o.min_size);
+      if (drop < cps.size()) move_to_best(fits, cps, drop, n, o.min_size);
+      rss = total_linear_rss(fits, cps, n);
+    }
+    if (!o.autocorrelation || cps.size() == before) break;
+  }
+  refine_linear(fits, cps, n, o.min_size);
+  return cps;
+}
+
+// Index, means and relative change of a change at b between x[a, b) and x[b, c).
+ChangePoint describe(const double* x, std::size_t a, std::size_t b, std::size_t c) {
+  ChangePoint cp;
+  cp.index = b;
+  const Moments l = moments(x, a, b);
+  const Moments r = moments(x, b, c);
+  cp.mean_before = l.mean;
+  cp.mean_after = r.mean;
+  const double diff = r.mean - l.mean;
+  if (l.mean != 0.0) {
+    cp.relative_change = diff / std::fabs(l.mean);
+  } else {
+    cp.relative_change = diff == 0.0 ? 0.0 : std::copysign(kInf, diff);
+  }
+  return cp;
+}
+
+// Least-squares slope per step of values[a, b), two-pass for accuracy on offset data.
+double segment_slope(const double* x, std::size_t a, std::size_t b) {
+  if (b < a + 2) return 0.0;
+  const double m = static_cast<double>(b - a);
+  const double ubar = (m - 1.0) / 2.0;
+  double xbar = 0.0;
+  for (std::size_t i = a; i < b; ++i) xbar += x[i];
+  xbar /= m;
+  double sux = 0.0;
+  for (std::size_t i = a; i < b; ++i) {
+    sux += (static_cast<double>(i - a) - ubar) * (x[i] - xbar);
+  }
+  return sux / (m * (m * m - 1.0) / 12.0);
+}
+
+// Chow test of one line on x[a, c) against two lines split at b: F with (2, c - a - 4)
+// degrees of freedom. Returns the p-value; `statistic` receives F.
+double chow_pvalue(const LinearFits& fits, std::size_t a, std::size_t b, std::size_t c,
+                   double* statistic) {
+  const double pooled = fits.rss(a, c);
+  const double separate = fits.rss(a, b) + fits.rss(b, c);
+  const double df = static_cast<double>(c - a) - 4.0;
+  const double drop = std::max(0.0, pooled - separate);
+  if (!(df > 0.0) || !(separate > 1e-12 * pooled)) {
+    const bool differs = drop > 1e-12 * std::max(pooled, 1e-300);
+    if (statistic) *statistic = differs ? kInf : 0.0;
+    return differs ? 0.0 : 1.0;
+  }
+  const double f = (drop / 2.0) / (separate / df);
+  if (statistic) *statistic = f;
+  const boost::math::fisher_f dist(2.0, df);
+  return std::min(1.0, boost::math::cdf(boost::math::complement(dist, f)));
+}
+
 }  // namespace
+
+double linear_segment_cost(const double* values, std::size_t a, std::size_t b) {
+  if (values == nullptr || b < a) {
+    throw std::invalid_argument("linear_segment_cost needs values and a <= b, got " +
+                                std::to_string(a) + ", " + std::to_string(b));
+  }
+  if (b < a + 3) return 0.0;
+  const double m = static_cast<double>(b - a);
+  double xbar = 0.0;
+  for (std::size_t i = a; i < b; ++i) xbar += values[i];
+  xbar /= m;
+  const double slope = segment_slope(values, a, b);
+  const double ubar = (m - 1.0) / 2.0;
+  double rss = 0.0;
+  for (std::size_t i = a; i < b; ++i) {
+    const double r = values[i] - xbar - slope * (static_cast<double>(i - a) - ubar);
+    rss += r * r;
+  }
+  return rss;
+}
 
 double noise_autocorrelation(const double* values, std::size_t n) {
   if (values == nullptr || n < 4) return 0.0;
@@ -387,9 +673,9 @@ std::vector<double> energy_statistic(const double* values, std::size_t n) {
 double change_pvalue(const double* values, std::size_t a, std::size_t b, std::size_t c,
                      double rho, double* statistic) {
   if (values == nullptr || !(a < b && b < c) || b - a < 2 || c - b < 2) {
-    throw std::invalid_argument("change_pvalue needs a < b < c with >= 2 points a side, got " +
-                                std::to_string(a) + ", " + std::to_string(b) + ", " +
-                                std::to_string(c));
+    throw std::invalid_argument(
+        "change_pvalue needs a < b < c with >= 2 points a side, got " +
+        std::to_string(a) + ", " + std::to_string(b) + ", " + std::to_string(c));
   }
   if (!(rho >= 0.0 && rho < 1.0)) {
     throw std::invalid_argument("rho must be in [0, 1), got " + std::to_string(rho));
@@ -403,6 +689,21 @@ std::vector<ChangePoint> detect_changepoints(const double* values, std::size_t n
   std::vector<ChangePoint> out;
   if (n < 2 * options.min_size) return out;
   const std::vector<double> x = standardized(values, n);
+  if (options.model == SegmentModel::linear) {
+    const std::vector<std::size_t> cps = linear_binary_segmentation(x, options);
+    const LinearFits fits(x);
+    out.reserve(cps.size());
+    for (std::size_t i = 0; i < cps.size(); ++i) {
+      const std::size_t a = i == 0 ? 0 : cps[i - 1];
+      const std::size_t c = i + 1 == cps.size() ? n : cps[i + 1];
+      ChangePoint cp = describe(values, a, cps[i], c);
+      cp.pvalue = chow_pvalue(fits, a, cps[i], c, &cp.statistic);
+      cp.slope_before = segment_slope(values, a, cps[i]);
+      cp.slope_after = segment_slope(values, cps[i], c);
+      out.push_back(cp);
+    }
+    return out;
+  }
   const double rho = options.autocorrelation ? noise_autocorrelation(x.data(), n) : 0.0;
   std::vector<std::size_t> cps = options.method == ChangePointMethod::pelt
                                      ? pelt_candidates(x, options)
@@ -433,20 +734,8 @@ std::vector<ChangePoint> detect_changepoints(const double* values, std::size_t n
   for (std::size_t i = 0; i < cps.size(); ++i) {
     const std::size_t a = i == 0 ? 0 : cps[i - 1];
     const std::size_t c = i + 1 == cps.size() ? n : cps[i + 1];
-    ChangePoint cp;
-    cp.index = cps[i];
-    const Moments l = moments(values, a, cps[i]);
-    const Moments r = moments(values, cps[i], c);
-    cp.mean_before = l.mean;
-    cp.mean_after = r.mean;
-    cp.pvalue =
-        segment_pvalue(values, a, cps[i], c, rho, &cp.statistic);
-    const double diff = r.mean - l.mean;
-    if (l.mean != 0.0) {
-      cp.relative_change = diff / std::fabs(l.mean);
-    } else {
-      cp.relative_change = diff == 0.0 ? 0.0 : std::copysign(kInf, diff);
-    }
+    ChangePoint cp = describe(values, a, cps[i], c);
+    cp.pvalue = segment_pvalue(values, a, cps[i], c, rho, &cp.statistic);
     out.push_back(cp);
   }
   return out;

@@ -17,7 +17,9 @@ using perfstats::ChangePointOptions;
 using perfstats::change_pvalue;
 using perfstats::detect_changepoints;
 using perfstats::energy_statistic;
+using perfstats::linear_segment_cost;
 using perfstats::noise_autocorrelation;
+using perfstats::SegmentModel;
 
 namespace {
 
@@ -227,4 +229,156 @@ TEST(ChangePoints, HundredThousandPointsWithoutOverflowOrLoss) {
   const auto cps = detect_changepoints(x.data(), x.size(), ChangePointOptions{});
   ASSERT_EQ(cps.size(), 1U);
   EXPECT_NEAR(static_cast<double>(cps[0].index), 50000.0, 50.0);
+}
+
+namespace {
+
+// Residual sum of squares of the least-squares line, from the normal equations in
+// long double on raw positions: an independent route to the same number.
+double line_rss_oracle(const std::vector<double>& x, std::size_t a, std::size_t b) {
+  long double n = 0, st = 0, sx = 0, stt = 0, stx = 0;
+  for (std::size_t i = a; i < b; ++i) {
+    const long double t = static_cast<long double>(i);
+    n += 1;
+    st += t;
+    sx += x[i];
+    stt += t * t;
+    stx += t * x[i];
+  }
+  const long double slope = (n * stx - st * sx) / (n * stt - st * st);
+  const long double intercept = (sx - slope * st) / n;
+  long double rss = 0;
+  for (std::size_t i = a; i < b; ++i) {
+    const long double r = x[i] - intercept - slope * static_cast<long double>(i);
+    rss += r * r;
+  }
+  return static_cast<double>(rss);
+}
+
+// Piecewise-linear series: slope[k] per step on segment k, continuous at the kinks
+// unless `jump` is added there, plus N(0, sigma) noise.
+std::vector<double> ramps(const std::vector<double>& slopes, std::size_t each,
+                          double jump, double sigma, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> noise(0.0, sigma);
+  std::vector<double> x;
+  double level = 0.0;
+  for (std::size_t k = 0; k < slopes.size(); ++k) {
+    if (k > 0) level += jump;
+    for (std::size_t i = 0; i < each; ++i) {
+      x.push_back(level + noise(rng));
+      level += slopes[k];
+    }
+  }
+  return x;
+}
+
+ChangePointOptions linear_options() {
+  ChangePointOptions o;
+  o.method = ChangePointMethod::binseg;
+  o.model = SegmentModel::linear;
+  o.penalty = 3.0;
+  return o;
+}
+
+}  // namespace
+
+TEST(LinearSegmentCost, MatchesTheNormalEquations) {
+  const std::vector<double> x = ramps({0.3, -1.0}, 50, 2.0, 1.5, 11);
+  for (const auto& [a, b] : std::vector<std::pair<std::size_t, std::size_t>>{
+           {0, 100}, {0, 50}, {37, 81}, {97, 100}, {10, 13}}) {
+    const double want = line_rss_oracle(x, a, b);
+    EXPECT_NEAR(linear_segment_cost(x.data(), a, b), want, 1e-10 * (1.0 + want))
+        << a << ".." << b;
+  }
+  // A line is fitted exactly, and two points always are.
+  std::vector<double> line(20);
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    line[i] = 5.0 - 0.25 * static_cast<double>(i);
+  }
+  EXPECT_NEAR(linear_segment_cost(line.data(), 0, 20), 0.0, 1e-20);
+  EXPECT_EQ(linear_segment_cost(x.data(), 4, 6), 0.0);
+  EXPECT_THROW(linear_segment_cost(x.data(), 6, 4), std::invalid_argument);
+  EXPECT_THROW(linear_segment_cost(nullptr, 0, 4), std::invalid_argument);
+}
+
+TEST(LinearModel, ExactKinksWithoutNoise) {
+  // Continuous kinks: no level shift at all, only the slope changes.
+  const std::vector<double> x = ramps({1.0, -2.0, 0.5}, 40, 0.0, 0.0, 0);
+  const auto cps = detect_changepoints(x.data(), x.size(), linear_options());
+  ASSERT_EQ(cps.size(), 2U);
+  // The kink's own point lies on both lines, so either side of it is an exact fit.
+  EXPECT_NEAR(static_cast<double>(cps[0].index), 40.0, 1.0);
+  EXPECT_NEAR(static_cast<double>(cps[1].index), 80.0, 1.0);
+  EXPECT_NEAR(cps[0].slope_before, 1.0, 1e-9);
+  EXPECT_NEAR(cps[0].slope_after, -2.0, 1e-9);
+  EXPECT_NEAR(cps[1].slope_after, 0.5, 1e-9);
+  EXPECT_LT(cps[0].pvalue, 1e-12);
+}
+
+TEST(LinearModel, FindsSlopeChangesInNoise) {
+  const std::vector<double> x = ramps({0.0, 0.2, -0.1, 0.05}, 250, 0.0, 1.0, 12);
+  const auto cps = detect_changepoints(x.data(), x.size(), linear_options());
+  ASSERT_EQ(cps.size(), 3U);
+  const std::size_t truth[3] = {250, 500, 750};
+  for (std::size_t i = 0; i < 3; ++i) {
+    // A kink is located to within about (sigma / slope change)^(2/3) ~ 5-10 steps.
+    EXPECT_LE(std::abs(static_cast<long>(cps[i].index) - static_cast<long>(truth[i])),
+              20L);
+    EXPECT_LT(cps[i].pvalue, 1e-6);
+  }
+  EXPECT_NEAR(cps[0].slope_after, 0.2, 0.02);
+  EXPECT_NEAR(cps[1].slope_after, -0.1, 0.02);
+}
+
+TEST(LinearModel, TrendsAndNoiseAloneAreNotSplit) {
+  // A straight trend is one segment: a mean-shift model would cut it into steps.
+  int false_alarms = 0;
+  for (unsigned seed = 20; seed < 30; ++seed) {
+    const std::vector<double> x = ramps({0.05}, 500, 0.0, 1.0, seed);
+    false_alarms += static_cast<int>(
+        detect_changepoints(x.data(), x.size(), linear_options()).size());
+  }
+  // BIC at n = 500: a split needs a likelihood-ratio statistic above 3 log(500) = 18.6,
+  // which noise alone exceeds (maximised over ~480 splits) only a few % of the time.
+  EXPECT_LE(false_alarms, 2);
+}
+
+TEST(LinearModel, StepsAndMaxChangepoints) {
+  const std::vector<double> x = steps({0.0, 3.0, 1.0}, 200, 1.0, 13);
+  auto o = linear_options();
+  auto cps = detect_changepoints(x.data(), x.size(), o);
+  ASSERT_EQ(cps.size(), 2U);
+  EXPECT_NEAR(static_cast<double>(cps[0].index), 200.0, 3.0);
+  EXPECT_NEAR(static_cast<double>(cps[1].index), 400.0, 3.0);
+  EXPECT_NEAR(cps[0].mean_after, 3.0, 0.2);
+  o.max_changepoints = 1;
+  cps = detect_changepoints(x.data(), x.size(), o);
+  ASSERT_EQ(cps.size(), 1U);
+  EXPECT_NEAR(static_cast<double>(cps[0].index), 200.0, 3.0);
+}
+
+TEST(LinearModel, ConstantAndShortSeriesHaveNone) {
+  std::vector<double> x(100, 7.0);
+  EXPECT_TRUE(detect_changepoints(x.data(), x.size(), linear_options()).empty());
+  EXPECT_TRUE(detect_changepoints(x.data(), 19, linear_options()).empty());
+}
+
+TEST(LinearModel, RejectsOptionsItCannotHonour) {
+  std::vector<double> x(50, 1.0);
+  auto o = linear_options();
+  o.method = ChangePointMethod::edivisive;
+  EXPECT_THROW(detect_changepoints(x.data(), x.size(), o), std::invalid_argument);
+  o = linear_options();
+  o.min_size = 2;
+  EXPECT_THROW(detect_changepoints(x.data(), x.size(), o), std::invalid_argument);
+}
+
+TEST(LinearModel, HundredThousandPointsOnLargeOffsets) {
+  std::vector<double> x = ramps({0.0, 0.001}, 50000, 0.0, 1.0, 14);
+  for (double& v : x) v = 1e9 + v;
+  const auto cps = detect_changepoints(x.data(), x.size(), linear_options());
+  ASSERT_EQ(cps.size(), 1U);
+  EXPECT_NEAR(static_cast<double>(cps[0].index), 50000.0, 2000.0);
+  EXPECT_NEAR(cps[0].slope_after, 0.001, 1e-4);
 }

@@ -163,8 +163,10 @@ def detect_changepoints(
     penalty: float,
     max_changepoints: int,
     autocorrelation: bool,
+    model: str = ...,
 ) -> dict[str, npt.NDArray[np.float64] | npt.NDArray[np.int64]]: ...
 def energy_statistic(values: npt.ArrayLike) -> npt.NDArray[np.float64]: ...
+def linear_segment_cost(values: npt.ArrayLike, start: int, end: int) -> float: ...
 
 # ---- regression (register_regression.cpp) ----
 

@@ -8,6 +8,13 @@ The test counts ``n (1 - rho) / (1 + rho)`` effective observations per segment,
 ``rho`` the lag-1 autocorrelation of the noise estimated from the first
 differences, so drifting or autocorrelated telemetry is not cut into pieces.
 Nothing is random: the same input always gives the same answer.
+
+``model="linear"``, the default of :func:`detect_changepoints` when no method is
+named, fits a least-squares line to every segment instead, so a change of slope (a
+leak, a growing queue) is a change point too: binary segmentation on the
+piecewise-linear cost, with the number of changes set by the BIC of Gaussian noise
+of unknown variance and an AR(1) effective sample size. :func:`detect_regressions`
+stays on the mean model (E-divisive), made for step changes in CI performance data.
 """
 
 from __future__ import annotations
@@ -35,7 +42,9 @@ __all__ = [
 ]
 
 Method = Literal["edivisive", "binseg", "pelt"]
+Model = Literal["mean", "linear"]
 _METHODS = ("edivisive", "binseg", "pelt")
+_MODELS = ("mean", "linear")
 
 
 @dataclass(frozen=True)
@@ -55,7 +64,11 @@ class ChangePoint:
         before is 0 and the mean after is not.
     pvalue : float
         Two-sided p-value of the Welch t-test between the two segments, with
-        autocorrelation-adjusted sample sizes when that option is on.
+        autocorrelation-adjusted sample sizes when that option is on; with
+        ``model="linear"`` the Chow F-test of one line against two.
+    slope_before, slope_after : float
+        Least-squares slopes of the two segments per observation (units of the
+        data per step); 0 with ``model="mean"``.
     """
 
     index: int
@@ -64,6 +77,8 @@ class ChangePoint:
     mean_after: float
     relative_change: float
     pvalue: float
+    slope_before: float = 0.0
+    slope_after: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a plain dict."""
@@ -134,20 +149,29 @@ class ChangePoints(Sequence[ChangePoint]):
             "mean_after",
             "relative_change",
             "pvalue",
+            "slope_before",
+            "slope_after",
         ]
         return pd.DataFrame([c.to_dict() for c in self.changepoints], columns=columns)
 
     def __repr__(self) -> str:
+        model = self.options.get("model", "mean")
         head = (
             f"ChangePoints(n={len(self.values)}, method={self.options['method']!r}, "
-            f"changes={len(self)})"
+            f"model={model!r}, changes={len(self)})"
         )
         lines = [head]
         for c in self.changepoints:
             when = "" if c.time is None else f" time={c.time}"
+            slope = (
+                f" slope {_fmt(c.slope_before)} -> {_fmt(c.slope_after)}"
+                if self.options.get("model") == "linear"
+                else ""
+            )
             lines.append(
                 f"  index={c.index}{when} mean {_fmt(c.mean_before)} -> "
-                f"{_fmt(c.mean_after)} ({c.relative_change:+.1%}) p={c.pvalue:.3g}"
+                f"{_fmt(c.mean_after)} ({c.relative_change:+.1%}){slope} "
+                f"p={c.pvalue:.3g}"
             )
         return "\n".join(lines)
 
@@ -170,7 +194,10 @@ class ChangePoints(Sequence[ChangePoint]):
         )
 
     def plot(self, ax: Axes | None = None) -> Axes:
-        """Draw the series, each segment's mean and a line at every change.
+        """Draw the series, each segment's fit and a line at every change.
+
+        The fit is the segment's mean, or its least-squares line with
+        ``model="linear"``.
 
         Parameters
         ----------
@@ -195,15 +222,24 @@ class ChangePoints(Sequence[ChangePoint]):
             else np.arange(len(self.values))
         )
         ax.plot(x, self.values, lw=1, color="0.4", label="values")
+        linear = self.options.get("model") == "linear"
         for k, (a, b) in enumerate(self.segments()):
             if b > a:
-                mean = float(np.mean(self.values[a:b]))
+                seg = self.values[a:b]
+                if linear and b - a >= 2:
+                    steps = np.arange(b - a, dtype=np.float64)
+                    slope, intercept = np.polyfit(steps, seg, 1)
+                    fit = intercept + slope * steps
+                else:
+                    fit = np.full(b - a, float(np.mean(seg)))
                 ax.plot(
                     x[a:b],
-                    np.full(b - a, mean),
+                    fit,
                     color="C0",
                     lw=2,
-                    label="segment mean" if k == 0 else None,
+                    label=("segment line" if linear else "segment mean")
+                    if k == 0
+                    else None,
                 )
         for k, c in enumerate(self.changepoints):
             ax.axvline(
@@ -269,14 +305,15 @@ def detect_changepoints(
     values: Any,
     timestamps: Any = None,
     *,
-    method: Method = "edivisive",
+    method: Method | None = None,
+    model: Model | None = None,
     min_size: int = 10,
     pvalue: float = 0.001,
     autocorrelation: bool = True,
-    penalty: float = 2.0,
+    penalty: float | None = None,
     max_changepoints: int | None = None,
 ) -> ChangePoints:
-    """Find the points where the mean of a series changes.
+    """Find the points where the mean (or the trend) of a series changes.
 
     Parameters
     ----------
@@ -285,28 +322,50 @@ def detect_changepoints(
         pandas Series brings its index as the timestamps.
     timestamps : array-like, optional
         One time per value; each change point reports ``timestamps[index]``.
-    method : {"edivisive", "binseg", "pelt"}, default "edivisive"
-        ``"edivisive"``: E-divisive means, exact, O(n log n) per segment.
-        ``"binseg"``: binary segmentation on the change in mean (CUSUM), the
-        fastest. ``"pelt"``: PELT on the change in mean with a penalty of
+    method : {"edivisive", "binseg", "pelt"}, optional
+        ``"edivisive"`` (the default for ``model="mean"``): E-divisive means,
+        exact, O(n log n) per segment. ``"binseg"`` (the default and only method
+        for ``model="linear"``): binary segmentation, the fastest. ``"pelt"``:
+        PELT on the change in mean with a penalty of
         ``penalty * sigma**2 * log(n)``; exact for its cost but close to O(n^2)
         on long series with few changes.
+    model : {"mean", "linear"}, optional
+        ``"linear"`` (the default when no method is given): a least-squares
+        line per segment, so changes of slope count as well as steps. Binary
+        segmentation splits while a split lowers the BIC
+        ``n log(RSS / n) + k * penalty * log(n)`` of Gaussian noise with
+        unknown variance; each change is then moved to its best place between
+        its neighbours and changes are dropped while that lowers the BIC, with
+        ``n`` replaced by ``n (1 - rho) / (1 + rho)`` when ``autocorrelation``
+        is on (``rho`` the lag-1 autocorrelation of the residuals, estimated
+        again after each round of drops until no change drops). ``pvalue``
+        does not apply; p-values are Chow F-tests of one line against two.
+        ``"mean"`` (the default when a method is given): a piecewise-constant
+        mean tested by Welch t-tests, for step changes as in CI performance
+        data (what :func:`detect_regressions` uses).
     min_size : int, default 10
-        Fewest observations in a segment (>= 2).
+        Fewest observations in a segment (>= 2; >= 3 for ``model="linear"``).
     pvalue : float, default 0.001
-        A change is kept when the two-sided Welch t-test between its adjacent
-        segments gives a p-value below this.
+        ``model="mean"``: a change is kept when the two-sided Welch t-test
+        between its adjacent segments gives a p-value below this.
     autocorrelation : bool, default True
-        Shrink each segment to its effective size ``n (1 - rho) / (1 + rho)``
-        before testing, with ``rho = 1 + 2 corr(d[t], d[t-1])`` clamped to
-        [0, 0.999], ``d`` the first differences (the AR(1) identity) and corr
-        the robust Gnanadesikan-Kettenring correlation from MADs, so a level
-        shift (one outlying difference) does not move it. Turn off only for
-        independent observations (e.g. one benchmark run per commit).
-    penalty : float, default 2.0
-        PELT only: cost of one change in units of ``sigma**2 * log(n)``.
+        Mean model: shrink each segment to its effective size
+        ``n (1 - rho) / (1 + rho)`` before testing, with
+        ``rho = 1 + 2 corr(d[t], d[t-1])`` clamped to [0, 0.999], ``d`` the
+        first differences (the AR(1) identity) and corr the robust
+        Gnanadesikan-Kettenring correlation from MADs, so a level shift (one
+        outlying difference) does not move it. Linear model: the BIC counts
+        ``n (1 - rho) / (1 + rho)`` observations, ``rho`` from the residuals.
+        Turn off only for independent observations (e.g. one benchmark run per
+        commit).
+    penalty : float, optional
+        PELT: cost of one change in units of ``sigma**2 * log(n)`` (default 2,
+        the BIC of a mean and a location). ``model="linear"``: cost of one change
+        in the BIC in units of ``log(n)`` (default 3: a location, an intercept
+        and a slope).
     max_changepoints : int, optional
-        Keep at most this many changes (the most significant).
+        Keep at most this many changes (the most significant; with
+        ``model="linear"`` the first splits of the binary segmentation).
 
     Returns
     -------
@@ -318,18 +377,36 @@ def detect_changepoints(
     >>> import numpy as np
     >>> rng = np.random.default_rng(7)
     >>> latency_ms = np.r_[rng.normal(100, 5, 200), rng.normal(120, 5, 200)]
-    >>> cps = detect_changepoints(latency_ms)
+    >>> cps = detect_changepoints(latency_ms, model="mean")
     >>> [c.index for c in cps]
     [200]
     >>> round(cps[0].relative_change, 2)
     0.2
+
+    A queue that starts to grow: the mean barely moves at first, the slope does.
+
+    >>> steps = np.arange(300.0)
+    >>> depth = np.where(steps < 200, 0.0, 0.5 * (steps - 200)) + rng.normal(0, 1, 300)
+    >>> trend = detect_changepoints(depth)
+    >>> [(c.index, round(c.slope_before, 1), round(c.slope_after, 1)) for c in trend]
+    [(199, 0.0, 0.5)]
     """
     arr, ts = _series(values, timestamps)
+    if model is None:
+        model = "linear" if method is None else "mean"
+    if model not in _MODELS:
+        raise ValueError(f"model must be one of {_MODELS}, got {model!r}")
+    if method is None:
+        method = "binseg" if model == "linear" else "edivisive"
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
-    min_size = _check_int("min_size", min_size, 2)
+    if model == "linear" and method != "binseg":
+        raise ValueError(f"model='linear' needs method='binseg', got {method!r}")
+    min_size = _check_int("min_size", min_size, 3 if model == "linear" else 2)
     if not isinstance(pvalue, int | float | np.floating) or not 0.0 < pvalue <= 1.0:
         raise ValueError(f"pvalue must be in (0, 1], got {pvalue!r}")
+    if penalty is None:
+        penalty = 3.0 if model == "linear" else 2.0
     if not isinstance(penalty, int | float | np.floating) or not (
         math.isfinite(penalty) and penalty > 0
     ):
@@ -342,6 +419,7 @@ def detect_changepoints(
     raw = _core.detect_changepoints(
         arr,
         method=method,
+        model=model,
         min_size=min_size,
         pvalue=float(pvalue),
         penalty=float(penalty),
@@ -356,18 +434,23 @@ def detect_changepoints(
             mean_after=float(a),
             relative_change=float(r),
             pvalue=float(p),
+            slope_before=float(sb),
+            slope_after=float(sa),
         )
-        for i, b, a, r, p in zip(
+        for i, b, a, r, p, sb, sa in zip(
             raw["index"],
             raw["mean_before"],
             raw["mean_after"],
             raw["relative_change"],
             raw["pvalue"],
+            raw["slope_before"],
+            raw["slope_after"],
             strict=True,
         )
     ]
     options = {
         "method": method,
+        "model": model,
         "min_size": min_size,
         "pvalue": float(pvalue),
         "autocorrelation": bool(autocorrelation),

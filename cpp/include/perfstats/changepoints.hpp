@@ -15,6 +15,13 @@
 // segment since the previous change against the segment up to the next one. The least
 // significant change is dropped while its p-value exceeds the threshold, then the
 // neighbours are tested again (Hunter's approach). There is no randomness anywhere.
+//
+// The piecewise-linear model (SegmentModel::linear) fits a least-squares line to every
+// segment, so a change of slope (a leak, a growing backlog) is a change point too.
+// Binary segmentation on that cost gives a nested path of 0..K changes; the number of
+// changes is the one with the smallest BIC under Gaussian noise of unknown variance,
+// n log(RSS_k / n) + k * penalty * log n, with penalty 3 per change (location,
+// intercept and slope of the new segment). Its p-values are Chow F-tests.
 #pragma once
 
 #include <cstddef>
@@ -28,8 +35,14 @@ enum class ChangePointMethod {
   pelt,       // PELT on a change in mean with a BIC-type penalty
 };
 
+enum class SegmentModel {
+  mean,    // piecewise-constant mean (every method)
+  linear,  // piecewise-linear: level and slope (binary segmentation with BIC only)
+};
+
 struct ChangePointOptions {
   ChangePointMethod method = ChangePointMethod::edivisive;
+  SegmentModel model = SegmentModel::mean;
   // Fewest observations in a segment; at least 2.
   std::size_t min_size = 10;
   // A change is kept when the Welch t-test of its two adjacent segments gives a
@@ -39,8 +52,9 @@ struct ChangePointOptions {
   // sizes, see noise_autocorrelation); without it drifting or autocorrelated series are
   // split far too often.
   bool autocorrelation = true;
-  // PELT only: penalty per change in units of sigma^2 * log(n), where sigma is a
-  // robust noise scale (MAD of first differences / sqrt 2). Must be > 0.
+  // PELT: penalty per change in units of sigma^2 * log(n), where sigma is a robust
+  // noise scale (MAD of first differences / sqrt 2). Linear model: penalty per change
+  // in the BIC, in units of log(n) (3 = the parameters a change adds). Must be > 0.
   double penalty = 2.0;
   // Most change points reported (0: no limit). The strongest (smallest p-value) win.
   std::size_t max_changepoints = 0;
@@ -52,12 +66,16 @@ struct ChangePoint {
   double mean_after = 0.0;       // mean of the segment that starts at `index`
   double relative_change = 0.0;  // (after - before) / |before|; +-inf when before = 0
   double pvalue = 1.0;           // Welch t-test, two-sided, of the two segments
-  double statistic = 0.0;        // Welch t statistic (after minus before)
+  double statistic = 0.0;        // Welch t (mean model) or Chow F (linear model)
+  double slope_before = 0.0;     // least-squares slope per step of the segment before
+  double slope_after = 0.0;      // and after (linear model; 0 for the mean model)
 };
 
 // Change points of `values[0..n)`, ascending by index. Throws std::invalid_argument on
 // a non-finite value (naming its index) or invalid options. Series shorter than
-// 2 * min_size have no change points.
+// 2 * min_size have no change points. The linear model needs method binseg and
+// min_size >= 3 (std::invalid_argument otherwise); it ignores `pvalue` and
+// `autocorrelation` (the BIC decides) and reports Chow-test p-values.
 std::vector<ChangePoint> detect_changepoints(const double* values, std::size_t n,
                                              const ChangePointOptions& options);
 
@@ -81,5 +99,9 @@ double noise_autocorrelation(const double* values, std::size_t n);
 // `statistic` receives t (after minus before).
 double change_pvalue(const double* values, std::size_t a, std::size_t b, std::size_t c,
                      double rho, double* statistic = nullptr);
+
+// Residual sum of squares of the least-squares line through (t, values[t]) for t in
+// [a, b); 0 for fewer than 3 points. Throws std::invalid_argument unless a <= b.
+double linear_segment_cost(const double* values, std::size_t a, std::size_t b);
 
 }  // namespace perfstats
