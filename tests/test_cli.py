@@ -247,6 +247,8 @@ def test_check_against_baseline(
         (["report", "--sample", "--format", "pdf"], "--format"),
         (["report", "--sample", "-o", "report.txt"], "suffix"),
         (["report", "--nope"], "--nope"),
+        (["report", "--sample", "--split", "control"], "--split"),
+        (["report", "--sample", "--split", "control=0.9,treatment=x"], "--split"),
         (["check", "--sample"], "no checks"),
         (["check", "--sample", "--max-error-rate", "2"], "--max-error-rate"),
         (["frobnicate"], "frobnicate"),
@@ -275,6 +277,24 @@ def test_unreadable_input_exit_2(
     code, _, err = run(["report", str(bad), "-o", str(tmp_path / "r.md")], capsys)
     assert code == 2 and "latency_ms" in err and err.count("\n") == 1
     assert not (tmp_path / "r.md").exists()
+
+
+def test_split_enables_the_sample_ratio_check(
+    events_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r.json"
+    argv = ["report", str(events_file), "-o", str(out), "--quiet"]
+    code, _, err = run([*argv, "--split", "control=0.5,treatment=0.5"], capsys)
+    assert code == 0, err
+    findings = json.loads(out.read_text())["findings"]
+    assert findings[0]["kind"] == "ab_sample_ratio"
+    assert findings[0]["severity"] == "critical"
+    code, _, err = run([*argv, "--split", "control=0.9, treatment=0.1"], capsys)
+    assert code == 0, err
+    kinds = {f["kind"] for f in json.loads(out.read_text())["findings"]}
+    assert "ab_sample_ratio" not in kinds and "ab_verdict" in kinds
+    code, _, err = run([*argv, "--split", "control=0.9,nope=0.1"], capsys)
+    assert code == 2 and "nope" in err and err.count("\n") == 1
 
 
 def test_parse_budget() -> None:

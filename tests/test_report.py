@@ -62,7 +62,17 @@ def small_events(n: int = 4000, seed: int = 0) -> pd.DataFrame:
 
 def test_sample_report_has_every_section_the_data_allow(report: Report) -> None:
     keys = [s.key for s in report.sections]
-    assert keys == ["overview", "latency", "phases", "errors", "cost", "variants"]
+    assert keys == [
+        "overview",
+        "latency",
+        "phases",
+        "errors",
+        "cost",
+        "variants",
+        "ab",
+        "trend",
+        "anomalies",
+    ]
     for s in report.sections:
         assert s.tables, s.key
 
@@ -129,6 +139,104 @@ def test_injected_error_burst_is_found_and_nothing_else(report: Report) -> None:
     lo, _ = wilson_interval(f.numbers["errors"], f.numbers["requests"])
     assert f.numbers["error_rate_low"] == pytest.approx(float(lo))
     assert f.numbers["error_rate"] == f.numbers["errors"] / f.numbers["requests"]
+
+
+def test_ab_findings_carry_compare_numbers(
+    report: Report, sample: pd.DataFrame
+) -> None:
+    from perfstats import compare
+
+    comp = compare(sample).table.set_index(["variant", "metric"])
+    ab = [f for f in report.findings if f.kind == "ab_metric"]
+    # llm_app's v2 processes 15 % faster: latency is "better", nothing "worse"
+    assert ab and all(f.numbers["variant"] == "treatment" for f in ab)
+    assert {f.numbers["metric"] for f in ab} >= {"latency"}
+    for f in ab:
+        row = comp.loc[("treatment", f.numbers["metric"])]
+        assert row["verdict"] == "better" and f.severity == "info"
+        for key in ("relative_lift", "lift_low", "lift_high", "pvalue_adjusted"):
+            assert f.numbers[key] == pytest.approx(float(row[key]), rel=1e-12)
+    lat = comp.loc[("treatment", "latency")]
+    assert -0.25 < lat["relative_lift"] < -0.1  # about 15 % faster processing
+    verdict = [f for f in report.findings if f.kind == "ab_verdict"]
+    assert [f.numbers["verdict"] for f in verdict] == ["ship"]
+    assert "sample_ratio" not in report.section("ab").tables  # no planned split
+
+
+def test_ab_sample_ratio_mismatch_is_critical(sample: pd.DataFrame) -> None:
+    from perfstats import srm_test
+
+    counts = sample["variant"].astype(str).value_counts()
+    split = {"control": 0.5, "treatment": 0.5}
+    r = build_report(sample, planned_split=split)
+    (f,) = [f for f in r.findings if f.kind == "ab_sample_ratio"]
+    ref = srm_test([counts["control"], counts["treatment"]], [0.5, 0.5])
+    assert f.severity == "critical" and r.findings[0] is f
+    assert f.numbers["pvalue"] == pytest.approx(ref.pvalue, rel=1e-9, abs=1e-300)
+    assert f.numbers["requests_treatment"] == counts["treatment"]
+    ok = build_report(sample, planned_split={"control": 0.9, "treatment": 0.1})
+    assert not [f for f in ok.findings if f.kind == "ab_sample_ratio"]
+    assert not ok.section("ab").tables["sample_ratio"]["mismatch"].iloc[0]
+
+
+def _rising(days: int = 14, growth: float = 0.03, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    ts = pd.date_range("2026-02-01", periods=days * 24 * 30, freq="2min", tz="UTC")
+    day = np.asarray((ts - ts[0]) / pd.Timedelta(days=1))
+    return pd.DataFrame(
+        {
+            "timestamp": ts,
+            "latency_ms": rng.lognormal(np.log(900.0), 0.4, len(ts))
+            * (1 + growth * day),
+        }
+    )
+
+
+def test_trend_finding_is_the_statsmodels_band_crossing() -> None:
+    import statsmodels.api as sm
+
+    ev = _rising()
+    r = build_report(ev, sla_target_ms=3000.0)
+    (f,) = [f for f in r.findings if f.kind == "trend_crossing"]
+    daily = ev.groupby(ev["timestamp"].dt.floor("D"))["latency_ms"].quantile(0.95)
+    x = np.asarray((daily.index - daily.index[0]) / pd.Timedelta(days=1))
+    ols = sm.OLS(daily.to_numpy(), sm.add_constant(x)).fit()
+    t = (f.numbers["crossing"] - daily.index[0]) / pd.Timedelta(days=1)
+    upper = ols.get_prediction(np.array([[1.0, t]])).summary_frame(alpha=0.05)
+    # the report's daily p95 comes from 1%-accurate sketches, the oracle from exact
+    # quantiles: the crossing band agrees to within that accuracy
+    assert float(upper["obs_ci_upper"].iloc[0]) == pytest.approx(3000.0, rel=0.02)
+    assert 0 < f.numbers["days_ahead"] <= 14
+    assert f.numbers["slope_ms_per_day"] == pytest.approx(ols.params[1], rel=0.05)
+    sec = r.section("trend")
+    table = sec.tables["p95_per_day"]
+    assert table["forecast"].sum() == 14 and len(sec.charts) == 1
+    # a flat series far below the target: no trend finding at all
+    flat = build_report(_rising(growth=0.0), sla_target_ms=30_000.0)
+    assert not [f for f in flat.findings if f.section == "trend"]
+    # too short for a daily trend: no section
+    assert "trend" not in [s.key for s in build_report(_rising(days=3)).sections]
+    # long enough, but only two days with requests: the section says why
+    sparse = _rising()
+    sparse = sparse[sparse["timestamp"].dt.day.isin([1, 14])]
+    sec = build_report(sparse).section("trend")
+    assert not sec.charts and "needs at least 3" in sec.notes[0]
+
+
+def test_anomaly_findings_are_the_injected_incidents(report: Report) -> None:
+    truth = datasets.llm_app_incidents(10)
+    found = [f for f in report.findings if f.kind == "anomaly"]
+    kinds = set()
+    for f in found:
+        start, end = f.numbers["start"], f.numbers["end"]
+        hit = truth[(truth["start"] < end) & (truth["end"] > start)]
+        assert len(hit) == 1, f.title  # no false alarm in this sample
+        kinds.add(hit["kind"].iloc[0])
+        assert f.severity == "warning" and not f.numbers["open"]
+    # the cost spike (day 2, 03:00) falls before the 7-day profile has any depth
+    assert kinds == {"latency_spike", "error_burst", "queue_saturation"}
+    table = report.section("anomalies").tables["incidents"]
+    assert len(table) == len(found)
 
 
 def test_sla_miss_numbers_are_exact_shares() -> None:
@@ -426,7 +534,7 @@ def test_html_renders_in_headless_chromium(report: Report) -> None:
         flags.append("--no-sandbox")  # Chromium refuses to run its sandbox as root
     url = page.as_uri()
     subprocess.run(
-        [browser, *flags, f"--screenshot={shot}", "--window-size=1280,4000", url],
+        [browser, *flags, f"--screenshot={shot}", "--window-size=1280,12000", url],
         check=True,
         capture_output=True,
         timeout=120,
@@ -447,6 +555,12 @@ def test_html_renders_in_headless_chromium(report: Report) -> None:
     assert dom.count("<li class=") == len(report.findings)
     # the charts were drawn: each SVG holds paths
     assert dom.count("<path") > 100
+    # the A/B forest plot, the forecast band and the anomaly bands
+    for key in ("ab", "trend", "anomalies"):
+        part = dom.split(f'<section id="{key}">', 1)[1].split("</section>", 1)[0]
+        n_charts = len(report.section(key).charts)
+        assert n_charts >= 1 and part.count("<svg") == n_charts, key
+        assert part.count("<path") > 10 * n_charts, key
 
 
 def test_repr_and_notebook_html(report: Report) -> None:

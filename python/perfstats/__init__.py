@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from perfstats import datasets
 from perfstats._core import __version__
+from perfstats.anomalies import MetricAnomalies, anomalies
 from perfstats.anomaly import (
     AnomalyResult,
     EwmaZScore,
@@ -52,8 +53,9 @@ from perfstats.linear_model import LinearModel, Prediction
 from perfstats.moments import Moments, lag1_autocorrelation
 from perfstats.quantile_sketch import QuantileSketch
 from perfstats.report import Report, build_report
+from perfstats.series import metric_series
 from perfstats.summary import Summary, summarize
-from perfstats.trend import Trend, fit_trend
+from perfstats.trend import MetricTrend, Trend, fit_trend, trend
 
 __all__ = [
     "AnomalyResult",
@@ -68,6 +70,8 @@ __all__ = [
     "Histogram",
     "LinearModel",
     "MannWhitneyResult",
+    "MetricAnomalies",
+    "MetricTrend",
     "Moments",
     "Prediction",
     "QuantileSketch",
@@ -80,6 +84,7 @@ __all__ = [
     "TTestResult",
     "Trend",
     "__version__",
+    "anomalies",
     "build_report",
     "compare",
     "costs",
@@ -90,6 +95,7 @@ __all__ = [
     "lag1_autocorrelation",
     "load_prices",
     "mann_whitney_u",
+    "metric_series",
     "one_sample_t_test",
     "paired_t_test",
     "power",
@@ -103,6 +109,7 @@ __all__ = [
     "srm_test",
     "student_t_test",
     "summarize",
+    "trend",
     "welch_t_test",
     "wilson_interval",
     "write_events",

@@ -114,6 +114,23 @@ def _fraction(name: str) -> Any:
     return conv
 
 
+def _split(text: str) -> dict[str, float]:
+    """``control=0.9,treatment=0.1`` as {arm: share}."""
+    out: dict[str, float] = {}
+    for part in text.split(","):
+        arm, sep, share = part.partition("=")
+        try:
+            value = float(share)
+        except ValueError:
+            value = math.nan
+        if not sep or not arm.strip() or not (math.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(
+                f"--split must look like control=0.9,treatment=0.1, got {text!r}"
+            )
+        out[arm.strip()] = value
+    return out
+
+
 def _parser() -> _Parser:
     p = _Parser(prog="perfstats", description="Statistics of performance telemetry.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -155,6 +172,13 @@ def _parser() -> _Parser:
         "--history",
         metavar="DIR",
         help="append this run to DIR and show earlier runs from it",
+    )
+    r.add_argument(
+        "--split",
+        type=_split,
+        metavar="ARM=SHARE,...",
+        help="planned traffic split of the variants, e.g. control=0.9,treatment=0.1 "
+        "(enables the A/B sample-ratio check)",
     )
     r.add_argument("--title", default="perfstats report")
     r.add_argument(
@@ -260,6 +284,7 @@ def _report(args: argparse.Namespace) -> int:
         sla_target_ms=args.sla_ms,
         sla_objective=args.sla_objective,
         history=runs,
+        planned_split=args.split,
         title=args.title,
         progress=bar.step,
     )

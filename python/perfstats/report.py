@@ -4,10 +4,9 @@ self-contained HTML, Markdown, JSON, CSV or the Prometheus text exposition forma
 A report is a list of sections, each made by a *section function* that takes the
 :class:`ReportContext` (the events plus lazily computed, shared analyses) and returns a
 :class:`Section` or ``None`` when the data do not allow it. :data:`DEFAULT_SECTIONS`
-holds overview, latency and SLA, phases, errors, cost, variants and run history; pass
-``sections=[*DEFAULT_SECTIONS, my_section]`` to :func:`build_report` to add one (this is
-where the A/B comparison, trend-with-forecast and anomaly sections plug in once those
-analyses exist). Findings come from the sections and are ranked by severity, then by
+holds overview, latency and SLA, phases, errors, cost, variants, the A/B comparison,
+trend with forecast, anomalies and run history; pass ``sections=[*DEFAULT_SECTIONS, my_section]``
+to :func:`build_report` to add one. Findings come from the sections and are ranked by severity, then by
 how far they are from fine.
 """
 
@@ -22,7 +21,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -143,6 +142,7 @@ class ReportContext:
     budget_period: Literal["day", "month"]
     prices: Any
     history: list[dict[str, Any]]
+    planned_split: dict[str, float] | None = None
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -721,6 +721,355 @@ def variants_section(ctx: ReportContext) -> Section | None:
     return sec
 
 
+def ab_section(ctx: ReportContext) -> Section | None:
+    """A/B comparison of the variants (:func:`perfstats.compare`) when the events
+    have two or more: relative lift with its CI, Holm-adjusted p-value and verdict per
+    metric, the overall verdict per variant, and the sample-ratio check when the
+    planned split is known."""
+    from perfstats.comparison import compare
+
+    if not ctx.has("variant") or ctx.frame["variant"].nunique() < 2:
+        return None
+    comp = compare(ctx.events, by="variant", planned_split=ctx.planned_split)
+    if comp.table.empty:
+        return None
+    sec = Section("ab", "A/B comparison")
+    cols = [
+        "variant", "metric", "n", "n_baseline", "mean", "mean_baseline",
+        "relative_lift", "lift_low", "lift_high", "pvalue_adjusted",
+        "required_n", "sample_size_met", "verdict",
+    ]  # fmt: skip
+    sec.tables["comparison"] = comp.table[cols].set_index(["variant", "metric"])
+    overall = {
+        v: {"verdict": d, "reason": comp.reasons[v]} for v, d in comp.verdicts.items()
+    }
+    import pandas as pd
+
+    sec.tables["verdicts"] = pd.DataFrame.from_dict(overall, orient="index")
+    sec.notes.append(
+        f"Each variant against {comp.baseline!r}: Welch t-tests (latency on the log "
+        "scale: lifts are ratios of geometric means), 95% CIs of the relative lift, "
+        "p-values Holm-adjusted across the metrics of a variant. Negative lifts are "
+        "improvements (every metric is better when lower)."
+    )
+    if comp.srm is None:
+        sec.notes.append(
+            "No planned split given (build_report(planned_split=...)): the "
+            "sample-ratio check was not made."
+        )
+    else:
+        sec.tables["sample_ratio"] = pd.DataFrame([comp.srm.to_dict()])
+        if comp.srm.mismatch:
+            counts = ctx.frame["variant"].astype("string").value_counts()
+            sec.findings.append(
+                Finding(
+                    severity="critical",
+                    score=-math.log10(max(comp.srm.pvalue, 1e-300)),
+                    kind="ab_sample_ratio",
+                    title=(
+                        "A/B sample ratio mismatch: observed "
+                        + ", ".join(f"{k} {int(n):,}" for k, n in counts.items())
+                        + " against the planned "
+                        + ", ".join(
+                            f"{k} {w:.0%}" for k, w in (ctx.planned_split or {}).items()
+                        )
+                        + f" (chi-square p = {comp.srm.pvalue:.2g}): the assignment "
+                        "is broken and no A/B result can be trusted"
+                    ),
+                    numbers={
+                        **{f"requests_{k}": int(n) for k, n in counts.items()},
+                        **{
+                            f"planned_share_{k}": w
+                            for k, w in (ctx.planned_split or {}).items()
+                        },
+                        "chi2": comp.srm.statistic,
+                        "pvalue": comp.srm.pvalue,
+                    },
+                    section="ab",
+                )
+            )
+    rows: list[dict[Any, Any]] = comp.table.to_dict(orient="records")
+    for r in rows:
+        if r["verdict"] not in ("better", "worse"):
+            continue
+        sec.findings.append(
+            Finding(
+                severity="warning" if r["verdict"] == "worse" else "info",
+                score=abs(float(r["relative_lift"])),
+                kind="ab_metric",
+                title=(
+                    f"{r['variant']} is {r['verdict']} than {comp.baseline} on {r['metric']}: "
+                    f"{100 * r['relative_lift']:+.1f}% (95% CI "
+                    f"{100 * r['lift_low']:+.1f}% to {100 * r['lift_high']:+.1f}%, "
+                    f"Holm-adjusted p = {r['pvalue_adjusted']:.2g}, "
+                    f"n = {r['n']:,} vs {r['n_baseline']:,})"
+                ),
+                numbers={
+                    "variant": r["variant"],
+                    "baseline": comp.baseline,
+                    "metric": r["metric"],
+                    "relative_lift": float(r["relative_lift"]),
+                    "lift_low": float(r["lift_low"]),
+                    "lift_high": float(r["lift_high"]),
+                    "pvalue_adjusted": float(r["pvalue_adjusted"]),
+                    "n": int(r["n"]),
+                    "n_baseline": int(r["n_baseline"]),
+                },
+                section="ab",
+            )
+        )
+    for variant, verdict in comp.verdicts.items():
+        sec.findings.append(
+            Finding(
+                severity="warning" if verdict == "roll back" else "info",
+                score=1.0,
+                kind="ab_verdict",
+                title=(
+                    f"A/B verdict for {variant}: {verdict.upper()} "
+                    f"({comp.reasons[variant]})"
+                ),
+                numbers={
+                    "variant": variant,
+                    "baseline": comp.baseline,
+                    "verdict": verdict,
+                },
+                section="ab",
+            )
+        )
+
+    def draw(ax: Axes) -> None:
+        comp.plot(ax=ax)
+        ax.grid(alpha=0.3, axis="x")
+
+    sec.charts.append(
+        Chart(
+            f"Relative change vs {comp.baseline} with 95% CI (green better, red worse)",
+            draw,
+            height=max(2.4, 0.6 + 0.45 * len(comp.table)),
+        )
+    )
+    return sec
+
+
+#: Days of daily windows the trend section needs, and how far it forecasts.
+TREND_MIN_DAYS = 7
+TREND_HORIZON = "14D"
+
+
+def trend_section(ctx: ReportContext) -> Section | None:
+    """Daily p95 latency with its linear trend and 95% forecast band
+    (:func:`perfstats.trend`); findings when it is rising significantly and when
+    the band crosses the SLA target within the horizon."""
+    import pandas as pd
+
+    from perfstats.trend import trend
+
+    if not ctx.has("latency_ms"):
+        return None
+    ts = ctx.frame["timestamp"]
+    if (ts.max() - ts.min()) < pd.Timedelta(days=TREND_MIN_DAYS):
+        return None
+    sec = Section("trend", "Trend and forecast")
+    try:
+        tr = trend(
+            ctx.events,
+            "latency_p95",
+            every="1D",
+            budget=ctx.sla_target_ms,
+            horizon=TREND_HORIZON,
+        )
+    except ValueError as err:  # too few days with data, or a degenerate fit
+        sec.notes.append(f"No trend: {err}.")
+        return sec
+    frame = tr.to_frame()
+    table = frame.rename(columns={"value": "latency_p95", "mean": "trend"})
+    table.index = pd.Index(frame.index.strftime("%Y-%m-%d"), name="day")
+    sec.tables["p95_per_day"] = table
+    slope, se = tr.slope_per_day, tr.fit.slope_se
+    base = float(tr.fit.predict([0.0]).mean[0])
+    relative = slope / base if base > 0 else math.nan
+    crossing = tr.crossing
+    last = tr.series.dropna().index[-1]
+    sec.notes.append(
+        f"Daily p95 latency, least-squares line over {int(tr.series.notna().sum())} "
+        f"days: {slope:+.1f} ± {se:.1f} ms/day ({100 * relative:+.2f}%/day of the "
+        f"first day's fitted value), slope p = {tr.fit.slope_pvalue:.2g}: "
+        f"{tr.direction}. The band is the 95% prediction interval of a day's p95; "
+        f"the forecast reaches {TREND_HORIZON.lower()} past the last day."
+    )
+    numbers = {
+        "slope_ms_per_day": slope,
+        "slope_se_ms_per_day": se,
+        "slope_pvalue": tr.fit.slope_pvalue,
+        "relative_slope_per_day": relative,
+        "sla_target_ms": ctx.sla_target_ms,
+        "last_day": last,
+        "last_day_p95_ms": float(tr.series.dropna().iloc[-1]),
+    }
+    if crossing is not None:
+        days = (crossing - last) / pd.Timedelta(days=1)
+        already = days <= 0
+        last_p95 = numbers["last_day_p95_ms"]
+        if not already:
+            what = (
+                f"may reach the SLA target of {_ms(ctx.sla_target_ms)} by "
+                f"{crossing:%Y-%m-%d %H:%M} UTC ({days:.1f} days after the last day, "
+                "upper 95% prediction band)"
+            )
+        elif last_p95 >= ctx.sla_target_ms:
+            what = (
+                f"is already above the SLA target of {_ms(ctx.sla_target_ms)} "
+                f"({_ms(last_p95)} on {last:%Y-%m-%d})"
+            )
+        else:
+            what = (
+                f"is within the 95% band of the SLA target of {_ms(ctx.sla_target_ms)}"
+                f" already ({_ms(last_p95)} on {last:%Y-%m-%d})"
+            )
+        sec.findings.append(
+            Finding(
+                severity="warning",
+                score=1.0 + 14.0 / max(days, 0.5),
+                kind="trend_crossing",
+                title=(
+                    f"Daily p95 latency {what}; trend {slope:+.0f} ± {se:.0f} ms/day "
+                    f"({tr.direction})"
+                ),
+                numbers={**numbers, "crossing": crossing, "days_ahead": days},
+                section="trend",
+            )
+        )
+    elif tr.direction == "degrading":
+        sec.findings.append(
+            Finding(
+                severity="info",
+                score=abs(relative) * 100,
+                kind="trend",
+                title=(
+                    f"Daily p95 latency is rising {slope:+.0f} ± {se:.0f} ms/day "
+                    f"({100 * relative:+.2f}%/day, p = {tr.fit.slope_pvalue:.2g}); "
+                    f"its 95% band stays below {_ms(ctx.sla_target_ms)} for "
+                    f"the next {TREND_HORIZON.lower()}"
+                ),
+                numbers=numbers,
+                section="trend",
+            )
+        )
+
+    def draw(ax: Axes) -> None:
+        tr.plot(ax=ax)
+        ax.set_ylabel("p95 latency per day (ms)")
+        ax.grid(alpha=0.3)
+
+    sec.charts.append(
+        Chart("Daily p95 latency, trend and 95% forecast band (red: SLA target)", draw)
+    )
+    return sec
+
+
+#: Metrics the anomalies section scans (hourly), with the columns each needs, and the
+#: |score| an hour must exceed: 5 robust standard deviations, since 4 metrics x 24 hours
+#: a day at the detectors' default of 3 would flag a few ordinary hours every week.
+ANOMALY_METRICS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("latency_p50", ("latency_ms",)),
+    ("latency_p95", ("latency_ms",)),
+    ("error_rate", ("success", "error")),
+    ("input_tokens", ("input_tokens",)),
+)
+ANOMALY_THRESHOLD = 5.0
+ANOMALY_MIN_DAYS = 3
+
+
+def anomalies_section(ctx: ReportContext) -> Section | None:
+    """Hourly incidents of latency, errors and tokens (:func:`perfstats.anomalies`
+    with a seasonal detector: each hour against the same hour on the last 7 days),
+    high side only; a finding per incident, critical when it is still open."""
+    import pandas as pd
+
+    from perfstats.anomalies import anomalies, default_detector
+
+    ts = ctx.frame["timestamp"]
+    if (ts.max() - ts.min()) < pd.Timedelta(days=ANOMALY_MIN_DAYS):
+        return None
+    found = []
+    for metric, needs in ANOMALY_METRICS:
+        if not any(ctx.has(c) for c in needs):
+            continue
+        from perfstats.series import metric_series
+
+        series = metric_series(ctx.events, metric, every="1h")
+        detector = default_detector(
+            "1h", series.to_numpy(dtype=float), threshold=ANOMALY_THRESHOLD
+        )
+        found.append(anomalies(ctx.events, metric, every="1h", detector=detector))
+    if not found:
+        return None
+    sec = Section("anomalies", "Anomalies")
+    parts = []
+    for res in found:
+        inc = res.incidents("high")
+        inc.insert(0, "metric", res.metric)
+        parts.append(inc)
+    table = pd.concat(parts, ignore_index=True).sort_values(
+        "peak_score", ascending=False, kind="stable"
+    )
+    sec.notes.append(
+        f"Each hour of {', '.join(r.metric for r in found)} is scored against the "
+        "median of the same hour on the last 7 days plus the recent level, in robust "
+        f"standard deviations (MAD), on the log scale where values are positive; "
+        f"incidents are runs of hours above {ANOMALY_THRESHOLD:g}. Only rises are "
+        "listed. An incident is open when it reaches the last hour of the data. "
+        "The first days, while the profiles fill, are not scored."
+    )
+    if table.empty:
+        sec.notes.append("No incidents.")
+    else:
+        labels = [
+            f"{m} {t:%Y-%m-%d %H:%M}"
+            for m, t in zip(table["metric"], table["start"], strict=True)
+        ]
+        sec.tables["incidents"] = table.set_index(pd.Index(labels, name="incident"))
+    for r in table.head(10).to_dict(orient="records"):
+        is_open = bool(r["open"])
+        unit = (
+            _ms
+            if r["metric"].startswith("latency")
+            else (_pct if r["metric"] == "error_rate" else (lambda v: f"{v:,.0f}"))
+        )
+        sec.findings.append(
+            Finding(
+                severity="critical" if is_open else "warning",
+                score=float(r["peak_score"]),
+                kind="anomaly",
+                title=(
+                    f"{'Open' if is_open else 'Anomaly'}: {r['metric']} "
+                    f"{r['start']:%Y-%m-%d %H:%M}-"
+                    + ("now" if is_open else f"{r['end']:%H:%M}")
+                    + f" UTC ({r['windows']} h), peak {unit(r['peak_value'])} at "
+                    f"{r['peak']:%H:%M} against {unit(r['expected'])} expected "
+                    f"({r['peak_score']:.1f} robust SD)"
+                ),
+                numbers={str(k): v for k, v in r.items()},
+                section="anomalies",
+            )
+        )
+    for res in found:
+
+        def draw(ax: Axes, res: Any = res) -> None:
+            res.plot(ax=ax)
+            ax.set_title("")
+            ax.grid(alpha=0.3)
+
+        sec.charts.append(
+            Chart(
+                f"{res.metric} per hour, expected band (blue) and incidents (red)",
+                draw,
+                height=2.6,
+            )
+        )
+    return sec
+
+
 def history_section(ctx: ReportContext) -> Section | None:
     """p99 latency and error rate of earlier runs (from ``--history``) and this one."""
     import pandas as pd
@@ -772,13 +1121,9 @@ def history_section(ctx: ReportContext) -> Section | None:
     return sec
 
 
-#: The sections of a report, in order. Extension points, for when their analyses are on
-#: the branch: an ``ab_section`` (``perfstats.compare``: lift, CI, p-value, verdict per
-#: metric) after ``variants_section``; a ``trend_section`` (``fit_trend`` on daily p95 with
-#: its forecast band, and a finding when the forecast crosses the SLA target or the
-#: budget); an ``anomalies_section`` (``perfstats.anomaly``: a finding per open anomaly).
-#: Each is a plain function of the :class:`ReportContext` returning a :class:`Section`
-#: (or None when the data do not allow it) with its findings; add it to this tuple.
+#: The sections of a report, in order. Each is a plain function of the
+#: :class:`ReportContext` returning a :class:`Section` (or None when the data do not
+#: allow it) with its findings; add more to this tuple.
 DEFAULT_SECTIONS: tuple[SectionFunction, ...] = (
     overview_section,
     latency_section,
@@ -786,6 +1131,9 @@ DEFAULT_SECTIONS: tuple[SectionFunction, ...] = (
     errors_section,
     cost_section,
     variants_section,
+    ab_section,
+    trend_section,
+    anomalies_section,
     history_section,
 )
 
@@ -992,6 +1340,7 @@ def build_report(
     sla_objective: float = 0.99,
     prices: Any = None,
     history: Sequence[dict[str, Any]] = (),
+    planned_split: Mapping[str, float] | None = None,
     sections: Sequence[SectionFunction] = DEFAULT_SECTIONS,
     title: str = "perfstats report",
     progress: Callable[[str], None] | None = None,
@@ -1016,6 +1365,9 @@ def build_report(
         Price table for :func:`perfstats.costs`.
     history : sequence of dict
         Earlier runs (:func:`perfstats.history.load_runs`) for the across-runs section.
+    planned_split : mapping of str to float, optional
+        Intended traffic share per variant (``{"control": 0.9, "treatment": 0.1}``);
+        enables the A/B section's sample-ratio check.
     sections : sequence of callables
         Section functions, in order (default :data:`DEFAULT_SECTIONS`). Each takes
         the :class:`ReportContext` and returns a :class:`Section` or None to leave it
@@ -1066,6 +1418,7 @@ def build_report(
         budget_period=budget_period,
         prices=prices,
         history=list(history),
+        planned_split=None if planned_split is None else dict(planned_split),
     )
     built: list[Section] = []
     for fn in sections:

@@ -21,7 +21,7 @@ from perfstats.linear_model import (
 
 Direction = Literal["improving", "stable", "degrading"]
 
-__all__ = ["Trend", "fit_trend"]
+__all__ = ["MetricTrend", "Trend", "fit_trend", "trend"]
 
 _GRID = 4096  # points scanned for a threshold crossing before bisection
 
@@ -352,4 +352,356 @@ class Trend(_FittedCoefficients):
         )
         ax.set_xlabel("t")
         ax.legend()
+        return ax
+
+
+# ---- trend of a metric of request events ------------------------------------------
+
+#: Metrics for which a rise is an improvement (``higher_is_worse=False``).
+_HIGHER_IS_BETTER = ("count", "throughput_rps", "sla_compliance")
+_DAY = 86400.0
+_ONE_DAY = np.timedelta64(86400, "s")
+
+
+def trend(
+    events: Any,
+    metric: str = "latency_p95",
+    *,
+    every: str = "1d",
+    degree: int = 1,
+    seasonal_period: str | None = None,
+    harmonics: int = 1,
+    budget: float | None = None,
+    horizon: str = "7d",
+    level: float = 0.95,
+    higher_is_worse: bool | None = None,
+    alpha: float = 0.05,
+) -> MetricTrend:
+    """Trend of one metric of request events, with a forecast and a budget crossing.
+
+    The metric is aggregated per window by :func:`perfstats.metric_series`, windows
+    without data are left out, and :func:`fit_trend` is fitted with time in days since
+    the first window.
+
+    Parameters
+    ----------
+    events : perfstats.io.Events or pandas.DataFrame
+        Events in the canonical schema.
+    metric : str, default "latency_p95"
+        Any metric :func:`perfstats.metric_series` knows (latency in ms).
+    every : str, default "1d"
+        Window length (pandas duration).
+    degree : int, default 1
+        Polynomial degree in time.
+    seasonal_period : str, optional
+        Period of seasonal terms as a duration ("1d" for a daily cycle of hourly
+        windows, "7d" for a weekly one); needs windows shorter than half the period.
+    harmonics : int, default 1
+        Fourier pairs of the seasonal period (ignored without one).
+    budget : float, optional
+        Threshold in the metric's unit (an SLA target of p95 latency in ms, a daily
+        spend in USD ...) whose crossing by the forecast band is reported.
+    horizon : str, default "7d"
+        How far past the last window to forecast and to look for the crossing.
+    level : float, default 0.95
+        Level of the two-sided prediction band.
+    higher_is_worse : bool, optional
+        Whether a rising metric is "degrading"; by default True except for
+        ``count``, ``throughput_rps`` and ``sla_compliance``.
+    alpha : float, default 0.05
+        Significance level of the slope test behind ``direction``.
+
+    Returns
+    -------
+    MetricTrend
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from perfstats import trend
+    >>> rng = np.random.default_rng(0)
+    >>> ts = pd.date_range("2026-01-01", periods=20 * 24 * 12, freq="5min", tz="UTC")
+    >>> day = (ts - ts[0]) / pd.Timedelta(days=1)
+    >>> events = pd.DataFrame({  # latency grows 2 % per day
+    ...     "timestamp": ts,
+    ...     "latency_ms": rng.lognormal(np.log(400.0), 0.3, len(ts)) * (1 + 0.02 * day),
+    ... })
+    >>> tr = trend(events, "latency_p50", budget=700.0, horizon="30d")
+    >>> tr.direction
+    'degrading'
+    >>> print(f"{tr.slope_per_day:.0f} ms/day")
+    8 ms/day
+    >>> tr.crossing.floor("D")
+    Timestamp('2026-02-02 00:00:00+0000', tz='UTC')
+    """
+
+    from perfstats.series import _window, metric_series
+
+    step = _window(every)
+    ahead = _window(horizon, "horizon")
+    if budget is not None and not (
+        isinstance(budget, (int, float, np.integer, np.floating))
+        and not isinstance(budget, bool)
+        and math.isfinite(float(budget))
+    ):
+        raise ValueError(f"budget must be a finite number, got {budget!r}")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    period_days = None
+    if seasonal_period is not None:
+        period_days = _window(seasonal_period, "seasonal_period") / _ONE_DAY
+    series = metric_series(events, metric, every=every)
+    observed = series.dropna()
+    needed = degree + 1 + (2 * harmonics if period_days is not None else 0) + 1
+    if len(observed) < needed:
+        raise ValueError(
+            f"{metric} has {len(observed)} window(s) of {every} with data; a trend of "
+            f"degree {degree}{' with seasonal terms' if period_days else ''} needs "
+            f"at least {needed}: use shorter windows or more data"
+        )
+    origin = observed.index[0]
+    t = np.asarray((observed.index - origin) / _ONE_DAY, dtype=np.float64)
+    if higher_is_worse is None:
+        higher_is_worse = metric not in _HIGHER_IS_BETTER
+    fit = fit_trend(
+        t,
+        observed.to_numpy(dtype=np.float64),
+        degree=degree,
+        seasonal_period=period_days,
+        harmonics=harmonics if period_days is not None else 0,
+        higher_is_worse=higher_is_worse,
+        alpha=alpha,
+    )
+    return MetricTrend(
+        metric=metric,
+        every=every,
+        fit=fit,
+        series=series,
+        origin=origin,
+        step_days=step / _ONE_DAY,
+        horizon_days=ahead / _ONE_DAY,
+        budget=None if budget is None else float(budget),
+        level=float(level),
+    )
+
+
+class MetricTrend:
+    """Result of :func:`trend`: the fitted :class:`Trend`, the series, the forecast.
+
+    Attributes
+    ----------
+    metric, every : str
+        What was aggregated, per which window.
+    fit : Trend
+        The fit, with time ``t`` in days since `origin`.
+    series : pandas.Series
+        The metric per window (NaN gaps included), from :func:`metric_series`.
+    origin : pandas.Timestamp
+        The first window with data (``t = 0``).
+    budget : float or None
+        Threshold in the metric's unit.
+    level : float
+        Level of the prediction band.
+    """
+
+    def __init__(
+        self,
+        *,
+        metric: str,
+        every: str,
+        fit: Trend,
+        series: Any,
+        origin: Any,
+        step_days: float,
+        horizon_days: float,
+        budget: float | None,
+        level: float,
+    ) -> None:
+        self.metric = metric
+        self.every = every
+        self.fit = fit
+        self.series = series
+        self.origin = origin
+        self.budget = budget
+        self.level = level
+        self._step_days = step_days
+        self._horizon_days = horizon_days
+
+    def _time(self, days: Any) -> Any:
+        import pandas as pd
+
+        return self.origin + pd.to_timedelta(np.asarray(days) * _DAY, unit="s")
+
+    @property
+    def direction(self) -> Direction:
+        """ "degrading", "improving" or "stable" (slope test at the last window)."""
+        return self.fit.direction
+
+    @property
+    def slope_per_day(self) -> float:
+        """Slope of the polynomial part at the last window, in metric units per day."""
+        return self.fit.slope
+
+    @property
+    def horizon(self) -> Any:
+        """How far past the last window the forecast reaches (a Timedelta)."""
+        import pandas as pd
+
+        return pd.Timedelta(seconds=self._horizon_days * _DAY)
+
+    @property
+    def forecast(self) -> Prediction:
+        """Prediction band at the windows after the last one, up to the horizon;
+        ``x`` in days since `origin`."""
+        n = max(1, math.floor(self._horizon_days / self._step_days + 1e-9))
+        return self.fit.forecast(n, step=self._step_days, level=self.level)
+
+    def time_to_threshold(self, budget: float | None = None) -> Any:
+        """When the prediction band first crosses `budget` (default: the trend's
+        budget), as a UTC Timestamp; the last window's start when it already
+        crosses there; None when it does not cross within the horizon.
+
+        The upper bound is compared when higher is worse, else the lower bound.
+        """
+        thr = self.budget if budget is None else budget
+        if thr is None:
+            raise ValueError("no budget: pass one here or to trend(budget=...)")
+        t = self.fit.time_to_threshold(
+            float(thr), level=self.level, max_horizon=self._horizon_days
+        )
+        return None if t is None else self._time(t)
+
+    @property
+    def crossing(self) -> Any:
+        """:meth:`time_to_threshold` of the budget, or None (also without a budget)."""
+        return None if self.budget is None else self.time_to_threshold()
+
+    def to_frame(self) -> Any:
+        """One row per window, observed then forecast: ``value`` (NaN in gaps and the
+        forecast), the fitted or forecast ``mean`` and the prediction band
+        ``lower``/``upper``, and ``forecast`` (bool)."""
+        import pandas as pd
+
+        days = np.asarray(
+            (self.series.index - self.origin) / _ONE_DAY, dtype=np.float64
+        )
+        past = self.fit.predict(days, interval="prediction", level=self.level)
+        ahead = self.forecast
+        index = self.series.index.append(
+            pd.DatetimeIndex(self._time(ahead.x), name="window_start")
+        )
+        return pd.DataFrame(
+            {
+                "value": np.concatenate(
+                    [
+                        self.series.to_numpy(dtype=np.float64),
+                        np.full(len(ahead), np.nan),
+                    ]
+                ),
+                "mean": np.concatenate([past.mean, ahead.mean]),
+                "lower": np.concatenate([past.lower, ahead.lower]),
+                "upper": np.concatenate([past.upper, ahead.upper]),
+                "forecast": np.r_[np.zeros(len(past), bool), np.ones(len(ahead), bool)],
+            },
+            index=index,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict: settings, direction, slope, crossing, fit and forecast."""
+        crossing = self.crossing
+        ahead = self.forecast
+        return {
+            "metric": self.metric,
+            "every": self.every,
+            "origin": self.origin.isoformat(),
+            "windows": len(self.series),
+            "windows_with_data": int(self.series.notna().sum()),
+            "direction": self.direction,
+            "slope_per_day": self.slope_per_day,
+            "budget": self.budget,
+            "level": self.level,
+            "horizon_days": self._horizon_days,
+            "crossing": None if crossing is None else crossing.isoformat(),
+            "fit": self.fit.to_dict(),
+            "forecast": {
+                "window_start": [t.isoformat() for t in self._time(ahead.x)],
+                "mean": ahead.mean.tolist(),
+                "lower": ahead.lower.tolist(),
+                "upper": ahead.upper.tolist(),
+            },
+        }
+
+    def _lines(self) -> list[tuple[str, str]]:
+        crossing = self.crossing
+        rows = [
+            ("windows", f"{int(self.series.notna().sum())} of {len(self.series)}"),
+            ("direction", self.direction),
+            (
+                "slope",
+                f"{_fmt(self.slope_per_day)} ± {_fmt(self.fit.slope_se)} per day",
+            ),
+        ]
+        if self.budget is not None:
+            when = (
+                f"not within {self._horizon_days:g} days"
+                if crossing is None
+                else f"{crossing:%Y-%m-%d %H:%M} UTC"
+            )
+            rows.append((f"crosses {_fmt(self.budget)}", when))
+        return rows
+
+    def __repr__(self) -> str:
+        body = ", ".join(f"{k}={v}" for k, v in self._lines())
+        return f"MetricTrend({self.metric} every {self.every}: {body})"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = "".join(
+            f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+            for k, v in self._lines()
+        )
+        return (
+            f"<div class='perfstats-trend'><p>Trend of {html.escape(self.metric)} "
+            f"every {html.escape(self.every)}</p><table>{rows}</table></div>"
+        )
+
+    def plot(self, ax: Any = None) -> Any:
+        """Series, fitted trend, forecast band and budget line; returns the Axes."""
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError as err:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "MetricTrend.plot needs matplotlib: pip install 'perfstats[plot]'"
+            ) from err
+        if ax is None:
+            _, ax = plt.subplots(figsize=(8, 4))
+        frame = self.to_frame()
+        past = frame[~frame["forecast"]]
+        ahead = frame.loc[frame["forecast"] | (frame.index == past.index[-1])]
+        ax.plot(past.index, past["value"], marker=".", color="0.3", label=self.metric)
+        ax.plot(past.index, past["mean"], color="C0", label="trend")
+        ax.fill_between(
+            past.index, past["lower"], past["upper"], color="C0", alpha=0.12, lw=0
+        )
+        ax.plot(ahead.index, ahead["mean"], color="C1", ls="--", label="forecast")
+        ax.fill_between(
+            ahead.index,
+            ahead["lower"],
+            ahead["upper"],
+            color="C1",
+            alpha=0.25,
+            lw=0,
+            label=f"{self.level:.0%} prediction band",
+        )
+        if self.budget is not None:
+            ax.axhline(
+                self.budget, color="C3", lw=1, label=f"budget {_fmt(self.budget)}"
+            )
+            crossing = self.crossing
+            if crossing is not None:
+                ax.axvline(crossing, color="C3", ls=":", lw=1)
+        ax.set_ylabel(self.metric)
+        ax.legend(fontsize="small")
+        ax.figure.autofmt_xdate()
         return ax

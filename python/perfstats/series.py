@@ -1,0 +1,184 @@
+"""metric_series: one metric of request events per time window, gaps kept explicit."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from perfstats.summary import DEFAULT_QUANTILES, summarize
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["ADDITIVE_METRICS", "metric_series"]
+
+#: Metrics that are sums or counts over a window: an empty window has the value 0 (no
+#: requests, no tokens, no spend). Every other metric is a statistic of the requests in
+#: the window and is NaN where the window has none.
+ADDITIVE_METRICS: frozenset[str] = frozenset(
+    {
+        "count",
+        "errors",
+        "throughput_rps",
+        "input_tokens",
+        "output_tokens",
+        "tokens",
+        "cost_usd",
+    }
+)
+
+_PERCENTILE = re.compile(r"^(?P<column>[a-z0-9_]+?)_p(?P<pct>\d+(?:\.\d+)?)$")
+
+
+_DAY_UNIT = re.compile(r"(?<=\d)\s*d(?![a-z])")
+
+
+def _duration_text(text: str) -> str:
+    """`text` with the day unit spelled "D": pandas 3 deprecates "1d" but not "1D"."""
+    return _DAY_UNIT.sub("D", text.strip())
+
+
+def _window(every: object, name: str = "every") -> pd.Timedelta:
+    import pandas as pd
+
+    if not isinstance(every, str):
+        raise TypeError(f"{name} must be a duration string such as '1h', got {every!r}")
+    try:
+        step = pd.Timedelta(_duration_text(every))
+    except ValueError as err:
+        raise ValueError(
+            f"{name} must be a duration such as '1h', got {every!r}"
+        ) from err
+    if step <= pd.Timedelta(0):
+        raise ValueError(f"{name} must be a positive duration, got {every!r}")
+    return step
+
+
+def metric_series(
+    events: Any,
+    metric: str = "latency_p95",
+    *,
+    every: str = "1h",
+    by: str | Sequence[str] | None = None,
+    sla_target_ms: float = 5000.0,
+) -> pd.Series[float]:
+    """One metric of request events per time window, from :func:`perfstats.summarize`.
+
+    Parameters
+    ----------
+    events : perfstats.io.Events or pandas.DataFrame
+        Events in the canonical schema (``timestamp`` required).
+    metric : str, default "latency_p95"
+        Any column of the :func:`~perfstats.summarize` table (``count``,
+        ``throughput_rps``, ``error_rate``, ``sla_compliance``, ``cost_usd``,
+        ``cost_per_request``, ``cache_hit_rate`` ...), any latency percentile
+        ``latency_p<q>`` (``latency_p75``, ``latency_p99.9``), any phase percentile
+        ``<phase>_p<q>`` (``processing_ms_p95``), or ``tokens`` (input plus output
+        tokens). Latency and phases are in ms, rates are fractions, cost is in USD.
+    every : str, default "1h"
+        Window length as a pandas duration ("15min", "1h", "1d"). Windows are aligned
+        to multiples of `every` since the Unix epoch (UTC), as in ``summarize``.
+    by : str or list of str, optional
+        Grouping columns; each group gets every window of the data's time range.
+    sla_target_ms : float, default 5000
+        SLA target behind ``sla_compliance``.
+
+    Returns
+    -------
+    pandas.Series
+        Float values named `metric`, indexed by ``window_start`` (UTC), or by the
+        grouping columns then ``window_start`` when `by` is given. Every window from
+        the first to the last event is present: in a window without requests, sums
+        and counts (:data:`ADDITIVE_METRICS`) are 0 and every other metric is NaN, an
+        explicit gap.
+
+    Raises
+    ------
+    ValueError
+        For an unknown metric, or one the events lack the columns for (naming them).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from perfstats import metric_series
+    >>> events = pd.DataFrame({
+    ...     "timestamp": pd.to_datetime(
+    ...         ["2026-01-01 00:10", "2026-01-01 00:40", "2026-01-01 02:05"], utc=True),
+    ...     "latency_ms": [100.0, 300.0, 250.0],
+    ... })
+    >>> metric_series(events, "latency_p50", every="1h").round(-1).tolist()
+    [100.0, nan, 250.0]
+    >>> metric_series(events, "count", every="1h").tolist()
+    [2.0, 0.0, 1.0]
+    """
+    import pandas as pd
+
+    if not isinstance(metric, str) or not metric:
+        raise TypeError(f"metric must be a metric name, got {metric!r}")
+    step = _window(every)
+    quantiles = list(DEFAULT_QUANTILES)
+    phase: tuple[str, float] | None = None
+    match = _PERCENTILE.match(metric)
+    if match is not None:
+        q = float(match["pct"]) / 100.0
+        if not 0.0 <= q <= 1.0:
+            raise ValueError(f"percentile of {metric!r} must be within 0-100")
+        if match["column"] == "latency":
+            if q not in quantiles:
+                quantiles.append(q)
+        elif match["column"].endswith("_ms"):
+            phase = (match["column"], q)
+    summary = summarize(
+        events,
+        by=by,
+        every=_duration_text(every),
+        quantiles=quantiles,
+        sla_target_ms=sla_target_ms,
+    )
+    table = summary.table
+    group_names = [n for n in summary.by if n != "window_start"]
+    if phase is not None:
+        column, q = phase
+        if not any(column in s for s in summary.sketches.values()):
+            raise ValueError(f"metric {metric!r} needs a {column!r} column")
+        values = np.array(
+            [
+                s[column].quantile(q) if column in s else np.nan
+                for s in summary.sketches.values()
+            ],
+            dtype=np.float64,
+        )
+    elif metric == "tokens":
+        parts = [c for c in ("input_tokens", "output_tokens") if c in table]
+        if not parts:
+            raise ValueError(
+                "metric 'tokens' needs an 'input_tokens' or 'output_tokens' column"
+            )
+        values = np.add.reduce([table[c].to_numpy(dtype=np.float64) for c in parts])
+    elif metric in table.columns and metric != "tail_driver":
+        values = table[metric].to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        reasons = "; ".join(f"{k}: {v}" for k, v in summary.missing.items())
+        numeric = [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])]
+        raise ValueError(
+            f"unknown metric {metric!r} for these events; available: "
+            f"{', '.join(numeric + ['tokens'] * ('input_tokens' in table))}"
+            + (f" (not computed: {reasons})" if reasons else "")
+        )
+    series = pd.Series(values, index=table.index, name=metric, dtype=np.float64)
+    starts = table.index.get_level_values("window_start")
+    windows = pd.date_range(starts.min(), starts.max(), freq=step, name="window_start")
+    full: pd.Index[Any]
+    if group_names:
+        groups = dict.fromkeys(key[:-1] for key in table.index)  # in table order
+        full = pd.MultiIndex.from_tuples(
+            [(*g, w) for g in groups for w in windows],
+            names=[*group_names, "window_start"],
+        )
+    else:
+        full = windows
+    fill = 0.0 if metric in ADDITIVE_METRICS else np.nan
+    return series.reindex(full, fill_value=fill)
