@@ -187,3 +187,20 @@ def test_outputs() -> None:
     assert ax.get_ylabel().startswith("latency_p99")
     ax2 = summarize(make_events(500), by="endpoint").plot()
     assert len(ax2.patches) > 0
+
+
+@pytest.mark.parametrize("every", ["1d", "1D", "2h", "30min"])
+def test_window_spellings_match_pandas_without_deprecation_warnings(every: str) -> None:
+    # pandas 3 deprecates the "d" unit; summarize accepts it and warns nothing.
+    ev = make_events(3000)
+    s = summarize(ev, by=None, every=every)
+    freq = every.replace("d", "D")
+    expected = ev.groupby(pd.Grouper(key="timestamp", freq=freq)).size()
+    assert list(s.table["count"]) == [c for c in expected if c > 0]
+
+
+def test_invalid_window() -> None:
+    with pytest.raises(ValueError, match="positive duration"):
+        summarize(make_events(10), every="0h")
+    with pytest.raises(ValueError, match="duration"):
+        summarize(make_events(10), every="soon")

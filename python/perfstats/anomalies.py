@@ -51,7 +51,7 @@ def default_detector(
     """
     import pandas as pd
 
-    from perfstats.series import _window
+    from perfstats.summary import _window
 
     step = _window(every)
     per_day = pd.Timedelta(days=1) / step
@@ -184,7 +184,7 @@ class MetricAnomalies(AnomalyResult):
         """
         import pandas as pd
 
-        from perfstats.series import _window
+        from perfstats.summary import _window
 
         if side not in ("both", "high", "low"):
             raise ValueError(f"side must be 'both', 'high' or 'low', got {side!r}")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from perfstats.summary import DEFAULT_QUANTILES, summarize
+from perfstats.summary import DEFAULT_QUANTILES, _window, summarize
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,30 +31,6 @@ ADDITIVE_METRICS: frozenset[str] = frozenset(
 )
 
 _PERCENTILE = re.compile(r"^(?P<column>[a-z0-9_]+?)_p(?P<pct>\d+(?:\.\d+)?)$")
-
-
-_DAY_UNIT = re.compile(r"(?<=\d)\s*d(?![a-z])")
-
-
-def _duration_text(text: str) -> str:
-    """`text` with the day unit spelled "D": pandas 3 deprecates "1d" but not "1D"."""
-    return _DAY_UNIT.sub("D", text.strip())
-
-
-def _window(every: object, name: str = "every") -> pd.Timedelta:
-    import pandas as pd
-
-    if not isinstance(every, str):
-        raise TypeError(f"{name} must be a duration string such as '1h', got {every!r}")
-    try:
-        step = pd.Timedelta(_duration_text(every))
-    except ValueError as err:
-        raise ValueError(
-            f"{name} must be a duration such as '1h', got {every!r}"
-        ) from err
-    if step <= pd.Timedelta(0):
-        raise ValueError(f"{name} must be a positive duration, got {every!r}")
-    return step
 
 
 def metric_series(
@@ -134,7 +110,7 @@ def metric_series(
     summary = summarize(
         events,
         by=by,
-        every=_duration_text(every),
+        every=every,
         quantiles=quantiles,
         sla_target_ms=sla_target_ms,
     )

@@ -6,6 +6,7 @@ import html
 import itertools
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -47,6 +48,30 @@ _KNOWN = {
     "user_id",
     "session_id",
 }
+
+
+_DAY_UNIT = re.compile(r"(?<=\d)\s*d(?![a-z])")
+
+
+def _duration_text(text: str) -> str:
+    """`text` with the day unit spelled "D": pandas 3 deprecates "1d" but not "1D"."""
+    return _DAY_UNIT.sub("D", text.strip())
+
+
+def _window(every: object, name: str = "every") -> pd.Timedelta:
+    import pandas as pd
+
+    if not isinstance(every, str):
+        raise TypeError(f"{name} must be a duration string such as '1h', got {every!r}")
+    try:
+        step = pd.Timedelta(_duration_text(every))
+    except ValueError as err:
+        raise ValueError(
+            f"{name} must be a duration such as '1h', got {every!r}"
+        ) from err
+    if step <= pd.Timedelta(0):
+        raise ValueError(f"{name} must be a positive duration, got {every!r}")
+    return step
 
 
 def _pct_name(q: float) -> str:
@@ -245,9 +270,7 @@ def _group_codes(
         labels.append(values)
         names.append(col)
     if every is not None:
-        step = pd.Timedelta(every).value
-        if step <= 0:
-            raise ValueError(f"every must be a positive duration, got {every!r}")
+        step = _window(every).value
         ts = frame["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
         origin = (ts.min() // step) * step
         w = (ts - origin) // step
@@ -360,7 +383,7 @@ def summarize(
     # throughput
     ts = frame["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
     if every is not None:
-        span_s = np.full(len(pos), pd.Timedelta(every).total_seconds())
+        span_s = np.full(len(pos), _window(every).total_seconds())
     else:
         first = np.full(n_total, np.iinfo(np.int64).max)
         last = np.full(n_total, np.iinfo(np.int64).min)

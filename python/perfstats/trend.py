@@ -435,7 +435,8 @@ def trend(
     Timestamp('2026-02-02 00:00:00+0000', tz='UTC')
     """
 
-    from perfstats.series import _window, metric_series
+    from perfstats.series import metric_series
+    from perfstats.summary import _window
 
     step = _window(every)
     ahead = _window(horizon, "horizon")
