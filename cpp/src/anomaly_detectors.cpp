@@ -111,6 +111,7 @@ void RollingZScore::run(const double* values, std::size_t n, Emit&& emit) {
   const std::size_t cap = ring_.size();
   double* ring = ring_.data();
   const double inv_window = inv_window_;
+  const double inv_dof = 1.0 / static_cast<double>(cap - 1);
   const double threshold = threshold_;
   const std::size_t min_periods = min_periods_;
   auto save = [&] {
@@ -133,7 +134,11 @@ void RollingZScore::run(const double* values, std::size_t n, Emit&& emit) {
     ++position;
     AnomalyPoint out = not_scored();
     if (count >= min_periods) {
-      const double sd = std::sqrt(std::max(m2, 0.0) / static_cast<double>(count - 1));
+      // Full window (nearly every point): multiply by 1 / (window - 1) instead of a third
+      // long-latency division per point (sqrt and the score's division remain).
+      const double var = count == cap ? std::max(m2, 0.0) * inv_dof
+                                      : std::max(m2, 0.0) / static_cast<double>(count - 1);
+      const double sd = std::sqrt(var);
       out = judge(value, mean, sd, threshold);
       if (gap) out = not_scored(out.expected, out.lower, out.upper);
     }

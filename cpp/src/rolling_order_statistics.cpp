@@ -18,20 +18,32 @@ std::size_t lower_index(const double* data, std::size_t n, double value) noexcep
   const double* base = data;
   while (n > 1) {
     const std::size_t half = n / 2;
-    base = (base[half - 1] < value) ? base + half : base;
+    base += (base[half - 1] < value) ? half : 0;
     n -= half;
   }
   return static_cast<std::size_t>(base - data) + ((n == 1 && *base < value) ? 1 : 0);
 }
 
-std::size_t upper_index(const double* data, std::size_t n, double value) noexcept {
-  const double* base = data;
+// lower_index(data, n, leaving) and upper_index(data, n, arriving) in one loop: both
+// searches halve the same range, so their two independent chains of loads overlap.
+// Steps are index arithmetic on a 0/1 mask rather than selects so the compiler cannot
+// turn them back into (mispredicted) branches.
+void both_indices(const double* data, std::size_t n, double leaving, double arriving,
+                  std::size_t* lower, std::size_t* upper) noexcept {
+  std::size_t lo = 0;
+  std::size_t up = 0;
   while (n > 1) {
     const std::size_t half = n / 2;
-    base = (base[half - 1] <= value) ? base + half : base;
+    lo += static_cast<std::size_t>(data[lo + half - 1] < leaving) * half;
+    up += static_cast<std::size_t>(data[up + half - 1] <= arriving) * half;
     n -= half;
   }
-  return static_cast<std::size_t>(base - data) + ((n == 1 && *base <= value) ? 1 : 0);
+  if (n == 1) {
+    lo += static_cast<std::size_t>(data[lo] < leaving);
+    up += static_cast<std::size_t>(data[up] <= arriving);
+  }
+  *lower = lo;
+  *upper = up;
 }
 
 }  // namespace
@@ -54,10 +66,11 @@ void RollingOrderStatistics::push(double value) {
   if (sorted_.size() == cap) {
     const double old = ring_[head_];
     // Any copy of an equal value will do: they are indistinguishable in the sorted buffer.
-    const auto it = sorted_.begin() + static_cast<std::ptrdiff_t>(
-                                           lower_index(sorted_.data(), cap, old));
-    const auto pos = sorted_.begin() + static_cast<std::ptrdiff_t>(
-                                           upper_index(sorted_.data(), cap, value));
+    std::size_t leave = 0;
+    std::size_t arrive = 0;
+    both_indices(sorted_.data(), cap, old, value, &leave, &arrive);
+    const auto it = sorted_.begin() + static_cast<std::ptrdiff_t>(leave);
+    const auto pos = sorted_.begin() + static_cast<std::ptrdiff_t>(arrive);
     // Shift only the span between the leaving and the arriving position.
     if (pos <= it) {
       std::move_backward(pos, it, std::next(it));
