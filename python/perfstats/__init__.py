@@ -14,6 +14,8 @@ from perfstats.anomaly import (
     RobustZScore,
     RollingZScore,
     SeasonalZScore,
+    anomaly_likelihood,
+    empirical_tail_score,
 )
 from perfstats.changepoints import (
     ChangePoint,
@@ -80,12 +82,14 @@ __all__ = [
     "TTestResult",
     "Trend",
     "__version__",
+    "anomaly_likelihood",
     "build_report",
     "compare",
     "costs",
     "datasets",
     "detect_changepoints",
     "detect_regressions",
+    "empirical_tail_score",
     "fit_trend",
     "lag1_autocorrelation",
     "load_prices",
