@@ -72,8 +72,17 @@ TEST(RollingOrderStatistics, RandomisedAgainstSortingTheWindow) {
   std::uniform_int_distribution<int> few(-3, 3);
   std::normal_distribution<double> normal(0.0, 1.0);
   std::exponential_distribution<double> expo(0.01);
-  for (const std::size_t cap : {1U, 2U, 4U, 5U, 7U, 15U, 16U, 17U, 63U, 64U, 100U, 257U}) {
-    RollingOrderStatistics stats(cap);
+  struct Layout {
+    std::size_t cap;
+    std::size_t block;  // 0: the default layout (flat at these capacities)
+  };
+  const Layout layouts[] = {{1, 0},  {2, 0},  {4, 0},  {5, 0},   {7, 0},   {15, 0},
+                            {16, 0}, {17, 0}, {63, 0}, {64, 0},  {100, 0}, {257, 0},
+                            {1, 2},  {2, 2},  {5, 2},  {7, 4},   {16, 4},  {17, 4},
+                            {37, 4}, {64, 8}, {100, 8}, {257, 16}, {300, 64}};
+  for (const Layout& layout : layouts) {
+    const std::size_t cap = layout.cap;
+    RollingOrderStatistics stats(cap, layout.block);
     std::vector<double> all;
     const int steps = static_cast<int>(6 * cap) + 200;
     for (int i = 0; i < steps; ++i) {
@@ -90,8 +99,8 @@ TEST(RollingOrderStatistics, RandomisedAgainstSortingTheWindow) {
       std::vector<double> window(all.end() - static_cast<std::ptrdiff_t>(n), all.end());
       ASSERT_EQ(stats.size(), n);
       const double m = median_of(window);
-      ASSERT_EQ(stats.median(), m) << cap << " " << i;
-      ASSERT_EQ(stats.mad(), mad_of(window)) << cap << " " << i;
+      ASSERT_EQ(stats.median(), m) << cap << " " << layout.block << " " << i;
+      ASSERT_EQ(stats.mad(), mad_of(window)) << cap << " " << layout.block << " " << i;
       std::sort(window.begin(), window.end());
       double sum = 0.0;
       for (const double v : window) sum += std::fabs(v - m);
@@ -102,6 +111,28 @@ TEST(RollingOrderStatistics, RandomisedAgainstSortingTheWindow) {
     stats.push(5.0);
     ASSERT_EQ(stats.median(), 5.0);
   }
+}
+
+// Above kFlatCapacity the default layout is tiered: checked against sorting the window
+// at every 61st push (a full check per push would sort 4,097 values 7,000 times).
+TEST(RollingOrderStatistics, LargeWindowsUseTheTieredLayoutWithTheSameResults) {
+  const std::size_t cap = RollingOrderStatistics::kFlatCapacity + 1;
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> normal(10.0, 2.0);
+  RollingOrderStatistics stats(cap);
+  std::vector<double> all;
+  for (int i = 0; i < 7000; ++i) {
+    const double x = i % 3 == 0 ? std::round(normal(rng)) : normal(rng);
+    stats.push(x);
+    all.push_back(x);
+    if (i % 61 != 0 && i != 6999) continue;
+    const std::size_t n = std::min(all.size(), cap);
+    const std::vector<double> window(all.end() - static_cast<std::ptrdiff_t>(n), all.end());
+    ASSERT_EQ(stats.median(), median_of(window)) << i;
+    ASSERT_EQ(stats.mad(), mad_of(window)) << i;
+  }
+  EXPECT_THROW(RollingOrderStatistics(8, 3), std::invalid_argument);
+  EXPECT_THROW(RollingOrderStatistics(8, 1), std::invalid_argument);
 }
 
 // RobustZScore against its definition evaluated by brute force on each trailing window.

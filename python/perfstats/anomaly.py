@@ -418,8 +418,11 @@ class RobustZScore(_Detector):
     more than half the window holds one value (MAD = 0, common in quantised telemetry)
     it falls back to ``1.2533 *`` the mean absolute deviation from the median. The
     median and MAD are read in O(log window) per point from a sorted copy of the
-    window; each new point costs O(log window) comparisons plus one contiguous shift of
-    that copy (a memmove of up to ``window`` doubles).
+    window. Up to 4,096 points that copy is one array and a new point costs O(log
+    window) comparisons plus one memmove of the span it crosses (the fastest choice at
+    these sizes); above, it is a tiered vector of circular blocks of about
+    ``sqrt(window)`` values and a new point costs O(sqrt(window)). Results are the same
+    either way.
 
     Parameters
     ----------
