@@ -57,9 +57,12 @@ double median_of(const At& at, std::size_t n) noexcept {
 
 // The k-th smallest (0-based) of |x - center| over the n sorted values, where `split` is
 // the first rank holding a value >= center; the (k+1)-th goes to *next if asked.
+// `hint` (in/out) is where the answer was last time: the window changes by one value per
+// push, so a galloping search from there usually settles in two or three probes. The
+// predicate is monotone, so any search finds the same answer; the hint only saves time.
 template <class At>
 double kth_distance(const At& at, std::size_t n, std::size_t k, double center,
-                    std::size_t split, double* next) noexcept {
+                    std::size_t split, double* next, std::size_t* hint) noexcept {
   // Left run: center - at(split - 1 - i), right run: at(split + j) - center; both
   // ascending. Find the smallest count i taken from the left such that the first k + 1
   // merged distances are left[0, i) and right[0, k + 1 - i).
@@ -67,16 +70,40 @@ double kth_distance(const At& at, std::size_t n, std::size_t k, double center,
   const std::size_t b = n - split;
   auto left = [&](std::size_t i) { return center - at(split - 1 - i); };
   auto right = [&](std::size_t j) { return at(split + j) - center; };
+  // more(i): the answer is above i (i < k + 1 always holds where it is asked).
+  auto more = [&](std::size_t i) { return left(i) < right(k - i); };
   std::size_t lo = (k + 1 > b) ? k + 1 - b : 0;
   std::size_t hi = std::min(a, k + 1);
+  const std::size_t start = std::min(std::max(*hint, lo), hi);
+  if (start < hi && more(start)) {
+    lo = start + 1;
+    for (std::size_t step = 1; lo + step - 1 < hi; step *= 2) {
+      const std::size_t probe = lo + step - 1;
+      if (!more(probe)) {
+        hi = probe;
+        break;
+      }
+      lo = probe + 1;
+    }
+  } else {
+    hi = start;
+    for (std::size_t step = 1; step <= hi - lo; step *= 2) {
+      const std::size_t probe = hi - step;
+      if (more(probe)) {
+        lo = probe + 1;
+        break;
+      }
+      hi = probe;
+    }
+  }
   while (lo < hi) {
-    const std::size_t i = lo + (hi - lo) / 2;
-    const std::size_t j = k + 1 - i;  // >= 1 because i < hi <= k + 1
-    const bool more = left(i) < right(j - 1);
-    lo = more ? i + 1 : lo;
-    hi = more ? hi : i;
+    const std::size_t i = lo + (hi - lo) / 2;  // < hi <= k + 1
+    const bool above = more(i);
+    lo = above ? i + 1 : lo;
+    hi = above ? hi : i;
   }
   const std::size_t i = lo;
+  *hint = i;
   const std::size_t j = k + 1 - i;
   constexpr double inf = std::numeric_limits<double>::infinity();
   const double kth = std::max(i > 0 ? left(i - 1) : -inf, j > 0 ? right(j - 1) : -inf);
@@ -85,7 +112,7 @@ double kth_distance(const At& at, std::size_t n, std::size_t k, double center,
 }
 
 template <class At>
-double mad_of(const At& at, std::size_t n) noexcept {
+double mad_of(const At& at, std::size_t n, std::size_t* hint) noexcept {
   if (n == 0) return std::numeric_limits<double>::quiet_NaN();
   const std::size_t h = n / 2;
   const double m = median_of(at, n);
@@ -93,9 +120,9 @@ double mad_of(const At& at, std::size_t n) noexcept {
   // (ties at the median), which needs a search of the lower half only.
   std::size_t split = h;
   if (h > 0 && !(at(h - 1) < m)) split = lower_rank(at, h, m);
-  if (n % 2 == 1) return kth_distance(at, n, h, m, split, nullptr);
+  if (n % 2 == 1) return kth_distance(at, n, h, m, split, nullptr, hint);
   double hi = 0.0;
-  const double lo = kth_distance(at, n, h - 1, m, split, &hi);
+  const double lo = kth_distance(at, n, h - 1, m, split, &hi, hint);
   return 0.5 * (lo + hi);
 }
 
@@ -238,9 +265,9 @@ double RollingOrderStatistics::median() const noexcept {
 }
 
 double RollingOrderStatistics::mad() const noexcept {
-  if (tiered_) return mad_of([this](std::size_t r) { return at(r); }, count_);
+  if (tiered_) return mad_of([this](std::size_t r) { return at(r); }, count_, &mad_hint_);
   const double* data = sorted_.data();
-  return mad_of([data](std::size_t r) { return data[r]; }, count_);
+  return mad_of([data](std::size_t r) { return data[r]; }, count_, &mad_hint_);
 }
 
 double RollingOrderStatistics::mean_absolute_deviation(double center) const noexcept {

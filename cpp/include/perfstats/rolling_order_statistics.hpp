@@ -64,6 +64,9 @@ class RollingOrderStatistics {
   std::size_t shift_ = 0;  // log2 of the block size (tiered)
   std::size_t mask_ = 0;   // block size - 1 (tiered)
   std::vector<std::size_t> heads_;  // per block: slot of its rank-0 value (tiered)
+  // Where mad()'s search ended last time (a starting guess only; results never depend
+  // on it). mad() is const but not safe to call from two threads at once.
+  mutable std::size_t mad_hint_ = 0;
 };
 
 }  // namespace perfstats
