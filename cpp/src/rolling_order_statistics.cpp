@@ -197,21 +197,6 @@ void RollingOrderStatistics::push_flat(double value) {
   }
 }
 
-// Removes the value of rank `rank`: shift the rest of its block down one place, then each
-// later block hands its first value to the end of the block before it (a head bump).
-void RollingOrderStatistics::erase_tiered(std::size_t rank) noexcept {
-  const std::size_t block = mask_ + 1;
-  const std::size_t b = rank >> shift_;
-  const std::size_t last = (count_ - 1) >> shift_;
-  const std::size_t end = b < last ? block : count_ - (b << shift_);
-  for (std::size_t o = rank & mask_; o + 1 < end; ++o) slot(b, o) = slot(b, o + 1);
-  for (std::size_t k = b + 1; k <= last; ++k) {
-    slot(k - 1, mask_) = slot(k, 0);
-    heads_[k] = (heads_[k] + 1) & mask_;
-  }
-  --count_;
-}
-
 // Inserts `value` at rank `rank` (count_ < capacity): each later block takes the last
 // value of the block before it at its front, then the value goes into its block.
 void RollingOrderStatistics::insert_tiered(std::size_t rank, double value) noexcept {
@@ -229,6 +214,51 @@ void RollingOrderStatistics::insert_tiered(std::size_t rank, double value) noexc
   ++count_;
 }
 
+// Full window: the value of rank `leave` goes and `value` arrives at upper rank `arrive`
+// (both ranks in the window before the change). Only the ranks between the two move by
+// one: shifts inside the two end blocks and a rotation (head bump) of each block between.
+void RollingOrderStatistics::replace_tiered(std::size_t leave, std::size_t arrive,
+                                            double value) noexcept {
+  const std::size_t bl = leave >> shift_;
+  if (arrive <= leave) {  // ranks arrive .. leave - 1 move up one; value lands at arrive
+    const std::size_t ba = arrive >> shift_;
+    if (ba == bl) {
+      for (std::size_t o = leave & mask_; o > (arrive & mask_); --o) {
+        slot(bl, o) = slot(bl, o - 1);
+      }
+      slot(bl, arrive & mask_) = value;
+      return;
+    }
+    for (std::size_t o = leave & mask_; o > 0; --o) slot(bl, o) = slot(bl, o - 1);
+    slot(bl, 0) = slot(bl - 1, mask_);
+    for (std::size_t k = bl - 1; k > ba; --k) {
+      const double moved = slot(k - 1, mask_);
+      heads_[k] = (heads_[k] + mask_) & mask_;  // rotate: the old last slot becomes first
+      slot(k, 0) = moved;
+    }
+    for (std::size_t o = mask_; o > (arrive & mask_); --o) slot(ba, o) = slot(ba, o - 1);
+    slot(ba, arrive & mask_) = value;
+  } else {  // ranks leave + 1 .. arrive - 1 move down one; value lands at arrive - 1
+    const std::size_t land = arrive - 1;
+    const std::size_t ba = land >> shift_;
+    if (ba == bl) {
+      for (std::size_t o = leave & mask_; o < (land & mask_); ++o) {
+        slot(bl, o) = slot(bl, o + 1);
+      }
+      slot(bl, land & mask_) = value;
+      return;
+    }
+    for (std::size_t o = leave & mask_; o < mask_; ++o) slot(bl, o) = slot(bl, o + 1);
+    slot(bl, mask_) = slot(bl + 1, 0);
+    for (std::size_t k = bl + 1; k < ba; ++k) {
+      heads_[k] = (heads_[k] + 1) & mask_;  // rotate: the old first slot becomes last
+      slot(k, mask_) = slot(k + 1, 0);
+    }
+    for (std::size_t o = 0; o < (land & mask_); ++o) slot(ba, o) = slot(ba, o + 1);
+    slot(ba, land & mask_) = value;
+  }
+}
+
 void RollingOrderStatistics::push_tiered(double value) {
   const std::size_t cap = ring_.size();
   const auto rank_value = [this](std::size_t r) { return at(r); };
@@ -237,8 +267,7 @@ void RollingOrderStatistics::push_tiered(double value) {
     std::size_t leave = 0;
     std::size_t arrive = 0;
     both_ranks(rank_value, cap, old, value, &leave, &arrive);
-    erase_tiered(leave);
-    insert_tiered(arrive > leave ? arrive - 1 : arrive, value);
+    replace_tiered(leave, arrive, value);
     ring_[head_] = value;
     if (++head_ == cap) head_ = 0;
   } else {

@@ -8,8 +8,9 @@
 //   searches plus one memmove of the span between the leaving and the arriving value
 //   (O(capacity) but a few cycles per 32 bytes; it is faster than anything else there);
 // - above that, a tiered vector: blocks of B = 2^k >= sqrt(capacity) values, each a
-//   circular buffer, so a push shifts within at most two blocks and moves one value per
-//   block in between: O(sqrt capacity) per push, rank access still O(1).
+//   circular buffer, so a push shifts within at most two blocks and rotates each block in
+//   between (one value moved and a head bump): O(sqrt capacity) per push, O(1) rank
+//   access.
 // Both layouts hold the same sorted sequence, so every result is identical bit for bit.
 #pragma once
 
@@ -53,7 +54,7 @@ class RollingOrderStatistics {
   }
   void push_flat(double value);
   void push_tiered(double value);
-  void erase_tiered(std::size_t rank) noexcept;
+  void replace_tiered(std::size_t leave, std::size_t arrive, double value) noexcept;
   void insert_tiered(std::size_t rank, double value) noexcept;
 
   std::vector<double> ring_;
