@@ -62,6 +62,117 @@ TEST(RollingOrderStatistics, MatchesSortingTheWindowWithTiesAndEvenSizes) {
   }
 }
 
+// Randomised equivalence with sorting the window from scratch: many capacities (powers of
+// two and their neighbours, where the fused search's halving steps change), values drawn
+// from a few distributions with heavy ties, exact equality of median, MAD and the mean
+// absolute deviation (same summation order: the sorted values).
+TEST(RollingOrderStatistics, RandomisedAgainstSortingTheWindow) {
+  std::mt19937_64 rng(2026);
+  std::uniform_int_distribution<int> kind(0, 3);
+  std::uniform_int_distribution<int> few(-3, 3);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::exponential_distribution<double> expo(0.01);
+  struct Layout {
+    std::size_t cap;
+    std::size_t block;  // 0: the default layout (flat at these capacities)
+  };
+  const Layout layouts[] = {{1, 0},  {2, 0},  {4, 0},  {5, 0},   {7, 0},   {15, 0},
+                            {16, 0}, {17, 0}, {63, 0}, {64, 0},  {100, 0}, {257, 0},
+                            {1, 2},  {2, 2},  {5, 2},  {7, 4},   {16, 4},  {17, 4},
+                            {37, 4}, {64, 8}, {100, 8}, {257, 16}, {300, 64}};
+  for (const Layout& layout : layouts) {
+    const std::size_t cap = layout.cap;
+    RollingOrderStatistics stats(cap, layout.block);
+    std::vector<double> all;
+    const int steps = static_cast<int>(6 * cap) + 200;
+    for (int i = 0; i < steps; ++i) {
+      double x = 0.0;
+      switch (kind(rng)) {
+        case 0: x = static_cast<double>(few(rng)); break;
+        case 1: x = normal(rng); break;
+        case 2: x = expo(rng); break;
+        default: x = all.empty() ? 0.0 : all[all.size() / 2]; break;  // repeat a value
+      }
+      stats.push(x);
+      all.push_back(x);
+      const std::size_t n = std::min(all.size(), cap);
+      std::vector<double> window(all.end() - static_cast<std::ptrdiff_t>(n), all.end());
+      ASSERT_EQ(stats.size(), n);
+      const double m = median_of(window);
+      ASSERT_EQ(stats.median(), m) << cap << " " << layout.block << " " << i;
+      ASSERT_EQ(stats.mad(), mad_of(window)) << cap << " " << layout.block << " " << i;
+      std::sort(window.begin(), window.end());
+      double sum = 0.0;
+      for (const double v : window) sum += std::fabs(v - m);
+      ASSERT_EQ(stats.mean_absolute_deviation(m), sum / static_cast<double>(n)) << cap;
+    }
+    stats.clear();
+    ASSERT_EQ(stats.size(), 0U);
+    stats.push(5.0);
+    ASSERT_EQ(stats.median(), 5.0);
+  }
+}
+
+// Above kFlatCapacity the default layout is tiered: checked against sorting the window
+// at every 61st push (a full check per push would sort 4,097 values 7,000 times).
+TEST(RollingOrderStatistics, LargeWindowsUseTheTieredLayoutWithTheSameResults) {
+  const std::size_t cap = RollingOrderStatistics::kFlatCapacity + 1;
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> normal(10.0, 2.0);
+  RollingOrderStatistics stats(cap);
+  std::vector<double> all;
+  for (int i = 0; i < 7000; ++i) {
+    const double x = i % 3 == 0 ? std::round(normal(rng)) : normal(rng);
+    stats.push(x);
+    all.push_back(x);
+    if (i % 61 != 0 && i != 6999) continue;
+    const std::size_t n = std::min(all.size(), cap);
+    const std::vector<double> window(all.end() - static_cast<std::ptrdiff_t>(n), all.end());
+    ASSERT_EQ(stats.median(), median_of(window)) << i;
+    ASSERT_EQ(stats.mad(), mad_of(window)) << i;
+  }
+  EXPECT_THROW(RollingOrderStatistics(8, 3), std::invalid_argument);
+  EXPECT_THROW(RollingOrderStatistics(8, 1), std::invalid_argument);
+}
+
+// RobustZScore against its definition evaluated by brute force on each trailing window.
+TEST(RobustZScore, RandomisedAgainstBruteForceWindows) {
+  std::mt19937_64 rng(7);
+  std::student_t_distribution<double> heavy(2.0);
+  std::uniform_int_distribution<int> few(0, 4);
+  for (const std::size_t w : {3U, 32U, 33U, 128U}) {
+    RobustZScore det(w, 3.0, 2);
+    std::vector<double> seen;
+    for (int i = 0; i < 1500; ++i) {
+      const double x = (i / 300) % 2 == 0 ? heavy(rng) : static_cast<double>(few(rng));
+      const AnomalyPoint p = det.update(x);
+      const std::size_t n = std::min(seen.size(), w);
+      if (n >= 2) {
+        const std::vector<double> win(seen.end() - static_cast<std::ptrdiff_t>(n),
+                                      seen.end());
+        const double med = median_of(win);
+        double scale = 1.482602218505602 * mad_of(win);
+        if (!(scale > 0.0)) {
+          std::vector<double> sorted = win;
+          std::sort(sorted.begin(), sorted.end());
+          double sum = 0.0;
+          for (const double v : sorted) sum += std::fabs(v - med);
+          scale = 1.2533141373155003 * (sum / static_cast<double>(n));
+        }
+        ASSERT_EQ(p.expected, med) << w << " " << i;
+        if (scale > 0.0) {
+          ASSERT_EQ(p.score, (x - med) / scale) << w << " " << i;
+        } else {
+          ASSERT_TRUE(p.score == 0.0 || std::isinf(p.score));
+        }
+      } else {
+        ASSERT_TRUE(std::isnan(p.score));
+      }
+      seen.push_back(x);
+    }
+  }
+}
+
 TEST(RollingOrderStatistics, EmptyIsNaNAndZeroCapacityIsRejected) {
   RollingOrderStatistics stats(4);
   EXPECT_TRUE(std::isnan(stats.median()));

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from perfstats import datasets
 from perfstats._core import __version__
-from perfstats.anomalies import MetricAnomalies, anomalies
 from perfstats.anomaly import (
     AnomalyResult,
     EwmaZScore,
     RobustZScore,
     RollingZScore,
     SeasonalZScore,
+    anomaly_likelihood,
+    empirical_tail_score,
 )
 from perfstats.changepoints import (
     ChangePoint,
@@ -53,9 +54,8 @@ from perfstats.linear_model import LinearModel, Prediction
 from perfstats.moments import Moments, lag1_autocorrelation
 from perfstats.quantile_sketch import QuantileSketch
 from perfstats.report import Report, build_report
-from perfstats.series import metric_series
 from perfstats.summary import Summary, summarize
-from perfstats.trend import MetricTrend, Trend, fit_trend, trend
+from perfstats.trend import Trend, fit_trend
 
 __all__ = [
     "AnomalyResult",
@@ -70,8 +70,6 @@ __all__ = [
     "Histogram",
     "LinearModel",
     "MannWhitneyResult",
-    "MetricAnomalies",
-    "MetricTrend",
     "Moments",
     "Prediction",
     "QuantileSketch",
@@ -84,18 +82,18 @@ __all__ = [
     "TTestResult",
     "Trend",
     "__version__",
-    "anomalies",
+    "anomaly_likelihood",
     "build_report",
     "compare",
     "costs",
     "datasets",
     "detect_changepoints",
     "detect_regressions",
+    "empirical_tail_score",
     "fit_trend",
     "lag1_autocorrelation",
     "load_prices",
     "mann_whitney_u",
-    "metric_series",
     "one_sample_t_test",
     "paired_t_test",
     "power",
@@ -109,7 +107,6 @@ __all__ = [
     "srm_test",
     "student_t_test",
     "summarize",
-    "trend",
     "welch_t_test",
     "wilson_interval",
     "write_events",
