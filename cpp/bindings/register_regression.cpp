@@ -50,8 +50,17 @@ IntervalKind kind_of(const std::string& s) {
   throw py::value_error("interval must be 'confidence' or 'prediction', got '" + s + "'");
 }
 
-py::tuple as_tuple(const Prediction& p) {
-  return py::make_tuple(to_array(p.mean), to_array(p.se), to_array(p.lower), to_array(p.upper));
+// Hands a vector's buffer to NumPy without copying: large predictions would otherwise
+// write (and page-fault) every output twice.
+py::array_t<double> to_owned_array(Eigen::VectorXd&& v) {
+  auto* heap = new Eigen::VectorXd(std::move(v));
+  const py::capsule owner(heap, [](void* q) { delete static_cast<Eigen::VectorXd*>(q); });
+  return py::array_t<double>(static_cast<py::ssize_t>(heap->size()), heap->data(), owner);
+}
+
+py::tuple as_tuple(Prediction&& p) {
+  return py::make_tuple(to_owned_array(std::move(p.mean)), to_owned_array(std::move(p.se)),
+                        to_owned_array(std::move(p.lower)), to_owned_array(std::move(p.upper)));
 }
 
 Eigen::VectorXd weights_of(const std::optional<DoubleArray>& w) {
@@ -102,7 +111,7 @@ void register_regression(py::module_& m) {
                py::gil_scoped_release release;
                p = self.predict(xv, kind, level);
              }
-             return as_tuple(p);
+             return as_tuple(std::move(p));
            },
            py::arg("x_new"), py::arg("interval"), py::arg("level"));
   bind_fit_statistics(lm, [](const LinearModel& s) -> const LinearModel& { return s; });
@@ -135,7 +144,7 @@ void register_regression(py::module_& m) {
                py::gil_scoped_release release;
                p = self.predict(tv, kind, level);
              }
-             return as_tuple(p);
+             return as_tuple(std::move(p));
            },
            py::arg("t_new"), py::arg("interval"), py::arg("level"))
       .def("slope_at",

@@ -245,6 +245,8 @@ FitResult fit_streaming(const DesignRows& rows, const Eigen::Ref<const Eigen::Ve
   Eigen::MatrixXd block_d(kBlock, p);
   Eigen::MatrixXd stack(kBlock + p + 1, p + 1);
   Eigen::MatrixXd rt = Eigen::MatrixXd::Zero(p + 1, p + 1);
+  // Allocated once: compute() reuses its storage for every full block.
+  Eigen::HouseholderQR<Eigen::MatrixXd> qr(kBlock + p + 1, p + 1);
   long double wsum = 0;
   long double wy = 0;
   for (Index begin = 0; begin < n; begin += kBlock) {
@@ -263,9 +265,17 @@ FitResult fit_streaming(const DesignRows& rows, const Eigen::Ref<const Eigen::Ve
       }
     } else {
       wsum += static_cast<long double>(count);
-      for (Index i = 0; i < count; ++i) wy += static_cast<long double>(y(begin + i));
+      long double wy0 = 0;
+      long double wy1 = 0;
+      Index i = 0;
+      for (; i + 1 < count; i += 2) {
+        wy0 += static_cast<long double>(y(begin + i));
+        wy1 += static_cast<long double>(y(begin + i + 1));
+      }
+      if (i < count) wy0 += static_cast<long double>(y(begin + i));
+      wy += wy0 + wy1;
     }
-    Eigen::HouseholderQR<Eigen::MatrixXd> qr(stack.topRows(p + 1 + count));
+    qr.compute(stack.topRows(p + 1 + count));
     rt = qr.matrixQR().topRows(p + 1).triangularView<Eigen::Upper>();
   }
   // Column norms of R are those of A: scale by powers of two, then a pivoted QR of the
@@ -308,7 +318,7 @@ FitResult fit_streaming(const DesignRows& rows, const Eigen::Ref<const Eigen::Ve
   const long double ybar = wy / wsum;
   VectorXld g(p);
   VectorXld res(kBlock);
-  VectorXld sws(kBlock);
+  const bool weighted = w.size() > 0;
   long double previous = std::numeric_limits<long double>::infinity();
   for (int it = 0; it < kMaxRefinements; ++it) {
     g.setZero();
@@ -316,34 +326,51 @@ FitResult fit_streaming(const DesignRows& rows, const Eigen::Ref<const Eigen::Ve
     for (Index begin = 0; begin < n; begin += kBlock) {
       const Index count = std::min(kBlock, n - begin);
       rows.fill(begin, count, block);
-      // Column-wise reductions with one scalar accumulator each: long double
-      // accumulators kept in memory would stall on every update.
-      for (Index i = 0; i < count; ++i) {
-        const long double sw = root_weight(w, begin + i);
-        sws(i) = sw;
-        if (w.size() > 0) block.row(i) *= sw;
-        long double ri = sw * static_cast<long double>(y(begin + i));
-        for (Index k = 0; k < p; ++k) ri -= block(i, k) * x(k);
-        res(i) = ri;
-        out.residuals(begin + i) = static_cast<double>(ri / sw);
+      // Residuals, rss and (first pass) tss in one sweep over the rows; then column-wise
+      // reductions with one scalar accumulator each: long double accumulators kept in
+      // memory would stall on every update.
+      long double rss_block = 0;
+      long double tss_block = 0;
+      if (weighted) {
+        for (Index i = 0; i < count; ++i) {
+          const long double sw = std::sqrt(static_cast<long double>(w(begin + i)));
+          block.row(i) *= sw;
+          const long double bi = sw * static_cast<long double>(y(begin + i));
+          long double ri = bi;
+          for (Index k = 0; k < p; ++k) ri -= block(i, k) * x(k);
+          res(i) = ri;
+          rss_block += ri * ri;
+          out.residuals(begin + i) = static_cast<double>(ri / sw);
+          const long double c = has_constant ? bi - ybar * sw : bi;
+          tss_block += c * c;
+        }
+      } else {
+        for (Index i = 0; i < count; ++i) {
+          const long double bi = static_cast<long double>(y(begin + i));
+          long double ri = bi;
+          for (Index k = 0; k < p; ++k) ri -= block(i, k) * x(k);
+          res(i) = ri;
+          rss_block += ri * ri;
+          out.residuals(begin + i) = static_cast<double>(ri);
+          const long double c = has_constant ? bi - ybar : bi;
+          tss_block += c * c;
+        }
       }
       for (Index k = 0; k < p; ++k) {
-        long double acc = 0;
-        for (Index i = 0; i < count; ++i) acc += block(i, k) * res(i);
-        g(k) += acc;
-      }
-      long double acc = 0;
-      for (Index i = 0; i < count; ++i) acc += res(i) * res(i);
-      rss += acc;
-      if (it == 0) {
-        long double t2 = 0;
-        for (Index i = 0; i < count; ++i) {
-          const long double bi = sws(i) * static_cast<long double>(y(begin + i));
-          const long double c = has_constant ? bi - ybar * sws(i) : bi;
-          t2 += c * c;
+        // Two accumulators: x87 additions are latency bound.
+        long double acc0 = 0;
+        long double acc1 = 0;
+        const long double* col = block.col(k).data();
+        Index i = 0;
+        for (; i + 1 < count; i += 2) {
+          acc0 += col[i] * res(i);
+          acc1 += col[i + 1] * res(i + 1);
         }
-        out.tss += t2;
+        if (i < count) acc0 += col[i] * res(i);
+        g(k) += acc0 + acc1;
       }
+      rss += rss_block;
+      if (it == 0) out.tss += tss_block;
     }
     out.rss = rss;
     const VectorXld dx = m * g;
@@ -560,26 +587,24 @@ Prediction LinearModel::predict_design(const DesignRows& design_new, IntervalKin
   // double; plain loops over blocks of rows avoid n x p copies and tiny-GEMM overhead.
   const Eigen::VectorXd coef = internal_coef_.cast<double>();
   const Eigen::MatrixXd cov = internal_unscaled_cov_.cast<double>();
-  Eigen::MatrixXd bd(std::min(kBlock, m), p);
+  const Index rows = std::min(kBlock, m);
+  Eigen::MatrixXd bd(rows, p);
+  Eigen::MatrixXd bc(rows, p);
+  Eigen::ArrayXd quad(rows);
+  // Column-wise block products and one write per output element: the loops vectorise and
+  // each output page is touched once.
   for (Index begin = 0; begin < m; begin += kBlock) {
     const Index count = std::min(kBlock, m - begin);
     design_new.fill_double(begin, count, bd);
-    for (Index i = 0; i < count; ++i) {
-      double mean = 0;
-      double quad = 0;
-      for (Index j = 0; j < p; ++j) {
-        const double aj = bd(i, j);
-        mean += aj * coef(j);
-        double acc = 0;
-        for (Index k = 0; k < p; ++k) acc += cov(k, j) * bd(i, k);
-        quad += aj * acc;
-      }
-      const double se = std::sqrt(std::max(s2 * quad + extra, 0.0));
-      out.mean(begin + i) = mean;
-      out.se(begin + i) = se;
-      out.lower(begin + i) = mean - q * se;
-      out.upper(begin + i) = mean + q * se;
-    }
+    const auto a = bd.topRows(count);
+    bc.topRows(count).noalias() = a * cov;
+    quad.head(count) = a.cwiseProduct(bc.topRows(count)).rowwise().sum().array();
+    auto mean = out.mean.segment(begin, count);
+    mean.noalias() = a * coef;
+    auto se = out.se.segment(begin, count).array();
+    se = (s2 * quad.head(count) + extra).max(0.0).sqrt();
+    out.lower.segment(begin, count).array() = mean.array() - q * se;
+    out.upper.segment(begin, count).array() = mean.array() + q * se;
   }
   return out;
 }

@@ -77,25 +77,31 @@ class TrendRows final : public DesignRows {
   void fill(Index begin, Index count, MatrixXld& out) const override {
     const int d = spec_.degree;
     const long double two_pi = boost::math::constants::two_pi<long double>();
+    // Column by column (z^k = z^(k-1) z, the same products as row by row): no inner
+    // loop per row.
+    const double* t = t_.data() + begin;
+    long double* c0 = out.col(0).data();
+    for (Index i = 0; i < count; ++i) c0[i] = 1;
+    long double* c1 = out.col(1).data();
+    // scale is a power of two, so multiplying by its inverse is exact
     for (Index i = 0; i < count; ++i) {
-      const double ti = t_(begin + i);
-      // scale is a power of two, so multiplying by its inverse is exact
-      const long double z = (static_cast<long double>(ti) - centre_) * inv_scale_;
-      long double zk = 1;
-      for (int k = 0; k <= d; ++k) {
-        out(i, k) = zk;
-        zk *= z;
-      }
-      if (spec_.harmonics > 0) {
-        // fmod is exact, so the phase keeps its digits even for epoch-second times.
-        const long double phase =
-            static_cast<long double>(std::fmod(ti, spec_.seasonal_period)) /
-            spec_.seasonal_period;
-        for (int h = 1; h <= spec_.harmonics; ++h) {
-          const long double angle = two_pi * static_cast<long double>(h) * phase;
-          out(i, d + 2 * h - 1) = std::sin(angle);
-          out(i, d + 2 * h) = std::cos(angle);
-        }
+      c1[i] = (static_cast<long double>(t[i]) - centre_) * inv_scale_;
+    }
+    for (int k = 2; k <= d; ++k) {
+      long double* ck = out.col(k).data();
+      const long double* prev = out.col(k - 1).data();
+      for (Index i = 0; i < count; ++i) ck[i] = prev[i] * c1[i];
+    }
+    if (spec_.harmonics == 0) return;
+    for (Index i = 0; i < count; ++i) {
+      // fmod is exact, so the phase keeps its digits even for epoch-second times.
+      const long double phase =
+          static_cast<long double>(std::fmod(t[i], spec_.seasonal_period)) /
+          spec_.seasonal_period;
+      for (int h = 1; h <= spec_.harmonics; ++h) {
+        const long double angle = two_pi * static_cast<long double>(h) * phase;
+        out(i, d + 2 * h - 1) = std::sin(angle);
+        out(i, d + 2 * h) = std::cos(angle);
       }
     }
   }
@@ -106,21 +112,25 @@ class TrendRows final : public DesignRows {
     const double inv = static_cast<double>(inv_scale_);
     const int d = spec_.degree;
     const double two_pi = boost::math::constants::two_pi<double>();
+    // Column by column (z^k = z^(k-1) z, the same products as row by row) so the loops
+    // vectorise.
+    const double* t = t_.data() + begin;
+    double* c0 = out.col(0).data();
+    for (Index i = 0; i < count; ++i) c0[i] = 1.0;
+    double* c1 = out.col(1).data();  // degree >= 1
+    for (Index i = 0; i < count; ++i) c1[i] = ((t[i] - hi) - lo) * inv;
+    for (int k = 2; k <= d; ++k) {
+      double* ck = out.col(k).data();
+      const double* prev = out.col(k - 1).data();
+      for (Index i = 0; i < count; ++i) ck[i] = prev[i] * c1[i];
+    }
+    if (spec_.harmonics == 0) return;
     for (Index i = 0; i < count; ++i) {
-      const double ti = t_(begin + i);
-      const double z = ((ti - hi) - lo) * inv;
-      double zk = 1;
-      for (int k = 0; k <= d; ++k) {
-        out(i, k) = zk;
-        zk *= z;
-      }
-      if (spec_.harmonics > 0) {
-        const double phase = std::fmod(ti, spec_.seasonal_period) / spec_.seasonal_period;
-        for (int h = 1; h <= spec_.harmonics; ++h) {
-          const double angle = two_pi * static_cast<double>(h) * phase;
-          out(i, d + 2 * h - 1) = std::sin(angle);
-          out(i, d + 2 * h) = std::cos(angle);
-        }
+      const double phase = std::fmod(t[i], spec_.seasonal_period) / spec_.seasonal_period;
+      for (int h = 1; h <= spec_.harmonics; ++h) {
+        const double angle = two_pi * static_cast<double>(h) * phase;
+        out(i, d + 2 * h - 1) = std::sin(angle);
+        out(i, d + 2 * h) = std::cos(angle);
       }
     }
   }
