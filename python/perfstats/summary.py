@@ -274,7 +274,7 @@ def _group_codes(
     """Dense combined group codes, their count, and the label arrays per level."""
     import pandas as pd
 
-    codes = np.zeros(len(frame), dtype=np.int64)
+    codes: npt.NDArray[np.int64] | None = None  # None: one group so far (all zeros)
     n_total = 1
     labels: list[npt.NDArray[Any]] = []
     names: list[str] = []
@@ -291,7 +291,13 @@ def _group_codes(
         if (c < 0).any():  # missing keys form their own group
             c = np.where(c < 0, len(values), c)
             values = np.concatenate([values, np.array([None], dtype=object)])
-        codes = codes * len(values) + c
+        # fresh arrays, so updating in place saves 10M-row temporaries
+        c = c.astype(np.int64, copy=False)
+        if codes is None:
+            codes = c
+        else:
+            codes *= len(values)
+            codes += c
         n_total *= len(values)
         labels.append(values)
         names.append(col)
@@ -299,13 +305,20 @@ def _group_codes(
         step = _window(every).value
         ts = frame["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
         origin = (ts.min() // step) * step
-        w = (ts - origin) // step
+        w = ts - origin
+        w //= step
         n_windows = int(w.max()) + 1
-        codes = codes * n_windows + w
+        if codes is None:
+            codes = w
+        else:
+            codes *= n_windows
+            codes += w
         n_total *= n_windows
         starts = pd.to_datetime(origin + step * np.arange(n_windows), utc=True)
         labels.append(np.asarray(starts, dtype=object))
         names.append("window_start")
+    if codes is None:
+        codes = np.zeros(len(frame), dtype=np.int64)
     return codes, n_total, labels, names
 
 
