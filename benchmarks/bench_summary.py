@@ -37,8 +37,8 @@ def make_file(path: Path) -> None:
 
 
 def ours(path: Path) -> pd.DataFrame:
-    events = pd.read_parquet(path)
-    return summarize(events, by="endpoint", every="1h", quantiles=QS).table
+    # summarize reads the Parquet file itself (only the columns it uses)
+    return summarize(path, by="endpoint", every="1h", quantiles=QS).table
 
 
 def with_pandas(path: Path) -> pd.DataFrame:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -204,3 +205,66 @@ def test_invalid_window() -> None:
         summarize(make_events(10), every="0h")
     with pytest.raises(ValueError, match="duration"):
         summarize(make_events(10), every="soon")
+
+
+@pytest.mark.parametrize(
+    ("by", "every"),
+    [("endpoint", "1h"), (["endpoint", "model"], None), (None, "30min")],
+)
+def test_parquet_path_equals_dataframe_read_from_it(
+    tmp_path: Path, by: str | list[str] | None, every: str | None
+) -> None:
+    events = make_events(5000, seed=3)
+    events["user_id"] = np.arange(len(events)).astype(
+        str
+    )  # not read: unused by summarize
+    events.loc[events.index[::97], "latency_ms"] = np.nan
+    path = tmp_path / "events.parquet"
+    events.to_parquet(path, index=False)
+    from_frame = summarize(pd.read_parquet(path), by=by, every=every)
+    for source in (path, str(path)):
+        from_path = summarize(source, by=by, every=every)
+        pd.testing.assert_frame_equal(
+            from_path.table, from_frame.table, check_exact=True
+        )
+        assert from_path.missing == from_frame.missing
+        assert from_path.sketches.keys() == from_frame.sketches.keys()
+        for key, metrics in from_frame.sketches.items():
+            for metric, sketch in metrics.items():
+                assert from_path.sketches[key][metric].to_bytes() == sketch.to_bytes()
+
+
+def test_path_that_is_not_parquet_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    make_events(100).to_csv(path, index=False)
+    with pytest.raises(ValueError, match="read_events"):
+        summarize(path)
+    with pytest.raises(FileNotFoundError):
+        summarize(tmp_path / "absent.parquet")
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_threaded_grouped_fill_equals_one_thread(threads: int) -> None:
+    from perfstats import _core
+
+    rng = np.random.default_rng(5)
+    n, groups = 300_001, 11
+    codes = np.where(rng.random(n) < 0.7, 0, rng.integers(0, groups, n)).astype(
+        np.int64
+    )
+    values = rng.lognormal(6.0, 1.5, n)
+    values[::13] = np.nan
+    bounds = [1000.0, 5000.0]
+    one, counts_one = _core.sketch_groups(codes, values, groups, 0.01, 512, bounds, 1)
+    many, counts_many = _core.sketch_groups(
+        codes, values, groups, 0.01, 512, bounds, threads
+    )
+    np.testing.assert_array_equal(counts_many, counts_one)
+    # independent oracle for the exact bucket counts
+    known = ~np.isnan(values)
+    bucket = np.searchsorted(bounds, values[known], side="left")
+    expected = np.zeros((groups, 3))
+    np.add.at(expected, (codes[known], bucket), 1.0)
+    np.testing.assert_array_equal(counts_one, expected)
+    for a, b in zip(one, many, strict=True):
+        assert a.to_bytes() == b.to_bytes()

@@ -125,17 +125,18 @@ void register_sketch(py::module_& m) {
       "sketch_groups",
       [](const py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>& codes,
          const DoubleArray& values, std::size_t n_groups, double relative_accuracy,
-         std::size_t max_buckets, const std::vector<double>& boundaries) {
+         std::size_t max_buckets, const std::vector<double>& boundaries, std::size_t threads) {
         const std::size_t n = length_1d(values, "values");
         if (codes.ndim() != 1 || static_cast<std::size_t>(codes.shape(0)) != n) {
           throw py::value_error("codes must be one-dimensional with the length of values");
         }
         GroupedSketches out;
         {
-          // Safe without the GIL: both arrays are held by the caller for the whole call.
+          // Safe without the GIL: both arrays are held by the caller for the whole call, and the
+          // worker threads touch only them and C++ objects.
           py::gil_scoped_release release;
           out = sketch_groups(codes.data(), values.data(), n, n_groups, relative_accuracy,
-                              max_buckets, boundaries);
+                              max_buckets, boundaries, threads);
         }
         py::array_t<double> counts({static_cast<py::ssize_t>(n_groups),
                                     static_cast<py::ssize_t>(boundaries.size() + 1)});
@@ -144,7 +145,7 @@ void register_sketch(py::module_& m) {
       },
       py::arg("codes"), py::arg("values"), py::arg("n_groups"),
       py::arg("relative_accuracy") = 0.01, py::arg("max_buckets") = S::kDefaultMaxBuckets,
-      py::arg("boundaries") = std::vector<double>{});
+      py::arg("boundaries") = std::vector<double>{}, py::arg("threads") = 0);
 }
 
 }  // namespace perfstats::python

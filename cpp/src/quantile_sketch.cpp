@@ -11,6 +11,8 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <exception>
 
 #include "perfstats/detail/bytes.hpp"
 
@@ -883,43 +885,140 @@ QuantileSketch QuantileSketch::from_bytes(const std::uint8_t* data, std::size_t 
 
 // ---- grouped fill ----------------------------------------------------------------------
 
+namespace {
+
+// One thread's share of the rows of the grouped fill: per-group counts of known values and
+// bucket counts, or the first row whose code is out of range.
+struct RowScan {
+  std::vector<std::size_t> per_group;
+  std::vector<double> buckets;
+  std::size_t bad_row = std::numeric_limits<std::size_t>::max();
+};
+
+void scan_rows(const std::int64_t* codes, const double* values, std::size_t begin,
+               std::size_t end, std::size_t n_groups, const std::vector<double>& boundaries,
+               RowScan& r) {
+  const std::size_t nb = boundaries.size() + 1;
+  r.per_group.assign(n_groups, 0);
+  r.buckets.assign(n_groups * nb, 0.0);
+  for (std::size_t i = begin; i < end; ++i) {
+    const std::int64_t c = codes[i];
+    if (c < 0 || static_cast<std::uint64_t>(c) >= n_groups) {
+      r.bad_row = i;
+      return;
+    }
+    const double v = values[i];
+    if (std::isnan(v)) continue;
+    const auto g = static_cast<std::size_t>(c);
+    ++r.per_group[g];
+    std::size_t j = 0;
+    for (double b : boundaries) j += v > b ? 1U : 0U;
+    r.buckets[g * nb + j] += 1.0;
+  }
+}
+
+// Runs work(t) for t in [0, n_threads): t = 0 on the calling thread. Rethrows the exception
+// of the lowest t that threw, so the error is the one a single thread would have met first.
+template <class Work>
+void run_parallel(std::size_t n_threads, Work&& work) {
+  std::vector<std::exception_ptr> errors(n_threads);
+  std::vector<std::thread> pool;
+  pool.reserve(n_threads - 1);
+  for (std::size_t t = 1; t < n_threads; ++t) {
+    pool.emplace_back([&errors, &work, t] {
+      try {
+        work(t);
+      } catch (...) {
+        errors[t] = std::current_exception();
+      }
+    });
+  }
+  try {
+    work(0);
+  } catch (...) {
+    errors[0] = std::current_exception();
+  }
+  for (std::thread& th : pool) th.join();
+  for (const std::exception_ptr& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+}
+
+}  // namespace
+
 GroupedSketches sketch_groups(const std::int64_t* codes, const double* values, std::size_t n,
                               std::size_t n_groups, double relative_accuracy,
-                              std::size_t max_buckets, const std::vector<double>& boundaries) {
+                              std::size_t max_buckets, const std::vector<double>& boundaries,
+                              std::size_t threads) {
   for (std::size_t j = 0; j < boundaries.size(); ++j) {
     if (!std::isfinite(boundaries[j]) || (j > 0 && !(boundaries[j] > boundaries[j - 1]))) {
       throw std::invalid_argument("boundaries must be finite and strictly increasing");
     }
   }
+  if (threads == 0) {
+    // Threads pay off only on large inputs; two is what a shared machine can spare.
+    const std::size_t hw = std::max<std::size_t>(1, std::thread::hardware_concurrency());
+    threads = n < 200000 ? 1 : std::min<std::size_t>(2, hw);
+  }
+  const std::size_t T = std::max<std::size_t>(1, std::min(threads, std::max<std::size_t>(n, 1)));
   const std::size_t nb = boundaries.size() + 1;
-  GroupedSketches out;
-  out.bucket_counts.assign(n_groups * nb, 0.0);
-  std::vector<std::size_t> start(n_groups + 1, 0);
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::int64_t c = codes[i];
-    if (c < 0 || static_cast<std::uint64_t>(c) >= n_groups) {
-      throw std::invalid_argument("group code " + std::to_string(c) + " at index " +
+  std::vector<std::size_t> row_begin(T + 1);
+  for (std::size_t t = 0; t <= T; ++t) row_begin[t] = n / T * t + std::min(t, n % T);
+
+  // Pass 1, rows split between threads: counts per group and bucket (exact integers).
+  std::vector<RowScan> scans(T);
+  run_parallel(T, [&](std::size_t t) {
+    scan_rows(codes, values, row_begin[t], row_begin[t + 1], n_groups, boundaries, scans[t]);
+  });
+  for (const RowScan& r : scans) {
+    if (r.bad_row != std::numeric_limits<std::size_t>::max()) {
+      const std::size_t i = r.bad_row;
+      throw std::invalid_argument("group code " + std::to_string(codes[i]) + " at index " +
                                   std::to_string(i) + " is outside [0, " +
                                   std::to_string(n_groups) + ")");
     }
-    const double v = values[i];
-    if (std::isnan(v)) continue;
-    const auto g = static_cast<std::size_t>(c);
-    ++start[g + 1];
-    std::size_t j = 0;
-    for (double b : boundaries) j += v > b ? 1U : 0U;
-    out.bucket_counts[g * nb + j] += 1.0;
   }
-  for (std::size_t g = 0; g < n_groups; ++g) start[g + 1] += start[g];
-  std::vector<double> sorted(start[n_groups]);
-  std::vector<std::size_t> next(start.begin(), start.end() - 1);
-  for (std::size_t i = 0; i < n; ++i) {
-    if (!std::isnan(values[i])) sorted[next[static_cast<std::size_t>(codes[i])]++] = values[i];
+  GroupedSketches out;
+  out.bucket_counts.assign(n_groups * nb, 0.0);
+  for (const RowScan& r : scans) {
+    for (std::size_t k = 0; k < out.bucket_counts.size(); ++k) out.bucket_counts[k] += r.buckets[k];
   }
-  out.sketches.assign(n_groups, QuantileSketch(relative_accuracy, max_buckets));
+  // Group g's values occupy [start[g], start[g + 1]); thread t writes its rows after those
+  // of threads < t, so every group keeps the row order of a single-threaded fill.
+  std::vector<std::size_t> start(n_groups + 1, 0);
+  std::vector<std::vector<std::size_t>> next(T, std::vector<std::size_t>(n_groups));
   for (std::size_t g = 0; g < n_groups; ++g) {
-    out.sketches[g].add(sorted.data() + start[g], start[g + 1] - start[g]);
+    std::size_t at = start[g];
+    for (std::size_t t = 0; t < T; ++t) {
+      next[t][g] = at;
+      at += scans[t].per_group[g];
+    }
+    start[g + 1] = at;
   }
+  scans.clear();
+  std::vector<double> sorted(start[n_groups]);
+  run_parallel(T, [&](std::size_t t) {
+    std::size_t* nx = next[t].data();
+    for (std::size_t i = row_begin[t]; i < row_begin[t + 1]; ++i) {
+      if (!std::isnan(values[i])) sorted[nx[static_cast<std::size_t>(codes[i])]++] = values[i];
+    }
+  });
+  // Pass 3, groups split between threads at about equal numbers of values; each sketch is
+  // filled by one thread from the same values in the same order, so results do not depend
+  // on the thread count.
+  out.sketches.assign(n_groups, QuantileSketch(relative_accuracy, max_buckets));
+  std::vector<std::size_t> group_begin(T + 1, n_groups);
+  group_begin[0] = 0;
+  for (std::size_t t = 1, g = 0; t < T; ++t) {
+    const std::size_t target = start[n_groups] / T * t;
+    while (g < n_groups && start[g] < target) ++g;
+    group_begin[t] = g;
+  }
+  run_parallel(T, [&](std::size_t t) {
+    for (std::size_t g = group_begin[t]; g < group_begin[t + 1]; ++g) {
+      out.sketches[g].add(sorted.data() + start[g], start[g + 1] - start[g]);
+    }
+  });
   return out;
 }
 

@@ -212,6 +212,48 @@ TEST(QuantileSketch, ZeroWeightValuesAreIgnoredEvenWhenZeroOrNegative) {
   EXPECT_EQ(s.min(), 1.7e-77);
 }
 
+TEST(QuantileSketch, ThreadedGroupedFillEqualsOneThreadBucketForBucket) {
+  std::mt19937_64 rng(11);
+  std::lognormal_distribution<double> dist(6.0, 1.5);
+  const std::size_t n = 250001, groups = 13;
+  std::vector<double> v(n);
+  std::vector<std::int64_t> c(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    // skewed groups so the split by rows and by groups are uneven
+    c[i] = static_cast<std::int64_t>(rng() % 3 == 0 ? rng() % groups : rng() % 2);
+    v[i] = i % 17 == 0 ? std::nan("") : dist(rng);
+  }
+  const std::vector<double> bounds = {500.0, 5000.0};
+  const auto one = perfstats::sketch_groups(c.data(), v.data(), n, groups, 0.01, 256, bounds, 1);
+  for (std::size_t threads : {std::size_t{2}, std::size_t{3}, std::size_t{0}}) {
+    const auto many =
+        perfstats::sketch_groups(c.data(), v.data(), n, groups, 0.01, 256, bounds, threads);
+    EXPECT_EQ(many.bucket_counts, one.bucket_counts) << threads;
+    for (std::size_t g = 0; g < groups; ++g) {
+      EXPECT_TRUE(many.sketches[g] == one.sketches[g]) << threads << " " << g;
+      EXPECT_EQ(many.sketches[g].to_bytes(), one.sketches[g].to_bytes()) << threads << " " << g;
+    }
+  }
+  // the first bad row is reported whichever thread meets it
+  c[n - 1] = -1;
+  c[n / 2 + 3] = 99;
+  try {
+    (void)perfstats::sketch_groups(c.data(), v.data(), n, groups, 0.01, 256, bounds, 2);
+    FAIL() << "no throw";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("99 at index " + std::to_string(n / 2 + 3)),
+              std::string::npos)
+        << e.what();
+  }
+  c[3] = 1;
+  c[n - 1] = 0;
+  c[n / 2 + 3] = 0;
+  v[n - 5] = std::numeric_limits<double>::infinity();
+  EXPECT_THROW(
+      (void)perfstats::sketch_groups(c.data(), v.data(), n, groups, 0.01, 256, bounds, 2),
+      std::invalid_argument);
+}
+
 TEST(QuantileSketch, GroupedFillEqualsOneSketchPerGroupAndSkipsNaN) {
   std::mt19937_64 rng(7);
   std::lognormal_distribution<double> dist(5.0, 1.0);

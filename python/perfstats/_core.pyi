@@ -78,6 +78,7 @@ def sketch_groups(
     relative_accuracy: float = 0.01,
     max_buckets: int = 4096,
     boundaries: list[float] = ...,
+    threads: int = 0,
 ) -> tuple[list[QuantileSketch], npt.NDArray[np.float64]]: ...
 
 # ---- moments and hypothesis tests (stats-tests) ----

@@ -6,6 +6,7 @@ import html
 import itertools
 import json
 import math
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -111,6 +112,31 @@ def events_frame(events: Any) -> pd.DataFrame:
                 f"column {col!r} has {int(bad.sum())} negative or infinite value(s); "
                 f"the first is row {row} ({arr[row]})"
             )
+    return frame
+
+
+# Canonical columns summarize never reads unless it groups by them.
+_UNUSED = ("variant", "model", "steps", "user_id", "session_id")
+
+
+def _read_parquet_columns(path: str | os.PathLike[str], by: list[str]) -> pd.DataFrame:
+    """The columns of the Parquet file at `path` that summarize uses, read straight by
+    pyarrow (no identifier or unused text columns decoded, no block consolidation copy)."""
+    if os.fspath(path).lower().endswith((".csv", ".tsv", ".json", ".jsonl", ".arrow")):
+        raise ValueError(
+            f"summarize reads Parquet paths only, got {os.fspath(path)!r}; read other "
+            "files with perfstats.read_events"
+        )
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as exc:  # pragma: no cover - pyarrow is in the test venv
+        raise ImportError(
+            "summarizing a Parquet path needs pyarrow: pip install 'perfstats[pandas]'"
+        ) from exc
+    names = pq.read_schema(path).names
+    wanted = [c for c in names if c not in _UNUSED or c in by]
+    table = pq.read_table(path, columns=wanted)
+    frame: pd.DataFrame = table.to_pandas(split_blocks=True, self_destruct=True)
     return frame
 
 
@@ -248,7 +274,7 @@ def _group_codes(
     """Dense combined group codes, their count, and the label arrays per level."""
     import pandas as pd
 
-    codes = np.zeros(len(frame), dtype=np.int64)
+    codes: npt.NDArray[np.int64] | None = None  # None: one group so far (all zeros)
     n_total = 1
     labels: list[npt.NDArray[Any]] = []
     names: list[str] = []
@@ -265,7 +291,13 @@ def _group_codes(
         if (c < 0).any():  # missing keys form their own group
             c = np.where(c < 0, len(values), c)
             values = np.concatenate([values, np.array([None], dtype=object)])
-        codes = codes * len(values) + c
+        # fresh arrays, so updating in place saves 10M-row temporaries
+        c = c.astype(np.int64, copy=False)
+        if codes is None:
+            codes = c
+        else:
+            codes *= len(values)
+            codes += c
         n_total *= len(values)
         labels.append(values)
         names.append(col)
@@ -273,13 +305,20 @@ def _group_codes(
         step = _window(every).value
         ts = frame["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
         origin = (ts.min() // step) * step
-        w = (ts - origin) // step
+        w = ts - origin
+        w //= step
         n_windows = int(w.max()) + 1
-        codes = codes * n_windows + w
+        if codes is None:
+            codes = w
+        else:
+            codes *= n_windows
+            codes += w
         n_total *= n_windows
         starts = pd.to_datetime(origin + step * np.arange(n_windows), utc=True)
         labels.append(np.asarray(starts, dtype=object))
         names.append("window_start")
+    if codes is None:
+        codes = np.zeros(len(frame), dtype=np.int64)
     return codes, n_total, labels, names
 
 
@@ -299,10 +338,11 @@ def summarize(
 
     Parameters
     ----------
-    events : perfstats.io.Events or pandas.DataFrame
-        Events in the canonical schema (see :func:`perfstats.read_events`). Only
-        ``timestamp`` is required; every metric whose columns exist is computed and the
-        rest are listed in ``Summary.missing``.
+    events : perfstats.io.Events, pandas.DataFrame or path
+        Events in the canonical schema (see :func:`perfstats.read_events`), or the path
+        of a Parquet file in that schema, of which only the columns used here are read.
+        Only ``timestamp`` is required; every metric whose columns exist is computed and
+        the rest are listed in ``Summary.missing``.
     by : str or list of str or None, default "endpoint"
         Grouping columns; grouping columns that do not exist are dropped (and reported).
     every : str, optional
@@ -354,9 +394,11 @@ def summarize(
     """
     import pandas as pd
 
+    by_list = [by] if isinstance(by, str) else list(by or [])
+    if isinstance(events, (str, os.PathLike)):
+        events = _read_parquet_columns(events, by_list)
     frame = events_frame(events)
     missing: dict[str, str] = {}
-    by_list = [by] if isinstance(by, str) else list(by or [])
     for col in [c for c in by_list if c not in frame.columns]:
         missing[f"by {col}"] = f"no {col!r} column; not grouped by it"
     by_list = [c for c in by_list if c in frame.columns]
@@ -381,10 +423,10 @@ def summarize(
         return out[pos].astype(np.float64)
 
     # throughput
-    ts = frame["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
     if every is not None:
         span_s = np.full(len(pos), _window(every).total_seconds())
     else:
+        ts = frame["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
         first = np.full(n_total, np.iinfo(np.int64).max)
         last = np.full(n_total, np.iinfo(np.int64).min)
         np.minimum.at(first, codes, ts)
@@ -446,10 +488,10 @@ def summarize(
                 below = at_or_below
             cols[f"gt_{_sla_name(buckets[-1])[3:]}"] = (n_known - below) / n_known
             cols["sla_compliance"] = cum[:, edges.index(float(sla_target_ms))] / n_known
-        known = ~np.isnan(lat)
         # phases and their share of the tail
         phases = [c for c in frame.columns if c.endswith("_ms") and c != "latency_ms"]
         if phases:
+            known = ~np.isnan(lat)
             p99 = np.array([s.quantile(0.99) for s in lat_sketches])
             threshold = np.full(n_total, np.inf)
             threshold[pos] = p99

@@ -142,9 +142,12 @@ struct GroupedSketches {
 // skipped; infinities and out-of-range codes throw. With `boundaries` b_0 < ... < b_{k-1},
 // bucket_counts[g][j] counts group g's values in (b_{j-1}, b_j] (bucket k: above b_{k-1}).
 // Values are counting-sorted by group first so every group is filled by the fast batch path.
+// `threads` worker threads share the passes (0: two for large inputs, else one); each group
+// is filled from its values in row order by one thread, so results equal those of one thread.
 GroupedSketches sketch_groups(const std::int64_t* codes, const double* values, std::size_t n,
                               std::size_t n_groups, double relative_accuracy,
                               std::size_t max_buckets = QuantileSketch::kDefaultMaxBuckets,
-                              const std::vector<double>& boundaries = {});
+                              const std::vector<double>& boundaries = {},
+                              std::size_t threads = 0);
 
 }  // namespace perfstats
