@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from perfstats import datasets
 from perfstats._core import __version__
+from perfstats.anomalies import MetricAnomalies, anomalies
 from perfstats.anomaly import (
     AnomalyResult,
     EwmaZScore,
@@ -54,8 +55,9 @@ from perfstats.linear_model import LinearModel, Prediction
 from perfstats.moments import Moments, lag1_autocorrelation
 from perfstats.quantile_sketch import QuantileSketch
 from perfstats.report import Report, build_report
+from perfstats.series import metric_series
 from perfstats.summary import Summary, summarize
-from perfstats.trend import Trend, fit_trend
+from perfstats.trend import MetricTrend, Trend, fit_trend, trend
 
 __all__ = [
     "AnomalyResult",
@@ -70,6 +72,8 @@ __all__ = [
     "Histogram",
     "LinearModel",
     "MannWhitneyResult",
+    "MetricAnomalies",
+    "MetricTrend",
     "Moments",
     "Prediction",
     "QuantileSketch",
@@ -82,6 +86,7 @@ __all__ = [
     "TTestResult",
     "Trend",
     "__version__",
+    "anomalies",
     "anomaly_likelihood",
     "build_report",
     "compare",
@@ -94,6 +99,7 @@ __all__ = [
     "lag1_autocorrelation",
     "load_prices",
     "mann_whitney_u",
+    "metric_series",
     "one_sample_t_test",
     "paired_t_test",
     "power",
@@ -107,6 +113,7 @@ __all__ = [
     "srm_test",
     "student_t_test",
     "summarize",
+    "trend",
     "welch_t_test",
     "wilson_interval",
     "write_events",
