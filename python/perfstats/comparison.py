@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from perfstats._json import json_scalar
 from perfstats.hypothesis_tests import (
     SRMResult,
     required_sample_size,
@@ -125,15 +126,6 @@ class Comparison:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of the table, verdicts and sample-ratio check."""
 
-        def clean(v: Any) -> Any:
-            if isinstance(v, (bool, np.bool_)):
-                return bool(v)
-            if isinstance(v, (float, np.floating)):
-                return None if math.isnan(v) else float(v)
-            if isinstance(v, np.integer):
-                return int(v)
-            return v
-
         return {
             "by": self.by,
             "baseline": self.baseline,
@@ -141,7 +133,7 @@ class Comparison:
             "reasons": self.reasons,
             "srm": None if self.srm is None else self.srm.to_dict(),
             "metrics": [
-                {k: clean(v) for k, v in r.items()}
+                {k: json_scalar(v) for k, v in r.items()}
                 for r in self.table.to_dict(orient="records")
             ],
             "missing": self.missing,

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from perfstats._json import json_scalar as _clean
 from perfstats.history import atomic_write, group_label
 from perfstats.intervals import wilson_interval
 from perfstats.io import Events, read_events
@@ -193,24 +194,6 @@ class ReportContext:
 
 
 SectionFunction = Callable[[ReportContext], Section | None]
-
-
-def _clean(v: Any) -> Any:
-    """A JSON-ready scalar: NaN/inf -> None, NumPy scalars -> Python, times -> ISO."""
-    if isinstance(v, (bool, np.bool_)):
-        return bool(v)
-    if isinstance(v, (int, np.integer)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        return float(v) if math.isfinite(v) else None
-    if v is None or isinstance(v, str):
-        return v
-    if hasattr(v, "isoformat"):
-        try:
-            return None if v != v else v.isoformat()
-        except (TypeError, ValueError):
-            return str(v)
-    return str(v)
 
 
 def _ms(v: float) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import itertools
 import json
-import math
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -16,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from perfstats import _core
+from perfstats._json import json_scalar
 from perfstats.intervals import wilson_interval
 from perfstats.quantile_sketch import QuantileSketch
 
@@ -173,17 +173,8 @@ class Summary:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict: settings, one record per group, and what was missing."""
 
-        def clean(v: Any) -> Any:
-            if isinstance(v, (float, np.floating)):
-                return None if math.isnan(v) else float(v)
-            if isinstance(v, (np.integer,)):
-                return int(v)
-            if hasattr(v, "isoformat"):
-                return v.isoformat()
-            return v if v is None or isinstance(v, (int, str, bool)) else str(v)
-
         records = [
-            {k: clean(v) for k, v in row.items()}
+            {k: json_scalar(v) for k, v in row.items()}
             for row in self.table.reset_index().to_dict(orient="records")
         ]
         return {
