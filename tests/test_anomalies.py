@@ -127,3 +127,25 @@ def test_outputs_and_bad_input(found: dict[str, MetricAnomalies]) -> None:
         res.incidents("up")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="detector must be"):
         anomalies(_with_open_incident(), detector="robust")  # type: ignore[arg-type]
+
+
+def test_seasonal_level_detector_plugs_in_and_keeps_the_side_of_an_incident():
+    from perfstats.anomaly import SeasonalLevelDetector
+
+    rng = np.random.default_rng(0)
+    ts = pd.date_range("2026-01-01", periods=21 * 24 * 12, freq="5min", tz="UTC")
+    hour = ts.hour.to_numpy()
+    lat = rng.lognormal(np.log(300 + 100 * np.sin(2 * np.pi * hour / 24)), 0.05)
+    slow = (ts >= "2026-01-18 03:00") & (ts < "2026-01-18 03:15")
+    fast = (ts >= "2026-01-19 15:00") & (ts < "2026-01-19 15:15")
+    lat[slow] *= 3.0
+    lat[fast] /= 3.0
+    events = pd.DataFrame({"timestamp": ts, "latency_ms": lat})
+    found = anomalies(
+        events, metric="latency_p50", every="5min", detector=SeasonalLevelDetector(288)
+    )
+    high = found.incidents("high")["start"].tolist()
+    low = found.incidents("low")["start"].tolist()
+    assert pd.Timestamp("2026-01-18 03:00", tz="UTC") in high
+    assert pd.Timestamp("2026-01-19 15:00", tz="UTC") in low
+    assert pd.Timestamp("2026-01-19 15:00", tz="UTC") not in high

@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "perfstats/anomaly_detectors.hpp"
+#include "perfstats/seasonal_level_detector.hpp"
 #include "pybind.hpp"
 
 namespace perfstats::python {
@@ -80,6 +81,16 @@ void register_anomaly(py::module_& m) {
       .def_property_readonly("window", &SeasonalZScore::window)
       .def_property_readonly("log", &SeasonalZScore::log);
   add_common<SeasonalZScore>(seasonal);
+
+  py::class_<SeasonalLevelDetector> level(m, "SeasonalLevelDetector");
+  level.def(py::init<std::size_t, std::size_t, double, std::size_t, std::size_t, std::size_t>(),
+            py::arg("period"), py::arg("seasons"), py::arg("threshold"), py::arg("history"),
+            py::arg("refractory"), py::arg("min_periods"));
+  level.def_property_readonly("period", &SeasonalLevelDetector::period)
+      .def_property_readonly("seasons", &SeasonalLevelDetector::seasons)
+      .def_property_readonly("history", &SeasonalLevelDetector::history)
+      .def_property_readonly("refractory", &SeasonalLevelDetector::refractory);
+  add_common<SeasonalLevelDetector>(level);
 }
 
 }  // namespace perfstats::python

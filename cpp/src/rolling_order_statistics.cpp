@@ -308,4 +308,20 @@ double RollingOrderStatistics::mean_absolute_deviation(double center) const noex
   return sum / static_cast<double>(count_);
 }
 
+std::size_t RollingOrderStatistics::count_at_least(double x) const noexcept {
+  // First rank whose value is >= x; every rank from there on holds a value >= x.
+  std::size_t lo = 0;
+  std::size_t hi = count_;
+  if (x != x) return 0;
+  while (lo < hi) {
+    const std::size_t mid = lo + (hi - lo) / 2;
+    if ((tiered_ ? at(mid) : sorted_[mid]) < x) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return count_ - lo;
+}
+
 }  // namespace perfstats

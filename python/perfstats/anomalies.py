@@ -12,6 +12,7 @@ from perfstats.anomaly import (
     EwmaZScore,
     RobustZScore,
     RollingZScore,
+    SeasonalLevelDetector,
     SeasonalZScore,
 )
 
@@ -20,7 +21,9 @@ if TYPE_CHECKING:
 
 __all__ = ["MetricAnomalies", "anomalies", "default_detector"]
 
-Detector = RollingZScore | RobustZScore | EwmaZScore | SeasonalZScore
+Detector = (
+    RollingZScore | RobustZScore | EwmaZScore | SeasonalZScore | SeasonalLevelDetector
+)
 Side = Literal["high", "low", "both"]
 
 #: Past days in the seasonal profile of the default detector.
@@ -85,7 +88,7 @@ def anomalies(
         Any metric :func:`perfstats.metric_series` knows.
     every : str, default "1h"
         Window length (pandas duration).
-    detector : RollingZScore, RobustZScore, EwmaZScore or SeasonalZScore, optional
+    detector : RollingZScore, RobustZScore, EwmaZScore, SeasonalZScore or SeasonalLevelDetector, optional
         Default: :func:`default_detector` (seasonal with a daily period for sub-daily
         windows, robust otherwise).
     sla_target_ms : float, default 5000
@@ -127,11 +130,19 @@ def anomalies(
     if detector is None:
         detector = default_detector(every, values)
     elif not isinstance(
-        detector, (RollingZScore, RobustZScore, EwmaZScore, SeasonalZScore)
+        detector,
+        (
+            RollingZScore,
+            RobustZScore,
+            EwmaZScore,
+            SeasonalZScore,
+            SeasonalLevelDetector,
+        ),
     ):
         raise TypeError(
             "detector must be a perfstats.anomaly detector (RollingZScore, "
-            f"RobustZScore, EwmaZScore, SeasonalZScore), got {type(detector).__name__}"
+            f"RobustZScore, EwmaZScore, SeasonalZScore, SeasonalLevelDetector), "
+            f"got {type(detector).__name__}"
         )
     result = detector.detect(values, timestamps=list(series.index))
     return MetricAnomalies(result, metric=metric, every=every, series=series)

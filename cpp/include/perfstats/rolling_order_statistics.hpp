@@ -42,6 +42,8 @@ class RollingOrderStatistics {
   // Mean of |x - center| over the held values, summed in sorted order (O(size) scan);
   // NaN if empty.
   double mean_absolute_deviation(double center) const noexcept;
+  // Number of held values >= x (a binary search over ranks: O(log size)); 0 for NaN.
+  std::size_t count_at_least(double x) const noexcept;
 
  private:
   // Tiered layout: the value of rank r.

@@ -1,0 +1,65 @@
+// A general-purpose detector for a metric with a cycle (a day of 5-minute points, say)
+// whose level also moves: it asks two questions of every point and alerts once per
+// incident.
+//
+// - Level: the 3-sigma score of x against the last `seasons * period` values (a week of
+//   a daily cycle; RollingZScore, at least `min_periods` values).
+// - Season: the robust score of x against the median of the same phase over the last
+//   `seasons` cycles, net of the recent level (SeasonalZScore, at least `period`
+//   residuals).
+// - Each score is calibrated by its rank among that component's own last `history` valid
+//   |scores| (a conformal tail probability, Vovk et al. 2005): with n earlier scores of
+//   which k are >= the current one, tail = 1 - (1 + k) / (n + 1). Scales and tails then
+//   stop mattering, so one threshold suits every series.
+// - surprise = the larger of the two tails, in [0, 1); score = surprise signed by the
+//   side of `expected` the value is on (NaN while neither component is scoring and at
+//   gaps). A point is flagged when surprise >= threshold and it is more surprising than
+//   every point in the previous `refractory` positions: one
+//   alert per incident (a burst of equally surprising points alerts once) while a
+//   worsening incident alerts again.
+// - expected/lower/upper are the seasonal component's band (3 robust sigmas) once it
+//   scores, the level component's (3 sigmas) before that.
+// NaN is a gap (not scored, not added, but it counts as a position for the phase and the
+// refractory span); +-inf is rejected. Batch == streaming by construction.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <utility>
+
+#include "perfstats/anomaly_detectors.hpp"
+#include "perfstats/rolling_order_statistics.hpp"
+
+namespace perfstats {
+
+class SeasonalLevelDetector {
+ public:
+  // period >= 2; seasons >= 1; 0 < threshold < 1; history >= 1 (0 means 30 * period);
+  // refractory = positions (0 means period); min_periods = level values needed, between
+  // 2 and seasons * period (0 means min(100, seasons * period)).
+  SeasonalLevelDetector(std::size_t period, std::size_t seasons = 7, double threshold = 0.998,
+                        std::size_t history = 0, std::size_t refractory = 0,
+                        std::size_t min_periods = 0);
+  AnomalyPoint update(double value);
+  void reset();
+  std::size_t period() const noexcept { return seasonal_.period(); }
+  std::size_t seasons() const noexcept { return seasonal_.window(); }
+  std::size_t history() const noexcept { return level_history_.capacity(); }
+  std::size_t refractory() const noexcept { return refractory_; }
+  std::size_t min_periods() const noexcept { return level_.min_periods(); }
+  double threshold() const noexcept { return threshold_; }
+
+ private:
+  RollingZScore level_;
+  SeasonalZScore seasonal_;
+  RollingOrderStatistics level_history_;
+  RollingOrderStatistics seasonal_history_;
+  double threshold_;
+  std::size_t refractory_;
+  // Positions and scores of the last `refractory_` positions, scores strictly decreasing
+  // from the front (the front is their maximum).
+  std::deque<std::pair<std::size_t, double>> recent_;
+  std::size_t position_ = 0;
+};
+
+}  // namespace perfstats

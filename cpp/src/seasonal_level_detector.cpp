@@ -1,0 +1,95 @@
+#include "perfstats/seasonal_level_detector.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+namespace perfstats {
+namespace {
+
+std::size_t level_window(std::size_t period, std::size_t seasons) {
+  if (period < 2) throw std::invalid_argument("period must be >= 2");
+  if (seasons < 1) throw std::invalid_argument("seasons must be >= 1");
+  if (period > std::numeric_limits<std::size_t>::max() / seasons) {
+    throw std::invalid_argument("seasons * period is too large");
+  }
+  return seasons * period;
+}
+
+double checked_threshold(double threshold) {
+  if (!(threshold > 0.0 && threshold < 1.0)) {
+    throw std::invalid_argument("threshold must be a probability in (0, 1), got " +
+                                std::to_string(threshold));
+  }
+  return threshold;
+}
+
+std::size_t default_history(std::size_t history, std::size_t period) {
+  if (history != 0) return history;
+  return period > std::numeric_limits<std::size_t>::max() / 30 ? period : 30 * period;
+}
+
+// Conformal tail of |score| among `history`, then adds it there; NaN stays NaN.
+double calibrate(RollingOrderStatistics& history, double score) {
+  if (std::isnan(score)) return score;
+  // inf (a departure from a constant baseline) ranks at the top, tying with other infs.
+  const double a = std::min(std::fabs(score), std::numeric_limits<double>::max());
+  const auto n = static_cast<double>(history.size());
+  const auto at_least = static_cast<double>(history.count_at_least(a));
+  history.push(a);
+  return 1.0 - (1.0 + at_least) / (n + 1.0);
+}
+
+}  // namespace
+
+SeasonalLevelDetector::SeasonalLevelDetector(std::size_t period, std::size_t seasons,
+                                             double threshold, std::size_t history,
+                                             std::size_t refractory,
+                                             std::size_t min_periods)
+    : level_(level_window(period, seasons), 3.0,
+             min_periods == 0 ? std::min<std::size_t>(100, period * seasons) : min_periods),
+      seasonal_(period, seasons, 3.0, false, 0),
+      level_history_(default_history(history, period)),
+      seasonal_history_(default_history(history, period)),
+      threshold_(checked_threshold(threshold)),
+      refractory_(refractory == 0 ? period : refractory) {}
+
+AnomalyPoint SeasonalLevelDetector::update(double value) {
+  if (std::isinf(value)) {
+    throw std::invalid_argument("value at position " + std::to_string(position_) +
+                                " is infinite");
+  }
+  const std::size_t here = position_++;
+  const AnomalyPoint level = level_.update(value);
+  const AnomalyPoint seasonal = seasonal_.update(value);
+  const double level_tail = calibrate(level_history_, level.score);
+  const double seasonal_tail = calibrate(seasonal_history_, seasonal.score);
+  const AnomalyPoint& band = std::isnan(seasonal.score) ? level : seasonal;
+  const double surprise = std::fmax(level_tail, seasonal_tail);
+  // Signed by the side of the band the value is on, so callers can tell highs from lows.
+  AnomalyPoint out{std::copysign(surprise, value - band.expected), band.expected,
+                   band.lower, band.upper, false};
+  // Drop what has left the refractory span, compare with the rest, then join it.
+  while (!recent_.empty() && here - recent_.front().first > refractory_) {
+    recent_.pop_front();
+  }
+  if (std::isnan(surprise)) return out;
+  out.is_anomaly =
+      surprise >= threshold_ && (recent_.empty() || surprise > recent_.front().second);
+  while (!recent_.empty() && recent_.back().second <= surprise) recent_.pop_back();
+  recent_.emplace_back(here, surprise);
+  return out;
+}
+
+void SeasonalLevelDetector::reset() {
+  level_.reset();
+  seasonal_.reset();
+  level_history_.clear();
+  seasonal_history_.clear();
+  recent_.clear();
+  position_ = 0;
+}
+
+}  // namespace perfstats

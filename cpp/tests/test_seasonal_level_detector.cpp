@@ -1,0 +1,104 @@
+// SeasonalLevelDetector and the rank query it calibrates with, against brute force.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <random>
+#include <stdexcept>
+#include <vector>
+
+#include "perfstats/anomaly_detectors.hpp"
+#include "perfstats/rolling_order_statistics.hpp"
+#include "perfstats/seasonal_level_detector.hpp"
+
+using perfstats::AnomalyPoint;
+using perfstats::RollingOrderStatistics;
+using perfstats::SeasonalLevelDetector;
+
+namespace {
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+}  // namespace
+
+TEST(RollingOrderStatistics, CountAtLeastMatchesCountingTheWindow) {
+  std::mt19937_64 rng(7);
+  std::uniform_int_distribution<int> few(0, 5);
+  // flat layout, and the tiered layout forced with small blocks
+  for (const std::size_t block : {std::size_t{0}, std::size_t{4}}) {
+    for (const std::size_t cap : {1U, 2U, 7U, 64U}) {
+      RollingOrderStatistics stats(cap, block);
+      std::vector<double> all;
+      for (int i = 0; i < 300; ++i) {
+        const double x = static_cast<double>(few(rng));
+        stats.push(x);
+        all.push_back(x);
+        const std::size_t n = std::min(all.size(), cap);
+        for (const double q : {-1.0, 0.0, 2.0, 2.5, 5.0, 6.0}) {
+          const auto expected = static_cast<std::size_t>(
+              std::count_if(all.end() - static_cast<std::ptrdiff_t>(n), all.end(),
+                            [q](double v) { return v >= q; }));
+          ASSERT_EQ(stats.count_at_least(q), expected) << cap << " " << i << " " << q;
+        }
+        ASSERT_EQ(stats.count_at_least(kNaN), 0U);
+      }
+    }
+  }
+}
+
+TEST(SeasonalLevelDetector, ConstantSeriesAlertsOnlyWhenItMoves) {
+  SeasonalLevelDetector d(4, 2, 0.9, 0, 0, 0);
+  std::size_t alerts = 0;
+  for (int i = 0; i < 200; ++i) {
+    const AnomalyPoint p = d.update(i == 150 ? 6.0 : 5.0);
+    if (p.is_anomaly) {
+      EXPECT_EQ(i, 150);
+      // the departure outranks the last 30 * 4 = 120 scores (all 0)
+      EXPECT_DOUBLE_EQ(p.score, 1.0 - 1.0 / 121.0);
+      ++alerts;
+    }
+  }
+  EXPECT_EQ(alerts, 1U);
+}
+
+TEST(SeasonalLevelDetector, RefractorySpanSuppressesEqualAndWeakerRepeats) {
+  // Period 2, constant 0 then departures of growing size: once the history is full of
+  // zeros every departure scores the same top rank while it stays the largest so far.
+  SeasonalLevelDetector d(2, 1, 0.5, 4, 3, 2);
+  std::vector<bool> flags;
+  const std::vector<double> x = {0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0};
+  for (const double v : x) flags.push_back(d.update(v).is_anomaly);
+  EXPECT_TRUE(flags[8]);
+  for (std::size_t i = 9; i < flags.size(); ++i) EXPECT_FALSE(flags[i]) << i;
+}
+
+TEST(SeasonalLevelDetector, NaNIsAGapAndInfinityIsRejected) {
+  SeasonalLevelDetector d(4, 2, 0.9, 0, 0, 2);
+  EXPECT_TRUE(std::isnan(d.update(kNaN).score));
+  for (int i = 0; i < 5; ++i) d.update(1.0 + i);
+  EXPECT_TRUE(std::isnan(d.update(kNaN).score));
+  EXPECT_THROW(d.update(std::numeric_limits<double>::infinity()), std::invalid_argument);
+  EXPECT_THROW(SeasonalLevelDetector(1, 2, 0.9, 0, 0, 0), std::invalid_argument);
+  EXPECT_THROW(SeasonalLevelDetector(4, 0, 0.9, 0, 0, 0), std::invalid_argument);
+  EXPECT_THROW(SeasonalLevelDetector(4, 2, 1.0, 0, 0, 0), std::invalid_argument);
+  EXPECT_THROW(SeasonalLevelDetector(4, 2, kNaN, 0, 0, 0), std::invalid_argument);
+}
+
+TEST(SeasonalLevelDetector, ResetStartsOver) {
+  SeasonalLevelDetector d(3, 2, 0.8, 10, 2, 2);
+  std::mt19937_64 rng(3);
+  std::normal_distribution<double> normal(50.0, 5.0);
+  std::vector<double> x(90);
+  for (double& v : x) v = normal(rng);
+  std::vector<double> first;
+  for (const double v : x) first.push_back(d.update(v).score);
+  d.reset();
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double again = d.update(x[i]).score;
+    if (std::isnan(first[i])) {
+      EXPECT_TRUE(std::isnan(again));
+    } else {
+      EXPECT_EQ(again, first[i]);
+    }
+  }
+}
