@@ -26,9 +26,8 @@ double checked_threshold(double threshold) {
   return threshold;
 }
 
-std::size_t default_history(std::size_t history, std::size_t period) {
-  if (history != 0) return history;
-  return period > std::numeric_limits<std::size_t>::max() / 30 ? period : 30 * period;
+std::size_t default_history(std::size_t history) {
+  return history != 0 ? history : SeasonalLevelDetector::kDefaultHistory;
 }
 
 // Conformal tail of |score| among `history`, then adds it there; NaN stays NaN.
@@ -51,8 +50,8 @@ SeasonalLevelDetector::SeasonalLevelDetector(std::size_t period, std::size_t sea
     : level_(level_window(period, seasons), 3.0,
              min_periods == 0 ? std::min<std::size_t>(100, period * seasons) : min_periods),
       seasonal_(period, seasons, 3.0, false, 0),
-      level_history_(default_history(history, period)),
-      seasonal_history_(default_history(history, period)),
+      level_history_(default_history(history)),
+      seasonal_history_(default_history(history)),
       threshold_(checked_threshold(threshold)),
       refractory_(refractory == 0 ? period : refractory) {}
 

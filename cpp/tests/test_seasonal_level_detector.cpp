@@ -47,13 +47,13 @@ TEST(RollingOrderStatistics, CountAtLeastMatchesCountingTheWindow) {
 }
 
 TEST(SeasonalLevelDetector, ConstantSeriesAlertsOnlyWhenItMoves) {
-  SeasonalLevelDetector d(4, 2, 0.9, 0, 0, 0);
+  SeasonalLevelDetector d(4, 2, 0.9, 120, 0, 0);
   std::size_t alerts = 0;
   for (int i = 0; i < 200; ++i) {
     const AnomalyPoint p = d.update(i == 150 ? 6.0 : 5.0);
     if (p.is_anomaly) {
       EXPECT_EQ(i, 150);
-      // the departure outranks the last 30 * 4 = 120 scores (all 0)
+      // the departure outranks the last 120 scores (all 0)
       EXPECT_DOUBLE_EQ(p.score, 1.0 - 1.0 / 121.0);
       ++alerts;
     }

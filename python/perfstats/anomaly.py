@@ -605,7 +605,8 @@ class SeasonalLevelDetector(_Detector):
         Tail probability (0 < threshold < 1) at which a point is flagged; about
         ``1 - threshold`` of ordinary points reach it before the refractory rule.
     history : int, optional
-        Earlier answers each point is ranked among (default ``30 * period``).
+        Earlier answers each point is ranked among (default 10,000: tail probabilities
+        resolve to 1e-4).
     refractory : int, optional
         Positions a new alert must out-surprise (default ``period``).
     min_periods : int, optional
@@ -621,8 +622,8 @@ class SeasonalLevelDetector(_Detector):
     >>> values = 100 + 20 * day + rng.normal(0, 1, day.size)
     >>> values[900:903] += 8
     >>> result = SeasonalLevelDetector(24).detect(values)
-    >>> np.flatnonzero(result.is_anomaly).tolist()
-    [900]
+    >>> result.events()  # alerted at 900, and at 901, which was further out
+    [AnomalyEvent(start=900, end=901, peak=901, peak_score=0.998829)]
     """
 
     def __init__(
@@ -641,7 +642,7 @@ class SeasonalLevelDetector(_Detector):
             period,
             seasons,
             _probability("threshold", threshold),
-            30 * period if history is None else _int("history", history, 1),
+            10_000 if history is None else _int("history", history, 1),
             period if refractory is None else _int("refractory", refractory, 1),
             _min_periods(min_periods, 2),
         )
