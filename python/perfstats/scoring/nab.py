@@ -184,8 +184,17 @@ def load_nab_corpus(root: str | Path) -> NabCorpus:
             rows = list(csv.reader(f))
         if not rows or rows[0][:2] != ["timestamp", "value"]:
             raise ValueError(f"{path}: expected a 'timestamp,value' header")
-        ts = np.array([r[0] for r in rows[1:]], dtype="datetime64[ns]")
-        values[rel] = np.array([float(r[1]) for r in rows[1:]])
+        for line, r in enumerate(rows[1:], start=2):
+            if len(r) != 2:
+                raise ValueError(f"{path}, line {line}: expected 'timestamp,value'")
+        try:
+            ts = np.array([r[0] for r in rows[1:]], dtype="datetime64[ns]")
+        except ValueError as e:
+            raise ValueError(f"{path}: unparsable timestamp ({e})") from None
+        try:
+            values[rel] = np.array([float(r[1]) for r in rows[1:]])
+        except ValueError as e:
+            raise ValueError(f"{path}: unparsable value ({e})") from None
         stamps[rel] = ts
         spans = []
         for start, end in limits:
