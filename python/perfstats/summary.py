@@ -105,6 +105,9 @@ def events_frame(events: Any) -> pd.DataFrame:
         if not pd.api.types.is_numeric_dtype(values):
             raise TypeError(f"column {col!r} must be numeric (ms), got {values.dtype}")
         arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        # two NaN-ignoring reductions, no 10M-row masks unless something is wrong
+        if len(arr) == 0 or (np.fmin.reduce(arr) >= 0 and np.fmax.reduce(arr) < np.inf):
+            continue
         bad = np.isinf(arr) | (arr < 0)
         if bad.any():
             row = int(np.argmax(bad))
@@ -261,56 +264,62 @@ class Summary:
 
 def _group_codes(
     frame: pd.DataFrame, by: list[str], every: str | None
-) -> tuple[npt.NDArray[np.int64], int, list[npt.NDArray[Any]], list[str]]:
-    """Dense combined group codes, their count, and the label arrays per level."""
+) -> tuple[
+    npt.NDArray[np.int64], npt.NDArray[np.int64], int, list[npt.NDArray[Any]], list[str]
+]:
+    """Dense combined group codes, the rows per code, the number of codes, and the label
+    arrays per level."""
     import pandas as pd
 
-    codes: npt.NDArray[np.int64] | None = None  # None: one group so far (all zeros)
+    # None: one group so far (all zeros). A single categorical key keeps its narrow codes
+    # (int8 for a few endpoints) until the C++ window pass widens them.
+    codes: npt.NDArray[np.integer[Any]] | None = None
     n_total = 1
     labels: list[npt.NDArray[Any]] = []
     names: list[str] = []
     for col in by:
         series = frame[col]
+        c: npt.NDArray[np.integer[Any]]
         if isinstance(
             series.dtype, pd.CategoricalDtype
         ):  # codes as they are: no hashing
-            c = series.cat.codes.to_numpy().astype(np.int64)
+            c = series.cat.codes.to_numpy()
             values = np.asarray(series.cat.categories, dtype=object)
         else:
             c, uniques = pd.factorize(series, sort=True, use_na_sentinel=True)
             values = np.asarray(uniques, dtype=object)
         if (c < 0).any():  # missing keys form their own group
-            c = np.where(c < 0, len(values), c)
+            c = np.where(c < 0, len(values), c).astype(np.int64)
             values = np.concatenate([values, np.array([None], dtype=object)])
-        # fresh arrays, so updating in place saves 10M-row temporaries
-        c = c.astype(np.int64, copy=False)
         if codes is None:
             codes = c
         else:
+            # fresh int64 arrays, so updating in place saves 10M-row temporaries
+            if codes.dtype != np.int64 or codes is c:
+                codes = codes.astype(np.int64)
             codes *= len(values)
             codes += c
         n_total *= len(values)
         labels.append(values)
         names.append(col)
+    counts: npt.NDArray[np.int64]
     if every is not None:
         step = _window(every).value
         ts = frame["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-        origin = (ts.min() // step) * step
-        w = ts - origin
-        w //= step
-        n_windows = int(w.max()) + 1
-        if codes is None:
-            codes = w
-        else:
-            codes *= n_windows
-            codes += w
+        # one C++ pass for the time range, one for codes = key * windows + window and
+        # the rows per code (no 10M-row temporaries, no separate bincount)
+        origin, n_windows = _core.window_grid(ts, step)
+        codes, counts = _core.window_codes(codes, n_total, ts, origin, step, n_windows)
         n_total *= n_windows
         starts = pd.to_datetime(origin + step * np.arange(n_windows), utc=True)
         labels.append(np.asarray(starts, dtype=object))
         names.append("window_start")
+        return codes, counts, n_total, labels, names
     if codes is None:
         codes = np.zeros(len(frame), dtype=np.int64)
-    return codes, n_total, labels, names
+    codes = codes.astype(np.int64, copy=False)
+    counts = np.bincount(codes, minlength=n_total)
+    return codes, counts, n_total, labels, names
 
 
 def summarize(
@@ -403,8 +412,8 @@ def summarize(
 
     if len(frame) == 0:
         raise ValueError("events are empty: nothing to summarize")
-    codes, n_total, labels, names = _group_codes(frame, by_list, every)
-    counts = np.bincount(codes, minlength=n_total).astype(np.float64)
+    codes, row_counts, n_total, labels, names = _group_codes(frame, by_list, every)
+    counts = row_counts.astype(np.float64)
     present = np.flatnonzero(counts)
     pos = present  # rows of the output, in code order (sorted keys, then time)
     cols: dict[str, npt.NDArray[Any]] = {"count": counts[pos].astype(np.int64)}
