@@ -268,3 +268,55 @@ def test_threaded_grouped_fill_equals_one_thread(threads: int) -> None:
     np.testing.assert_array_equal(counts_one, expected)
     for a, b in zip(one, many, strict=True):
         assert a.to_bytes() == b.to_bytes()
+
+
+@pytest.mark.parametrize("missing", [0.0, 0.05])
+def test_windows_with_wide_and_missing_keys_match_pandas_groupby(missing: float) -> None:
+    # 300 categories: int16 codes reach the C++ window pass as they are (int64 once
+    # missing keys are given their own group); timestamps before 1970 floor like pandas.
+    rng = np.random.default_rng(11)
+    n = 30_000
+    names = [f"/api/{i}" for i in range(300)]
+    endpoint = pd.Categorical(rng.choice(names, n), categories=names)
+    endpoint[rng.random(n) < missing] = np.nan
+    ev = pd.DataFrame(
+        {
+            "timestamp": pd.Timestamp("1969-12-31 20:07", tz="UTC")
+            + pd.to_timedelta(rng.uniform(0, 9 * 3600, n), unit="s"),
+            "endpoint": endpoint,
+            "latency_ms": rng.lognormal(6, 1, n),
+        }
+    )
+    assert ev["endpoint"].cat.codes.dtype == np.int16
+    s = summarize(ev, by="endpoint", every="15min")
+    keys = ev["endpoint"].astype(object).fillna("<missing>")
+    window = ev["timestamp"].dt.floor("15min")
+    g = ev.groupby([keys, window])["latency_ms"]
+    sizes = g.size().to_dict()
+    exact = g.quantile(0.5, interpolation="lower").to_dict()
+    got = s.table
+    assert len(got) == len(sizes)
+    # the missing key forms the last group
+    assert pd.isna(got.index.get_level_values("endpoint")[-1]) == (missing > 0)
+    for (ep, start), row in got.iterrows():
+        key = ("<missing>" if pd.isna(ep) else ep, start)
+        assert row["count"] == sizes[key]
+        ref = exact[key]
+        assert abs(row["latency_p50"] - ref) <= 0.01 * ref
+
+
+def test_missing_timestamp_with_windows_names_the_row() -> None:
+    ev = make_events(100)
+    ev.loc[42, "timestamp"] = pd.NaT
+    with pytest.raises(ValueError, match="row 42 is missing"):
+        summarize(ev, by="endpoint", every="1h")
+
+
+@pytest.mark.parametrize("bad", [-1.0, -np.inf, np.inf])
+def test_invalid_phase_after_missing_values_names_the_first_bad_row(bad: float) -> None:
+    ev = make_events(50)
+    ev["queue_ms"] = np.nan  # NaN is "not applicable": never an error
+    assert summarize(ev).table["count"].sum() == 50
+    ev.loc[[30, 45], "queue_ms"] = bad
+    with pytest.raises(ValueError, match=r"'queue_ms' has 2 negative.*row 30 "):
+        summarize(ev)

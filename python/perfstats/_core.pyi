@@ -81,6 +81,18 @@ def sketch_groups(
     threads: int = 0,
 ) -> tuple[list[QuantileSketch], npt.NDArray[np.float64]]: ...
 
+# ---- time windows -------------------------------------------------------------------------
+def window_grid(timestamps: Any, step: int) -> tuple[int, int]: ...
+def window_codes(
+    keys: Any,
+    n_keys: int,
+    timestamps: Any,
+    origin: int,
+    step: int,
+    n_windows: int,
+    threads: int = 0,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
+
 # ---- moments and hypothesis tests (stats-tests) ----
 
 class Moments:

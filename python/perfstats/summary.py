@@ -274,6 +274,7 @@ def _group_codes(
     # None: one group so far (all zeros). A single categorical key keeps its narrow codes
     # (int8 for a few endpoints) until the C++ window pass widens them.
     codes: npt.NDArray[np.integer[Any]] | None = None
+    owned = False
     n_total = 1
     labels: list[npt.NDArray[Any]] = []
     names: list[str] = []
@@ -292,11 +293,11 @@ def _group_codes(
             c = np.where(c < 0, len(values), c).astype(np.int64)
             values = np.concatenate([values, np.array([None], dtype=object)])
         if codes is None:
-            codes = c
+            codes = c  # may be a view of the frame's own codes: never updated in place
         else:
-            # fresh int64 arrays, so updating in place saves 10M-row temporaries
-            if codes.dtype != np.int64 or codes is c:
+            if not owned:  # a fresh int64 array, so updating in place saves temporaries
                 codes = codes.astype(np.int64)
+                owned = True
             codes *= len(values)
             codes += c
         n_total *= len(values)
@@ -315,11 +316,13 @@ def _group_codes(
         labels.append(np.asarray(starts, dtype=object))
         names.append("window_start")
         return codes, counts, n_total, labels, names
-    if codes is None:
-        codes = np.zeros(len(frame), dtype=np.int64)
-    codes = codes.astype(np.int64, copy=False)
-    counts = np.bincount(codes, minlength=n_total)
-    return codes, counts, n_total, labels, names
+    wide: npt.NDArray[np.int64] = (
+        np.zeros(len(frame), dtype=np.int64)
+        if codes is None
+        else codes.astype(np.int64, copy=False)
+    )
+    counts = np.bincount(wide, minlength=n_total)
+    return wide, counts, n_total, labels, names
 
 
 def summarize(
