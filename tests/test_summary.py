@@ -271,7 +271,7 @@ def test_threaded_grouped_fill_equals_one_thread(threads: int) -> None:
 
 
 @pytest.mark.parametrize("missing", [0.0, 0.05])
-def test_windows_with_wide_and_missing_keys_match_pandas_groupby(missing: float) -> None:
+def test_windows_with_many_and_missing_keys_match_pandas(missing: float) -> None:
     # 300 categories: int16 codes reach the C++ window pass as they are (int64 once
     # missing keys are given their own group); timestamps before 1970 floor like pandas.
     rng = np.random.default_rng(11)
