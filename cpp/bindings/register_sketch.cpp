@@ -122,6 +122,27 @@ void register_sketch(py::module_& m) {
       .def("__copy__", [](const S& self) { return S(self); });
 
   m.def(
+      "quantiles_of",
+      [](const std::vector<const S*>& sketches, const py::handle& q) {
+        const DoubleView v = view_1d(q, "q");
+        std::vector<double> qs(v.size);
+        for (std::size_t i = 0; i < v.size; ++i) {
+          qs[i] = v.data[static_cast<std::ptrdiff_t>(i) * v.stride];
+        }
+        for (const S* s : sketches) {
+          if (s == nullptr) throw py::type_error("sketches must not contain None");
+        }
+        py::array_t<double> out({static_cast<py::ssize_t>(sketches.size()),
+                                 static_cast<py::ssize_t>(qs.size())});
+        double* o = out.mutable_data();
+        for (std::size_t i = 0; i < sketches.size(); ++i) {
+          sketches[i]->quantiles(qs.data(), o + i * qs.size(), qs.size());
+        }
+        return out;
+      },
+      py::arg("sketches"), py::arg("q"));
+
+  m.def(
       "sketch_groups",
       [](const py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>& codes,
          const DoubleArray& values, std::size_t n_groups, double relative_accuracy,

@@ -14,6 +14,7 @@
 
 #include "perfstats/detail/bytes.hpp"
 #include "perfstats/detail/parallel.hpp"
+#include "perfstats/detail/scratch.hpp"
 
 namespace perfstats {
 namespace {
@@ -970,7 +971,7 @@ GroupedSketches sketch_groups(const std::int64_t* codes, const double* values, s
   }
   scans.clear();
   // Not value-initialised: every element is written by the scatter below.
-  const std::unique_ptr<double[]> sorted(new double[start[n_groups]]);
+  const detail::ScratchArray<double> sorted(start[n_groups]);
   detail::run_parallel(T, [&](std::size_t t) {
     std::size_t* nx = next[t].data();
     for (std::size_t i = row_begin[t]; i < row_begin[t + 1]; ++i) {

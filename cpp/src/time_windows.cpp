@@ -92,7 +92,8 @@ std::vector<std::int64_t> window_codes(const Key* keys, std::size_t n_keys,
                                 std::to_string(n_windows) + " windows");
   }
   const std::size_t n_groups = n_keys * n_windows;
-  const Divider divide(static_cast<std::uint64_t>(grid.step));
+  const auto step = static_cast<std::uint64_t>(grid.step);
+  const Divider divide(step);
   const auto origin = static_cast<std::uint64_t>(grid.origin);
   const std::size_t T = detail::thread_count(threads, n);
   std::vector<std::vector<std::int64_t>> counts(T);
@@ -101,9 +102,17 @@ std::vector<std::int64_t> window_codes(const Key* keys, std::size_t n_keys,
     std::vector<std::int64_t>& c = counts[t];
     c.assign(n_groups, 0);
     const std::size_t end = detail::part_begin(n, T, t + 1);
+    // Window w = [w_start, w_start + step) of the previous row (w_start = w * step): telemetry
+    // is mostly in time order, so most rows skip the division.
+    std::uint64_t w = 0;
+    std::uint64_t w_start = 0;
     for (std::size_t i = detail::part_begin(n, T, t); i < end; ++i) {
       // Timestamps below the origin wrap around to huge offsets and fail the check too.
-      const std::uint64_t w = divide(static_cast<std::uint64_t>(ts[i]) - origin);
+      const std::uint64_t d = static_cast<std::uint64_t>(ts[i]) - origin;
+      if (d - w_start >= step) {  // unsigned: also when d < w_start
+        w = divide(d);
+        w_start = w * step;
+      }
       std::uint64_t key = 0;
       if (keys != nullptr) {
         const Key k = keys[i];

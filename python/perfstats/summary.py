@@ -460,14 +460,16 @@ def summarize(
 
     def sketch_column(
         name: str, values: npt.NDArray[np.float64], boundaries: Sequence[float] = ()
-    ) -> tuple[list[QuantileSketch], npt.NDArray[np.float64]]:
+    ) -> tuple[list[_core.QuantileSketch], npt.NDArray[np.float64]]:
+        """The present groups' sketches (C++ objects, for one-call quantile tables) and
+        their counts between `boundaries`; the wrapped sketches go to `sketches`."""
         cores, bucket_counts = _core.sketch_groups(
             codes, values, n_total, relative_accuracy, 4096, list(boundaries)
         )
-        out = [QuantileSketch._wrap(cores[g]) for g in pos]
-        for g, s in zip(pos, out, strict=True):
-            sketches[int(g)][name] = s
-        return out, bucket_counts[pos]
+        present = [cores[g] for g in pos]
+        for g, core in zip(pos, present, strict=True):
+            sketches[int(g)][name] = QuantileSketch._wrap(core)
+        return present, bucket_counts[pos]
 
     # latency
     if "latency_ms" in frame.columns:
@@ -475,9 +477,7 @@ def summarize(
         # exact upper-inclusive counts at the SLA bounds and the SLA target, in C++
         edges = sorted({*buckets, float(sla_target_ms)})
         lat_sketches, hist = sketch_column("latency_ms", lat, edges)
-        qtab = np.array([s.quantile(np.array(qs)) for s in lat_sketches]).reshape(
-            len(pos), len(qs)
-        )
+        qtab = _core.quantiles_of(lat_sketches, np.array(qs)).reshape(len(pos), len(qs))
         cols["latency_mean"] = np.array([s.mean for s in lat_sketches])
         for j, q in enumerate(qs):
             cols[f"latency_{_pct_name(q)}"] = qtab[:, j]
@@ -495,7 +495,7 @@ def summarize(
         phases = [c for c in frame.columns if c.endswith("_ms") and c != "latency_ms"]
         if phases:
             known = ~np.isnan(lat)
-            p99 = np.array([s.quantile(0.99) for s in lat_sketches])
+            p99 = _core.quantiles_of(lat_sketches, np.array([0.99]))[:, 0]
             threshold = np.full(n_total, np.inf)
             threshold[pos] = p99
             tail = known & (lat >= threshold[codes])
@@ -504,8 +504,9 @@ def summarize(
             for ph in phases:
                 v = frame[ph].to_numpy(dtype=np.float64, na_value=np.nan)
                 ph_sketches, _ = sketch_column(ph, v)
-                cols[f"{ph}_p50"] = np.array([s.quantile(0.5) for s in ph_sketches])
-                cols[f"{ph}_p99"] = np.array([s.quantile(0.99) for s in ph_sketches])
+                ph_q = _core.quantiles_of(ph_sketches, np.array([0.5, 0.99]))
+                ph_q = ph_q.reshape(len(pos), 2)
+                cols[f"{ph}_p50"], cols[f"{ph}_p99"] = ph_q[:, 0], ph_q[:, 1]
                 if (
                     ph == "ttft_ms"
                 ):  # overlaps processing/delivery: not a share of the sum
