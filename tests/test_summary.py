@@ -320,3 +320,19 @@ def test_invalid_phase_after_missing_values_names_the_first_bad_row(bad: float) 
     ev.loc[[30, 45], "queue_ms"] = bad
     with pytest.raises(ValueError, match=r"'queue_ms' has 2 negative.*row 30 "):
         summarize(ev)
+
+
+def test_parquet_path_with_many_row_groups_keeps_row_order(tmp_path: Path) -> None:
+    # row groups are decoded in parallel; their rows must come back in file order
+    events = make_events(20_000, seed=4).sample(frac=1.0, random_state=1)
+    path = tmp_path / "events.parquet"
+    events.to_parquet(path, index=False, row_group_size=1_500)
+    import pyarrow.parquet as pq
+
+    assert pq.ParquetFile(path).num_row_groups == 14
+    from_frame = summarize(pd.read_parquet(path), by="endpoint", every="1h")
+    from_path = summarize(path, by="endpoint", every="1h")
+    pd.testing.assert_frame_equal(from_path.table, from_frame.table, check_exact=True)
+    for key, metrics in from_frame.sketches.items():
+        for metric, sketch in metrics.items():
+            assert from_path.sketches[key][metric].to_bytes() == sketch.to_bytes()
