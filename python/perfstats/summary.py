@@ -293,7 +293,7 @@ def _group_codes(
         if isinstance(
             series.dtype, pd.CategoricalDtype
         ):  # codes as they are: no hashing
-            c = series.cat.codes.to_numpy()
+            c = np.asarray(series.array.codes)  # a view: .cat.codes copies
             values = np.asarray(series.cat.categories, dtype=object)
         else:
             c, uniques = pd.factorize(series, sort=True, use_na_sentinel=True)
