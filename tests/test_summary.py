@@ -336,3 +336,43 @@ def test_parquet_path_with_many_row_groups_keeps_row_order(tmp_path: Path) -> No
     for key, metrics in from_frame.sketches.items():
         for metric, sketch in metrics.items():
             assert from_path.sketches[key][metric].to_bytes() == sketch.to_bytes()
+
+
+def test_parquet_path_with_different_dictionaries_per_row_group(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    events = make_events(6_000, seed=6)[["timestamp", "latency_ms"]]
+    path = tmp_path / "events.parquet"
+    rng = np.random.default_rng(2)
+    schema = pa.schema(
+        [
+            ("endpoint", pa.dictionary(pa.int8(), pa.string())),
+            ("timestamp", pa.timestamp("ns", tz="UTC")),
+            ("latency_ms", pa.float64()),
+        ]
+    )
+    with pq.ParquetWriter(path, schema) as writer:
+        for part in range(6):  # each row group its own dictionary, in its own order
+            rows = events.iloc[part * 1000 : (part + 1) * 1000]
+            names = [f"/api/{(part + k) % 7}" for k in range(3)]
+            if part % 2:
+                names.reverse()
+            idx = rng.integers(0, 3, len(rows)).astype(np.int8)
+            endpoint = pa.DictionaryArray.from_arrays(
+                pa.array(idx, mask=rng.random(len(rows)) < 0.1), pa.array(names)
+            )
+            writer.write_table(
+                pa.table(
+                    {
+                        "endpoint": endpoint,
+                        "timestamp": pa.array(rows["timestamp"]),
+                        "latency_ms": pa.array(rows["latency_ms"]),
+                    }
+                )
+            )
+    chunks = pq.read_table(path).column("endpoint").chunks
+    assert len({tuple(c.dictionary.to_pylist()) for c in chunks}) > 1
+    from_frame = summarize(pd.read_parquet(path), by="endpoint", every="1h")
+    from_path = summarize(path, by="endpoint", every="1h")
+    pd.testing.assert_frame_equal(from_path.table, from_frame.table, check_exact=True)

@@ -147,7 +147,9 @@ def _read_parquet_columns(path: str | os.PathLike[str], by: list[str]) -> pd.Dat
     whole = ds.dataset(path, format="parquet")
     parts = [rg for f in whole.get_fragments() for rg in f.split_by_row_group()]
     split = ds.FileSystemDataset(parts, whole.schema, whole.format, whole.filesystem)
-    table = split.to_table(columns=wanted)
+    # One contiguous buffer per column from Arrow's memory pool, which it reuses across
+    # reads; to_pandas then wraps them without copying (read-only NumPy arrays).
+    table = split.to_table(columns=wanted).combine_chunks()
     frame: pd.DataFrame = table.to_pandas(split_blocks=True, self_destruct=True)
     return frame
 
