@@ -114,7 +114,7 @@ def main() -> dict[str, Any]:
                 "duckdb_quantile_cont": lambda: with_duckdb(path),
                 "read_parquet_alone": lambda: pd.read_parquet(path),
             },
-            rounds=3,
+            rounds=5,
         )
         load_after = load_average()
         groups = len(ours(path))
