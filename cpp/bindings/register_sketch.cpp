@@ -135,6 +135,8 @@ void register_sketch(py::module_& m) {
         py::array_t<double> out({static_cast<py::ssize_t>(sketches.size()),
                                  static_cast<py::ssize_t>(qs.size())});
         double* o = out.mutable_data();
+        // The GIL stays held: the sketches are owned by Python objects that another thread
+        // could release, and the loop is short (a binary search per quantile and sketch).
         for (std::size_t i = 0; i < sketches.size(); ++i) {
           sketches[i]->quantiles(qs.data(), o + i * qs.size(), qs.size());
         }
