@@ -901,7 +901,8 @@ struct RowScan {
   std::size_t bad_row = std::numeric_limits<std::size_t>::max();
 };
 
-void scan_rows(const std::int64_t* codes, const double* values, std::size_t begin,
+template <class Code>
+void scan_rows(const Code* codes, const double* values, std::size_t begin,
                std::size_t end, std::size_t n_groups, const std::vector<double>& boundaries,
                RowScan& r) {
   const std::size_t nb = boundaries.size() + 1;
@@ -923,12 +924,11 @@ void scan_rows(const std::int64_t* codes, const double* values, std::size_t begi
   }
 }
 
-}  // namespace
-
-GroupedSketches sketch_groups(const std::int64_t* codes, const double* values, std::size_t n,
-                              std::size_t n_groups, double relative_accuracy,
-                              std::size_t max_buckets, const std::vector<double>& boundaries,
-                              std::size_t threads) {
+template <class Code>
+GroupedSketches sketch_groups_of(const Code* codes, const double* values, std::size_t n,
+                                 std::size_t n_groups, double relative_accuracy,
+                                 std::size_t max_buckets, const std::vector<double>& boundaries,
+                                 std::size_t threads) {
   for (std::size_t j = 0; j < boundaries.size(); ++j) {
     if (!std::isfinite(boundaries[j]) || (j > 0 && !(boundaries[j] > boundaries[j - 1]))) {
       throw std::invalid_argument("boundaries must be finite and strictly increasing");
@@ -995,6 +995,24 @@ GroupedSketches sketch_groups(const std::int64_t* codes, const double* values, s
     }
   });
   return out;
+}
+
+}  // namespace
+
+GroupedSketches sketch_groups(const std::int64_t* codes, const double* values, std::size_t n,
+                              std::size_t n_groups, double relative_accuracy,
+                              std::size_t max_buckets, const std::vector<double>& boundaries,
+                              std::size_t threads) {
+  return sketch_groups_of(codes, values, n, n_groups, relative_accuracy, max_buckets,
+                          boundaries, threads);
+}
+
+GroupedSketches sketch_groups(const std::int32_t* codes, const double* values, std::size_t n,
+                              std::size_t n_groups, double relative_accuracy,
+                              std::size_t max_buckets, const std::vector<double>& boundaries,
+                              std::size_t threads) {
+  return sketch_groups_of(codes, values, n, n_groups, relative_accuracy, max_buckets,
+                          boundaries, threads);
 }
 
 }  // namespace perfstats

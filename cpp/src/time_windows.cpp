@@ -77,10 +77,10 @@ WindowGrid window_grid(const std::int64_t* ts, std::size_t n, std::int64_t step)
   return g;
 }
 
-template <class Key>
+template <class Key, class Code>
 std::vector<std::int64_t> window_codes(const Key* keys, std::size_t n_keys,
                                        const std::int64_t* ts, std::size_t n,
-                                       const WindowGrid& grid, std::int64_t* codes,
+                                       const WindowGrid& grid, Code* codes,
                                        std::size_t threads) {
   if (grid.step <= 0 || grid.count <= 0) {
     throw std::invalid_argument("window grid must have a positive step and window count");
@@ -92,6 +92,10 @@ std::vector<std::int64_t> window_codes(const Key* keys, std::size_t n_keys,
                                 std::to_string(n_windows) + " windows");
   }
   const std::size_t n_groups = n_keys * n_windows;
+  if (n_groups - 1 > static_cast<std::uint64_t>(std::numeric_limits<Code>::max())) {
+    throw std::invalid_argument("too many groups for " + std::to_string(sizeof(Code) * 8) +
+                                "-bit codes: " + std::to_string(n_groups));
+  }
   const auto step = static_cast<std::uint64_t>(grid.step);
   const Divider divide(step);
   const auto origin = static_cast<std::uint64_t>(grid.origin);
@@ -124,7 +128,7 @@ std::vector<std::int64_t> window_codes(const Key* keys, std::size_t n_keys,
         return;
       }
       const std::uint64_t code = key * n_windows + w;
-      codes[i] = static_cast<std::int64_t>(code);
+      codes[i] = static_cast<Code>(code);
       ++c[code];
     }
   });
@@ -148,21 +152,18 @@ std::vector<std::int64_t> window_codes(const Key* keys, std::size_t n_keys,
   return std::move(counts[0]);
 }
 
-template std::vector<std::int64_t> window_codes<std::int8_t>(const std::int8_t*, std::size_t,
-                                                             const std::int64_t*, std::size_t,
-                                                             const WindowGrid&, std::int64_t*,
-                                                             std::size_t);
-template std::vector<std::int64_t> window_codes<std::int16_t>(const std::int16_t*, std::size_t,
-                                                              const std::int64_t*, std::size_t,
-                                                              const WindowGrid&, std::int64_t*,
-                                                              std::size_t);
-template std::vector<std::int64_t> window_codes<std::int32_t>(const std::int32_t*, std::size_t,
-                                                              const std::int64_t*, std::size_t,
-                                                              const WindowGrid&, std::int64_t*,
-                                                              std::size_t);
-template std::vector<std::int64_t> window_codes<std::int64_t>(const std::int64_t*, std::size_t,
-                                                              const std::int64_t*, std::size_t,
-                                                              const WindowGrid&, std::int64_t*,
-                                                              std::size_t);
+#define PERFSTATS_WINDOW_CODES(Key, Code)                                                    \
+  template std::vector<std::int64_t> window_codes<Key, Code>(                                \
+      const Key*, std::size_t, const std::int64_t*, std::size_t, const WindowGrid&, Code*,   \
+      std::size_t);
+PERFSTATS_WINDOW_CODES(std::int8_t, std::int32_t)
+PERFSTATS_WINDOW_CODES(std::int16_t, std::int32_t)
+PERFSTATS_WINDOW_CODES(std::int32_t, std::int32_t)
+PERFSTATS_WINDOW_CODES(std::int64_t, std::int32_t)
+PERFSTATS_WINDOW_CODES(std::int8_t, std::int64_t)
+PERFSTATS_WINDOW_CODES(std::int16_t, std::int64_t)
+PERFSTATS_WINDOW_CODES(std::int32_t, std::int64_t)
+PERFSTATS_WINDOW_CODES(std::int64_t, std::int64_t)
+#undef PERFSTATS_WINDOW_CODES
 
 }  // namespace perfstats

@@ -45,6 +45,11 @@ void expect_codes(const std::vector<Key>& keys, std::size_t n_keys,
                                                 codes.data(), threads);
     EXPECT_EQ(codes, expected_codes) << threads;
     EXPECT_EQ(counts, expected_counts) << threads;
+    std::vector<std::int32_t> narrow(ts.size(), -1);  // the same codes in 32 bits
+    const auto counts32 = perfstats::window_codes(keys.data(), n_keys, ts.data(), ts.size(), g,
+                                                  narrow.data(), threads);
+    EXPECT_TRUE(std::equal(narrow.begin(), narrow.end(), expected_codes.begin())) << threads;
+    EXPECT_EQ(counts32, expected_counts) << threads;
   }
 }
 
@@ -147,5 +152,15 @@ TEST(TimeWindows, BadInputNamesTheRow) {
   ts[7] = ts.back() + 60'000;
   EXPECT_THROW(
       (void)perfstats::window_codes(keys.data(), 2, ts.data(), ts.size(), g, codes.data(), 1),
+      std::invalid_argument);
+}
+
+TEST(TimeWindows, ThirtyTwoBitCodesRefuseGroupsBeyondTheirRange) {
+  const std::vector<std::int64_t> ts = {0, std::int64_t{1} << 40};
+  const std::vector<std::int64_t> keys = {0, 1};
+  const WindowGrid g = perfstats::window_grid(ts.data(), ts.size(), 1024);  // 2^30 + 1 windows
+  std::vector<std::int32_t> narrow(ts.size());
+  EXPECT_THROW(
+      (void)perfstats::window_codes(keys.data(), 2, ts.data(), ts.size(), g, narrow.data(), 1),
       std::invalid_argument);
 }

@@ -92,7 +92,7 @@ def window_codes(
     step: int,
     n_windows: int,
     threads: int = 0,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
+) -> tuple[npt.NDArray[np.integer[Any]], npt.NDArray[np.int64]]: ...
 
 # ---- moments and hypothesis tests (stats-tests) ----
 

@@ -276,10 +276,14 @@ class Summary:
 def _group_codes(
     frame: pd.DataFrame, by: list[str], every: str | None
 ) -> tuple[
-    npt.NDArray[np.int64], npt.NDArray[np.int64], int, list[npt.NDArray[Any]], list[str]
+    npt.NDArray[np.integer[Any]],
+    npt.NDArray[np.int64],
+    int,
+    list[npt.NDArray[Any]],
+    list[str],
 ]:
-    """Dense combined group codes, the rows per code, the number of codes, and the label
-    arrays per level."""
+    """Dense combined group codes (int32 or int64), the rows per code, the number of
+    codes, and the label arrays per level."""
     import pandas as pd
 
     # None: one group so far (all zeros). A single categorical key keeps its narrow codes
@@ -432,8 +436,14 @@ def summarize(
     pos = present  # rows of the output, in code order (sorted keys, then time)
     cols: dict[str, npt.NDArray[Any]] = {"count": counts[pos].astype(np.int64)}
 
+    # The window pass returns int32 codes when they fit (less memory traffic in C++);
+    # np.bincount wants int64, converted once on first use.
+    wide: list[npt.NDArray[np.int64]] = []
+
     def per_group(weights: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        out = np.bincount(codes, weights=weights, minlength=n_total)
+        if not wide:
+            wide.append(codes.astype(np.int64, copy=False))
+        out = np.bincount(wide[0], weights=weights, minlength=n_total)
         return out[pos].astype(np.float64)
 
     # throughput

@@ -25,14 +25,15 @@ WindowGrid window_grid(const std::int64_t* ts, std::size_t n, std::int64_t step)
 
 // codes[i] = keys[i] * grid.count + (window of ts[i]) for every row, with keys == nullptr
 // meaning key 0 for all rows; returns the number of rows of each code (n_keys * grid.count
-// entries). Key is int8_t, int16_t, int32_t or int64_t. Throws std::invalid_argument naming
+// entries). Key is int8_t, int16_t, int32_t or int64_t; Code is int32_t (throws when
+// n_keys * grid.count exceeds its range) or int64_t. Throws std::invalid_argument naming
 // the first row whose key is outside [0, n_keys) or whose timestamp lies outside the grid.
 // `threads` split the rows (0: two for large inputs, else one); the result does not depend
 // on it. `codes` must hold n entries and not overlap the inputs.
-template <class Key>
+template <class Key, class Code>
 std::vector<std::int64_t> window_codes(const Key* keys, std::size_t n_keys,
                                        const std::int64_t* ts, std::size_t n,
-                                       const WindowGrid& grid, std::int64_t* codes,
+                                       const WindowGrid& grid, Code* codes,
                                        std::size_t threads = 0);
 
 }  // namespace perfstats
