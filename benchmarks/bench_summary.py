@@ -2,6 +2,12 @@
 groupby(...).quantile and DuckDB's quantile_cont on the same file.
 
 All three start from the file: read, group, and produce p50/p90/p99 per endpoint and hour.
+The three take turns in every round (best of the rounds is kept) and both wall and process
+CPU time are recorded, with the load average before and after. Before timing, the run
+checks that the three agree: the same groups and counts, and our percentiles within the
+sketch's relative accuracy of the exact order statistics (pandas, method "lower"), which
+is also how far they may be from pandas' interpolated percentiles plus the gap between
+neighbouring order statistics.
 """
 
 from __future__ import annotations
@@ -13,11 +19,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import best_time, write_results
+from benchmarks.common import best_wall_and_cpu, load_average, write_results
 from perfstats import summarize
 
 N = 10_000_000
 QS = [0.5, 0.9, 0.99]
+RELATIVE_ACCURACY = 0.01  # summarize's default sketch accuracy
 
 
 def make_file(path: Path) -> None:
@@ -41,7 +48,7 @@ def ours(path: Path) -> pd.DataFrame:
     return summarize(path, by="endpoint", every="1h", quantiles=QS).table
 
 
-def with_pandas(path: Path) -> pd.DataFrame:
+def with_pandas(path: Path) -> pd.Series:
     events = pd.read_parquet(path)
     hour = events["timestamp"].dt.floor("1h")
     return events.groupby([events["endpoint"], hour], observed=True)[
@@ -53,6 +60,7 @@ def with_duckdb(path: Path) -> Any:
     import duckdb
 
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")  # no terminal output in the timing
     return con.execute(
         f"""SELECT endpoint, epoch(date_trunc('hour', timestamp::TIMESTAMPTZ)) AS hour, count(*),
             quantile_cont(latency_ms, {QS}) FROM read_parquet('{path}')
@@ -60,25 +68,77 @@ def with_duckdb(path: Path) -> Any:
     ).fetchall()
 
 
+def check_agreement(path: Path) -> dict[str, Any]:
+    """Same groups and counts in all three; our percentiles within the sketch accuracy
+    of the exact order statistics. Raises AssertionError otherwise."""
+    table = ours(path)
+    events = pd.read_parquet(path)
+    hour = events["timestamp"].dt.floor("1h")
+    grouped = events.groupby([events["endpoint"], hour], observed=True)["latency_ms"]
+    counts = grouped.size()
+    assert len(table) == len(counts), (len(table), len(counts))
+    assert (table["count"].to_numpy() == counts.to_numpy()).all()
+    assert list(table.index) == list(counts.index)
+    exact = grouped.quantile(QS, interpolation="lower").unstack()
+    interpolated = with_pandas(path).unstack()
+    worst_exact = worst_pandas = 0.0
+    for q in QS:
+        got = table[f"latency_p{100 * q:g}"].to_numpy()
+        ref = exact[q].to_numpy()
+        rel = np.abs(got - ref) / np.abs(ref)
+        assert (rel <= RELATIVE_ACCURACY * (1 + 1e-12)).all(), (q, rel.max())
+        worst_exact = max(worst_exact, float(rel.max()))
+        lin = interpolated[q].to_numpy()
+        worst_pandas = max(worst_pandas, float((np.abs(got - lin) / lin).max()))
+    duck = with_duckdb(path)
+    duck_counts = sorted(row[2] for row in duck)
+    assert duck_counts == sorted(counts.tolist()), "DuckDB groups differ"
+    return {
+        "groups_and_counts_equal": True,
+        "max_relative_error_vs_exact_lower": worst_exact,
+        "max_relative_difference_vs_pandas_linear": worst_pandas,
+        "sketch_relative_accuracy": RELATIVE_ACCURACY,
+    }
+
+
 def main() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "events.parquet"
         make_file(path)
-        t_ours = best_time(lambda: ours(path), repeat=3)
-        t_pandas = best_time(lambda: with_pandas(path), repeat=1)
-        t_duck = best_time(lambda: with_duckdb(path), repeat=3)
-        t_read = best_time(lambda: pd.read_parquet(path), repeat=3)
+        agreement = check_agreement(path)
+        load_before = load_average()
+        best = best_wall_and_cpu(
+            {
+                "perfstats_read_and_summarize": lambda: ours(path),
+                "pandas_read_and_groupby_quantile": lambda: with_pandas(path),
+                "duckdb_quantile_cont": lambda: with_duckdb(path),
+                "read_parquet_alone": lambda: pd.read_parquet(path),
+            },
+            rounds=5,
+        )
+        load_after = load_average()
         groups = len(ours(path))
+    wall = {k: v["wall"] for k, v in best.items()}
+    cpu = {k: v["cpu"] for k, v in best.items()}
+    t_ours, c_ours = (
+        wall["perfstats_read_and_summarize"],
+        cpu["perfstats_read_and_summarize"],
+    )
     results = {
         "data": f"{N:,} events, 2 endpoints x 720 hours, Parquet",
         "groups": groups,
-        "seconds": {
-            "perfstats_read_and_summarize": t_ours,
-            "pandas_read_and_groupby_quantile": t_pandas,
-            "duckdb_quantile_cont": t_duck,
-            "read_parquet_alone": t_read,
+        "load_average_before_after": [load_before, load_after],
+        "seconds": wall,
+        "cpu_seconds": cpu,
+        "speedup": {
+            "vs_pandas": wall["pandas_read_and_groupby_quantile"] / t_ours,
+            "vs_duckdb": wall["duckdb_quantile_cont"] / t_ours,
         },
-        "speedup": {"vs_pandas": t_pandas / t_ours, "vs_duckdb": t_duck / t_ours},
+        "cpu_time_ratio": {
+            "vs_pandas": cpu["pandas_read_and_groupby_quantile"] / c_ours,
+            "vs_duckdb": cpu["duckdb_quantile_cont"] / c_ours,
+        },
+        "agreement": agreement,
     }
     write_results("summary", results)
     return results

@@ -28,6 +28,37 @@ def best_time(
     return best
 
 
+def best_wall_and_cpu(
+    fns: dict[str, Callable[[], object]], *, rounds: int = 3
+) -> dict[str, dict[str, float]]:
+    """Best wall and process CPU time (seconds) of each function over `rounds` rounds.
+
+    Every function is called once as a warm-up, then the functions take turns in each
+    round, so a change in machine load during the run touches all of them alike. CPU
+    time (time.process_time) counts every thread of the process.
+    """
+    for fn in fns.values():
+        fn()
+    best = {name: {"wall": float("inf"), "cpu": float("inf")} for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            fn()
+            cpu = time.process_time() - cpu
+            wall = time.perf_counter() - wall
+            best[name]["wall"] = min(best[name]["wall"], wall)
+            best[name]["cpu"] = min(best[name]["cpu"], cpu)
+    return best
+
+
+def load_average() -> list[float]:
+    """The 1, 5 and 15 minute load averages (empty where the OS has none)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return []
+
+
 def machine() -> dict[str, Any]:
     """What the numbers were measured on."""
     return {

@@ -379,3 +379,27 @@ def test_llmperf_leaderboard_runs(shared_data: Path) -> None:
             )
             assert lo <= published <= hi  # the published figure brackets the rank
             assert abs(s.quantile(p / 100) - lo) <= s.relative_accuracy * lo
+
+
+def test_quantiles_of_many_sketches_equal_each_sketchs_quantiles() -> None:
+    from perfstats import _core
+
+    rng = np.random.default_rng(8)
+    data = [rng.lognormal(k, 1.0, 1000) * (-1 if k == 3 else 1) for k in range(5)]
+    sketches = []
+    for values in data:
+        s = QuantileSketch(0.01)
+        s.add(values)
+        sketches.append(s)
+    sketches.append(QuantileSketch(0.01))  # empty: NaN
+    q = np.array([0.0, 0.5, 0.99, 1.0])
+    table = _core.quantiles_of([s._core for s in sketches], q)
+    assert table.shape == (6, 4)
+    for row, s, values in zip(table, sketches, data, strict=False):
+        np.testing.assert_array_equal(row, s.quantile(q))
+        exact = np.quantile(values, q, method="lower")
+        assert row[0] == values.min() and row[-1] == values.max()
+        assert (np.abs(row - exact) <= 0.01 * np.abs(exact)).all()
+    assert np.isnan(table[-1]).all()
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        _core.quantiles_of([sketches[0]._core], np.array([1.5]))

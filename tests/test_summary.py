@@ -268,3 +268,111 @@ def test_threaded_grouped_fill_equals_one_thread(threads: int) -> None:
     np.testing.assert_array_equal(counts_one, expected)
     for a, b in zip(one, many, strict=True):
         assert a.to_bytes() == b.to_bytes()
+
+
+@pytest.mark.parametrize("missing", [0.0, 0.05])
+def test_windows_with_many_and_missing_keys_match_pandas(missing: float) -> None:
+    # 300 categories: int16 codes reach the C++ window pass as they are (int64 once
+    # missing keys are given their own group); timestamps before 1970 floor like pandas.
+    rng = np.random.default_rng(11)
+    n = 30_000
+    names = [f"/api/{i}" for i in range(300)]
+    endpoint = pd.Categorical(rng.choice(names, n), categories=names)
+    endpoint[rng.random(n) < missing] = np.nan
+    ev = pd.DataFrame(
+        {
+            "timestamp": pd.Timestamp("1969-12-31 20:07", tz="UTC")
+            + pd.to_timedelta(rng.uniform(0, 9 * 3600, n), unit="s"),
+            "endpoint": endpoint,
+            "latency_ms": rng.lognormal(6, 1, n),
+        }
+    )
+    assert ev["endpoint"].cat.codes.dtype == np.int16
+    s = summarize(ev, by="endpoint", every="15min")
+    keys = ev["endpoint"].astype(object).fillna("<missing>")
+    window = ev["timestamp"].dt.floor("15min")
+    g = ev.groupby([keys, window])["latency_ms"]
+    sizes = g.size().to_dict()
+    exact = g.quantile(0.5, interpolation="lower").to_dict()
+    got = s.table
+    assert len(got) == len(sizes)
+    # the missing key forms the last group
+    assert pd.isna(got.index.get_level_values("endpoint")[-1]) == (missing > 0)
+    for (ep, start), row in got.iterrows():
+        key = ("<missing>" if pd.isna(ep) else ep, start)
+        assert row["count"] == sizes[key]
+        ref = exact[key]
+        assert abs(row["latency_p50"] - ref) <= 0.01 * ref
+
+
+def test_missing_timestamp_with_windows_names_the_row() -> None:
+    ev = make_events(100)
+    ev.loc[42, "timestamp"] = pd.NaT
+    with pytest.raises(ValueError, match="row 42 is missing"):
+        summarize(ev, by="endpoint", every="1h")
+
+
+@pytest.mark.parametrize("bad", [-1.0, -np.inf, np.inf])
+def test_invalid_phase_after_missing_values_names_the_first_bad_row(bad: float) -> None:
+    ev = make_events(50)
+    ev["queue_ms"] = np.nan  # NaN is "not applicable": never an error
+    assert summarize(ev).table["count"].sum() == 50
+    ev.loc[[30, 45], "queue_ms"] = bad
+    with pytest.raises(ValueError, match=r"'queue_ms' has 2 negative.*row 30 "):
+        summarize(ev)
+
+
+def test_parquet_path_with_many_row_groups_keeps_row_order(tmp_path: Path) -> None:
+    # row groups are decoded in parallel; their rows must come back in file order
+    events = make_events(20_000, seed=4).sample(frac=1.0, random_state=1)
+    path = tmp_path / "events.parquet"
+    events.to_parquet(path, index=False, row_group_size=1_500)
+    import pyarrow.parquet as pq
+
+    assert pq.ParquetFile(path).num_row_groups == 14
+    from_frame = summarize(pd.read_parquet(path), by="endpoint", every="1h")
+    from_path = summarize(path, by="endpoint", every="1h")
+    pd.testing.assert_frame_equal(from_path.table, from_frame.table, check_exact=True)
+    for key, metrics in from_frame.sketches.items():
+        for metric, sketch in metrics.items():
+            assert from_path.sketches[key][metric].to_bytes() == sketch.to_bytes()
+
+
+def test_parquet_path_with_different_dictionaries_per_row_group(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    events = make_events(6_000, seed=6)[["timestamp", "latency_ms"]]
+    path = tmp_path / "events.parquet"
+    rng = np.random.default_rng(2)
+    schema = pa.schema(
+        [
+            ("endpoint", pa.dictionary(pa.int8(), pa.string())),
+            ("timestamp", pa.timestamp("ns", tz="UTC")),
+            ("latency_ms", pa.float64()),
+        ]
+    )
+    with pq.ParquetWriter(path, schema) as writer:
+        for part in range(6):  # each row group its own dictionary, in its own order
+            rows = events.iloc[part * 1000 : (part + 1) * 1000]
+            names = [f"/api/{(part + k) % 7}" for k in range(3)]
+            if part % 2:
+                names.reverse()
+            idx = rng.integers(0, 3, len(rows)).astype(np.int8)
+            endpoint = pa.DictionaryArray.from_arrays(
+                pa.array(idx, mask=rng.random(len(rows)) < 0.1), pa.array(names)
+            )
+            writer.write_table(
+                pa.table(
+                    {
+                        "endpoint": endpoint,
+                        "timestamp": pa.array(rows["timestamp"]),
+                        "latency_ms": pa.array(rows["latency_ms"]),
+                    }
+                )
+            )
+    chunks = pq.read_table(path).column("endpoint").chunks
+    assert len({tuple(c.dictionary.to_pylist()) for c in chunks}) > 1
+    from_frame = summarize(pd.read_parquet(path), by="endpoint", every="1h")
+    from_path = summarize(path, by="endpoint", every="1h")
+    pd.testing.assert_frame_equal(from_path.table, from_frame.table, check_exact=True)

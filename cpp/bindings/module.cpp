@@ -15,4 +15,5 @@ PYBIND11_MODULE(_core, m) {
   perfstats::python::register_regression(m);
   perfstats::python::register_anomaly(m);
   perfstats::python::register_changepoints(m);
+  perfstats::python::register_time_windows(m);
 }

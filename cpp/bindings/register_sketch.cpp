@@ -122,12 +122,43 @@ void register_sketch(py::module_& m) {
       .def("__copy__", [](const S& self) { return S(self); });
 
   m.def(
+      "quantiles_of",
+      [](const std::vector<const S*>& sketches, const py::handle& q) {
+        const DoubleView v = view_1d(q, "q");
+        std::vector<double> qs(v.size);
+        for (std::size_t i = 0; i < v.size; ++i) {
+          qs[i] = v.data[static_cast<std::ptrdiff_t>(i) * v.stride];
+        }
+        for (const S* s : sketches) {
+          if (s == nullptr) throw py::type_error("sketches must not contain None");
+        }
+        py::array_t<double> out({static_cast<py::ssize_t>(sketches.size()),
+                                 static_cast<py::ssize_t>(qs.size())});
+        double* o = out.mutable_data();
+        // The GIL stays held: the sketches are owned by Python objects that another thread
+        // could release, and the loop is short (a binary search per quantile and sketch).
+        for (std::size_t i = 0; i < sketches.size(); ++i) {
+          sketches[i]->quantiles(qs.data(), o + i * qs.size(), qs.size());
+        }
+        return out;
+      },
+      py::arg("sketches"), py::arg("q"));
+
+  m.def(
       "sketch_groups",
-      [](const py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>& codes,
-         const DoubleArray& values, std::size_t n_groups, double relative_accuracy,
-         std::size_t max_buckets, const std::vector<double>& boundaries, std::size_t threads) {
+      [](const py::handle& codes, const DoubleArray& values, std::size_t n_groups,
+         double relative_accuracy, std::size_t max_buckets, const std::vector<double>& boundaries,
+         std::size_t threads) {
+        using Int32Array = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>;
+        using Int64Array = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
         const std::size_t n = length_1d(values, "values");
-        if (codes.ndim() != 1 || static_cast<std::size_t>(codes.shape(0)) != n) {
+        const py::array c = py::array::ensure(codes);
+        if (!c) throw py::type_error("codes must be an array of integers");
+        // 32-bit codes are read as they are; anything else as int64 (copied if need be).
+        const bool narrow = c.dtype().kind() == 'i' && c.dtype().itemsize() == 4;
+        const py::array held = narrow ? py::array(Int32Array::ensure(c))
+                                      : py::array(Int64Array::ensure(c));
+        if (!held || held.ndim() != 1 || static_cast<std::size_t>(held.shape(0)) != n) {
           throw py::value_error("codes must be one-dimensional with the length of values");
         }
         GroupedSketches out;
@@ -135,8 +166,13 @@ void register_sketch(py::module_& m) {
           // Safe without the GIL: both arrays are held by the caller for the whole call, and the
           // worker threads touch only them and C++ objects.
           py::gil_scoped_release release;
-          out = sketch_groups(codes.data(), values.data(), n, n_groups, relative_accuracy,
-                              max_buckets, boundaries, threads);
+          if (narrow) {
+            out = sketch_groups(static_cast<const std::int32_t*>(held.data()), values.data(), n,
+                                n_groups, relative_accuracy, max_buckets, boundaries, threads);
+          } else {
+            out = sketch_groups(static_cast<const std::int64_t*>(held.data()), values.data(), n,
+                                n_groups, relative_accuracy, max_buckets, boundaries, threads);
+          }
         }
         py::array_t<double> counts({static_cast<py::ssize_t>(n_groups),
                                     static_cast<py::ssize_t>(boundaries.size() + 1)});

@@ -11,10 +11,10 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
-#include <thread>
-#include <exception>
 
 #include "perfstats/detail/bytes.hpp"
+#include "perfstats/detail/parallel.hpp"
+#include "perfstats/detail/scratch.hpp"
 
 namespace perfstats {
 namespace {
@@ -700,28 +700,30 @@ void QuantileSketch::quantiles(const double* q, double* out, std::size_t n) cons
     std::fill(out, out + n, kNaN);
     return;
   }
-  // Buckets in ascending value order: negatives by descending magnitude, zero, positives.
-  std::vector<double> cumulative;
-  std::vector<double> value;
-  cumulative.reserve(negative_.counts.size() + positive_.counts.size() + 1);
-  value.reserve(cumulative.capacity());
+  // Cumulative weights of the non-empty buckets in ascending value order: negatives by
+  // descending magnitude, zero, positives. A bucket's representative value (exp2 and log1p)
+  // is computed only for the buckets a quantile lands in.
+  struct Bucket {
+    double cumulative;
+    std::int64_t index;
+    int sign;  // -1 negative store, 0 zero bucket, +1 positive store
+  };
+  std::vector<Bucket> buckets;
+  buckets.reserve(negative_.counts.size() + positive_.counts.size() + 1);
   double cum = 0.0;
   for (std::size_t i = negative_.counts.size(); i-- > 0;) {
     if (negative_.counts[i] == 0.0) continue;
     cum += negative_.counts[i];
-    cumulative.push_back(cum);
-    value.push_back(-value_of_bucket(negative_.offset + static_cast<std::int64_t>(i)));
+    buckets.push_back({cum, negative_.offset + static_cast<std::int64_t>(i), -1});
   }
   if (zero_count_ > 0.0) {
     cum += zero_count_;
-    cumulative.push_back(cum);
-    value.push_back(0.0);
+    buckets.push_back({cum, 0, 0});
   }
   for (std::size_t i = 0; i < positive_.counts.size(); ++i) {
     if (positive_.counts[i] == 0.0) continue;
     cum += positive_.counts[i];
-    cumulative.push_back(cum);
-    value.push_back(value_of_bucket(positive_.offset + static_cast<std::int64_t>(i)));
+    buckets.push_back({cum, positive_.offset + static_cast<std::int64_t>(i), 1});
   }
   for (std::size_t i = 0; i < n; ++i) {
     if (q[i] == 0.0) {
@@ -735,9 +737,13 @@ void QuantileSketch::quantiles(const double* q, double* out, std::size_t n) cons
     // The element of rank floor(q (n - 1)) lies in the first bucket whose cumulative
     // weight exceeds q (n - 1).
     const double target = q[i] * (count_ - 1.0);
-    auto it = std::upper_bound(cumulative.begin(), cumulative.end(), target);
-    if (it == cumulative.end()) --it;
-    const double v = value[static_cast<std::size_t>(it - cumulative.begin())];
+    auto it = std::upper_bound(buckets.begin(), buckets.end(), target,
+                               [](double t, const Bucket& b) { return t < b.cumulative; });
+    if (it == buckets.end()) --it;
+    double v = 0.0;
+    if (it->sign != 0) {
+      v = it->sign > 0 ? value_of_bucket(it->index) : -value_of_bucket(it->index);
+    }
     out[i] = std::clamp(v, min_, max_);
   }
 }
@@ -895,7 +901,8 @@ struct RowScan {
   std::size_t bad_row = std::numeric_limits<std::size_t>::max();
 };
 
-void scan_rows(const std::int64_t* codes, const double* values, std::size_t begin,
+template <class Code>
+void scan_rows(const Code* codes, const double* values, std::size_t begin,
                std::size_t end, std::size_t n_groups, const std::vector<double>& boundaries,
                RowScan& r) {
   const std::size_t nb = boundaries.size() + 1;
@@ -917,57 +924,24 @@ void scan_rows(const std::int64_t* codes, const double* values, std::size_t begi
   }
 }
 
-// Runs work(t) for t in [0, n_threads): t = 0 on the calling thread. Rethrows the exception
-// of the lowest t that threw, so the error is the one a single thread would have met first.
-template <class Work>
-void run_parallel(std::size_t n_threads, Work&& work) {
-  std::vector<std::exception_ptr> errors(n_threads);
-  std::vector<std::thread> pool;
-  pool.reserve(n_threads - 1);
-  for (std::size_t t = 1; t < n_threads; ++t) {
-    pool.emplace_back([&errors, &work, t] {
-      try {
-        work(t);
-      } catch (...) {
-        errors[t] = std::current_exception();
-      }
-    });
-  }
-  try {
-    work(0);
-  } catch (...) {
-    errors[0] = std::current_exception();
-  }
-  for (std::thread& th : pool) th.join();
-  for (const std::exception_ptr& e : errors) {
-    if (e) std::rethrow_exception(e);
-  }
-}
-
-}  // namespace
-
-GroupedSketches sketch_groups(const std::int64_t* codes, const double* values, std::size_t n,
-                              std::size_t n_groups, double relative_accuracy,
-                              std::size_t max_buckets, const std::vector<double>& boundaries,
-                              std::size_t threads) {
+template <class Code>
+GroupedSketches sketch_groups_of(const Code* codes, const double* values, std::size_t n,
+                                 std::size_t n_groups, double relative_accuracy,
+                                 std::size_t max_buckets, const std::vector<double>& boundaries,
+                                 std::size_t threads) {
   for (std::size_t j = 0; j < boundaries.size(); ++j) {
     if (!std::isfinite(boundaries[j]) || (j > 0 && !(boundaries[j] > boundaries[j - 1]))) {
       throw std::invalid_argument("boundaries must be finite and strictly increasing");
     }
   }
-  if (threads == 0) {
-    // Threads pay off only on large inputs; two is what a shared machine can spare.
-    const std::size_t hw = std::max<std::size_t>(1, std::thread::hardware_concurrency());
-    threads = n < 200000 ? 1 : std::min<std::size_t>(2, hw);
-  }
-  const std::size_t T = std::max<std::size_t>(1, std::min(threads, std::max<std::size_t>(n, 1)));
+  const std::size_t T = detail::thread_count(threads, n);
   const std::size_t nb = boundaries.size() + 1;
   std::vector<std::size_t> row_begin(T + 1);
-  for (std::size_t t = 0; t <= T; ++t) row_begin[t] = n / T * t + std::min(t, n % T);
+  for (std::size_t t = 0; t <= T; ++t) row_begin[t] = detail::part_begin(n, T, t);
 
   // Pass 1, rows split between threads: counts per group and bucket (exact integers).
   std::vector<RowScan> scans(T);
-  run_parallel(T, [&](std::size_t t) {
+  detail::run_parallel(T, [&](std::size_t t) {
     scan_rows(codes, values, row_begin[t], row_begin[t + 1], n_groups, boundaries, scans[t]);
   });
   for (const RowScan& r : scans) {
@@ -996,8 +970,9 @@ GroupedSketches sketch_groups(const std::int64_t* codes, const double* values, s
     start[g + 1] = at;
   }
   scans.clear();
-  std::vector<double> sorted(start[n_groups]);
-  run_parallel(T, [&](std::size_t t) {
+  // Not value-initialised: every element is written by the scatter below.
+  const detail::ScratchArray<double> sorted(start[n_groups]);
+  detail::run_parallel(T, [&](std::size_t t) {
     std::size_t* nx = next[t].data();
     for (std::size_t i = row_begin[t]; i < row_begin[t + 1]; ++i) {
       if (!std::isnan(values[i])) sorted[nx[static_cast<std::size_t>(codes[i])]++] = values[i];
@@ -1014,12 +989,30 @@ GroupedSketches sketch_groups(const std::int64_t* codes, const double* values, s
     while (g < n_groups && start[g] < target) ++g;
     group_begin[t] = g;
   }
-  run_parallel(T, [&](std::size_t t) {
+  detail::run_parallel(T, [&](std::size_t t) {
     for (std::size_t g = group_begin[t]; g < group_begin[t + 1]; ++g) {
-      out.sketches[g].add(sorted.data() + start[g], start[g + 1] - start[g]);
+      out.sketches[g].add(sorted.get() + start[g], start[g + 1] - start[g]);
     }
   });
   return out;
+}
+
+}  // namespace
+
+GroupedSketches sketch_groups(const std::int64_t* codes, const double* values, std::size_t n,
+                              std::size_t n_groups, double relative_accuracy,
+                              std::size_t max_buckets, const std::vector<double>& boundaries,
+                              std::size_t threads) {
+  return sketch_groups_of(codes, values, n, n_groups, relative_accuracy, max_buckets,
+                          boundaries, threads);
+}
+
+GroupedSketches sketch_groups(const std::int32_t* codes, const double* values, std::size_t n,
+                              std::size_t n_groups, double relative_accuracy,
+                              std::size_t max_buckets, const std::vector<double>& boundaries,
+                              std::size_t threads) {
+  return sketch_groups_of(codes, values, n, n_groups, relative_accuracy, max_buckets,
+                          boundaries, threads);
 }
 
 }  // namespace perfstats

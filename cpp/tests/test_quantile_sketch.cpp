@@ -225,6 +225,15 @@ TEST(QuantileSketch, ThreadedGroupedFillEqualsOneThreadBucketForBucket) {
   }
   const std::vector<double> bounds = {500.0, 5000.0};
   const auto one = perfstats::sketch_groups(c.data(), v.data(), n, groups, 0.01, 256, bounds, 1);
+  {  // 32-bit codes give the same sketches
+    const std::vector<std::int32_t> c32(c.begin(), c.end());
+    const auto narrow =
+        perfstats::sketch_groups(c32.data(), v.data(), n, groups, 0.01, 256, bounds, 2);
+    EXPECT_EQ(narrow.bucket_counts, one.bucket_counts);
+    for (std::size_t g = 0; g < groups; ++g) {
+      EXPECT_EQ(narrow.sketches[g].to_bytes(), one.sketches[g].to_bytes()) << g;
+    }
+  }
   for (std::size_t threads : {std::size_t{2}, std::size_t{3}, std::size_t{0}}) {
     const auto many =
         perfstats::sketch_groups(c.data(), v.data(), n, groups, 0.01, 256, bounds, threads);

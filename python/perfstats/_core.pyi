@@ -71,6 +71,7 @@ class QuantileSketch:
     def __eq__(self, other: object) -> bool: ...
     def __copy__(self) -> QuantileSketch: ...
 
+def quantiles_of(sketches: list[QuantileSketch], q: Any) -> npt.NDArray[np.float64]: ...
 def sketch_groups(
     codes: Any,
     values: Any,
@@ -80,6 +81,18 @@ def sketch_groups(
     boundaries: list[float] = ...,
     threads: int = 0,
 ) -> tuple[list[QuantileSketch], npt.NDArray[np.float64]]: ...
+
+# ---- time windows -------------------------------------------------------------------------
+def window_grid(timestamps: Any, step: int) -> tuple[int, int]: ...
+def window_codes(
+    keys: Any,
+    n_keys: int,
+    timestamps: Any,
+    origin: int,
+    step: int,
+    n_windows: int,
+    threads: int = 0,
+) -> tuple[npt.NDArray[np.integer[Any]], npt.NDArray[np.int64]]: ...
 
 # ---- moments and hypothesis tests (stats-tests) ----
 

@@ -105,6 +105,9 @@ def events_frame(events: Any) -> pd.DataFrame:
         if not pd.api.types.is_numeric_dtype(values):
             raise TypeError(f"column {col!r} must be numeric (ms), got {values.dtype}")
         arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        # two NaN-ignoring reductions, no 10M-row masks unless something is wrong
+        if len(arr) == 0 or (np.fmin.reduce(arr) >= 0 and np.fmax.reduce(arr) < np.inf):
+            continue
         bad = np.isinf(arr) | (arr < 0)
         if bad.any():
             row = int(np.argmax(bad))
@@ -121,7 +124,8 @@ _UNUSED = ("variant", "model", "steps", "user_id", "session_id")
 
 def _read_parquet_columns(path: str | os.PathLike[str], by: list[str]) -> pd.DataFrame:
     """The columns of the Parquet file at `path` that summarize uses, read straight by
-    pyarrow (no identifier or unused text columns decoded, no block consolidation copy)."""
+    pyarrow (no identifier or unused text columns decoded, row groups decoded in
+    parallel, no block consolidation copy)."""
     if os.fspath(path).lower().endswith((".csv", ".tsv", ".json", ".jsonl", ".arrow")):
         raise ValueError(
             f"summarize reads Parquet paths only, got {os.fspath(path)!r}; read other "
@@ -133,9 +137,19 @@ def _read_parquet_columns(path: str | os.PathLike[str], by: list[str]) -> pd.Dat
         raise ImportError(
             "summarizing a Parquet path needs pyarrow: pip install 'perfstats[pandas]'"
         ) from exc
+    import pyarrow.dataset as ds
+
     names = pq.read_schema(path).names
     wanted = [c for c in names if c not in _UNUSED or c in by]
-    table = pq.read_table(path, columns=wanted)
+    # One fragment per row group: Arrow's scanner then decodes row groups on all its
+    # threads (read_table decodes a column's row groups one after another), and to_table
+    # keeps them in file order.
+    whole = ds.dataset(path, format="parquet")
+    parts = [rg for f in whole.get_fragments() for rg in f.split_by_row_group()]
+    split = ds.FileSystemDataset(parts, whole.schema, whole.format, whole.filesystem)
+    # One contiguous buffer per column from Arrow's memory pool, which it reuses across
+    # reads; to_pandas then wraps them without copying (read-only NumPy arrays).
+    table = split.to_table(columns=wanted).combine_chunks()
     frame: pd.DataFrame = table.to_pandas(split_blocks=True, self_destruct=True)
     return frame
 
@@ -261,56 +275,69 @@ class Summary:
 
 def _group_codes(
     frame: pd.DataFrame, by: list[str], every: str | None
-) -> tuple[npt.NDArray[np.int64], int, list[npt.NDArray[Any]], list[str]]:
-    """Dense combined group codes, their count, and the label arrays per level."""
+) -> tuple[
+    npt.NDArray[np.integer[Any]],
+    npt.NDArray[np.int64],
+    int,
+    list[npt.NDArray[Any]],
+    list[str],
+]:
+    """Dense combined group codes (int32 or int64), the rows per code, the number of
+    codes, and the label arrays per level."""
     import pandas as pd
 
-    codes: npt.NDArray[np.int64] | None = None  # None: one group so far (all zeros)
+    # None: one group so far (all zeros). A single categorical key keeps its narrow codes
+    # (int8 for a few endpoints) until the C++ window pass widens them.
+    codes: npt.NDArray[np.integer[Any]] | None = None
+    owned = False
     n_total = 1
     labels: list[npt.NDArray[Any]] = []
     names: list[str] = []
     for col in by:
         series = frame[col]
+        c: npt.NDArray[np.integer[Any]]
         if isinstance(
             series.dtype, pd.CategoricalDtype
         ):  # codes as they are: no hashing
-            c = series.cat.codes.to_numpy().astype(np.int64)
+            c = np.asarray(series.array.codes)  # a view: .cat.codes copies
             values = np.asarray(series.cat.categories, dtype=object)
         else:
             c, uniques = pd.factorize(series, sort=True, use_na_sentinel=True)
             values = np.asarray(uniques, dtype=object)
         if (c < 0).any():  # missing keys form their own group
-            c = np.where(c < 0, len(values), c)
+            c = np.where(c < 0, len(values), c).astype(np.int64)
             values = np.concatenate([values, np.array([None], dtype=object)])
-        # fresh arrays, so updating in place saves 10M-row temporaries
-        c = c.astype(np.int64, copy=False)
         if codes is None:
-            codes = c
+            codes = c  # may be a view of the frame's own codes: never updated in place
         else:
+            if not owned:  # a fresh int64 array, so updating in place saves temporaries
+                codes = codes.astype(np.int64)
+                owned = True
             codes *= len(values)
             codes += c
         n_total *= len(values)
         labels.append(values)
         names.append(col)
+    counts: npt.NDArray[np.int64]
     if every is not None:
         step = _window(every).value
         ts = frame["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-        origin = (ts.min() // step) * step
-        w = ts - origin
-        w //= step
-        n_windows = int(w.max()) + 1
-        if codes is None:
-            codes = w
-        else:
-            codes *= n_windows
-            codes += w
+        # one C++ pass for the time range, one for codes = key * windows + window and
+        # the rows per code (no 10M-row temporaries, no separate bincount)
+        origin, n_windows = _core.window_grid(ts, step)
+        codes, counts = _core.window_codes(codes, n_total, ts, origin, step, n_windows)
         n_total *= n_windows
         starts = pd.to_datetime(origin + step * np.arange(n_windows), utc=True)
         labels.append(np.asarray(starts, dtype=object))
         names.append("window_start")
-    if codes is None:
-        codes = np.zeros(len(frame), dtype=np.int64)
-    return codes, n_total, labels, names
+        return codes, counts, n_total, labels, names
+    wide: npt.NDArray[np.int64] = (
+        np.zeros(len(frame), dtype=np.int64)
+        if codes is None
+        else codes.astype(np.int64, copy=False)
+    )
+    counts = np.bincount(wide, minlength=n_total)
+    return wide, counts, n_total, labels, names
 
 
 def summarize(
@@ -403,14 +430,20 @@ def summarize(
 
     if len(frame) == 0:
         raise ValueError("events are empty: nothing to summarize")
-    codes, n_total, labels, names = _group_codes(frame, by_list, every)
-    counts = np.bincount(codes, minlength=n_total).astype(np.float64)
+    codes, row_counts, n_total, labels, names = _group_codes(frame, by_list, every)
+    counts = row_counts.astype(np.float64)
     present = np.flatnonzero(counts)
     pos = present  # rows of the output, in code order (sorted keys, then time)
     cols: dict[str, npt.NDArray[Any]] = {"count": counts[pos].astype(np.int64)}
 
+    # The window pass returns int32 codes when they fit (less memory traffic in C++);
+    # np.bincount wants int64, converted once on first use.
+    wide: list[npt.NDArray[np.int64]] = []
+
     def per_group(weights: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        out = np.bincount(codes, weights=weights, minlength=n_total)
+        if not wide:
+            wide.append(codes.astype(np.int64, copy=False))
+        out = np.bincount(wide[0], weights=weights, minlength=n_total)
         return out[pos].astype(np.float64)
 
     # throughput
@@ -448,14 +481,16 @@ def summarize(
 
     def sketch_column(
         name: str, values: npt.NDArray[np.float64], boundaries: Sequence[float] = ()
-    ) -> tuple[list[QuantileSketch], npt.NDArray[np.float64]]:
+    ) -> tuple[list[_core.QuantileSketch], npt.NDArray[np.float64]]:
+        """The present groups' sketches (C++ objects, for one-call quantile tables) and
+        their counts between `boundaries`; the wrapped sketches go to `sketches`."""
         cores, bucket_counts = _core.sketch_groups(
             codes, values, n_total, relative_accuracy, 4096, list(boundaries)
         )
-        out = [QuantileSketch._wrap(cores[g]) for g in pos]
-        for g, s in zip(pos, out, strict=True):
-            sketches[int(g)][name] = s
-        return out, bucket_counts[pos]
+        present = [cores[g] for g in pos]
+        for g, core in zip(pos, present, strict=True):
+            sketches[int(g)][name] = QuantileSketch._wrap(core)
+        return present, bucket_counts[pos]
 
     # latency
     if "latency_ms" in frame.columns:
@@ -463,9 +498,7 @@ def summarize(
         # exact upper-inclusive counts at the SLA bounds and the SLA target, in C++
         edges = sorted({*buckets, float(sla_target_ms)})
         lat_sketches, hist = sketch_column("latency_ms", lat, edges)
-        qtab = np.array([s.quantile(np.array(qs)) for s in lat_sketches]).reshape(
-            len(pos), len(qs)
-        )
+        qtab = _core.quantiles_of(lat_sketches, np.array(qs)).reshape(len(pos), len(qs))
         cols["latency_mean"] = np.array([s.mean for s in lat_sketches])
         for j, q in enumerate(qs):
             cols[f"latency_{_pct_name(q)}"] = qtab[:, j]
@@ -483,7 +516,7 @@ def summarize(
         phases = [c for c in frame.columns if c.endswith("_ms") and c != "latency_ms"]
         if phases:
             known = ~np.isnan(lat)
-            p99 = np.array([s.quantile(0.99) for s in lat_sketches])
+            p99 = _core.quantiles_of(lat_sketches, np.array([0.99]))[:, 0]
             threshold = np.full(n_total, np.inf)
             threshold[pos] = p99
             tail = known & (lat >= threshold[codes])
@@ -492,8 +525,9 @@ def summarize(
             for ph in phases:
                 v = frame[ph].to_numpy(dtype=np.float64, na_value=np.nan)
                 ph_sketches, _ = sketch_column(ph, v)
-                cols[f"{ph}_p50"] = np.array([s.quantile(0.5) for s in ph_sketches])
-                cols[f"{ph}_p99"] = np.array([s.quantile(0.99) for s in ph_sketches])
+                ph_q = _core.quantiles_of(ph_sketches, np.array([0.5, 0.99]))
+                ph_q = ph_q.reshape(len(pos), 2)
+                cols[f"{ph}_p50"], cols[f"{ph}_p99"] = ph_q[:, 0], ph_q[:, 1]
                 if (
                     ph == "ttft_ms"
                 ):  # overlaps processing/delivery: not a share of the sum
