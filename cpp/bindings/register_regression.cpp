@@ -58,6 +58,12 @@ py::array_t<double> to_owned_array(Eigen::VectorXd&& v) {
   return py::array_t<double>(static_cast<py::ssize_t>(heap->size()), heap->data(), owner);
 }
 
+// A freshly allocated 1-d array as an Eigen vector to write into (taken with the GIL
+// held: it reads the Python object).
+Eigen::Map<Eigen::VectorXd> writable(py::array_t<double>& a) {
+  return {a.mutable_data(), static_cast<Eigen::Index>(a.size())};
+}
+
 py::tuple as_tuple(Prediction&& p) {
   return py::make_tuple(to_owned_array(std::move(p.mean)), to_owned_array(std::move(p.se)),
                         to_owned_array(std::move(p.lower)), to_owned_array(std::move(p.upper)));
@@ -82,6 +88,7 @@ void bind_fit_statistics(Class& cls, Get get) {
       .def_property_readonly("adj_r_squared", [get](const typename Class::type& s) { return get(s).adj_r_squared(); })
       .def_property_readonly("nobs", [get](const typename Class::type& s) { return get(s).nobs(); })
       .def_property_readonly("df_resid", [get](const typename Class::type& s) { return get(s).df_resid(); })
+      .def_property_readonly("extended_precision", [get](const typename Class::type& s) { return get(s).extended_precision(); })
       .def("t_quantile", [get](const typename Class::type& s, double level) { return get(s).t_quantile(level); }, py::arg("level"));
 }
 
@@ -138,13 +145,18 @@ void register_regression(py::module_& m) {
               double level) {
              const auto tv = view(t_new, "t_new");
              const IntervalKind kind = kind_of(interval);
-             Prediction p;
+             // The outputs are allocated here and written once, in place.
+             const auto rows = static_cast<py::ssize_t>(tv.size());
+             py::array_t<double> mean(rows), se(rows), lower(rows), upper(rows);
+             const PredictionOut out{writable(mean), writable(se), writable(lower),
+                                     writable(upper)};
              {
-               // Safe without the GIL: reads t_new (alive in the caller) and the model.
+               // Safe without the GIL: reads t_new (alive in the caller) and the model,
+               // writes the four new arrays no other thread has seen yet.
                py::gil_scoped_release release;
-               p = self.predict(tv, kind, level);
+               self.predict_into(tv, kind, level, out);
              }
-             return as_tuple(std::move(p));
+             return py::make_tuple(mean, se, lower, upper);
            },
            py::arg("t_new"), py::arg("interval"), py::arg("level"))
       .def("slope_at",

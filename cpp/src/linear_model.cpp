@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -175,6 +176,9 @@ Solution solve(MatrixXld a, const VectorXld& b) {
 }
 
 void check_finite(const Eigen::Ref<const Eigen::VectorXd>& v, const char* name) {
+  // x - x is 0 for finite x and NaN otherwise: one vectorised sum clears the usual case,
+  // the loop below names the row.
+  if ((v.array() - v.array()).sum() == 0.0) return;
   for (Index i = 0; i < v.size(); ++i) {
     if (!std::isfinite(v(i))) {
       throw std::invalid_argument(std::string(name) + " must be finite, got " + show(v(i)) +
@@ -199,6 +203,7 @@ struct FitResult {
   long double rss = 0;
   long double tss = 0;
   Eigen::VectorXd residuals;
+  bool extended = true;  // refined in long double
 };
 
 long double root_weight(const Eigen::Ref<const Eigen::VectorXd>& w, Index i) {
@@ -234,6 +239,190 @@ FitResult fit_dense(const DesignRows& rows, const Eigen::Ref<const Eigen::Vector
 }
 
 constexpr Index kBlock = 512;
+
+// ---- streamed fits: the double-precision fast path --------------------------------
+//
+// Normal equations G x = h (G = A'WA, h = A'Wb) summed blockwise in double, solved in
+// long double, then one refinement step x1 = x0 + G^-1 A'W(b - A x0) with residuals in
+// double: two passes over the rows, both vectorised. The result is kept only when the
+// bound below, evaluated from the fit itself, is at most kFastPathTolerance.
+//
+// Error argument. u = 2^-53; all norms are 2-norms of the weighted problem in the
+// column-scaled basis (powers of two: exact); k = cond(A), ||A|| = sigma_max(A),
+// beta = ||b|| / (||A|| ||x||), q = ||r|| / (||A|| ||x||), x the exact solution for the
+// exact rows, r its residual; gamma = (kBlock + 2) u / (1 - (kBlock + 2) u)
+// + (n / kBlock + 1) 2^-64 (see (2)).
+//  (1) Rows in double. Entry (i, k) of fill_double's rows is within
+//      rel |a_ik| + abs of the exact one (DesignRows::double_rows_error), so column k is
+//      within e_A = max_k (rel + abs sqrt(sum w / G_kk)) of it, relative in the weighted
+//      2-norm, and ||dA|| <= ||dA||_F <= e ||A||, e = sqrt(p) e_A. This is a perturbation of the problem: by Wedin's theorem
+//      (Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., Thm 20.1) its
+//      solution moves by at most  E1 = k e / (1 - k e) (2 + (k + 1) q)  relative, and its
+//      residual norm by at most e ||A|| ||x||. Below, x and r are those of the rounded rows.
+//  (2) Accumulation. Each entry of G and h is a sum of kBlock products (w a_j a_k or
+//      w a_j b_j, the weighting product included) in some order, so its error is within
+//      (kBlock + 2) u |A|'W|A| (resp. |A|'W|b|); the block totals are added in long
+//      double (2^-64 per addition), which gives gamma. The p x p solves in long double
+//      add about p^2 k^2 2^-64, covered by the factor 2 below. ||dG|| <= p gamma ||A||^2,
+//      ||dh|| <= sqrt(p) gamma ||A|| ||b||, and with rho = p gamma k^2 / (1 - p gamma k^2)
+//      the long double solution x0 of the computed equations has
+//      ||x0 - x|| / ||x|| <= E0 = rho (1 + beta / sqrt(p)).
+//  (3) Refinement. r0 = b - A x0 is computed in double from x0 rounded to double, so
+//      |dr_i| <= (p + 2) u (|b_i| + |a_i| |x0|), ||dr|| <= (p + 2) u (||b|| + sqrt(p)
+//      ||A|| ||x0||); the sums g = A'W r0 add gamma |A|'W|r0|. With Gc the computed G,
+//      x1 - x = (I - Gc^-1 G)(x0 - x) + Gc^-1 (A'W dr + dg) and ||I - Gc^-1 G|| <= rho,
+//      ||Gc^-1 A'W|| <= (1 + rho) k / ||A||, ||Gc^-1|| <= (1 + rho) k^2 / ||A||^2:
+//      ||x1 - x|| / ||x|| <= E2 = rho E0 + (1 + rho) [k (p + 2) u (beta + sqrt(p)) (1 + E0)
+//                                     + k^2 gamma sqrt(p) (q + E0)].
+//      E1 + E2 bounds the coefficients' error.
+//  (4) Sums of squares. rss is summed from r0 (the residuals reported): ||r0|| differs
+//      from ||r|| by the rounding ||dr||, the design's e ||A|| ||x|| and, since r is
+//      orthogonal to range(A), by at most ||A|| ||x0 - x||^2 / (2 ||r||). With
+//      d = [(p + 2) u (beta + sqrt(p)) (1 + E0) + e] / q + E0^2 / (2 q^2), the relative
+//      error of rss is at most 2 d + d^2 + gamma. With a constant, tss >= rss and its
+//      terms are rounded alike, so it is no worse.
+// The norms above come from the computed G, x0 and rss; their own relative errors (rho,
+// E0, d, all far below 1 when the bound passes) are covered by a factor of 2.
+constexpr double kUnit = 0x1p-53;
+
+// Adds the vectorised block sum `v` into a long double total.
+inline void add_to(long double& total, double v) { total += static_cast<long double>(v); }
+
+std::optional<FitResult> fit_streaming_fast(const DesignRows& rows,
+                                            const Eigen::Ref<const Eigen::VectorXd>& y,
+                                            const Eigen::Ref<const Eigen::VectorXd>& w,
+                                            bool has_constant) {
+  const Index n = rows.rows();
+  const Index p = rows.cols();
+  const bool weighted = w.size() > 0;
+  Eigen::MatrixXd block(kBlock, p);
+  Eigen::MatrixXd wblock(weighted ? kBlock : 0, p);
+  Eigen::VectorXd wr(weighted ? kBlock : 0);
+  MatrixXld gram = MatrixXld::Zero(p, p);
+  VectorXld h = VectorXld::Zero(p);
+  long double bb = 0;
+  long double wsum = 0;
+  long double wy = 0;
+  for (Index begin = 0; begin < n; begin += kBlock) {
+    const Index count = std::min(kBlock, n - begin);
+    rows.fill_double(begin, count, block);
+    const auto a = block.topRows(count);
+    const auto yb = y.segment(begin, count);
+    if (weighted) {
+      const auto wb = w.segment(begin, count);
+      wblock.topRows(count) = a.array().colwise() * wb.array();
+      const auto wa = wblock.topRows(count);
+      for (Index j = 0; j < p; ++j) {
+        for (Index k = 0; k <= j; ++k) add_to(gram(j, k), wa.col(j).dot(a.col(k)));
+        add_to(h(j), wa.col(j).dot(yb));
+      }
+      add_to(wsum, wb.sum());
+      add_to(wy, wb.dot(yb));
+      add_to(bb, (wb.array() * yb.array().square()).sum());
+    } else {
+      for (Index j = 0; j < p; ++j) {
+        for (Index k = 0; k <= j; ++k) add_to(gram(j, k), a.col(j).dot(a.col(k)));
+        add_to(h(j), a.col(j).dot(yb));
+      }
+      wsum += static_cast<long double>(count);
+      add_to(wy, yb.sum());
+      add_to(bb, yb.squaredNorm());
+    }
+  }
+  // Column scaling by powers of two (exact) so that k is that of the scaled design.
+  VectorXld inv_d(p);
+  for (Index k = 0; k < p; ++k) {
+    if (!(gram(k, k) > 0)) return std::nullopt;  // a zero column: let the QR report it
+    int e = 0;
+    (void)std::frexp(std::sqrt(gram(k, k)), &e);
+    inv_d(k) = std::ldexp(1.0L, -e);
+  }
+  MatrixXld gs = gram.selfadjointView<Eigen::Lower>();
+  gs = inv_d.asDiagonal() * gs * inv_d.asDiagonal();
+  const Eigen::LLT<MatrixXld> llt(gs);
+  if (llt.info() != Eigen::Success) return std::nullopt;
+  const Eigen::VectorXd eig =
+      Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(gs.cast<double>(), Eigen::EigenvaluesOnly)
+          .eigenvalues();
+  if (!(eig(0) > 0)) return std::nullopt;
+  const double pd = static_cast<double>(p);
+  const double gamma = static_cast<double>(kBlock + 2) * kUnit /
+                           (1.0 - static_cast<double>(kBlock + 2) * kUnit) +
+                       static_cast<double>(n / kBlock + 1) * 0x1p-64;
+  const double k = std::sqrt(eig(p - 1) / eig(0));
+  const double norm_a = std::sqrt(eig(p - 1));
+  const double pgk = pd * gamma * k * k;
+  if (!(pgk < 0x1p-20)) return std::nullopt;  // far too ill-conditioned to pass
+  const double rho = pgk / (1.0 - pgk);
+  const VectorXld xs0 = llt.solve(inv_d.asDiagonal() * h);
+  const double norm_x = static_cast<double>(xs0.norm());
+  if (!(norm_x > 0)) return std::nullopt;  // b orthogonal to range(A): no relative bound
+  const double beta = std::sqrt(static_cast<double>(bb)) / (norm_a * norm_x);
+  const DesignRows::Error rows_error = rows.double_rows_error();
+  double e_col = 0;
+  for (Index j = 0; j < p; ++j) {
+    e_col = std::max(e_col, rows_error.relative +
+                                rows_error.absolute *
+                                    static_cast<double>(std::sqrt(wsum / gram(j, j))));
+  }
+  const double e_a = std::sqrt(pd) * e_col;
+  const double e0 = rho * (1.0 + beta / std::sqrt(pd));
+  const double rounding = (pd + 2.0) * kUnit * (beta + std::sqrt(pd)) * (1.0 + e0);
+  // Everything but the terms in q (not known before the residual pass) must pass already.
+  if (!(2.0 * (k * e_a * 2.0 + rho * e0 + (1.0 + rho) * k * rounding) <=
+        kFastPathTolerance)) {
+    return std::nullopt;
+  }
+
+  const VectorXld x0 = inv_d.cwiseProduct(xs0);
+  const Eigen::VectorXd xd = x0.cast<double>();
+  FitResult out;
+  out.residuals.resize(n);
+  const double ybar = static_cast<double>(wy / wsum);
+  VectorXld g = VectorXld::Zero(p);
+  long double rss = 0;
+  long double tss = 0;
+  for (Index begin = 0; begin < n; begin += kBlock) {
+    const Index count = std::min(kBlock, n - begin);
+    rows.fill_double(begin, count, block);
+    const auto a = block.topRows(count);
+    const auto yb = y.segment(begin, count);
+    auto r = out.residuals.segment(begin, count);
+    r = yb;
+    r.noalias() -= a * xd;
+    if (weighted) {
+      const auto wb = w.segment(begin, count);
+      auto wrb = wr.head(count);
+      wrb = wb.cwiseProduct(r);
+      add_to(rss, wrb.dot(r));
+      for (Index j = 0; j < p; ++j) add_to(g(j), a.col(j).dot(wrb));
+      add_to(tss, has_constant ? (wb.array() * (yb.array() - ybar).square()).sum()
+                               : (wb.array() * yb.array().square()).sum());
+    } else {
+      add_to(rss, r.squaredNorm());
+      for (Index j = 0; j < p; ++j) add_to(g(j), a.col(j).dot(r));
+      add_to(tss, has_constant ? (yb.array() - ybar).square().sum() : yb.squaredNorm());
+    }
+  }
+  const double q = std::sqrt(static_cast<double>(rss)) / (norm_a * norm_x);
+  if (!(q > 0)) return std::nullopt;  // an exact fit: no relative bound on rss
+  const double e1 = k * e_a / (1.0 - k * e_a) * (2.0 + (k + 1.0) * q);
+  const double e2 = rho * e0 + (1.0 + rho) * (k * rounding +
+                                              k * k * gamma * std::sqrt(pd) * (q + e0));
+  const double d = (rounding + e_a) / q + e0 * e0 / (2.0 * q * q);
+  const double rss_error = 2.0 * d + d * d + gamma;
+  if (!(2.0 * std::max(e1 + e2, rss_error) <= kFastPathTolerance)) return std::nullopt;
+
+  // G^-1 in the internal basis; x1 = x0 + G^-1 g.
+  const MatrixXld inv_s = llt.solve(MatrixXld::Identity(p, p));
+  const MatrixXld inv = inv_d.asDiagonal() * inv_s * inv_d.asDiagonal();
+  out.coef = x0 + inv * g;
+  out.unscaled_cov = (0.5L * (inv + inv.transpose())).eval();
+  out.rss = rss;
+  out.tss = tss;
+  out.extended = false;
+  return out;
+}
 
 // Blocked Householder QR of [sqrt(W) A, sqrt(W) y] in double, then corrected
 // semi-normal-equation refinement with long double residuals (see linear_model.hpp).
@@ -439,6 +628,11 @@ void check_finite_matrix(const Eigen::Ref<const Eigen::MatrixXd>& x, const char*
 
 }  // namespace
 
+DesignRows::Error DesignRows::double_rows_error() const {
+  // Long double rows (relative error 2^-64 or so per entry) rounded to double.
+  return {0x1p-52, 0.0};
+}
+
 void DesignRows::fill_double(Eigen::Index begin, Eigen::Index count,
                              Eigen::MatrixXd& out) const {
   MatrixXld rows_ld(count, cols());
@@ -513,8 +707,15 @@ void LinearModel::fit(const DesignBasis& basis, const Eigen::Ref<const Eigen::Ve
   nobs_ = static_cast<std::size_t>(n);
   has_constant_ = basis.has_constant;
 
-  FitResult fr = n <= kDenseMaxRows ? fit_dense(*basis.rows, y, weights, has_constant_)
-                                    : fit_streaming(*basis.rows, y, weights, has_constant_);
+  FitResult fr;
+  if (n <= kDenseMaxRows) {
+    fr = fit_dense(*basis.rows, y, weights, has_constant_);
+  } else if (auto fast = fit_streaming_fast(*basis.rows, y, weights, has_constant_)) {
+    fr = std::move(*fast);
+  } else {
+    fr = fit_streaming(*basis.rows, y, weights, has_constant_);
+  }
+  extended_precision_ = fr.extended;
   internal_coef_ = std::move(fr.coef);
   internal_unscaled_cov_ = std::move(fr.unscaled_cov);
   to_reported_ = basis.to_reported;
@@ -569,18 +770,30 @@ Prediction LinearModel::predict(const Eigen::Ref<const Eigen::MatrixXd>& x_new,
 
 Prediction LinearModel::predict_design(const DesignRows& design_new, IntervalKind kind,
                                        double level) const {
-  const Index p = internal_coef_.size();
-  if (design_new.cols() != p) {
-    throw std::invalid_argument("design has " + std::to_string(design_new.cols()) +
-                                " columns, expected " + std::to_string(p));
-  }
-  const double q = t_quantile(level);
   const Index m = design_new.rows();
   Prediction out;
   out.mean.resize(m);
   out.se.resize(m);
   out.lower.resize(m);
   out.upper.resize(m);
+  predict_design_into(design_new, kind, level, {out.mean, out.se, out.lower, out.upper});
+  return out;
+}
+
+void LinearModel::predict_design_into(const DesignRows& design_new, IntervalKind kind,
+                                      double level, PredictionOut out) const {
+  const Index p = internal_coef_.size();
+  if (design_new.cols() != p) {
+    throw std::invalid_argument("design has " + std::to_string(design_new.cols()) +
+                                " columns, expected " + std::to_string(p));
+  }
+  const Index m = design_new.rows();
+  if (out.mean.size() != m || out.se.size() != m || out.lower.size() != m ||
+      out.upper.size() != m) {
+    throw std::invalid_argument("prediction outputs must have " + std::to_string(m) +
+                                " entries each");
+  }
+  const double q = t_quantile(level);
   const double extra = kind == IntervalKind::prediction ? static_cast<double>(scale_) : 0.0;
   const double s2 = static_cast<double>(scale_);
   // The internal basis is well conditioned, so the products below lose nothing in
@@ -606,7 +819,6 @@ Prediction LinearModel::predict_design(const DesignRows& design_new, IntervalKin
     out.lower.segment(begin, count).array() = mean.array() - q * se;
     out.upper.segment(begin, count).array() = mean.array() + q * se;
   }
-  return out;
 }
 
 double LinearModel::internal_contrast(const VectorXld& g) const {
