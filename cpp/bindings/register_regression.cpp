@@ -81,7 +81,6 @@ void bind_fit_statistics(Class& cls, Get get) {
       .def_property_readonly("t_values", [get](const typename Class::type& s) { return to_array(get(s).t_values()); })
       .def_property_readonly("p_values", [get](const typename Class::type& s) { return to_array(get(s).p_values()); })
       .def_property_readonly("covariance", [get](const typename Class::type& s) { return to_array(get(s).covariance()); })
-      .def_property_readonly("residuals", [get](const typename Class::type& s) { return to_array(get(s).residuals()); })
       .def_property_readonly("residual_std_error", [get](const typename Class::type& s) { return get(s).residual_std_error(); })
       .def_property_readonly("ssr", [get](const typename Class::type& s) { return get(s).ssr(); })
       .def_property_readonly("r_squared", [get](const typename Class::type& s) { return get(s).r_squared(); })
@@ -121,6 +120,8 @@ void register_regression(py::module_& m) {
              return as_tuple(std::move(p));
            },
            py::arg("x_new"), py::arg("interval"), py::arg("level"));
+  lm.def_property_readonly("residuals",
+                           [](const LinearModel& s) { return to_array(s.residuals()); });
   bind_fit_statistics(lm, [](const LinearModel& s) -> const LinearModel& { return s; });
 
   py::class_<TrendModel> tm(m, "TrendModel");
@@ -159,6 +160,19 @@ void register_regression(py::module_& m) {
              return py::make_tuple(mean, se, lower, upper);
            },
            py::arg("t_new"), py::arg("interval"), py::arg("level"))
+      .def("residuals",
+           [](const TrendModel& self, const DoubleArray& t, const DoubleArray& y) {
+             const auto tv = view(t, "t");
+             const auto yv = view(y, "y");
+             Eigen::VectorXd r;
+             {
+               // Safe without the GIL: reads t and y (alive in the caller) and the model.
+               py::gil_scoped_release release;
+               r = self.residuals(tv, yv);
+             }
+             return to_owned_array(std::move(r));
+           },
+           py::arg("t"), py::arg("y"))
       .def("slope_at",
            [](const TrendModel& self, double t) {
              const TrendSlope s = self.slope_at(t);

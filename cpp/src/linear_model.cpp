@@ -275,7 +275,7 @@ constexpr Index kBlock = 512;
 //      ||x1 - x|| / ||x|| <= E2 = rho E0 + (1 + rho) [k (p + 2) u (beta + sqrt(p)) (1 + E0)
 //                                     + k^2 gamma sqrt(p) (q + E0)].
 //      E1 + E2 bounds the coefficients' error.
-//  (4) Sums of squares. rss is summed from r0 (the residuals reported): ||r0|| differs
+//  (4) Sums of squares. rss is summed from r0 (the residuals kept): ||r0|| differs
 //      from ||r|| by the rounding ||dr||, the design's e ||A|| ||x|| and, since r is
 //      orthogonal to range(A), by at most ||A|| ||x0 - x||^2 / (2 ||r||). With
 //      d = [(p + 2) u (beta + sqrt(p)) (1 + E0) + e] / q + E0^2 / (2 q^2), the relative
@@ -291,7 +291,7 @@ inline void add_to(long double& total, double v) { total += static_cast<long dou
 std::optional<FitResult> fit_streaming_fast(const DesignRows& rows,
                                             const Eigen::Ref<const Eigen::VectorXd>& y,
                                             const Eigen::Ref<const Eigen::VectorXd>& w,
-                                            bool has_constant) {
+                                            bool has_constant, bool keep_residuals) {
   const Index n = rows.rows();
   const Index p = rows.cols();
   const bool weighted = w.size() > 0;
@@ -377,7 +377,9 @@ std::optional<FitResult> fit_streaming_fast(const DesignRows& rows,
   const VectorXld x0 = inv_d.cwiseProduct(xs0);
   const Eigen::VectorXd xd = x0.cast<double>();
   FitResult out;
-  out.residuals.resize(n);
+  // Residuals go straight to the output when kept, else through a block buffer.
+  out.residuals.resize(keep_residuals ? n : 0);
+  Eigen::VectorXd buffer(keep_residuals ? 0 : kBlock);
   const double ybar = static_cast<double>(wy / wsum);
   VectorXld g = VectorXld::Zero(p);
   long double rss = 0;
@@ -387,7 +389,7 @@ std::optional<FitResult> fit_streaming_fast(const DesignRows& rows,
     rows.fill_double(begin, count, block);
     const auto a = block.topRows(count);
     const auto yb = y.segment(begin, count);
-    auto r = out.residuals.segment(begin, count);
+    auto r = keep_residuals ? out.residuals.segment(begin, count) : buffer.head(count);
     r = yb;
     r.noalias() -= a * xd;
     if (weighted) {
@@ -427,7 +429,8 @@ std::optional<FitResult> fit_streaming_fast(const DesignRows& rows,
 // Blocked Householder QR of [sqrt(W) A, sqrt(W) y] in double, then corrected
 // semi-normal-equation refinement with long double residuals (see linear_model.hpp).
 FitResult fit_streaming(const DesignRows& rows, const Eigen::Ref<const Eigen::VectorXd>& y,
-                        const Eigen::Ref<const Eigen::VectorXd>& w, bool has_constant) {
+                        const Eigen::Ref<const Eigen::VectorXd>& w, bool has_constant,
+                        bool keep_residuals) {
   const Index n = rows.rows();
   const Index p = rows.cols();
   MatrixXld block(kBlock, p);
@@ -503,7 +506,7 @@ FitResult fit_streaming(const DesignRows& rows, const Eigen::Ref<const Eigen::Ve
       16 * cond * cond * static_cast<long double>(std::numeric_limits<double>::epsilon());
 
   FitResult out;
-  out.residuals.resize(n);
+  out.residuals.resize(keep_residuals ? n : 0);
   const long double ybar = wy / wsum;
   VectorXld g(p);
   VectorXld res(kBlock);
@@ -529,7 +532,7 @@ FitResult fit_streaming(const DesignRows& rows, const Eigen::Ref<const Eigen::Ve
           for (Index k = 0; k < p; ++k) ri -= block(i, k) * x(k);
           res(i) = ri;
           rss_block += ri * ri;
-          out.residuals(begin + i) = static_cast<double>(ri / sw);
+          if (keep_residuals) out.residuals(begin + i) = static_cast<double>(ri / sw);
           const long double c = has_constant ? bi - ybar * sw : bi;
           tss_block += c * c;
         }
@@ -540,7 +543,7 @@ FitResult fit_streaming(const DesignRows& rows, const Eigen::Ref<const Eigen::Ve
           for (Index k = 0; k < p; ++k) ri -= block(i, k) * x(k);
           res(i) = ri;
           rss_block += ri * ri;
-          out.residuals(begin + i) = static_cast<double>(ri);
+          if (keep_residuals) out.residuals(begin + i) = static_cast<double>(ri);
           const long double c = has_constant ? bi - ybar : bi;
           tss_block += c * c;
         }
@@ -710,10 +713,12 @@ void LinearModel::fit(const DesignBasis& basis, const Eigen::Ref<const Eigen::Ve
   FitResult fr;
   if (n <= kDenseMaxRows) {
     fr = fit_dense(*basis.rows, y, weights, has_constant_);
-  } else if (auto fast = fit_streaming_fast(*basis.rows, y, weights, has_constant_)) {
+    if (!basis.keep_residuals) fr.residuals.resize(0);
+  } else if (auto fast = fit_streaming_fast(*basis.rows, y, weights, has_constant_,
+                                            basis.keep_residuals)) {
     fr = std::move(*fast);
   } else {
-    fr = fit_streaming(*basis.rows, y, weights, has_constant_);
+    fr = fit_streaming(*basis.rows, y, weights, has_constant_, basis.keep_residuals);
   }
   extended_precision_ = fr.extended;
   internal_coef_ = std::move(fr.coef);

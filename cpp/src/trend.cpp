@@ -219,6 +219,7 @@ LinearModel TrendModel::fit(const TrendModel& self, const Eigen::Ref<const Eigen
     }
   }
   basis.has_constant = true;
+  basis.keep_residuals = false;  // residuals(t, y) recomputes them on demand
   return LinearModel(basis, y, weights);
 }
 
@@ -302,6 +303,30 @@ void TrendModel::predict_into(const Eigen::Ref<const Eigen::VectorXd>& t_new,
     out.lower.segment(begin, count).array() = mean - q * se;
     out.upper.segment(begin, count).array() = mean + q * se;
   }
+}
+
+Eigen::VectorXd TrendModel::residuals(const Eigen::Ref<const Eigen::VectorXd>& t,
+                                      const Eigen::Ref<const Eigen::VectorXd>& y) const {
+  if (y.size() != t.size()) {
+    throw std::invalid_argument("y has " + std::to_string(y.size()) + " rows but t has " +
+                                std::to_string(t.size()));
+  }
+  check_t(t, "t");
+  const TrendRows rows(t, centre_, scale_, spec_);
+  const VectorXld& coef = model_.internal_coefficients();
+  constexpr Index kChunk = 512;
+  MatrixXld block(std::min(kChunk, t.size()), rows.cols());
+  Eigen::VectorXd out(t.size());
+  for (Index begin = 0; begin < t.size(); begin += kChunk) {
+    const Index count = std::min(kChunk, t.size() - begin);
+    rows.fill(begin, count, block);
+    for (Index i = 0; i < count; ++i) {
+      long double r = y(begin + i);
+      for (Index k = 0; k < coef.size(); ++k) r -= block(i, k) * coef(k);
+      out(begin + i) = static_cast<double>(r);
+    }
+  }
+  return out;
 }
 
 TrendSlope TrendModel::slope_at(double t) const {

@@ -155,6 +155,15 @@ class Trend(_FittedCoefficients):
         return self._seasonal_period
 
     @property
+    def residuals(self) -> NDArray[Any]:
+        """Observed minus fitted values, in input order (unweighted), in units of y.
+
+        Recomputed from the fitted data on each access (in extended precision) rather
+        than kept with the fit.
+        """
+        return np.asarray(self._fit.residuals(self._t, self._y))
+
+    @property
     def t_last(self) -> float:
         """Latest observed time."""
         return float(self._fit.t_max)

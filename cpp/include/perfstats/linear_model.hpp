@@ -70,6 +70,9 @@ struct DesignBasis {
   const DesignRows* rows = nullptr;  // only read during construction
   MatrixXld to_reported;             // p x p
   bool has_constant = true;          // the model spans a constant: R^2 is centred
+  // Keep the residuals (n doubles). A caller that can recompute them from its inputs
+  // (TrendModel::residuals) saves the memory and the writes.
+  bool keep_residuals = true;
 };
 
 // Designs up to this many rows are fitted whole (pivoted QR, augmented refinement).
@@ -109,7 +112,8 @@ class LinearModel {
   // Centred R^2 with a constant, uncentred (sum of squares about zero) without one.
   double r_squared() const noexcept { return r_squared_; }
   double adj_r_squared() const noexcept;
-  // residuals y - fitted (unweighted), in input order
+  // residuals y - fitted (unweighted), in input order; empty when the basis did not
+  // keep them
   const Eigen::VectorXd& residuals() const noexcept { return residuals_; }
   // Whether the fit was refined in extended precision (always for designs up to
   // kDenseMaxRows rows; for larger ones when the fast path's error bound was too large).

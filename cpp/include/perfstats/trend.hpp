@@ -49,6 +49,10 @@ class TrendModel {
   // polynomials in scaled time, of degree d and 2d.
   void predict_into(const Eigen::Ref<const Eigen::VectorXd>& t_new, IntervalKind kind,
                     double level, PredictionOut out) const;
+  // y - fitted at times t, evaluated in long double (the model keeps no residuals: its
+  // caller holds the data). With the fitted t and y, the fit's residuals.
+  Eigen::VectorXd residuals(const Eigen::Ref<const Eigen::VectorXd>& t,
+                            const Eigen::Ref<const Eigen::VectorXd>& y) const;
   // d/dt of the polynomial part (seasonal terms excluded) at time t.
   TrendSlope slope_at(double t) const;
 
