@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "perfstats/detail/parallel.hpp"
+
 namespace perfstats {
 namespace {
 
@@ -295,39 +297,62 @@ std::optional<FitResult> fit_streaming_fast(const DesignRows& rows,
   const Index n = rows.rows();
   const Index p = rows.cols();
   const bool weighted = w.size() > 0;
-  Eigen::MatrixXd block(kBlock, p);
-  Eigen::MatrixXd wblock(weighted ? kBlock : 0, p);
-  Eigen::VectorXd wr(weighted ? kBlock : 0);
+  // Each pass writes one column of sums per block (double, vectorised), threads taking
+  // ranges of blocks; the columns are then added in block order in long double, so the
+  // result does not depend on the number of threads.
+  const Index blocks = (n + kBlock - 1) / kBlock;
+  const auto rows_n = static_cast<std::size_t>(n);
+  const std::size_t threads = detail::threads_for(rows_n);
+  const Index n_gram = p * (p + 1) / 2;
+  Eigen::MatrixXd sums1(n_gram + p + 3, blocks);  // G (lower), h, sum w, sum wy, sum wy^2
+  detail::parallel_ranges(rows_n, kBlock, threads, [&](std::size_t first, std::size_t last) {
+    Eigen::MatrixXd block(kBlock, p);
+    Eigen::MatrixXd wblock(weighted ? kBlock : 0, p);
+    for (auto begin = static_cast<Index>(first); begin < static_cast<Index>(last);
+         begin += kBlock) {
+      const Index count = std::min(kBlock, n - begin);
+      rows.fill_double(begin, count, block);
+      const auto a = block.topRows(count);
+      const auto yb = y.segment(begin, count);
+      auto col = sums1.col(begin / kBlock);
+      Index at = 0;
+      if (weighted) {
+        const auto wb = w.segment(begin, count);
+        wblock.topRows(count) = a.array().colwise() * wb.array();
+        const auto wa = wblock.topRows(count);
+        for (Index j = 0; j < p; ++j) {
+          for (Index k = 0; k <= j; ++k) col(at++) = wa.col(j).dot(a.col(k));
+        }
+        for (Index j = 0; j < p; ++j) col(at++) = wa.col(j).dot(yb);
+        col(at++) = wb.sum();
+        col(at++) = wb.dot(yb);
+        col(at++) = (wb.array() * yb.array().square()).sum();
+      } else {
+        for (Index j = 0; j < p; ++j) {
+          for (Index k = 0; k <= j; ++k) col(at++) = a.col(j).dot(a.col(k));
+        }
+        for (Index j = 0; j < p; ++j) col(at++) = a.col(j).dot(yb);
+        col(at++) = static_cast<double>(count);
+        col(at++) = yb.sum();
+        col(at++) = yb.squaredNorm();
+      }
+    }
+  });
   MatrixXld gram = MatrixXld::Zero(p, p);
   VectorXld h = VectorXld::Zero(p);
   long double bb = 0;
   long double wsum = 0;
   long double wy = 0;
-  for (Index begin = 0; begin < n; begin += kBlock) {
-    const Index count = std::min(kBlock, n - begin);
-    rows.fill_double(begin, count, block);
-    const auto a = block.topRows(count);
-    const auto yb = y.segment(begin, count);
-    if (weighted) {
-      const auto wb = w.segment(begin, count);
-      wblock.topRows(count) = a.array().colwise() * wb.array();
-      const auto wa = wblock.topRows(count);
-      for (Index j = 0; j < p; ++j) {
-        for (Index k = 0; k <= j; ++k) add_to(gram(j, k), wa.col(j).dot(a.col(k)));
-        add_to(h(j), wa.col(j).dot(yb));
-      }
-      add_to(wsum, wb.sum());
-      add_to(wy, wb.dot(yb));
-      add_to(bb, (wb.array() * yb.array().square()).sum());
-    } else {
-      for (Index j = 0; j < p; ++j) {
-        for (Index k = 0; k <= j; ++k) add_to(gram(j, k), a.col(j).dot(a.col(k)));
-        add_to(h(j), a.col(j).dot(yb));
-      }
-      wsum += static_cast<long double>(count);
-      add_to(wy, yb.sum());
-      add_to(bb, yb.squaredNorm());
+  for (Index b = 0; b < blocks; ++b) {
+    const auto col = sums1.col(b);
+    Index at = 0;
+    for (Index j = 0; j < p; ++j) {
+      for (Index k = 0; k <= j; ++k) add_to(gram(j, k), col(at++));
     }
+    for (Index j = 0; j < p; ++j) add_to(h(j), col(at++));
+    add_to(wsum, col(at++));
+    add_to(wy, col(at++));
+    add_to(bb, col(at++));
   }
   // Column scaling by powers of two (exact) so that k is that of the scaled design.
   VectorXld inv_d(p);
@@ -379,32 +404,44 @@ std::optional<FitResult> fit_streaming_fast(const DesignRows& rows,
   FitResult out;
   // Residuals go straight to the output when kept, else through a block buffer.
   out.residuals.resize(keep_residuals ? n : 0);
-  Eigen::VectorXd buffer(keep_residuals ? 0 : kBlock);
   const double ybar = static_cast<double>(wy / wsum);
+  Eigen::MatrixXd sums2(p + 2, blocks);  // A'W r, rss, tss
+  detail::parallel_ranges(rows_n, kBlock, threads, [&](std::size_t first, std::size_t last) {
+    Eigen::MatrixXd block(kBlock, p);
+    Eigen::VectorXd buffer(keep_residuals ? 0 : kBlock);
+    Eigen::VectorXd wr(weighted ? kBlock : 0);
+    for (auto begin = static_cast<Index>(first); begin < static_cast<Index>(last);
+         begin += kBlock) {
+      const Index count = std::min(kBlock, n - begin);
+      rows.fill_double(begin, count, block);
+      const auto a = block.topRows(count);
+      const auto yb = y.segment(begin, count);
+      auto r = keep_residuals ? out.residuals.segment(begin, count) : buffer.head(count);
+      r = yb;
+      r.noalias() -= a * xd;
+      auto col = sums2.col(begin / kBlock);
+      if (weighted) {
+        const auto wb = w.segment(begin, count);
+        auto wrb = wr.head(count);
+        wrb = wb.cwiseProduct(r);
+        for (Index j = 0; j < p; ++j) col(j) = a.col(j).dot(wrb);
+        col(p) = wrb.dot(r);
+        col(p + 1) = has_constant ? (wb.array() * (yb.array() - ybar).square()).sum()
+                                  : (wb.array() * yb.array().square()).sum();
+      } else {
+        for (Index j = 0; j < p; ++j) col(j) = a.col(j).dot(r);
+        col(p) = r.squaredNorm();
+        col(p + 1) = has_constant ? (yb.array() - ybar).square().sum() : yb.squaredNorm();
+      }
+    }
+  });
   VectorXld g = VectorXld::Zero(p);
   long double rss = 0;
   long double tss = 0;
-  for (Index begin = 0; begin < n; begin += kBlock) {
-    const Index count = std::min(kBlock, n - begin);
-    rows.fill_double(begin, count, block);
-    const auto a = block.topRows(count);
-    const auto yb = y.segment(begin, count);
-    auto r = keep_residuals ? out.residuals.segment(begin, count) : buffer.head(count);
-    r = yb;
-    r.noalias() -= a * xd;
-    if (weighted) {
-      const auto wb = w.segment(begin, count);
-      auto wrb = wr.head(count);
-      wrb = wb.cwiseProduct(r);
-      add_to(rss, wrb.dot(r));
-      for (Index j = 0; j < p; ++j) add_to(g(j), a.col(j).dot(wrb));
-      add_to(tss, has_constant ? (wb.array() * (yb.array() - ybar).square()).sum()
-                               : (wb.array() * yb.array().square()).sum());
-    } else {
-      add_to(rss, r.squaredNorm());
-      for (Index j = 0; j < p; ++j) add_to(g(j), a.col(j).dot(r));
-      add_to(tss, has_constant ? (yb.array() - ybar).square().sum() : yb.squaredNorm());
-    }
+  for (Index b = 0; b < blocks; ++b) {
+    for (Index j = 0; j < p; ++j) add_to(g(j), sums2(j, b));
+    add_to(rss, sums2(p, b));
+    add_to(tss, sums2(p + 1, b));
   }
   const double q = std::sqrt(static_cast<double>(rss)) / (norm_a * norm_x);
   if (!(q > 0)) return std::nullopt;  // an exact fit: no relative bound on rss

@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "perfstats/detail/parallel.hpp"
+
 namespace perfstats {
 namespace {
 
@@ -278,31 +280,37 @@ void TrendModel::predict_into(const Eigen::Ref<const Eigen::VectorXd>& t_new,
   const double lo = static_cast<double>(centre_ - hi);
   const double inv = static_cast<double>(1.0L / scale_);
   constexpr Index kChunk = 1024;  // the working arrays stay in L1
-  Eigen::ArrayXd z(std::min(kChunk, m));
-  Eigen::ArrayXd var(std::min(kChunk, m));
-  for (Index begin = 0; begin < m; begin += kChunk) {
-    const Index count = std::min(kChunk, m - begin);
-    auto zc = z.head(count);
-    zc = ((t_new.segment(begin, count).array() - hi) - lo) * inv;
-    // z is finite exactly when t is (checked here, in cache, rather than in a pass of its
-    // own; the outputs are the caller's to discard when this throws)
-    if (!((zc - zc).sum() == 0.0)) check_t(t_new, "t_new");
-    auto mean = out.mean.segment(begin, count).array();
-    auto vc = var.head(count);
-    if (d == 1) {  // the common straight line, in one expression each
-      mean = c(1) * zc + c(0);
-      vc = (v(2) * zc + v(1)) * zc + v(0);
-    } else {
-      mean = c(d) * zc + c(d - 1);
-      for (int k = d - 2; k >= 0; --k) mean = mean * zc + c(k);
-      vc = v(2 * d) * zc + v(2 * d - 1);
-      for (int k = 2 * d - 2; k >= 0; --k) vc = vc * zc + v(k);
+  // Rows are independent: large inputs are split between threads (same results).
+  const auto sweep = [&](std::size_t first, std::size_t last) {
+    Eigen::ArrayXd z(kChunk);
+    Eigen::ArrayXd var(kChunk);
+    const auto end = static_cast<Index>(last);
+    for (auto begin = static_cast<Index>(first); begin < end; begin += kChunk) {
+      const Index count = std::min(kChunk, end - begin);
+      auto zc = z.head(count);
+      zc = ((t_new.segment(begin, count).array() - hi) - lo) * inv;
+      // z is finite exactly when t is (checked here, in cache, rather than in a pass of
+      // its own; the outputs are the caller's to discard when this throws)
+      if (!((zc - zc).sum() == 0.0)) check_t(t_new, "t_new");
+      auto mean = out.mean.segment(begin, count).array();
+      auto vc = var.head(count);
+      if (d == 1) {  // the common straight line, in one expression each
+        mean = c(1) * zc + c(0);
+        vc = (v(2) * zc + v(1)) * zc + v(0);
+      } else {
+        mean = c(d) * zc + c(d - 1);
+        for (int k = d - 2; k >= 0; --k) mean = mean * zc + c(k);
+        vc = v(2 * d) * zc + v(2 * d - 1);
+        for (int k = 2 * d - 2; k >= 0; --k) vc = vc * zc + v(k);
+      }
+      auto se = out.se.segment(begin, count).array();
+      se = vc.max(0.0).sqrt();
+      out.lower.segment(begin, count).array() = mean - q * se;
+      out.upper.segment(begin, count).array() = mean + q * se;
     }
-    auto se = out.se.segment(begin, count).array();
-    se = vc.max(0.0).sqrt();
-    out.lower.segment(begin, count).array() = mean - q * se;
-    out.upper.segment(begin, count).array() = mean + q * se;
-  }
+  };
+  const auto rows = static_cast<std::size_t>(m);
+  detail::parallel_ranges(rows, kChunk, detail::threads_for(rows), sweep);
 }
 
 Eigen::VectorXd TrendModel::residuals(const Eigen::Ref<const Eigen::VectorXd>& t,
