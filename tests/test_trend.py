@@ -363,3 +363,30 @@ def test_nearly_exact_large_fits_hand_off_and_keep_their_digits() -> None:
     mid = (t[0] + t[-1]) / 2
     in_double = y - (float(b0 + b1 * Fraction(mid)) + float(b1) * (t - mid))
     assert abs(in_double @ in_double / float(rss) - 1.0) > 1e-10
+
+
+def test_fits_and_bands_split_between_threads_meet_the_oracles() -> None:
+    # From 200,000 rows the sweeps run on two threads: the same answers, and the error
+    # a sequential sweep would raise first.
+    rng = np.random.default_rng(11)
+    n = 250_000
+    t = np.sort(rng.uniform(0.0, 1e5, n))
+    y = 40.0 - 3e-5 * t + rng.gamma(2.0, 2.0, n)
+    trend = fit_trend(t, y)
+    b0, b1, rss = exact_line(t, y)
+    np.testing.assert_allclose(trend.coefficients, [float(b0), float(b1)], rtol=1e-11)
+    np.testing.assert_allclose(
+        trend.residual_std_error**2, float(rss / (n - 2)), rtol=1e-11
+    )
+    band = trend.predict(t, interval="prediction", level=0.9)
+    res = sm.OLS(y, sm.add_constant(t)).fit()
+    frame = res.get_prediction(sm.add_constant(t)).summary_frame(alpha=0.1)
+    np.testing.assert_allclose(band.mean, frame["mean"], rtol=1e-10)
+    np.testing.assert_allclose(band.lower, frame["obs_ci_lower"], rtol=1e-8)
+    np.testing.assert_allclose(band.upper, frame["obs_ci_upper"], rtol=1e-8)
+    bad = t.copy()
+    bad[[n - 5, n - 1]] = [np.inf, np.nan]
+    with pytest.raises(
+        ValueError, match=f"t_new must be finite, got inf at row {n - 5}"
+    ):
+        trend.predict(bad)
