@@ -355,3 +355,13 @@ def test_well_conditioned_large_designs_take_the_fast_path_within_its_bound() ->
     # 2^-36 relative in the centred, scaled basis; the caller's columns differ in
     # scale by 5000x, which the per-coefficient tolerance allows for.
     np.testing.assert_allclose(fit.coefficients, exact, rtol=1e-10)
+
+
+def test_weighted_large_designs_on_the_fast_path_match_statsmodels_wls() -> None:
+    x, y = _random_problem(13, n=30_000)
+    w = np.random.default_rng(14).uniform(0.2, 5.0, len(y))
+    fit = LinearModel(x, y, weights=w)
+    assert not fit._fit.extended_precision
+    res = sm.WLS(y, sm.add_constant(x), weights=w).fit()
+    _assert_matches_statsmodels(fit, res, rtol=1e-9)
+    np.testing.assert_allclose(fit.residuals, res.resid, rtol=1e-9, atol=1e-12)

@@ -246,8 +246,11 @@ constexpr Index kBlock = 512;
 //
 // Normal equations G x = h (G = A'WA, h = A'Wb) summed blockwise in double, solved in
 // long double, then one refinement step x1 = x0 + G^-1 A'W(b - A x0) with residuals in
-// double: two passes over the rows, both vectorised. The result is kept only when the
-// bound below, evaluated from the fit itself, is at most kFastPathTolerance.
+// double: two passes over the rows, both vectorised. When the residuals need not be
+// kept and the bound of (5) passes, the first pass is all (no refinement). The result
+// is kept only when the bound below, evaluated from the fit itself, is at most
+// kFastPathTolerance. With a column of ones first, b is y - y0 (a constant the ones
+// column absorbs) in the sums of the first pass: (1) and (2) apply to that problem.
 //
 // Error argument. u = 2^-53; all norms are 2-norms of the weighted problem in the
 // column-scaled basis (powers of two: exact); k = cond(A), ||A|| = sigma_max(A),
@@ -283,6 +286,15 @@ constexpr Index kBlock = 512;
 //      d = [(p + 2) u (beta + sqrt(p)) (1 + E0) + e] / q + E0^2 / (2 q^2), the relative
 //      error of rss is at most 2 d + d^2 + gamma. With a constant, tss >= rss and its
 //      terms are rounded alike, so it is no worse.
+//  (5) Sums only (b = y - y0, x its solution; beta, q for it). rss = ||b||^2 - h'x0
+//      exactly when x0 solves the computed equations; with Gc = G + E, hc = h + eta,
+//      hc'Gc^-1 hc - h'G^-1 h = 2 x'eta - x'Ex - x'E Gc^-1 (eta - Ex) + eta'Gc^-1
+//      (eta - Ex), so with (2) its error is within gamma (1 + E0) (2 sqrt(p) beta + p)
+//      ||A||^2 ||x||^2, and ||b||^2 adds gamma beta^2 ||A||^2 ||x||^2: divided by
+//      rss = q^2 ||A||^2 ||x||^2, plus the design's and b's rounding (2 d + d^2,
+//      d = (e + u beta) / q), that bounds rss. tss = ||b||^2 - (sum w b)^2 / sum w is
+//      within (3 gamma + 2 u) ||b||^2 (Cauchy-Schwarz on sum w b). The coefficients are
+//      x0 itself: E1 + E0, relative to ||x||, converted to the unshifted ||x||.
 // The norms above come from the computed G, x0 and rss; their own relative errors (rho,
 // E0, d, all far below 1 when the bound passes) are covered by a factor of 2.
 constexpr double kUnit = 0x1p-53;
@@ -293,10 +305,15 @@ inline void add_to(long double& total, double v) { total += static_cast<long dou
 std::optional<FitResult> fit_streaming_fast(const DesignRows& rows,
                                             const Eigen::Ref<const Eigen::VectorXd>& y,
                                             const Eigen::Ref<const Eigen::VectorXd>& w,
-                                            bool has_constant, bool keep_residuals) {
+                                            bool has_constant, bool keep_residuals,
+                                            bool ones_first) {
   const Index n = rows.rows();
   const Index p = rows.cols();
   const bool weighted = w.size() > 0;
+  // With a column of ones first, the sums describe b' = y - y0 (y0 the mean of the first
+  // block): the ones column absorbs the shift, and the smaller ||b'|| tightens every bound
+  // and lets rss and tss come from the sums alone (see (5)).
+  const double y0 = ones_first ? y.head(std::min(kBlock, n)).mean() : 0.0;
   // Each pass writes one column of sums per block (double, vectorised), threads taking
   // ranges of blocks; the columns are then added in block order in long double, so the
   // result does not depend on the number of threads.
@@ -304,16 +321,20 @@ std::optional<FitResult> fit_streaming_fast(const DesignRows& rows,
   const auto rows_n = static_cast<std::size_t>(n);
   const std::size_t threads = detail::threads_for(rows_n);
   const Index n_gram = p * (p + 1) / 2;
-  Eigen::MatrixXd sums1(n_gram + p + 3, blocks);  // G (lower), h, sum w, sum wy, sum wy^2
+  // G (lower), A'Wb', sum w, sum wb', sum wb'^2, sum wy^2
+  Eigen::MatrixXd sums1(n_gram + p + 4, blocks);
   detail::parallel_ranges(rows_n, kBlock, threads, [&](std::size_t first, std::size_t last) {
     Eigen::MatrixXd block(kBlock, p);
     Eigen::MatrixXd wblock(weighted ? kBlock : 0, p);
+    Eigen::VectorXd shifted(kBlock);
     for (auto begin = static_cast<Index>(first); begin < static_cast<Index>(last);
          begin += kBlock) {
       const Index count = std::min(kBlock, n - begin);
       rows.fill_double(begin, count, block);
       const auto a = block.topRows(count);
       const auto yb = y.segment(begin, count);
+      auto bs = shifted.head(count);
+      bs = yb.array() - y0;
       auto col = sums1.col(begin / kBlock);
       Index at = 0;
       if (weighted) {
@@ -323,26 +344,29 @@ std::optional<FitResult> fit_streaming_fast(const DesignRows& rows,
         for (Index j = 0; j < p; ++j) {
           for (Index k = 0; k <= j; ++k) col(at++) = wa.col(j).dot(a.col(k));
         }
-        for (Index j = 0; j < p; ++j) col(at++) = wa.col(j).dot(yb);
+        for (Index j = 0; j < p; ++j) col(at++) = wa.col(j).dot(bs);
         col(at++) = wb.sum();
-        col(at++) = wb.dot(yb);
+        col(at++) = wb.dot(bs);
+        col(at++) = (wb.array() * bs.array().square()).sum();
         col(at++) = (wb.array() * yb.array().square()).sum();
       } else {
         for (Index j = 0; j < p; ++j) {
           for (Index k = 0; k <= j; ++k) col(at++) = a.col(j).dot(a.col(k));
         }
-        for (Index j = 0; j < p; ++j) col(at++) = a.col(j).dot(yb);
+        for (Index j = 0; j < p; ++j) col(at++) = a.col(j).dot(bs);
         col(at++) = static_cast<double>(count);
-        col(at++) = yb.sum();
+        col(at++) = bs.sum();
+        col(at++) = bs.squaredNorm();
         col(at++) = yb.squaredNorm();
       }
     }
   });
   MatrixXld gram = MatrixXld::Zero(p, p);
   VectorXld h = VectorXld::Zero(p);
-  long double bb = 0;
+  long double bb = 0;  // ||b'||^2
   long double wsum = 0;
-  long double wy = 0;
+  long double wy = 0;  // sum w b'
+  long double yy = 0;  // ||y||^2
   for (Index b = 0; b < blocks; ++b) {
     const auto col = sums1.col(b);
     Index at = 0;
@@ -353,6 +377,7 @@ std::optional<FitResult> fit_streaming_fast(const DesignRows& rows,
     add_to(wsum, col(at++));
     add_to(wy, col(at++));
     add_to(bb, col(at++));
+    add_to(yy, col(at++));
   }
   // Column scaling by powers of two (exact) so that k is that of the scaled design.
   VectorXld inv_d(p);
@@ -379,10 +404,14 @@ std::optional<FitResult> fit_streaming_fast(const DesignRows& rows,
   const double pgk = pd * gamma * k * k;
   if (!(pgk < 0x1p-20)) return std::nullopt;  // far too ill-conditioned to pass
   const double rho = pgk / (1.0 - pgk);
-  const VectorXld xs0 = llt.solve(inv_d.asDiagonal() * h);
+  // The solution for b' (scaled basis), and for y: the ones column takes y0 back.
+  const VectorXld xs_shifted = llt.solve(inv_d.asDiagonal() * h);
+  VectorXld xs0 = xs_shifted;
+  if (ones_first) xs0(0) += static_cast<long double>(y0) / inv_d(0);
+  const double norm_xs = static_cast<double>(xs_shifted.norm());
   const double norm_x = static_cast<double>(xs0.norm());
-  if (!(norm_x > 0)) return std::nullopt;  // b orthogonal to range(A): no relative bound
-  const double beta = std::sqrt(static_cast<double>(bb)) / (norm_a * norm_x);
+  if (!(norm_x > 0)) return std::nullopt;  // y orthogonal to range(A): no relative bound
+  const double beta = std::sqrt(static_cast<double>(yy)) / (norm_a * norm_x);
   const DesignRows::Error rows_error = rows.double_rows_error();
   double e_col = 0;
   for (Index j = 0; j < p; ++j) {
@@ -391,7 +420,41 @@ std::optional<FitResult> fit_streaming_fast(const DesignRows& rows,
                                     static_cast<double>(std::sqrt(wsum / gram(j, j))));
   }
   const double e_a = std::sqrt(pd) * e_col;
-  const double e0 = rho * (1.0 + beta / std::sqrt(pd));
+  // (2) for b' (rounded to double: a relative u more, moving x' by k u ||b'|| / ||A||),
+  // then as an absolute error, relative to ||x||.
+  const double beta_s = norm_xs > 0 ? std::sqrt(static_cast<double>(bb)) / (norm_a * norm_xs)
+                                    : 0.0;
+  const double e0_s = rho * (1.0 + beta_s / std::sqrt(pd)) + k * kUnit * beta_s;
+  const double e0 = e0_s * norm_xs / norm_x;
+  const MatrixXld inv_s = llt.solve(MatrixXld::Identity(p, p));
+  const MatrixXld inv = inv_d.asDiagonal() * inv_s * inv_d.asDiagonal();
+  const VectorXld x0 = inv_d.cwiseProduct(xs0);
+  if (!keep_residuals && ones_first && norm_xs > 0) {
+    // (5) No residuals to write: rss = ||b'||^2 - h'.x' and tss = ||b'||^2 - (sum w b')^2
+    // / sum w from the sums, when their bounds pass; no second pass, no refinement.
+    const long double rss = bb - h.dot(inv_d.cwiseProduct(xs_shifted));
+    const long double tss = bb - wy * wy / wsum;
+    const double q = std::sqrt(std::max(0.0, static_cast<double>(rss))) / (norm_a * norm_xs);
+    if (q > 0 && tss > 0) {
+      const double e1 = k * e_a / (1.0 - k * e_a) * (2.0 + (k + 1.0) * q);
+      const double coef_error = (e1 + e0_s) * norm_xs / norm_x;
+      const double d = (e_a + kUnit * beta_s) / q;
+      const double rss_error =
+          gamma * (beta_s * beta_s + (1.0 + e0_s) * (2.0 * std::sqrt(pd) * beta_s + pd)) /
+              (q * q) +
+          2.0 * d + d * d;
+      const double tss_error = (3.0 * gamma + 2.0 * kUnit) * static_cast<double>(bb / tss);
+      if (2.0 * std::max({coef_error, rss_error, tss_error}) <= kFastPathTolerance) {
+        FitResult out;
+        out.coef = x0;
+        out.unscaled_cov = (0.5L * (inv + inv.transpose())).eval();
+        out.rss = rss;
+        out.tss = tss;
+        out.extended = false;
+        return out;
+      }
+    }
+  }
   const double rounding = (pd + 2.0) * kUnit * (beta + std::sqrt(pd)) * (1.0 + e0);
   // Everything but the terms in q (not known before the residual pass) must pass already.
   if (!(2.0 * (k * e_a * 2.0 + rho * e0 + (1.0 + rho) * k * rounding) <=
@@ -399,12 +462,11 @@ std::optional<FitResult> fit_streaming_fast(const DesignRows& rows,
     return std::nullopt;
   }
 
-  const VectorXld x0 = inv_d.cwiseProduct(xs0);
   const Eigen::VectorXd xd = x0.cast<double>();
   FitResult out;
   // Residuals go straight to the output when kept, else through a block buffer.
   out.residuals.resize(keep_residuals ? n : 0);
-  const double ybar = static_cast<double>(wy / wsum);
+  const double ybar = static_cast<double>(static_cast<long double>(y0) + wy / wsum);
   Eigen::MatrixXd sums2(p + 2, blocks);  // A'W r, rss, tss
   detail::parallel_ranges(rows_n, kBlock, threads, [&](std::size_t first, std::size_t last) {
     Eigen::MatrixXd block(kBlock, p);
@@ -452,9 +514,7 @@ std::optional<FitResult> fit_streaming_fast(const DesignRows& rows,
   const double rss_error = 2.0 * d + d * d + gamma;
   if (!(2.0 * std::max(e1 + e2, rss_error) <= kFastPathTolerance)) return std::nullopt;
 
-  // G^-1 in the internal basis; x1 = x0 + G^-1 g.
-  const MatrixXld inv_s = llt.solve(MatrixXld::Identity(p, p));
-  const MatrixXld inv = inv_d.asDiagonal() * inv_s * inv_d.asDiagonal();
+  // x1 = x0 + G^-1 g
   out.coef = x0 + inv * g;
   out.unscaled_cov = (0.5L * (inv + inv.transpose())).eval();
   out.rss = rss;
@@ -696,6 +756,7 @@ LinearModel::LinearModel(const Eigen::Ref<const Eigen::MatrixXd>& x,
   DesignBasis basis;
   basis.to_reported = MatrixXld::Identity(p, p);
   basis.has_constant = intercept;
+  basis.ones_first = intercept;
   centre_ = VectorXld::Zero(k);
   if (intercept && n > 0) {
     // Centring removes the collinearity of each column with the constant.
@@ -752,7 +813,7 @@ void LinearModel::fit(const DesignBasis& basis, const Eigen::Ref<const Eigen::Ve
     fr = fit_dense(*basis.rows, y, weights, has_constant_);
     if (!basis.keep_residuals) fr.residuals.resize(0);
   } else if (auto fast = fit_streaming_fast(*basis.rows, y, weights, has_constant_,
-                                            basis.keep_residuals)) {
+                                            basis.keep_residuals, basis.ones_first)) {
     fr = std::move(*fast);
   } else {
     fr = fit_streaming(*basis.rows, y, weights, has_constant_, basis.keep_residuals);

@@ -73,6 +73,9 @@ struct DesignBasis {
   // Keep the residuals (n doubles). A caller that can recompute them from its inputs
   // (TrendModel::residuals) saves the memory and the writes.
   bool keep_residuals = true;
+  // Column 0 is all ones (then the model spans a constant): the streamed fast path works
+  // with y less a constant, which the ones column absorbs.
+  bool ones_first = false;
 };
 
 // Designs up to this many rows are fitted whole (pivoted QR, augmented refinement).
