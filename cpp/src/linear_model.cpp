@@ -410,7 +410,8 @@ std::optional<FitResult> fit_streaming_fast(const DesignRows& rows,
   if (ones_first) xs0(0) += static_cast<long double>(y0) / inv_d(0);
   const double norm_xs = static_cast<double>(xs_shifted.norm());
   const double norm_x = static_cast<double>(xs0.norm());
-  if (!(norm_x > 0)) return std::nullopt;  // y orthogonal to range(A): no relative bound
+  // A zero solution (y or y - y0 orthogonal to range(A)) has no relative bound.
+  if (!(norm_x > 0 && norm_xs > 0)) return std::nullopt;
   const double beta = std::sqrt(static_cast<double>(yy)) / (norm_a * norm_x);
   const DesignRows::Error rows_error = rows.double_rows_error();
   double e_col = 0;
@@ -422,14 +423,13 @@ std::optional<FitResult> fit_streaming_fast(const DesignRows& rows,
   const double e_a = std::sqrt(pd) * e_col;
   // (2) for b' (rounded to double: a relative u more, moving x' by k u ||b'|| / ||A||),
   // then as an absolute error, relative to ||x||.
-  const double beta_s = norm_xs > 0 ? std::sqrt(static_cast<double>(bb)) / (norm_a * norm_xs)
-                                    : 0.0;
+  const double beta_s = std::sqrt(static_cast<double>(bb)) / (norm_a * norm_xs);
   const double e0_s = rho * (1.0 + beta_s / std::sqrt(pd)) + k * kUnit * beta_s;
   const double e0 = e0_s * norm_xs / norm_x;
   const MatrixXld inv_s = llt.solve(MatrixXld::Identity(p, p));
   const MatrixXld inv = inv_d.asDiagonal() * inv_s * inv_d.asDiagonal();
   const VectorXld x0 = inv_d.cwiseProduct(xs0);
-  if (!keep_residuals && ones_first && norm_xs > 0) {
+  if (!keep_residuals && ones_first) {
     // (5) No residuals to write: rss = ||b'||^2 - h'.x' and tss = ||b'||^2 - (sum w b')^2
     // / sum w from the sums, when their bounds pass; no second pass, no refinement.
     const long double rss = bb - h.dot(inv_d.cwiseProduct(xs_shifted));
