@@ -16,6 +16,7 @@ from perfstats import fit_trend
 
 N = 1_000_000
 LEVEL = 0.95
+PAUSE = 0.3  # seconds of quiet before each timed call
 
 
 def _data() -> tuple[np.ndarray, np.ndarray]:
@@ -57,15 +58,17 @@ def interleaved_best(
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Best wall and best process CPU time (seconds) of each contender over `rounds`
     rounds that call every contender once, after one warm-up call of each. Taking turns
-    gives all of them the same machine load and the same allocator state (glibc returns
-    or keeps freed pages depending on what ran before), which timing one after the
-    other does not."""
+    gives all of them the same machine load and allocator state (glibc returns or keeps
+    freed pages depending on what ran before). Each call starts after a pause of
+    `PAUSE` s: OpenBLAS worker threads spin for a while after a call, and would
+    otherwise take a core from (and add CPU time to) whoever runs next."""
     for fn in contenders.values():
         fn()
     wall = dict.fromkeys(contenders, float("inf"))
     cpu = dict.fromkeys(contenders, float("inf"))
     for _ in range(rounds):
         for name, fn in contenders.items():
+            time.sleep(PAUSE)
             w0, c0 = time.perf_counter(), time.process_time()
             fn()
             c1, w1 = time.process_time(), time.perf_counter()
@@ -83,7 +86,7 @@ def main() -> None:
         **{name: (lambda fn=fn: fn(t, y)) for name, fn in peers.items()},
     }
     load = os.getloadavg()[0]
-    times, cpu = interleaved_best(contenders, rounds=7)
+    times, cpu = interleaved_best(contenders, rounds=15)
     agreement: dict[str, Any] = {}
     for name, fn in peers.items():
         other = fn(t, y)

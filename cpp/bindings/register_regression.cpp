@@ -146,14 +146,21 @@ void register_regression(py::module_& m) {
               double level) {
              const auto tv = view(t_new, "t_new");
              const IntervalKind kind = kind_of(interval);
-             // The outputs are allocated here and written once, in place.
+             // The outputs are rows of one array allocated here and written once, in
+             // place: one large allocation rather than four, which glibc keeps for reuse
+             // where it would hand four back to the kernel (and fault them in again).
              const auto rows = static_cast<py::ssize_t>(tv.size());
-             py::array_t<double> mean(rows), se(rows), lower(rows), upper(rows);
+             py::array_t<double> all({py::ssize_t{4}, rows});
+             const auto part = [&](py::ssize_t k) {
+               return py::array_t<double>(rows, all.mutable_data(k, 0), all);
+             };
+             py::array_t<double> mean = part(0), se = part(1), lower = part(2),
+                                 upper = part(3);
              const PredictionOut out{writable(mean), writable(se), writable(lower),
                                      writable(upper)};
              {
                // Safe without the GIL: reads t_new (alive in the caller) and the model,
-               // writes the four new arrays no other thread has seen yet.
+               // writes the new array no other thread has seen yet.
                py::gil_scoped_release release;
                self.predict_into(tv, kind, level, out);
              }
