@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -10,11 +11,12 @@ import numpy as np
 import statsmodels.api as sm
 from scipy import stats
 
-from benchmarks.common import best_time, write_results
+from benchmarks.common import write_results
 from perfstats import fit_trend
 
 N = 1_000_000
 LEVEL = 0.95
+PAUSE = 0.3  # seconds of quiet before each timed call
 
 
 def _data() -> tuple[np.ndarray, np.ndarray]:
@@ -51,29 +53,42 @@ def numpy_band(t: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.column_stack([mean, mean - q * se, mean + q * se])
 
 
-def best_cpu_time(fn: Callable[[], object], repeat: int = 3) -> float:
-    """Best process CPU time of `repeat` calls (steadier than wall time when shared)."""
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.process_time()
+def interleaved_best(
+    contenders: dict[str, Callable[[], object]], rounds: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Best wall and best process CPU time (seconds) of each contender over `rounds`
+    rounds that call every contender once, after one warm-up call of each. Taking turns
+    gives all of them the same machine load and allocator state (glibc returns or keeps
+    freed pages depending on what ran before). Each call starts after a pause of
+    `PAUSE` s: OpenBLAS worker threads spin for a while after a call, and would
+    otherwise take a core from (and add CPU time to) whoever runs next."""
+    for fn in contenders.values():
         fn()
-        best = min(best, time.process_time() - start)
-    return best
+    wall = dict.fromkeys(contenders, float("inf"))
+    cpu = dict.fromkeys(contenders, float("inf"))
+    for _ in range(rounds):
+        for name, fn in contenders.items():
+            time.sleep(PAUSE)
+            w0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            c1, w1 = time.process_time(), time.perf_counter()
+            wall[name] = min(wall[name], w1 - w0)
+            cpu[name] = min(cpu[name], c1 - c0)
+    return wall, cpu
 
 
 def main() -> None:
     t, y = _data()
     ours = perfstats_band(t, y)
     peers = {"statsmodels": statsmodels_band, "numpy_lstsq": numpy_band}
-    times: dict[str, float] = {
-        "perfstats": best_time(lambda: perfstats_band(t, y), repeat=5)
+    contenders: dict[str, Callable[[], object]] = {
+        "perfstats": lambda: perfstats_band(t, y),
+        **{name: (lambda fn=fn: fn(t, y)) for name, fn in peers.items()},
     }
-    cpu: dict[str, float] = {"perfstats": best_cpu_time(lambda: perfstats_band(t, y))}
+    load = os.getloadavg()[0]
+    times, cpu = interleaved_best(contenders, rounds=15)
     agreement: dict[str, Any] = {}
     for name, fn in peers.items():
-        times[name] = best_time(lambda fn=fn: fn(t, y), repeat=3)
-        cpu[name] = best_cpu_time(lambda fn=fn: fn(t, y))
         other = fn(t, y)
         agreement[name] = float(np.max(np.abs(ours - other) / np.abs(other)))
     write_results(
@@ -81,6 +96,7 @@ def main() -> None:
         {
             "task": f"linear trend + {LEVEL:.0%} prediction interval at every point",
             "n": N,
+            "load_average_1min": load,
             "seconds": times,
             "speedup_vs": {k: times[k] / times["perfstats"] for k in peers},
             "cpu_seconds": cpu,

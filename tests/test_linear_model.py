@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import statsmodels.api as sm
+from exact_lls import exact_lstsq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from nist_lls import NistLLS, lre, read
@@ -325,3 +326,42 @@ def test_large_designs_take_the_streaming_path_and_still_match_statsmodels(
     _assert_matches_statsmodels(fit, res, rtol=1e-9)
     with pytest.raises(ValueError, match="rank deficient"):
         LinearModel(np.column_stack([x, x[:, 0] + x[:, 1]]), y, intercept=intercept)
+
+
+def test_nearly_collinear_large_designs_hand_off_to_extended_precision() -> None:
+    # cond ~ 1e6 after centring: normal equations in double would keep ~4 digits, so
+    # the streamed fit must leave its fast path; the refined one meets the exact oracle.
+    rng = np.random.default_rng(5)
+    n = 24_000
+    x1 = rng.normal(50.0, 10.0, n)
+    x = np.column_stack([x1, x1 + rng.normal(0.0, 1e-5, n)])
+    y = 1.0 + 2.0 * x[:, 0] + 3.0 * x[:, 1] + rng.normal(0.0, 0.1, n)
+    fit = LinearModel(x, y)
+    assert fit._fit.extended_precision
+    design = np.column_stack([np.ones(n), x])
+    exact = np.array([float(b) for b in exact_lstsq(design, y)])
+    np.testing.assert_allclose(fit.coefficients, exact, rtol=1e-11)
+    in_double = np.linalg.solve(design.T @ design, design.T @ y)
+    assert np.max(np.abs(in_double / exact - 1.0)) > 1e-6
+
+
+def test_well_conditioned_large_designs_take_the_fast_path_within_its_bound() -> None:
+    x, y = _random_problem(12, n=30_000)
+    fit = LinearModel(x, y)
+    assert not fit._fit.extended_precision
+    exact = np.array(
+        [float(b) for b in exact_lstsq(np.column_stack([np.ones(len(y)), x]), y)]
+    )
+    # 2^-36 relative in the centred, scaled basis; the caller's columns differ in
+    # scale by 5000x, which the per-coefficient tolerance allows for.
+    np.testing.assert_allclose(fit.coefficients, exact, rtol=1e-10)
+
+
+def test_weighted_large_designs_on_the_fast_path_match_statsmodels_wls() -> None:
+    x, y = _random_problem(13, n=30_000)
+    w = np.random.default_rng(14).uniform(0.2, 5.0, len(y))
+    fit = LinearModel(x, y, weights=w)
+    assert not fit._fit.extended_precision
+    res = sm.WLS(y, sm.add_constant(x), weights=w).fit()
+    _assert_matches_statsmodels(fit, res, rtol=1e-9)
+    np.testing.assert_allclose(fit.residuals, res.resid, rtol=1e-9, atol=1e-12)

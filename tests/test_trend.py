@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 
 import matplotlib
 import numpy as np
 import pytest
 import statsmodels.api as sm
+from exact_lls import exact_line
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -304,3 +306,87 @@ def test_large_series_take_the_streaming_path_and_still_match_statsmodels(
     np.testing.assert_allclose(trend.residuals, res.resid, rtol=1e-6, atol=1e-9)
     with pytest.raises(ValueError, match="rank deficient"):
         fit_trend(np.round(t), y, seasonal_period=1.0, harmonics=1)
+
+
+# ---- large fits: the double-precision fast path and its hand-off -------------------
+
+
+def test_large_noisy_fits_take_the_fast_path_and_meet_its_bound() -> None:
+    # The benchmark's shape at 30,000 rows: epoch seconds, lognormal latency noise. The
+    # fast path promises 2^-36 relative (internal basis: mean level and slope * 2^16);
+    # the exact rational line is the oracle.
+    rng = np.random.default_rng(20261130)
+    n = 30_000
+    t = 1.7e9 + np.sort(rng.uniform(0.0, 86_400.0, n))
+    y = 250.0 + 1e-4 * (t - t[0]) + rng.lognormal(0.0, 0.5, n) * 20.0
+    trend = fit_trend(t, y)
+    assert not trend._fit.extended_precision
+    b0, b1, rss = exact_line(t, y)
+    # |internal error| <= 2^-36 ||x||, ||x|| <= 300: 4.4e-9 on the fitted mean and
+    # 4.4e-9 / 2^16 s on the slope, far above what double rounding leaves (~1e-13).
+    np.testing.assert_allclose(trend.slope, float(b1), rtol=2e-11)
+    t_new = np.array([t[0], t[n // 2], t[-1], t[-1] + 3600.0])
+    exact = [float(b0 + b1 * Fraction(x)) for x in t_new]
+    np.testing.assert_allclose(trend.predict(t_new).mean, exact, rtol=2e-11)
+    s2 = rss / (n - 2)
+    np.testing.assert_allclose(trend.residual_std_error**2, float(s2), rtol=2e-11)
+    rows = [0, 1, n // 3, n - 1]
+    exact_r = [float(Fraction(y[i]) - b0 - b1 * Fraction(t[i])) for i in rows]
+    np.testing.assert_allclose(trend.residuals[rows], exact_r, rtol=0, atol=1e-8)
+
+
+def test_exact_large_fits_hand_off_to_extended_precision() -> None:
+    # rss = 0: no relative bound on it holds in double, so the fit must be refined in
+    # long double, which returns the exact line.
+    t = np.arange(25_000.0)
+    y = 3.0 + 0.25 * t
+    trend = fit_trend(t, y)
+    assert trend._fit.extended_precision
+    np.testing.assert_allclose(trend.coefficients, [3.0, 0.25], rtol=1e-15, atol=0)
+    np.testing.assert_allclose(trend.residuals, 0.0, atol=1e-11)
+
+
+def test_nearly_exact_large_fits_hand_off_and_keep_their_digits() -> None:
+    # Noise 1e-9 of the level: residuals computed in double, even from the exact line
+    # in centred time, lose ~4e-10 of rss; the fit must see that its bound fails and
+    # refine in long double, which meets the exact oracle.
+    rng = np.random.default_rng(7)
+    n = 25_000
+    t = 1.7e9 + 60.0 * np.arange(n)
+    y = 400.0 + 2e-5 * (t - t[0]) + rng.normal(0.0, 4e-7, n)
+    trend = fit_trend(t, y)
+    assert trend._fit.extended_precision
+    b0, b1, rss = exact_line(t, y)
+    np.testing.assert_allclose(trend.slope, float(b1), rtol=1e-12)
+    s2 = float(rss / (n - 2))
+    np.testing.assert_allclose(trend.residual_std_error**2, s2, rtol=1e-11)
+    mid = (t[0] + t[-1]) / 2
+    in_double = y - (float(b0 + b1 * Fraction(mid)) + float(b1) * (t - mid))
+    assert abs(in_double @ in_double / float(rss) - 1.0) > 1e-10
+
+
+def test_fits_and_bands_split_between_threads_meet_the_oracles() -> None:
+    # From 200,000 rows the sweeps run on two threads: the same answers, and the error
+    # a sequential sweep would raise first.
+    rng = np.random.default_rng(11)
+    n = 250_000
+    t = np.sort(rng.uniform(0.0, 1e5, n))
+    y = 40.0 - 3e-5 * t + rng.gamma(2.0, 2.0, n)
+    trend = fit_trend(t, y)
+    b0, b1, rss = exact_line(t, y)
+    np.testing.assert_allclose(trend.coefficients, [float(b0), float(b1)], rtol=1e-11)
+    np.testing.assert_allclose(
+        trend.residual_std_error**2, float(rss / (n - 2)), rtol=1e-11
+    )
+    band = trend.predict(t, interval="prediction", level=0.9)
+    res = sm.OLS(y, sm.add_constant(t)).fit()
+    frame = res.get_prediction(sm.add_constant(t)).summary_frame(alpha=0.1)
+    np.testing.assert_allclose(band.mean, frame["mean"], rtol=1e-10)
+    np.testing.assert_allclose(band.lower, frame["obs_ci_lower"], rtol=1e-8)
+    np.testing.assert_allclose(band.upper, frame["obs_ci_upper"], rtol=1e-8)
+    bad = t.copy()
+    bad[[n - 5, n - 1]] = [np.inf, np.nan]
+    with pytest.raises(
+        ValueError, match=f"t_new must be finite, got inf at row {n - 5}"
+    ):
+        trend.predict(bad)

@@ -58,6 +58,12 @@ py::array_t<double> to_owned_array(Eigen::VectorXd&& v) {
   return py::array_t<double>(static_cast<py::ssize_t>(heap->size()), heap->data(), owner);
 }
 
+// A freshly allocated 1-d array as an Eigen vector to write into (taken with the GIL
+// held: it reads the Python object).
+Eigen::Map<Eigen::VectorXd> writable(py::array_t<double>& a) {
+  return {a.mutable_data(), static_cast<Eigen::Index>(a.size())};
+}
+
 py::tuple as_tuple(Prediction&& p) {
   return py::make_tuple(to_owned_array(std::move(p.mean)), to_owned_array(std::move(p.se)),
                         to_owned_array(std::move(p.lower)), to_owned_array(std::move(p.upper)));
@@ -75,13 +81,13 @@ void bind_fit_statistics(Class& cls, Get get) {
       .def_property_readonly("t_values", [get](const typename Class::type& s) { return to_array(get(s).t_values()); })
       .def_property_readonly("p_values", [get](const typename Class::type& s) { return to_array(get(s).p_values()); })
       .def_property_readonly("covariance", [get](const typename Class::type& s) { return to_array(get(s).covariance()); })
-      .def_property_readonly("residuals", [get](const typename Class::type& s) { return to_array(get(s).residuals()); })
       .def_property_readonly("residual_std_error", [get](const typename Class::type& s) { return get(s).residual_std_error(); })
       .def_property_readonly("ssr", [get](const typename Class::type& s) { return get(s).ssr(); })
       .def_property_readonly("r_squared", [get](const typename Class::type& s) { return get(s).r_squared(); })
       .def_property_readonly("adj_r_squared", [get](const typename Class::type& s) { return get(s).adj_r_squared(); })
       .def_property_readonly("nobs", [get](const typename Class::type& s) { return get(s).nobs(); })
       .def_property_readonly("df_resid", [get](const typename Class::type& s) { return get(s).df_resid(); })
+      .def_property_readonly("extended_precision", [get](const typename Class::type& s) { return get(s).extended_precision(); })
       .def("t_quantile", [get](const typename Class::type& s, double level) { return get(s).t_quantile(level); }, py::arg("level"));
 }
 
@@ -114,6 +120,8 @@ void register_regression(py::module_& m) {
              return as_tuple(std::move(p));
            },
            py::arg("x_new"), py::arg("interval"), py::arg("level"));
+  lm.def_property_readonly("residuals",
+                           [](const LinearModel& s) { return to_array(s.residuals()); });
   bind_fit_statistics(lm, [](const LinearModel& s) -> const LinearModel& { return s; });
 
   py::class_<TrendModel> tm(m, "TrendModel");
@@ -138,15 +146,40 @@ void register_regression(py::module_& m) {
               double level) {
              const auto tv = view(t_new, "t_new");
              const IntervalKind kind = kind_of(interval);
-             Prediction p;
+             // The outputs are rows of one array allocated here and written once, in
+             // place: one large allocation rather than four, which glibc keeps for reuse
+             // where it would hand four back to the kernel (and fault them in again).
+             const auto rows = static_cast<py::ssize_t>(tv.size());
+             py::array_t<double> all({py::ssize_t{4}, rows});
+             const auto part = [&](py::ssize_t k) {
+               return py::array_t<double>(rows, all.mutable_data(k, 0), all);
+             };
+             py::array_t<double> mean = part(0), se = part(1), lower = part(2),
+                                 upper = part(3);
+             const PredictionOut out{writable(mean), writable(se), writable(lower),
+                                     writable(upper)};
              {
-               // Safe without the GIL: reads t_new (alive in the caller) and the model.
+               // Safe without the GIL: reads t_new (alive in the caller) and the model,
+               // writes the new array no other thread has seen yet.
                py::gil_scoped_release release;
-               p = self.predict(tv, kind, level);
+               self.predict_into(tv, kind, level, out);
              }
-             return as_tuple(std::move(p));
+             return py::make_tuple(mean, se, lower, upper);
            },
            py::arg("t_new"), py::arg("interval"), py::arg("level"))
+      .def("residuals",
+           [](const TrendModel& self, const DoubleArray& t, const DoubleArray& y) {
+             const auto tv = view(t, "t");
+             const auto yv = view(y, "y");
+             Eigen::VectorXd r;
+             {
+               // Safe without the GIL: reads t and y (alive in the caller) and the model.
+               py::gil_scoped_release release;
+               r = self.residuals(tv, yv);
+             }
+             return to_owned_array(std::move(r));
+           },
+           py::arg("t"), py::arg("y"))
       .def("slope_at",
            [](const TrendModel& self, double t) {
              const TrendSlope s = self.slope_at(t);

@@ -6,11 +6,14 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "perfstats/detail/parallel.hpp"
 
 namespace perfstats {
 namespace {
@@ -175,6 +178,9 @@ Solution solve(MatrixXld a, const VectorXld& b) {
 }
 
 void check_finite(const Eigen::Ref<const Eigen::VectorXd>& v, const char* name) {
+  // x - x is 0 for finite x and NaN otherwise: one vectorised sum clears the usual case,
+  // the loop below names the row.
+  if ((v.array() - v.array()).sum() == 0.0) return;
   for (Index i = 0; i < v.size(); ++i) {
     if (!std::isfinite(v(i))) {
       throw std::invalid_argument(std::string(name) + " must be finite, got " + show(v(i)) +
@@ -199,6 +205,7 @@ struct FitResult {
   long double rss = 0;
   long double tss = 0;
   Eigen::VectorXd residuals;
+  bool extended = true;  // refined in long double
 };
 
 long double root_weight(const Eigen::Ref<const Eigen::VectorXd>& w, Index i) {
@@ -235,10 +242,292 @@ FitResult fit_dense(const DesignRows& rows, const Eigen::Ref<const Eigen::Vector
 
 constexpr Index kBlock = 512;
 
+// ---- streamed fits: the double-precision fast path --------------------------------
+//
+// Normal equations G x = h (G = A'WA, h = A'Wb) summed blockwise in double, solved in
+// long double, then one refinement step x1 = x0 + G^-1 A'W(b - A x0) with residuals in
+// double: two passes over the rows, both vectorised. When the residuals need not be
+// kept and the bound of (5) passes, the first pass is all (no refinement). The result
+// is kept only when the bound below, evaluated from the fit itself, is at most
+// kFastPathTolerance. With a column of ones first, b is y - y0 (a constant the ones
+// column absorbs) in the sums of the first pass: (1) and (2) apply to that problem.
+//
+// Error argument. u = 2^-53; all norms are 2-norms of the weighted problem in the
+// column-scaled basis (powers of two: exact); k = cond(A), ||A|| = sigma_max(A),
+// beta = ||b|| / (||A|| ||x||), q = ||r|| / (||A|| ||x||), x the exact solution for the
+// exact rows, r its residual; gamma = (kBlock + 2) u / (1 - (kBlock + 2) u)
+// + (n / kBlock + 1) 2^-64 (see (2)).
+//  (1) Rows in double. Entry (i, k) of fill_double's rows is within
+//      rel |a_ik| + abs of the exact one (DesignRows::double_rows_error), so column k is
+//      within e_A = max_k (rel + abs sqrt(sum w / G_kk)) of it, relative in the weighted
+//      2-norm, and ||dA|| <= ||dA||_F <= e ||A||, e = sqrt(p) e_A. This is a perturbation of the problem: by Wedin's theorem
+//      (Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., Thm 20.1) its
+//      solution moves by at most  E1 = k e / (1 - k e) (2 + (k + 1) q)  relative, and its
+//      residual norm by at most e ||A|| ||x||. Below, x and r are those of the rounded rows.
+//  (2) Accumulation. Each entry of G and h is a sum of kBlock products (w a_j a_k or
+//      w a_j b_j, the weighting product included) in some order, so its error is within
+//      (kBlock + 2) u |A|'W|A| (resp. |A|'W|b|); the block totals are added in long
+//      double (2^-64 per addition), which gives gamma. The p x p solves in long double
+//      add about p^2 k^2 2^-64, covered by the factor 2 below. ||dG|| <= p gamma ||A||^2,
+//      ||dh|| <= sqrt(p) gamma ||A|| ||b||, and with rho = p gamma k^2 / (1 - p gamma k^2)
+//      the long double solution x0 of the computed equations has
+//      ||x0 - x|| / ||x|| <= E0 = rho (1 + beta / sqrt(p)).
+//  (3) Refinement. r0 = b - A x0 is computed in double from x0 rounded to double, so
+//      |dr_i| <= (p + 2) u (|b_i| + |a_i| |x0|), ||dr|| <= (p + 2) u (||b|| + sqrt(p)
+//      ||A|| ||x0||); the sums g = A'W r0 add gamma |A|'W|r0|. With Gc the computed G,
+//      x1 - x = (I - Gc^-1 G)(x0 - x) + Gc^-1 (A'W dr + dg) and ||I - Gc^-1 G|| <= rho,
+//      ||Gc^-1 A'W|| <= (1 + rho) k / ||A||, ||Gc^-1|| <= (1 + rho) k^2 / ||A||^2:
+//      ||x1 - x|| / ||x|| <= E2 = rho E0 + (1 + rho) [k (p + 2) u (beta + sqrt(p)) (1 + E0)
+//                                     + k^2 gamma sqrt(p) (q + E0)].
+//      E1 + E2 bounds the coefficients' error.
+//  (4) Sums of squares. rss is summed from r0 (the residuals kept): ||r0|| differs
+//      from ||r|| by the rounding ||dr||, the design's e ||A|| ||x|| and, since r is
+//      orthogonal to range(A), by at most ||A|| ||x0 - x||^2 / (2 ||r||). With
+//      d = [(p + 2) u (beta + sqrt(p)) (1 + E0) + e] / q + E0^2 / (2 q^2), the relative
+//      error of rss is at most 2 d + d^2 + gamma. With a constant, tss >= rss and its
+//      terms are rounded alike, so it is no worse.
+//  (5) Sums only (b = y - y0, x its solution; beta, q for it). rss = ||b||^2 - h'x0
+//      exactly when x0 solves the computed equations; with Gc = G + E, hc = h + eta,
+//      hc'Gc^-1 hc - h'G^-1 h = 2 x'eta - x'Ex - x'E Gc^-1 (eta - Ex) + eta'Gc^-1
+//      (eta - Ex), so with (2) its error is within gamma (1 + E0) (2 sqrt(p) beta + p)
+//      ||A||^2 ||x||^2, and ||b||^2 adds gamma beta^2 ||A||^2 ||x||^2: divided by
+//      rss = q^2 ||A||^2 ||x||^2, plus the design's and b's rounding (2 d + d^2,
+//      d = (e + u beta) / q), that bounds rss. tss = ||b||^2 - (sum w b)^2 / sum w is
+//      within (3 gamma + 2 u) ||b||^2 (Cauchy-Schwarz on sum w b). The coefficients are
+//      x0 itself: E1 + E0, relative to ||x||, converted to the unshifted ||x||.
+// The norms above come from the computed G, x0 and rss; their own relative errors (rho,
+// E0, d, all far below 1 when the bound passes) are covered by a factor of 2.
+constexpr double kUnit = 0x1p-53;
+
+// Adds the vectorised block sum `v` into a long double total.
+inline void add_to(long double& total, double v) { total += static_cast<long double>(v); }
+
+std::optional<FitResult> fit_streaming_fast(const DesignRows& rows,
+                                            const Eigen::Ref<const Eigen::VectorXd>& y,
+                                            const Eigen::Ref<const Eigen::VectorXd>& w,
+                                            bool has_constant, bool keep_residuals,
+                                            bool ones_first) {
+  const Index n = rows.rows();
+  const Index p = rows.cols();
+  const bool weighted = w.size() > 0;
+  // With a column of ones first, the sums describe b' = y - y0 (y0 the mean of the first
+  // block): the ones column absorbs the shift, and the smaller ||b'|| tightens every bound
+  // and lets rss and tss come from the sums alone (see (5)).
+  const double y0 = ones_first ? y.head(std::min(kBlock, n)).mean() : 0.0;
+  // Each pass writes one column of sums per block (double, vectorised), threads taking
+  // ranges of blocks; the columns are then added in block order in long double, so the
+  // result does not depend on the number of threads.
+  const Index blocks = (n + kBlock - 1) / kBlock;
+  const auto rows_n = static_cast<std::size_t>(n);
+  const std::size_t threads = detail::threads_for(rows_n);
+  const Index n_gram = p * (p + 1) / 2;
+  // G (lower), A'Wb', sum w, sum wb', sum wb'^2, sum wy^2
+  Eigen::MatrixXd sums1(n_gram + p + 4, blocks);
+  detail::parallel_ranges(rows_n, kBlock, threads, [&](std::size_t first, std::size_t last) {
+    Eigen::MatrixXd block(kBlock, p);
+    Eigen::MatrixXd wblock(weighted ? kBlock : 0, p);
+    Eigen::VectorXd shifted(kBlock);
+    for (auto begin = static_cast<Index>(first); begin < static_cast<Index>(last);
+         begin += kBlock) {
+      const Index count = std::min(kBlock, n - begin);
+      rows.fill_double(begin, count, block);
+      const auto a = block.topRows(count);
+      const auto yb = y.segment(begin, count);
+      auto bs = shifted.head(count);
+      bs = yb.array() - y0;
+      auto col = sums1.col(begin / kBlock);
+      Index at = 0;
+      if (weighted) {
+        const auto wb = w.segment(begin, count);
+        wblock.topRows(count) = a.array().colwise() * wb.array();
+        const auto wa = wblock.topRows(count);
+        for (Index j = 0; j < p; ++j) {
+          for (Index k = 0; k <= j; ++k) col(at++) = wa.col(j).dot(a.col(k));
+        }
+        for (Index j = 0; j < p; ++j) col(at++) = wa.col(j).dot(bs);
+        col(at++) = wb.sum();
+        col(at++) = wb.dot(bs);
+        col(at++) = (wb.array() * bs.array().square()).sum();
+        col(at++) = (wb.array() * yb.array().square()).sum();
+      } else {
+        for (Index j = 0; j < p; ++j) {
+          for (Index k = 0; k <= j; ++k) col(at++) = a.col(j).dot(a.col(k));
+        }
+        for (Index j = 0; j < p; ++j) col(at++) = a.col(j).dot(bs);
+        col(at++) = static_cast<double>(count);
+        col(at++) = bs.sum();
+        col(at++) = bs.squaredNorm();
+        col(at++) = yb.squaredNorm();
+      }
+    }
+  });
+  MatrixXld gram = MatrixXld::Zero(p, p);
+  VectorXld h = VectorXld::Zero(p);
+  long double bb = 0;  // ||b'||^2
+  long double wsum = 0;
+  long double wy = 0;  // sum w b'
+  long double yy = 0;  // ||y||^2
+  for (Index b = 0; b < blocks; ++b) {
+    const auto col = sums1.col(b);
+    Index at = 0;
+    for (Index j = 0; j < p; ++j) {
+      for (Index k = 0; k <= j; ++k) add_to(gram(j, k), col(at++));
+    }
+    for (Index j = 0; j < p; ++j) add_to(h(j), col(at++));
+    add_to(wsum, col(at++));
+    add_to(wy, col(at++));
+    add_to(bb, col(at++));
+    add_to(yy, col(at++));
+  }
+  // Column scaling by powers of two (exact) so that k is that of the scaled design.
+  VectorXld inv_d(p);
+  for (Index k = 0; k < p; ++k) {
+    if (!(gram(k, k) > 0)) return std::nullopt;  // a zero column: let the QR report it
+    int e = 0;
+    (void)std::frexp(std::sqrt(gram(k, k)), &e);
+    inv_d(k) = std::ldexp(1.0L, -e);
+  }
+  MatrixXld gs = gram.selfadjointView<Eigen::Lower>();
+  gs = inv_d.asDiagonal() * gs * inv_d.asDiagonal();
+  const Eigen::LLT<MatrixXld> llt(gs);
+  if (llt.info() != Eigen::Success) return std::nullopt;
+  const Eigen::VectorXd eig =
+      Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(gs.cast<double>(), Eigen::EigenvaluesOnly)
+          .eigenvalues();
+  if (!(eig(0) > 0)) return std::nullopt;
+  const double pd = static_cast<double>(p);
+  const double gamma = static_cast<double>(kBlock + 2) * kUnit /
+                           (1.0 - static_cast<double>(kBlock + 2) * kUnit) +
+                       static_cast<double>(n / kBlock + 1) * 0x1p-64;
+  const double k = std::sqrt(eig(p - 1) / eig(0));
+  const double norm_a = std::sqrt(eig(p - 1));
+  const double pgk = pd * gamma * k * k;
+  if (!(pgk < 0x1p-20)) return std::nullopt;  // far too ill-conditioned to pass
+  const double rho = pgk / (1.0 - pgk);
+  // The solution for b' (scaled basis), and for y: the ones column takes y0 back.
+  const VectorXld xs_shifted = llt.solve(inv_d.asDiagonal() * h);
+  VectorXld xs0 = xs_shifted;
+  if (ones_first) xs0(0) += static_cast<long double>(y0) / inv_d(0);
+  const double norm_xs = static_cast<double>(xs_shifted.norm());
+  const double norm_x = static_cast<double>(xs0.norm());
+  // A zero solution (y or y - y0 orthogonal to range(A)) has no relative bound.
+  if (!(norm_x > 0 && norm_xs > 0)) return std::nullopt;
+  const double beta = std::sqrt(static_cast<double>(yy)) / (norm_a * norm_x);
+  const DesignRows::Error rows_error = rows.double_rows_error();
+  double e_col = 0;
+  for (Index j = 0; j < p; ++j) {
+    e_col = std::max(e_col, rows_error.relative +
+                                rows_error.absolute *
+                                    static_cast<double>(std::sqrt(wsum / gram(j, j))));
+  }
+  const double e_a = std::sqrt(pd) * e_col;
+  // (2) for b' (rounded to double: a relative u more, moving x' by k u ||b'|| / ||A||),
+  // then as an absolute error, relative to ||x||.
+  const double beta_s = std::sqrt(static_cast<double>(bb)) / (norm_a * norm_xs);
+  const double e0_s = rho * (1.0 + beta_s / std::sqrt(pd)) + k * kUnit * beta_s;
+  const double e0 = e0_s * norm_xs / norm_x;
+  const MatrixXld inv_s = llt.solve(MatrixXld::Identity(p, p));
+  const MatrixXld inv = inv_d.asDiagonal() * inv_s * inv_d.asDiagonal();
+  const VectorXld x0 = inv_d.cwiseProduct(xs0);
+  if (!keep_residuals && ones_first) {
+    // (5) No residuals to write: rss = ||b'||^2 - h'.x' and tss = ||b'||^2 - (sum w b')^2
+    // / sum w from the sums, when their bounds pass; no second pass, no refinement.
+    const long double rss = bb - h.dot(inv_d.cwiseProduct(xs_shifted));
+    const long double tss = bb - wy * wy / wsum;
+    const double q = std::sqrt(std::max(0.0, static_cast<double>(rss))) / (norm_a * norm_xs);
+    if (q > 0 && tss > 0) {
+      const double e1 = k * e_a / (1.0 - k * e_a) * (2.0 + (k + 1.0) * q);
+      const double coef_error = (e1 + e0_s) * norm_xs / norm_x;
+      const double d = (e_a + kUnit * beta_s) / q;
+      const double rss_error =
+          gamma * (beta_s * beta_s + (1.0 + e0_s) * (2.0 * std::sqrt(pd) * beta_s + pd)) /
+              (q * q) +
+          2.0 * d + d * d;
+      const double tss_error = (3.0 * gamma + 2.0 * kUnit) * static_cast<double>(bb / tss);
+      if (2.0 * std::max({coef_error, rss_error, tss_error}) <= kFastPathTolerance) {
+        FitResult out;
+        out.coef = x0;
+        out.unscaled_cov = (0.5L * (inv + inv.transpose())).eval();
+        out.rss = rss;
+        out.tss = tss;
+        out.extended = false;
+        return out;
+      }
+    }
+  }
+  const double rounding = (pd + 2.0) * kUnit * (beta + std::sqrt(pd)) * (1.0 + e0);
+  // Everything but the terms in q (not known before the residual pass) must pass already.
+  if (!(2.0 * (k * e_a * 2.0 + rho * e0 + (1.0 + rho) * k * rounding) <=
+        kFastPathTolerance)) {
+    return std::nullopt;
+  }
+
+  const Eigen::VectorXd xd = x0.cast<double>();
+  FitResult out;
+  // Residuals go straight to the output when kept, else through a block buffer.
+  out.residuals.resize(keep_residuals ? n : 0);
+  const double ybar = static_cast<double>(static_cast<long double>(y0) + wy / wsum);
+  Eigen::MatrixXd sums2(p + 2, blocks);  // A'W r, rss, tss
+  detail::parallel_ranges(rows_n, kBlock, threads, [&](std::size_t first, std::size_t last) {
+    Eigen::MatrixXd block(kBlock, p);
+    Eigen::VectorXd buffer(keep_residuals ? 0 : kBlock);
+    Eigen::VectorXd wr(weighted ? kBlock : 0);
+    for (auto begin = static_cast<Index>(first); begin < static_cast<Index>(last);
+         begin += kBlock) {
+      const Index count = std::min(kBlock, n - begin);
+      rows.fill_double(begin, count, block);
+      const auto a = block.topRows(count);
+      const auto yb = y.segment(begin, count);
+      auto r = keep_residuals ? out.residuals.segment(begin, count) : buffer.head(count);
+      r = yb;
+      r.noalias() -= a * xd;
+      auto col = sums2.col(begin / kBlock);
+      if (weighted) {
+        const auto wb = w.segment(begin, count);
+        auto wrb = wr.head(count);
+        wrb = wb.cwiseProduct(r);
+        for (Index j = 0; j < p; ++j) col(j) = a.col(j).dot(wrb);
+        col(p) = wrb.dot(r);
+        col(p + 1) = has_constant ? (wb.array() * (yb.array() - ybar).square()).sum()
+                                  : (wb.array() * yb.array().square()).sum();
+      } else {
+        for (Index j = 0; j < p; ++j) col(j) = a.col(j).dot(r);
+        col(p) = r.squaredNorm();
+        col(p + 1) = has_constant ? (yb.array() - ybar).square().sum() : yb.squaredNorm();
+      }
+    }
+  });
+  VectorXld g = VectorXld::Zero(p);
+  long double rss = 0;
+  long double tss = 0;
+  for (Index b = 0; b < blocks; ++b) {
+    for (Index j = 0; j < p; ++j) add_to(g(j), sums2(j, b));
+    add_to(rss, sums2(p, b));
+    add_to(tss, sums2(p + 1, b));
+  }
+  const double q = std::sqrt(static_cast<double>(rss)) / (norm_a * norm_x);
+  if (!(q > 0)) return std::nullopt;  // an exact fit: no relative bound on rss
+  const double e1 = k * e_a / (1.0 - k * e_a) * (2.0 + (k + 1.0) * q);
+  const double e2 = rho * e0 + (1.0 + rho) * (k * rounding +
+                                              k * k * gamma * std::sqrt(pd) * (q + e0));
+  const double d = (rounding + e_a) / q + e0 * e0 / (2.0 * q * q);
+  const double rss_error = 2.0 * d + d * d + gamma;
+  if (!(2.0 * std::max(e1 + e2, rss_error) <= kFastPathTolerance)) return std::nullopt;
+
+  // x1 = x0 + G^-1 g
+  out.coef = x0 + inv * g;
+  out.unscaled_cov = (0.5L * (inv + inv.transpose())).eval();
+  out.rss = rss;
+  out.tss = tss;
+  out.extended = false;
+  return out;
+}
+
 // Blocked Householder QR of [sqrt(W) A, sqrt(W) y] in double, then corrected
 // semi-normal-equation refinement with long double residuals (see linear_model.hpp).
 FitResult fit_streaming(const DesignRows& rows, const Eigen::Ref<const Eigen::VectorXd>& y,
-                        const Eigen::Ref<const Eigen::VectorXd>& w, bool has_constant) {
+                        const Eigen::Ref<const Eigen::VectorXd>& w, bool has_constant,
+                        bool keep_residuals) {
   const Index n = rows.rows();
   const Index p = rows.cols();
   MatrixXld block(kBlock, p);
@@ -314,7 +603,7 @@ FitResult fit_streaming(const DesignRows& rows, const Eigen::Ref<const Eigen::Ve
       16 * cond * cond * static_cast<long double>(std::numeric_limits<double>::epsilon());
 
   FitResult out;
-  out.residuals.resize(n);
+  out.residuals.resize(keep_residuals ? n : 0);
   const long double ybar = wy / wsum;
   VectorXld g(p);
   VectorXld res(kBlock);
@@ -340,7 +629,7 @@ FitResult fit_streaming(const DesignRows& rows, const Eigen::Ref<const Eigen::Ve
           for (Index k = 0; k < p; ++k) ri -= block(i, k) * x(k);
           res(i) = ri;
           rss_block += ri * ri;
-          out.residuals(begin + i) = static_cast<double>(ri / sw);
+          if (keep_residuals) out.residuals(begin + i) = static_cast<double>(ri / sw);
           const long double c = has_constant ? bi - ybar * sw : bi;
           tss_block += c * c;
         }
@@ -351,7 +640,7 @@ FitResult fit_streaming(const DesignRows& rows, const Eigen::Ref<const Eigen::Ve
           for (Index k = 0; k < p; ++k) ri -= block(i, k) * x(k);
           res(i) = ri;
           rss_block += ri * ri;
-          out.residuals(begin + i) = static_cast<double>(ri);
+          if (keep_residuals) out.residuals(begin + i) = static_cast<double>(ri);
           const long double c = has_constant ? bi - ybar : bi;
           tss_block += c * c;
         }
@@ -439,6 +728,11 @@ void check_finite_matrix(const Eigen::Ref<const Eigen::MatrixXd>& x, const char*
 
 }  // namespace
 
+DesignRows::Error DesignRows::double_rows_error() const {
+  // Long double rows (relative error 2^-64 or so per entry) rounded to double.
+  return {0x1p-52, 0.0};
+}
+
 void DesignRows::fill_double(Eigen::Index begin, Eigen::Index count,
                              Eigen::MatrixXd& out) const {
   MatrixXld rows_ld(count, cols());
@@ -462,6 +756,7 @@ LinearModel::LinearModel(const Eigen::Ref<const Eigen::MatrixXd>& x,
   DesignBasis basis;
   basis.to_reported = MatrixXld::Identity(p, p);
   basis.has_constant = intercept;
+  basis.ones_first = intercept;
   centre_ = VectorXld::Zero(k);
   if (intercept && n > 0) {
     // Centring removes the collinearity of each column with the constant.
@@ -513,8 +808,17 @@ void LinearModel::fit(const DesignBasis& basis, const Eigen::Ref<const Eigen::Ve
   nobs_ = static_cast<std::size_t>(n);
   has_constant_ = basis.has_constant;
 
-  FitResult fr = n <= kDenseMaxRows ? fit_dense(*basis.rows, y, weights, has_constant_)
-                                    : fit_streaming(*basis.rows, y, weights, has_constant_);
+  FitResult fr;
+  if (n <= kDenseMaxRows) {
+    fr = fit_dense(*basis.rows, y, weights, has_constant_);
+    if (!basis.keep_residuals) fr.residuals.resize(0);
+  } else if (auto fast = fit_streaming_fast(*basis.rows, y, weights, has_constant_,
+                                            basis.keep_residuals, basis.ones_first)) {
+    fr = std::move(*fast);
+  } else {
+    fr = fit_streaming(*basis.rows, y, weights, has_constant_, basis.keep_residuals);
+  }
+  extended_precision_ = fr.extended;
   internal_coef_ = std::move(fr.coef);
   internal_unscaled_cov_ = std::move(fr.unscaled_cov);
   to_reported_ = basis.to_reported;
@@ -569,18 +873,30 @@ Prediction LinearModel::predict(const Eigen::Ref<const Eigen::MatrixXd>& x_new,
 
 Prediction LinearModel::predict_design(const DesignRows& design_new, IntervalKind kind,
                                        double level) const {
-  const Index p = internal_coef_.size();
-  if (design_new.cols() != p) {
-    throw std::invalid_argument("design has " + std::to_string(design_new.cols()) +
-                                " columns, expected " + std::to_string(p));
-  }
-  const double q = t_quantile(level);
   const Index m = design_new.rows();
   Prediction out;
   out.mean.resize(m);
   out.se.resize(m);
   out.lower.resize(m);
   out.upper.resize(m);
+  predict_design_into(design_new, kind, level, {out.mean, out.se, out.lower, out.upper});
+  return out;
+}
+
+void LinearModel::predict_design_into(const DesignRows& design_new, IntervalKind kind,
+                                      double level, PredictionOut out) const {
+  const Index p = internal_coef_.size();
+  if (design_new.cols() != p) {
+    throw std::invalid_argument("design has " + std::to_string(design_new.cols()) +
+                                " columns, expected " + std::to_string(p));
+  }
+  const Index m = design_new.rows();
+  if (out.mean.size() != m || out.se.size() != m || out.lower.size() != m ||
+      out.upper.size() != m) {
+    throw std::invalid_argument("prediction outputs must have " + std::to_string(m) +
+                                " entries each");
+  }
+  const double q = t_quantile(level);
   const double extra = kind == IntervalKind::prediction ? static_cast<double>(scale_) : 0.0;
   const double s2 = static_cast<double>(scale_);
   // The internal basis is well conditioned, so the products below lose nothing in
@@ -606,7 +922,6 @@ Prediction LinearModel::predict_design(const DesignRows& design_new, IntervalKin
     out.lower.segment(begin, count).array() = mean.array() - q * se;
     out.upper.segment(begin, count).array() = mean.array() + q * se;
   }
-  return out;
 }
 
 double LinearModel::internal_contrast(const VectorXld& g) const {

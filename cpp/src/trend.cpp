@@ -4,9 +4,13 @@
 #include <boost/math/constants/constants.hpp>
 #include <boost/math/distributions/students_t.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
+
+#include "perfstats/detail/parallel.hpp"
 
 namespace perfstats {
 namespace {
@@ -21,6 +25,9 @@ std::string show(double v) {
 }
 
 void check_t(const Eigen::Ref<const Eigen::VectorXd>& t, const char* name) {
+  // x - x is 0 for finite x and NaN otherwise: one vectorised sum clears the usual case,
+  // the loop below names the row.
+  if ((t.array() - t.array()).sum() == 0.0) return;
   for (Index i = 0; i < t.size(); ++i) {
     if (!std::isfinite(t(i))) {
       throw std::invalid_argument(std::string(name) + " must be finite, got " + show(t(i)) +
@@ -29,7 +36,7 @@ void check_t(const Eigen::Ref<const Eigen::VectorXd>& t, const char* name) {
   }
 }
 
-TrendSpec validated(const TrendSpec& spec, const Eigen::Ref<const Eigen::VectorXd>& t) {
+TrendSpec validated(const TrendSpec& spec) {
   if (spec.degree < 1) {
     throw std::invalid_argument("degree must be >= 1, got " + std::to_string(spec.degree));
   }
@@ -49,9 +56,26 @@ TrendSpec validated(const TrendSpec& spec, const Eigen::Ref<const Eigen::VectorX
     throw std::invalid_argument("harmonics = " + std::to_string(spec.harmonics) +
                                 " needs a seasonal_period");
   }
-  check_t(t, "t");
-  if (t.size() == 0) throw std::invalid_argument("t is empty");
   return spec;
+}
+
+// Minimum and maximum of t, which must be finite and non-empty: one pass over t, in
+// chunks that stay in cache for the three reductions.
+std::pair<double, double> finite_range(const Eigen::Ref<const Eigen::VectorXd>& t) {
+  if (t.size() == 0) {
+    check_t(t, "t");
+    throw std::invalid_argument("t is empty");
+  }
+  constexpr Index kChunk = 4096;
+  double lo = t(0);
+  double hi = t(0);
+  for (Index begin = 0; begin < t.size(); begin += kChunk) {
+    const auto c = t.segment(begin, std::min(kChunk, t.size() - begin)).array();
+    if (!((c - c).sum() == 0.0)) check_t(t, "t");  // throws, naming the row
+    lo = std::min(lo, c.minCoeff());
+    hi = std::max(hi, c.maxCoeff());
+  }
+  return {lo, hi};
 }
 
 // Smallest power of two >= half the range of t, so scaled time lies in [-1, 1].
@@ -105,6 +129,17 @@ class TrendRows final : public DesignRows {
       }
     }
   }
+  Error double_rows_error() const override {
+    // z = ((t - hi) - lo) / scale is within 2u (1 + 2u) of the exact scaled time (t - hi
+    // is exact unless |t - hi| >= hi / 2 >> |lo|); each power adds the error of z plus a
+    // rounding, so z^d is within (3d - 1) u. sin and cos: the phase, 2 pi h and the angle
+    // are each rounded (relative u, angle <= 2 pi h) and glibc's sin/cos are within an
+    // ulp, so the entries are within (8 pi h + 2) u, absolute.
+    const double u = 0x1p-53;
+    const double pi = boost::math::constants::pi<double>();
+    return {(3.0 * spec_.degree + 1.0) * u,
+            spec_.harmonics > 0 ? (8.0 * pi * spec_.harmonics + 2.0) * u : 0.0};
+  }
   void fill_double(Index begin, Index count, Eigen::MatrixXd& out) const override {
     // centre = hi + lo exactly enough: (t - hi) - lo keeps z to double precision.
     const double hi = static_cast<double>(centre_);
@@ -144,12 +179,22 @@ class TrendRows final : public DesignRows {
 
 }  // namespace
 
+struct TrendModel::Checked {
+  TrendSpec spec;
+  std::pair<double, double> range;
+};
+
 TrendModel::TrendModel(const Eigen::Ref<const Eigen::VectorXd>& t,
                        const Eigen::Ref<const Eigen::VectorXd>& y, TrendSpec spec,
                        const Eigen::Ref<const Eigen::VectorXd>& weights)
-    : spec_(validated(spec, t)),
-      t_min_(t.minCoeff()),
-      t_max_(t.maxCoeff()),
+    : TrendModel(t, y, Checked{validated(spec), finite_range(t)}, weights) {}
+
+TrendModel::TrendModel(const Eigen::Ref<const Eigen::VectorXd>& t,
+                       const Eigen::Ref<const Eigen::VectorXd>& y, const Checked& checked,
+                       const Eigen::Ref<const Eigen::VectorXd>& weights)
+    : spec_(checked.spec),
+      t_min_(checked.range.first),
+      t_max_(checked.range.second),
       centre_((static_cast<long double>(t_min_) + t_max_) / 2),
       scale_(half_range_scale(t_min_, t_max_)),
       model_(fit(*this, t, y, weights)) {}
@@ -176,6 +221,8 @@ LinearModel TrendModel::fit(const TrendModel& self, const Eigen::Ref<const Eigen
     }
   }
   basis.has_constant = true;
+  basis.keep_residuals = false;  // residuals(t, y) recomputes them on demand
+  basis.ones_first = true;
   return LinearModel(basis, y, weights);
 }
 
@@ -191,8 +238,104 @@ std::vector<std::string> TrendModel::names() const {
 
 Prediction TrendModel::predict(const Eigen::Ref<const Eigen::VectorXd>& t_new,
                                IntervalKind kind, double level) const {
-  check_t(t_new, "t_new");
-  return model_.predict_design(TrendRows(t_new, centre_, scale_, spec_), kind, level);
+  Prediction out;
+  out.mean.resize(t_new.size());
+  out.se.resize(t_new.size());
+  out.lower.resize(t_new.size());
+  out.upper.resize(t_new.size());
+  predict_into(t_new, kind, level, {out.mean, out.se, out.lower, out.upper});
+  return out;
+}
+
+void TrendModel::predict_into(const Eigen::Ref<const Eigen::VectorXd>& t_new,
+                              IntervalKind kind, double level, PredictionOut out) const {
+  if (spec_.harmonics > 0) {
+    check_t(t_new, "t_new");
+    model_.predict_design_into(TrendRows(t_new, centre_, scale_, spec_), kind, level, out);
+    return;
+  }
+  const Index m = t_new.size();
+  if (out.mean.size() != m || out.se.size() != m || out.lower.size() != m ||
+      out.upper.size() != m) {
+    throw std::invalid_argument("prediction outputs must have " + std::to_string(m) +
+                                " entries each");
+  }
+  const double q = model_.t_quantile(level);
+  // mean(z) = sum_k c_k z^k; var(z) = s^2 sum_{j,k} C_jk z^(j+k) (+ s^2 for a new
+  // observation). Horner's rule on either is within (2d + 1) u of sum |terms|, the bound
+  // of the dot products it replaces, and needs no row of powers.
+  const int d = spec_.degree;
+  const VectorXld& coef = model_.internal_coefficients();
+  const MatrixXld& cov = model_.internal_unscaled_covariance();
+  const long double s2 = model_.residual_variance();
+  Eigen::ArrayXd c(d + 1);
+  for (int k = 0; k <= d; ++k) c(k) = static_cast<double>(coef(k));
+  Eigen::ArrayXd v(2 * d + 1);
+  for (int mm = 0; mm <= 2 * d; ++mm) {
+    long double sum = mm == 0 && kind == IntervalKind::prediction ? 1.0L : 0.0L;
+    for (int j = std::max(0, mm - d); j <= std::min(d, mm); ++j) sum += cov(j, mm - j);
+    v(mm) = static_cast<double>(s2 * sum);
+  }
+  // centre = hi + lo: (t - hi) - lo keeps z to double precision, as in TrendRows.
+  const double hi = static_cast<double>(centre_);
+  const double lo = static_cast<double>(centre_ - hi);
+  const double inv = static_cast<double>(1.0L / scale_);
+  constexpr Index kChunk = 1024;  // the working arrays stay in L1
+  // Rows are independent: large inputs are split between threads (same results).
+  const auto sweep = [&](std::size_t first, std::size_t last) {
+    Eigen::ArrayXd z(kChunk);
+    Eigen::ArrayXd var(kChunk);
+    const auto end = static_cast<Index>(last);
+    for (auto begin = static_cast<Index>(first); begin < end; begin += kChunk) {
+      const Index count = std::min(kChunk, end - begin);
+      auto zc = z.head(count);
+      zc = ((t_new.segment(begin, count).array() - hi) - lo) * inv;
+      // z is finite exactly when t is (checked here, in cache, rather than in a pass of
+      // its own; the outputs are the caller's to discard when this throws)
+      if (!((zc - zc).sum() == 0.0)) check_t(t_new, "t_new");
+      auto mean = out.mean.segment(begin, count).array();
+      auto vc = var.head(count);
+      if (d == 1) {  // the common straight line, in one expression each
+        mean = c(1) * zc + c(0);
+        vc = (v(2) * zc + v(1)) * zc + v(0);
+      } else {
+        mean = c(d) * zc + c(d - 1);
+        for (int k = d - 2; k >= 0; --k) mean = mean * zc + c(k);
+        vc = v(2 * d) * zc + v(2 * d - 1);
+        for (int k = 2 * d - 2; k >= 0; --k) vc = vc * zc + v(k);
+      }
+      auto se = out.se.segment(begin, count).array();
+      se = vc.max(0.0).sqrt();
+      out.lower.segment(begin, count).array() = mean - q * se;
+      out.upper.segment(begin, count).array() = mean + q * se;
+    }
+  };
+  const auto rows = static_cast<std::size_t>(m);
+  detail::parallel_ranges(rows, kChunk, detail::threads_for(rows), sweep);
+}
+
+Eigen::VectorXd TrendModel::residuals(const Eigen::Ref<const Eigen::VectorXd>& t,
+                                      const Eigen::Ref<const Eigen::VectorXd>& y) const {
+  if (y.size() != t.size()) {
+    throw std::invalid_argument("y has " + std::to_string(y.size()) + " rows but t has " +
+                                std::to_string(t.size()));
+  }
+  check_t(t, "t");
+  const TrendRows rows(t, centre_, scale_, spec_);
+  const VectorXld& coef = model_.internal_coefficients();
+  constexpr Index kChunk = 512;
+  MatrixXld block(std::min(kChunk, t.size()), rows.cols());
+  Eigen::VectorXd out(t.size());
+  for (Index begin = 0; begin < t.size(); begin += kChunk) {
+    const Index count = std::min(kChunk, t.size() - begin);
+    rows.fill(begin, count, block);
+    for (Index i = 0; i < count; ++i) {
+      long double r = y(begin + i);
+      for (Index k = 0; k < coef.size(); ++k) r -= block(i, k) * coef(k);
+      out(begin + i) = static_cast<double>(r);
+    }
+  }
+  return out;
 }
 
 TrendSlope TrendModel::slope_at(double t) const {

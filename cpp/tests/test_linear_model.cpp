@@ -279,6 +279,8 @@ TEST(LinearModel, LargeDesignsAreStreamedAndMatchTheClosedForm) {
   }
   const double slope = static_cast<double>(sxy / sxx);
   const LinearModel m(x, y);
+  // Noisy and well conditioned: the double-precision fast path keeps it.
+  EXPECT_FALSE(m.extended_precision());
   EXPECT_NEAR(m.coefficients()(1) / slope, 1.0, 1e-12);
   const double ssr = m.residuals().squaredNorm();
   EXPECT_NEAR(m.residual_std_error() / std::sqrt(ssr / static_cast<double>(n - 2)), 1.0, 1e-12);
@@ -288,4 +290,76 @@ TEST(LinearModel, LargeDesignsAreStreamedAndMatchTheClosedForm) {
   at << 1.7e9 + 5.0;
   EXPECT_NEAR(m.predict(at, IntervalKind::confidence).mean(0),
               static_cast<double>(my + (at(0, 0) - mx) * sxy / sxx), 1e-9);
+}
+
+TEST(LinearModel, LargeExactFitsAreRefinedInExtendedPrecision) {
+  // rss = 0 defeats any relative bound in double: the fit must hand off, and the long
+  // double refinement recovers the exact line.
+  const Eigen::Index n = perfstats::kDenseMaxRows + 1000;
+  Eigen::MatrixXd x(n, 1);
+  Eigen::VectorXd y(n);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    x(i, 0) = static_cast<double>(i);
+    y(i) = 7.0 - 0.125 * static_cast<double>(i);
+  }
+  const LinearModel m(x, y);
+  EXPECT_TRUE(m.extended_precision());
+  EXPECT_DOUBLE_EQ(m.coefficients()(0), 7.0);
+  EXPECT_DOUBLE_EQ(m.coefficients()(1), -0.125);
+  // Nearly collinear columns (cond ~ 1e6 after centring) hand off as well.
+  Eigen::MatrixXd x2(n, 2);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    const double v = static_cast<double>((i * 7919) % 1000);
+    x2(i, 0) = v;
+    x2(i, 1) = v + 1e-4 * static_cast<double>((i * 104729) % 7 - 3);
+    y(i) = v + static_cast<double>((i * 31) % 5);
+  }
+  EXPECT_TRUE(LinearModel(x2, y).extended_precision());
+}
+
+TEST(TrendModel, PolynomialPredictionsMatchTheGenericRows) {
+  // The one-sweep polynomial band equals the row-by-row band of the same model.
+  const Eigen::Index n = 400;
+  Eigen::VectorXd t(n);
+  Eigen::VectorXd y(n);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    t(i) = 1.7e9 + 30.0 * static_cast<double>(i);
+    y(i) = 100.0 + 1e-3 * static_cast<double>(i) +
+           1e-6 * static_cast<double>(i * i) + static_cast<double>((i * 7919) % 13 - 6);
+  }
+  TrendSpec spec;
+  spec.degree = 3;
+  const TrendModel m(t, y, spec);
+  Eigen::VectorXd t_new(5);
+  t_new << t(0), t(17), t(n / 2), t(n - 1), t(n - 1) + 3600.0;
+  for (const IntervalKind kind : {IntervalKind::confidence, IntervalKind::prediction}) {
+    const perfstats::Prediction p = m.predict(t_new, kind, 0.9);
+    for (Eigen::Index i = 0; i < t_new.size(); ++i) {
+      // Reference: mean = x0'b and se^2 = s^2 (x0'C x0 + [prediction]) in long double,
+      // x0 the internal row: time about the mid-range over 2^13 >= the half range 5985 s.
+      const long double zz =
+          (static_cast<long double>(t_new(i)) - (static_cast<long double>(t(0)) + t(n - 1)) / 2) /
+          8192.0L;
+      perfstats::VectorXld row(4);
+      row << 1.0L, zz, zz * zz, zz * zz * zz;
+      const long double mean = row.dot(m.model().internal_coefficients());
+      const long double var =
+          m.model().residual_variance() *
+          (row.dot(m.model().internal_unscaled_covariance() * row) +
+           (kind == IntervalKind::prediction ? 1.0L : 0.0L));
+      EXPECT_NEAR(p.mean(i), static_cast<double>(mean), 1e-12 * std::fabs(p.mean(i)));
+      EXPECT_NEAR(p.se(i), std::sqrt(static_cast<double>(var)), 1e-12 * p.se(i));
+      EXPECT_NEAR(p.upper(i) - p.mean(i), p.mean(i) - p.lower(i), 1e-9);
+    }
+  }
+  Eigen::VectorXd wrong(4);
+  perfstats::PredictionOut out{wrong, wrong, wrong, wrong};
+  EXPECT_THROW(m.predict_into(t_new, IntervalKind::confidence, 0.95, out),
+               std::invalid_argument);
+  // Residuals are recomputed from the data on demand.
+  const Eigen::VectorXd r = m.residuals(t, y);
+  const Eigen::VectorXd fitted = m.predict(t, IntervalKind::confidence).mean;
+  EXPECT_LT((r - (y - fitted)).cwiseAbs().maxCoeff(), 1e-9);
+  EXPECT_EQ(m.model().residuals().size(), 0);
+  EXPECT_THROW(m.residuals(t, y.head(3)), std::invalid_argument);
 }

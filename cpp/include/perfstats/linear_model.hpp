@@ -8,7 +8,10 @@
 // with column pivoting and refined on the augmented system (Bjorck). Larger designs are
 // streamed in blocks: a blocked QR of [A y], then refinement with the corrected
 // semi-normal equations (R'R dx = A'r, A'r accumulated in long double), so no n x p
-// copy is ever made.
+// copy is ever made. Before that, a streamed design first tries a double-precision fast
+// path (normal equations accumulated blockwise, one refinement step) that it keeps only
+// when a rigorous bound on its error, evaluated from the fit itself, is below
+// kFastPathTolerance; otherwise it hands off to the extended-precision path.
 #pragma once
 
 #include <Eigen/Dense>
@@ -30,6 +33,16 @@ struct Prediction {
   Eigen::VectorXd upper;    // upper bound of the two-sided interval
 };
 
+// Caller-owned outputs of a prediction, each as long as the rows predicted at (for
+// writing straight into preallocated arrays). Passed by value: a const Eigen::Ref is
+// read-only.
+struct PredictionOut {
+  Eigen::Ref<Eigen::VectorXd> mean;
+  Eigen::Ref<Eigen::VectorXd> se;
+  Eigen::Ref<Eigen::VectorXd> lower;
+  Eigen::Ref<Eigen::VectorXd> upper;
+};
+
 // Rows of an internal design, produced on demand so large inputs need no n x p copy.
 class DesignRows {
  public:
@@ -41,6 +54,14 @@ class DesignRows {
   // The same rows in double, for the factorisation and for predictions (the refinement
   // alone needs long double). By default the long double rows, rounded.
   virtual void fill_double(Eigen::Index begin, Eigen::Index count, Eigen::MatrixXd& out) const;
+  // How far fill_double's rows may be from the exact design: entry (i, k) within
+  // relative * |a_ik| + absolute. By default that of rounding the long double rows (with
+  // room for their own rounding).
+  struct Error {
+    double relative = 0;
+    double absolute = 0;
+  };
+  virtual Error double_rows_error() const;
 };
 
 // An internal design: columns the fit works in, and how its coefficients map to the
@@ -49,10 +70,24 @@ struct DesignBasis {
   const DesignRows* rows = nullptr;  // only read during construction
   MatrixXld to_reported;             // p x p
   bool has_constant = true;          // the model spans a constant: R^2 is centred
+  // Keep the residuals (n doubles). A caller that can recompute them from its inputs
+  // (TrendModel::residuals) saves the memory and the writes.
+  bool keep_residuals = true;
+  // Column 0 is all ones (then the model spans a constant): the streamed fast path works
+  // with y less a constant, which the ones column absorbs.
+  bool ones_first = false;
 };
 
 // Designs up to this many rows are fitted whole (pivoted QR, augmented refinement).
 constexpr Eigen::Index kDenseMaxRows = 20000;
+// A streamed fit keeps its double-precision fast path only when the bound on the relative
+// error of its coefficients (2-norm, internal basis) and of its residual sum of squares
+// is below this: 2^-36, about 1.5e-11, so at least 10.8 correct digits (the accuracy
+// bars are 9 digits on NIST StRD and 1e-8 against statsmodels). The bound grows with
+// cond(A) and with ||b|| / ||r||: well-conditioned fits of noisy data pass; nearly
+// collinear designs and nearly exact fits go to the extended-precision path. See
+// fit_streaming_fast in linear_model.cpp for the argument.
+constexpr double kFastPathTolerance = 0x1p-36;
 
 class LinearModel {
  public:
@@ -84,8 +119,20 @@ class LinearModel {
   // Centred R^2 with a constant, uncentred (sum of squares about zero) without one.
   double r_squared() const noexcept { return r_squared_; }
   double adj_r_squared() const noexcept;
-  // residuals y - fitted (unweighted), in input order
+  // residuals y - fitted (unweighted), in input order; empty when the basis did not
+  // keep them
   const Eigen::VectorXd& residuals() const noexcept { return residuals_; }
+  // Whether the fit was refined in extended precision (always for designs up to
+  // kDenseMaxRows rows; for larger ones when the fast path's error bound was too large).
+  bool extended_precision() const noexcept { return extended_precision_; }
+
+  // The fit in its internal basis, for models that evaluate their own rows.
+  const VectorXld& internal_coefficients() const noexcept { return internal_coef_; }
+  // (A'WA)^-1 in the internal basis: times residual_variance() it is the covariance.
+  const MatrixXld& internal_unscaled_covariance() const noexcept {
+    return internal_unscaled_cov_;
+  }
+  long double residual_variance() const noexcept { return scale_; }
 
   // Intervals at rows of `x_new` (n_new x k, the caller's columns, no constant column).
   Prediction predict(const Eigen::Ref<const Eigen::MatrixXd>& x_new, IntervalKind kind,
@@ -94,6 +141,9 @@ class LinearModel {
   // DesignBasis that know how to map their inputs into it.
   Prediction predict_design(const DesignRows& design_new, IntervalKind kind,
                             double level = 0.95) const;
+  // The same into caller-owned outputs of design_new.rows() entries each.
+  void predict_design_into(const DesignRows& design_new, IntervalKind kind, double level,
+                           PredictionOut out) const;
 
   // Estimate and standard error of g . internal_coefficients (g in the internal basis).
   double internal_contrast(const VectorXld& g) const;
@@ -121,6 +171,7 @@ class LinearModel {
   double residual_se_ = 0;
   double ssr_ = 0;
   double r_squared_ = 0;
+  bool extended_precision_ = true;
 };
 
 }  // namespace perfstats

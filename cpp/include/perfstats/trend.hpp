@@ -44,10 +44,23 @@ class TrendModel {
 
   Prediction predict(const Eigen::Ref<const Eigen::VectorXd>& t_new, IntervalKind kind,
                      double level = 0.95) const;
+  // The same into caller-owned outputs of t_new.size() entries each. A pure polynomial
+  // trend is evaluated in one sweep: the mean and the variance x0'(A'WA)^-1 x0 are
+  // polynomials in scaled time, of degree d and 2d.
+  void predict_into(const Eigen::Ref<const Eigen::VectorXd>& t_new, IntervalKind kind,
+                    double level, PredictionOut out) const;
+  // y - fitted at times t, evaluated in long double (the model keeps no residuals: its
+  // caller holds the data). With the fitted t and y, the fit's residuals.
+  Eigen::VectorXd residuals(const Eigen::Ref<const Eigen::VectorXd>& t,
+                            const Eigen::Ref<const Eigen::VectorXd>& y) const;
   // d/dt of the polynomial part (seasonal terms excluded) at time t.
   TrendSlope slope_at(double t) const;
 
  private:
+  struct Checked;  // the validated spec and the range of t, from one pass over t
+  TrendModel(const Eigen::Ref<const Eigen::VectorXd>& t,
+             const Eigen::Ref<const Eigen::VectorXd>& y, const Checked& checked,
+             const Eigen::Ref<const Eigen::VectorXd>& weights);
   static LinearModel fit(const TrendModel& self, const Eigen::Ref<const Eigen::VectorXd>& t,
                          const Eigen::Ref<const Eigen::VectorXd>& y,
                          const Eigen::Ref<const Eigen::VectorXd>& weights);
