@@ -244,37 +244,37 @@ constexpr Index kBlock = 512;
 
 // ---- streamed fits: the double-precision fast path --------------------------------
 //
-// Normal equations G x = h (G = A'WA, h = A'Wb) summed blockwise in double, solved in
-// long double, then one refinement step x1 = x0 + G^-1 A'W(b - A x0) with residuals in
-// double: two passes over the rows, both vectorised. When the residuals need not be
-// kept and the bound of (5) passes, the first pass is all (no refinement). The result
-// is kept only when the bound below, evaluated from the fit itself, is at most
-// kFastPathTolerance. With a column of ones first, b is y - y0 (a constant the ones
-// column absorbs) in the sums of the first pass: (1) and (2) apply to that problem.
+// An orthogonal factorisation, never the normal equations: a Householder QR of each
+// block of rows [sqrt(W) A | sqrt(W) b] in double, the blocks' triangles merged pairwise
+// (a tall-skinny QR), x0 from R x0 = Q'b in long double; then one refinement step
+// x1 = x0 + (R'R)^-1 A'W(b - A x0) with residuals in double (corrected semi-normal
+// equations, Bjorck, Numerical Methods for Least Squares Problems, 1996, 6.6.5): two
+// passes over the rows, both vectorised. The result is kept only when the bound below,
+// evaluated from the fit itself, is at most kFastPathTolerance.
 //
 // Error argument. u = 2^-53; all norms are 2-norms of the weighted problem in the
 // column-scaled basis (powers of two: exact); k = cond(A), ||A|| = sigma_max(A),
 // beta = ||b|| / (||A|| ||x||), q = ||r|| / (||A|| ||x||), x the exact solution for the
 // exact rows, r its residual; gamma = (kBlock + 2) u / (1 - (kBlock + 2) u)
-// + (n / kBlock + 1) 2^-64 (see (2)).
+// + (n / kBlock + 1) 2^-64 (the error of a block sum of kBlock products, the block
+// totals added in long double).
 //  (1) Rows in double. Entry (i, k) of fill_double's rows is within
 //      rel |a_ik| + abs of the exact one (DesignRows::double_rows_error), so column k is
-//      within e_A = max_k (rel + abs sqrt(sum w / G_kk)) of it, relative in the weighted
-//      2-norm, and ||dA|| <= ||dA||_F <= e ||A||, e = sqrt(p) e_A. This is a perturbation of the problem: by Wedin's theorem
-//      (Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., Thm 20.1) its
-//      solution moves by at most  E1 = k e / (1 - k e) (2 + (k + 1) q)  relative, and its
-//      residual norm by at most e ||A|| ||x||. Below, x and r are those of the rounded rows.
-//  (2) Accumulation. Each entry of G and h is a sum of kBlock products (w a_j a_k or
-//      w a_j b_j, the weighting product included) in some order, so its error is within
-//      (kBlock + 2) u |A|'W|A| (resp. |A|'W|b|); the block totals are added in long
-//      double (2^-64 per addition), which gives gamma. The p x p solves in long double
-//      add about p^2 k^2 2^-64, covered by the factor 2 below. ||dG|| <= p gamma ||A||^2,
-//      ||dh|| <= sqrt(p) gamma ||A|| ||b||, and with rho = p gamma k^2 / (1 - p gamma k^2)
-//      the long double solution x0 of the computed equations has
-//      ||x0 - x|| / ||x|| <= E0 = rho (1 + beta / sqrt(p)).
+//      within e_A = max_k (rel + abs sqrt(sum w) / ||a_k||) of it, relative in the
+//      weighted 2-norm, and ||dA|| <= ||dA||_F <= e ||A||, e = sqrt(p) e_A. This is a
+//      perturbation of the problem: by Wedin's theorem (Higham, Accuracy and Stability
+//      of Numerical Algorithms, 2nd ed., Thm 20.1) its solution moves by at most
+//      E1 = k e / (1 - k e) (2 + (k + 1) q) relative, and its residual norm by at most
+//      e ||A|| ||x||. Below, x and r are those of the rounded rows.
+//  (2) Factorisation. R and Q'b are exact for rows perturbed column-wise by at most
+//      eta (see the code), so with Wedin again ||x0 - x|| / ||x|| <= E0 =
+//      k eta / (1 - k eta) (2 + (k + 1) beta) (q <= beta), and R'R is the Gram matrix of
+//      the perturbed rows: ||R'R - A'WA|| <= (2 eta + eta^2) ||A||^2, so with
+//      rho = k^2 (2 eta + eta^2) / (1 - k^2 (2 eta + eta^2)), ||I - (R'R)^-1 A'WA|| <= rho.
+//      The p x p solves in long double add about p^2 k^2 2^-64, covered by the factor 2.
 //  (3) Refinement. r0 = b - A x0 is computed in double from x0 rounded to double, so
 //      |dr_i| <= (p + 2) u (|b_i| + |a_i| |x0|), ||dr|| <= (p + 2) u (||b|| + sqrt(p)
-//      ||A|| ||x0||); the sums g = A'W r0 add gamma |A|'W|r0|. With Gc the computed G,
+//      ||A|| ||x0||); the sums g = A'W r0 add gamma |A|'W|r0|. With Gc = R'R, G = A'WA,
 //      x1 - x = (I - Gc^-1 G)(x0 - x) + Gc^-1 (A'W dr + dg) and ||I - Gc^-1 G|| <= rho,
 //      ||Gc^-1 A'W|| <= (1 + rho) k / ||A||, ||Gc^-1|| <= (1 + rho) k^2 / ||A||^2:
 //      ||x1 - x|| / ||x|| <= E2 = rho E0 + (1 + rho) [k (p + 2) u (beta + sqrt(p)) (1 + E0)
@@ -286,16 +286,7 @@ constexpr Index kBlock = 512;
 //      d = [(p + 2) u (beta + sqrt(p)) (1 + E0) + e] / q + E0^2 / (2 q^2), the relative
 //      error of rss is at most 2 d + d^2 + gamma. With a constant, tss >= rss and its
 //      terms are rounded alike, so it is no worse.
-//  (5) Sums only (b = y - y0, x its solution; beta, q for it). rss = ||b||^2 - h'x0
-//      exactly when x0 solves the computed equations; with Gc = G + E, hc = h + eta,
-//      hc'Gc^-1 hc - h'G^-1 h = 2 x'eta - x'Ex - x'E Gc^-1 (eta - Ex) + eta'Gc^-1
-//      (eta - Ex), so with (2) its error is within gamma (1 + E0) (2 sqrt(p) beta + p)
-//      ||A||^2 ||x||^2, and ||b||^2 adds gamma beta^2 ||A||^2 ||x||^2: divided by
-//      rss = q^2 ||A||^2 ||x||^2, plus the design's and b's rounding (2 d + d^2,
-//      d = (e + u beta) / q), that bounds rss. tss = ||b||^2 - (sum w b)^2 / sum w is
-//      within (3 gamma + 2 u) ||b||^2 (Cauchy-Schwarz on sum w b). The coefficients are
-//      x0 itself: E1 + E0, relative to ||x||, converted to the unshifted ||x||.
-// The norms above come from the computed G, x0 and rss; their own relative errors (rho,
+// The norms above come from the computed R, x0 and rss; their own relative errors (rho,
 // E0, d, all far below 1 when the bound passes) are covered by a factor of 2.
 constexpr double kUnit = 0x1p-53;
 
@@ -305,156 +296,126 @@ inline void add_to(long double& total, double v) { total += static_cast<long dou
 std::optional<FitResult> fit_streaming_fast(const DesignRows& rows,
                                             const Eigen::Ref<const Eigen::VectorXd>& y,
                                             const Eigen::Ref<const Eigen::VectorXd>& w,
-                                            bool has_constant, bool keep_residuals,
-                                            bool ones_first) {
+                                            bool has_constant, bool keep_residuals) {
   const Index n = rows.rows();
   const Index p = rows.cols();
   const bool weighted = w.size() > 0;
-  // With a column of ones first, the sums describe b' = y - y0 (y0 the mean of the first
-  // block): the ones column absorbs the shift, and the smaller ||b'|| tightens every bound
-  // and lets rss and tss come from the sums alone (see (5)).
-  const double y0 = ones_first ? y.head(std::min(kBlock, n)).mean() : 0.0;
-  // Each pass writes one column of sums per block (double, vectorised), threads taking
-  // ranges of blocks; the columns are then added in block order in long double, so the
+  // Pass 1: a Householder QR of each block's rows [sqrt(W) A | sqrt(W) b] (threads take
+  // ranges of blocks), then the blocks' triangles merged pairwise in block order, so the
   // result does not depend on the number of threads.
-  const Index blocks = (n + kBlock - 1) / kBlock;
+  // QR blocks are longer than the summation blocks: fewer, larger factorisations.
+  constexpr Index kQrBlock = 4 * kBlock;
+  const Index blocks = (n + kQrBlock - 1) / kQrBlock;
   const auto rows_n = static_cast<std::size_t>(n);
   const std::size_t threads = detail::threads_for(rows_n);
-  const Index n_gram = p * (p + 1) / 2;
-  // G (lower), A'Wb', sum w, sum wb', sum wb'^2, sum wy^2
-  Eigen::MatrixXd sums1(n_gram + p + 4, blocks);
-  detail::parallel_ranges(rows_n, kBlock, threads, [&](std::size_t first, std::size_t last) {
-    Eigen::MatrixXd block(kBlock, p);
-    Eigen::MatrixXd wblock(weighted ? kBlock : 0, p);
-    Eigen::VectorXd shifted(kBlock);
+  const Index q1 = p + 1;
+  // Block b's triangle in columns [b q1, (b + 1) q1); storage allocated once, and each
+  // thread reuses one factorisation's workspace.
+  Eigen::MatrixXd tri = Eigen::MatrixXd::Zero(q1, q1 * blocks);
+  Eigen::MatrixXd sums1(3, blocks);  // sum w, sum wy, sum wy^2
+  detail::parallel_ranges(rows_n, kQrBlock, threads, [&](std::size_t first, std::size_t last) {
+    Eigen::MatrixXd block(kQrBlock, p);
+    Eigen::MatrixXd ab(kQrBlock, q1);
     for (auto begin = static_cast<Index>(first); begin < static_cast<Index>(last);
-         begin += kBlock) {
-      const Index count = std::min(kBlock, n - begin);
+         begin += kQrBlock) {
+      const Index count = std::min(kQrBlock, n - begin);
       rows.fill_double(begin, count, block);
-      const auto a = block.topRows(count);
       const auto yb = y.segment(begin, count);
-      auto bs = shifted.head(count);
-      bs = yb.array() - y0;
-      auto col = sums1.col(begin / kBlock);
-      Index at = 0;
+      auto m = ab.topRows(count);
+      m.leftCols(p) = block.topRows(count);
+      m.col(p) = yb;
+      auto col = sums1.col(begin / kQrBlock);
       if (weighted) {
         const auto wb = w.segment(begin, count);
-        wblock.topRows(count) = a.array().colwise() * wb.array();
-        const auto wa = wblock.topRows(count);
-        for (Index j = 0; j < p; ++j) {
-          for (Index k = 0; k <= j; ++k) col(at++) = wa.col(j).dot(a.col(k));
-        }
-        for (Index j = 0; j < p; ++j) col(at++) = wa.col(j).dot(bs);
-        col(at++) = wb.sum();
-        col(at++) = wb.dot(bs);
-        col(at++) = (wb.array() * bs.array().square()).sum();
-        col(at++) = (wb.array() * yb.array().square()).sum();
+        m.array().colwise() *= wb.array().sqrt();
+        col(0) = wb.sum();
+        col(1) = wb.dot(yb);
+        col(2) = (wb.array() * yb.array().square()).sum();
       } else {
-        for (Index j = 0; j < p; ++j) {
-          for (Index k = 0; k <= j; ++k) col(at++) = a.col(j).dot(a.col(k));
-        }
-        for (Index j = 0; j < p; ++j) col(at++) = a.col(j).dot(bs);
-        col(at++) = static_cast<double>(count);
-        col(at++) = bs.sum();
-        col(at++) = bs.squaredNorm();
-        col(at++) = yb.squaredNorm();
+        col(0) = static_cast<double>(count);
+        col(1) = yb.sum();
+        col(2) = yb.squaredNorm();
       }
+      const Eigen::HouseholderQR<Eigen::Ref<Eigen::MatrixXd>> qr(m);  // in place
+      const Index top = std::min(count, q1);
+      tri.block(0, begin / kQrBlock * q1, top, q1) =
+          m.topRows(top).triangularView<Eigen::Upper>();
     }
   });
-  MatrixXld gram = MatrixXld::Zero(p, p);
-  VectorXld h = VectorXld::Zero(p);
-  long double bb = 0;  // ||b'||^2
-  long double wsum = 0;
-  long double wy = 0;  // sum w b'
-  long double yy = 0;  // ||y||^2
-  for (Index b = 0; b < blocks; ++b) {
-    const auto col = sums1.col(b);
-    Index at = 0;
-    for (Index j = 0; j < p; ++j) {
-      for (Index k = 0; k <= j; ++k) add_to(gram(j, k), col(at++));
+  Index levels = 0;
+  {
+    Eigen::MatrixXd pair(2 * q1, q1);
+    for (Index step = 1; step < blocks; step *= 2, ++levels) {
+      for (Index i = 0; i + step < blocks; i += 2 * step) {
+        pair << tri.middleCols(i * q1, q1), tri.middleCols((i + step) * q1, q1);
+        const Eigen::HouseholderQR<Eigen::Ref<Eigen::MatrixXd>> qr(pair);  // in place
+        tri.middleCols(i * q1, q1) = pair.topRows(q1).triangularView<Eigen::Upper>();
+      }
     }
-    for (Index j = 0; j < p; ++j) add_to(h(j), col(at++));
-    add_to(wsum, col(at++));
-    add_to(wy, col(at++));
-    add_to(bb, col(at++));
-    add_to(yy, col(at++));
   }
-  // Column scaling by powers of two (exact) so that k is that of the scaled design.
+  long double bb = 0;
+  long double wsum = 0;
+  long double wy = 0;
+  for (Index b = 0; b < blocks; ++b) {
+    add_to(wsum, sums1(0, b));
+    add_to(wy, sums1(1, b));
+    add_to(bb, sums1(2, b));
+  }
+  // R and Q'b of the whole design; columns scaled by powers of two (exact) so that k is
+  // that of the scaled design (column norms of R are those of sqrt(W) A).
+  const Eigen::MatrixXd rfull = tri.leftCols(q1);
   VectorXld inv_d(p);
   for (Index k = 0; k < p; ++k) {
-    if (!(gram(k, k) > 0)) return std::nullopt;  // a zero column: let the QR report it
+    const double norm = rfull.col(k).head(p).norm();
+    if (!(norm > 0)) return std::nullopt;  // a zero column: let the slow path report it
     int e = 0;
-    (void)std::frexp(std::sqrt(gram(k, k)), &e);
+    (void)std::frexp(norm, &e);
     inv_d(k) = std::ldexp(1.0L, -e);
   }
-  MatrixXld gs = gram.selfadjointView<Eigen::Lower>();
-  gs = inv_d.asDiagonal() * gs * inv_d.asDiagonal();
-  const Eigen::LLT<MatrixXld> llt(gs);
-  if (llt.info() != Eigen::Success) return std::nullopt;
-  const Eigen::VectorXd eig =
-      Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(gs.cast<double>(), Eigen::EigenvaluesOnly)
-          .eigenvalues();
-  if (!(eig(0) > 0)) return std::nullopt;
+  const MatrixXld rs = rfull.topLeftCorner(p, p).cast<long double>() * inv_d.asDiagonal();
+  const Eigen::VectorXd sv =
+      Eigen::JacobiSVD<Eigen::MatrixXd>(rs.cast<double>()).singularValues();
+  if (!(sv(p - 1) > 0)) return std::nullopt;
   const double pd = static_cast<double>(p);
   const double gamma = static_cast<double>(kBlock + 2) * kUnit /
                            (1.0 - static_cast<double>(kBlock + 2) * kUnit) +
                        static_cast<double>(n / kBlock + 1) * 0x1p-64;
-  const double k = std::sqrt(eig(p - 1) / eig(0));
-  const double norm_a = std::sqrt(eig(p - 1));
-  const double pgk = pd * gamma * k * k;
-  if (!(pgk < 0x1p-20)) return std::nullopt;  // far too ill-conditioned to pass
-  const double rho = pgk / (1.0 - pgk);
-  // The solution for b' (scaled basis), and for y: the ones column takes y0 back.
-  const VectorXld xs_shifted = llt.solve(inv_d.asDiagonal() * h);
-  VectorXld xs0 = xs_shifted;
-  if (ones_first) xs0(0) += static_cast<long double>(y0) / inv_d(0);
-  const double norm_xs = static_cast<double>(xs_shifted.norm());
+  const double k = sv(0) / sv(p - 1);
+  const double norm_a = sv(0);
+  // Backward error of the factorisation, column by column (Higham, Thm 19.4: a
+  // Householder QR of an m x c matrix is exact for columns perturbed by at most
+  // gamma~_{mc} of their norms, gamma~_j = c0 j u / (1 - c0 j u), c0 a small constant
+  // that we take as 16; the weighting adds 3u). Each row goes through one block QR
+  // (kBlock x (p + 1)) and `levels` merges (2(p + 1) x (p + 1)), each an orthogonal
+  // map of an exactly perturbed input whose column norms it preserves, so to first
+  // order the perturbations add; the factor 2 below covers the higher orders.
+  const auto tilde = [](double j) { return 16.0 * j * kUnit / (1.0 - 16.0 * j * kUnit); };
+  const double qp = static_cast<double>(q1);
+  const double eta = std::sqrt(pd) * (tilde(static_cast<double>(kQrBlock) * qp) +
+                                      static_cast<double>(levels) * tilde(2.0 * qp * qp) +
+                                      3.0 * kUnit);
+  // ||R'R - A'WA|| <= (2 eta + eta^2) ||A||^2 (R'R is the Gram matrix of the perturbed
+  // rows), so ||I - (R'R)^-1 A'WA|| <= rho; R x0 = Q'b solves the perturbed least
+  // squares problem, within E0 of x by Wedin's theorem (below; q <= beta).
+  const double kk = k * k * (2.0 * eta + eta * eta);
+  if (!(kk < 0x1p-20)) return std::nullopt;  // far too ill-conditioned to pass
+  const double rho = kk / (1.0 - kk);
+  const MatrixXld rs_inv =
+      rs.triangularView<Eigen::Upper>().solve(MatrixXld::Identity(p, p));
+  const VectorXld xs0 = rs_inv * rfull.col(p).head(p).cast<long double>();
   const double norm_x = static_cast<double>(xs0.norm());
-  // A zero solution (y or y - y0 orthogonal to range(A)) has no relative bound.
-  if (!(norm_x > 0 && norm_xs > 0)) return std::nullopt;
-  const double beta = std::sqrt(static_cast<double>(yy)) / (norm_a * norm_x);
+  if (!(norm_x > 0)) return std::nullopt;  // b orthogonal to range(A): no relative bound
+  const double beta = std::sqrt(static_cast<double>(bb)) / (norm_a * norm_x);
   const DesignRows::Error rows_error = rows.double_rows_error();
   double e_col = 0;
   for (Index j = 0; j < p; ++j) {
+    const long double col_norm = static_cast<long double>(rfull.col(j).head(p).norm());
     e_col = std::max(e_col, rows_error.relative +
                                 rows_error.absolute *
-                                    static_cast<double>(std::sqrt(wsum / gram(j, j))));
+                                    static_cast<double>(std::sqrt(wsum) / col_norm));
   }
   const double e_a = std::sqrt(pd) * e_col;
-  // (2) for b' (rounded to double: a relative u more, moving x' by k u ||b'|| / ||A||),
-  // then as an absolute error, relative to ||x||.
-  const double beta_s = std::sqrt(static_cast<double>(bb)) / (norm_a * norm_xs);
-  const double e0_s = rho * (1.0 + beta_s / std::sqrt(pd)) + k * kUnit * beta_s;
-  const double e0 = e0_s * norm_xs / norm_x;
-  const MatrixXld inv_s = llt.solve(MatrixXld::Identity(p, p));
-  const MatrixXld inv = inv_d.asDiagonal() * inv_s * inv_d.asDiagonal();
-  const VectorXld x0 = inv_d.cwiseProduct(xs0);
-  if (!keep_residuals && ones_first) {
-    // (5) No residuals to write: rss = ||b'||^2 - h'.x' and tss = ||b'||^2 - (sum w b')^2
-    // / sum w from the sums, when their bounds pass; no second pass, no refinement.
-    const long double rss = bb - h.dot(inv_d.cwiseProduct(xs_shifted));
-    const long double tss = bb - wy * wy / wsum;
-    const double q = std::sqrt(std::max(0.0, static_cast<double>(rss))) / (norm_a * norm_xs);
-    if (q > 0 && tss > 0) {
-      const double e1 = k * e_a / (1.0 - k * e_a) * (2.0 + (k + 1.0) * q);
-      const double coef_error = (e1 + e0_s) * norm_xs / norm_x;
-      const double d = (e_a + kUnit * beta_s) / q;
-      const double rss_error =
-          gamma * (beta_s * beta_s + (1.0 + e0_s) * (2.0 * std::sqrt(pd) * beta_s + pd)) /
-              (q * q) +
-          2.0 * d + d * d;
-      const double tss_error = (3.0 * gamma + 2.0 * kUnit) * static_cast<double>(bb / tss);
-      if (2.0 * std::max({coef_error, rss_error, tss_error}) <= kFastPathTolerance) {
-        FitResult out;
-        out.coef = x0;
-        out.unscaled_cov = (0.5L * (inv + inv.transpose())).eval();
-        out.rss = rss;
-        out.tss = tss;
-        out.extended = false;
-        return out;
-      }
-    }
-  }
+  const double e0 = k * eta / (1.0 - k * eta) * (2.0 + (k + 1.0) * beta);
   const double rounding = (pd + 2.0) * kUnit * (beta + std::sqrt(pd)) * (1.0 + e0);
   // Everything but the terms in q (not known before the residual pass) must pass already.
   if (!(2.0 * (k * e_a * 2.0 + rho * e0 + (1.0 + rho) * k * rounding) <=
@@ -462,12 +423,14 @@ std::optional<FitResult> fit_streaming_fast(const DesignRows& rows,
     return std::nullopt;
   }
 
+  const VectorXld x0 = inv_d.cwiseProduct(xs0);
   const Eigen::VectorXd xd = x0.cast<double>();
   FitResult out;
   // Residuals go straight to the output when kept, else through a block buffer.
   out.residuals.resize(keep_residuals ? n : 0);
-  const double ybar = static_cast<double>(static_cast<long double>(y0) + wy / wsum);
-  Eigen::MatrixXd sums2(p + 2, blocks);  // A'W r, rss, tss
+  const double ybar = static_cast<double>(wy / wsum);
+  const Index sum_blocks = (n + kBlock - 1) / kBlock;
+  Eigen::MatrixXd sums2(p + 2, sum_blocks);  // A'W r, rss, tss
   detail::parallel_ranges(rows_n, kBlock, threads, [&](std::size_t first, std::size_t last) {
     Eigen::MatrixXd block(kBlock, p);
     Eigen::VectorXd buffer(keep_residuals ? 0 : kBlock);
@@ -500,7 +463,7 @@ std::optional<FitResult> fit_streaming_fast(const DesignRows& rows,
   VectorXld g = VectorXld::Zero(p);
   long double rss = 0;
   long double tss = 0;
-  for (Index b = 0; b < blocks; ++b) {
+  for (Index b = 0; b < sum_blocks; ++b) {
     for (Index j = 0; j < p; ++j) add_to(g(j), sums2(j, b));
     add_to(rss, sums2(p, b));
     add_to(tss, sums2(p + 1, b));
@@ -514,7 +477,9 @@ std::optional<FitResult> fit_streaming_fast(const DesignRows& rows,
   const double rss_error = 2.0 * d + d * d + gamma;
   if (!(2.0 * std::max(e1 + e2, rss_error) <= kFastPathTolerance)) return std::nullopt;
 
-  // x1 = x0 + G^-1 g
+  // (R'R)^-1 in the internal basis; x1 = x0 + (R'R)^-1 g.
+  const MatrixXld inv_s = rs_inv * rs_inv.transpose();
+  const MatrixXld inv = inv_d.asDiagonal() * inv_s * inv_d.asDiagonal();
   out.coef = x0 + inv * g;
   out.unscaled_cov = (0.5L * (inv + inv.transpose())).eval();
   out.rss = rss;
@@ -756,7 +721,6 @@ LinearModel::LinearModel(const Eigen::Ref<const Eigen::MatrixXd>& x,
   DesignBasis basis;
   basis.to_reported = MatrixXld::Identity(p, p);
   basis.has_constant = intercept;
-  basis.ones_first = intercept;
   centre_ = VectorXld::Zero(k);
   if (intercept && n > 0) {
     // Centring removes the collinearity of each column with the constant.
@@ -813,7 +777,7 @@ void LinearModel::fit(const DesignBasis& basis, const Eigen::Ref<const Eigen::Ve
     fr = fit_dense(*basis.rows, y, weights, has_constant_);
     if (!basis.keep_residuals) fr.residuals.resize(0);
   } else if (auto fast = fit_streaming_fast(*basis.rows, y, weights, has_constant_,
-                                            basis.keep_residuals, basis.ones_first)) {
+                                            basis.keep_residuals)) {
     fr = std::move(*fast);
   } else {
     fr = fit_streaming(*basis.rows, y, weights, has_constant_, basis.keep_residuals);

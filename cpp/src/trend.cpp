@@ -222,7 +222,6 @@ LinearModel TrendModel::fit(const TrendModel& self, const Eigen::Ref<const Eigen
   }
   basis.has_constant = true;
   basis.keep_residuals = false;  // residuals(t, y) recomputes them on demand
-  basis.ones_first = true;
   return LinearModel(basis, y, weights);
 }
 

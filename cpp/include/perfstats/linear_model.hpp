@@ -9,9 +9,10 @@
 // streamed in blocks: a blocked QR of [A y], then refinement with the corrected
 // semi-normal equations (R'R dx = A'r, A'r accumulated in long double), so no n x p
 // copy is ever made. Before that, a streamed design first tries a double-precision fast
-// path (normal equations accumulated blockwise, one refinement step) that it keeps only
-// when a rigorous bound on its error, evaluated from the fit itself, is below
-// kFastPathTolerance; otherwise it hands off to the extended-precision path.
+// path (a tall-skinny Householder QR of the blocks, one refinement step with residuals
+// in double) that it keeps only when a rigorous bound on its error, evaluated from the
+// fit itself, is below kFastPathTolerance; otherwise it hands off to the
+// extended-precision path.
 #pragma once
 
 #include <Eigen/Dense>
@@ -73,9 +74,6 @@ struct DesignBasis {
   // Keep the residuals (n doubles). A caller that can recompute them from its inputs
   // (TrendModel::residuals) saves the memory and the writes.
   bool keep_residuals = true;
-  // Column 0 is all ones (then the model spans a constant): the streamed fast path works
-  // with y less a constant, which the ones column absorbs.
-  bool ones_first = false;
 };
 
 // Designs up to this many rows are fitted whole (pivoted QR, augmented refinement).
