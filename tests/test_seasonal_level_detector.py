@@ -183,8 +183,13 @@ def test_scores_above_skyline_on_the_nab_series_here(shared_data):
     from perfstats.scoring import load_nab_corpus, nab_score
 
     corpus = load_nab_corpus(shared_data / "nab")
+    # the 28 files shared here (NAB's full corpus may be present: its bar is for the bench)
+    files = [
+        f for f in corpus.files if f.startswith(("artificial", "realAWSCloudwatch/"))
+    ]
+    assert len(files) == 28
     scores = {}
-    for f in corpus.files:
+    for f in files:
         step = np.median(
             np.diff(corpus.timestamps[f]).astype("timedelta64[s]").astype(float)
         )
@@ -201,5 +206,5 @@ def test_scores_above_skyline_on_the_nab_series_here(shared_data):
                 corpus.values[f]
             )
             np.testing.assert_array_equal(scores[f] >= t, again.is_anomaly)
-    result = nab_score(scores, corpus.windows, "standard")
+    result = nab_score(scores, {f: corpus.windows[f] for f in files}, "standard")
     assert result.score >= 60.0
