@@ -293,27 +293,34 @@ constexpr double kUnit = 0x1p-53;
 // Adds the vectorised block sum `v` into a long double total.
 inline void add_to(long double& total, double v) { total += static_cast<long double>(v); }
 
-std::optional<FitResult> fit_streaming_fast(const DesignRows& rows,
-                                            const Eigen::Ref<const Eigen::VectorXd>& y,
-                                            const Eigen::Ref<const Eigen::VectorXd>& w,
-                                            bool has_constant, bool keep_residuals) {
+// The rows of a streamed design in blocks of this many: long enough that a Householder QR
+// per block costs little beyond reading the rows.
+constexpr Index kQrBlock = 4 * kBlock;
+
+// One pass over the rows of a streamed design: a Householder QR of each block of
+// [sqrt(W) A | sqrt(W) y] (threads take ranges of blocks), then the blocks' triangles merged
+// pairwise in block order (a tall-skinny QR; the result does not depend on the number of
+// threads), and the sums of w, w y and w y^2.
+struct BlockFactor {
+  Eigen::MatrixXd r;  // (p + 1) x (p + 1), upper triangular: R and Q'b
+  long double wsum = 0;
+  long double wy = 0;
+  long double wyy = 0;
+  Index levels = 0;  // merges each row went through
+};
+
+BlockFactor factorise_blocks(const DesignRows& rows, const Eigen::Ref<const Eigen::VectorXd>& y,
+                             const Eigen::Ref<const Eigen::VectorXd>& w) {
   const Index n = rows.rows();
   const Index p = rows.cols();
-  const bool weighted = w.size() > 0;
-  // Pass 1: a Householder QR of each block's rows [sqrt(W) A | sqrt(W) b] (threads take
-  // ranges of blocks), then the blocks' triangles merged pairwise in block order, so the
-  // result does not depend on the number of threads.
-  // QR blocks are longer than the summation blocks: fewer, larger factorisations.
-  constexpr Index kQrBlock = 4 * kBlock;
+  const Index q1 = p + 1;
   const Index blocks = (n + kQrBlock - 1) / kQrBlock;
   const auto rows_n = static_cast<std::size_t>(n);
-  const std::size_t threads = detail::threads_for(rows_n);
-  const Index q1 = p + 1;
-  // Block b's triangle in columns [b q1, (b + 1) q1); storage allocated once, and each
-  // thread reuses one factorisation's workspace.
+  // Block b's triangle in columns [b q1, (b + 1) q1), storage allocated once.
   Eigen::MatrixXd tri = Eigen::MatrixXd::Zero(q1, q1 * blocks);
-  Eigen::MatrixXd sums1(3, blocks);  // sum w, sum wy, sum wy^2
-  detail::parallel_ranges(rows_n, kQrBlock, threads, [&](std::size_t first, std::size_t last) {
+  Eigen::MatrixXd sums(3, blocks);  // sum w, sum wy, sum wy^2
+  detail::parallel_ranges(rows_n, kQrBlock, detail::thread_count(0, rows_n),
+                          [&](std::size_t first, std::size_t last) {
     Eigen::MatrixXd block(kQrBlock, p);
     Eigen::MatrixXd ab(kQrBlock, q1);
     for (auto begin = static_cast<Index>(first); begin < static_cast<Index>(last);
@@ -324,8 +331,8 @@ std::optional<FitResult> fit_streaming_fast(const DesignRows& rows,
       auto m = ab.topRows(count);
       m.leftCols(p) = block.topRows(count);
       m.col(p) = yb;
-      auto col = sums1.col(begin / kQrBlock);
-      if (weighted) {
+      auto col = sums.col(begin / kQrBlock);
+      if (w.size() > 0) {
         const auto wb = w.segment(begin, count);
         m.array().colwise() *= wb.array().sqrt();
         col(0) = wb.sum();
@@ -342,34 +349,47 @@ std::optional<FitResult> fit_streaming_fast(const DesignRows& rows,
           m.topRows(top).triangularView<Eigen::Upper>();
     }
   });
-  Index levels = 0;
-  {
-    Eigen::MatrixXd pair(2 * q1, q1);
-    for (Index step = 1; step < blocks; step *= 2, ++levels) {
-      for (Index i = 0; i + step < blocks; i += 2 * step) {
-        pair << tri.middleCols(i * q1, q1), tri.middleCols((i + step) * q1, q1);
-        const Eigen::HouseholderQR<Eigen::Ref<Eigen::MatrixXd>> qr(pair);  // in place
-        tri.middleCols(i * q1, q1) = pair.topRows(q1).triangularView<Eigen::Upper>();
-      }
+  BlockFactor f;
+  Eigen::MatrixXd pair(2 * q1, q1);
+  for (Index step = 1; step < blocks; step *= 2, ++f.levels) {
+    for (Index i = 0; i + step < blocks; i += 2 * step) {
+      pair << tri.middleCols(i * q1, q1), tri.middleCols((i + step) * q1, q1);
+      const Eigen::HouseholderQR<Eigen::Ref<Eigen::MatrixXd>> qr(pair);  // in place
+      tri.middleCols(i * q1, q1) = pair.topRows(q1).triangularView<Eigen::Upper>();
     }
   }
-  long double bb = 0;
-  long double wsum = 0;
-  long double wy = 0;
+  f.r = tri.leftCols(q1);
   for (Index b = 0; b < blocks; ++b) {
-    add_to(wsum, sums1(0, b));
-    add_to(wy, sums1(1, b));
-    add_to(bb, sums1(2, b));
+    add_to(f.wsum, sums(0, b));
+    add_to(f.wy, sums(1, b));
+    add_to(f.wyy, sums(2, b));
   }
+  return f;
+}
+
+std::optional<FitResult> fit_streaming_fast(const DesignRows& rows,
+                                            const Eigen::Ref<const Eigen::VectorXd>& y,
+                                            const Eigen::Ref<const Eigen::VectorXd>& w,
+                                            bool has_constant, bool keep_residuals,
+                                            const BlockFactor& factor) {
+  const Index n = rows.rows();
+  const Index p = rows.cols();
+  const bool weighted = w.size() > 0;
+  const auto rows_n = static_cast<std::size_t>(n);
+  const Index q1 = p + 1;
+  const long double bb = factor.wyy;
+  const long double wsum = factor.wsum;
+  const long double wy = factor.wy;
   // R and Q'b of the whole design; columns scaled by powers of two (exact) so that k is
   // that of the scaled design (column norms of R are those of sqrt(W) A).
-  const Eigen::MatrixXd rfull = tri.leftCols(q1);
+  const Eigen::MatrixXd& rfull = factor.r;
+  Eigen::VectorXd col_norm(p);  // of sqrt(W) A
   VectorXld inv_d(p);
   for (Index k = 0; k < p; ++k) {
-    const double norm = rfull.col(k).head(p).norm();
-    if (!(norm > 0)) return std::nullopt;  // a zero column: let the slow path report it
+    col_norm(k) = rfull.col(k).head(p).norm();
+    if (!(col_norm(k) > 0)) return std::nullopt;  // a zero column: the slow path reports it
     int e = 0;
-    (void)std::frexp(norm, &e);
+    (void)std::frexp(col_norm(k), &e);
     inv_d(k) = std::ldexp(1.0L, -e);
   }
   const MatrixXld rs = rfull.topLeftCorner(p, p).cast<long double>() * inv_d.asDiagonal();
@@ -386,13 +406,13 @@ std::optional<FitResult> fit_streaming_fast(const DesignRows& rows,
   // Householder QR of an m x c matrix is exact for columns perturbed by at most
   // gamma~_{mc} of their norms, gamma~_j = c0 j u / (1 - c0 j u), c0 a small constant
   // that we take as 16; the weighting adds 3u). Each row goes through one block QR
-  // (kBlock x (p + 1)) and `levels` merges (2(p + 1) x (p + 1)), each an orthogonal
+  // (kQrBlock x (p + 1)) and `levels` merges (2(p + 1) x (p + 1)), each an orthogonal
   // map of an exactly perturbed input whose column norms it preserves, so to first
   // order the perturbations add; the factor 2 below covers the higher orders.
   const auto tilde = [](double j) { return 16.0 * j * kUnit / (1.0 - 16.0 * j * kUnit); };
   const double qp = static_cast<double>(q1);
   const double eta = std::sqrt(pd) * (tilde(static_cast<double>(kQrBlock) * qp) +
-                                      static_cast<double>(levels) * tilde(2.0 * qp * qp) +
+                                      static_cast<double>(factor.levels) * tilde(2.0 * qp * qp) +
                                       3.0 * kUnit);
   // ||R'R - A'WA|| <= (2 eta + eta^2) ||A||^2 (R'R is the Gram matrix of the perturbed
   // rows), so ||I - (R'R)^-1 A'WA|| <= rho; R x0 = Q'b solves the perturbed least
@@ -409,10 +429,9 @@ std::optional<FitResult> fit_streaming_fast(const DesignRows& rows,
   const DesignRows::Error rows_error = rows.double_rows_error();
   double e_col = 0;
   for (Index j = 0; j < p; ++j) {
-    const long double col_norm = static_cast<long double>(rfull.col(j).head(p).norm());
     e_col = std::max(e_col, rows_error.relative +
                                 rows_error.absolute *
-                                    static_cast<double>(std::sqrt(wsum) / col_norm));
+                                    static_cast<double>(std::sqrt(wsum)) / col_norm(j));
   }
   const double e_a = std::sqrt(pd) * e_col;
   const double e0 = k * eta / (1.0 - k * eta) * (2.0 + (k + 1.0) * beta);
@@ -431,7 +450,8 @@ std::optional<FitResult> fit_streaming_fast(const DesignRows& rows,
   const double ybar = static_cast<double>(wy / wsum);
   const Index sum_blocks = (n + kBlock - 1) / kBlock;
   Eigen::MatrixXd sums2(p + 2, sum_blocks);  // A'W r, rss, tss
-  detail::parallel_ranges(rows_n, kBlock, threads, [&](std::size_t first, std::size_t last) {
+  detail::parallel_ranges(rows_n, kBlock, detail::thread_count(0, rows_n),
+                          [&](std::size_t first, std::size_t last) {
     Eigen::MatrixXd block(kBlock, p);
     Eigen::VectorXd buffer(keep_residuals ? 0 : kBlock);
     Eigen::VectorXd wr(weighted ? kBlock : 0);
@@ -488,50 +508,18 @@ std::optional<FitResult> fit_streaming_fast(const DesignRows& rows,
   return out;
 }
 
-// Blocked Householder QR of [sqrt(W) A, sqrt(W) y] in double, then corrected
-// semi-normal-equation refinement with long double residuals (see linear_model.hpp).
+// From the blocked factorisation, corrected semi-normal-equation refinement with long
+// double residuals (see linear_model.hpp).
 FitResult fit_streaming(const DesignRows& rows, const Eigen::Ref<const Eigen::VectorXd>& y,
                         const Eigen::Ref<const Eigen::VectorXd>& w, bool has_constant,
-                        bool keep_residuals) {
+                        bool keep_residuals, const BlockFactor& factor) {
   const Index n = rows.rows();
   const Index p = rows.cols();
   MatrixXld block(kBlock, p);
-  Eigen::MatrixXd block_d(kBlock, p);
-  Eigen::MatrixXd stack(kBlock + p + 1, p + 1);
-  Eigen::MatrixXd rt = Eigen::MatrixXd::Zero(p + 1, p + 1);
-  // Allocated once: compute() reuses its storage for every full block.
-  Eigen::HouseholderQR<Eigen::MatrixXd> qr(kBlock + p + 1, p + 1);
-  long double wsum = 0;
-  long double wy = 0;
-  for (Index begin = 0; begin < n; begin += kBlock) {
-    const Index count = std::min(kBlock, n - begin);
-    rows.fill_double(begin, count, block_d);
-    stack.topRows(p + 1) = rt;
-    stack.block(p + 1, 0, count, p) = block_d.topRows(count);
-    stack.block(p + 1, p, count, 1) = y.segment(begin, count);
-    if (w.size() > 0) {
-      // Rounded weighting is fine here: the factorisation only preconditions.
-      const Eigen::ArrayXd sw = w.segment(begin, count).array().sqrt();
-      stack.block(p + 1, 0, count, p + 1).array().colwise() *= sw;
-      for (Index i = 0; i < count; ++i) {
-        wsum += static_cast<long double>(w(begin + i));
-        wy += static_cast<long double>(w(begin + i)) * static_cast<long double>(y(begin + i));
-      }
-    } else {
-      wsum += static_cast<long double>(count);
-      long double wy0 = 0;
-      long double wy1 = 0;
-      Index i = 0;
-      for (; i + 1 < count; i += 2) {
-        wy0 += static_cast<long double>(y(begin + i));
-        wy1 += static_cast<long double>(y(begin + i + 1));
-      }
-      if (i < count) wy0 += static_cast<long double>(y(begin + i));
-      wy += wy0 + wy1;
-    }
-    qr.compute(stack.topRows(p + 1 + count));
-    rt = qr.matrixQR().topRows(p + 1).triangularView<Eigen::Upper>();
-  }
+  // The factorisation only preconditions the refinement below (rounded weighting is fine).
+  const Eigen::MatrixXd& rt = factor.r;
+  const long double wsum = factor.wsum;
+  const long double wy = factor.wy;
   // Column norms of R are those of A: scale by powers of two, then a pivoted QR of the
   // small R decides the rank exactly as the dense path does.
   Eigen::MatrixXd r = rt.topLeftCorner(p, p);
@@ -776,11 +764,15 @@ void LinearModel::fit(const DesignBasis& basis, const Eigen::Ref<const Eigen::Ve
   if (n <= kDenseMaxRows) {
     fr = fit_dense(*basis.rows, y, weights, has_constant_);
     if (!basis.keep_residuals) fr.residuals.resize(0);
-  } else if (auto fast = fit_streaming_fast(*basis.rows, y, weights, has_constant_,
-                                            basis.keep_residuals)) {
-    fr = std::move(*fast);
   } else {
-    fr = fit_streaming(*basis.rows, y, weights, has_constant_, basis.keep_residuals);
+    // One factorisation serves the fast path and, when its bound fails, the refinement.
+    const BlockFactor factor = factorise_blocks(*basis.rows, y, weights);
+    if (auto fast = fit_streaming_fast(*basis.rows, y, weights, has_constant_,
+                                       basis.keep_residuals, factor)) {
+      fr = std::move(*fast);
+    } else {
+      fr = fit_streaming(*basis.rows, y, weights, has_constant_, basis.keep_residuals, factor);
+    }
   }
   extended_precision_ = fr.extended;
   internal_coef_ = std::move(fr.coef);

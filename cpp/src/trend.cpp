@@ -294,15 +294,10 @@ void TrendModel::predict_into(const Eigen::Ref<const Eigen::VectorXd>& t_new,
       if (!((zc - zc).sum() == 0.0)) check_t(t_new, "t_new");
       auto mean = out.mean.segment(begin, count).array();
       auto vc = var.head(count);
-      if (d == 1) {  // the common straight line, in one expression each
-        mean = c(1) * zc + c(0);
-        vc = (v(2) * zc + v(1)) * zc + v(0);
-      } else {
-        mean = c(d) * zc + c(d - 1);
-        for (int k = d - 2; k >= 0; --k) mean = mean * zc + c(k);
-        vc = v(2 * d) * zc + v(2 * d - 1);
-        for (int k = 2 * d - 2; k >= 0; --k) vc = vc * zc + v(k);
-      }
+      mean = c(d) * zc + c(d - 1);
+      for (int k = d - 2; k >= 0; --k) mean = mean * zc + c(k);
+      vc = v(2 * d) * zc + v(2 * d - 1);
+      for (int k = 2 * d - 2; k >= 0; --k) vc = vc * zc + v(k);
       auto se = out.se.segment(begin, count).array();
       se = vc.max(0.0).sqrt();
       out.lower.segment(begin, count).array() = mean - q * se;
@@ -310,7 +305,7 @@ void TrendModel::predict_into(const Eigen::Ref<const Eigen::VectorXd>& t_new,
     }
   };
   const auto rows = static_cast<std::size_t>(m);
-  detail::parallel_ranges(rows, kChunk, detail::threads_for(rows), sweep);
+  detail::parallel_ranges(rows, kChunk, detail::thread_count(0, rows), sweep);
 }
 
 Eigen::VectorXd TrendModel::residuals(const Eigen::Ref<const Eigen::VectorXd>& t,
