@@ -303,6 +303,11 @@ def test_large_series_take_the_streaming_path_and_still_match_statsmodels(
     np.testing.assert_allclose(mean, frame["mean"], rtol=1e-10)
     np.testing.assert_allclose(lower, frame["obs_ci_lower"], rtol=1e-8)
     np.testing.assert_allclose(upper, frame["obs_ci_upper"], rtol=1e-8)
+    # se is computed on first access (the band itself does not need it)
+    obs_se = np.sqrt(frame["mean_se"] ** 2 + res.scale)
+    np.testing.assert_allclose(
+        trend.predict(t_new, interval="prediction").se, obs_se, rtol=1e-8
+    )
     np.testing.assert_allclose(trend.residuals, res.resid, rtol=1e-6, atol=1e-9)
     with pytest.raises(ValueError, match="rank deficient"):
         fit_trend(np.round(t), y, seasonal_period=1.0, harmonics=1)
@@ -333,6 +338,39 @@ def test_large_noisy_fits_take_the_fast_path_and_meet_its_bound() -> None:
     rows = [0, 1, n // 3, n - 1]
     exact_r = [float(Fraction(y[i]) - b0 - b1 * Fraction(t[i])) for i in rows]
     np.testing.assert_allclose(trend.residuals[rows], exact_r, rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_large_fits_name_the_row_of_a_non_finite_y(value: float) -> None:
+    # Streamed fits check y through their first pass (no pass of its own).
+    n = 30_000
+    t = np.arange(n, dtype=float)
+    y = np.ones(n) + 1e-3 * t
+    y[n - 7] = value
+    with pytest.raises(
+        ValueError, match=f"y must be finite, got {value} at row {n - 7}"
+    ):
+        fit_trend(t, y)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-170, 1e170, 1e300])
+def test_large_fits_of_huge_or_tiny_values_scale_exactly(scale: float) -> None:
+    # Squares of y overflow (or underflow) in double: the streamed fit must still be
+    # the exact line scaled, not NaN or noise. Powers of ten are not exact in binary,
+    # so the oracle is the exact line of the scaled data itself.
+    rng = np.random.default_rng(17)
+    n = 30_000
+    t = np.sort(rng.uniform(0.0, 1e4, n))
+    y = (5.0 + 1e-3 * t + rng.normal(0.0, 1.0, n)) * scale
+    trend = fit_trend(t, y)
+    b0, b1, rss = exact_line(t, y)
+    np.testing.assert_allclose(trend.coefficients, [float(b0), float(b1)], rtol=1e-11)
+    # rss itself over- or underflows a double: compare its root, in units of `scale`
+    unit = Fraction(scale) ** 2
+    np.testing.assert_allclose(
+        trend.residual_std_error / scale, float(rss / (n - 2) / unit) ** 0.5, rtol=1e-11
+    )
+    assert 0.0 < trend.r_squared < 1.0
 
 
 def test_exact_large_fits_hand_off_to_extended_precision() -> None:
@@ -384,6 +422,9 @@ def test_fits_and_bands_split_between_threads_meet_the_oracles() -> None:
     np.testing.assert_allclose(band.mean, frame["mean"], rtol=1e-10)
     np.testing.assert_allclose(band.lower, frame["obs_ci_lower"], rtol=1e-8)
     np.testing.assert_allclose(band.upper, frame["obs_ci_upper"], rtol=1e-8)
+    np.testing.assert_allclose(
+        band.se, np.sqrt(frame["mean_se"] ** 2 + res.scale), rtol=1e-8
+    )
     bad = t.copy()
     bad[[n - 5, n - 1]] = [np.inf, np.nan]
     with pytest.raises(

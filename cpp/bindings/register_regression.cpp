@@ -143,19 +143,20 @@ void register_regression(py::module_& m) {
          py::arg("harmonics"), py::arg("weights") = py::none())
       .def("predict",
            [](const TrendModel& self, const DoubleArray& t_new, const std::string& interval,
-              double level) {
+              double level, bool with_se) {
              const auto tv = view(t_new, "t_new");
              const IntervalKind kind = kind_of(interval);
              // The outputs are rows of one array allocated here and written once, in
              // place: one large allocation rather than four, which glibc keeps for reuse
              // where it would hand four back to the kernel (and fault them in again).
              const auto rows = static_cast<py::ssize_t>(tv.size());
-             py::array_t<double> all({py::ssize_t{4}, rows});
+             const py::ssize_t parts = with_se ? 4 : 3;
+             py::array_t<double> all({parts, rows});
              const auto part = [&](py::ssize_t k) {
                return py::array_t<double>(rows, all.mutable_data(k, 0), all);
              };
-             py::array_t<double> mean = part(0), se = part(1), lower = part(2),
-                                 upper = part(3);
+             py::array_t<double> mean = part(0), lower = part(1), upper = part(2);
+             py::array_t<double> se = with_se ? part(3) : py::array_t<double>(0);
              const PredictionOut out{writable(mean), writable(se), writable(lower),
                                      writable(upper)};
              {
@@ -164,9 +165,11 @@ void register_regression(py::module_& m) {
                py::gil_scoped_release release;
                self.predict_into(tv, kind, level, out);
              }
-             return py::make_tuple(mean, se, lower, upper);
+             return py::make_tuple(mean, with_se ? py::object(se) : py::object(py::none()),
+                                   lower, upper);
            },
-           py::arg("t_new"), py::arg("interval"), py::arg("level"))
+           py::arg("t_new"), py::arg("interval"), py::arg("level"),
+           py::arg("with_se") = true)
       .def("residuals",
            [](const TrendModel& self, const DoubleArray& t, const DoubleArray& y) {
              const auto tv = view(t, "t");

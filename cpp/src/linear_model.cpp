@@ -309,6 +309,36 @@ struct BlockFactor {
   Index levels = 0;  // merges each row went through
 };
 
+// A Householder QR of the first m rows of `a`, in place: R in the upper triangle of its
+// top rows, scratch below. The textbook algorithm (Golub and Van Loan, 4th ed., Alg.
+// 5.2.1) with each reflector u = x - beta e1 left unnormalised, H = I - u u' / (beta
+// (beta - x_0)) with beta (beta - x_0) = |x| (|x| + |x_0|): no division pass, the step's
+// norm and dot products in one matrix-vector pass, then one update per column. Each
+// quantity is formed as in Higham's Lemmas 19.1-19.3, so the backward error of
+// Theorem 19.4 (used in the fast path's bound below) applies unchanged.
+void householder_triangle(Eigen::Ref<Eigen::MatrixXd> a, Index m) {
+  const Index c = a.cols();
+  Eigen::VectorXd dots(c);
+  for (Index k = 0; k < std::min(m - 1, c); ++k) {
+    const Index len = m - k - 1;
+    const auto tail = a.col(k).segment(k + 1, len);
+    // |tail|^2 and tail' a_j for the columns j > k, in one pass
+    dots.head(c - k).noalias() = a.block(k + 1, k, len, c - k).transpose() * tail;
+    const double sigma = dots(0);
+    if (sigma == 0) continue;  // column k is already triangular: H = I
+    const double x0 = a(k, k);
+    const double norm = std::sqrt(x0 * x0 + sigma);
+    const double u0 = x0 >= 0 ? x0 + norm : x0 - norm;  // x_0 - beta, no cancellation
+    const double inv = 1.0 / (norm * (norm + std::fabs(x0)));
+    for (Index j = k + 1; j < c; ++j) {
+      const double f = (u0 * a(k, j) + dots(j - k)) * inv;
+      a(k, j) -= f * u0;
+      a.col(j).segment(k + 1, len) -= f * tail;
+    }
+    a(k, k) = x0 >= 0 ? -norm : norm;
+  }
+}
+
 BlockFactor factorise_blocks(const DesignRows& rows, const Eigen::Ref<const Eigen::VectorXd>& y,
                              const Eigen::Ref<const Eigen::VectorXd>& w) {
   const Index n = rows.rows();
@@ -321,15 +351,13 @@ BlockFactor factorise_blocks(const DesignRows& rows, const Eigen::Ref<const Eige
   Eigen::MatrixXd sums(3, blocks);  // sum w, sum wy, sum wy^2
   detail::parallel_ranges(rows_n, kQrBlock, detail::thread_count(0, rows_n),
                           [&](std::size_t first, std::size_t last) {
-    Eigen::MatrixXd block(kQrBlock, p);
     Eigen::MatrixXd ab(kQrBlock, q1);
     for (auto begin = static_cast<Index>(first); begin < static_cast<Index>(last);
          begin += kQrBlock) {
       const Index count = std::min(kQrBlock, n - begin);
-      rows.fill_double(begin, count, block);
+      rows.fill_double(begin, count, ab.leftCols(p));
       const auto yb = y.segment(begin, count);
       auto m = ab.topRows(count);
-      m.leftCols(p) = block.topRows(count);
       m.col(p) = yb;
       auto col = sums.col(begin / kQrBlock);
       if (w.size() > 0) {
@@ -343,7 +371,7 @@ BlockFactor factorise_blocks(const DesignRows& rows, const Eigen::Ref<const Eige
         col(1) = yb.sum();
         col(2) = yb.squaredNorm();
       }
-      const Eigen::HouseholderQR<Eigen::Ref<Eigen::MatrixXd>> qr(m);  // in place
+      householder_triangle(ab, count);
       const Index top = std::min(count, q1);
       tri.block(0, begin / kQrBlock * q1, top, q1) =
           m.topRows(top).triangularView<Eigen::Upper>();
@@ -354,7 +382,7 @@ BlockFactor factorise_blocks(const DesignRows& rows, const Eigen::Ref<const Eige
   for (Index step = 1; step < blocks; step *= 2, ++f.levels) {
     for (Index i = 0; i + step < blocks; i += 2 * step) {
       pair << tri.middleCols(i * q1, q1), tri.middleCols((i + step) * q1, q1);
-      const Eigen::HouseholderQR<Eigen::Ref<Eigen::MatrixXd>> qr(pair);  // in place
+      householder_triangle(pair, 2 * q1);
       tri.middleCols(i * q1, q1) = pair.topRows(q1).triangularView<Eigen::Upper>();
     }
   }
@@ -626,7 +654,9 @@ FitResult fit_streaming(const DesignRows& rows, const Eigen::Ref<const Eigen::Ve
     // of this pass are good to second order in the correction.)
     if (contraction * change <= std::numeric_limits<long double>::epsilon() * size) break;
     if (change > 0.5L * previous) {
-      if (change < kConvergedRelative * size) break;
+      // No longer contracting: the corrections are the rounding of the residual sums.
+      // Accept the accuracy the fast path promises.
+      if (change < kFastPathTolerance * size) break;
       throw std::domain_error(
           "least squares refinement does not converge: the design is too ill-conditioned "
           "(nearly collinear columns)");
@@ -687,7 +717,7 @@ DesignRows::Error DesignRows::double_rows_error() const {
 }
 
 void DesignRows::fill_double(Eigen::Index begin, Eigen::Index count,
-                             Eigen::MatrixXd& out) const {
+                             Eigen::Ref<Eigen::MatrixXd> out) const {
   MatrixXld rows_ld(count, cols());
   fill(begin, count, rows_ld);
   out.topRows(count) = rows_ld.cast<double>();
@@ -738,7 +768,8 @@ void LinearModel::fit(const DesignBasis& basis, const Eigen::Ref<const Eigen::Ve
     throw std::invalid_argument("y has " + std::to_string(y.size()) +
                                 " rows but the design has " + std::to_string(n));
   }
-  check_finite(y, "y");
+  // Streamed fits check y after their first pass over it (below).
+  if (n <= kDenseMaxRows) check_finite(y, "y");
   if (weights.size() > 0) {
     if (weights.size() != n) {
       throw std::invalid_argument("weights has " + std::to_string(weights.size()) +
@@ -766,12 +797,35 @@ void LinearModel::fit(const DesignBasis& basis, const Eigen::Ref<const Eigen::Ve
     if (!basis.keep_residuals) fr.residuals.resize(0);
   } else {
     // One factorisation serves the fast path and, when its bound fails, the refinement.
+    const auto streamed = [&](const Eigen::Ref<const Eigen::VectorXd>& yy,
+                              const BlockFactor& factor) {
+      if (auto fast = fit_streaming_fast(*basis.rows, yy, weights, has_constant_,
+                                         basis.keep_residuals, factor)) {
+        return std::move(*fast);
+      }
+      return fit_streaming(*basis.rows, yy, weights, has_constant_, basis.keep_residuals,
+                           factor);
+    };
     const BlockFactor factor = factorise_blocks(*basis.rows, y, weights);
-    if (auto fast = fit_streaming_fast(*basis.rows, y, weights, has_constant_,
-                                       basis.keep_residuals, factor)) {
-      fr = std::move(*fast);
+    const auto wyy = static_cast<double>(factor.wyy);
+    // A NaN or infinite y makes the sum of w y^2 non-finite, and so does a y whose
+    // squares overflow: y is scanned only then, to name the row.
+    if (!std::isfinite(wyy)) check_finite(y, "y");
+    const double big = std::isfinite(wyy) && wyy >= 0x1p-900 ? 0.0 : y.cwiseAbs().maxCoeff();
+    if (big > 0 && (!std::isfinite(wyy) || big < 0x1p-400)) {
+      // Squares of y overflow or underflow in double: fit y times a power of two (exact)
+      // and scale the results back.
+      int e = 0;
+      (void)std::frexp(big, &e);
+      const Eigen::VectorXd scaled = std::ldexp(1.0, -e) * y;
+      fr = streamed(scaled, factorise_blocks(*basis.rows, scaled, weights));
+      const long double up = std::ldexp(1.0L, e);
+      fr.coef *= up;
+      fr.rss *= up * up;
+      fr.tss *= up * up;
+      fr.residuals *= static_cast<double>(up);
     } else {
-      fr = fit_streaming(*basis.rows, y, weights, has_constant_, basis.keep_residuals, factor);
+      fr = streamed(y, factor);
     }
   }
   extended_precision_ = fr.extended;
@@ -847,10 +901,11 @@ void LinearModel::predict_design_into(const DesignRows& design_new, IntervalKind
                                 " columns, expected " + std::to_string(p));
   }
   const Index m = design_new.rows();
-  if (out.mean.size() != m || out.se.size() != m || out.lower.size() != m ||
+  const bool with_se = out.se.size() > 0;
+  if (out.mean.size() != m || (with_se && out.se.size() != m) || out.lower.size() != m ||
       out.upper.size() != m) {
     throw std::invalid_argument("prediction outputs must have " + std::to_string(m) +
-                                " entries each");
+                                " entries each (se may be empty)");
   }
   const double q = t_quantile(level);
   const double extra = kind == IntervalKind::prediction ? static_cast<double>(scale_) : 0.0;
@@ -863,6 +918,7 @@ void LinearModel::predict_design_into(const DesignRows& design_new, IntervalKind
   Eigen::MatrixXd bd(rows, p);
   Eigen::MatrixXd bc(rows, p);
   Eigen::ArrayXd quad(rows);
+  Eigen::ArrayXd se_block(with_se ? 0 : rows);
   // Column-wise block products and one write per output element: the loops vectorise and
   // each output page is touched once.
   for (Index begin = 0; begin < m; begin += kBlock) {
@@ -873,7 +929,7 @@ void LinearModel::predict_design_into(const DesignRows& design_new, IntervalKind
     quad.head(count) = a.cwiseProduct(bc.topRows(count)).rowwise().sum().array();
     auto mean = out.mean.segment(begin, count);
     mean.noalias() = a * coef;
-    auto se = out.se.segment(begin, count).array();
+    Eigen::Map<Eigen::ArrayXd> se(with_se ? out.se.data() + begin : se_block.data(), count);
     se = (s2 * quad.head(count) + extra).max(0.0).sqrt();
     out.lower.segment(begin, count).array() = mean.array() - q * se;
     out.upper.segment(begin, count).array() = mean.array() + q * se;

@@ -140,7 +140,7 @@ class TrendRows final : public DesignRows {
     return {(3.0 * spec_.degree + 1.0) * u,
             spec_.harmonics > 0 ? (8.0 * pi * spec_.harmonics + 2.0) * u : 0.0};
   }
-  void fill_double(Index begin, Index count, Eigen::MatrixXd& out) const override {
+  void fill_double(Index begin, Index count, Eigen::Ref<Eigen::MatrixXd> out) const override {
     // centre = hi + lo exactly enough: (t - hi) - lo keeps z to double precision.
     const double hi = static_cast<double>(centre_);
     const double lo = static_cast<double>(centre_ - hi);
@@ -254,10 +254,11 @@ void TrendModel::predict_into(const Eigen::Ref<const Eigen::VectorXd>& t_new,
     return;
   }
   const Index m = t_new.size();
-  if (out.mean.size() != m || out.se.size() != m || out.lower.size() != m ||
+  const bool with_se = out.se.size() > 0;
+  if (out.mean.size() != m || (with_se && out.se.size() != m) || out.lower.size() != m ||
       out.upper.size() != m) {
     throw std::invalid_argument("prediction outputs must have " + std::to_string(m) +
-                                " entries each");
+                                " entries each (se may be empty)");
   }
   const double q = model_.t_quantile(level);
   // mean(z) = sum_k c_k z^k; var(z) = s^2 sum_{j,k} C_jk z^(j+k) (+ s^2 for a new
@@ -284,6 +285,7 @@ void TrendModel::predict_into(const Eigen::Ref<const Eigen::VectorXd>& t_new,
   const auto sweep = [&](std::size_t first, std::size_t last) {
     Eigen::ArrayXd z(kChunk);
     Eigen::ArrayXd var(kChunk);
+    Eigen::ArrayXd se_chunk(with_se ? 0 : kChunk);
     const auto end = static_cast<Index>(last);
     for (auto begin = static_cast<Index>(first); begin < end; begin += kChunk) {
       const Index count = std::min(kChunk, end - begin);
@@ -298,7 +300,7 @@ void TrendModel::predict_into(const Eigen::Ref<const Eigen::VectorXd>& t_new,
       for (int k = d - 2; k >= 0; --k) mean = mean * zc + c(k);
       vc = v(2 * d) * zc + v(2 * d - 1);
       for (int k = 2 * d - 2; k >= 0; --k) vc = vc * zc + v(k);
-      auto se = out.se.segment(begin, count).array();
+      Eigen::Map<Eigen::ArrayXd> se(with_se ? out.se.data() + begin : se_chunk.data(), count);
       se = vc.max(0.0).sqrt();
       out.lower.segment(begin, count).array() = mean - q * se;
       out.upper.segment(begin, count).array() = mean + q * se;

@@ -356,6 +356,14 @@ TEST(TrendModel, PolynomialPredictionsMatchTheGenericRows) {
   perfstats::PredictionOut out{wrong, wrong, wrong, wrong};
   EXPECT_THROW(m.predict_into(t_new, IntervalKind::confidence, 0.95, out),
                std::invalid_argument);
+  // Without se (an empty output) the band is the same, bit for bit.
+  const perfstats::Prediction full = m.predict(t_new, IntervalKind::prediction, 0.9);
+  Eigen::VectorXd mean(t_new.size()), lower(t_new.size()), upper(t_new.size()), none;
+  m.predict_into(t_new, IntervalKind::prediction, 0.9,
+                 perfstats::PredictionOut{mean, none, lower, upper});
+  EXPECT_EQ(mean, full.mean);
+  EXPECT_EQ(lower, full.lower);
+  EXPECT_EQ(upper, full.upper);
   // Residuals are recomputed from the data on demand.
   const Eigen::VectorXd r = m.residuals(t, y);
   const Eigen::VectorXd fitted = m.predict(t, IntervalKind::confidence).mean;

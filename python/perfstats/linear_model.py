@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import math
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -50,16 +51,23 @@ class Prediction:
 
     ``interval="confidence"`` bounds the mean response (statsmodels ``mean_ci``);
     ``"prediction"`` bounds a new observation (``obs_ci``). ``se`` is the matching
-    standard error. ``x`` holds where the prediction was made (times for trends).
+    standard error (for trends computed on first access). ``x`` holds where the
+    prediction was made (times for trends).
     """
 
     x: NDArray[Any]
     mean: NDArray[Any]
     lower: NDArray[Any]
     upper: NDArray[Any]
-    se: NDArray[Any]
+    _se: NDArray[Any] | Callable[[], NDArray[Any]] = field(repr=False)
     interval: Interval
     level: float
+
+    @functools.cached_property
+    def se(self) -> NDArray[Any]:
+        """Standard error of the mean (confidence) or of a new observation (prediction),
+        in units of the response."""
+        return self._se() if callable(self._se) else self._se
 
     def __iter__(self) -> Iterator[NDArray[Any]]:
         return iter((self.mean, self.lower, self.upper))

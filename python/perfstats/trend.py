@@ -213,8 +213,13 @@ class Trend(_FittedCoefficients):
         """
         _check_interval(interval, level)
         ta = _as_float_array(t_new, "t_new", (0, 1)).reshape(-1)
-        mean, se, lower, upper = self._fit.predict(ta, interval, level)
-        return Prediction(ta, mean, lower, upper, se, interval, level)
+        # The standard errors are an array the band does not need: computed on request.
+        mean, _, lower, upper = self._fit.predict(ta, interval, level, False)
+
+        def standard_error() -> NDArray[Any]:
+            return np.asarray(self._fit.predict(ta, interval, level)[1])
+
+        return Prediction(ta, mean, lower, upper, standard_error, interval, level)
 
     def _step(self) -> float:
         diffs = np.diff(np.unique(self._t))

@@ -35,8 +35,8 @@ struct Prediction {
 };
 
 // Caller-owned outputs of a prediction, each as long as the rows predicted at (for
-// writing straight into preallocated arrays). Passed by value: a const Eigen::Ref is
-// read-only.
+// writing straight into preallocated arrays); se may be empty, and is then not written.
+// Passed by value: a const Eigen::Ref is read-only.
 struct PredictionOut {
   Eigen::Ref<Eigen::VectorXd> mean;
   Eigen::Ref<Eigen::VectorXd> se;
@@ -54,7 +54,8 @@ class DesignRows {
   virtual void fill(Eigen::Index begin, Eigen::Index count, MatrixXld& out) const = 0;
   // The same rows in double, for the factorisation and for predictions (the refinement
   // alone needs long double). By default the long double rows, rounded.
-  virtual void fill_double(Eigen::Index begin, Eigen::Index count, Eigen::MatrixXd& out) const;
+  virtual void fill_double(Eigen::Index begin, Eigen::Index count,
+                           Eigen::Ref<Eigen::MatrixXd> out) const;
   // How far fill_double's rows may be from the exact design: entry (i, k) within
   // relative * |a_ik| + absolute. By default that of rounding the long double rows (with
   // room for their own rounding).

@@ -44,7 +44,8 @@ class TrendModel {
 
   Prediction predict(const Eigen::Ref<const Eigen::VectorXd>& t_new, IntervalKind kind,
                      double level = 0.95) const;
-  // The same into caller-owned outputs of t_new.size() entries each. A pure polynomial
+  // The same into caller-owned outputs of t_new.size() entries each (out.se may be empty:
+  // then the standard errors are not written, for pure polynomial trends). A pure polynomial
   // trend is evaluated in one sweep: the mean and the variance x0'(A'WA)^-1 x0 are
   // polynomials in scaled time, of degree d and 2d.
   void predict_into(const Eigen::Ref<const Eigen::VectorXd>& t_new, IntervalKind kind,
