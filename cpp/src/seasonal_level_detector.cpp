@@ -30,7 +30,7 @@ std::size_t default_history(std::size_t history) {
   return history != 0 ? history : SeasonalLevelDetector::kDefaultHistory;
 }
 
-// Conformal tail of |score| among `history`, then adds it there; NaN stays NaN.
+// Conformal p-value of |score| among `history`, then adds it there; NaN stays NaN.
 double calibrate(RollingOrderStatistics& history, double score) {
   if (std::isnan(score)) return score;
   // inf (a departure from a constant baseline) ranks at the top, tying with other infs.
@@ -38,7 +38,16 @@ double calibrate(RollingOrderStatistics& history, double score) {
   const auto n = static_cast<double>(history.size());
   const auto at_least = static_cast<double>(history.count_at_least(a));
   history.push(a);
-  return 1.0 - (1.0 + at_least) / (n + 1.0);
+  return (1.0 + at_least) / (n + 1.0);
+}
+
+// Appends (arrival, value) to a monotone queue whose front is the extreme that `keeps`
+// prefers, after dropping the held values that can no longer be that extreme.
+template <typename Keeps>
+void push_extreme(std::deque<std::pair<std::size_t, double>>& queue, std::size_t arrival,
+                  double value, Keeps keeps) {
+  while (!queue.empty() && !keeps(queue.back().second, value)) queue.pop_back();
+  queue.emplace_back(arrival, value);
 }
 
 }  // namespace
@@ -63,10 +72,30 @@ AnomalyPoint SeasonalLevelDetector::update(double value) {
   const std::size_t here = position_++;
   const AnomalyPoint level = level_.update(value);
   const AnomalyPoint seasonal = seasonal_.update(value);
-  const double level_tail = calibrate(level_history_, level.score);
-  const double seasonal_tail = calibrate(seasonal_history_, seasonal.score);
+  const double level_p = calibrate(level_history_, level.score);
+  const double seasonal_p = calibrate(seasonal_history_, seasonal.score);
   const AnomalyPoint& band = std::isnan(seasonal.score) ? level : seasonal;
-  const double surprise = std::fmax(level_tail, seasonal_tail);
+  double surprise = std::fmin(level_p, seasonal_p);  // NaN only if neither scores
+  if (!std::isnan(value)) {
+    // The values held: the last `history` finite ones.
+    const std::size_t window = level_history_.capacity();
+    while (!highs_.empty() && values_seen_ - highs_.front().first > window) {
+      highs_.pop_front();
+    }
+    while (!lows_.empty() && values_seen_ - lows_.front().first > window) {
+      lows_.pop_front();
+    }
+    const auto held = static_cast<double>(std::min(values_seen_, window));
+    if (!std::isnan(surprise)) {
+      const bool record = !highs_.empty() && (value > highs_.front().second ||
+                                              value < lows_.front().second);
+      const double p = record ? std::fmin(surprise, 2.0 / (held + 1.0)) : surprise;
+      surprise = std::fmax(0.0, 1.0 - p * std::pow(held + 1.0, kLengthExponent));
+    }
+    push_extreme(highs_, values_seen_, value, [](double kept, double v) { return kept > v; });
+    push_extreme(lows_, values_seen_, value, [](double kept, double v) { return kept < v; });
+    ++values_seen_;
+  }
   // Signed by the side of the band the value is on, so callers can tell highs from lows.
   AnomalyPoint out{std::copysign(surprise, value - band.expected), band.expected,
                    band.lower, band.upper, false};
@@ -87,6 +116,9 @@ void SeasonalLevelDetector::reset() {
   seasonal_.reset();
   level_history_.clear();
   seasonal_history_.clear();
+  highs_.clear();
+  lows_.clear();
+  values_seen_ = 0;
   recent_.clear();
   position_ = 0;
 }

@@ -53,12 +53,80 @@ TEST(SeasonalLevelDetector, ConstantSeriesAlertsOnlyWhenItMoves) {
     const AnomalyPoint p = d.update(i == 150 ? 6.0 : 5.0);
     if (p.is_anomaly) {
       EXPECT_EQ(i, 150);
-      // the departure outranks the last 120 scores (all 0)
-      EXPECT_DOUBLE_EQ(p.score, 1.0 - 1.0 / 121.0);
+      // the departure outranks the last 120 scores (all 0): p = 1/121, scaled by the
+      // 120 values held
+      EXPECT_DOUBLE_EQ(p.score,
+                       1.0 - std::pow(121.0, SeasonalLevelDetector::kLengthExponent) / 121.0);
       ++alerts;
     }
   }
   EXPECT_EQ(alerts, 1U);
+}
+
+// Brute-force p-value of |score| among the last `history` valid |scores| before it.
+double brute_p(const std::vector<double>& past, double score, std::size_t history) {
+  const std::size_t n = std::min(past.size(), history);
+  const double a = std::fabs(score);
+  const auto at_least = std::count_if(past.end() - static_cast<std::ptrdiff_t>(n),
+                                      past.end(), [a](double v) { return v >= a; });
+  return (1.0 + static_cast<double>(at_least)) / (static_cast<double>(n) + 1.0);
+}
+
+TEST(SeasonalLevelDetector, SurpriseIsTheSmallestPValueOfLevelSeasonAndNovelty) {
+  // A random walk with gaps sets new highs and lows often; a short history (25) makes
+  // values leave the range they defined.
+  const std::size_t period = 4;
+  const std::size_t seasons = 3;
+  const std::size_t history = 25;
+  SeasonalLevelDetector d(period, seasons, 0.9, history, 0, 5);
+  perfstats::RollingZScore level(period * seasons, 3.0, 5);
+  perfstats::SeasonalZScore season(period, seasons, 3.0, false, 0);
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> step(0.0, 1.0);
+  std::uniform_int_distribution<int> gap(0, 19);
+  std::vector<double> level_past;
+  std::vector<double> season_past;
+  std::vector<double> values;
+  double x = 0.0;
+  std::size_t scored = 0;
+  std::size_t decided_by_novelty = 0;
+  for (int i = 0; i < 600; ++i) {
+    x += step(rng);
+    const double v = gap(rng) == 0 ? kNaN : x;
+    const double got = d.update(v).score;
+    const double ls = level.update(v).score;
+    const double ss = season.update(v).score;
+    double p = kNaN;
+    if (!std::isnan(ls)) {
+      p = brute_p(level_past, ls, history);
+      level_past.push_back(std::fabs(ls));
+    }
+    if (!std::isnan(ss)) {
+      const double q = brute_p(season_past, ss, history);
+      p = std::isnan(p) ? q : std::min(p, q);
+      season_past.push_back(std::fabs(ss));
+    }
+    if (std::isnan(p)) {
+      EXPECT_TRUE(std::isnan(got)) << i;
+    } else {
+      const std::size_t m = std::min(values.size(), history);
+      const auto first = values.end() - static_cast<std::ptrdiff_t>(m);
+      const bool record =
+          m > 0 && (std::all_of(first, values.end(), [v](double u) { return v > u; }) ||
+                    std::all_of(first, values.end(), [v](double u) { return v < u; }));
+      const double novelty = 2.0 / (static_cast<double>(m) + 1.0);
+      if (record && novelty < p) ++decided_by_novelty;
+      if (record) p = std::min(p, novelty);
+      const double expected = std::max(
+          0.0, 1.0 - p * std::pow(static_cast<double>(m) + 1.0,
+                                  SeasonalLevelDetector::kLengthExponent));
+      EXPECT_NEAR(std::fabs(got), expected, 1e-14) << i;
+      ++scored;
+    }
+    if (!std::isnan(v)) values.push_back(v);
+  }
+  EXPECT_GT(scored, 500U);
+  EXPECT_GT(decided_by_novelty, 5U);
 }
 
 TEST(SeasonalLevelDetector, RefractorySpanSuppressesEqualAndWeakerRepeats) {

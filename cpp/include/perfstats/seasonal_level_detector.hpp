@@ -7,13 +7,21 @@
 // - Season: the robust score of x against the median of the same phase over the last
 //   `seasons` cycles, net of the recent level (SeasonalZScore, at least `period`
 //   residuals).
+// - Novelty: is x outside the range of the last `history` values (above their maximum or
+//   below their minimum)?
 // - Each score is calibrated by its rank among that component's own last `history` valid
-//   |scores| (a conformal tail probability, Vovk et al. 2005): with n earlier scores of
-//   which k are >= the current one, tail = 1 - (1 + k) / (n + 1). Scales and tails then
-//   stop mattering, so one threshold suits every series.
-// - surprise = the larger of the two tails, in [0, 1); score = surprise signed by the
-//   side of `expected` the value is on (NaN while neither component is scoring and at
-//   gaps). A point is flagged when surprise >= threshold and it is more surprising than
+//   |scores| (a conformal p-value, Vovk et al. 2005): with n earlier scores of which k
+//   are >= the current one, p = (1 + k) / (n + 1). Scales and tails then stop mattering,
+//   so one threshold suits every series. A new extreme among m earlier values has
+//   p = 2 / (m + 1) (the chance that the last of m + 1 exchangeable values is the largest
+//   or the smallest), any other value p = 1.
+// - p = the smallest of the three; surprise = max(0, 1 - p * (m + 1)^kLengthExponent)
+//   with m the values held (at most `history`): a short history cannot rank a point as
+//   far out as a long one can, and the factor (at most 1.6 at 10,000 values) makes the
+//   one threshold a little stricter for long histories than for short ones.
+// - score = surprise signed by the side of `expected` the value is on (NaN while neither
+//   the level nor the season is scoring and at gaps). A point is flagged when
+//   surprise >= threshold and it is more surprising than
 //   every point in the previous `refractory` positions: one
 //   alert per incident (a burst of equally surprising points alerts once) while a
 //   worsening incident alerts again.
@@ -34,9 +42,11 @@ namespace perfstats {
 
 class SeasonalLevelDetector {
  public:
-  // Answers ranked against by default: tail probabilities resolve to 1e-4, so the
-  // default threshold is reachable after 500 scored points and well resolved after that.
+  // Answers ranked against by default: p-values resolve to 1e-4, so the default
+  // threshold is reachable after about 700 scored points and well resolved after that.
   static constexpr std::size_t kDefaultHistory = 10000;
+  // Exponent of the history-length factor in the surprise (chosen on NAB's series).
+  static constexpr double kLengthExponent = 0.05;
 
   // period >= 2; seasons >= 1; 0 < threshold < 1; history >= 1 (0 means kDefaultHistory);
   // refractory = positions (0 means period); min_periods = level values needed, between
@@ -58,6 +68,11 @@ class SeasonalLevelDetector {
   SeasonalZScore seasonal_;
   RollingOrderStatistics level_history_;
   RollingOrderStatistics seasonal_history_;
+  // The last `history` finite values as monotone queues of (arrival number, value): the
+  // front of `highs_` is their maximum, the front of `lows_` their minimum.
+  std::deque<std::pair<std::size_t, double>> highs_;
+  std::deque<std::pair<std::size_t, double>> lows_;
+  std::size_t values_seen_ = 0;
   double threshold_;
   std::size_t refractory_;
   // Positions and scores of the last `refractory_` positions, scores strictly decreasing
