@@ -26,6 +26,17 @@ double checked_threshold(double threshold) {
   return threshold;
 }
 
+std::size_t checked_tolerance(std::size_t tolerance, std::size_t period) {
+  if (tolerance == SeasonalLevelDetector::kAutoTolerance) {
+    return std::min(period - 1, std::max<std::size_t>(1, period / 72 + (period % 72 >= 36)));
+  }
+  if (tolerance >= period) {
+    throw std::invalid_argument("tolerance must be < period = " + std::to_string(period) +
+                                ", got " + std::to_string(tolerance));
+  }
+  return tolerance;
+}
+
 std::size_t default_history(std::size_t history) {
   return history != 0 ? history : SeasonalLevelDetector::kDefaultHistory;
 }
@@ -55,14 +66,41 @@ void push_extreme(std::deque<std::pair<std::size_t, double>>& queue, std::size_t
 SeasonalLevelDetector::SeasonalLevelDetector(std::size_t period, std::size_t seasons,
                                              double threshold, std::size_t history,
                                              std::size_t refractory,
-                                             std::size_t min_periods)
+                                             std::size_t min_periods,
+                                             std::size_t tolerance)
     : level_(level_window(period, seasons), 3.0,
              min_periods == 0 ? std::min<std::size_t>(100, period * seasons) : min_periods),
       seasonal_(period, seasons, 3.0, false, 0),
       level_history_(default_history(history)),
       seasonal_history_(default_history(history)),
       threshold_(checked_threshold(threshold)),
-      refractory_(refractory == 0 ? period : refractory) {}
+      refractory_(refractory == 0 ? period : refractory),
+      tolerance_(checked_tolerance(tolerance, period)) {
+  const std::size_t span = level_window(period, seasons);
+  if (span > std::numeric_limits<std::size_t>::max() - tolerance_) {
+    throw std::invalid_argument("seasons * period + tolerance is too large");
+  }
+  cycles_.assign(span + tolerance_, std::numeric_limits<double>::quiet_NaN());
+}
+
+bool SeasonalLevelDetector::usual_for_phase(std::size_t here, double value) const {
+  // Positions here - k * period + j for k = 1..seasons, j = -tolerance..tolerance: all
+  // in the past (tolerance < period) and at most cycles_.size() back.
+  const std::size_t period = seasonal_.period();
+  const std::size_t size = cycles_.size();
+  double lo = std::numeric_limits<double>::infinity();
+  double hi = -lo;
+  for (std::size_t k = 1; k <= seasonal_.window(); ++k) {
+    const std::size_t back = k * period;
+    if (back - tolerance_ > here) break;  // no position of this cycle exists yet
+    for (std::size_t lag = back - tolerance_; lag <= back + tolerance_ && lag <= here; ++lag) {
+      const double v = cycles_[(here - lag) % size];
+      lo = std::fmin(lo, v);
+      hi = std::fmax(hi, v);
+    }
+  }
+  return lo <= value && value <= hi;
+}
 
 AnomalyPoint SeasonalLevelDetector::update(double value) {
   if (std::isinf(value)) {
@@ -72,8 +110,13 @@ AnomalyPoint SeasonalLevelDetector::update(double value) {
   const std::size_t here = position_++;
   const AnomalyPoint level = level_.update(value);
   const AnomalyPoint seasonal = seasonal_.update(value);
-  const double level_p = calibrate(level_history_, level.score);
-  const double seasonal_p = calibrate(seasonal_history_, seasonal.score);
+  double level_p = calibrate(level_history_, level.score);
+  double seasonal_p = calibrate(seasonal_history_, seasonal.score);
+  if (!std::isnan(value) && usual_for_phase(here, value)) {
+    if (!std::isnan(level_p)) level_p = 1.0;
+    if (!std::isnan(seasonal_p)) seasonal_p = 1.0;
+  }
+  cycles_[here % cycles_.size()] = value;
   const AnomalyPoint& band = std::isnan(seasonal.score) ? level : seasonal;
   double surprise = std::fmin(level_p, seasonal_p);  // NaN only if neither scores
   if (!std::isnan(value)) {
@@ -119,6 +162,7 @@ void SeasonalLevelDetector::reset() {
   highs_.clear();
   lows_.clear();
   values_seen_ = 0;
+  std::fill(cycles_.begin(), cycles_.end(), std::numeric_limits<double>::quiet_NaN());
   recent_.clear();
   position_ = 0;
 }

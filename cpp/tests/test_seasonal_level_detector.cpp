@@ -72,13 +72,14 @@ double brute_p(const std::vector<double>& past, double score, std::size_t histor
   return (1.0 + static_cast<double>(at_least)) / (static_cast<double>(n) + 1.0);
 }
 
-TEST(SeasonalLevelDetector, SurpriseIsTheSmallestPValueOfLevelSeasonAndNovelty) {
+TEST(SeasonalLevelDetector, SurpriseIsTheSmallestPValueOfItsFourQuestions) {
   // A random walk with gaps sets new highs and lows often; a short history (25) makes
   // values leave the range they defined.
   const std::size_t period = 4;
   const std::size_t seasons = 3;
   const std::size_t history = 25;
-  SeasonalLevelDetector d(period, seasons, 0.9, history, 0, 5);
+  const std::size_t tolerance = 1;
+  SeasonalLevelDetector d(period, seasons, 0.9, history, 0, 5, tolerance);
   perfstats::RollingZScore level(period * seasons, 3.0, 5);
   perfstats::SeasonalZScore season(period, seasons, 3.0, false, 0);
   std::mt19937_64 rng(11);
@@ -86,26 +87,43 @@ TEST(SeasonalLevelDetector, SurpriseIsTheSmallestPValueOfLevelSeasonAndNovelty) 
   std::uniform_int_distribution<int> gap(0, 19);
   std::vector<double> level_past;
   std::vector<double> season_past;
-  std::vector<double> values;
+  std::vector<double> values;    // finite values
+  std::vector<double> positions;  // every position's value, NaN for gaps
   double x = 0.0;
   std::size_t scored = 0;
   std::size_t decided_by_novelty = 0;
+  std::size_t usual_points = 0;
   for (int i = 0; i < 600; ++i) {
     x += step(rng);
     const double v = gap(rng) == 0 ? kNaN : x;
     const double got = d.update(v).score;
     const double ls = level.update(v).score;
     const double ss = season.update(v).score;
+    // usual for the phase: within the range of positions i - k * period + j
+    double lo = std::numeric_limits<double>::infinity();
+    double hi = -lo;
+    for (std::size_t k = 1; k <= seasons; ++k) {
+      for (int j = -static_cast<int>(tolerance); j <= static_cast<int>(tolerance); ++j) {
+        const long at = i - static_cast<long>(k * period) + j;
+        if (at >= 0 && !std::isnan(positions[static_cast<std::size_t>(at)])) {
+          lo = std::min(lo, positions[static_cast<std::size_t>(at)]);
+          hi = std::max(hi, positions[static_cast<std::size_t>(at)]);
+        }
+      }
+    }
+    const bool usual = lo <= v && v <= hi;
+    positions.push_back(v);
     double p = kNaN;
     if (!std::isnan(ls)) {
-      p = brute_p(level_past, ls, history);
+      p = usual ? 1.0 : brute_p(level_past, ls, history);
       level_past.push_back(std::fabs(ls));
     }
     if (!std::isnan(ss)) {
-      const double q = brute_p(season_past, ss, history);
+      const double q = usual ? 1.0 : brute_p(season_past, ss, history);
       p = std::isnan(p) ? q : std::min(p, q);
       season_past.push_back(std::fabs(ss));
     }
+    if (usual && !std::isnan(p)) ++usual_points;
     if (std::isnan(p)) {
       EXPECT_TRUE(std::isnan(got)) << i;
     } else {
@@ -127,6 +145,17 @@ TEST(SeasonalLevelDetector, SurpriseIsTheSmallestPValueOfLevelSeasonAndNovelty) 
   }
   EXPECT_GT(scored, 500U);
   EXPECT_GT(decided_by_novelty, 5U);
+  EXPECT_GT(usual_points, 50U);
+}
+
+TEST(SeasonalLevelDetector, ToleranceIsBelowThePeriodAndDefaultsToTwentyMinutesOfADay) {
+  EXPECT_EQ(SeasonalLevelDetector(288).tolerance(), 4U);   // 5-minute points
+  EXPECT_EQ(SeasonalLevelDetector(24).tolerance(), 1U);    // hourly: at least one
+  EXPECT_EQ(SeasonalLevelDetector(2).tolerance(), 1U);     // below the period
+  EXPECT_EQ(SeasonalLevelDetector(1440).tolerance(), 20U);  // minutes
+  EXPECT_EQ(SeasonalLevelDetector(4, 2, 0.9, 0, 0, 0, 0).tolerance(), 0U);
+  EXPECT_EQ(SeasonalLevelDetector(4, 2, 0.9, 0, 0, 0, 3).tolerance(), 3U);
+  EXPECT_THROW(SeasonalLevelDetector(4, 2, 0.9, 0, 0, 0, 4), std::invalid_argument);
 }
 
 TEST(SeasonalLevelDetector, RefractorySpanSuppressesEqualAndWeakerRepeats) {

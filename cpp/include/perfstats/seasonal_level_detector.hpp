@@ -1,5 +1,5 @@
 // A general-purpose detector for a metric with a cycle (a day of 5-minute points, say)
-// whose level also moves: it asks two questions of every point and alerts once per
+// whose level also moves: it asks three questions of every point and alerts once per
 // incident.
 //
 // - Level: the 3-sigma score of x against the last `seasons * period` values (a week of
@@ -15,6 +15,11 @@
 //   so one threshold suits every series. A new extreme among m earlier values has
 //   p = 2 / (m + 1) (the chance that the last of m + 1 exchangeable values is the largest
 //   or the smallest), any other value p = 1.
+// - Usual for the time of day: a value within the range of the values at the same phase,
+//   +- `tolerance` positions, over the last `seasons` cycles (7 * 9 values for a week of
+//   5-minute points at the default tolerance, 20 minutes) is not surprising to the level or the season: their
+//   p-values are 1 there. A daily job that wanders by a few points is then learnt after
+//   one cycle, where the phase median needs it on most days of the week.
 // - p = the smallest of the three; surprise = max(0, 1 - p * (m + 1)^kLengthExponent)
 //   with m the values held (at most `history`): a short history cannot rank a point as
 //   far out as a long one can, and the factor (at most 1.6 at 10,000 values) makes the
@@ -34,6 +39,7 @@
 #include <cstddef>
 #include <deque>
 #include <utility>
+#include <vector>
 
 #include "perfstats/anomaly_detectors.hpp"
 #include "perfstats/rolling_order_statistics.hpp"
@@ -47,13 +53,17 @@ class SeasonalLevelDetector {
   static constexpr std::size_t kDefaultHistory = 10000;
   // Exponent of the history-length factor in the surprise (chosen on NAB's series).
   static constexpr double kLengthExponent = 0.05;
+  // The default phase tolerance: 1/72 of a cycle (20 minutes of a day), rounded half up,
+  // at least 1 and below the period: min(period - 1, max(1, (period + 36) / 72)).
+  static constexpr std::size_t kAutoTolerance = static_cast<std::size_t>(-1);
 
   // period >= 2; seasons >= 1; 0 < threshold < 1; history >= 1 (0 means kDefaultHistory);
   // refractory = positions (0 means period); min_periods = level values needed, between
-  // 2 and seasons * period (0 means min(100, seasons * period)).
+  // 2 and seasons * period (0 means min(100, seasons * period)); tolerance < period
+  // (kAutoTolerance means the default above).
   SeasonalLevelDetector(std::size_t period, std::size_t seasons = 7, double threshold = 0.998,
                         std::size_t history = 0, std::size_t refractory = 0,
-                        std::size_t min_periods = 0);
+                        std::size_t min_periods = 0, std::size_t tolerance = kAutoTolerance);
   AnomalyPoint update(double value);
   void reset();
   std::size_t period() const noexcept { return seasonal_.period(); }
@@ -61,9 +71,13 @@ class SeasonalLevelDetector {
   std::size_t history() const noexcept { return level_history_.capacity(); }
   std::size_t refractory() const noexcept { return refractory_; }
   std::size_t min_periods() const noexcept { return level_.min_periods(); }
+  std::size_t tolerance() const noexcept { return tolerance_; }
   double threshold() const noexcept { return threshold_; }
 
  private:
+  // Is value within the range of the same phase (+- tolerance) over the last cycles?
+  bool usual_for_phase(std::size_t here, double value) const;
+
   RollingZScore level_;
   SeasonalZScore seasonal_;
   RollingOrderStatistics level_history_;
@@ -75,6 +89,10 @@ class SeasonalLevelDetector {
   std::size_t values_seen_ = 0;
   double threshold_;
   std::size_t refractory_;
+  std::size_t tolerance_;
+  // The last seasons * period + tolerance positions' values (NaN for gaps and before
+  // the start), at position % size: what the same phase took on earlier cycles.
+  std::vector<double> cycles_;
   // Positions and scores of the last `refractory_` positions, scores strictly decreasing
   // from the front (the front is their maximum).
   std::deque<std::pair<std::size_t, double>> recent_;
