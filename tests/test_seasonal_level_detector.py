@@ -18,6 +18,8 @@ from perfstats.anomaly import (
 
 # the history-length exponent of the surprise (SeasonalLevelDetector::kLengthExponent)
 LENGTH_EXPONENT = 0.05
+# the level p-value's floor, in units of the value's own p-value (kKnownValueFactor)
+KNOWN_VALUE_FACTOR = 0.1
 
 
 def seasonal_series(days: int, period: int, seed: int) -> np.ndarray:
@@ -42,9 +44,9 @@ def rolling_p(scores: np.ndarray, history: int) -> np.ndarray:
     return out
 
 
-def novelty_p(x: np.ndarray, history: int) -> tuple[np.ndarray, np.ndarray]:
-    """Brute force: p = 2 / (m + 1) where x is above or below all of the last `history`
-    finite values (m of them), else 1; and m."""
+def value_p(x: np.ndarray, history: int) -> tuple[np.ndarray, np.ndarray]:
+    """Brute force: the two-sided conformal p-value of x among the last `history` finite
+    values (m of them), min(1, 2 (1 + min(#>= x, #<= x)) / (m + 1)); and m."""
     p = np.full(x.shape, np.nan)
     held = np.zeros(x.shape)
     seen: list[float] = []
@@ -52,8 +54,8 @@ def novelty_p(x: np.ndarray, history: int) -> tuple[np.ndarray, np.ndarray]:
         if np.isnan(v):
             continue
         past = np.array(seen[-history:])
-        record = past.size > 0 and (np.all(v > past) or np.all(v < past))
-        p[i] = 2.0 / (past.size + 1.0) if record else 1.0
+        outer = min(np.count_nonzero(past >= v), np.count_nonzero(past <= v))
+        p[i] = min(1.0, 2.0 * (1 + outer) / (past.size + 1.0))
         held[i] = past.size
         seen.append(v)
     return p, held
@@ -83,14 +85,18 @@ def surprise_oracle(
     season: np.ndarray,
     history: int,
     usual: np.ndarray,
+    floor: float = KNOWN_VALUE_FACTOR,
+    novelty: bool = True,
 ) -> np.ndarray:
     """The documented surprise rebuilt from the components' scores with NumPy."""
     level_p, season_p = rolling_p(level, history), rolling_p(season, history)
     level_p[usual & ~np.isnan(level_p)] = 1.0
     season_p[usual & ~np.isnan(season_p)] = 1.0
+    v, held = value_p(x, history)
+    level_p = np.where(np.isnan(level_p), np.nan, np.fmax(level_p, floor * v))
     p = np.fmin(level_p, season_p)
-    nov, held = novelty_p(x, history)
-    p = np.where(np.isnan(p), np.nan, np.fmin(p, nov))
+    new = (held > 0) & (v == 2.0 / (held + 1.0)) & novelty
+    p = np.where(np.isnan(p), np.nan, np.fmin(p, np.where(new, v, 1.0)))
     return np.maximum(0.0, 1.0 - p * (held + 1.0) ** LENGTH_EXPONENT)
 
 
@@ -132,11 +138,8 @@ def test_score_is_the_documented_surprise_of_its_four_questions(history, toleran
         x, level.score, season.score, held, np.zeros(x.size, dtype=bool)
     )
     assert np.count_nonzero(np.abs(r.score) < no_usual - 1e-9) >= 3
-    without = np.fmin(rolling_p(level.score, held), rolling_p(season.score, held))
-    without[usual & ~np.isnan(without)] = 1.0
-    _, m = novelty_p(x, held)
-    without = np.maximum(0.0, 1.0 - without * (m + 1.0) ** LENGTH_EXPONENT)
-    assert np.count_nonzero(np.abs(r.score) > without + 1e-9) >= 3
+    no_novelty = surprise_oracle(x, level.score, season.score, held, usual, novelty=False)
+    assert np.count_nonzero(np.abs(r.score) > no_novelty + 1e-9) >= 3
     # the component p-values alone match the conformal tails of empirical_tail_score
     if history is None:
         tails = np.fmax(
@@ -154,6 +157,27 @@ def test_score_is_the_documented_surprise_of_its_four_questions(history, toleran
     # The band is the seasonal one once it exists, the level one before.
     band = np.where(np.isnan(season.score), level.expected, season.expected)
     np.testing.assert_array_equal(r.expected, band)
+
+
+def test_a_return_to_an_earlier_level_is_known_to_the_level_question():
+    period, seasons = 24, 3
+    rng = np.random.default_rng(4)
+    x = 100 + rng.normal(0, 1, 20 * period)
+    x[8 * period : 12 * period] += 30  # three days up, then back to the old level
+    r = SeasonalLevelDetector(period, seasons, min_periods=10).detect(x)
+    level = RollingZScore(seasons * period, min_periods=10).detect(x)
+    season = SeasonalZScore(period, seasons).detect(x)
+    usual = usual_for_phase(x, period, seasons, 1)
+    expected = surprise_oracle(x, level.score, season.score, 10_000, usual)
+    np.testing.assert_allclose(np.abs(r.score), expected, rtol=1e-14, atol=0)
+    # the return is as far from the last days' level as the rise was, but its values
+    # are common in the history: the floor on the level p-value lowers the surprise
+    no_floor = surprise_oracle(
+        x, level.score, season.score, 10_000, usual, floor=0.0
+    )
+    back = slice(12 * period, 13 * period)
+    assert np.count_nonzero(np.abs(r.score[back]) < no_floor[back] - 1e-9) >= 3
+    assert np.abs(r.score[back]).max() < np.abs(r.score[8 * period : 9 * period]).max()
 
 
 def test_a_wandering_daily_job_alerts_on_its_first_day_only():

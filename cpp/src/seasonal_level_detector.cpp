@@ -52,15 +52,6 @@ double calibrate(RollingOrderStatistics& history, double score) {
   return (1.0 + at_least) / (n + 1.0);
 }
 
-// Appends (arrival, value) to a monotone queue whose front is the extreme that `keeps`
-// prefers, after dropping the held values that can no longer be that extreme.
-template <typename Keeps>
-void push_extreme(std::deque<std::pair<std::size_t, double>>& queue, std::size_t arrival,
-                  double value, Keeps keeps) {
-  while (!queue.empty() && !keeps(queue.back().second, value)) queue.pop_back();
-  queue.emplace_back(arrival, value);
-}
-
 }  // namespace
 
 SeasonalLevelDetector::SeasonalLevelDetector(std::size_t period, std::size_t seasons,
@@ -73,6 +64,7 @@ SeasonalLevelDetector::SeasonalLevelDetector(std::size_t period, std::size_t sea
       seasonal_(period, seasons, 3.0, false, 0),
       level_history_(default_history(history)),
       seasonal_history_(default_history(history)),
+      values_(default_history(history)),
       threshold_(checked_threshold(threshold)),
       refractory_(refractory == 0 ? period : refractory),
       tolerance_(checked_tolerance(tolerance, period)) {
@@ -112,33 +104,32 @@ AnomalyPoint SeasonalLevelDetector::update(double value) {
   const AnomalyPoint seasonal = seasonal_.update(value);
   double level_p = calibrate(level_history_, level.score);
   double seasonal_p = calibrate(seasonal_history_, seasonal.score);
-  if (!std::isnan(value) && usual_for_phase(here, value)) {
-    if (!std::isnan(level_p)) level_p = 1.0;
-    if (!std::isnan(seasonal_p)) seasonal_p = 1.0;
+  const AnomalyPoint& band = std::isnan(seasonal.score) ? level : seasonal;
+  double surprise = std::numeric_limits<double>::quiet_NaN();
+  if (!std::isnan(value)) {
+    // The value's own two-sided conformal p-value among the last `history` values.
+    const std::size_t held = values_.size();
+    const std::size_t at_least = values_.count_at_least(value);
+    const std::size_t at_most =
+        held - values_.count_at_least(std::nextafter(value, std::numeric_limits<double>::infinity()));
+    const std::size_t outer = std::min(at_least, at_most);
+    const auto n = static_cast<double>(held);
+    const double value_p = std::fmin(1.0, 2.0 * (1.0 + static_cast<double>(outer)) / (n + 1.0));
+    values_.push(value);
+    if (usual_for_phase(here, value)) {
+      if (!std::isnan(level_p)) level_p = 1.0;
+      if (!std::isnan(seasonal_p)) seasonal_p = 1.0;
+    }
+    // A value the history has often been beyond is no level anomaly, however far it is
+    // from this week's level.
+    if (!std::isnan(level_p)) level_p = std::fmax(level_p, kKnownValueFactor * value_p);
+    double p = std::fmin(level_p, seasonal_p);  // NaN only if neither scores
+    if (!std::isnan(p)) {
+      if (held > 0 && outer == 0) p = std::fmin(p, value_p);  // a new high or low
+      surprise = std::fmax(0.0, 1.0 - p * std::pow(n + 1.0, kLengthExponent));
+    }
   }
   cycles_[here % cycles_.size()] = value;
-  const AnomalyPoint& band = std::isnan(seasonal.score) ? level : seasonal;
-  double surprise = std::fmin(level_p, seasonal_p);  // NaN only if neither scores
-  if (!std::isnan(value)) {
-    // The values held: the last `history` finite ones.
-    const std::size_t window = level_history_.capacity();
-    while (!highs_.empty() && values_seen_ - highs_.front().first > window) {
-      highs_.pop_front();
-    }
-    while (!lows_.empty() && values_seen_ - lows_.front().first > window) {
-      lows_.pop_front();
-    }
-    const auto held = static_cast<double>(std::min(values_seen_, window));
-    if (!std::isnan(surprise)) {
-      const bool record = !highs_.empty() && (value > highs_.front().second ||
-                                              value < lows_.front().second);
-      const double p = record ? std::fmin(surprise, 2.0 / (held + 1.0)) : surprise;
-      surprise = std::fmax(0.0, 1.0 - p * std::pow(held + 1.0, kLengthExponent));
-    }
-    push_extreme(highs_, values_seen_, value, [](double kept, double v) { return kept > v; });
-    push_extreme(lows_, values_seen_, value, [](double kept, double v) { return kept < v; });
-    ++values_seen_;
-  }
   // Signed by the side of the band the value is on, so callers can tell highs from lows.
   AnomalyPoint out{std::copysign(surprise, value - band.expected), band.expected,
                    band.lower, band.upper, false};
@@ -159,9 +150,7 @@ void SeasonalLevelDetector::reset() {
   seasonal_.reset();
   level_history_.clear();
   seasonal_history_.clear();
-  highs_.clear();
-  lows_.clear();
-  values_seen_ = 0;
+  values_.clear();
   std::fill(cycles_.begin(), cycles_.end(), std::numeric_limits<double>::quiet_NaN());
   recent_.clear();
   position_ = 0;

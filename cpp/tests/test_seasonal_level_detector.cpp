@@ -73,11 +73,12 @@ double brute_p(const std::vector<double>& past, double score, std::size_t histor
 }
 
 TEST(SeasonalLevelDetector, SurpriseIsTheSmallestPValueOfItsFourQuestions) {
-  // A random walk with gaps sets new highs and lows often; a short history (25) makes
-  // values leave the range they defined.
+  // A random walk with gaps sets new highs and lows often; a history of 200 makes
+  // values leave the range they defined; every 40 steps it jumps back to where it was 20
+  // steps before (far from the recent level, but a known value).
   const std::size_t period = 4;
   const std::size_t seasons = 3;
-  const std::size_t history = 25;
+  const std::size_t history = 200;
   const std::size_t tolerance = 1;
   SeasonalLevelDetector d(period, seasons, 0.9, history, 0, 5, tolerance);
   perfstats::RollingZScore level(period * seasons, 3.0, 5);
@@ -93,8 +94,12 @@ TEST(SeasonalLevelDetector, SurpriseIsTheSmallestPValueOfItsFourQuestions) {
   std::size_t scored = 0;
   std::size_t decided_by_novelty = 0;
   std::size_t usual_points = 0;
+  std::size_t floored_points = 0;
   for (int i = 0; i < 600; ++i) {
     x += step(rng);
+    if (i % 40 == 39 && !std::isnan(positions[static_cast<std::size_t>(i - 20)])) {
+      x = positions[static_cast<std::size_t>(i - 20)];
+    }
     const double v = gap(rng) == 0 ? kNaN : x;
     const double got = d.update(v).score;
     const double ls = level.update(v).score;
@@ -113,9 +118,22 @@ TEST(SeasonalLevelDetector, SurpriseIsTheSmallestPValueOfItsFourQuestions) {
     }
     const bool usual = lo <= v && v <= hi;
     positions.push_back(v);
+    // the value's own two-sided p-value among the last `history` finite values
+    const std::size_t m = std::min(values.size(), history);
+    const auto first = values.end() - static_cast<std::ptrdiff_t>(m);
+    const auto above = static_cast<std::size_t>(
+        std::count_if(first, values.end(), [v](double u) { return u >= v; }));
+    const auto below = static_cast<std::size_t>(
+        std::count_if(first, values.end(), [v](double u) { return u <= v; }));
+    const double value_p = std::min(
+        1.0, 2.0 * (1.0 + static_cast<double>(std::min(above, below))) /
+                 (static_cast<double>(m) + 1.0));
     double p = kNaN;
     if (!std::isnan(ls)) {
       p = usual ? 1.0 : brute_p(level_past, ls, history);
+      const double floored = std::max(p, SeasonalLevelDetector::kKnownValueFactor * value_p);
+      if (floored > p && !usual) ++floored_points;
+      p = floored;
       level_past.push_back(std::fabs(ls));
     }
     if (!std::isnan(ss)) {
@@ -127,14 +145,9 @@ TEST(SeasonalLevelDetector, SurpriseIsTheSmallestPValueOfItsFourQuestions) {
     if (std::isnan(p)) {
       EXPECT_TRUE(std::isnan(got)) << i;
     } else {
-      const std::size_t m = std::min(values.size(), history);
-      const auto first = values.end() - static_cast<std::ptrdiff_t>(m);
-      const bool record =
-          m > 0 && (std::all_of(first, values.end(), [v](double u) { return v > u; }) ||
-                    std::all_of(first, values.end(), [v](double u) { return v < u; }));
-      const double novelty = 2.0 / (static_cast<double>(m) + 1.0);
-      if (record && novelty < p) ++decided_by_novelty;
-      if (record) p = std::min(p, novelty);
+      const bool record = m > 0 && std::min(above, below) == 0;
+      if (record && value_p < p) ++decided_by_novelty;
+      if (record) p = std::min(p, value_p);
       const double expected = std::max(
           0.0, 1.0 - p * std::pow(static_cast<double>(m) + 1.0,
                                   SeasonalLevelDetector::kLengthExponent));
@@ -146,6 +159,7 @@ TEST(SeasonalLevelDetector, SurpriseIsTheSmallestPValueOfItsFourQuestions) {
   EXPECT_GT(scored, 500U);
   EXPECT_GT(decided_by_novelty, 5U);
   EXPECT_GT(usual_points, 50U);
+  EXPECT_GT(floored_points, 5U);
 }
 
 TEST(SeasonalLevelDetector, ToleranceIsBelowThePeriodAndDefaultsToTwentyMinutesOfADay) {

@@ -570,31 +570,40 @@ class SeasonalLevelDetector(_Detector):
     """Departures from the seasonal profile or from the recent level, one alert per incident.
 
     The general-purpose detector for a metric with a cycle (5-minute points with a daily
-    cycle: ``period=288``) whose level also moves. Every point is asked four questions:
+    cycle: ``period=288``) whose level also moves. Every point is asked:
 
     - *level*: its 3-sigma score against the last ``seasons * period`` values (a week
       of a daily cycle), as :class:`RollingZScore`;
     - *season*: its robust score against the median of the same phase over the last
       ``seasons`` cycles, net of the recent level, as :class:`SeasonalZScore`;
-    - *novelty*: is it above or below every one of the last ``history`` values?
+    - *value*: how rare is the value itself among the last ``history`` values?
     - *usual for the time of day*: is it within the range of the values at the same
-      phase, give or take ``tolerance`` positions, over the last ``seasons`` cycles? If
-      so, the level and season answers are not surprising (p-value 1): a daily job that
-      wanders by a few points is learnt after one cycle.
+      phase, give or take ``tolerance`` positions, over the last ``seasons`` cycles?
 
     The level and season answers are calibrated by their rank among that question's own
     last ``history`` answers (the conformal p-value ``(1 + k) / (n + 1)`` when ``k`` of
     ``n`` earlier answers are at least as large, as in :func:`empirical_tail_score`), so
-    scales and heavy tails stop mattering and one threshold suits every series. A new
-    high or low among ``m`` held values has p-value ``2 / (m + 1)`` (the chance that the
-    last of ``m + 1`` exchangeable values is the largest or the smallest). With ``p`` the
-    smallest of the three, ``|score| = max(0, 1 - p * (m + 1) ** 0.05)``, in [0, 1): the
-    factor (1.6 at 10,000 values) makes one threshold a little stricter for a long
-    history than for a short one, whose ranks cannot reach as far out. The sign of
-    ``score`` is the side of ``expected`` the value is on (NaN during warm-up and at
-    gaps). A point is flagged when ``|score| >= threshold`` *and* it is more surprising
-    than every point in the previous ``refractory`` positions: a burst of equally
-    surprising points alerts once, a worsening incident alerts again.
+    scales and heavy tails stop mattering and one threshold suits every series. The
+    value's own two-sided p-value among the ``m`` values held is
+    ``v = min(1, 2 * (1 + min(a, b)) / (m + 1))`` when ``a`` of them are at least and
+    ``b`` at most the value. Then:
+
+    - a new high or low (``v = 2 / (m + 1)``, the chance that the last of ``m + 1``
+      exchangeable values is the largest or the smallest) counts with p-value ``v``;
+    - the level p-value is raised to at least ``0.1 * v``: a value the history has often
+      been beyond is no level anomaly, however far it is from this week's level (a return
+      to an earlier level, a repeated spike);
+    - a value usual for the time of day has level and season p-values 1: a daily job
+      that wanders by a few points is learnt after one cycle.
+
+    With ``p`` the smallest of the level, season and novelty p-values,
+    ``|score| = max(0, 1 - p * (m + 1) ** 0.05)``, in [0, 1): the factor (1.6 at 10,000
+    values) makes one threshold a little stricter for a long history than for a short
+    one, whose ranks cannot reach as far out. The sign of ``score`` is the side of
+    ``expected`` the value is on (NaN during warm-up and at gaps). A point is flagged
+    when ``|score| >= threshold`` *and* it is more surprising than every point in the
+    previous ``refractory`` positions: a burst of equally surprising points alerts once,
+    a worsening incident alerts again.
     ``expected``/``lower``/``upper`` are the seasonal 3-sigma band once it exists, the
     level band before.
 
@@ -602,7 +611,7 @@ class SeasonalLevelDetector(_Detector):
     reach ``threshold`` before several hundred points have been scored (about 700 at the
     default): this detector is for series of weeks, not hours.
 
-    On the Numenta Anomaly Benchmark series in ``../shared/data/nab`` this scores 67.9
+    On the Numenta Anomaly Benchmark series in ``../shared/data/nab`` this scores 69.0
     (standard profile) where :class:`RollingZScore` scores 37.8; see
     ``benchmarks/bench_nab.py``.
 

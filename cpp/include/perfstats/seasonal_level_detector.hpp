@@ -1,5 +1,5 @@
 // A general-purpose detector for a metric with a cycle (a day of 5-minute points, say)
-// whose level also moves: it asks three questions of every point and alerts once per
+// whose level also moves: it asks these questions of every point and alerts once per
 // incident.
 //
 // - Level: the 3-sigma score of x against the last `seasons * period` values (a week of
@@ -7,29 +7,32 @@
 // - Season: the robust score of x against the median of the same phase over the last
 //   `seasons` cycles, net of the recent level (SeasonalZScore, at least `period`
 //   residuals).
-// - Novelty: is x outside the range of the last `history` values (above their maximum or
-//   below their minimum)?
-// - Each score is calibrated by its rank among that component's own last `history` valid
-//   |scores| (a conformal p-value, Vovk et al. 2005): with n earlier scores of which k
-//   are >= the current one, p = (1 + k) / (n + 1). Scales and tails then stop mattering,
-//   so one threshold suits every series. A new extreme among m earlier values has
-//   p = 2 / (m + 1) (the chance that the last of m + 1 exchangeable values is the largest
-//   or the smallest), any other value p = 1.
+//   Each of the two scores is calibrated by its rank among that component's own last
+//   `history` valid |scores| (a conformal p-value, Vovk et al. 2005): with n earlier
+//   scores of which k are >= the current one, p = (1 + k) / (n + 1). Scales and tails
+//   then stop mattering, so one threshold suits every series.
+// - Value: how rare is x itself among the last `history` finite values (m of them)?
+//   With a of them >= x and b <= x, its two-sided conformal p-value is
+//   v = min(1, 2 (1 + min(a, b)) / (m + 1)).
+// - Novelty: a new high or low (min(a, b) = 0, m >= 1) has p = v = 2 / (m + 1) (the
+//   chance that the last of m + 1 exchangeable values is the largest or the smallest);
+//   any other value p = 1.
+// - Known values: the level p-value is raised to at least kKnownValueFactor * v: a value
+//   the history has often been beyond is no level anomaly, however far it is from this
+//   week's level (a return to an earlier level, a repeated spike).
 // - Usual for the time of day: a value within the range of the values at the same phase,
-//   +- `tolerance` positions, over the last `seasons` cycles (7 * 9 values for a week of
-//   5-minute points at the default tolerance, 20 minutes) is not surprising to the level or the season: their
-//   p-values are 1 there. A daily job that wanders by a few points is then learnt after
-//   one cycle, where the phase median needs it on most days of the week.
-// - p = the smallest of the three; surprise = max(0, 1 - p * (m + 1)^kLengthExponent)
-//   with m the values held (at most `history`): a short history cannot rank a point as
-//   far out as a long one can, and the factor (at most 1.6 at 10,000 values) makes the
-//   one threshold a little stricter for long histories than for short ones.
+//   +- `tolerance` positions, over the last `seasons` cycles is not surprising to the
+//   level or the season (their p-values become 1). A daily job that wanders by a few
+//   points is then learnt after one cycle, where the phase median needs it on most days.
+// - p = the smallest of the level, season and novelty p-values;
+//   surprise = max(0, 1 - p * (m + 1)^kLengthExponent): a short history cannot rank a
+//   point as far out as a long one can, and the factor (at most 1.6 at 10,000 values)
+//   makes the one threshold a little stricter for long histories than for short ones.
 // - score = surprise signed by the side of `expected` the value is on (NaN while neither
 //   the level nor the season is scoring and at gaps). A point is flagged when
-//   surprise >= threshold and it is more surprising than
-//   every point in the previous `refractory` positions: one
-//   alert per incident (a burst of equally surprising points alerts once) while a
-//   worsening incident alerts again.
+//   surprise >= threshold and it is more surprising than every point in the previous
+//   `refractory` positions: one alert per incident (a burst of equally surprising points
+//   alerts once) while a worsening incident alerts again.
 // - expected/lower/upper are the seasonal component's band (3 robust sigmas) once it
 //   scores, the level component's (3 sigmas) before that.
 // NaN is a gap (not scored, not added, but it counts as a position for the phase and the
@@ -53,6 +56,9 @@ class SeasonalLevelDetector {
   static constexpr std::size_t kDefaultHistory = 10000;
   // Exponent of the history-length factor in the surprise (chosen on NAB's series).
   static constexpr double kLengthExponent = 0.05;
+  // The level p-value is at least this times the value's own p-value (chosen on NAB's
+  // series).
+  static constexpr double kKnownValueFactor = 0.1;
   // The default phase tolerance: 1/72 of a cycle (20 minutes of a day), rounded half up,
   // at least 1 and below the period: min(period - 1, max(1, (period + 36) / 72)).
   static constexpr std::size_t kAutoTolerance = static_cast<std::size_t>(-1);
@@ -82,11 +88,7 @@ class SeasonalLevelDetector {
   SeasonalZScore seasonal_;
   RollingOrderStatistics level_history_;
   RollingOrderStatistics seasonal_history_;
-  // The last `history` finite values as monotone queues of (arrival number, value): the
-  // front of `highs_` is their maximum, the front of `lows_` their minimum.
-  std::deque<std::pair<std::size_t, double>> highs_;
-  std::deque<std::pair<std::size_t, double>> lows_;
-  std::size_t values_seen_ = 0;
+  RollingOrderStatistics values_;  // the last `history` finite values
   double threshold_;
   std::size_t refractory_;
   std::size_t tolerance_;
