@@ -118,7 +118,9 @@ def test_score_is_the_documented_surprise_of_its_four_questions(history, toleran
     x[300:330] += np.linspace(0, 60, 30)
     x[400:404] -= 50
     # a daily blip that wanders by a hour or two: usual for the time of day from day 2
-    for day, shift in zip(range(10, 20), [0, 1, -1, 2, 0, -2, 1, 0, 2, -1]):
+    for day, shift in zip(
+        range(10, 20), [0, 1, -1, 2, 0, -2, 1, 0, 2, -1], strict=True
+    ):
         x[day * period + 12 + shift] += 25
     d = SeasonalLevelDetector(
         period, seasons, history=history, min_periods=10, tolerance=tolerance
@@ -138,7 +140,9 @@ def test_score_is_the_documented_surprise_of_its_four_questions(history, toleran
         x, level.score, season.score, held, np.zeros(x.size, dtype=bool)
     )
     assert np.count_nonzero(np.abs(r.score) < no_usual - 1e-9) >= 3
-    no_novelty = surprise_oracle(x, level.score, season.score, held, usual, novelty=False)
+    no_novelty = surprise_oracle(
+        x, level.score, season.score, held, usual, novelty=False
+    )
     assert np.count_nonzero(np.abs(r.score) > no_novelty + 1e-9) >= 3
     # the component p-values alone match the conformal tails of empirical_tail_score
     if history is None:
@@ -172,9 +176,7 @@ def test_a_return_to_an_earlier_level_is_known_to_the_level_question():
     np.testing.assert_allclose(np.abs(r.score), expected, rtol=1e-14, atol=0)
     # the return is as far from the last days' level as the rise was, but its values
     # are common in the history: the floor on the level p-value lowers the surprise
-    no_floor = surprise_oracle(
-        x, level.score, season.score, 10_000, usual, floor=0.0
-    )
+    no_floor = surprise_oracle(x, level.score, season.score, 10_000, usual, floor=0.0)
     back = slice(12 * period, 13 * period)
     assert np.count_nonzero(np.abs(r.score[back]) < no_floor[back] - 1e-9) >= 3
     assert np.abs(r.score[back]).max() < np.abs(r.score[8 * period : 9 * period]).max()
@@ -186,7 +188,7 @@ def test_a_wandering_daily_job_alerts_on_its_first_day_only():
     x = 100 + 2 * np.sin(2 * np.pi * np.arange(16 * period) / period)
     x += rng.normal(0, 1, x.size)
     shifts = np.array([0, 3, -4, 1, -2, 4, -3, 2])  # the job starts within +-20 min
-    for day, shift in zip(range(8, 16), shifts):
+    for day, shift in zip(range(8, 16), shifts, strict=True):
         x[day * period + 100 + shift] = 130.0
     d = SeasonalLevelDetector(period)
     assert d.tolerance == 4
@@ -306,8 +308,8 @@ def test_infinite_values_are_rejected_with_their_position():
 
 def test_scores_above_skyline_on_the_nab_series_here(shared_data):
     """Standard profile on NAB's series in ../shared/data/nab (28 of 58 files), one daily
-    period per file from its timestamps, everything else at defaults: 67.9 (60.6 before
-    the novelty and time-of-day questions and the history-length factor). Published
+    period per file from its timestamps, everything else at defaults: 69.0 (60.6 before
+    the value and time-of-day questions and the history-length factor). Published
     per-file results give these bars on the same files: windowedGaussian 18.7,
     earthgeckoSkyline 55.1, numenta HTM 67.9 (computed in benchmarks/bench_nab.py)."""
     from perfstats.scoring import load_nab_corpus, nab_score
@@ -337,4 +339,4 @@ def test_scores_above_skyline_on_the_nab_series_here(shared_data):
             )
             np.testing.assert_array_equal(scores[f] >= t, again.is_anomaly)
     result = nab_score(scores, {f: corpus.windows[f] for f in files}, "standard")
-    assert result.score >= 67.5
+    assert result.score >= 68.5

@@ -110,8 +110,8 @@ AnomalyPoint SeasonalLevelDetector::update(double value) {
     // The value's own two-sided conformal p-value among the last `history` values.
     const std::size_t held = values_.size();
     const std::size_t at_least = values_.count_at_least(value);
-    const std::size_t at_most =
-        held - values_.count_at_least(std::nextafter(value, std::numeric_limits<double>::infinity()));
+    const double above = std::nextafter(value, std::numeric_limits<double>::infinity());
+    const std::size_t at_most = held - values_.count_at_least(above);
     const std::size_t outer = std::min(at_least, at_most);
     const auto n = static_cast<double>(held);
     const double value_p = std::fmin(1.0, 2.0 * (1.0 + static_cast<double>(outer)) / (n + 1.0));
