@@ -83,13 +83,15 @@ void register_anomaly(py::module_& m) {
   add_common<SeasonalZScore>(seasonal);
 
   py::class_<SeasonalLevelDetector> level(m, "SeasonalLevelDetector");
-  level.def(py::init<std::size_t, std::size_t, double, std::size_t, std::size_t, std::size_t>(),
+  level.def(py::init<std::size_t, std::size_t, double, std::size_t, std::size_t, std::size_t,
+                     std::size_t>(),
             py::arg("period"), py::arg("seasons"), py::arg("threshold"), py::arg("history"),
-            py::arg("refractory"), py::arg("min_periods"));
+            py::arg("refractory"), py::arg("min_periods"), py::arg("tolerance"));
   level.def_property_readonly("period", &SeasonalLevelDetector::period)
       .def_property_readonly("seasons", &SeasonalLevelDetector::seasons)
       .def_property_readonly("history", &SeasonalLevelDetector::history)
-      .def_property_readonly("refractory", &SeasonalLevelDetector::refractory);
+      .def_property_readonly("refractory", &SeasonalLevelDetector::refractory)
+      .def_property_readonly("tolerance", &SeasonalLevelDetector::tolerance);
   add_common<SeasonalLevelDetector>(level);
 }
 

@@ -26,11 +26,22 @@ double checked_threshold(double threshold) {
   return threshold;
 }
 
+std::size_t checked_tolerance(std::size_t tolerance, std::size_t period) {
+  if (tolerance == SeasonalLevelDetector::kAutoTolerance) {
+    return std::min(period - 1, std::max<std::size_t>(1, period / 72 + (period % 72 >= 36)));
+  }
+  if (tolerance >= period) {
+    throw std::invalid_argument("tolerance must be < period = " + std::to_string(period) +
+                                ", got " + std::to_string(tolerance));
+  }
+  return tolerance;
+}
+
 std::size_t default_history(std::size_t history) {
   return history != 0 ? history : SeasonalLevelDetector::kDefaultHistory;
 }
 
-// Conformal tail of |score| among `history`, then adds it there; NaN stays NaN.
+// Conformal p-value of |score| among `history`, then adds it there; NaN stays NaN.
 double calibrate(RollingOrderStatistics& history, double score) {
   if (std::isnan(score)) return score;
   // inf (a departure from a constant baseline) ranks at the top, tying with other infs.
@@ -38,7 +49,7 @@ double calibrate(RollingOrderStatistics& history, double score) {
   const auto n = static_cast<double>(history.size());
   const auto at_least = static_cast<double>(history.count_at_least(a));
   history.push(a);
-  return 1.0 - (1.0 + at_least) / (n + 1.0);
+  return (1.0 + at_least) / (n + 1.0);
 }
 
 }  // namespace
@@ -46,14 +57,42 @@ double calibrate(RollingOrderStatistics& history, double score) {
 SeasonalLevelDetector::SeasonalLevelDetector(std::size_t period, std::size_t seasons,
                                              double threshold, std::size_t history,
                                              std::size_t refractory,
-                                             std::size_t min_periods)
+                                             std::size_t min_periods,
+                                             std::size_t tolerance)
     : level_(level_window(period, seasons), 3.0,
              min_periods == 0 ? std::min<std::size_t>(100, period * seasons) : min_periods),
       seasonal_(period, seasons, 3.0, false, 0),
       level_history_(default_history(history)),
       seasonal_history_(default_history(history)),
+      values_(default_history(history)),
       threshold_(checked_threshold(threshold)),
-      refractory_(refractory == 0 ? period : refractory) {}
+      refractory_(refractory == 0 ? period : refractory),
+      tolerance_(checked_tolerance(tolerance, period)) {
+  const std::size_t span = level_window(period, seasons);
+  if (span > std::numeric_limits<std::size_t>::max() - tolerance_) {
+    throw std::invalid_argument("seasons * period + tolerance is too large");
+  }
+  cycles_.assign(span + tolerance_, std::numeric_limits<double>::quiet_NaN());
+}
+
+bool SeasonalLevelDetector::usual_for_phase(std::size_t here, double value) const {
+  // Positions here - k * period + j for k = 1..seasons, j = -tolerance..tolerance: all
+  // in the past (tolerance < period) and at most cycles_.size() back.
+  const std::size_t period = seasonal_.period();
+  const std::size_t size = cycles_.size();
+  double lo = std::numeric_limits<double>::infinity();
+  double hi = -lo;
+  for (std::size_t k = 1; k <= seasonal_.window(); ++k) {
+    const std::size_t back = k * period;
+    if (back - tolerance_ > here) break;  // no position of this cycle exists yet
+    for (std::size_t lag = back - tolerance_; lag <= back + tolerance_ && lag <= here; ++lag) {
+      const double v = cycles_[(here - lag) % size];
+      lo = std::fmin(lo, v);
+      hi = std::fmax(hi, v);
+    }
+  }
+  return lo <= value && value <= hi;
+}
 
 AnomalyPoint SeasonalLevelDetector::update(double value) {
   if (std::isinf(value)) {
@@ -63,10 +102,34 @@ AnomalyPoint SeasonalLevelDetector::update(double value) {
   const std::size_t here = position_++;
   const AnomalyPoint level = level_.update(value);
   const AnomalyPoint seasonal = seasonal_.update(value);
-  const double level_tail = calibrate(level_history_, level.score);
-  const double seasonal_tail = calibrate(seasonal_history_, seasonal.score);
+  double level_p = calibrate(level_history_, level.score);
+  double seasonal_p = calibrate(seasonal_history_, seasonal.score);
   const AnomalyPoint& band = std::isnan(seasonal.score) ? level : seasonal;
-  const double surprise = std::fmax(level_tail, seasonal_tail);
+  double surprise = std::numeric_limits<double>::quiet_NaN();
+  if (!std::isnan(value)) {
+    // The value's own two-sided conformal p-value among the last `history` values.
+    const std::size_t held = values_.size();
+    const std::size_t at_least = values_.count_at_least(value);
+    const double above = std::nextafter(value, std::numeric_limits<double>::infinity());
+    const std::size_t at_most = held - values_.count_at_least(above);
+    const std::size_t outer = std::min(at_least, at_most);
+    const auto n = static_cast<double>(held);
+    const double value_p = std::fmin(1.0, 2.0 * (1.0 + static_cast<double>(outer)) / (n + 1.0));
+    values_.push(value);
+    if (usual_for_phase(here, value)) {
+      if (!std::isnan(level_p)) level_p = 1.0;
+      if (!std::isnan(seasonal_p)) seasonal_p = 1.0;
+    }
+    // A value the history has often been beyond is no level anomaly, however far it is
+    // from this week's level.
+    if (!std::isnan(level_p)) level_p = std::fmax(level_p, kKnownValueFactor * value_p);
+    double p = std::fmin(level_p, seasonal_p);  // NaN only if neither scores
+    if (!std::isnan(p)) {
+      if (held > 0 && outer == 0) p = std::fmin(p, value_p);  // a new high or low
+      surprise = std::fmax(0.0, 1.0 - p * std::pow(n + 1.0, kLengthExponent));
+    }
+  }
+  cycles_[here % cycles_.size()] = value;
   // Signed by the side of the band the value is on, so callers can tell highs from lows.
   AnomalyPoint out{std::copysign(surprise, value - band.expected), band.expected,
                    band.lower, band.upper, false};
@@ -87,6 +150,8 @@ void SeasonalLevelDetector::reset() {
   seasonal_.reset();
   level_history_.clear();
   seasonal_history_.clear();
+  values_.clear();
+  std::fill(cycles_.begin(), cycles_.end(), std::numeric_limits<double>::quiet_NaN());
   recent_.clear();
   position_ = 0;
 }
