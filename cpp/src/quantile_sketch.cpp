@@ -11,6 +11,8 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "perfstats/detail/bytes.hpp"
 #include "perfstats/detail/parallel.hpp"
@@ -1013,6 +1015,234 @@ GroupedSketches sketch_groups(const std::int32_t* codes, const double* values, s
                               std::size_t threads) {
   return sketch_groups_of(codes, values, n, n_groups, relative_accuracy, max_buckets,
                           boundaries, threads);
+}
+
+}  // namespace perfstats
+
+// ---- streamed grouped fill -------------------------------------------------------------
+
+namespace perfstats {
+
+GroupedSketchBuilder::GroupedSketchBuilder(std::size_t n_groups, double relative_accuracy,
+                                           std::size_t max_buckets,
+                                           std::vector<double> boundaries)
+    : relative_accuracy_(relative_accuracy),
+      max_buckets_(max_buckets),
+      boundaries_(std::move(boundaries)) {
+  for (std::size_t j = 0; j < boundaries_.size(); ++j) {
+    if (!std::isfinite(boundaries_[j]) || (j > 0 && !(boundaries_[j] > boundaries_[j - 1]))) {
+      throw std::invalid_argument("boundaries must be finite and strictly increasing");
+    }
+  }
+  (void)QuantileSketch(relative_accuracy, max_buckets);  // validates both
+  grow(n_groups);
+}
+
+void GroupedSketchBuilder::grow(std::size_t n_groups) {
+  if (n_groups <= sketches_.size()) return;
+  lanes_.resize(n_groups * kLanes);
+  lane_buckets_.resize(n_groups * kLanes * (boundaries_.size() + 1), 0.0);
+  sketches_.resize(n_groups, QuantileSketch(relative_accuracy_, max_buckets_));
+  touched_.resize(n_groups, 0);
+}
+
+GroupedSketchBuilder::Range GroupedSketchBuilder::range_of(std::size_t g) const noexcept {
+  Range r{kInf, 0.0, kInf, 0.0, 0.0};
+  for (std::size_t l = 0; l < kLanes; ++l) {
+    const Lane& s = lanes_[g * kLanes + l];
+    r.pos_min = std::min(r.pos_min, s.pos_min);
+    r.pos_max = std::max(r.pos_max, s.pos_max);
+    r.neg_min = std::min(r.neg_min, s.neg_min);
+    r.neg_max = std::max(r.neg_max, s.neg_max);
+    r.zeros += s.zeros;
+  }
+  return r;
+}
+
+template <class Code>
+void GroupedSketchBuilder::add_rows(const Code* codes, const double* values, std::size_t n,
+                                    std::size_t first_row) {
+  using UCode = std::make_unsigned_t<Code>;
+  const std::size_t n_groups = sketches_.size();
+  // Checked before anything changes, so a bad chunk adds nothing: two vectorisable scans,
+  // the largest code as unsigned (negative codes wrap to huge) and a count of infinities.
+  UCode top = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto c = static_cast<UCode>(codes[i]);
+    top = c > top ? c : top;
+  }
+  std::size_t bad = n > 0 && static_cast<std::size_t>(top) >= n_groups ? 1U : 0U;
+  for (std::size_t i = 0; i < n; ++i) bad += std::fabs(values[i]) == kInf ? 1U : 0U;
+  if (bad != 0) {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (static_cast<std::size_t>(static_cast<UCode>(codes[i])) >= n_groups) {
+        throw std::invalid_argument("group code " + std::to_string(codes[i]) + " at row " +
+                                    std::to_string(first_row + i) + " is outside [0, " +
+                                    std::to_string(n_groups) + ")");
+      }
+      if (std::fabs(values[i]) == kInf) {
+        throw std::invalid_argument("value " + describe(values[i]) + " at row " +
+                                    std::to_string(first_row + i) + " is not finite");
+      }
+    }
+  }
+  const std::size_t n_bounds = boundaries_.size();
+  const std::size_t nb = n_bounds + 1;
+  // Up to kFixed boundaries are compared in one unrolled step, padded with +inf (never below
+  // a finite value); more take the loop.
+  constexpr std::size_t kFixed = 8;
+  double fixed[kFixed];
+  for (std::size_t k = 0; k < kFixed; ++k) fixed[k] = k < n_bounds ? boundaries_[k] : kInf;
+  const bool few = n_bounds <= kFixed;
+  const double* bounds = boundaries_.data();
+  double* buckets = lane_buckets_.data();
+  Lane* lanes = lanes_.data();
+  std::uint8_t* touched = touched_.data();
+
+  // Pass 1: ranges, counts, exact bucket counts and sums, each group's rows spread over four
+  // lanes by row number so that a run of rows of one group updates four independent states.
+  for (std::size_t i = 0; i < n; ++i) {
+    const double v = values[i];
+    if (std::isnan(v)) continue;
+    const auto g = static_cast<std::size_t>(codes[i]);
+    const std::size_t slot = g * kLanes + ((first_row + i) & (kLanes - 1));
+    Lane& s = lanes[slot];
+    touched[g] = 1;
+    if (v > 0.0) {
+      s.pos_min = v < s.pos_min ? v : s.pos_min;
+      s.pos_max = v > s.pos_max ? v : s.pos_max;
+    } else if (v < 0.0) {
+      s.neg_min = -v < s.neg_min ? -v : s.neg_min;
+      s.neg_max = -v > s.neg_max ? -v : s.neg_max;
+    } else {
+      s.zeros += 1.0;
+    }
+    neumaier(s.sum, s.comp, v);
+    ++s.n;
+    std::size_t j = 0;
+    if (few) {
+      for (std::size_t k = 0; k < kFixed; ++k) j += v > fixed[k] ? 1U : 0U;
+    } else {
+      for (std::size_t k = 0; k < n_bounds; ++k) j += v > bounds[k] ? 1U : 0U;
+    }
+    buckets[slot * nb + j] += 1.0;
+  }
+
+  // Grow (and if need be coarsen) each touched sketch to its range so far, then note where
+  // its counts live for the second pass.
+  struct Fill {
+    double* counts;
+    std::int64_t base;
+    const std::uint16_t* cells;
+    const std::uint64_t* bounds;
+    int scale;
+    int shift;
+  };
+  std::vector<Fill> fill(n_groups);
+  for (std::size_t g = 0; g < n_groups; ++g) {
+    if (touched[g] == 0) continue;
+    touched[g] = 0;
+    const Range r = range_of(g);
+    QuantileSketch& sk = sketches_[g];
+    std::int64_t plo, phi, nlo, nhi;
+    while (!(fits(sk.positive_, r.pos_min, r.pos_max, sk.scale_, sk.max_buckets_, plo, phi) &&
+             fits(sk.negative_, r.neg_min, r.neg_max, sk.scale_, sk.max_buckets_, nlo, nhi))) {
+      sk.downscale_to(sk.scale_ - 1);
+    }
+    if (r.pos_max > 0.0) sk.positive_.cover(plo, phi);
+    if (r.neg_max > 0.0) sk.negative_.cover(nlo, nhi);
+    Fill& f = fill[g];
+    f.counts = sk.positive_.counts.data();
+    f.scale = sk.scale_;
+    f.cells = nullptr;
+    f.bounds = nullptr;
+    f.shift = 0;
+    f.base = -sk.positive_.offset;
+    if (sk.scale_ > 0) {
+      const auto su = static_cast<std::size_t>(sk.scale_);
+      f.cells = tables().cells[su].data();
+      f.bounds = tables().bounds[su].data();
+      f.shift = 51 - sk.scale_;
+      f.base -= std::int64_t{1023} << sk.scale_;
+    }
+  }
+
+  // Pass 2: bucket counts. Positive normal values take the table path of QuantileSketch::add;
+  // negatives and subnormals the general index (zeros were counted in pass 1).
+  for (std::size_t i = 0; i < n; ++i) {
+    const double v = values[i];
+    const auto g = static_cast<std::size_t>(codes[i]);
+    if (v > DBL_MIN) {
+      const Fill& f = fill[g];
+      const std::uint64_t bits = bits_of(v) - 1;
+      if (f.scale > 0) {
+        const std::uint64_t mant = bits & kMantissaMask;
+        std::uint64_t k = f.cells[mant >> f.shift];
+        k += mant >= f.bounds[k + 1] ? 1U : 0U;
+        const std::int64_t idx =
+            static_cast<std::int64_t>((bits >> 52) << f.scale) + static_cast<std::int64_t>(k);
+        f.counts[idx + f.base] += 1.0;
+      } else {
+        const std::int64_t e = static_cast<std::int64_t>(bits >> 52) - 1023;
+        f.counts[floor_shift(e, -f.scale) + f.base] += 1.0;
+      }
+    } else if (v > 0.0) {
+      QuantileSketch& sk = sketches_[g];
+      sk.positive_.counts[static_cast<std::size_t>(QuantileSketch::bucket_index(v, sk.scale_) -
+                                                   sk.positive_.offset)] += 1.0;
+    } else if (v < 0.0) {
+      QuantileSketch& sk = sketches_[g];
+      sk.negative_.counts[static_cast<std::size_t>(QuantileSketch::bucket_index(-v, sk.scale_) -
+                                                   sk.negative_.offset)] += 1.0;
+    }
+  }
+}
+
+void GroupedSketchBuilder::add(const std::int32_t* codes, const double* values, std::size_t n,
+                               std::size_t first_row) {
+  add_rows(codes, values, n, first_row);
+}
+
+void GroupedSketchBuilder::add(const std::int64_t* codes, const double* values, std::size_t n,
+                               std::size_t first_row) {
+  add_rows(codes, values, n, first_row);
+}
+
+GroupedSketches GroupedSketchBuilder::finish() {
+  const std::size_t n_groups = sketches_.size();
+  const std::size_t nb = boundaries_.size() + 1;
+  GroupedSketches out;
+  out.bucket_counts.assign(n_groups * nb, 0.0);
+  for (std::size_t g = 0; g < n_groups; ++g) {
+    for (std::size_t l = 0; l < kLanes; ++l) {
+      for (std::size_t j = 0; j < nb; ++j) {
+        out.bucket_counts[g * nb + j] += lane_buckets_[(g * kLanes + l) * nb + j];
+      }
+    }
+    std::uint64_t count = 0;
+    double sum = 0.0, comp = 0.0;
+    for (std::size_t l = 0; l < kLanes; ++l) {
+      const Lane& s = lanes_[g * kLanes + l];
+      count += s.n;
+      neumaier(sum, comp, s.sum);
+      comp += s.comp;
+    }
+    if (count == 0) continue;
+    const Range r = range_of(g);
+    QuantileSketch& sk = sketches_[g];
+    sk.zero_count_ = r.zeros;
+    sk.count_ = static_cast<double>(count);
+    sk.add_sum(sum);
+    sk.add_sum(comp);
+    sk.min_ = r.neg_max > 0.0 ? -r.neg_max : r.zeros > 0.0 ? 0.0 : r.pos_min;
+    sk.max_ = r.pos_max > 0.0 ? r.pos_max : r.zeros > 0.0 ? 0.0 : -r.neg_min;
+  }
+  out.sketches = std::move(sketches_);
+  sketches_.clear();
+  lanes_.clear();
+  lane_buckets_.clear();
+  touched_.clear();
+  return out;
 }
 
 }  // namespace perfstats
