@@ -1042,21 +1042,57 @@ void GroupedSketchBuilder::grow(std::size_t n_groups) {
   if (n_groups <= sketches_.size()) return;
   lanes_.resize(n_groups * kLanes);
   lane_buckets_.resize(n_groups * kLanes * (boundaries_.size() + 1), 0.0);
+  zeros_.resize(n_groups, 0.0);
   sketches_.resize(n_groups, QuantileSketch(relative_accuracy_, max_buckets_));
-  touched_.resize(n_groups, 0);
+  fills_.resize(n_groups);
+  for (std::size_t g = 0; g < n_groups; ++g) refill(g);  // the sketches may have moved
 }
 
-GroupedSketchBuilder::Range GroupedSketchBuilder::range_of(std::size_t g) const noexcept {
-  Range r{kInf, 0.0, kInf, 0.0, 0.0};
-  for (std::size_t l = 0; l < kLanes; ++l) {
-    const Lane& s = lanes_[g * kLanes + l];
-    r.pos_min = std::min(r.pos_min, s.pos_min);
-    r.pos_max = std::max(r.pos_max, s.pos_max);
-    r.neg_min = std::min(r.neg_min, s.neg_min);
-    r.neg_max = std::max(r.neg_max, s.neg_max);
-    r.zeros += s.zeros;
+void GroupedSketchBuilder::refill(std::size_t g) noexcept {
+  const QuantileSketch& sk = sketches_[g];
+  Fill& f = fills_[g];
+  f.counts = const_cast<double*>(sk.positive_.counts.data());
+  f.size = sk.positive_.counts.size();
+  f.scale = sk.scale_;
+  f.base = -sk.positive_.offset;
+  f.cells = nullptr;
+  f.bounds = nullptr;
+  f.shift = 0;
+  if (sk.scale_ > 0) {
+    const auto su = static_cast<std::size_t>(sk.scale_);
+    f.cells = tables().cells[su].data();
+    f.bounds = tables().bounds[su].data();
+    f.shift = 51 - sk.scale_;
+    f.base -= std::int64_t{1023} << sk.scale_;
   }
-  return r;
+}
+
+// A value the hot loop cannot count: zero, negative, subnormal, or outside its group's store.
+// The store grows to cover it, coarsening the scale (both stores) while the range would exceed
+// max_buckets, as QuantileSketch::add does for a batch.
+void GroupedSketchBuilder::add_slow(std::size_t g, double v) {
+  if (v == 0.0) {
+    zeros_[g] += 1.0;
+    return;
+  }
+  QuantileSketch& sk = sketches_[g];
+  BucketStore& store = v > 0.0 ? sk.positive_ : sk.negative_;
+  const double m = std::fabs(v);
+  std::int64_t plo, phi, nlo, nhi;
+  while (!(fits(sk.positive_, v > 0.0 ? m : kInf, v > 0.0 ? m : 0.0, sk.scale_,
+                sk.max_buckets_, plo, phi) &&
+           fits(sk.negative_, v < 0.0 ? m : kInf, v < 0.0 ? m : 0.0, sk.scale_,
+                sk.max_buckets_, nlo, nhi))) {
+    sk.downscale_to(sk.scale_ - 1);
+  }
+  if (v > 0.0) {
+    store.cover(plo, phi);
+  } else {
+    store.cover(nlo, nhi);
+  }
+  store.counts[static_cast<std::size_t>(QuantileSketch::bucket_index(m, sk.scale_) -
+                                        store.offset)] += 1.0;
+  refill(g);
 }
 
 template <class Code>
@@ -1097,103 +1133,56 @@ void GroupedSketchBuilder::add_rows(const Code* codes, const double* values, std
   const double* bounds = boundaries_.data();
   double* buckets = lane_buckets_.data();
   Lane* lanes = lanes_.data();
-  std::uint8_t* touched = touched_.data();
+  const Fill* fills = fills_.data();
 
-  // Pass 1: ranges, counts, exact bucket counts and sums, each group's rows spread over four
-  // lanes by row number so that a run of rows of one group updates four independent states.
-  for (std::size_t i = 0; i < n; ++i) {
-    const double v = values[i];
-    if (std::isnan(v)) continue;
-    const auto g = static_cast<std::size_t>(codes[i]);
-    const std::size_t slot = g * kLanes + ((first_row + i) & (kLanes - 1));
-    Lane& s = lanes[slot];
-    touched[g] = 1;
-    if (v > 0.0) {
-      s.pos_min = v < s.pos_min ? v : s.pos_min;
-      s.pos_max = v > s.pos_max ? v : s.pos_max;
-    } else if (v < 0.0) {
-      s.neg_min = -v < s.neg_min ? -v : s.neg_min;
-      s.neg_max = -v > s.neg_max ? -v : s.neg_max;
-    } else {
-      s.zeros += 1.0;
-    }
-    neumaier(s.sum, s.comp, v);
-    ++s.n;
-    std::size_t j = 0;
-    if (few) {
-      for (std::size_t k = 0; k < kFixed; ++k) j += v > fixed[k] ? 1U : 0U;
-    } else {
-      for (std::size_t k = 0; k < n_bounds; ++k) j += v > bounds[k] ? 1U : 0U;
-    }
-    buckets[slot * nb + j] += 1.0;
-  }
-
-  // Grow (and if need be coarsen) each touched sketch to its range so far, then note where
-  // its counts live for the second pass.
-  struct Fill {
-    double* counts;
-    std::int64_t base;
-    const std::uint16_t* cells;
-    const std::uint64_t* bounds;
-    int scale;
-    int shift;
-  };
-  std::vector<Fill> fill(n_groups);
-  for (std::size_t g = 0; g < n_groups; ++g) {
-    if (touched[g] == 0) continue;
-    touched[g] = 0;
-    const Range r = range_of(g);
-    QuantileSketch& sk = sketches_[g];
-    std::int64_t plo, phi, nlo, nhi;
-    while (!(fits(sk.positive_, r.pos_min, r.pos_max, sk.scale_, sk.max_buckets_, plo, phi) &&
-             fits(sk.negative_, r.neg_min, r.neg_max, sk.scale_, sk.max_buckets_, nlo, nhi))) {
-      sk.downscale_to(sk.scale_ - 1);
-    }
-    if (r.pos_max > 0.0) sk.positive_.cover(plo, phi);
-    if (r.neg_max > 0.0) sk.negative_.cover(nlo, nhi);
-    Fill& f = fill[g];
-    f.counts = sk.positive_.counts.data();
-    f.scale = sk.scale_;
-    f.cells = nullptr;
-    f.bounds = nullptr;
-    f.shift = 0;
-    f.base = -sk.positive_.offset;
-    if (sk.scale_ > 0) {
-      const auto su = static_cast<std::size_t>(sk.scale_);
-      f.cells = tables().cells[su].data();
-      f.bounds = tables().bounds[su].data();
-      f.shift = 51 - sk.scale_;
-      f.base -= std::int64_t{1023} << sk.scale_;
-    }
-  }
-
-  // Pass 2: bucket counts. Positive normal values take the table path of QuantileSketch::add;
-  // negatives and subnormals the general index (zeros were counted in pass 1).
-  for (std::size_t i = 0; i < n; ++i) {
-    const double v = values[i];
-    const auto g = static_cast<std::size_t>(codes[i]);
-    if (v > DBL_MIN) {
-      const Fill& f = fill[g];
-      const std::uint64_t bits = bits_of(v) - 1;
-      if (f.scale > 0) {
-        const std::uint64_t mant = bits & kMantissaMask;
-        std::uint64_t k = f.cells[mant >> f.shift];
-        k += mant >= f.bounds[k + 1] ? 1U : 0U;
-        const std::int64_t idx =
-            static_cast<std::int64_t>((bits >> 52) << f.scale) + static_cast<std::int64_t>(k);
-        f.counts[idx + f.base] += 1.0;
+  // Blocks of rows small enough to stay in L1, each read twice by two tight loops. First:
+  // each group's rows are spread over four lanes by row number, so a run of rows of one group
+  // updates four independent states (min, max, compensated sum, exact bucket counts).
+  constexpr std::size_t kRows = 512;
+  for (std::size_t start = 0; start < n; start += kRows) {
+    const std::size_t stop = std::min(n, start + kRows);
+    for (std::size_t i = start; i < stop; ++i) {
+      const double v = values[i];
+      if (std::isnan(v)) continue;
+      const auto g = static_cast<std::size_t>(codes[i]);
+      const std::size_t slot = g * kLanes + ((first_row + i) & (kLanes - 1));
+      Lane& s = lanes[slot];
+      s.min = v < s.min ? v : s.min;
+      s.max = v > s.max ? v : s.max;
+      neumaier(s.sum, s.comp, v);
+      std::size_t j = 0;
+      if (few) {
+        for (std::size_t k = 0; k < kFixed; ++k) j += v > fixed[k] ? 1U : 0U;
       } else {
-        const std::int64_t e = static_cast<std::int64_t>(bits >> 52) - 1023;
-        f.counts[floor_shift(e, -f.scale) + f.base] += 1.0;
+        for (std::size_t k = 0; k < n_bounds; ++k) j += v > bounds[k] ? 1U : 0U;
       }
-    } else if (v > 0.0) {
-      QuantileSketch& sk = sketches_[g];
-      sk.positive_.counts[static_cast<std::size_t>(QuantileSketch::bucket_index(v, sk.scale_) -
-                                                   sk.positive_.offset)] += 1.0;
-    } else if (v < 0.0) {
-      QuantileSketch& sk = sketches_[g];
-      sk.negative_.counts[static_cast<std::size_t>(QuantileSketch::bucket_index(-v, sk.scale_) -
-                                                   sk.negative_.offset)] += 1.0;
+      buckets[slot * nb + j] += 1.0;
+    }
+    // Second: positive normal values are counted by the table lookup of QuantileSketch::add
+    // when their group's store covers them; the rest (and NaN, skipped there) go the slow way.
+    for (std::size_t i = start; i < stop; ++i) {
+      const double v = values[i];
+      const auto g = static_cast<std::size_t>(codes[i]);
+      if (v > DBL_MIN) {
+        const Fill& f = fills[g];
+        const std::uint64_t bits = bits_of(v) - 1;
+        std::int64_t idx;
+        if (f.scale > 0) {
+          const std::uint64_t mant = bits & kMantissaMask;
+          std::uint64_t k = f.cells[mant >> f.shift];
+          k += mant >= f.bounds[k + 1] ? 1U : 0U;
+          idx = static_cast<std::int64_t>((bits >> 52) << f.scale) +
+                static_cast<std::int64_t>(k);
+        } else {
+          idx = floor_shift(static_cast<std::int64_t>(bits >> 52) - 1023, -f.scale);
+        }
+        const auto at = static_cast<std::uint64_t>(idx + f.base);
+        if (at < f.size) {
+          f.counts[at] += 1.0;
+          continue;
+        }
+      }
+      if (!std::isnan(v)) add_slow(g, v);
     }
   }
 }
@@ -1214,34 +1203,37 @@ GroupedSketches GroupedSketchBuilder::finish() {
   GroupedSketches out;
   out.bucket_counts.assign(n_groups * nb, 0.0);
   for (std::size_t g = 0; g < n_groups; ++g) {
+    double count = 0.0;
     for (std::size_t l = 0; l < kLanes; ++l) {
       for (std::size_t j = 0; j < nb; ++j) {
-        out.bucket_counts[g * nb + j] += lane_buckets_[(g * kLanes + l) * nb + j];
+        const double c = lane_buckets_[(g * kLanes + l) * nb + j];
+        out.bucket_counts[g * nb + j] += c;
+        count += c;
       }
     }
-    std::uint64_t count = 0;
-    double sum = 0.0, comp = 0.0;
+    if (count == 0.0) continue;
+    double sum = 0.0, comp = 0.0, mn = kInf, mx = -kInf;
     for (std::size_t l = 0; l < kLanes; ++l) {
       const Lane& s = lanes_[g * kLanes + l];
-      count += s.n;
       neumaier(sum, comp, s.sum);
       comp += s.comp;
+      mn = std::min(mn, s.min);
+      mx = std::max(mx, s.max);
     }
-    if (count == 0) continue;
-    const Range r = range_of(g);
     QuantileSketch& sk = sketches_[g];
-    sk.zero_count_ = r.zeros;
-    sk.count_ = static_cast<double>(count);
+    sk.zero_count_ = zeros_[g];
+    sk.count_ = count;
     sk.add_sum(sum);
     sk.add_sum(comp);
-    sk.min_ = r.neg_max > 0.0 ? -r.neg_max : r.zeros > 0.0 ? 0.0 : r.pos_min;
-    sk.max_ = r.pos_max > 0.0 ? r.pos_max : r.zeros > 0.0 ? 0.0 : -r.neg_min;
+    sk.min_ = mn;
+    sk.max_ = mx;
   }
   out.sketches = std::move(sketches_);
   sketches_.clear();
   lanes_.clear();
   lane_buckets_.clear();
-  touched_.clear();
+  zeros_.clear();
+  fills_.clear();
   return out;
 }
 

@@ -161,8 +161,9 @@ GroupedSketches sketch_groups(const std::int32_t* codes, const double* values, s
                               std::size_t threads = 0);
 
 // The grouped fill of sketch_groups, streamed: rows arrive in chunks (a Parquet row group at a
-// time, say) and only per-group state is kept, so memory does not grow with the rows. Each
-// chunk is read twice (ranges, counts and sums, then bucket counts); nothing is sorted.
+// time, say) and only per-group state is kept, so memory does not grow with the rows. One pass
+// per chunk; nothing is sorted or copied. A group's stores grow when a value falls outside
+// them, coarsening the scale exactly when adding all its values at once would.
 //
 // finish() returns the sketches and bucket counts of sketch_groups over all rows: the same
 // buckets, scale, count, min and max. The compensated sum is accumulated per group in four
@@ -194,28 +195,35 @@ class GroupedSketchBuilder {
 
  private:
   static constexpr std::size_t kLanes = 4;
-  // Running state of one group's rows with one row number mod 4: magnitude ranges of each
-  // sign, zeros, a compensated sum and the number of values (one cache line).
+  // Running min, max and compensated sum of one group's rows with one row number mod 4.
   struct Lane {
-    double pos_min = std::numeric_limits<double>::infinity(), pos_max = 0.0;
-    double neg_min = std::numeric_limits<double>::infinity(), neg_max = 0.0;
-    double zeros = 0.0, sum = 0.0, comp = 0.0;
-    std::uint64_t n = 0;
+    double min = std::numeric_limits<double>::infinity();
+    double max = -std::numeric_limits<double>::infinity();
+    double sum = 0.0, comp = 0.0;
   };
-  struct Range {  // a group's lanes combined
-    double pos_min, pos_max, neg_min, neg_max, zeros;
+  // Where a group's positive counts live at its current scale, for the hot loop.
+  struct Fill {
+    double* counts = nullptr;
+    std::int64_t base = 0;   // bucket index + base = position in counts
+    std::uint64_t size = 0;  // positions covered
+    const std::uint16_t* cells = nullptr;
+    const std::uint64_t* bounds = nullptr;
+    int scale = 0;
+    int shift = 0;
   };
-  Range range_of(std::size_t g) const noexcept;
+  void refill(std::size_t g) noexcept;
+  void add_slow(std::size_t g, double v);
   template <class Code>
   void add_rows(const Code* codes, const double* values, std::size_t n, std::size_t first_row);
 
   double relative_accuracy_;
   std::size_t max_buckets_;
   std::vector<double> boundaries_;
-  std::vector<Lane> lanes_;               // n_groups x kLanes
-  std::vector<double> lane_buckets_;      // n_groups x kLanes x (boundaries + 1)
+  std::vector<Lane> lanes_;           // n_groups x kLanes
+  std::vector<double> lane_buckets_;  // n_groups x kLanes x (boundaries + 1)
+  std::vector<double> zeros_;         // per group
   std::vector<QuantileSketch> sketches_;
-  std::vector<std::uint8_t> touched_;     // groups met in the current chunk
+  std::vector<Fill> fills_;
 };
 
 }  // namespace perfstats
