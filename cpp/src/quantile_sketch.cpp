@@ -1124,9 +1124,9 @@ void GroupedSketchBuilder::add_rows(const Code* codes, const double* values, std
   }
   const std::size_t n_bounds = boundaries_.size();
   const std::size_t nb = n_bounds + 1;
-  // Up to kFixed boundaries are compared in one unrolled step, padded with +inf (never below
-  // a finite value); more take the loop.
-  constexpr std::size_t kFixed = 8;
+  // Up to seven boundaries are found by a branch-free binary search over them padded with
+  // +inf (never below a finite value); more take the loop.
+  constexpr std::size_t kFixed = 7;
   double fixed[kFixed];
   for (std::size_t k = 0; k < kFixed; ++k) fixed[k] = k < n_bounds ? boundaries_[k] : kInf;
   const bool few = n_bounds <= kFixed;
@@ -1150,9 +1150,11 @@ void GroupedSketchBuilder::add_rows(const Code* codes, const double* values, std
       s.min = v < s.min ? v : s.min;
       s.max = v > s.max ? v : s.max;
       neumaier(s.sum, s.comp, v);
-      std::size_t j = 0;
+      std::size_t j = 0;  // boundaries below v
       if (few) {
-        for (std::size_t k = 0; k < kFixed; ++k) j += v > fixed[k] ? 1U : 0U;
+        j = v > fixed[3] ? 4U : 0U;
+        j += v > fixed[j + 1] ? 2U : 0U;
+        j += v > fixed[j] ? 1U : 0U;
       } else {
         for (std::size_t k = 0; k < n_bounds; ++k) j += v > bounds[k] ? 1U : 0U;
       }

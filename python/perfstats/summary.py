@@ -339,8 +339,8 @@ def _stream_parquet(
                     f"the first is row {offset + row} ({lat[row]})"
                 )
             codes, chunk_counts = _core.window_codes(
-                key_codes, n_keys, ts, origin, step, n_windows, first_row=offset
-            )
+                key_codes, n_keys, ts, origin, step, n_windows, 1, offset
+            )  # one thread: the other core is decoding the next row group
             if len(chunk_counts) > len(counts):
                 counts = np.concatenate(
                     [counts, np.zeros(len(chunk_counts) - len(counts), np.int64)]
