@@ -165,7 +165,12 @@ def _read_parquet_columns(path: str | os.PathLike[str], by: list[str]) -> pd.Dat
 
 # Known columns summarize computes from (besides timestamp, latency and the keys).
 _USED_KNOWN = ("success", "error", "input_tokens", "output_tokens", "cost_usd")
-_UNIT_NS = {"seconds": 10**9, "milliseconds": 10**6, "microseconds": 10**3, "nanoseconds": 1}
+_UNIT_NS = {
+    "seconds": 10**9,
+    "milliseconds": 10**6,
+    "microseconds": 10**3,
+    "nanoseconds": 1,
+}
 _NO_KEY = object()  # the dictionary entry of missing keys while streaming
 
 
@@ -174,7 +179,9 @@ class _Streamed:
     """What one pass over a Parquet file's row groups yields for :func:`summarize`."""
 
     columns: list[str]  # every column of the file
-    codes: npt.NDArray[np.int64] | None  # group code per row, kept only if `frame` needs it
+    codes: (
+        npt.NDArray[np.int64] | None
+    )  # group code per row, kept only if `frame` needs it
     counts: npt.NDArray[np.int64]  # rows per code
     n_total: int
     labels: list[npt.NDArray[Any]]
@@ -275,9 +282,7 @@ def _stream_parquet(
     core = ["timestamp", "latency_ms", *keys]
     wanted = [c for c in names if c not in _UNUSED or c in by]
     rest = [
-        c
-        for c in wanted
-        if c not in core and (c not in _KNOWN or c in _USED_KNOWN)
+        c for c in wanted if c not in core and (c not in _KNOWN or c in _USED_KNOWN)
     ]
     if any(c.endswith("_ms") for c in rest):
         rest.append("latency_ms")  # the phases' tail shares need every latency
@@ -305,7 +310,8 @@ def _stream_parquet(
                 continue
             stamps = table.column("timestamp").combine_chunks()
             if stamps.null_count:
-                row = int(np.flatnonzero(stamps.is_null().to_numpy(zero_copy_only=False))[0])
+                nulls = stamps.is_null().to_numpy(zero_copy_only=False)
+                row = int(np.flatnonzero(nulls)[0])
                 raise ValueError(f"timestamp at row {offset + row} is missing (NaT)")
             if ts_type.unit != "ns":
                 stamps = stamps.cast(pa.timestamp("ns", tz=ts_type.tz))
@@ -331,9 +337,11 @@ def _stream_parquet(
             if bad is not None:
                 row = int(np.argmax(bad))
                 total = int(bad.sum())
-                for later in range(r + 1, meta.num_row_groups):  # the count names them all
+                # the message counts them all: the later row groups' latencies are read
+                for later in range(r + 1, meta.num_row_groups):
                     more = pf.read_row_group(later, columns=["latency_ms"])
-                    total += int(_bad_ms_count(_float_values(more.column(0).combine_chunks())))
+                    rest_bad = _bad_ms(_float_values(more.column(0).combine_chunks()))
+                    total += 0 if rest_bad is None else int(rest_bad.sum())
                 raise ValueError(
                     f"column 'latency_ms' has {total} negative or infinite value(s); "
                     f"the first is row {offset + row} ({lat[row]})"
@@ -395,11 +403,6 @@ def _stream_parquet(
         latency=(sketches, hist),
         frame=frame,
     )
-
-
-def _bad_ms_count(values: npt.NDArray[np.float64]) -> int:
-    bad = _bad_ms(values)
-    return 0 if bad is None else int(bad.sum())
 
 
 @dataclass
@@ -608,7 +611,13 @@ def summarize(
         Events in the canonical schema (see :func:`perfstats.read_events`), or the path
         of a Parquet file in that schema, of which only the columns used here are read.
         Only ``timestamp`` is required; every metric whose columns exist is computed and
-        the rest are listed in ``Summary.missing``.
+        the rest are listed in ``Summary.missing``. With ``every`` and at most one
+        (dictionary-encoded, e.g. categorical) grouping column, a Parquet file is read
+        one row group at a time, the next decoded while the current is counted, and its
+        timestamps, keys and latencies never held whole: memory for them is bounded by a
+        few row groups, however large the file. Other metric columns (errors, tokens,
+        cost, phases, outcomes, scores) are still kept whole. The result equals that of
+        the same file read into a DataFrame, bit for bit.
     by : str or list of str or None, default "endpoint"
         Grouping columns; grouping columns that do not exist are dropped (and reported).
     every : str, optional
@@ -691,6 +700,7 @@ def summarize(
         missing[f"by {col}"] = f"no {col!r} column; not grouped by it"
     by_list = [c for c in by_list if c in columns]
 
+    codes: npt.NDArray[np.integer[Any]] | None
     if streamed is not None:
         codes = streamed.codes
         row_counts, n_total = streamed.counts, streamed.n_total
@@ -726,8 +736,8 @@ def summarize(
         ts = frame["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
         first = np.full(n_total, np.iinfo(np.int64).max)
         last = np.full(n_total, np.iinfo(np.int64).min)
-        np.minimum.at(first, codes, ts)
-        np.maximum.at(last, codes, ts)
+        np.minimum.at(first, group_codes(), ts)
+        np.maximum.at(last, group_codes(), ts)
         span_s = (last[pos] - first[pos]) / 1e9
     with np.errstate(divide="ignore", invalid="ignore"):
         cols["throughput_rps"] = np.where(span_s > 0, cols["count"] / span_s, np.nan)
