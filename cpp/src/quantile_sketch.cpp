@@ -1043,6 +1043,8 @@ void GroupedSketchBuilder::grow(std::size_t n_groups) {
   lanes_.resize(n_groups * kLanes);
   lane_buckets_.resize(n_groups * kLanes * (boundaries_.size() + 1), 0.0);
   zeros_.resize(n_groups, 0.0);
+  mins_.resize(n_groups, kInf);
+  maxs_.resize(n_groups, -kInf);
   sketches_.resize(n_groups, QuantileSketch(relative_accuracy_, max_buckets_));
   fills_.resize(n_groups);
   for (std::size_t g = 0; g < n_groups; ++g) refill(g);  // the sketches may have moved
@@ -1071,6 +1073,8 @@ void GroupedSketchBuilder::refill(std::size_t g) noexcept {
 // The store grows to cover it, coarsening the scale (both stores) while the range would exceed
 // max_buckets, as QuantileSketch::add does for a batch.
 void GroupedSketchBuilder::add_slow(std::size_t g, double v) {
+  mins_[g] = std::min(mins_[g], v);
+  maxs_[g] = std::max(maxs_[g], v);
   if (v == 0.0) {
     zeros_[g] += 1.0;
     return;
@@ -1137,7 +1141,7 @@ void GroupedSketchBuilder::add_rows(const Code* codes, const double* values, std
 
   // Blocks of rows small enough to stay in L1, each read twice by two tight loops. First:
   // each group's rows are spread over four lanes by row number, so a run of rows of one group
-  // updates four independent states (min, max, compensated sum, exact bucket counts).
+  // updates four independent states (compensated sum, exact bucket counts).
   constexpr std::size_t kRows = 512;
   for (std::size_t start = 0; start < n; start += kRows) {
     const std::size_t stop = std::min(n, start + kRows);
@@ -1147,8 +1151,6 @@ void GroupedSketchBuilder::add_rows(const Code* codes, const double* values, std
       const auto g = static_cast<std::size_t>(codes[i]);
       const std::size_t slot = g * kLanes + ((first_row + i) & (kLanes - 1));
       Lane& s = lanes[slot];
-      s.min = v < s.min ? v : s.min;
-      s.max = v > s.max ? v : s.max;
       neumaier(s.sum, s.comp, v);
       std::size_t j = 0;  // boundaries below v
       if (few) {
@@ -1181,6 +1183,10 @@ void GroupedSketchBuilder::add_rows(const Code* codes, const double* values, std
         const auto at = static_cast<std::uint64_t>(idx + f.base);
         if (at < f.size) {
           f.counts[at] += 1.0;
+          if (at == 0 || at == f.size - 1) {  // rare: a candidate extreme
+            mins_[g] = std::min(mins_[g], v);
+            maxs_[g] = std::max(maxs_[g], v);
+          }
           continue;
         }
       }
@@ -1214,27 +1220,27 @@ GroupedSketches GroupedSketchBuilder::finish() {
       }
     }
     if (count == 0.0) continue;
-    double sum = 0.0, comp = 0.0, mn = kInf, mx = -kInf;
+    double sum = 0.0, comp = 0.0;
     for (std::size_t l = 0; l < kLanes; ++l) {
       const Lane& s = lanes_[g * kLanes + l];
       neumaier(sum, comp, s.sum);
       comp += s.comp;
-      mn = std::min(mn, s.min);
-      mx = std::max(mx, s.max);
     }
     QuantileSketch& sk = sketches_[g];
     sk.zero_count_ = zeros_[g];
     sk.count_ = count;
     sk.add_sum(sum);
     sk.add_sum(comp);
-    sk.min_ = mn;
-    sk.max_ = mx;
+    sk.min_ = mins_[g];
+    sk.max_ = maxs_[g];
   }
   out.sketches = std::move(sketches_);
   sketches_.clear();
   lanes_.clear();
   lane_buckets_.clear();
   zeros_.clear();
+  mins_.clear();
+  maxs_.clear();
   fills_.clear();
   return out;
 }

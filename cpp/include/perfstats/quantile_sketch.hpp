@@ -195,10 +195,8 @@ class GroupedSketchBuilder {
 
  private:
   static constexpr std::size_t kLanes = 4;
-  // Running min, max and compensated sum of one group's rows with one row number mod 4.
+  // Running compensated sum of one group's rows with one row number mod 4.
   struct Lane {
-    double min = std::numeric_limits<double>::infinity();
-    double max = -std::numeric_limits<double>::infinity();
     double sum = 0.0, comp = 0.0;
   };
   // Where a group's positive counts live at its current scale, for the hot loop.
@@ -222,6 +220,9 @@ class GroupedSketchBuilder {
   std::vector<Lane> lanes_;           // n_groups x kLanes
   std::vector<double> lane_buckets_;  // n_groups x kLanes x (boundaries + 1)
   std::vector<double> zeros_;         // per group
+  // Per group: the extremes, updated only by values in a store's edge buckets or outside the
+  // stores (the store spans exactly [bucket of min, bucket of max], so no other can be one).
+  std::vector<double> mins_, maxs_;
   std::vector<QuantileSketch> sketches_;
   std::vector<Fill> fills_;
 };
