@@ -201,6 +201,12 @@ def _bad_ms(values: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_] | None:
     return bad if bad.any() else None
 
 
+def _one_array(column: Any) -> Any:
+    """A pyarrow ChunkedArray as one Array, without a copy when it has one chunk
+    (combine_chunks copies even then)."""
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
 def _float_values(array: Any) -> npt.NDArray[np.float64]:
     """A pyarrow numeric array as float64 with NaN for nulls (no copy when it is one)."""
     import pyarrow as pa
@@ -235,7 +241,7 @@ def _stream_parquet(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    pf = pq.ParquetFile(path)
+    pf = pq.ParquetFile(path, memory_map=True)  # no copy from the page cache
     schema = pf.schema_arrow
     meta = pf.metadata
     names = list(schema.names)
@@ -308,7 +314,7 @@ def _stream_parquet(
             n = table.num_rows
             if n == 0:
                 continue
-            stamps = table.column("timestamp").combine_chunks()
+            stamps = _one_array(table.column("timestamp"))
             if stamps.null_count:
                 nulls = stamps.is_null().to_numpy(zero_copy_only=False)
                 row = int(np.flatnonzero(nulls)[0])
@@ -318,7 +324,7 @@ def _stream_parquet(
             ts = stamps.to_numpy(zero_copy_only=False).view(np.int64)
             key_codes: npt.NDArray[np.integer[Any]] | None = None
             if keys:
-                arr = table.column(keys[0]).combine_chunks()
+                arr = _one_array(table.column(keys[0]))
                 lut = np.array(
                     [ids.setdefault(v, len(ids)) for v in arr.dictionary.to_pylist()],
                     dtype=np.int64,
@@ -332,7 +338,7 @@ def _stream_parquet(
                     same = len(lut) == 0 or np.array_equal(lut, np.arange(len(lut)))
                     key_codes = idx if same else lut[idx]
             n_keys = max(len(ids), 1)
-            lat = _float_values(table.column("latency_ms").combine_chunks())
+            lat = _float_values(_one_array(table.column("latency_ms")))
             bad = _bad_ms(lat)
             if bad is not None:
                 row = int(np.argmax(bad))
@@ -340,7 +346,7 @@ def _stream_parquet(
                 # the message counts them all: the later row groups' latencies are read
                 for later in range(r + 1, meta.num_row_groups):
                     more = pf.read_row_group(later, columns=["latency_ms"])
-                    rest_bad = _bad_ms(_float_values(more.column(0).combine_chunks()))
+                    rest_bad = _bad_ms(_float_values(_one_array(more.column(0))))
                     total += 0 if rest_bad is None else int(rest_bad.sum())
                 raise ValueError(
                     f"column 'latency_ms' has {total} negative or infinite value(s); "
