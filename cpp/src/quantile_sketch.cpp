@@ -1150,8 +1150,11 @@ void GroupedSketchBuilder::add_rows(const Code* codes, const double* values, std
       if (std::isnan(v)) continue;
       const auto g = static_cast<std::size_t>(codes[i]);
       const std::size_t slot = g * kLanes + ((first_row + i) & (kLanes - 1));
-      Lane& s = lanes[slot];
-      neumaier(s.sum, s.comp, v);
+      Lane& s = lanes[slot];  // Kahan: comp holds what the last additions lost, negated
+      const double y = v - s.comp;
+      const double t = s.sum + y;
+      s.comp = (t - s.sum) - y;
+      s.sum = t;
       std::size_t j = 0;  // boundaries below v
       if (few) {
         j = v > fixed[3] ? 4U : 0U;
@@ -1224,7 +1227,7 @@ GroupedSketches GroupedSketchBuilder::finish() {
     for (std::size_t l = 0; l < kLanes; ++l) {
       const Lane& s = lanes_[g * kLanes + l];
       neumaier(sum, comp, s.sum);
-      comp += s.comp;
+      comp -= s.comp;
     }
     QuantileSketch& sk = sketches_[g];
     sk.zero_count_ = zeros_[g];

@@ -195,7 +195,7 @@ class GroupedSketchBuilder {
 
  private:
   static constexpr std::size_t kLanes = 4;
-  // Running compensated sum of one group's rows with one row number mod 4.
+  // Running compensated (Kahan) sum of one group's rows with one row number mod 4.
   struct Lane {
     double sum = 0.0, comp = 0.0;
   };
