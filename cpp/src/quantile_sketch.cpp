@@ -1104,16 +1104,25 @@ void GroupedSketchBuilder::add_rows(const Code* codes, const double* values, std
                                     std::size_t first_row) {
   using UCode = std::make_unsigned_t<Code>;
   const std::size_t n_groups = sketches_.size();
-  // Checked before anything changes, so a bad chunk adds nothing: two vectorisable scans,
-  // the largest code as unsigned (negative codes wrap to huge) and a count of infinities.
-  UCode top = 0;
+  // Checked before anything changes, so a bad chunk adds nothing: two branch-free scans in
+  // the codes' own width (signed compares vectorise with SSE2; unsigned ones do not).
+  const Code limit = n_groups > static_cast<std::size_t>(std::numeric_limits<Code>::max())
+                         ? std::numeric_limits<Code>::max()
+                         : static_cast<Code>(n_groups);
+  const bool all_fit = n_groups <= static_cast<std::size_t>(std::numeric_limits<Code>::max());
+  Code low = 0, high = 0;
   for (std::size_t i = 0; i < n; ++i) {
-    const auto c = static_cast<UCode>(codes[i]);
-    top = c > top ? c : top;
+    low = codes[i] < low ? codes[i] : low;
+    high = codes[i] > high ? codes[i] : high;
   }
-  std::size_t bad = n > 0 && static_cast<std::size_t>(top) >= n_groups ? 1U : 0U;
-  for (std::size_t i = 0; i < n; ++i) bad += std::fabs(values[i]) == kInf ? 1U : 0U;
-  if (bad != 0) {
+  bool bad = n > 0 && (low < 0 || (all_fit && high >= limit));
+  double mag = 0.0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double m = std::fabs(values[i]);
+    mag = m > mag ? m : mag;  // NaN never wins the comparison
+  }
+  bad = bad || mag == kInf;
+  if (bad) {
     for (std::size_t i = 0; i < n; ++i) {
       if (static_cast<std::size_t>(static_cast<UCode>(codes[i])) >= n_groups) {
         throw std::invalid_argument("group code " + std::to_string(codes[i]) + " at row " +

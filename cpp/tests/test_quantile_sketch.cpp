@@ -400,6 +400,13 @@ TEST(GroupedSketchBuilder, BadRowsAreNamedInTheWholeInputAndAddNothing) {
     EXPECT_NE(std::string(e.what()).find("3 at row 1500 is outside [0, 3)"), std::string::npos)
         << e.what();
   }
+  r.codes[1500] = -1;
+  try {
+    b.add(r.codes.data() + 1000, r.values.data() + 1000, 1000, 1000);
+    FAIL() << "no throw";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("-1 at row 1500"), std::string::npos) << e.what();
+  }
   r.codes[1500] = 0;
   r.values[1700] = -std::numeric_limits<double>::infinity();
   try {
