@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import matplotlib
@@ -376,3 +377,117 @@ def test_parquet_path_with_different_dictionaries_per_row_group(tmp_path: Path) 
     from_frame = summarize(pd.read_parquet(path), by="endpoint", every="1h")
     from_path = summarize(path, by="endpoint", every="1h")
     pd.testing.assert_frame_equal(from_path.table, from_frame.table, check_exact=True)
+
+
+def _streamed_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fails the test if summarize falls back to reading the Parquet file whole."""
+    import perfstats.summary as summary_module
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("read whole instead of row group by row group")
+
+    monkeypatch.setattr(summary_module, "_read_parquet_columns", refuse)
+
+
+def test_streamed_parquet_equals_dataframe_for_other_units_types_and_nulls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # millisecond timestamps, float32 latencies with nulls, integer tokens with nulls,
+    # phases (the tail shares need every latency) and many small row groups
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    events = make_events(7_000, seed=8)
+    events["timestamp"] = events["timestamp"].dt.floor("ms")
+    events.loc[events.index[::50], "input_tokens"] = np.nan
+    table = pa.Table.from_pandas(events, preserve_index=False)
+    table = table.set_column(
+        table.schema.get_field_index("timestamp"),
+        "timestamp",
+        table.column("timestamp").cast(pa.timestamp("ms", tz="UTC")),
+    )
+    lat = events["latency_ms"].astype(np.float32).to_numpy()
+    mask = np.zeros(len(lat), dtype=bool)
+    mask[::61] = True
+    table = table.set_column(
+        table.schema.get_field_index("latency_ms"),
+        "latency_ms",
+        pa.array(lat, mask=mask),
+    )
+    path = tmp_path / "events.parquet"
+    pq.write_table(table, path, row_group_size=999)
+    from_frame = summarize(pd.read_parquet(path), by="endpoint", every="20min")
+    _streamed_only(monkeypatch)
+    from_path = summarize(path, by="endpoint", every="20min")
+    pd.testing.assert_frame_equal(from_path.table, from_frame.table, check_exact=True)
+    assert from_path.missing == from_frame.missing
+    for key, metrics in from_frame.sketches.items():
+        for metric, sketch in metrics.items():
+            assert from_path.sketches[key][metric].to_bytes() == sketch.to_bytes()
+    assert from_path.table["count"].sum() == len(events)
+
+
+@pytest.mark.parametrize("bad", [-1.0, np.inf])
+def test_streamed_parquet_names_the_row_in_the_whole_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: float
+) -> None:
+    events = make_events(5_000, seed=9)[["timestamp", "endpoint", "latency_ms"]]
+    events.loc[[2_345, 2_346, 4_999], "latency_ms"] = bad  # row groups 2 and 4
+    path = tmp_path / "events.parquet"
+    events.to_parquet(path, index=False, row_group_size=1_000)
+    with pytest.raises(ValueError, match=r"'latency_ms' has 3 negative.*row 2345 "):
+        summarize(pd.read_parquet(path), every="1h")
+    _streamed_only(monkeypatch)
+    with pytest.raises(ValueError, match=r"'latency_ms' has 3 negative.*row 2345 "):
+        summarize(path, every="1h")
+
+
+def test_streamed_parquet_names_a_missing_timestamp_in_the_whole_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = make_events(3_000, seed=10)[["timestamp", "endpoint", "latency_ms"]]
+    events.loc[2_222, "timestamp"] = pd.NaT
+    path = tmp_path / "events.parquet"
+    events.to_parquet(path, index=False, row_group_size=1_000)
+    with pytest.raises(ValueError, match="row 2222 is missing"):
+        summarize(pd.read_parquet(path), every="1h")
+    _streamed_only(monkeypatch)
+    with pytest.raises(ValueError, match="row 2222 is missing"):
+        summarize(path, every="1h")
+
+
+def test_grouped_sketch_builder_counts_and_chunks() -> None:
+    from perfstats import _core
+
+    rng = np.random.default_rng(12)
+    n, groups = 40_001, 6
+    codes = rng.integers(0, groups, n).astype(np.int32)
+    values = rng.lognormal(5.0, 2.0, n)
+    values[::11] = np.nan
+    bounds = [50.0, 500.0]
+    whole = _core.GroupedSketchBuilder(groups, 0.01, 1024, bounds)
+    whole.add(codes, values)
+    sketches, counts = whole.finish()
+    split = _core.GroupedSketchBuilder(groups, 0.01, 1024, bounds)
+    for start in range(0, n, 7_777):
+        split.add(codes[start : start + 7_777], values[start : start + 7_777], start)
+    split_sketches, split_counts = split.finish()
+    np.testing.assert_array_equal(split_counts, counts)
+    known = ~np.isnan(values)
+    expected = np.zeros((groups, 3))
+    np.add.at(
+        expected,
+        (codes[known], np.searchsorted(bounds, values[known], side="left")),
+        1.0,
+    )
+    np.testing.assert_array_equal(counts, expected)
+    for g, (a, b) in enumerate(zip(sketches, split_sketches, strict=True)):
+        assert a.to_bytes() == b.to_bytes()
+        mine = values[known & (codes == g)]
+        assert a.count == len(mine)
+        assert a.min == mine.min() and a.max == mine.max()
+        assert a.sum == pytest.approx(math.fsum(mine), rel=1e-15)
+    with pytest.raises(ValueError, match="row 9 "):
+        bad = values[:10].copy()
+        bad[9] = np.inf
+        _core.GroupedSketchBuilder(groups).add(codes[:10], bad)

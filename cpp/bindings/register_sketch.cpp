@@ -24,6 +24,21 @@ BucketStore store_from(std::int64_t offset, const py::handle& counts, const char
   return s;
 }
 
+// Group codes as they are when int32, else as int64 (copied if need be), of length n.
+py::array group_codes(const py::handle& codes, std::size_t n) {
+  using Int32Array = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>;
+  using Int64Array = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
+  const py::array c = py::array::ensure(codes);
+  if (!c) throw py::type_error("codes must be an array of integers");
+  const bool narrow = c.dtype().kind() == 'i' && c.dtype().itemsize() == 4;
+  const py::array held = narrow ? py::array(Int32Array::ensure(c))
+                                : py::array(Int64Array::ensure(c));
+  if (!held || held.ndim() != 1 || static_cast<std::size_t>(held.shape(0)) != n) {
+    throw py::value_error("codes must be one-dimensional with the length of values");
+  }
+  return held;
+}
+
 }  // namespace
 
 void register_sketch(py::module_& m) {
@@ -144,23 +159,45 @@ void register_sketch(py::module_& m) {
       },
       py::arg("sketches"), py::arg("q"));
 
+  py::class_<GroupedSketchBuilder>(m, "GroupedSketchBuilder")
+      .def(py::init<std::size_t, double, std::size_t, std::vector<double>>(), py::arg("n_groups"),
+           py::arg("relative_accuracy") = 0.01, py::arg("max_buckets") = S::kDefaultMaxBuckets,
+           py::arg("boundaries") = std::vector<double>{})
+      .def("grow", &GroupedSketchBuilder::grow, py::arg("n_groups"))
+      .def_property_readonly("n_groups", &GroupedSketchBuilder::n_groups)
+      .def(
+          "add",
+          [](GroupedSketchBuilder& self, const py::handle& codes, const DoubleArray& values,
+             std::size_t first_row) {
+            const std::size_t n = length_1d(values, "values");
+            const py::array held = group_codes(codes, n);
+            // Safe without the GIL: both arrays are held by the caller for the whole call, and
+            // a builder is fed by one thread (documented in the header).
+            py::gil_scoped_release release;
+            if (held.dtype().itemsize() == 4) {
+              self.add(static_cast<const std::int32_t*>(held.data()), values.data(), n, first_row);
+            } else {
+              self.add(static_cast<const std::int64_t*>(held.data()), values.data(), n, first_row);
+            }
+          },
+          py::arg("codes"), py::arg("values"), py::arg("first_row") = 0)
+      .def("finish", [](GroupedSketchBuilder& self) {
+        const auto n_groups = static_cast<py::ssize_t>(self.n_groups());
+        const auto width = static_cast<py::ssize_t>(self.boundaries().size() + 1);
+        GroupedSketches out = self.finish();
+        py::array_t<double> counts({n_groups, width});
+        std::copy(out.bucket_counts.begin(), out.bucket_counts.end(), counts.mutable_data());
+        return py::make_tuple(std::move(out.sketches), counts);
+      });
+
   m.def(
       "sketch_groups",
       [](const py::handle& codes, const DoubleArray& values, std::size_t n_groups,
          double relative_accuracy, std::size_t max_buckets, const std::vector<double>& boundaries,
          std::size_t threads) {
-        using Int32Array = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>;
-        using Int64Array = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
         const std::size_t n = length_1d(values, "values");
-        const py::array c = py::array::ensure(codes);
-        if (!c) throw py::type_error("codes must be an array of integers");
-        // 32-bit codes are read as they are; anything else as int64 (copied if need be).
-        const bool narrow = c.dtype().kind() == 'i' && c.dtype().itemsize() == 4;
-        const py::array held = narrow ? py::array(Int32Array::ensure(c))
-                                      : py::array(Int64Array::ensure(c));
-        if (!held || held.ndim() != 1 || static_cast<std::size_t>(held.shape(0)) != n) {
-          throw py::value_error("codes must be one-dimensional with the length of values");
-        }
+        const py::array held = group_codes(codes, n);
+        const bool narrow = held.dtype().itemsize() == 4;
         GroupedSketches out;
         {
           // Safe without the GIL: both arrays are held by the caller for the whole call, and the

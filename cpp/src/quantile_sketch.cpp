@@ -11,6 +11,8 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "perfstats/detail/bytes.hpp"
 #include "perfstats/detail/parallel.hpp"
@@ -1013,6 +1015,246 @@ GroupedSketches sketch_groups(const std::int32_t* codes, const double* values, s
                               std::size_t threads) {
   return sketch_groups_of(codes, values, n, n_groups, relative_accuracy, max_buckets,
                           boundaries, threads);
+}
+
+}  // namespace perfstats
+
+// ---- streamed grouped fill -------------------------------------------------------------
+
+namespace perfstats {
+
+GroupedSketchBuilder::GroupedSketchBuilder(std::size_t n_groups, double relative_accuracy,
+                                           std::size_t max_buckets,
+                                           std::vector<double> boundaries)
+    : relative_accuracy_(relative_accuracy),
+      max_buckets_(max_buckets),
+      boundaries_(std::move(boundaries)) {
+  for (std::size_t j = 0; j < boundaries_.size(); ++j) {
+    if (!std::isfinite(boundaries_[j]) || (j > 0 && !(boundaries_[j] > boundaries_[j - 1]))) {
+      throw std::invalid_argument("boundaries must be finite and strictly increasing");
+    }
+  }
+  (void)QuantileSketch(relative_accuracy, max_buckets);  // validates both
+  grow(n_groups);
+}
+
+void GroupedSketchBuilder::grow(std::size_t n_groups) {
+  if (n_groups <= sketches_.size()) return;
+  lanes_.resize(n_groups * kLanes);
+  lane_buckets_.resize(n_groups * kLanes * (boundaries_.size() + 1), 0.0);
+  zeros_.resize(n_groups, 0.0);
+  mins_.resize(n_groups, kInf);
+  maxs_.resize(n_groups, -kInf);
+  sketches_.resize(n_groups, QuantileSketch(relative_accuracy_, max_buckets_));
+  fills_.resize(n_groups);
+  for (std::size_t g = 0; g < n_groups; ++g) refill(g);  // the sketches may have moved
+}
+
+void GroupedSketchBuilder::refill(std::size_t g) noexcept {
+  const QuantileSketch& sk = sketches_[g];
+  Fill& f = fills_[g];
+  f.counts = const_cast<double*>(sk.positive_.counts.data());
+  f.size = sk.positive_.counts.size();
+  f.scale = sk.scale_;
+  f.base = -sk.positive_.offset;
+  f.cells = nullptr;
+  f.bounds = nullptr;
+  f.shift = 0;
+  if (sk.scale_ > 0) {
+    const auto su = static_cast<std::size_t>(sk.scale_);
+    f.cells = tables().cells[su].data();
+    f.bounds = tables().bounds[su].data();
+    f.shift = 51 - sk.scale_;
+    f.base -= std::int64_t{1023} << sk.scale_;
+  }
+}
+
+// A value the hot loop cannot count: zero, negative, subnormal, or outside its group's store.
+// The store grows to cover it, coarsening the scale (both stores) while the range would exceed
+// max_buckets, as QuantileSketch::add does for a batch.
+void GroupedSketchBuilder::add_slow(std::size_t g, double v) {
+  mins_[g] = std::min(mins_[g], v);
+  maxs_[g] = std::max(maxs_[g], v);
+  if (v == 0.0) {
+    zeros_[g] += 1.0;
+    return;
+  }
+  QuantileSketch& sk = sketches_[g];
+  BucketStore& store = v > 0.0 ? sk.positive_ : sk.negative_;
+  const double m = std::fabs(v);
+  std::int64_t plo, phi, nlo, nhi;
+  while (!(fits(sk.positive_, v > 0.0 ? m : kInf, v > 0.0 ? m : 0.0, sk.scale_,
+                sk.max_buckets_, plo, phi) &&
+           fits(sk.negative_, v < 0.0 ? m : kInf, v < 0.0 ? m : 0.0, sk.scale_,
+                sk.max_buckets_, nlo, nhi))) {
+    sk.downscale_to(sk.scale_ - 1);
+  }
+  if (v > 0.0) {
+    store.cover(plo, phi);
+  } else {
+    store.cover(nlo, nhi);
+  }
+  store.counts[static_cast<std::size_t>(QuantileSketch::bucket_index(m, sk.scale_) -
+                                        store.offset)] += 1.0;
+  refill(g);
+}
+
+template <class Code>
+void GroupedSketchBuilder::add_rows(const Code* codes, const double* values, std::size_t n,
+                                    std::size_t first_row) {
+  using UCode = std::make_unsigned_t<Code>;
+  const std::size_t n_groups = sketches_.size();
+  // Checked before anything changes, so a bad chunk adds nothing: two branch-free scans in
+  // the codes' own width (signed compares vectorise with SSE2; unsigned ones do not).
+  const Code limit = n_groups > static_cast<std::size_t>(std::numeric_limits<Code>::max())
+                         ? std::numeric_limits<Code>::max()
+                         : static_cast<Code>(n_groups);
+  const bool all_fit = n_groups <= static_cast<std::size_t>(std::numeric_limits<Code>::max());
+  Code low = 0, high = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    low = codes[i] < low ? codes[i] : low;
+    high = codes[i] > high ? codes[i] : high;
+  }
+  bool bad = n > 0 && (low < 0 || (all_fit && high >= limit));
+  double mag = 0.0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double m = std::fabs(values[i]);
+    mag = m > mag ? m : mag;  // NaN never wins the comparison
+  }
+  bad = bad || mag == kInf;
+  if (bad) {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (static_cast<std::size_t>(static_cast<UCode>(codes[i])) >= n_groups) {
+        throw std::invalid_argument("group code " + std::to_string(codes[i]) + " at row " +
+                                    std::to_string(first_row + i) + " is outside [0, " +
+                                    std::to_string(n_groups) + ")");
+      }
+      if (std::fabs(values[i]) == kInf) {
+        throw std::invalid_argument("value " + describe(values[i]) + " at row " +
+                                    std::to_string(first_row + i) + " is not finite");
+      }
+    }
+  }
+  const std::size_t n_bounds = boundaries_.size();
+  const std::size_t nb = n_bounds + 1;
+  // Up to seven boundaries are found by a branch-free binary search over them padded with
+  // +inf (never below a finite value); more take the loop.
+  constexpr std::size_t kFixed = 7;
+  double fixed[kFixed];
+  for (std::size_t k = 0; k < kFixed; ++k) fixed[k] = k < n_bounds ? boundaries_[k] : kInf;
+  const bool few = n_bounds <= kFixed;
+  const double* bounds = boundaries_.data();
+  double* buckets = lane_buckets_.data();
+  Lane* lanes = lanes_.data();
+  const Fill* fills = fills_.data();
+
+  // Blocks of rows small enough to stay in L1, each read twice by two tight loops. First:
+  // each group's rows are spread over four lanes by row number, so a run of rows of one group
+  // updates four independent states (compensated sum, exact bucket counts).
+  constexpr std::size_t kRows = 512;
+  for (std::size_t start = 0; start < n; start += kRows) {
+    const std::size_t stop = std::min(n, start + kRows);
+    for (std::size_t i = start; i < stop; ++i) {
+      const double v = values[i];
+      if (std::isnan(v)) continue;
+      const auto g = static_cast<std::size_t>(codes[i]);
+      const std::size_t slot = g * kLanes + ((first_row + i) & (kLanes - 1));
+      Lane& s = lanes[slot];  // Kahan: comp holds what the last additions lost, negated
+      const double y = v - s.comp;
+      const double t = s.sum + y;
+      s.comp = (t - s.sum) - y;
+      s.sum = t;
+      std::size_t j = 0;  // boundaries below v
+      if (few) {
+        j = v > fixed[3] ? 4U : 0U;
+        j += v > fixed[j + 1] ? 2U : 0U;
+        j += v > fixed[j] ? 1U : 0U;
+      } else {
+        for (std::size_t k = 0; k < n_bounds; ++k) j += v > bounds[k] ? 1U : 0U;
+      }
+      buckets[slot * nb + j] += 1.0;
+    }
+    // Second: positive normal values are counted by the table lookup of QuantileSketch::add
+    // when their group's store covers them; the rest (and NaN, skipped there) go the slow way.
+    for (std::size_t i = start; i < stop; ++i) {
+      const double v = values[i];
+      const auto g = static_cast<std::size_t>(codes[i]);
+      if (v > DBL_MIN) {
+        const Fill& f = fills[g];
+        const std::uint64_t bits = bits_of(v) - 1;
+        std::int64_t idx;
+        if (f.scale > 0) {
+          const std::uint64_t mant = bits & kMantissaMask;
+          std::uint64_t k = f.cells[mant >> f.shift];
+          k += mant >= f.bounds[k + 1] ? 1U : 0U;
+          idx = static_cast<std::int64_t>((bits >> 52) << f.scale) +
+                static_cast<std::int64_t>(k);
+        } else {
+          idx = floor_shift(static_cast<std::int64_t>(bits >> 52) - 1023, -f.scale);
+        }
+        const auto at = static_cast<std::uint64_t>(idx + f.base);
+        if (at < f.size) {
+          f.counts[at] += 1.0;
+          if (at == 0 || at == f.size - 1) {  // rare: a candidate extreme
+            mins_[g] = std::min(mins_[g], v);
+            maxs_[g] = std::max(maxs_[g], v);
+          }
+          continue;
+        }
+      }
+      if (!std::isnan(v)) add_slow(g, v);
+    }
+  }
+}
+
+void GroupedSketchBuilder::add(const std::int32_t* codes, const double* values, std::size_t n,
+                               std::size_t first_row) {
+  add_rows(codes, values, n, first_row);
+}
+
+void GroupedSketchBuilder::add(const std::int64_t* codes, const double* values, std::size_t n,
+                               std::size_t first_row) {
+  add_rows(codes, values, n, first_row);
+}
+
+GroupedSketches GroupedSketchBuilder::finish() {
+  const std::size_t n_groups = sketches_.size();
+  const std::size_t nb = boundaries_.size() + 1;
+  GroupedSketches out;
+  out.bucket_counts.assign(n_groups * nb, 0.0);
+  for (std::size_t g = 0; g < n_groups; ++g) {
+    double count = 0.0;
+    for (std::size_t l = 0; l < kLanes; ++l) {
+      for (std::size_t j = 0; j < nb; ++j) {
+        const double c = lane_buckets_[(g * kLanes + l) * nb + j];
+        out.bucket_counts[g * nb + j] += c;
+        count += c;
+      }
+    }
+    if (count == 0.0) continue;
+    double sum = 0.0, comp = 0.0;
+    for (std::size_t l = 0; l < kLanes; ++l) {
+      const Lane& s = lanes_[g * kLanes + l];
+      neumaier(sum, comp, s.sum);
+      comp -= s.comp;
+    }
+    QuantileSketch& sk = sketches_[g];
+    sk.zero_count_ = zeros_[g];
+    sk.count_ = count;
+    sk.add_sum(sum);
+    sk.add_sum(comp);
+    sk.min_ = mins_[g];
+    sk.max_ = maxs_[g];
+  }
+  out.sketches = std::move(sketches_);
+  sketches_.clear();
+  lanes_.clear();
+  lane_buckets_.clear();
+  zeros_.clear();
+  mins_.clear();
+  maxs_.clear();
+  fills_.clear();
+  return out;
 }
 
 }  // namespace perfstats

@@ -81,7 +81,7 @@ template <class Key, class Code>
 std::vector<std::int64_t> window_codes(const Key* keys, std::size_t n_keys,
                                        const std::int64_t* ts, std::size_t n,
                                        const WindowGrid& grid, Code* codes,
-                                       std::size_t threads) {
+                                       std::size_t threads, std::size_t first_row) {
   if (grid.step <= 0 || grid.count <= 0) {
     throw std::invalid_argument("window grid must have a positive step and window count");
   }
@@ -136,15 +136,16 @@ std::vector<std::int64_t> window_codes(const Key* keys, std::size_t n_keys,
     if (row == kNoRow) continue;
     if (keys != nullptr && (keys[row] < 0 || static_cast<std::uint64_t>(keys[row]) >= n_keys)) {
       throw std::invalid_argument("group key " + std::to_string(keys[row]) + " at row " +
-                                  std::to_string(row) + " is outside [0, " +
+                                  std::to_string(first_row + row) + " is outside [0, " +
                                   std::to_string(n_keys) + ")");
     }
     if (ts[row] == kMissing) {
-      throw std::invalid_argument("timestamp at row " + std::to_string(row) +
+      throw std::invalid_argument("timestamp at row " + std::to_string(first_row + row) +
                                   " is missing (NaT)");
     }
     throw std::invalid_argument("timestamp " + std::to_string(ts[row]) + " at row " +
-                                std::to_string(row) + " lies outside the window grid");
+                                std::to_string(first_row + row) +
+                                " lies outside the window grid");
   }
   for (std::size_t t = 1; t < T; ++t) {
     for (std::size_t g = 0; g < n_groups; ++g) counts[0][g] += counts[t][g];
@@ -155,7 +156,7 @@ std::vector<std::int64_t> window_codes(const Key* keys, std::size_t n_keys,
 #define PERFSTATS_WINDOW_CODES(Key, Code)                                                    \
   template std::vector<std::int64_t> window_codes<Key, Code>(                                \
       const Key*, std::size_t, const std::int64_t*, std::size_t, const WindowGrid&, Code*,   \
-      std::size_t);
+      std::size_t, std::size_t);
 PERFSTATS_WINDOW_CODES(std::int8_t, std::int32_t)
 PERFSTATS_WINDOW_CODES(std::int16_t, std::int32_t)
 PERFSTATS_WINDOW_CODES(std::int32_t, std::int32_t)

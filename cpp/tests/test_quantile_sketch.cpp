@@ -293,3 +293,157 @@ TEST(QuantileSketch, GroupedFillEqualsOneSketchPerGroupAndSkipsNaN) {
   EXPECT_THROW(perfstats::sketch_groups(c.data(), v.data(), n, groups, 0.01),
                std::invalid_argument);
 }
+
+namespace {
+
+// Rows for the streamed grouped fill: skewed groups, NaN, zeros, negative values in one group,
+// subnormals, and one group so wide that its sketch must coarsen its scale.
+struct GroupedRows {
+  std::vector<std::int64_t> codes;
+  std::vector<double> values;
+};
+
+GroupedRows grouped_rows(std::size_t n, std::size_t groups) {
+  std::mt19937_64 rng(17);
+  std::lognormal_distribution<double> dist(6.0, 1.5);
+  std::lognormal_distribution<double> wide(0.0, 60.0);
+  GroupedRows r;
+  r.codes.resize(n);
+  r.values.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto g = static_cast<std::int64_t>(rng() % 3 == 0 ? rng() % groups : rng() % 2);
+    r.codes[i] = g;
+    double v = g == 4 ? wide(rng) : dist(rng);
+    if (g == 3) v = -v;
+    if (i % 29 == 0) v = 0.0;
+    if (i % 17 == 0) v = std::nan("");
+    if (i % 1001 == 5 && g == 1) v = 4.9e-320;
+    r.values[i] = v;
+  }
+  return r;
+}
+
+perfstats::GroupedSketches build_in_chunks(const GroupedRows& r, std::size_t groups,
+                                           const std::vector<std::size_t>& cuts,
+                                           const std::vector<double>& bounds) {
+  perfstats::GroupedSketchBuilder b(groups, 0.01, 256, bounds);
+  std::size_t from = 0;
+  for (std::size_t to : cuts) {
+    b.add(r.codes.data() + from, r.values.data() + from, to - from, from);
+    from = to;
+  }
+  return b.finish();
+}
+
+}  // namespace
+
+TEST(GroupedSketchBuilder, EqualsOneSketchPerGroupAndTheBatchFillButForSumRounding) {
+  const std::size_t n = 120001, groups = 9;
+  const GroupedRows r = grouped_rows(n, groups);
+  const std::vector<double> bounds = {-100.0, 0.0, 500.0, 5000.0};
+  const auto got = build_in_chunks(r, groups, {n}, bounds);
+  const auto batch =
+      perfstats::sketch_groups(r.codes.data(), r.values.data(), n, groups, 0.01, 256, bounds, 1);
+  EXPECT_EQ(got.bucket_counts, batch.bucket_counts);
+  for (std::size_t g = 0; g < groups; ++g) {
+    // independent oracle: one QuantileSketch fed the group's values one at a time
+    QuantileSketch one(0.01, 256);
+    long double exact = 0.0L, magnitude = 0.0L;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (r.codes[i] != static_cast<std::int64_t>(g) || std::isnan(r.values[i])) continue;
+      one.add(r.values[i]);
+      exact += r.values[i];
+      magnitude += std::fabs(r.values[i]);
+    }
+    const QuantileSketch& s = got.sketches[g];
+    EXPECT_EQ(s.scale(), one.scale()) << g;
+    EXPECT_TRUE(s.positive() == one.positive()) << g;
+    EXPECT_TRUE(s.negative() == one.negative()) << g;
+    EXPECT_EQ(s.zero_count(), one.zero_count()) << g;
+    EXPECT_EQ(s.count(), one.count()) << g;
+    EXPECT_EQ(s.min(), one.min()) << g;
+    EXPECT_EQ(s.max(), one.max()) << g;
+    EXPECT_LE(std::fabs(static_cast<long double>(s.sum()) - exact), 1e-15L * magnitude) << g;
+    EXPECT_EQ(s.scale(), batch.sketches[g].scale()) << g;
+  }
+  EXPECT_LT(got.sketches[4].scale(), got.sketches[0].scale());  // the wide group coarsened
+  EXPECT_LT(got.sketches[1].scale(), got.sketches[0].scale());  // so did the subnormal one
+  EXPECT_FALSE(got.sketches[3].negative().empty());
+}
+
+TEST(GroupedSketchBuilder, ChunksDoNotChangeAnyBit) {
+  const std::size_t n = 50000, groups = 7;
+  const GroupedRows r = grouped_rows(n, groups);
+  const std::vector<double> bounds = {100.0, 1000.0};
+  const auto whole = build_in_chunks(r, groups, {n}, bounds);
+  for (const std::vector<std::size_t>& cuts :
+       {std::vector<std::size_t>{1, 2, 3, 4093, 20000, n}, std::vector<std::size_t>{17, n},
+        std::vector<std::size_t>{n / 2, n / 2, n}}) {
+    const auto split = build_in_chunks(r, groups, cuts, bounds);
+    EXPECT_EQ(split.bucket_counts, whole.bucket_counts);
+    for (std::size_t g = 0; g < groups; ++g) {
+      EXPECT_EQ(split.sketches[g].to_bytes(), whole.sketches[g].to_bytes()) << g;
+    }
+  }
+}
+
+TEST(GroupedSketchBuilder, BadRowsAreNamedInTheWholeInputAndAddNothing) {
+  const std::size_t n = 3000, groups = 3;
+  GroupedRows r = grouped_rows(n, groups);
+  perfstats::GroupedSketchBuilder b(groups, 0.01, 256, {});
+  b.add(r.codes.data(), r.values.data(), 1000, 0);
+  r.codes[1500] = 3;
+  try {
+    b.add(r.codes.data() + 1000, r.values.data() + 1000, 1000, 1000);
+    FAIL() << "no throw";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("3 at row 1500 is outside [0, 3)"), std::string::npos)
+        << e.what();
+  }
+  r.codes[1500] = -1;
+  try {
+    b.add(r.codes.data() + 1000, r.values.data() + 1000, 1000, 1000);
+    FAIL() << "no throw";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("-1 at row 1500"), std::string::npos) << e.what();
+  }
+  r.codes[1500] = 0;
+  r.values[1700] = -std::numeric_limits<double>::infinity();
+  try {
+    b.add(r.codes.data() + 1000, r.values.data() + 1000, 1000, 1000);
+    FAIL() << "no throw";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("-inf at row 1700"), std::string::npos) << e.what();
+  }
+  r.values[1700] = 1.0;
+  b.grow(2);  // never shrinks
+  EXPECT_EQ(b.n_groups(), groups);
+  b.add(r.codes.data() + 1000, r.values.data() + 1000, 2000, 1000);
+  const auto got = b.finish();
+  const auto clean = build_in_chunks(r, groups, {n}, {});
+  for (std::size_t g = 0; g < groups; ++g) {
+    QuantileSketch a = got.sketches[g], c = clean.sketches[g];
+    EXPECT_TRUE(a.positive() == c.positive() && a.count() == c.count()) << g;
+  }
+  EXPECT_THROW(perfstats::GroupedSketchBuilder(2, 0.01, 256, {5.0, 1.0}), std::invalid_argument);
+  EXPECT_THROW(perfstats::GroupedSketchBuilder(2, 1.5), std::invalid_argument);
+}
+
+TEST(GroupedSketchBuilder, GrowsGroupsBetweenChunks) {
+  const std::vector<std::int32_t> first = {0, 1, 0};
+  const std::vector<std::int32_t> second = {2, 3, 1};
+  const std::vector<double> v = {1.0, 2.0, 3.0};
+  perfstats::GroupedSketchBuilder b(2, 0.01);
+  b.add(first.data(), v.data(), 3, 0);
+  EXPECT_THROW(b.add(second.data(), v.data(), 3, 3), std::invalid_argument);
+  b.grow(4);
+  b.add(second.data(), v.data(), 3, 3);
+  const auto got = b.finish();
+  ASSERT_EQ(got.sketches.size(), 4U);
+  EXPECT_EQ(got.sketches[0].count(), 2.0);
+  EXPECT_EQ(got.sketches[0].sum(), 4.0);
+  EXPECT_EQ(got.sketches[1].count(), 2.0);
+  EXPECT_EQ(got.sketches[1].max(), 3.0);
+  EXPECT_EQ(got.sketches[2].min(), 1.0);
+  EXPECT_EQ(got.sketches[3].count(), 1.0);
+}

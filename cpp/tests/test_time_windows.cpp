@@ -149,6 +149,13 @@ TEST(TimeWindows, BadInputNamesTheRow) {
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("row 7 is missing"), std::string::npos) << e.what();
   }
+  try {  // a chunk starting at row 1000 of the whole input names the row in the whole
+    (void)perfstats::window_codes(keys.data(), 2, ts.data(), ts.size(), g, codes.data(), 1,
+                                  1000);
+    FAIL() << "no throw";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("row 1007 is missing"), std::string::npos) << e.what();
+  }
   ts[7] = ts.back() + 60'000;
   EXPECT_THROW(
       (void)perfstats::window_codes(keys.data(), 2, ts.data(), ts.size(), g, codes.data(), 1),

@@ -72,6 +72,21 @@ class QuantileSketch:
     def __copy__(self) -> QuantileSketch: ...
 
 def quantiles_of(sketches: list[QuantileSketch], q: Any) -> npt.NDArray[np.float64]: ...
+
+class GroupedSketchBuilder:
+    def __init__(
+        self,
+        n_groups: int,
+        relative_accuracy: float = 0.01,
+        max_buckets: int = 4096,
+        boundaries: list[float] = ...,
+    ) -> None: ...
+    def grow(self, n_groups: int) -> None: ...
+    @property
+    def n_groups(self) -> int: ...
+    def add(self, codes: Any, values: Any, first_row: int = 0) -> None: ...
+    def finish(self) -> tuple[list[QuantileSketch], npt.NDArray[np.float64]]: ...
+
 def sketch_groups(
     codes: Any,
     values: Any,
@@ -92,6 +107,7 @@ def window_codes(
     step: int,
     n_windows: int,
     threads: int = 0,
+    first_row: int = 0,
 ) -> tuple[npt.NDArray[np.integer[Any]], npt.NDArray[np.int64]]: ...
 
 # ---- moments and hypothesis tests (stats-tests) ----

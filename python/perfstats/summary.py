@@ -100,44 +100,53 @@ def events_frame(events: Any) -> pd.DataFrame:
             "column 'timestamp' must be datetime64; read the data with "
             "perfstats.read_events to parse and convert it"
         )
+    _check_ms_columns(frame)
+    return frame
+
+
+def _check_ms_columns(frame: pd.DataFrame) -> None:
+    """Raises naming the column and first row of a non-numeric, negative or infinite
+    duration (``*_ms``); NaN is "not applicable" and fine."""
+    import pandas as pd
+
     for col in [c for c in frame.columns if c.endswith("_ms")]:
         values = frame[col]
         if not pd.api.types.is_numeric_dtype(values):
             raise TypeError(f"column {col!r} must be numeric (ms), got {values.dtype}")
         arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
-        # two NaN-ignoring reductions, no 10M-row masks unless something is wrong
-        if len(arr) == 0 or (np.fmin.reduce(arr) >= 0 and np.fmax.reduce(arr) < np.inf):
-            continue
-        bad = np.isinf(arr) | (arr < 0)
-        if bad.any():
+        bad = _bad_ms(arr)
+        if bad is not None:
             row = int(np.argmax(bad))
             raise ValueError(
                 f"column {col!r} has {int(bad.sum())} negative or infinite value(s); "
                 f"the first is row {row} ({arr[row]})"
             )
-    return frame
 
 
 # Canonical columns summarize never reads unless it groups by them.
 _UNUSED = ("variant", "model", "steps", "user_id", "session_id")
 
 
-def _read_parquet_columns(path: str | os.PathLike[str], by: list[str]) -> pd.DataFrame:
-    """The columns of the Parquet file at `path` that summarize uses, read straight by
-    pyarrow (no identifier or unused text columns decoded, row groups decoded in
-    parallel, no block consolidation copy)."""
+def _check_parquet_path(path: str | os.PathLike[str]) -> None:
     if os.fspath(path).lower().endswith((".csv", ".tsv", ".json", ".jsonl", ".arrow")):
         raise ValueError(
             f"summarize reads Parquet paths only, got {os.fspath(path)!r}; read other "
             "files with perfstats.read_events"
         )
     try:
-        import pyarrow.parquet as pq
+        import pyarrow.parquet  # noqa: F401
     except ImportError as exc:  # pragma: no cover - pyarrow is in the test venv
         raise ImportError(
             "summarizing a Parquet path needs pyarrow: pip install 'perfstats[pandas]'"
         ) from exc
+
+
+def _read_parquet_columns(path: str | os.PathLike[str], by: list[str]) -> pd.DataFrame:
+    """The columns of the Parquet file at `path` that summarize uses, read straight by
+    pyarrow (no identifier or unused text columns decoded, row groups decoded in
+    parallel, no block consolidation copy)."""
     import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
 
     names = pq.read_schema(path).names
     wanted = [c for c in names if c not in _UNUSED or c in by]
@@ -152,6 +161,254 @@ def _read_parquet_columns(path: str | os.PathLike[str], by: list[str]) -> pd.Dat
     table = split.to_table(columns=wanted).combine_chunks()
     frame: pd.DataFrame = table.to_pandas(split_blocks=True, self_destruct=True)
     return frame
+
+
+# Known columns summarize computes from (besides timestamp, latency and the keys).
+_USED_KNOWN = ("success", "error", "input_tokens", "output_tokens", "cost_usd")
+_UNIT_NS = {
+    "seconds": 10**9,
+    "milliseconds": 10**6,
+    "microseconds": 10**3,
+    "nanoseconds": 1,
+}
+_NO_KEY = object()  # the dictionary entry of missing keys while streaming
+
+
+@dataclass
+class _Streamed:
+    """What one pass over a Parquet file's row groups yields for :func:`summarize`."""
+
+    columns: list[str]  # every column of the file
+    codes: (
+        npt.NDArray[np.int64] | None
+    )  # group code per row, kept only if `frame` needs it
+    counts: npt.NDArray[np.int64]  # rows per code
+    n_total: int
+    labels: list[npt.NDArray[Any]]
+    names: list[str]
+    latency: tuple[list[_core.QuantileSketch], npt.NDArray[np.float64]]
+    frame: pd.DataFrame  # the other columns summarize computes from, whole
+
+
+def _bad_ms(values: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_] | None:
+    """Mask of negative or infinite values, or None when there are none (two
+    NaN-ignoring reductions, no mask, in the common case)."""
+    if len(values) == 0 or (
+        np.fmin.reduce(values) >= 0 and np.fmax.reduce(values) < np.inf
+    ):
+        return None
+    bad = np.isinf(values) | (values < 0)
+    return bad if bad.any() else None
+
+
+def _one_array(column: Any) -> Any:
+    """A pyarrow ChunkedArray as one Array, without a copy when it has one chunk
+    (combine_chunks copies even then)."""
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
+def _float_values(array: Any) -> npt.NDArray[np.float64]:
+    """A pyarrow numeric array as float64 with NaN for nulls (no copy when it is one)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if array.type != pa.float64():
+        array = array.cast(pa.float64())
+    if array.null_count:
+        array = pc.fill_null(array, np.nan)
+    out: npt.NDArray[np.float64] = array.to_numpy(zero_copy_only=False)
+    return out
+
+
+def _stream_parquet(
+    path: str | os.PathLike[str],
+    by: list[str],
+    every: str | None,
+    edges: list[float],
+    relative_accuracy: float,
+) -> _Streamed | None:
+    """Window codes, rows per group and latency sketches of the Parquet file at `path`,
+    one row group at a time: pyarrow decodes the next row groups on another thread while
+    the C++ passes (GIL released) take the current one, and only per-group state stays
+    in memory. None when the file does not have the shape this handles (windows, at
+    most one dictionary-encoded key, integer timestamps with row-group statistics, a
+    numeric latency column); summarize then reads the file whole."""
+    import collections
+    import concurrent.futures
+    import json as json_
+
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path, memory_map=True)  # no copy from the page cache
+    schema = pf.schema_arrow
+    meta = pf.metadata
+    names = list(schema.names)
+    keys = [c for c in by if c in names]
+    if (
+        every is None
+        or meta.num_rows == 0
+        or len(keys) > 1
+        or "timestamp" not in names
+        or "latency_ms" not in names
+        or not pa.types.is_timestamp(schema.field("timestamp").type)
+        or not (
+            pa.types.is_floating(schema.field("latency_ms").type)
+            or pa.types.is_integer(schema.field("latency_ms").type)
+        )
+        or (keys and not pa.types.is_dictionary(schema.field(keys[0]).type))
+    ):
+        return None
+    # The window grid from the row groups' statistics of the timestamp column.
+    paths = [meta.schema.column(i).path for i in range(meta.num_columns)]
+    if "timestamp" not in paths:
+        return None
+    k = paths.index("timestamp")
+    logical = json_.loads(meta.schema.column(k).logical_type.to_json())
+    unit = _UNIT_NS.get(str(logical.get("timeUnit", "")))
+    if unit is None:
+        return None
+    lo = hi = None
+    for r in range(meta.num_row_groups):
+        column = meta.row_group(r).column(k)
+        stats = column.statistics
+        if meta.row_group(r).num_rows == 0:
+            continue
+        if column.physical_type != "INT64" or stats is None or not stats.has_min_max:
+            return None
+        lo = stats.min_raw * unit if lo is None else min(lo, stats.min_raw * unit)
+        hi = stats.max_raw * unit if hi is None else max(hi, stats.max_raw * unit)
+    if lo is None or hi is None:
+        return None
+    step = _window(every).value
+    origin = lo // step * step
+    n_windows = (hi - origin) // step + 1
+
+    core = ["timestamp", "latency_ms", *keys]
+    wanted = [c for c in names if c not in _UNUSED or c in by]
+    rest = [
+        c for c in wanted if c not in core and (c not in _KNOWN or c in _USED_KNOWN)
+    ]
+    if any(c.endswith("_ms") for c in rest):
+        rest.append("latency_ms")  # the phases' tail shares need every latency
+    columns = [c for c in wanted if c in core or c in rest]
+    ts_type = schema.field("timestamp").type
+
+    ids: dict[Any, int] = {}  # key value -> key number, in order of first appearance
+    counts = np.zeros(0, dtype=np.int64)
+    builder = _core.GroupedSketchBuilder(
+        n_windows, relative_accuracy, 4096, list(edges)
+    )
+    all_codes = np.empty(meta.num_rows, dtype=np.int64) if rest else None
+    kept: list[Any] = []
+    offset = 0
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        ahead: collections.deque[concurrent.futures.Future[Any]] = collections.deque()
+        queued = 0
+        for r in range(meta.num_row_groups):
+            while queued < meta.num_row_groups and len(ahead) < 2:
+                ahead.append(pool.submit(pf.read_row_group, queued, columns=columns))
+                queued += 1
+            table = ahead.popleft().result()
+            n = table.num_rows
+            if n == 0:
+                continue
+            stamps = _one_array(table.column("timestamp"))
+            if stamps.null_count:
+                nulls = stamps.is_null().to_numpy(zero_copy_only=False)
+                row = int(np.flatnonzero(nulls)[0])
+                raise ValueError(f"timestamp at row {offset + row} is missing (NaT)")
+            if ts_type.unit != "ns":
+                stamps = stamps.cast(pa.timestamp("ns", tz=ts_type.tz))
+            ts = stamps.to_numpy(zero_copy_only=False).view(np.int64)
+            key_codes: npt.NDArray[np.integer[Any]] | None = None
+            if keys:
+                arr = _one_array(table.column(keys[0]))
+                lut = np.array(
+                    [ids.setdefault(v, len(ids)) for v in arr.dictionary.to_pylist()],
+                    dtype=np.int64,
+                )
+                if arr.null_count:
+                    lut = np.append(lut, ids.setdefault(_NO_KEY, len(ids)))
+                    idx = arr.indices.fill_null(len(lut) - 1).to_numpy()
+                    key_codes = lut[idx]
+                else:
+                    idx = arr.indices.to_numpy()
+                    same = len(lut) == 0 or np.array_equal(lut, np.arange(len(lut)))
+                    key_codes = idx if same else lut[idx]
+            n_keys = max(len(ids), 1)
+            lat = _float_values(_one_array(table.column("latency_ms")))
+            bad = _bad_ms(lat)
+            if bad is not None:
+                row = int(np.argmax(bad))
+                total = int(bad.sum())
+                # the message counts them all: the later row groups' latencies are read
+                for later in range(r + 1, meta.num_row_groups):
+                    more = pf.read_row_group(later, columns=["latency_ms"])
+                    rest_bad = _bad_ms(_float_values(_one_array(more.column(0))))
+                    total += 0 if rest_bad is None else int(rest_bad.sum())
+                raise ValueError(
+                    f"column 'latency_ms' has {total} negative or infinite value(s); "
+                    f"the first is row {offset + row} ({lat[row]})"
+                )
+            codes, chunk_counts = _core.window_codes(
+                key_codes, n_keys, ts, origin, step, n_windows, 1, offset
+            )  # one thread: the other core is decoding the next row group
+            if len(chunk_counts) > len(counts):
+                counts = np.concatenate(
+                    [counts, np.zeros(len(chunk_counts) - len(counts), np.int64)]
+                )
+            counts[: len(chunk_counts)] += chunk_counts
+            builder.grow(n_keys * n_windows)
+            builder.add(codes, lat, offset)
+            if all_codes is not None:
+                all_codes[offset : offset + n] = codes
+                kept.append(table.select(rest))
+            offset += n
+
+    n_keys = max(len(ids), 1)
+    n_total = n_keys * n_windows
+    builder.grow(n_total)
+    sketches, hist = builder.finish()
+    counts = np.concatenate([counts, np.zeros(n_total - len(counts), np.int64)])
+    labels: list[npt.NDArray[Any]] = []
+    out_names: list[str] = []
+    if keys:
+        values = [v for v in ids if v is not _NO_KEY]
+        if _NO_KEY in ids:  # missing keys form the last group, as in _group_codes
+            order = np.array([ids[v] for v in values] + [ids[_NO_KEY]], dtype=np.int64)
+            src = (order[:, None] * n_windows + np.arange(n_windows)).ravel()
+            counts = counts[src]
+            hist = hist[src]
+            sketches = [sketches[i] for i in src]
+            if all_codes is not None:
+                lut_codes = np.empty(n_total, dtype=np.int64)
+                lut_codes[src] = np.arange(n_total)
+                all_codes = lut_codes[all_codes]
+            values.append(None)
+        key_labels = np.empty(len(values), dtype=object)
+        key_labels[:] = values
+        labels.append(key_labels)
+        out_names.append(keys[0])
+    starts = pd.to_datetime(origin + step * np.arange(n_windows), utc=True)
+    labels.append(np.asarray(starts, dtype=object))
+    out_names.append("window_start")
+    frame: pd.DataFrame = (
+        pa.concat_tables(kept).to_pandas(split_blocks=True, self_destruct=True)
+        if kept
+        else pd.DataFrame(index=pd.RangeIndex(offset))
+    )
+    return _Streamed(
+        columns=names,
+        codes=all_codes,
+        counts=counts,
+        n_total=n_total,
+        labels=labels,
+        names=out_names,
+        latency=(sketches, hist),
+        frame=frame,
+    )
 
 
 @dataclass
@@ -360,7 +617,13 @@ def summarize(
         Events in the canonical schema (see :func:`perfstats.read_events`), or the path
         of a Parquet file in that schema, of which only the columns used here are read.
         Only ``timestamp`` is required; every metric whose columns exist is computed and
-        the rest are listed in ``Summary.missing``.
+        the rest are listed in ``Summary.missing``. With ``every`` and at most one
+        (dictionary-encoded, e.g. categorical) grouping column, a Parquet file is read
+        one row group at a time, the next decoded while the current is counted, and its
+        timestamps, keys and latencies never held whole: memory for them is bounded by a
+        few row groups, however large the file. Other metric columns (errors, tokens,
+        cost, phases, outcomes, scores) are still kept whole. The result equals that of
+        the same file read into a DataFrame, bit for bit.
     by : str or list of str or None, default "endpoint"
         Grouping columns; grouping columns that do not exist are dropped (and reported).
     every : str, optional
@@ -413,13 +676,6 @@ def summarize(
     import pandas as pd
 
     by_list = [by] if isinstance(by, str) else list(by or [])
-    if isinstance(events, (str, os.PathLike)):
-        events = _read_parquet_columns(events, by_list)
-    frame = events_frame(events)
-    missing: dict[str, str] = {}
-    for col in [c for c in by_list if c not in frame.columns]:
-        missing[f"by {col}"] = f"no {col!r} column; not grouped by it"
-    by_list = [c for c in by_list if c in frame.columns]
     qs = tuple(float(q) for q in quantiles)
     for q in qs:
         if not 0.0 <= q <= 1.0:
@@ -427,10 +683,38 @@ def summarize(
     buckets = tuple(float(b) for b in sla_buckets_ms)
     if any(b2 <= b1 for b1, b2 in itertools.pairwise(buckets)) or not buckets:
         raise ValueError(f"sla_buckets_ms must be strictly increasing, got {buckets}")
+    # exact upper-inclusive counts at the SLA bounds and the SLA target, in C++
+    edges = sorted({*buckets, float(sla_target_ms)})
 
-    if len(frame) == 0:
-        raise ValueError("events are empty: nothing to summarize")
-    codes, row_counts, n_total, labels, names = _group_codes(frame, by_list, every)
+    streamed: _Streamed | None = None
+    if isinstance(events, (str, os.PathLike)):
+        _check_parquet_path(events)
+        if every is not None:
+            _window(every)  # a bad window is reported before the file is read
+        streamed = _stream_parquet(events, by_list, every, edges, relative_accuracy)
+        if streamed is None:
+            events = _read_parquet_columns(events, by_list)
+    if streamed is not None:
+        frame = streamed.frame
+        _check_ms_columns(frame)
+        columns = streamed.columns
+    else:
+        frame = events_frame(events)
+        columns = list(frame.columns)
+    missing: dict[str, str] = {}
+    for col in [c for c in by_list if c not in columns]:
+        missing[f"by {col}"] = f"no {col!r} column; not grouped by it"
+    by_list = [c for c in by_list if c in columns]
+
+    codes: npt.NDArray[np.integer[Any]] | None
+    if streamed is not None:
+        codes = streamed.codes
+        row_counts, n_total = streamed.counts, streamed.n_total
+        labels, names = streamed.labels, streamed.names
+    else:
+        if len(frame) == 0:
+            raise ValueError("events are empty: nothing to summarize")
+        codes, row_counts, n_total, labels, names = _group_codes(frame, by_list, every)
     counts = row_counts.astype(np.float64)
     present = np.flatnonzero(counts)
     pos = present  # rows of the output, in code order (sorted keys, then time)
@@ -440,9 +724,14 @@ def summarize(
     # np.bincount wants int64, converted once on first use.
     wide: list[npt.NDArray[np.int64]] = []
 
+    def group_codes() -> npt.NDArray[np.integer[Any]]:
+        if codes is None:  # pragma: no cover - streamed codes are kept when needed
+            raise AssertionError("no group codes kept for a per-row column")
+        return codes
+
     def per_group(weights: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         if not wide:
-            wide.append(codes.astype(np.int64, copy=False))
+            wide.append(group_codes().astype(np.int64, copy=False))
         out = np.bincount(wide[0], weights=weights, minlength=n_total)
         return out[pos].astype(np.float64)
 
@@ -453,8 +742,8 @@ def summarize(
         ts = frame["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
         first = np.full(n_total, np.iinfo(np.int64).max)
         last = np.full(n_total, np.iinfo(np.int64).min)
-        np.minimum.at(first, codes, ts)
-        np.maximum.at(last, codes, ts)
+        np.minimum.at(first, group_codes(), ts)
+        np.maximum.at(last, group_codes(), ts)
         span_s = (last[pos] - first[pos]) / 1e9
     with np.errstate(divide="ignore", invalid="ignore"):
         cols["throughput_rps"] = np.where(span_s > 0, cols["count"] / span_s, np.nan)
@@ -480,24 +769,34 @@ def summarize(
     sketches: dict[int, dict[str, QuantileSketch]] = {int(g): {} for g in pos}
 
     def sketch_column(
-        name: str, values: npt.NDArray[np.float64], boundaries: Sequence[float] = ()
+        name: str,
+        values: npt.NDArray[np.float64] | None,
+        boundaries: Sequence[float] = (),
     ) -> tuple[list[_core.QuantileSketch], npt.NDArray[np.float64]]:
         """The present groups' sketches (C++ objects, for one-call quantile tables) and
-        their counts between `boundaries`; the wrapped sketches go to `sketches`."""
-        cores, bucket_counts = _core.sketch_groups(
-            codes, values, n_total, relative_accuracy, 4096, list(boundaries)
-        )
+        their counts between `boundaries`; the wrapped sketches go to `sketches`. The
+        latency sketches of a streamed file come with it (`values` None)."""
+        if values is None and streamed is not None:
+            cores, bucket_counts = streamed.latency
+        else:
+            builder = _core.GroupedSketchBuilder(
+                n_total, relative_accuracy, 4096, list(boundaries)
+            )
+            builder.add(group_codes(), values, 0)
+            cores, bucket_counts = builder.finish()
         present = [cores[g] for g in pos]
         for g, core in zip(pos, present, strict=True):
             sketches[int(g)][name] = QuantileSketch._wrap(core)
         return present, bucket_counts[pos]
 
     # latency
-    if "latency_ms" in frame.columns:
-        lat = frame["latency_ms"].to_numpy(dtype=np.float64, na_value=np.nan)
-        # exact upper-inclusive counts at the SLA bounds and the SLA target, in C++
-        edges = sorted({*buckets, float(sla_target_ms)})
-        lat_sketches, hist = sketch_column("latency_ms", lat, edges)
+    if "latency_ms" in columns:
+        lat: npt.NDArray[np.float64] | None = None
+        if "latency_ms" in frame.columns:
+            lat = frame["latency_ms"].to_numpy(dtype=np.float64, na_value=np.nan)
+        lat_sketches, hist = sketch_column(
+            "latency_ms", None if streamed is not None else lat, edges
+        )
         qtab = _core.quantiles_of(lat_sketches, np.array(qs)).reshape(len(pos), len(qs))
         cols["latency_mean"] = np.array([s.mean for s in lat_sketches])
         for j, q in enumerate(qs):
@@ -514,12 +813,12 @@ def summarize(
             cols["sla_compliance"] = cum[:, edges.index(float(sla_target_ms))] / n_known
         # phases and their share of the tail
         phases = [c for c in frame.columns if c.endswith("_ms") and c != "latency_ms"]
-        if phases:
+        if phases and lat is not None:
             known = ~np.isnan(lat)
             p99 = _core.quantiles_of(lat_sketches, np.array([0.99]))[:, 0]
             threshold = np.full(n_total, np.inf)
             threshold[pos] = p99
-            tail = known & (lat >= threshold[codes])
+            tail = known & (lat >= threshold[group_codes()])
             tail_latency = per_group(np.where(tail, lat, 0.0))
             shares = []
             for ph in phases:

@@ -19,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,8 @@ struct BucketStore {
   void trim();
   bool operator==(const BucketStore& other) const;
 };
+
+class GroupedSketchBuilder;
 
 class QuantileSketch {
  public:
@@ -112,6 +115,7 @@ class QuantileSketch {
   bool operator!=(const QuantileSketch& other) const { return !(*this == other); }
 
  private:
+  friend class GroupedSketchBuilder;  // fills the stores of many sketches in one row pass
   QuantileSketch(int scale, std::size_t max_buckets, bool);
   void downscale_to(int scale);
   void add_validated(const double* values, const double* weights, std::size_t n,
@@ -155,5 +159,72 @@ GroupedSketches sketch_groups(const std::int32_t* codes, const double* values, s
                               std::size_t max_buckets = QuantileSketch::kDefaultMaxBuckets,
                               const std::vector<double>& boundaries = {},
                               std::size_t threads = 0);
+
+// The grouped fill of sketch_groups, streamed: rows arrive in chunks (a Parquet row group at a
+// time, say) and only per-group state is kept, so memory does not grow with the rows. One pass
+// per chunk; nothing is sorted or copied. A group's stores grow when a value falls outside
+// them, coarsening the scale exactly when adding all its values at once would.
+//
+// finish() returns the sketches and bucket counts of sketch_groups over all rows: the same
+// buckets, scale, count, min and max. The compensated sum is accumulated per group in four
+// lanes by row number (global row mod 4, so consecutive rows of a group never wait on each
+// other), which rounds differently from QuantileSketch::add in the last bits but depends only
+// on the rows, never on how they were split into chunks: two builders fed the same rows in any
+// chunks finish bit for bit equal. Not thread-safe: one builder is fed by one thread at a time.
+class GroupedSketchBuilder {
+ public:
+  GroupedSketchBuilder(std::size_t n_groups, double relative_accuracy,
+                       std::size_t max_buckets = QuantileSketch::kDefaultMaxBuckets,
+                       std::vector<double> boundaries = {});
+
+  // Allows codes up to n_groups - 1 from now on (never fewer groups than before).
+  void grow(std::size_t n_groups);
+  std::size_t n_groups() const noexcept { return sketches_.size(); }
+  const std::vector<double>& boundaries() const noexcept { return boundaries_; }
+
+  // Adds rows values[i] to group codes[i], row i being row first_row + i of the whole input;
+  // NaN values are missing and skipped. Throws std::invalid_argument naming the row of the
+  // first code outside [0, n_groups) or infinite value, and then adds nothing of the chunk.
+  void add(const std::int32_t* codes, const double* values, std::size_t n,
+           std::size_t first_row = 0);
+  void add(const std::int64_t* codes, const double* values, std::size_t n,
+           std::size_t first_row = 0);
+
+  // The sketches and bucket counts (as sketch_groups); the builder is left empty.
+  GroupedSketches finish();
+
+ private:
+  static constexpr std::size_t kLanes = 4;
+  // Running compensated (Kahan) sum of one group's rows with one row number mod 4.
+  struct Lane {
+    double sum = 0.0, comp = 0.0;
+  };
+  // Where a group's positive counts live at its current scale, for the hot loop.
+  struct Fill {
+    double* counts = nullptr;
+    std::int64_t base = 0;   // bucket index + base = position in counts
+    std::uint64_t size = 0;  // positions covered
+    const std::uint16_t* cells = nullptr;
+    const std::uint64_t* bounds = nullptr;
+    int scale = 0;
+    int shift = 0;
+  };
+  void refill(std::size_t g) noexcept;
+  void add_slow(std::size_t g, double v);
+  template <class Code>
+  void add_rows(const Code* codes, const double* values, std::size_t n, std::size_t first_row);
+
+  double relative_accuracy_;
+  std::size_t max_buckets_;
+  std::vector<double> boundaries_;
+  std::vector<Lane> lanes_;           // n_groups x kLanes
+  std::vector<double> lane_buckets_;  // n_groups x kLanes x (boundaries + 1)
+  std::vector<double> zeros_;         // per group
+  // Per group: the extremes, updated only by values in a store's edge buckets or outside the
+  // stores (the store spans exactly [bucket of min, bucket of max], so no other can be one).
+  std::vector<double> mins_, maxs_;
+  std::vector<QuantileSketch> sketches_;
+  std::vector<Fill> fills_;
+};
 
 }  // namespace perfstats

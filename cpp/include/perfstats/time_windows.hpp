@@ -29,11 +29,12 @@ WindowGrid window_grid(const std::int64_t* ts, std::size_t n, std::int64_t step)
 // n_keys * grid.count exceeds its range) or int64_t. Throws std::invalid_argument naming
 // the first row whose key is outside [0, n_keys) or whose timestamp lies outside the grid.
 // `threads` split the rows (0: two for large inputs, else one); the result does not depend
-// on it. `codes` must hold n entries and not overlap the inputs.
+// on it. `codes` must hold n entries and not overlap the inputs. Rows are numbered from
+// `first_row` in the messages (the offset of a chunk, such as a Parquet row group).
 template <class Key, class Code>
 std::vector<std::int64_t> window_codes(const Key* keys, std::size_t n_keys,
                                        const std::int64_t* ts, std::size_t n,
                                        const WindowGrid& grid, Code* codes,
-                                       std::size_t threads = 0);
+                                       std::size_t threads = 0, std::size_t first_row = 0);
 
 }  // namespace perfstats
