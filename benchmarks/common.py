@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import platform
@@ -35,13 +36,16 @@ def best_wall_and_cpu(
 
     Every function is called once as a warm-up, then the functions take turns in each
     round, so a change in machine load during the run touches all of them alike. CPU
-    time (time.process_time) counts every thread of the process.
+    time (time.process_time) counts every thread of the process. Garbage is collected
+    before each call (outside the timing), so no contender pays for cycles another
+    left behind (a pandas result's reference cycles hold hundreds of MB until then).
     """
     for fn in fns.values():
         fn()
     best = {name: {"wall": float("inf"), "cpu": float("inf")} for name in fns}
     for _ in range(rounds):
         for name, fn in fns.items():
+            gc.collect()
             wall, cpu = time.perf_counter(), time.process_time()
             fn()
             cpu = time.process_time() - cpu
