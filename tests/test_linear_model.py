@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -343,6 +344,28 @@ def test_nearly_collinear_large_designs_hand_off_to_extended_precision() -> None
     np.testing.assert_allclose(fit.coefficients, exact, rtol=1e-11)
     in_double = np.linalg.solve(design.T @ design, design.T @ y)
     assert np.max(np.abs(in_double / exact - 1.0)) > 1e-6
+
+
+@pytest.mark.parametrize("n", [5_000, 30_000])  # dense and streamed
+@pytest.mark.parametrize("scale", [1e-200, 1e160, 1e200])
+def test_columns_in_extreme_units_fit_like_any_other(n: int, scale: float) -> None:
+    # Squares of such columns overflow or underflow in double; the streamed fit used to
+    # call them rank deficient. The oracle is exact arithmetic on the scaled data.
+    rng = np.random.default_rng(23)
+    x = rng.uniform(0.0, 1000.0, (n, 2)) * [scale, 1.0]
+    y = 5.0 + 0.01 * x[:, 0] / scale - 0.02 * x[:, 1] + rng.normal(0.0, 1.0, n)
+    fit = LinearModel(x, y)
+    exact = exact_lstsq(np.column_stack([np.ones(n), x]), y)
+    np.testing.assert_allclose(fit.coefficients, [float(b) for b in exact], rtol=1e-10)
+    band = fit.predict(x[:3], interval="prediction")
+    fitted = [
+        float(
+            exact[0] + sum(b * Fraction(v) for b, v in zip(exact[1:], row, strict=True))
+        )
+        for row in x[:3]
+    ]
+    np.testing.assert_allclose(band.mean, fitted, rtol=1e-12)
+    assert np.all(band.lower < band.mean) and np.all(band.mean < band.upper)
 
 
 def test_well_conditioned_large_designs_take_the_fast_path_within_its_bound() -> None:

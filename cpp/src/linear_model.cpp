@@ -674,19 +674,22 @@ FitResult fit_streaming(const DesignRows& rows, const Eigen::Ref<const Eigen::Ve
 
 namespace {
 
-// Caller's columns, centred (with a constant column first) when there is an intercept.
+// Caller's columns, centred when there is an intercept (with a constant column first)
+// and multiplied by powers of two (exact) that bring their largest magnitude near 1, so
+// that no square overflows or underflows in double whatever the caller's units.
 class CentredColumns final : public DesignRows {
  public:
   CentredColumns(const Eigen::Ref<const Eigen::MatrixXd>& x, const VectorXld& centre,
-                 bool intercept)
-      : x_(x), centre_(centre), off_(intercept ? 1 : 0) {}
+                 const VectorXld& scale, bool intercept)
+      : x_(x), centre_(centre), scale_(scale), off_(intercept ? 1 : 0) {}
   Index rows() const override { return x_.rows(); }
   Index cols() const override { return x_.cols() + off_; }
   void fill(Index begin, Index count, MatrixXld& out) const override {
     for (Index i = 0; i < count; ++i) {
       if (off_ == 1) out(i, 0) = 1;
       for (Index j = 0; j < x_.cols(); ++j) {
-        out(i, off_ + j) = static_cast<long double>(x_(begin + i, j)) - centre_(j);
+        out(i, off_ + j) =
+            (static_cast<long double>(x_(begin + i, j)) - centre_(j)) * scale_(j);
       }
     }
   }
@@ -694,6 +697,7 @@ class CentredColumns final : public DesignRows {
  private:
   const Eigen::Ref<const Eigen::MatrixXd>& x_;
   const VectorXld& centre_;
+  const VectorXld& scale_;
   Index off_;
 };
 
@@ -740,16 +744,25 @@ LinearModel::LinearModel(const Eigen::Ref<const Eigen::MatrixXd>& x,
   basis.to_reported = MatrixXld::Identity(p, p);
   basis.has_constant = intercept;
   centre_ = VectorXld::Zero(k);
-  if (intercept && n > 0) {
+  column_scale_ = VectorXld::Ones(k);
+  const Index off = intercept ? 1 : 0;
+  for (Index j = 0; j < k; ++j) {
     // Centring removes the collinearity of each column with the constant.
-    for (Index j = 0; j < k; ++j) {
-      long double sum = 0;
-      for (Index i = 0; i < n; ++i) sum += x(i, j);
-      centre_(j) = sum / static_cast<long double>(n);
-      basis.to_reported(0, 1 + j) = -centre_(j);
+    if (intercept && n > 0) {
+      centre_(j) = x.col(j).cast<long double>().sum() / static_cast<long double>(n);
     }
+    long double largest = 0;
+    for (Index i = 0; i < n; ++i) largest = std::max(largest, std::fabs(x(i, j) - centre_(j)));
+    if (largest > 0) {
+      int e = 0;
+      (void)std::frexp(largest, &e);
+      column_scale_(j) = std::ldexp(1.0L, -e);
+    }
+    // internal column = (x_j - c_j) s_j: b_j = s_j beta_j, b_0 = beta_0 - sum c_j s_j beta_j
+    basis.to_reported(off + j, off + j) = column_scale_(j);
+    if (intercept) basis.to_reported(0, 1 + j) = -centre_(j) * column_scale_(j);
   }
-  const CentredColumns rows(x, centre_, intercept);
+  const CentredColumns rows(x, centre_, column_scale_, intercept);
   basis.rows = &rows;
   fit(basis, y, weights);
 }
@@ -878,7 +891,7 @@ Prediction LinearModel::predict(const Eigen::Ref<const Eigen::MatrixXd>& x_new,
                                 " columns but the model was fitted on " + std::to_string(k));
   }
   check_finite_matrix(x_new, "x_new");
-  return predict_design(CentredColumns(x_new, centre_, intercept_), kind, level);
+  return predict_design(CentredColumns(x_new, centre_, column_scale_, intercept_), kind, level);
 }
 
 Prediction LinearModel::predict_design(const DesignRows& design_new, IntervalKind kind,

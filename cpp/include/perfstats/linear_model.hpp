@@ -159,6 +159,7 @@ class LinearModel {
   bool has_constant_ = true;
   bool intercept_ = false;        // built from x with a constant column added
   VectorXld centre_;              // per caller column (x constructor only)
+  VectorXld column_scale_;        // powers of two per caller column (x constructor only)
   VectorXld internal_coef_;       // coefficients in the internal basis
   MatrixXld internal_unscaled_cov_;  // (A' W A)^-1 in the internal basis
   MatrixXld to_reported_;
