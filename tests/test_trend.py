@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from fractions import Fraction
 
 import matplotlib
@@ -425,6 +426,11 @@ def test_fits_and_bands_split_between_threads_meet_the_oracles() -> None:
     np.testing.assert_allclose(
         band.se, np.sqrt(frame["mean_se"] ** 2 + res.scale), rtol=1e-8
     )
+    copy = pickle.loads(
+        pickle.dumps(trend.predict(t[:5], interval="prediction", level=0.9))
+    )
+    np.testing.assert_array_equal(copy.se, band.se[:5])
+    np.testing.assert_array_equal(copy.upper, band.upper[:5])
     bad = t.copy()
     bad[[n - 5, n - 1]] = [np.inf, np.nan]
     with pytest.raises(

@@ -69,6 +69,11 @@ class Prediction:
         in units of the response."""
         return self._se() if callable(self._se) else self._se
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Pickled with se computed: the lazy source is a closure over the model.
+        fields = (self.x, self.mean, self.lower, self.upper, self.se)
+        return (Prediction, (*fields, self.interval, self.level))
+
     def __iter__(self) -> Iterator[NDArray[Any]]:
         return iter((self.mean, self.lower, self.upper))
 
