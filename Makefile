@@ -65,21 +65,25 @@ asan-test: deps
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir build/asan --output-on-failure -j $(JOBS)
 
-# Each libFuzzer target runs FUZZ_SECS seconds from a seed corpus of committed fixtures.
+# Each libFuzzer target runs FUZZ_SECS seconds from a seed corpus of committed fixtures;
+# the targets run side by side (the wall time of one), each reported when it ends.
 fuzz: deps
 	CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DPERFSTATS_FUZZ=ON >/dev/null
 	cmake --build build/fuzz -j $(JOBS)
-	@set -e; for f in build/fuzz/fuzz_*; do \
+	@set -e; pids=""; names=""; for f in build/fuzz/fuzz_*; do \
 	  [ -x $$f ] || continue; name=$$(basename $$f); \
 	  corpus=build/fuzz/corpus/$$name; mkdir -p $$corpus; \
 	  cp -f tests/fixtures/*.bin cpp/fuzz/corpus/*.bin $$corpus/ 2>/dev/null || true; \
 	  echo "fuzzing $$name for $(FUZZ_SECS) s"; \
 	  $$f -max_total_time=$(FUZZ_SECS) -rss_limit_mb=2048 -timeout=10 -print_final_stats=0 \
-	    -artifact_prefix=build/fuzz/ $$corpus 2> build/fuzz/$$name.log \
-	    || { tail -40 build/fuzz/$$name.log; exit 1; }; \
-	  grep -E "^Done|^#[0-9]+.*DONE" build/fuzz/$$name.log | tail -1; \
-	done
+	    -artifact_prefix=build/fuzz/ $$corpus 2> build/fuzz/$$name.log & \
+	  pids="$$pids $$!"; names="$$names $$name"; \
+	done; \
+	failed=0; set -- $$names; for p in $$pids; do \
+	  if wait $$p; then echo "$$1: $$(grep -E "^Done|^#[0-9]+.*DONE" build/fuzz/$$1.log | tail -1)"; \
+	  else echo "$$1 FAILED:"; tail -40 build/fuzz/$$1.log; failed=1; fi; shift; \
+	done; exit $$failed
 
 pytest: install
 	$(PY) -m pytest -q
