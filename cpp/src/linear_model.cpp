@@ -746,13 +746,13 @@ LinearModel::LinearModel(const Eigen::Ref<const Eigen::MatrixXd>& x,
   centre_ = VectorXld::Zero(k);
   column_scale_ = VectorXld::Ones(k);
   const Index off = intercept ? 1 : 0;
-  for (Index j = 0; j < k; ++j) {
+  for (Index j = 0; j < k && n > 0; ++j) {
     // Centring removes the collinearity of each column with the constant.
-    if (intercept && n > 0) {
+    if (intercept) {
       centre_(j) = x.col(j).cast<long double>().sum() / static_cast<long double>(n);
     }
-    long double largest = 0;
-    for (Index i = 0; i < n; ++i) largest = std::max(largest, std::fabs(x(i, j) - centre_(j)));
+    const long double largest = std::max(x.col(j).maxCoeff() - centre_(j),
+                                         centre_(j) - x.col(j).minCoeff());
     if (largest > 0) {
       int e = 0;
       (void)std::frexp(largest, &e);

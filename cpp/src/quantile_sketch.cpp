@@ -118,6 +118,18 @@ inline std::int64_t index_at(std::int64_t e, std::uint64_t mant, int scale) noex
   return e * (std::int64_t{1} << scale) + static_cast<std::int64_t>(k);
 }
 
+// The bucket index at scale > 0 of a positive normal value from `bits` = its bits minus one
+// (so that a power of two falls in the bucket below it): the lookup of index_at on the raw
+// exponent, for hot loops that hoisted cells, bounds and shift = 51 - scale; the caller adds
+// -(1023 << scale) to unbias the exponent.
+inline std::int64_t table_index(std::uint64_t bits, int scale, const std::uint16_t* cells,
+                                const std::uint64_t* bounds, int shift) noexcept {
+  const std::uint64_t mant = bits & kMantissaMask;
+  std::uint64_t k = cells[mant >> shift];
+  k += mant >= bounds[k + 1] ? 1U : 0U;
+  return static_cast<std::int64_t>((bits >> 52) << scale) + static_cast<std::int64_t>(k);
+}
+
 std::string describe(double x) {
   if (std::isnan(x)) return "nan";
   if (std::isinf(x)) return x > 0 ? "inf" : "-inf";
@@ -553,12 +565,7 @@ void fill_positive(double* counts, std::int64_t offset, int scale, const double*
       const double wi = kWeighted ? w[static_cast<std::ptrdiff_t>(i) * ws] : 1.0;
       if (kWeighted && wi == 0.0) continue;  // zero weight: any value, left out of the ranges
       const std::uint64_t bits = bits_of(v[static_cast<std::ptrdiff_t>(i) * vs]) - 1;
-      const std::uint64_t mant = bits & kMantissaMask;
-      std::uint64_t k = cells[mant >> shift];
-      k += mant >= bounds[k + 1] ? 1U : 0U;
-      const std::int64_t idx =
-          static_cast<std::int64_t>((bits >> 52) << scale) + static_cast<std::int64_t>(k);
-      counts[idx + base] += wi;
+      counts[table_index(bits, scale, cells, bounds, shift) + base] += wi;
     }
   } else {
     for (std::size_t i = 0; i < n; ++i) {
@@ -1184,11 +1191,7 @@ void GroupedSketchBuilder::add_rows(const Code* codes, const double* values, std
         const std::uint64_t bits = bits_of(v) - 1;
         std::int64_t idx;
         if (f.scale > 0) {
-          const std::uint64_t mant = bits & kMantissaMask;
-          std::uint64_t k = f.cells[mant >> f.shift];
-          k += mant >= f.bounds[k + 1] ? 1U : 0U;
-          idx = static_cast<std::int64_t>((bits >> 52) << f.scale) +
-                static_cast<std::int64_t>(k);
+          idx = table_index(bits, f.scale, f.cells, f.bounds, f.shift);
         } else {
           idx = floor_shift(static_cast<std::int64_t>(bits >> 52) - 1023, -f.scale);
         }

@@ -392,29 +392,22 @@ TEST(GroupedSketchBuilder, BadRowsAreNamedInTheWholeInputAndAddNothing) {
   GroupedRows r = grouped_rows(n, groups);
   perfstats::GroupedSketchBuilder b(groups, 0.01, 256, {});
   b.add(r.codes.data(), r.values.data(), 1000, 0);
+  // Rows 1000..1999 as the second chunk must throw a message containing `expected`.
+  const auto second_chunk_fails = [&](const std::string& expected) {
+    try {
+      b.add(r.codes.data() + 1000, r.values.data() + 1000, 1000, 1000);
+      FAIL() << "no throw";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+    }
+  };
   r.codes[1500] = 3;
-  try {
-    b.add(r.codes.data() + 1000, r.values.data() + 1000, 1000, 1000);
-    FAIL() << "no throw";
-  } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("3 at row 1500 is outside [0, 3)"), std::string::npos)
-        << e.what();
-  }
+  second_chunk_fails("3 at row 1500 is outside [0, 3)");
   r.codes[1500] = -1;
-  try {
-    b.add(r.codes.data() + 1000, r.values.data() + 1000, 1000, 1000);
-    FAIL() << "no throw";
-  } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("-1 at row 1500"), std::string::npos) << e.what();
-  }
+  second_chunk_fails("-1 at row 1500");
   r.codes[1500] = 0;
   r.values[1700] = -std::numeric_limits<double>::infinity();
-  try {
-    b.add(r.codes.data() + 1000, r.values.data() + 1000, 1000, 1000);
-    FAIL() << "no throw";
-  } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("-inf at row 1700"), std::string::npos) << e.what();
-  }
+  second_chunk_fails("-inf at row 1700");
   r.values[1700] = 1.0;
   b.grow(2);  // never shrinks
   EXPECT_EQ(b.n_groups(), groups);
