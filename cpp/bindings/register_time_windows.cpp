@@ -74,14 +74,31 @@ void register_time_windows(py::module_& m) {
   m.def(
       "window_codes",
       [](const py::handle& keys, std::size_t n_keys, const py::handle& ts, std::int64_t origin,
-         std::int64_t step, std::int64_t n_windows, std::size_t threads, std::size_t first_row) {
+         std::int64_t step, std::int64_t n_windows, std::size_t threads, std::size_t first_row,
+         const py::handle& out) {
         const Int64Array t = timestamps_1d(ts);
         const WindowGrid grid{origin, step, n_windows};
         // 32-bit codes when they fit: half the memory written here and read by the fill.
         const bool narrow = n_windows > 0 && n_keys > 0 &&
                             n_keys <= static_cast<std::size_t>(INT32_MAX / n_windows);
-        py::array codes = narrow ? py::array(py::array_t<std::int32_t>(t.shape(0)))
-                                 : py::array(py::array_t<std::int64_t>(t.shape(0)));
+        py::array codes;
+        if (out.is_none()) {
+          codes = narrow ? py::array(py::array_t<std::int32_t>(t.shape(0)))
+                         : py::array(py::array_t<std::int64_t>(t.shape(0)));
+        } else {  // the caller's buffer, reused across chunks (no fresh pages to fault in)
+          const std::string what = std::string("out must be a writeable contiguous ") +
+                                   (narrow ? "int32" : "int64") +
+                                   " array with the length of timestamps";
+          if (!py::isinstance<py::array>(out)) throw py::type_error(what);
+          codes = py::reinterpret_borrow<py::array>(out);
+          const py::dtype want = narrow ? py::dtype::of<std::int32_t>()
+                                        : py::dtype::of<std::int64_t>();
+          if (!codes.dtype().is(want) || codes.ndim() != 1 ||
+              (codes.flags() & py::array::c_style) == 0 || !codes.writeable() ||
+              codes.shape(0) != t.shape(0)) {
+            throw py::type_error(what);
+          }
+        }
         std::vector<std::int64_t> counts;
         if (narrow) {
           counts = fill_all(keys, n_keys, t, grid,
@@ -96,7 +113,7 @@ void register_time_windows(py::module_& m) {
       },
       py::arg("keys"), py::arg("n_keys"), py::arg("timestamps"), py::arg("origin"),
       py::arg("step"), py::arg("n_windows"), py::arg("threads") = 0,
-      py::arg("first_row") = 0);
+      py::arg("first_row") = 0, py::arg("out") = py::none());
 }
 
 }  // namespace perfstats::python

@@ -175,6 +175,21 @@ _NO_KEY = object()  # the dictionary entry of missing keys while streaming
 
 
 @dataclass
+class _RowGroup:
+    """One Parquet row group as the streamed summary needs it (see _stream_parquet)."""
+
+    n: int
+    nat: int | None  # row (in the group) of the first missing timestamp
+    latency: npt.NDArray[np.float64] | None
+    bad: npt.NDArray[np.bool_] | None  # negative or infinite latencies
+    codes: npt.NDArray[np.integer[Any]] | None  # key index x n_windows + window
+    dictionary: list[Any]  # the key column's values, in its index order
+    counts: npt.NDArray[np.int64] | None  # rows per code
+    rest: Any  # pyarrow Table of the other columns summarize uses, or None
+    buffers: Any = None  # (latency, codes) arrays to hand back for reuse, or None
+
+
+@dataclass
 class _Streamed:
     """What one pass over a Parquet file's row groups yields for :func:`summarize`."""
 
@@ -236,10 +251,14 @@ def _stream_parquet(
     import collections
     import concurrent.futures
     import json as json_
+    import queue
+    import threading
 
     import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    from perfstats._parquet_columns import ParquetColumns as _ParquetColumns
 
     pf = pq.ParquetFile(path, memory_map=True)  # no copy from the page cache
     schema = pf.schema_arrow
@@ -295,6 +314,108 @@ def _stream_parquet(
     columns = [c for c in wanted if c in core or c in rest]
     ts_type = schema.field("timestamp").type
 
+    rows = [meta.row_group(r).num_rows for r in range(meta.num_row_groups)]
+    most = max(rows)
+    # Latencies and codes go to this thread and come back here for reuse: fresh arrays
+    # for every row group cost more in page faults than the decoding itself.
+    free: queue.SimpleQueue[tuple[Any, Any]] = queue.SimpleQueue()
+    # each pool thread's own pyarrow reader and scratch arrays
+    local = threading.local()
+    columns_of = _ParquetColumns(path, meta)
+
+    def prepare(r: int) -> _RowGroup:
+        """Row group r decoded, checked and given window codes keyed by its own
+        dictionary's indices (on a pool thread; the C++ passes release the GIL). The C++
+        page decoder reads the columns it can; pyarrow reads the row group otherwise."""
+        n = rows[r]
+        if not hasattr(local, "ts"):
+            local.ts = np.empty(most, np.int64)
+            local.keys = np.empty(most, np.int32)
+            local.file = None
+        buffers: tuple[Any, Any] | None
+        try:
+            buffers = free.get_nowait()
+        except queue.Empty:
+            buffers = (np.empty(most, np.float64), np.empty(most, np.int32))
+        ts = local.ts[:n]
+        lat = buffers[0][:n]
+        key_idx: npt.NDArray[np.integer[Any]] | None = local.keys[:n] if keys else None
+        dictionary: list[Any] | None = []
+        first_null = columns_of.int64(r, "timestamp", ts)
+        fast = first_null is not None
+        if fast and first_null == n and unit != 1 and n:
+            limit = np.iinfo(np.int64).max // unit
+            fast = bool(-limit <= ts.min() and ts.max() <= limit)
+            if fast:
+                np.multiply(ts, unit, out=ts)
+        if fast and keys and first_null == n:
+            dictionary = columns_of.strings(r, keys[0], local.keys[:n])
+            fast = dictionary is not None
+        if fast and first_null == n:
+            fast = columns_of.float64(r, "latency_ms", lat)
+        table = None
+        if not fast or rest:
+            # a ParquetFile is not safe to read from two threads at once: one per thread
+            if local.file is None:
+                local.file = pq.ParquetFile(path, memory_map=True)
+            try:
+                table = local.file.read_row_group(
+                    r, columns=columns if not fast else rest, use_threads=False
+                )
+            except (OSError, pa.ArrowException) as e:  # a damaged file
+                raise ValueError(f"{os.fspath(path)}: row group {r}: {e}") from e
+        if not fast:
+            assert table is not None
+            free.put(buffers)
+            buffers = None
+            stamps = _one_array(table.column("timestamp"))
+            first_null = n
+            if stamps.null_count:
+                nulls = stamps.is_null().to_numpy(zero_copy_only=False)
+                first_null = int(np.flatnonzero(nulls)[0])
+            else:
+                if ts_type.unit != "ns":
+                    stamps = stamps.cast(pa.timestamp("ns", tz=ts_type.tz))
+                ts = stamps.to_numpy(zero_copy_only=False).view(np.int64)
+                if keys:
+                    arr = _one_array(table.column(keys[0]))
+                    dictionary = arr.dictionary.to_pylist()
+                    key_idx = (
+                        arr.indices.fill_null(-1) if arr.null_count else arr.indices
+                    ).to_numpy()
+                lat = _float_values(_one_array(table.column("latency_ms")))
+        if first_null is not None and first_null < n:
+            if buffers is not None:
+                free.put(buffers)
+            return _RowGroup(n, first_null, None, None, None, [], None, None, None)
+        assert dictionary is not None
+        n_raw = len(dictionary) + 1  # the last key number: a missing key
+        if key_idx is not None and n and key_idx.min() < 0:
+            key_idx = np.where(key_idx < 0, len(dictionary), key_idx)
+        bad = _bad_ms(lat)
+        narrow = n_raw * n_windows <= np.iinfo(np.int32).max
+        codes, chunk_counts = _core.window_codes(
+            key_idx,
+            n_raw,
+            ts,
+            origin,
+            step,
+            n_windows,
+            threads=1,  # the other core decodes or fills
+            out=buffers[1][:n] if buffers is not None and narrow else None,
+        )
+        return _RowGroup(
+            n,
+            None,
+            lat,
+            bad,
+            codes,
+            dictionary,
+            chunk_counts,
+            table.select(rest) if rest and table is not None else None,
+            buffers,
+        )
+
     ids: dict[Any, int] = {}  # key value -> key number, in order of first appearance
     counts = np.zeros(0, dtype=np.int64)
     builder = _core.GroupedSketchBuilder(
@@ -303,46 +424,34 @@ def _stream_parquet(
     all_codes = np.empty(meta.num_rows, dtype=np.int64) if rest else None
     kept: list[Any] = []
     offset = 0
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        ahead: collections.deque[concurrent.futures.Future[Any]] = collections.deque()
+    # Two pool threads decode and code the next row groups while this one fills the
+    # builder, in row order (the sums depend on it); at most three wait decoded.
+    with columns_of, concurrent.futures.ThreadPoolExecutor(2) as pool:
+        ahead: collections.deque[concurrent.futures.Future[_RowGroup]] = (
+            collections.deque()
+        )
         queued = 0
         for r in range(meta.num_row_groups):
-            while queued < meta.num_row_groups and len(ahead) < 2:
-                ahead.append(pool.submit(pf.read_row_group, queued, columns=columns))
+            while queued < meta.num_row_groups and len(ahead) < 3:
+                ahead.append(pool.submit(prepare, queued))
                 queued += 1
-            table = ahead.popleft().result()
-            n = table.num_rows
+            group = ahead.popleft().result()
+            n = group.n
             if n == 0:
                 continue
-            stamps = _one_array(table.column("timestamp"))
-            if stamps.null_count:
-                nulls = stamps.is_null().to_numpy(zero_copy_only=False)
-                row = int(np.flatnonzero(nulls)[0])
-                raise ValueError(f"timestamp at row {offset + row} is missing (NaT)")
-            if ts_type.unit != "ns":
-                stamps = stamps.cast(pa.timestamp("ns", tz=ts_type.tz))
-            ts = stamps.to_numpy(zero_copy_only=False).view(np.int64)
-            key_codes: npt.NDArray[np.integer[Any]] | None = None
-            if keys:
-                arr = _one_array(table.column(keys[0]))
-                lut = np.array(
-                    [ids.setdefault(v, len(ids)) for v in arr.dictionary.to_pylist()],
-                    dtype=np.int64,
+            if group.nat is not None:
+                for future in ahead:
+                    future.cancel()
+                raise ValueError(
+                    f"timestamp at row {offset + group.nat} is missing (NaT)"
                 )
-                if arr.null_count:
-                    lut = np.append(lut, ids.setdefault(_NO_KEY, len(ids)))
-                    idx = arr.indices.fill_null(len(lut) - 1).to_numpy()
-                    key_codes = lut[idx]
-                else:
-                    idx = arr.indices.to_numpy()
-                    same = len(lut) == 0 or np.array_equal(lut, np.arange(len(lut)))
-                    key_codes = idx if same else lut[idx]
-            n_keys = max(len(ids), 1)
-            lat = _float_values(_one_array(table.column("latency_ms")))
-            bad = _bad_ms(lat)
-            if bad is not None:
-                row = int(np.argmax(bad))
-                total = int(bad.sum())
+            lat, codes, chunk_counts = group.latency, group.codes, group.counts
+            assert lat is not None and codes is not None and chunk_counts is not None
+            if group.bad is not None:
+                row = int(np.argmax(group.bad))
+                total = int(group.bad.sum())
+                for future in ahead:
+                    future.cancel()
                 # the message counts them all: the later row groups' latencies are read
                 for later in range(r + 1, meta.num_row_groups):
                     more = pf.read_row_group(later, columns=["latency_ms"])
@@ -352,9 +461,18 @@ def _stream_parquet(
                     f"column 'latency_ms' has {total} negative or infinite value(s); "
                     f"the first is row {offset + row} ({lat[row]})"
                 )
-            codes, chunk_counts = _core.window_codes(
-                key_codes, n_keys, ts, origin, step, n_windows, 1, offset
-            )  # one thread: the other core is decoding the next row group
+            if keys:
+                d = len(group.dictionary)
+                numbers = [ids.setdefault(v, len(ids)) for v in group.dictionary]
+                if chunk_counts[d * n_windows :].any():  # rows with a missing key
+                    numbers.append(ids.setdefault(_NO_KEY, len(ids)))
+                lut = np.array(numbers, dtype=np.int64)
+                if np.array_equal(lut, np.arange(len(lut))):
+                    chunk_counts = chunk_counts[: len(lut) * n_windows]
+                else:  # this dictionary numbers the keys differently: renumber
+                    codes = lut[codes // n_windows] * n_windows + codes % n_windows
+                    chunk_counts = np.bincount(codes, minlength=len(ids) * n_windows)
+            n_keys = max(len(ids), 1)
             if len(chunk_counts) > len(counts):
                 counts = np.concatenate(
                     [counts, np.zeros(len(chunk_counts) - len(counts), np.int64)]
@@ -364,8 +482,10 @@ def _stream_parquet(
             builder.add(codes, lat, offset)
             if all_codes is not None:
                 all_codes[offset : offset + n] = codes
-                kept.append(table.select(rest))
+                kept.append(group.rest)
             offset += n
+            if group.buffers is not None:
+                free.put(group.buffers)
 
     n_keys = max(len(ids), 1)
     n_total = n_keys * n_windows
