@@ -199,9 +199,13 @@ class GroupedSketchBuilder {
   struct Lane {
     double sum = 0.0, comp = 0.0;
   };
+  // Flags of a position in a group's positive store.
+  static constexpr std::uint8_t kEdge = 1;      // first or last: may hold the min or max
+  static constexpr std::uint8_t kStraddle = 2;  // holds values on both sides of a boundary
   // Where a group's positive counts live at its current scale, for the hot loop.
   struct Fill {
     double* counts = nullptr;
+    const std::uint8_t* flags = nullptr;
     std::int64_t base = 0;   // bucket index + base = position in counts
     std::uint64_t size = 0;  // positions covered
     const std::uint16_t* cells = nullptr;
@@ -210,6 +214,10 @@ class GroupedSketchBuilder {
     int shift = 0;
   };
   void refill(std::size_t g) noexcept;
+  void reflag(std::size_t g);
+  void harvest(std::size_t g);
+  bool straddles(int scale, std::int64_t index) const noexcept;
+  std::size_t boundaries_below(double v) const noexcept;
   void add_slow(std::size_t g, double v);
   template <class Code>
   void add_rows(const Code* codes, const double* values, std::size_t n, std::size_t first_row);
@@ -217,13 +225,23 @@ class GroupedSketchBuilder {
   double relative_accuracy_;
   std::size_t max_buckets_;
   std::vector<double> boundaries_;
-  std::vector<Lane> lanes_;           // n_groups x kLanes
-  std::vector<double> lane_buckets_;  // n_groups x kLanes x (boundaries + 1)
-  std::vector<double> zeros_;         // per group
+  // Per scale (row scale - QuantileSketch::kMinScale) and boundary: the bucket index of the
+  // boundary (lowest for boundaries <= 0, which every positive value exceeds) and whether that
+  // bucket also holds values above it. A positive value in any other bucket lies above exactly
+  // the boundaries whose index is below its bucket's, so the exact bucket counts of the values
+  // in a positive store are read from its bucket counts, except for straddling buckets.
+  std::vector<std::int64_t> boundary_index_;
+  std::vector<std::uint8_t> boundary_straddles_;
+  std::vector<Lane> lanes_;    // n_groups x kLanes
+  // n_groups x (boundaries + 1): exact bucket counts of the values that are not read from a
+  // positive store's bucket counts (zeros, negatives, straddling buckets' values).
+  std::vector<double> exact_;
+  std::vector<double> zeros_;  // per group
   // Per group: the extremes, updated only by values in a store's edge buckets or outside the
   // stores (the store spans exactly [bucket of min, bucket of max], so no other can be one).
   std::vector<double> mins_, maxs_;
   std::vector<QuantileSketch> sketches_;
+  std::vector<std::vector<std::uint8_t>> flags_;  // per group, a flag per positive position
   std::vector<Fill> fills_;
 };
 
