@@ -1224,33 +1224,30 @@ void GroupedSketchBuilder::add_rows(const Code* codes, const double* values, std
   Lane* lanes = lanes_.data();
   const Fill* fills = fills_.data();
 
-  // Blocks of rows small enough to stay in L1, each read twice by two tight loops. First:
-  // each group's rows are spread over four lanes by row number, so a run of rows of one group
-  // updates four independent compensated sums.
+  // One pass per block of rows. Each row goes to its group's compensated sum in one of four
+  // lanes by row number (so a run of rows of one group updates four independent sums), then,
+  // if positive and normal, to the sketch bucket found by the table lookup of
+  // QuantileSketch::add when its group's store covers it; the rest (and NaN) go the slow way.
+  // The exact bucket counts of these values are read from the sketch buckets in finish(), but
+  // for the rare buckets flagged as straddling a boundary. The sketch buckets' addresses are
+  // gathered and incremented at the end of the block (or before a slow row changes a store):
+  // incremented in place, the next rows' loads wait on each store's late address (10.2 ->
+  // 8.4 ns/row when that was the only change).
   constexpr std::size_t kRows = 512;
   double* at_rows[kRows];
   for (std::size_t start = 0; start < n; start += kRows) {
     const std::size_t stop = std::min(n, start + kRows);
-    for (std::size_t i = start; i < stop; ++i) {
-      const double v = values[i];
-      if (std::isnan(v)) continue;
-      const auto g = static_cast<std::size_t>(codes[i]);
-      Lane& s = lanes[g * kLanes + ((first_row + i) & (kLanes - 1))];
-      const double y = v - s.comp;  // Kahan: comp holds what the last additions lost, negated
-      const double t = s.sum + y;
-      s.comp = (t - s.sum) - y;
-      s.sum = t;
-    }
-    // Second: positive normal values are counted by the table lookup of QuantileSketch::add
-    // when their group's store covers them; the rest (and NaN, skipped there) go the slow way.
-    // The exact bucket counts of these values are read from the sketch buckets in finish(),
-    // but for the rare buckets flagged as straddling a boundary. The bucket addresses are
-    // gathered first and incremented after, so that the long lookup of one row never waits
-    // on the stores of the rows before it.
     std::size_t pending = 0;
     for (std::size_t i = start; i < stop; ++i) {
       const double v = values[i];
       const auto g = static_cast<std::size_t>(codes[i]);
+      if (!std::isnan(v)) {
+        Lane& s = lanes[g * kLanes + ((first_row + i) & (kLanes - 1))];
+        const double y = v - s.comp;  // Kahan: comp holds what the last additions lost, negated
+        const double t = s.sum + y;
+        s.comp = (t - s.sum) - y;
+        s.sum = t;
+      }
       if (v > DBL_MIN) {
         const Fill& f = fills[g];
         const std::uint64_t bits = bits_of(v) - 1;
