@@ -170,7 +170,11 @@ GroupedSketches sketch_groups(const std::int32_t* codes, const double* values, s
 // lanes by row number (global row mod 4, so consecutive rows of a group never wait on each
 // other), which rounds differently from QuantileSketch::add in the last bits but depends only
 // on the rows, never on how they were split into chunks: two builders fed the same rows in any
-// chunks finish bit for bit equal. Not thread-safe: one builder is fed by one thread at a time.
+// chunks finish bit for bit equal. The exact bucket counts of positive values are read off
+// the sketch buckets in finish() (all values of a bucket that holds no boundary lie between
+// the same boundaries); only values in the few buckets straddling a boundary, zeros and
+// negatives are counted one by one. Not thread-safe: one builder is fed by one thread at a
+// time.
 class GroupedSketchBuilder {
  public:
   GroupedSketchBuilder(std::size_t n_groups, double relative_accuracy,
@@ -199,13 +203,9 @@ class GroupedSketchBuilder {
   struct Lane {
     double sum = 0.0, comp = 0.0;
   };
-  // Flags of a position in a group's positive store.
-  static constexpr std::uint8_t kEdge = 1;      // first or last: may hold the min or max
-  static constexpr std::uint8_t kStraddle = 2;  // holds values on both sides of a boundary
   // Where a group's positive counts live at its current scale, for the hot loop.
   struct Fill {
     double* counts = nullptr;
-    const std::uint8_t* flags = nullptr;
     std::int64_t base = 0;   // bucket index + base = position in counts
     std::uint64_t size = 0;  // positions covered
     const std::uint16_t* cells = nullptr;
@@ -214,7 +214,7 @@ class GroupedSketchBuilder {
     int shift = 0;
   };
   void refill(std::size_t g) noexcept;
-  void reflag(std::size_t g);
+  void mark(std::size_t g, bool on) noexcept;
   void harvest(std::size_t g);
   bool straddles(int scale, std::int64_t index) const noexcept;
   std::size_t boundaries_below(double v) const noexcept;
@@ -240,8 +240,10 @@ class GroupedSketchBuilder {
   // Per group: the extremes, updated only by values in a store's edge buckets or outside the
   // stores (the store spans exactly [bucket of min, bucket of max], so no other can be one).
   std::vector<double> mins_, maxs_;
+  // Outside add_slow and finish, the counts of the special buckets of each group's positive
+  // store (its first and last, which may hold the extremes, and the straddling ones) are
+  // marked as -count - 1, so the hot loop tells them by the sign of the count (see mark()).
   std::vector<QuantileSketch> sketches_;
-  std::vector<std::vector<std::uint8_t>> flags_;  // per group, a flag per positive position
   std::vector<Fill> fills_;
 };
 
