@@ -1164,13 +1164,18 @@ void GroupedSketchBuilder::add_slow(std::size_t g, double v) {
   }
   QuantileSketch& sk = sketches_[g];
   BucketStore& store = v > 0.0 ? sk.positive_ : sk.negative_;
-  mark(g, false);
+  // The positive store is read or changed by a positive value or a coarsening only; a run of
+  // negative values leaves its marks alone.
+  bool unmarked = v > 0.0;
+  if (unmarked) mark(g, false);
   const double m = std::fabs(v);
   std::int64_t plo, phi, nlo, nhi;
   while (!(fits(sk.positive_, v > 0.0 ? m : kInf, v > 0.0 ? m : 0.0, sk.scale_,
                 sk.max_buckets_, plo, phi) &&
            fits(sk.negative_, v < 0.0 ? m : kInf, v < 0.0 ? m : 0.0, sk.scale_,
                 sk.max_buckets_, nlo, nhi))) {
+    if (!unmarked) mark(g, false);
+    unmarked = true;
     harvest(g);
     sk.downscale_to(sk.scale_ - 1);
   }
@@ -1182,8 +1187,10 @@ void GroupedSketchBuilder::add_slow(std::size_t g, double v) {
   const std::int64_t index = QuantileSketch::bucket_index(m, sk.scale_);
   store.counts[static_cast<std::size_t>(index - store.offset)] += 1.0;
   if (v < 0.0 || straddles(sk.scale_, index)) exact += 1.0;
-  mark(g, true);
-  refill(g);
+  if (unmarked) {
+    mark(g, true);
+    refill(g);
+  }
 }
 
 template <class Code>
