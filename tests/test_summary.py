@@ -491,3 +491,40 @@ def test_grouped_sketch_builder_counts_and_chunks() -> None:
         bad = values[:10].copy()
         bad[9] = np.inf
         _core.GroupedSketchBuilder(groups).add(codes[:10], bad)
+
+
+@pytest.mark.parametrize("max_buckets", [16, 4096])
+def test_grouped_sketch_builder_counts_values_at_boundaries_exactly(
+    max_buckets: int,
+) -> None:
+    # The builder reads most exact counts off the sketch buckets; values on, just below and
+    # just above the boundaries (in long runs of one group, with coarsening at 16 buckets)
+    # must still land in the right (upper-inclusive) bucket.
+    from perfstats import _core
+
+    rng = np.random.default_rng(31)
+    bounds = [1000.0, 2000.0, 5000.0, 10000.0, 30000.0]
+    near = np.concatenate(
+        [[b, np.nextafter(b, 0.0), np.nextafter(b, np.inf), b * 1.004] for b in bounds]
+    )
+    n = 30_000
+    codes = np.repeat(rng.integers(0, 3, n // 1500), 1500).astype(np.int32)
+    values = rng.lognormal(np.log(800.0), 1.0, n)
+    pick = rng.random(n) < 0.2
+    values[pick] = rng.choice(near, pick.sum())
+    values[::97] = np.nan
+    values[5_000] = 1e9  # coarsens group codes[5_000] mid-run at 16 buckets
+    b = _core.GroupedSketchBuilder(3, 0.01, max_buckets, bounds)
+    for start in range(0, n, 4_096):
+        b.add(codes[start : start + 4_096], values[start : start + 4_096], start)
+    sketches, counts = b.finish()
+    known = ~np.isnan(values)
+    expected = np.zeros((3, len(bounds) + 1))
+    np.add.at(
+        expected,
+        (codes[known], np.searchsorted(bounds, values[known], side="left")),
+        1.0,
+    )
+    np.testing.assert_array_equal(counts, expected)
+    if max_buckets == 16:
+        assert sketches[codes[5_000]].relative_accuracy > 0.01

@@ -422,6 +422,97 @@ TEST(GroupedSketchBuilder, BadRowsAreNamedInTheWholeInputAndAddNothing) {
   EXPECT_THROW(perfstats::GroupedSketchBuilder(2, 1.5), std::invalid_argument);
 }
 
+// The builder reads most exact bucket counts off the sketch buckets (only buckets holding a
+// boundary with values on both sides are counted row by row), so this aims at the places where
+// that could go wrong: values at, just below and just above boundaries (one a power of two,
+// where no bucket straddles; two within one bucket), boundaries <= 0 and subnormal, long runs
+// of one group across blocks with NaNs inside, stores that grow mid-run, and a narrow cluster
+// whose buckets merge into straddling ones when a far value coarsens the scale. The oracle
+// counts each value against the boundaries directly, and one QuantileSketch per group gets
+// the values one at a time.
+TEST(GroupedSketchBuilder, ExactBucketCountsAtBoundariesAcrossCoarsening) {
+  const std::vector<double> bounds = {-1.0, 0.0, 1e-310, 3.0, std::nextafter(3.0, 4.0),
+                                      64.0, 100.0, 100.5, 1000.0};
+  const std::size_t groups = 5, nb = bounds.size() + 1;
+  std::mt19937_64 rng(23);
+  std::lognormal_distribution<double> dist(std::log(50.0), 1.5);
+  std::vector<std::int32_t> codes;
+  std::vector<double> values;
+  const auto push = [&](std::int32_t g, double v) {
+    codes.push_back(g);
+    values.push_back(v);
+  };
+  // Group 0: a cluster around 100 and 100.5 first (fine buckets next to the boundaries), then
+  // a far value that coarsens the scale of a 16-bucket sketch, then the cluster again.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (int i = 0; i < 3000; ++i) push(0, 99.0 + 2.5 * static_cast<double>(rng() % 1000) / 1e3);
+    for (double b : {100.0, 100.5}) {
+      for (double v : {b, std::nextafter(b, 0.0), std::nextafter(b, 1e9)}) push(0, v);
+    }
+    push(0, pass == 0 ? 1e6 : 1e-3);
+  }
+  // Group 1: a run of 5000 rows (ten blocks) ascending, so its store grows row after row,
+  // with NaNs and exact boundary values inside the run.
+  for (int i = 0; i < 5000; ++i) {
+    double v = 0.5 * std::pow(1.0015, i);
+    if (i % 97 == 0) v = std::nan("");
+    if (i % 401 == 0) v = bounds[static_cast<std::size_t>(i / 401) % bounds.size()];
+    push(1, v);
+  }
+  // Groups 2-4 interleaved in runs of 1 to 2000 rows: every boundary and its neighbours,
+  // lognormal values, negatives, zeros, subnormals and NaNs.
+  for (int run = 0; run < 60; ++run) {
+    const auto g = static_cast<std::int32_t>(2 + rng() % 3);
+    const std::size_t len = run % 7 == 0 ? 2000 : 1 + rng() % 40;
+    for (std::size_t i = 0; i < len; ++i) {
+      double v = dist(rng);
+      const std::uint64_t pick = rng() % 20;
+      const double b = bounds[rng() % bounds.size()];
+      if (pick == 0) v = b;
+      if (pick == 1) v = std::nextafter(b, -1e9);
+      if (pick == 2) v = std::nextafter(b, 1e9);
+      if (pick == 3) v = -v;
+      if (pick == 4) v = 0.0;
+      if (pick == 5) v = std::nan("");
+      if (pick == 6) v = 1e-311 * static_cast<double>(1 + rng() % 20);
+      push(g, v);
+    }
+  }
+  const std::size_t n = values.size();
+  for (std::size_t max_buckets : {std::size_t{16}, std::size_t{4096}}) {
+    for (std::size_t chunk : {n, std::size_t{777}}) {
+      perfstats::GroupedSketchBuilder b(groups, 0.01, max_buckets, bounds);
+      for (std::size_t from = 0; from < n; from += chunk) {
+        b.add(codes.data() + from, values.data() + from, std::min(chunk, n - from), from);
+      }
+      const auto got = b.finish();
+      std::vector<double> expected(groups * nb, 0.0);
+      for (std::size_t g = 0; g < groups; ++g) {
+        QuantileSketch one(0.01, max_buckets);
+        for (std::size_t i = 0; i < n; ++i) {
+          const double v = values[i];
+          if (codes[i] != static_cast<std::int32_t>(g) || std::isnan(v)) continue;
+          one.add(v);
+          std::size_t j = 0;
+          while (j < bounds.size() && v > bounds[j]) ++j;
+          expected[g * nb + j] += 1.0;
+        }
+        const QuantileSketch& s = got.sketches[g];
+        EXPECT_EQ(s.scale(), one.scale()) << g << " " << max_buckets;
+        EXPECT_TRUE(s.positive() == one.positive()) << g << " " << max_buckets;
+        EXPECT_TRUE(s.negative() == one.negative()) << g << " " << max_buckets;
+        EXPECT_EQ(s.count(), one.count()) << g << " " << max_buckets;
+        EXPECT_EQ(s.min(), one.min()) << g << " " << max_buckets;
+        EXPECT_EQ(s.max(), one.max()) << g << " " << max_buckets;
+      }
+      EXPECT_EQ(got.bucket_counts, expected) << max_buckets << " " << chunk;
+      if (max_buckets == 16) {
+        EXPECT_LT(got.sketches[0].scale(), QuantileSketch::scale_for_accuracy(0.01));
+      }
+    }
+  }
+}
+
 TEST(GroupedSketchBuilder, GrowsGroupsBetweenChunks) {
   const std::vector<std::int32_t> first = {0, 1, 0};
   const std::vector<std::int32_t> second = {2, 3, 1};

@@ -170,7 +170,11 @@ GroupedSketches sketch_groups(const std::int32_t* codes, const double* values, s
 // lanes by row number (global row mod 4, so consecutive rows of a group never wait on each
 // other), which rounds differently from QuantileSketch::add in the last bits but depends only
 // on the rows, never on how they were split into chunks: two builders fed the same rows in any
-// chunks finish bit for bit equal. Not thread-safe: one builder is fed by one thread at a time.
+// chunks finish bit for bit equal. The exact bucket counts of positive values are read off
+// the sketch buckets in finish() (all values of a bucket that holds no boundary lie between
+// the same boundaries); only values in the few buckets straddling a boundary, zeros and
+// negatives are counted one by one. Not thread-safe: one builder is fed by one thread at a
+// time.
 class GroupedSketchBuilder {
  public:
   GroupedSketchBuilder(std::size_t n_groups, double relative_accuracy,
@@ -210,6 +214,10 @@ class GroupedSketchBuilder {
     int shift = 0;
   };
   void refill(std::size_t g) noexcept;
+  void mark(std::size_t g, bool on) noexcept;
+  void harvest(std::size_t g);
+  bool straddles(int scale, std::int64_t index) const noexcept;
+  std::size_t boundaries_below(double v) const noexcept;
   void add_slow(std::size_t g, double v);
   template <class Code>
   void add_rows(const Code* codes, const double* values, std::size_t n, std::size_t first_row);
@@ -217,12 +225,24 @@ class GroupedSketchBuilder {
   double relative_accuracy_;
   std::size_t max_buckets_;
   std::vector<double> boundaries_;
-  std::vector<Lane> lanes_;           // n_groups x kLanes
-  std::vector<double> lane_buckets_;  // n_groups x kLanes x (boundaries + 1)
-  std::vector<double> zeros_;         // per group
+  // Per scale (row scale - QuantileSketch::kMinScale) and boundary: the bucket index of the
+  // boundary (lowest for boundaries <= 0, which every positive value exceeds) and whether that
+  // bucket also holds values above it. A positive value in any other bucket lies above exactly
+  // the boundaries whose index is below its bucket's, so the exact bucket counts of the values
+  // in a positive store are read from its bucket counts, except for straddling buckets.
+  std::vector<std::int64_t> boundary_index_;
+  std::vector<std::uint8_t> boundary_straddles_;
+  std::vector<Lane> lanes_;    // n_groups x kLanes
+  // n_groups x (boundaries + 1): exact bucket counts of the values that are not read from a
+  // positive store's bucket counts (zeros, negatives, straddling buckets' values).
+  std::vector<double> exact_;
+  std::vector<double> zeros_;  // per group
   // Per group: the extremes, updated only by values in a store's edge buckets or outside the
   // stores (the store spans exactly [bucket of min, bucket of max], so no other can be one).
   std::vector<double> mins_, maxs_;
+  // Outside add_slow and finish, the counts of the special buckets of each group's positive
+  // store (its first and last, which may hold the extremes, and the straddling ones) are
+  // marked as -count - 1, so the hot loop tells them by the sign of the count (see mark()).
   std::vector<QuantileSketch> sketches_;
   std::vector<Fill> fills_;
 };
