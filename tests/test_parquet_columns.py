@@ -251,17 +251,42 @@ def test_damaged_chunks_raise_and_never_crash(tmp_path: Path, compression: str) 
         assert failures > len(cases) // 4  # truncated chunks are refused, not misread
 
 
+def _damage(path: Path, row_group: int) -> None:
+    """Overwrites bytes inside the first Snappy page of row group `row_group`'s timestamps."""
+    chunk = pq.ParquetFile(path).metadata.row_group(row_group).column(0)
+    start = chunk.data_page_offset
+    raw = bytearray(path.read_bytes())
+    raw[start + 40 : start + 200] = b"\xff" * 160
+    path.write_bytes(bytes(raw))
+
+
 def test_damaged_file_names_file_and_row_group(tmp_path: Path) -> None:
     path = tmp_path / "t.parquet"
-    pq.write_table(_table(8), path, row_group_size=3_000)
-    data, _, _ = _chunk_bytes(path, 0)
-    raw = bytearray(path.read_bytes())
-    start = raw.index(data)
-    raw[start + 40 : start + 200] = (
-        b"\xff" * 160
-    )  # inside the first page's Snappy stream
-    path.write_bytes(bytes(raw))
-    with pytest.raises(ValueError, match=r"t\.parquet: row group 0"):
+    pq.write_table(_table(8), path, row_group_size=1_000, use_dictionary=["endpoint"])
+    _damage(path, 2)
+    with pytest.raises(ValueError, match=r"t\.parquet: row group 2"):
+        summarize(path, by="endpoint", every="1h")
+
+
+@pytest.mark.parametrize("damaged, bad_row", [(5, 1_234), (1, 5_678)])
+def test_errors_are_reported_in_row_order(
+    tmp_path: Path, damaged: int, bad_row: int
+) -> None:
+    # Row groups are decoded two at a time, so a later one may fail first; the error
+    # reported is still the one earliest in the file.
+    table = _table(9)
+    lat = table.column("latency_ms").to_numpy().copy()
+    lat[bad_row] = -5.0
+    table = table.set_column(2, "latency_ms", pa.array(lat))
+    path = tmp_path / "t.parquet"
+    pq.write_table(table, path, row_group_size=1_000, use_dictionary=["endpoint"])
+    _damage(path, damaged)
+    expected = (
+        rf"'latency_ms' has 1 negative.*row {bad_row} "
+        if bad_row // 1_000 < damaged
+        else rf"row group {damaged}: "
+    )
+    with pytest.raises(ValueError, match=expected):
         summarize(path, by="endpoint", every="1h")
 
 

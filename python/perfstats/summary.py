@@ -248,7 +248,6 @@ def _stream_parquet(
     in memory. None when the file does not have the shape this handles (windows, at
     most one dictionary-encoded key, integer timestamps with row-group statistics, a
     numeric latency column); summarize then reads the file whole."""
-    import collections
     import concurrent.futures
     import json as json_
     import queue
@@ -316,8 +315,8 @@ def _stream_parquet(
 
     rows = [meta.row_group(r).num_rows for r in range(meta.num_row_groups)]
     most = max(rows)
-    # Latencies and codes go to this thread and come back here for reuse: fresh arrays
-    # for every row group cost more in page faults than the decoding itself.
+    # Latencies and codes are handed back for reuse once added: fresh arrays for every
+    # row group cost more in page faults than the decoding itself.
     free: queue.SimpleQueue[tuple[Any, Any]] = queue.SimpleQueue()
     # each pool thread's own pyarrow reader and scratch arrays
     local = threading.local()
@@ -423,69 +422,97 @@ def _stream_parquet(
     )
     all_codes = np.empty(meta.num_rows, dtype=np.int64) if rest else None
     kept: list[Any] = []
-    offset = 0
-    # Two pool threads decode and code the next row groups while this one fills the
-    # builder, in row order (the sums depend on it); at most three wait decoded.
+    starts = np.concatenate([[0], np.cumsum(rows)]).tolist()  # first row of each group
+
+    def consume(r: int, group: _RowGroup) -> None:
+        """Row group r into the builder and the counts; called in row group order."""
+        nonlocal counts
+        n, offset = group.n, starts[r]
+        if n == 0:
+            return
+        if group.nat is not None:
+            raise ValueError(f"timestamp at row {offset + group.nat} is missing (NaT)")
+        lat, codes, chunk_counts = group.latency, group.codes, group.counts
+        assert lat is not None and codes is not None and chunk_counts is not None
+        if group.bad is not None:
+            row = int(np.argmax(group.bad))
+            total = int(group.bad.sum())
+            # the message counts them all: the later row groups' latencies are read
+            reader = pq.ParquetFile(path, memory_map=True)
+            for later in range(r + 1, meta.num_row_groups):
+                more = reader.read_row_group(later, columns=["latency_ms"])
+                rest_bad = _bad_ms(_float_values(_one_array(more.column(0))))
+                total += 0 if rest_bad is None else int(rest_bad.sum())
+            raise ValueError(
+                f"column 'latency_ms' has {total} negative or infinite value(s); "
+                f"the first is row {offset + row} ({lat[row]})"
+            )
+        if keys:
+            d = len(group.dictionary)
+            numbers = [ids.setdefault(v, len(ids)) for v in group.dictionary]
+            if chunk_counts[d * n_windows :].any():  # rows with a missing key
+                numbers.append(ids.setdefault(_NO_KEY, len(ids)))
+            lut = np.array(numbers, dtype=np.int64)
+            if np.array_equal(lut, np.arange(len(lut))):
+                chunk_counts = chunk_counts[: len(lut) * n_windows]
+            else:  # this dictionary numbers the keys differently: renumber
+                codes = lut[codes // n_windows] * n_windows + codes % n_windows
+                chunk_counts = np.bincount(codes, minlength=len(ids) * n_windows)
+        n_keys = max(len(ids), 1)
+        if len(chunk_counts) > len(counts):
+            counts = np.concatenate(
+                [counts, np.zeros(len(chunk_counts) - len(counts), np.int64)]
+            )
+        counts[: len(chunk_counts)] += chunk_counts
+        builder.grow(n_keys * n_windows)
+        builder.add(codes, lat, offset)
+        if all_codes is not None:
+            all_codes[offset : offset + n] = codes
+            kept.append(group.rest)
+        if group.buffers is not None:
+            free.put(group.buffers)
+
+    # Two pool threads each decode a row group and then, when all earlier ones are in,
+    # add it to the builder (the sums depend on the order): while one adds, the other
+    # decodes, and no third thread competes for the two cores.
+    turn = threading.Condition()
+    next_turn = 0
+    failed = False
+
+    def decode_and_consume(r: int) -> None:
+        nonlocal next_turn, failed
+        if failed:  # an earlier row group's error ends the read
+            return
+        group: _RowGroup | None = None
+        error: Exception | None = None
+        try:
+            group = prepare(r)
+        except Exception as e:  # raised in turn: the first error in row order wins
+            error = e
+        with turn:
+            turn.wait_for(lambda: next_turn == r or failed)
+            if failed:
+                return
+        try:
+            if error is not None:
+                raise error
+            assert group is not None
+            consume(r, group)
+        except BaseException:
+            with turn:
+                failed = True
+                turn.notify_all()
+            raise
+        with turn:
+            next_turn += 1
+            turn.notify_all()
+
     with columns_of, concurrent.futures.ThreadPoolExecutor(2) as pool:
-        ahead: collections.deque[concurrent.futures.Future[_RowGroup]] = (
-            collections.deque()
-        )
-        queued = 0
-        for r in range(meta.num_row_groups):
-            while queued < meta.num_row_groups and len(ahead) < 3:
-                ahead.append(pool.submit(prepare, queued))
-                queued += 1
-            group = ahead.popleft().result()
-            n = group.n
-            if n == 0:
-                continue
-            if group.nat is not None:
-                for future in ahead:
-                    future.cancel()
-                raise ValueError(
-                    f"timestamp at row {offset + group.nat} is missing (NaT)"
-                )
-            lat, codes, chunk_counts = group.latency, group.codes, group.counts
-            assert lat is not None and codes is not None and chunk_counts is not None
-            if group.bad is not None:
-                row = int(np.argmax(group.bad))
-                total = int(group.bad.sum())
-                for future in ahead:
-                    future.cancel()
-                # the message counts them all: the later row groups' latencies are read
-                for later in range(r + 1, meta.num_row_groups):
-                    more = pf.read_row_group(later, columns=["latency_ms"])
-                    rest_bad = _bad_ms(_float_values(_one_array(more.column(0))))
-                    total += 0 if rest_bad is None else int(rest_bad.sum())
-                raise ValueError(
-                    f"column 'latency_ms' has {total} negative or infinite value(s); "
-                    f"the first is row {offset + row} ({lat[row]})"
-                )
-            if keys:
-                d = len(group.dictionary)
-                numbers = [ids.setdefault(v, len(ids)) for v in group.dictionary]
-                if chunk_counts[d * n_windows :].any():  # rows with a missing key
-                    numbers.append(ids.setdefault(_NO_KEY, len(ids)))
-                lut = np.array(numbers, dtype=np.int64)
-                if np.array_equal(lut, np.arange(len(lut))):
-                    chunk_counts = chunk_counts[: len(lut) * n_windows]
-                else:  # this dictionary numbers the keys differently: renumber
-                    codes = lut[codes // n_windows] * n_windows + codes % n_windows
-                    chunk_counts = np.bincount(codes, minlength=len(ids) * n_windows)
-            n_keys = max(len(ids), 1)
-            if len(chunk_counts) > len(counts):
-                counts = np.concatenate(
-                    [counts, np.zeros(len(chunk_counts) - len(counts), np.int64)]
-                )
-            counts[: len(chunk_counts)] += chunk_counts
-            builder.grow(n_keys * n_windows)
-            builder.add(codes, lat, offset)
-            if all_codes is not None:
-                all_codes[offset : offset + n] = codes
-                kept.append(group.rest)
-            offset += n
-            if group.buffers is not None:
-                free.put(group.buffers)
+        futures = [
+            pool.submit(decode_and_consume, r) for r in range(meta.num_row_groups)
+        ]
+        for future in futures:
+            future.result()  # the first error in row order, if any
 
     n_keys = max(len(ids), 1)
     n_total = n_keys * n_windows
@@ -517,7 +544,7 @@ def _stream_parquet(
     frame: pd.DataFrame = (
         pa.concat_tables(kept).to_pandas(split_blocks=True, self_destruct=True)
         if kept
-        else pd.DataFrame(index=pd.RangeIndex(offset))
+        else pd.DataFrame(index=pd.RangeIndex(meta.num_rows))
     )
     return _Streamed(
         columns=names,
