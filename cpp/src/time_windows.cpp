@@ -77,6 +77,39 @@ WindowGrid window_grid(const std::int64_t* ts, std::size_t n, std::int64_t step)
   return g;
 }
 
+// Codes and counts of rows [begin, end); returns the first row that has no code (kNoRow if
+// none). Everything comes by value: through a lambda's captured references the loop would
+// reload each of them after every store to the counts, which may alias them.
+template <class Key, class Code>
+std::size_t fill_codes(const Key* keys, std::uint64_t n_keys, const std::int64_t* ts,
+                       std::size_t begin, std::size_t end, std::uint64_t origin,
+                       std::uint64_t step, const Divider divide, std::uint64_t n_windows,
+                       Code* codes, std::int64_t* counts) {
+  // Window w = [w_start, w_start + step) of the previous row (w_start = w * step): telemetry
+  // is mostly in time order, so most rows skip the division.
+  std::uint64_t w = 0;
+  std::uint64_t w_start = 0;
+  for (std::size_t i = begin; i < end; ++i) {
+    // Timestamps below the origin wrap around to huge offsets and fail the check too.
+    const std::uint64_t d = static_cast<std::uint64_t>(ts[i]) - origin;
+    if (d - w_start >= step) {  // unsigned: also when d < w_start
+      w = divide(d);
+      w_start = w * step;
+    }
+    std::uint64_t key = 0;
+    if (keys != nullptr) {
+      const Key k = keys[i];
+      key = static_cast<std::uint64_t>(k);
+      if (k < 0) key = n_keys;
+    }
+    if (w >= n_windows || key >= n_keys || ts[i] == kMissing) return i;
+    const std::uint64_t code = key * n_windows + w;
+    codes[i] = static_cast<Code>(code);
+    ++counts[code];
+  }
+  return kNoRow;
+}
+
 template <class Key, class Code>
 std::vector<std::int64_t> window_codes(const Key* keys, std::size_t n_keys,
                                        const std::int64_t* ts, std::size_t n,
@@ -103,34 +136,10 @@ std::vector<std::int64_t> window_codes(const Key* keys, std::size_t n_keys,
   std::vector<std::vector<std::int64_t>> counts(T);
   std::vector<std::size_t> bad(T, kNoRow);
   detail::run_parallel(T, [&](std::size_t t) {
-    std::vector<std::int64_t>& c = counts[t];
-    c.assign(n_groups, 0);
-    const std::size_t end = detail::part_begin(n, T, t + 1);
-    // Window w = [w_start, w_start + step) of the previous row (w_start = w * step): telemetry
-    // is mostly in time order, so most rows skip the division.
-    std::uint64_t w = 0;
-    std::uint64_t w_start = 0;
-    for (std::size_t i = detail::part_begin(n, T, t); i < end; ++i) {
-      // Timestamps below the origin wrap around to huge offsets and fail the check too.
-      const std::uint64_t d = static_cast<std::uint64_t>(ts[i]) - origin;
-      if (d - w_start >= step) {  // unsigned: also when d < w_start
-        w = divide(d);
-        w_start = w * step;
-      }
-      std::uint64_t key = 0;
-      if (keys != nullptr) {
-        const Key k = keys[i];
-        key = static_cast<std::uint64_t>(k);
-        if (k < 0) key = n_keys;
-      }
-      if (w >= n_windows || key >= n_keys || ts[i] == kMissing) {
-        bad[t] = i;
-        return;
-      }
-      const std::uint64_t code = key * n_windows + w;
-      codes[i] = static_cast<Code>(code);
-      ++c[code];
-    }
+    counts[t].assign(n_groups, 0);
+    bad[t] = fill_codes(keys, n_keys, ts, detail::part_begin(n, T, t),
+                        detail::part_begin(n, T, t + 1), origin, step, divide, n_windows, codes,
+                        counts[t].data());
   });
   for (const std::size_t row : bad) {
     if (row == kNoRow) continue;
