@@ -304,3 +304,18 @@ def test_bad_arguments_are_refused() -> None:
         _core.parquet_read_int64(b"", 0, 3, 2, out)
     assert _core.parquet_read_int64(b"", 0, 0, 0, out[:0]) == 0
     assert not _core.parquet_codec_available(2)  # gzip: left to pyarrow
+
+
+def test_window_codes_write_into_the_callers_array() -> None:
+    # The streamed summary reuses its code arrays; a wrong one is refused, not resized.
+    hour = 3_600_000_000_000
+    ts = np.array([0, 5, 10, hour + 1], dtype=np.int64)
+    keys = np.array([0, 1, 0, 1], dtype=np.int32)
+    out = np.full(4, -1, np.int32)
+    codes, counts = _core.window_codes(keys, 2, ts, 0, hour, 2, threads=1, out=out)
+    assert codes is out
+    np.testing.assert_array_equal(out, [0, 2, 0, 3])  # key * windows + window
+    np.testing.assert_array_equal(counts, [2, 0, 1, 1])
+    for wrong in (np.zeros(4, np.int64), np.zeros(3, np.int32), [0, 0, 0, 0]):
+        with pytest.raises(TypeError, match="writeable contiguous int32"):
+            _core.window_codes(keys, 2, ts, 0, hour, 2, out=wrong)
