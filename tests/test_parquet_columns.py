@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from perfstats import _core, summarize
-from perfstats._parquet_columns import ParquetColumns
+from perfstats._parquet_columns import _CODECS, ParquetColumns
 
 N = 7_000
 
@@ -211,7 +211,7 @@ def _chunk_bytes(path: Path, column: int) -> tuple[bytes, int, int]:
         else chunk.data_page_offset
     )
     data = path.read_bytes()[start : start + chunk.total_compressed_size]
-    codec = {"UNCOMPRESSED": 0, "SNAPPY": 1, "ZSTD": 6}[chunk.compression]
+    codec = _CODECS[chunk.compression]
     return data, codec, meta.row_group(0).num_rows
 
 

@@ -32,6 +32,17 @@ constexpr std::size_t kMaxKeys = std::size_t{1} << 22;
 
 std::string at_byte(std::size_t offset) { return " (byte " + std::to_string(offset) + ")"; }
 
+// An unsigned LEB128 varint at p (advanced past it); false if it runs past `end` or 64 bits.
+bool read_varint(const std::uint8_t*& p, const std::uint8_t* end, std::uint64_t& v) {
+  v = 0;
+  for (int shift = 0; p != end && shift < 64; shift += 7) {
+    const std::uint8_t b = *p++;
+    v |= static_cast<std::uint64_t>(b & 0x7FU) << shift;
+    if ((b & 0x80U) == 0) return true;
+  }
+  return false;
+}
+
 // ---- Thrift compact protocol: just enough to read a PageHeader and skip the rest -------
 
 enum CompactType : int {
@@ -63,12 +74,10 @@ class CompactReader {
 
   std::uint64_t varint() {
     std::uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      const std::uint8_t b = byte();
-      v |= static_cast<std::uint64_t>(b & 0x7FU) << shift;
-      if ((b & 0x80U) == 0) return v;
+    if (!read_varint(p_, end_, v)) {
+      malformed("page header varint runs past the chunk or 64 bits" + at_byte(consumed()));
     }
-    malformed("overlong varint in a page header" + at_byte(consumed()));
+    return v;
   }
 
   std::int64_t zigzag() {
@@ -195,11 +204,7 @@ void read_page_struct(CompactReader& r, int kind, PageHeader& h) {
       expect_type(t, kI32, "num_values");
       h.num_values = r.i32();
       got_values = true;
-    } else if (kind == kDataPageV2 && id == 4) {
-      expect_type(t, kI32, "encoding");
-      h.encoding = r.i32();
-      got_encoding = true;
-    } else if (kind != kDataPageV2 && id == 2) {
+    } else if (id == (kind == kDataPageV2 ? 4 : 2)) {
       expect_type(t, kI32, "encoding");
       h.encoding = r.i32();
       got_encoding = true;
@@ -281,10 +286,10 @@ Scratch& scratch() {
 // The `expected` bytes `src[0, len)` decompress to (src itself when uncompressed).
 const std::uint8_t* decompress(Codec codec, const std::uint8_t* src, std::size_t len,
                                std::size_t expected, std::size_t page) {
-  const std::string where = " in page " + std::to_string(page);
-  if (expected > kMaxPageBytes) malformed("page of " + std::to_string(expected) + " bytes" + where);
+  const auto where = [page] { return " in page " + std::to_string(page); };
+  if (expected > kMaxPageBytes) malformed("page of " + std::to_string(expected) + " bytes" + where());
   if (codec == Codec::uncompressed) {
-    if (len != expected) malformed("uncompressed page's sizes differ" + where);
+    if (len != expected) malformed("uncompressed page's sizes differ" + where());
     return src;
   }
 #ifdef PERFSTATS_HAVE_SNAPPY
@@ -292,11 +297,11 @@ const std::uint8_t* decompress(Codec codec, const std::uint8_t* src, std::size_t
     const auto* s = reinterpret_cast<const char*>(src);
     std::size_t n = 0;
     if (!snappy::GetUncompressedLength(s, len, &n) || n != expected) {
-      malformed("Snappy data does not match the page's size" + where);
+      malformed("Snappy data does not match the page's size" + where());
     }
     std::uint8_t* out = scratch().reserve(expected);
     if (!snappy::RawUncompress(s, len, reinterpret_cast<char*>(out))) {
-      malformed("corrupt Snappy data" + where);
+      malformed("corrupt Snappy data" + where());
     }
     return out;
   }
@@ -306,14 +311,14 @@ const std::uint8_t* decompress(Codec codec, const std::uint8_t* src, std::size_t
     const unsigned long long declared = ZSTD_getFrameContentSize(src, len);
     if (declared == ZSTD_CONTENTSIZE_ERROR ||
         (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != expected)) {
-      malformed("Zstandard data does not match the page's size" + where);
+      malformed("Zstandard data does not match the page's size" + where());
     }
     Scratch& s = scratch();
     if (!s.zstd) s.zstd.reset(ZSTD_createDCtx());
     if (!s.zstd) throw std::bad_alloc();
     std::uint8_t* out = s.reserve(expected);
     const std::size_t got = ZSTD_decompressDCtx(s.zstd.get(), out, expected, src, len);
-    if (ZSTD_isError(got) != 0U || got != expected) malformed("corrupt Zstandard data" + where);
+    if (ZSTD_isError(got) != 0U || got != expected) malformed("corrupt Zstandard data" + where());
     return out;
   }
 #endif
@@ -330,13 +335,8 @@ void decode_hybrid(const std::uint8_t* p, const std::uint8_t* end, int width, st
   std::size_t done = 0;
   while (done < count) {
     std::uint64_t header = 0;
-    for (int shift = 0;; shift += 7) {
-      if (p == end || shift >= 64) {
-        malformed("levels or indices end early in page " + std::to_string(page));
-      }
-      const std::uint8_t b = *p++;
-      header |= static_cast<std::uint64_t>(b & 0x7FU) << shift;
-      if ((b & 0x80U) == 0) break;
+    if (!read_varint(p, end, header)) {
+      malformed("levels or indices end early in page " + std::to_string(page));
     }
     const auto avail = static_cast<std::size_t>(end - p);
     if ((header & 1U) != 0) {  // bit-packed: (header >> 1) groups of 8 values
@@ -392,15 +392,10 @@ const std::uint8_t* definition_levels(const std::uint8_t* p, const std::uint8_t*
   // The usual page without nulls: one RLE run of 1s covering every slot.
   std::uint64_t header = 0;
   const std::uint8_t* q = p;
-  for (int shift = 0; q != end && shift < 64; shift += 7) {
-    header |= static_cast<std::uint64_t>(*q & 0x7FU) << shift;
-    if ((*q++ & 0x80U) == 0) {
-      if ((header & 1U) == 0 && (header >> 1) >= n && q != end && *q == 1) {
-        present = n;
-        return nullptr;
-      }
-      break;
-    }
+  if (read_varint(q, end, header) && (header & 1U) == 0 && (header >> 1) >= n && q != end &&
+      *q == 1) {
+    present = n;
+    return nullptr;
   }
   Scratch& s = scratch();
   s.indices.resize(n);
@@ -510,9 +505,8 @@ void read_pages(const ColumnChunk& c, Sink& sink) {
       levels_end = payload + def_bytes;
       const std::size_t in = compressed - def_bytes;
       const std::size_t out = uncompressed - def_bytes;
-      values = h.is_compressed ? decompress(c.codec, payload + def_bytes, in, out, page)
-                               : payload + def_bytes;
-      if (!h.is_compressed && in != out) malformed("uncompressed page's sizes differ");
+      values = decompress(h.is_compressed ? c.codec : Codec::uncompressed, payload + def_bytes,
+                          in, out, page);
       values_end = values + out;
     }
 
@@ -541,6 +535,17 @@ void read_pages(const ColumnChunk& c, Sink& sink) {
     }
     row += n;
     ++page;
+  }
+}
+
+// Refuses a page whose dictionary indices reach past the dictionary's `size` entries.
+void check_indices(const std::uint32_t* idx, std::size_t present, std::size_t size,
+                   std::size_t page) {
+  std::uint32_t worst = 0;
+  for (std::size_t j = 0; j < present; ++j) worst = std::max(worst, idx[j]);
+  if (present > 0 && worst >= size) {
+    malformed("dictionary index " + std::to_string(worst) + " past the dictionary's " +
+              std::to_string(size) + " entries in page " + std::to_string(page));
   }
 }
 
@@ -583,13 +588,7 @@ struct NumberSink {
 
   void indices(const std::uint32_t* idx, std::size_t row, std::size_t n,
                const std::uint8_t* defined, std::size_t present, std::size_t page) {
-    const std::size_t size = dict.size();
-    std::uint32_t worst = 0;
-    for (std::size_t j = 0; j < present; ++j) worst = std::max(worst, idx[j]);
-    if (present > 0 && worst >= size) {
-      malformed("dictionary index " + std::to_string(worst) + " past the dictionary's " +
-                std::to_string(size) + " entries in page " + std::to_string(page));
-    }
+    check_indices(idx, present, dict.size(), page);
     if (defined == nullptr) {
       for (std::size_t i = 0; i < n; ++i) out[row + i] = dict[idx[i]];
       return;
@@ -642,12 +641,7 @@ struct DictionaryIndexSink {
 
   void indices(const std::uint32_t* idx, std::size_t row, std::size_t n,
                const std::uint8_t* defined, std::size_t present, std::size_t page) {
-    std::uint32_t worst = 0;
-    for (std::size_t j = 0; j < present; ++j) worst = std::max(worst, idx[j]);
-    if (present > 0 && worst >= dict.size()) {
-      malformed("dictionary index " + std::to_string(worst) + " past the dictionary's " +
-                std::to_string(dict.size()) + " entries in page " + std::to_string(page));
-    }
+    check_indices(idx, present, dict.size(), page);
     std::size_t j = 0;
     for (std::size_t i = 0; i < n; ++i) {
       out[row + i] =

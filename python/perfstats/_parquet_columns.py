@@ -121,7 +121,7 @@ class ParquetColumns:
         """Dictionary-encoded UTF-8 column `name` of row group r: out[i] is row i's index
         in the returned dictionary, -1 for null; None when it was not read."""
         found = self._columns.get(name)
-        if found is None or "String" not in str(found[1].logical_type):
+        if found is None or found[1].logical_type.type != "STRING":
             return None
         chunk = self._chunk(r, name, ("BYTE_ARRAY",))
         if chunk is None or chunk[2] != len(out):
@@ -130,7 +130,7 @@ class ParquetColumns:
         try:
             raw = _core.parquet_read_dictionary(data, codec, rows, max_def, out)
             return [v.decode("utf-8") for v in raw]
-        except (*_FAILED, UnicodeDecodeError):
+        except _FAILED:  # UnicodeDecodeError is a ValueError
             return None
         finally:
             data.release()

@@ -179,13 +179,13 @@ class _RowGroup:
     """One Parquet row group as the streamed summary needs it (see _stream_parquet)."""
 
     n: int
-    nat: int | None  # row (in the group) of the first missing timestamp
-    latency: npt.NDArray[np.float64] | None
-    bad: npt.NDArray[np.bool_] | None  # negative or infinite latencies
-    codes: npt.NDArray[np.integer[Any]] | None  # key index x n_windows + window
-    dictionary: list[Any]  # the key column's values, in its index order
-    counts: npt.NDArray[np.int64] | None  # rows per code
-    rest: Any  # pyarrow Table of the other columns summarize uses, or None
+    nat: int | None = None  # row (in the group) of the first missing timestamp
+    latency: npt.NDArray[np.float64] | None = None
+    bad: npt.NDArray[np.bool_] | None = None  # negative or infinite latencies
+    codes: npt.NDArray[np.integer[Any]] | None = None  # key index x n_windows + window
+    dictionary: list[Any] = field(default_factory=list)  # key values, in index order
+    counts: npt.NDArray[np.int64] | None = None  # rows per code
+    rest: Any = None  # pyarrow Table of the other columns summarize uses, or None
     buffers: Any = None  # (latency, codes) arrays to hand back for reuse, or None
 
 
@@ -386,7 +386,7 @@ def _stream_parquet(
         if first_null is not None and first_null < n:
             if buffers is not None:
                 free.put(buffers)
-            return _RowGroup(n, first_null, None, None, None, [], None, None, None)
+            return _RowGroup(n, nat=first_null)
         assert dictionary is not None
         n_raw = len(dictionary) + 1  # the last key number: a missing key
         if key_idx is not None and n and key_idx.min() < 0:
@@ -405,14 +405,13 @@ def _stream_parquet(
         )
         return _RowGroup(
             n,
-            None,
-            lat,
-            bad,
-            codes,
-            dictionary,
-            chunk_counts,
-            table.select(rest) if rest and table is not None else None,
-            buffers,
+            latency=lat,
+            bad=bad,
+            codes=codes,
+            dictionary=dictionary,
+            counts=chunk_counts,
+            rest=table.select(rest) if rest and table is not None else None,
+            buffers=buffers,
         )
 
     ids: dict[Any, int] = {}  # key value -> key number, in order of first appearance
