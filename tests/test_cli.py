@@ -15,9 +15,9 @@ import pytest
 
 import perfstats
 from perfstats import datasets
+from perfstats.analysis.summary import summarize
 from perfstats.cli import Progress, main, parse_budget
 from perfstats.history import load_runs
-from perfstats.summary import summarize
 
 
 @pytest.fixture(scope="module")

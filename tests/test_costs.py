@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from perfstats.costs import BUDGET_LEVELS, CostReport, costs, load_prices
+from perfstats.analysis.costs import BUDGET_LEVELS, CostReport, costs, load_prices
 from perfstats.datasets import llm_app
 
 matplotlib.use("Agg")

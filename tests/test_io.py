@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from perfstats.datasets import llm_app
-from perfstats.io import Events, read_events, write_events
+from perfstats.io.events import Events, read_events, write_events
 
 
 @pytest.fixture(scope="module")

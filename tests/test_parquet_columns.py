@@ -1,4 +1,4 @@
-"""The C++ Parquet page decoder (perfstats._parquet_columns) against pyarrow, the oracle:
+"""The C++ Parquet page decoder (perfstats.io._parquet_columns) against pyarrow, the oracle:
 the same values for every writer option it handles, None (so summarize reads the row
 group with pyarrow) for what it does not, and no crash on damaged bytes."""
 
@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from perfstats import _core, summarize
-from perfstats._parquet_columns import _CODECS, ParquetColumns
+from perfstats.io._parquet_columns import _CODECS, ParquetColumns
 
 N = 7_000
 

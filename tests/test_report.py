@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 
 from perfstats import datasets
+from perfstats.analysis.summary import summarize
 from perfstats.history import append_run, atomic_write, load_runs, run_sketches
-from perfstats.intervals import wilson_interval
-from perfstats.report import (
+from perfstats.report.report import (
     DEFAULT_SECTIONS,
     Report,
     ReportContext,
@@ -26,7 +26,7 @@ from perfstats.report import (
     build_report,
     format_for,
 )
-from perfstats.summary import summarize
+from perfstats.stats.intervals import wilson_interval
 
 ROOT = Path(__file__).resolve().parents[1]
 

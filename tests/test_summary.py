@@ -381,7 +381,7 @@ def test_parquet_path_with_different_dictionaries_per_row_group(tmp_path: Path) 
 
 def _streamed_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fails the test if summarize falls back to reading the Parquet file whole."""
-    import perfstats.summary as summary_module
+    import perfstats.analysis.summary as summary_module
 
     def refuse(*args: object) -> None:
         raise AssertionError("read whole instead of row group by row group")

@@ -244,7 +244,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _load(args: argparse.Namespace) -> Any:
-    from perfstats.io import read_events
+    from perfstats.io.events import read_events
 
     if args.sample:
         if args.input:
@@ -321,9 +321,9 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _baseline_p99(source: str, args: argparse.Namespace) -> dict[str, float]:
+    from perfstats.analysis.summary import summarize
     from perfstats.history import group_label, load_runs
-    from perfstats.io import read_events
-    from perfstats.summary import summarize
+    from perfstats.io.events import read_events
 
     path = Path(source)
     if not path.exists():
@@ -351,8 +351,8 @@ def _baseline_p99(source: str, args: argparse.Namespace) -> dict[str, float]:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from perfstats.analysis.summary import summarize
     from perfstats.history import group_label
-    from perfstats.summary import summarize
 
     limits = [
         args.max_p99_ms,
@@ -413,7 +413,7 @@ def _check(args: argparse.Namespace) -> int:
                 )
             )
     if args.budget is not None:
-        from perfstats.costs import costs
+        from perfstats.analysis.costs import costs
 
         amount, period = args.budget
         cost = costs(events, budget=amount, budget_period=period)

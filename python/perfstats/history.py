@@ -36,8 +36,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from perfstats.quantile_sketch import QuantileSketch
-from perfstats.summary import Summary
+from perfstats.analysis.summary import Summary
+from perfstats.stats.quantile_sketch import QuantileSketch
 
 __all__ = [
     "HISTORY_SCHEMA",

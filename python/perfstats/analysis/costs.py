@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from perfstats.io import Events, _pandas, read_events
+from perfstats.io.events import Events, _pandas, read_events
 
 if TYPE_CHECKING:
     import pandas as pd

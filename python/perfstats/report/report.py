@@ -29,16 +29,16 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from perfstats._json import json_scalar as _clean
+from perfstats.analysis.summary import Summary, summarize
 from perfstats.history import atomic_write, group_label
-from perfstats.intervals import wilson_interval
-from perfstats.io import Events, read_events
-from perfstats.summary import Summary, summarize
+from perfstats.io.events import Events, read_events
+from perfstats.stats.intervals import wilson_interval
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
 
-    from perfstats.costs import CostReport
+    from perfstats.analysis.costs import CostReport
 
 __all__ = [
     "DEFAULT_SECTIONS",
@@ -175,7 +175,7 @@ class ReportContext:
     def cost(self) -> CostReport | None:
         """:func:`perfstats.costs`, or None when there is neither a model with
         tokens nor a recorded cost."""
-        from perfstats.costs import costs
+        from perfstats.analysis.costs import costs
 
         tokens = self.has("input_tokens") or self.has("output_tokens")
         if not ((self.has("model") and tokens) or self.has("cost_usd")):
@@ -709,7 +709,7 @@ def ab_section(ctx: ReportContext) -> Section | None:
     have two or more: relative lift with its CI, Holm-adjusted p-value and verdict per
     metric, the overall verdict per variant, and the sample-ratio check when the
     planned split is known."""
-    from perfstats.comparison import compare
+    from perfstats.analysis.comparison import compare
 
     if not ctx.has("variant") or ctx.frame["variant"].nunique() < 2:
         return None
@@ -845,7 +845,7 @@ def trend_section(ctx: ReportContext) -> Section | None:
     the band crosses the SLA target within the horizon."""
     import pandas as pd
 
-    from perfstats.trend import trend
+    from perfstats.analysis.metric_trend import trend
 
     if not ctx.has("latency_ms"):
         return None
@@ -969,7 +969,7 @@ def anomalies_section(ctx: ReportContext) -> Section | None:
     high side only; a finding per incident, critical when it is still open."""
     import pandas as pd
 
-    from perfstats.anomalies import anomalies, default_detector
+    from perfstats.analysis.metric_anomalies import anomalies, default_detector
 
     ts = ctx.frame["timestamp"]
     if (ts.max() - ts.min()) < pd.Timedelta(days=ANOMALY_MIN_DAYS):
@@ -978,7 +978,7 @@ def anomalies_section(ctx: ReportContext) -> Section | None:
     for metric, needs in ANOMALY_METRICS:
         if not any(ctx.has(c) for c in needs):
             continue
-        from perfstats.series import metric_series
+        from perfstats.analysis.series import metric_series
 
         series = metric_series(ctx.events, metric, every="1h")
         detector = default_detector(

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from perfstats import _core
-from perfstats.moments import Moments, _as_float_array
+from perfstats.stats.moments import Moments, _as_float_array
 
 __all__ = [
     "MannWhitneyResult",

@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from perfstats import _core
-from perfstats.linear_model import (
+from perfstats.stats.linear_model import (
     Interval,
     Prediction,
     _as_float_array,
@@ -401,7 +401,7 @@ def trend(
 
     Parameters
     ----------
-    events : perfstats.io.Events or pandas.DataFrame
+    events : perfstats.io.events.Events or pandas.DataFrame
         Events in the canonical schema.
     metric : str, default "latency_p95"
         Any metric :func:`perfstats.metric_series` knows (latency in ms).
@@ -451,8 +451,8 @@ def trend(
     Timestamp('2026-02-02 00:00:00+0000', tz='UTC')
     """
 
-    from perfstats.series import metric_series
-    from perfstats.summary import _window
+    from perfstats.analysis.series import metric_series
+    from perfstats.analysis.summary import _window
 
     step = _window(every)
     ahead = _window(horizon, "horizon")

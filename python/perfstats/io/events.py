@@ -1342,7 +1342,7 @@ def read_events(
     Examples
     --------
     >>> import pandas as pd
-    >>> from perfstats.io import read_events
+    >>> from perfstats.io.events import read_events
     >>> raw = pd.DataFrame({
     ...     "time": ["2025-01-01T00:00:00Z", "2025-01-01T00:00:01Z", "yesterday"],
     ...     "ElapsedTime": [0.25, 1.5, 0.3],

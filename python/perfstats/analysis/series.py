@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from perfstats.summary import DEFAULT_QUANTILES, _window, summarize
+from perfstats.analysis.summary import DEFAULT_QUANTILES, _window, summarize
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,7 +45,7 @@ def metric_series(
 
     Parameters
     ----------
-    events : perfstats.io.Events or pandas.DataFrame
+    events : perfstats.io.events.Events or pandas.DataFrame
         Events in the canonical schema (``timestamp`` required).
     metric : str, default "latency_p95"
         Any column of the :func:`~perfstats.summarize` table (``count``,

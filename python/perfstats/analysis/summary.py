@@ -16,8 +16,8 @@ import numpy.typing as npt
 
 from perfstats import _core
 from perfstats._json import json_scalar
-from perfstats.intervals import wilson_interval
-from perfstats.quantile_sketch import QuantileSketch
+from perfstats.stats.intervals import wilson_interval
+from perfstats.stats.quantile_sketch import QuantileSketch
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -84,7 +84,7 @@ def _sla_name(bound: float) -> str:
 
 
 def events_frame(events: Any) -> pd.DataFrame:
-    """The canonical DataFrame behind `events` (an :class:`~perfstats.io.Events` or a
+    """The canonical DataFrame behind `events` (an :class:`~perfstats.io.events.Events` or a
     DataFrame already in the canonical schema), checked where analyses rely on it."""
     import pandas as pd
 
@@ -257,7 +257,7 @@ def _stream_parquet(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from perfstats._parquet_columns import ParquetColumns as _ParquetColumns
+    from perfstats.io._parquet_columns import ParquetColumns as _ParquetColumns
 
     pf = pq.ParquetFile(path, memory_map=True)  # no copy from the page cache
     schema = pf.schema_arrow
@@ -759,7 +759,7 @@ def summarize(
 
     Parameters
     ----------
-    events : perfstats.io.Events, pandas.DataFrame or path
+    events : perfstats.io.events.Events, pandas.DataFrame or path
         Events in the canonical schema (see :func:`perfstats.read_events`), or the path
         of a Parquet file in that schema, of which only the columns used here are read.
         Only ``timestamp`` is required; every metric whose columns exist is computed and
@@ -1008,7 +1008,7 @@ def summarize(
         cols["cost_per_request"] = cols["cost_usd"] / counts[pos]
     else:
         missing["cost_usd"] = (
-            "no 'cost_usd' column (perfstats.costs derives it from tokens)"
+            "no 'cost_usd' column (perfstats.analysis.costs derives it from tokens)"
         )
 
     # outcomes and scores
