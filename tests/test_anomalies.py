@@ -12,7 +12,7 @@ import pytest
 
 from perfstats import MetricAnomalies, anomalies, build_report, datasets
 from perfstats.analysis.metric_anomalies import default_detector
-from perfstats.report.report import ANOMALY_THRESHOLD, anomalies_section
+from perfstats.report.sections import ANOMALY_THRESHOLD, anomalies_section
 from perfstats.stats.detectors import RobustZScore, SeasonalZScore
 
 matplotlib.use("Agg")

@@ -60,7 +60,9 @@ def _imports(path: Path) -> list[tuple[int, str]]:
                 found.append((node.lineno, node.module))
         elif isinstance(node, ast.Import):
             found += [
-                (node.lineno, a.name) for a in node.names if a.name.startswith("perfstats")
+                (node.lineno, a.name)
+                for a in node.names
+                if a.name.startswith("perfstats")
             ]
     return found
 

@@ -16,9 +16,10 @@ import pandas as pd
 import pytest
 
 from perfstats import datasets
+from perfstats._files import atomic_write
 from perfstats.analysis.summary import summarize
-from perfstats.history import append_run, atomic_write, load_runs, run_sketches
-from perfstats.report.report import (
+from perfstats.history import append_run, load_runs, run_sketches
+from perfstats.report import (
     DEFAULT_SECTIONS,
     Report,
     ReportContext,

@@ -321,8 +321,9 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _baseline_p99(source: str, args: argparse.Namespace) -> dict[str, float]:
+    from perfstats._display import group_label
     from perfstats.analysis.summary import summarize
-    from perfstats.history import group_label, load_runs
+    from perfstats.history import load_runs
     from perfstats.io.events import read_events
 
     path = Path(source)
@@ -351,8 +352,8 @@ def _baseline_p99(source: str, args: argparse.Namespace) -> dict[str, float]:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from perfstats._display import group_label
     from perfstats.analysis.summary import summarize
-    from perfstats.history import group_label
 
     limits = [
         args.max_p99_ms,
