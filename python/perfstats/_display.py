@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["format_cell", "format_ms", "format_pct", "group_label"]
+__all__ = ["format_cell", "format_ms", "format_pct", "group_label", "table_labels"]
 
 
 def format_ms(v: float) -> str:
@@ -74,3 +74,15 @@ def format_cell(column: str, v: Any) -> str:
     if x.is_integer() and abs(x) < 1e15:
         return f"{int(x):,}"
     return f"{x:.4g}"
+
+
+def table_labels(table: Any) -> list[str]:
+    """Display labels of a result table's rows: group labels of its index, or "all" for
+    an ungrouped one-row table."""
+    import pandas as pd
+
+    if isinstance(table.index, pd.RangeIndex) and len(table) == 1:
+        return ["all"]  # an ungrouped summary
+    return [
+        group_label(k if isinstance(k, tuple) else (k,)) for k in table.index.tolist()
+    ]

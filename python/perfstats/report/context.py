@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from perfstats._display import group_label
+from perfstats._display import table_labels as index_labels
 from perfstats.analysis.findings import Finding
 from perfstats.analysis.summary import Summary, summarize
 from perfstats.io.events import Events
@@ -98,13 +99,3 @@ class ReportContext:
 
 
 SectionFunction = Callable[[ReportContext], Section | None]
-
-
-def index_labels(table: pd.DataFrame) -> list[str]:
-    import pandas as pd
-
-    if isinstance(table.index, pd.RangeIndex) and len(table) == 1:
-        return ["all"]  # an ungrouped summary
-    return [
-        group_label(k if isinstance(k, tuple) else (k,)) for k in table.index.tolist()
-    ]

@@ -13,12 +13,18 @@ import numpy as np
 from perfstats._display import format_ms as _ms
 from perfstats._display import format_pct as _pct
 from perfstats._display import group_label
-from perfstats.analysis.findings import Finding
+from perfstats.analysis.findings import (
+    Finding,
+    burst_findings,
+    error_bursts,
+    error_outliers,
+    sla_misses,
+    tail_drivers,
+)
 from perfstats.analysis.summary import summarize
 from perfstats.report.charts import Chart
 from perfstats.report.context import ReportContext, Section, SectionFunction
 from perfstats.report.context import index_labels as _index_labels
-from perfstats.stats.intervals import wilson_interval
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -123,31 +129,9 @@ def latency_section(ctx: ReportContext) -> Section | None:
         f"{_ms(ctx.sla_target_ms)}, objective {_pct(ctx.sla_objective)} of requests "
         f"within it; bucket shares are exact."
     )
-    for label, (_, r) in zip(_index_labels(table), table.iterrows(), strict=True):
-        comp = float(r["sla_compliance"])
-        if comp < ctx.sla_objective:
-            sec.findings.append(
-                Finding(
-                    severity="warning",
-                    score=(ctx.sla_objective - comp) / max(1e-9, 1 - ctx.sla_objective),
-                    kind="sla_miss",
-                    title=(
-                        f"{label}: {_pct(comp)} of requests within "
-                        f"{_ms(ctx.sla_target_ms)}, below the "
-                        f"{_pct(ctx.sla_objective)} objective (p99 "
-                        f"{_ms(float(r['latency_p99']))})"
-                    ),
-                    numbers={
-                        "group": label,
-                        "sla_compliance": comp,
-                        "sla_objective": ctx.sla_objective,
-                        "sla_target_ms": ctx.sla_target_ms,
-                        "latency_p99_ms": float(r["latency_p99"]),
-                        "requests": int(r["count"]),
-                    },
-                    section="latency",
-                )
-            )
+    sec.findings += sla_misses(
+        ctx.summary, sla_target_ms=ctx.sla_target_ms, sla_objective=ctx.sla_objective
+    )
 
     def draw_buckets(ax: Axes) -> None:
         left = np.zeros(len(table))
@@ -197,31 +181,7 @@ def phases_section(ctx: ReportContext) -> Section | None:
         "Tail share: each phase's part of the total latency of the requests at or "
         "above their group's p99."
     )
-    for label, (_, r) in zip(_index_labels(table), table.iterrows(), strict=True):
-        driver = str(r["tail_driver"])
-        share = float(r[f"{driver}_tail_share"])
-        p99 = float(r["latency_p99"])
-        if not math.isfinite(share):
-            continue
-        sec.findings.append(
-            Finding(
-                severity="info",
-                score=p99 / ctx.sla_target_ms,
-                kind="tail_driver",
-                title=(
-                    f"{driver} drives the p99 of {label}: {_pct(share)} of the latency "
-                    f"of requests at or above p99 ({_ms(p99)})"
-                ),
-                numbers={
-                    "group": label,
-                    "phase": driver,
-                    "tail_share": share,
-                    "latency_p99_ms": p99,
-                    f"{driver}_p99_ms": float(r.get(f"{driver}_p99", np.nan)),
-                },
-                section="phases",
-            )
-        )
+    sec.findings += tail_drivers(ctx.summary, sla_target_ms=ctx.sla_target_ms)
 
     def draw(ax: Axes) -> None:
         labels = _index_labels(table)
@@ -246,26 +206,10 @@ def phases_section(ctx: ReportContext) -> Section | None:
     return sec
 
 
-def _episodes(flags: np.ndarray[Any, Any]) -> list[tuple[int, int]]:
-    """Runs of consecutive True as (first, last) positions."""
-    out: list[tuple[int, int]] = []
-    start = None
-    for i, f in enumerate(flags.tolist()):
-        if f and start is None:
-            start = i
-        elif not f and start is not None:
-            out.append((start, i - 1))
-            start = None
-    if start is not None:
-        out.append((start, len(flags) - 1))
-    return out
-
-
 def errors_section(ctx: ReportContext) -> Section | None:
     """Error rates per group with Wilson intervals, error types, groups failing more
     than the rest, and error bursts: runs of hours whose (Bonferroni-corrected)
     interval lies above twice the overall rate."""
-    import pandas as pd
 
     table = ctx.summary.table
     if "error_rate" not in table:
@@ -286,9 +230,7 @@ def errors_section(ctx: ReportContext) -> Section | None:
         if not types.empty:
             sec.tables["error_types"] = types
     hourly = ctx.hourly.table
-    # Bonferroni over the hours, so that bursts are not just the luckiest of many hours.
     n_hours = len(hourly)
-    burst_conf = 1 - 0.05 / max(1, n_hours)
     sec.notes.append(
         f"Overall error rate {_pct(overall)}; intervals are 95% Wilson intervals. A "
         "group is an outlier when its interval lies above that of all other groups "
@@ -296,96 +238,11 @@ def errors_section(ctx: ReportContext) -> Section | None:
         f"confidence 1 - 0.05/{n_hours} (Bonferroni over the {n_hours} group-hours) "
         "lies entirely above twice the overall rate."
     )
-    counts = table["count"].to_numpy(dtype=float)
-    errs = table["errors"].to_numpy(dtype=float)
-    for i, (label, (_, r)) in enumerate(
-        zip(_index_labels(table), table.iterrows(), strict=True)
-    ):
-        if len(table) < 2:
-            break
-        n_rest, k_rest = counts.sum() - counts[i], errs.sum() - errs[i]
-        rest_lo, rest_hi = wilson_interval(k_rest, n_rest)
-        if float(r["error_rate_low"]) > float(rest_hi):
-            sec.findings.append(
-                Finding(
-                    severity="warning",
-                    score=float(r["error_rate"]) / max(k_rest / n_rest, 1e-12),
-                    kind="error_outlier",
-                    title=(
-                        f"{label} fails more often than the rest: "
-                        f"{_pct(float(r['error_rate']))} (95% CI "
-                        f"{_pct(float(r['error_rate_low']))}-"
-                        f"{_pct(float(r['error_rate_high']))}) against "
-                        f"{_pct(k_rest / n_rest)} ({_pct(float(rest_lo))}-"
-                        f"{_pct(float(rest_hi))}) for the other groups"
-                    ),
-                    numbers={
-                        "group": label,
-                        "error_rate": float(r["error_rate"]),
-                        "error_rate_low": float(r["error_rate_low"]),
-                        "error_rate_high": float(r["error_rate_high"]),
-                        "rest_error_rate": k_rest / n_rest,
-                        "rest_error_rate_low": float(rest_lo),
-                        "rest_error_rate_high": float(rest_hi),
-                        "requests": int(r["count"]),
-                    },
-                    section="errors",
-                )
-            )
-    h_lo, _ = wilson_interval(
-        hourly["errors"].to_numpy(dtype=float),
-        hourly["count"].to_numpy(dtype=float),
-        confidence=burst_conf,
-    )
-    flagged = np.asarray(h_lo) > 2 * overall
-    bursts: list[dict[str, Any]] = []
-    group_levels = [n for n in hourly.index.names if n != "window_start"]
-    times = hourly.index.get_level_values("window_start")
-    keys = (
-        _index_labels(hourly.droplevel("window_start"))
-        if group_levels
-        else [""] * len(hourly)
-    )
-    keys_arr = np.array(keys, dtype=object)
-    for key in dict.fromkeys(keys):
-        pos = np.flatnonzero(keys_arr == key)
-        for first, last in _episodes(flagged[pos]):
-            rows = pos[first : last + 1]
-            n = float(hourly["count"].to_numpy()[rows].sum())
-            k = float(hourly["errors"].to_numpy()[rows].sum())
-            lo, hi = wilson_interval(k, n)
-            bursts.append(
-                {
-                    "group": key,
-                    "start": times[rows[0]],
-                    "end": times[rows[-1]] + pd.Timedelta("1h"),
-                    "requests": int(n),
-                    "errors": int(k),
-                    "error_rate": k / n,
-                    "error_rate_low": float(lo),
-                    "error_rate_high": float(hi),
-                }
-            )
-    bursts.sort(key=lambda b: -b["errors"])
-    if bursts:
-        sec.tables["error_bursts"] = pd.DataFrame(bursts).set_index("group")
-    for b in bursts[:5]:
-        sec.findings.append(
-            Finding(
-                severity="warning",
-                score=b["error_rate"] / max(overall, 1e-12),
-                kind="error_burst",
-                title=(
-                    f"Error burst on {b['group'] or 'all requests'} "
-                    f"{b['start']:%Y-%m-%d %H:%M}-{b['end']:%H:%M} UTC: "
-                    f"{_pct(b['error_rate'])} of {b['requests']:,} requests failed "
-                    f"(95% CI {_pct(b['error_rate_low'])}-{_pct(b['error_rate_high'])})"
-                    f" against {_pct(overall)} overall"
-                ),
-                numbers={**b, "overall_error_rate": overall},
-                section="errors",
-            )
-        )
+    sec.findings += error_outliers(ctx.summary)
+    bursts = error_bursts(ctx.hourly, overall, alpha=0.05)
+    if len(bursts):
+        sec.tables["error_bursts"] = bursts
+    sec.findings += burst_findings(bursts, overall)
 
     def draw(ax: Axes) -> None:
         _time_lines(ax, hourly, "error_rate", ctx.by)
