@@ -11,6 +11,7 @@ from perfstats._core import __version__
 from perfstats.analysis.comparison import Comparison, compare
 from perfstats.analysis.costs import CostReport, costs, load_prices
 from perfstats.analysis.metric_anomalies import MetricAnomalies, anomalies
+from perfstats.analysis.metric_changepoints import metric_changepoints
 from perfstats.analysis.metric_trend import MetricTrend, Trend, fit_trend, trend
 from perfstats.analysis.series import metric_series
 from perfstats.analysis.summary import Summary, summarize
@@ -101,6 +102,7 @@ __all__ = [
     "lag1_autocorrelation",
     "load_prices",
     "mann_whitney_u",
+    "metric_changepoints",
     "metric_series",
     "one_sample_t_test",
     "paired_t_test",
