@@ -137,7 +137,7 @@ class ChangePoints(Sequence[ChangePoint]):
 
     def to_frame(self) -> pd.DataFrame:
         """One row per change point (needs pandas)."""
-        pd = require("pandas", "ChangePoints.to_frame")
+        pandas = require("pandas", "ChangePoints.to_frame")
         columns = [
             "index",
             "time",
@@ -148,7 +148,7 @@ class ChangePoints(Sequence[ChangePoint]):
             "slope_before",
             "slope_after",
         ]
-        frame: pd.DataFrame = pd.DataFrame(
+        frame: pd.DataFrame = pandas.DataFrame(
             [c.to_dict() for c in self.changepoints], columns=columns
         )
         return frame
