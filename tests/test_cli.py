@@ -374,7 +374,9 @@ def small_events(tmp_path: Path) -> dict[str, Path]:
 @pytest.mark.parametrize(
     ("kind", "fmt"), [("csv", "csv"), ("jsonl", "json"), ("parquet", "html")]
 )
-@pytest.mark.parametrize("spelling", ["same", "absolute", "relative", "symlink", "hardlink"])
+@pytest.mark.parametrize(
+    "spelling", ["same", "absolute", "relative", "symlink", "hardlink"]
+)
 def test_report_refuses_to_overwrite_its_input(
     kind: str,
     fmt: str,
@@ -411,17 +413,49 @@ def test_report_refuses_to_overwrite_a_history_run(
     events_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     hist = tmp_path / "runs"
-    assert main(["report", str(events_file), "-o", str(tmp_path / "a.json"),
-                 "--history", str(hist), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "report",
+                str(events_file),
+                "-o",
+                str(tmp_path / "a.json"),
+                "--history",
+                str(hist),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     (run_file,) = hist.glob("run-*.json")
     before = run_file.read_bytes()
-    code, _, err = run(["report", str(events_file), "-o", str(run_file),
-                        "--history", str(hist), "--quiet"], capsys)
+    code, _, err = run(
+        [
+            "report",
+            str(events_file),
+            "-o",
+            str(run_file),
+            "--history",
+            str(hist),
+            "--quiet",
+        ],
+        capsys,
+    )
     assert code == 2 and str(run_file) in err
     assert run_file.read_bytes() == before
     # a --history path that is the input file itself
-    code, _, err = run(["report", str(events_file), "-o", str(tmp_path / "b.md"),
-                        "--history", str(events_file), "--quiet"], capsys)
+    code, _, err = run(
+        [
+            "report",
+            str(events_file),
+            "-o",
+            str(tmp_path / "b.md"),
+            "--history",
+            str(events_file),
+            "--quiet",
+        ],
+        capsys,
+    )
     assert code == 2 and "--history" in err and str(events_file) in err
     assert not (tmp_path / "b.md").exists()
 

@@ -697,7 +697,9 @@ def _timestamps_ns(frame: pd.DataFrame) -> npt.NDArray[np.int64]:
     (1677-09-21 to 2262-04-11), instead of letting the unit conversion wrap it."""
     column = frame["timestamp"]
     array = column.array
-    unit = getattr(column.dtype, "unit", None)
+    unit = getattr(column.dtype, "unit", None)  # DatetimeTZDtype
+    if unit is None and isinstance(column.dtype, np.dtype):
+        unit = np.datetime_data(column.dtype.str)[0]
     if not hasattr(array, "asi8") or unit not in _NS_PER_UNIT:
         raw: npt.NDArray[np.int64] = column.to_numpy(dtype="datetime64[ns]").view(
             np.int64
@@ -782,9 +784,9 @@ class _Groups:
 
     def window_start_ns(self, pos: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         w = self.level_codes(pos)[-1]
-        return (np.uint64(self.origin) + w.astype(np.uint64) * np.uint64(self.step)).view(
-            np.int64
-        )
+        return (
+            np.uint64(self.origin % 2**64) + w.astype(np.uint64) * np.uint64(self.step)
+        ).view(np.int64)
 
     def index(self, pos: npt.NDArray[np.int64]) -> pd.Index[Any]:
         import pandas as pd
@@ -817,9 +819,7 @@ def _compact(
     return inv.astype(np.int64).ravel(), new
 
 
-def _group_codes(
-    frame: pd.DataFrame, by: list[str], every: str | None
-) -> _Groups:
+def _group_codes(frame: pd.DataFrame, by: list[str], every: str | None) -> _Groups:
     """Group codes (int32 or int64) per row, the rows per code and the labels: dense
     over every key x window combination while that is small next to the data, else
     numbering only the combinations that occur (sparse windows)."""
