@@ -471,15 +471,29 @@ def _check(args: argparse.Namespace) -> int:
                 bool(last["spend_usd"] <= amount),
             )
         )
+        projected = float(last["projected_usd"])
         rows.append(
             (
                 "projected spend",
                 label,
-                f"${last['projected_usd']:,.2f}",
+                f"${projected:,.2f}"
+                if math.isfinite(projected)
+                else str(last.get("projection", "no projection")),
                 f"<= ${amount:,.2f}",
-                bool(last["projected_usd"] <= amount),
+                # too little data to project is not a failed check
+                bool(projected <= amount) if math.isfinite(projected) else True,
             )
         )
+        if int(last.get("unknown_requests", 0)):
+            rows.append(
+                (
+                    "unknown spend",
+                    label,
+                    f"{int(last['unknown_requests'])} requests without a known cost",
+                    "all costs known",
+                    False,
+                )
+            )
     if args.baseline is not None:
         need("latency_p99", "--baseline")
         base = _baseline_p99(args.baseline, args)
