@@ -379,3 +379,23 @@ def test_exact_snapshot_price_before_the_family_pattern(tmp_path: Path) -> None:
     assert table.lookup("acme-2025-01-01").input == 3.0  # type: ignore[union-attr]
     assert table.lookup("ACME-2025-01-01").input == 3.0  # type: ignore[union-attr]
     assert table.lookup("acme-2025-02-01").input == 1.0  # type: ignore[union-attr]
+
+
+def test_report_shows_unknown_costs_and_no_projection_from_too_little_data() -> None:
+    from perfstats import build_report
+
+    frame = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(["2026-01-01T00:30Z", "2026-01-01T00:40Z"]),
+            "endpoint": "/a",
+            "latency_ms": [100.0, 200.0],
+            "model": ["gpt-4o", "mystery"],
+            "input_tokens": [1e6, 1e6],
+            "output_tokens": [0.0, 0.0],
+        }
+    )
+    report = build_report(frame, budget=100.0, budget_period="day")
+    titles = [f.title for f in report.findings]
+    assert any("1 of 2 requests have no known cost" in t for t in titles), titles
+    assert any("no projection: too little data" in t for t in titles), titles
+    assert "mystery" in report.to_markdown() and "nan" not in titles[0].lower()
