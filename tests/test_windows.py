@@ -119,6 +119,33 @@ def test_one_stray_epoch_row_costs_one_window_not_the_span() -> None:
     assert rows == rows_without + 1 and stray == 1
 
 
+def test_parquet_path_with_a_stray_row_is_bounded_by_the_data(tmp_path: Path) -> None:
+    n = 20_000
+    t = pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(np.arange(n), unit="s")
+    t = t.append(pd.DatetimeIndex([pd.Timestamp(0, tz="UTC")]))
+    ev = pd.DataFrame(
+        {
+            "timestamp": t,
+            "endpoint": pd.Categorical(np.where(np.arange(n + 1) % 2, "/a", "/b")),
+            "latency_ms": np.linspace(1.0, 2.0, n + 1),
+        }
+    )
+    path = tmp_path / "stray.parquet"
+    ev.to_parquet(path, index=False)
+    out = _in_child(
+        f"""
+        s = summarize({str(path)!r}, every="1min")
+        f = summarize(pd.read_parquet({str(path)!r}), every="1min")
+        pd.testing.assert_frame_equal(s.table, f.table, check_exact=True)
+        print(len(s.table))
+        """
+    )
+    expected = ev.groupby(
+        ["endpoint", ev["timestamp"].dt.floor("1min")], observed=True
+    ).ngroups
+    assert int(out) == expected
+
+
 @pytest.mark.parametrize("every", ["1min", "1ns"])
 def test_decades_at_fine_windows_are_sparse(every: str) -> None:
     out = _in_child(

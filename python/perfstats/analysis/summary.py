@@ -758,6 +758,23 @@ def _parquet_time_range(path: Any) -> tuple[int, int] | None:
     return None if lo is None or hi is None else (lo, hi)
 
 
+def _sparse_span(path: Any, step: int) -> bool:
+    """Whether the Parquet file's time span holds far more `step` windows than it has
+    rows (one stray timestamp decades away): the streamed read numbers every window of
+    the span, so such a file is read whole and only the windows that occur are kept."""
+    try:
+        import pyarrow.parquet as pq
+
+        ends = _parquet_time_range(path)
+        rows = pq.ParquetFile(path).metadata.num_rows
+    except Exception:  # damaged or unusual files: the streamed read reports them
+        return False
+    if ends is None:
+        return False
+    n_windows = (ends[1] - ends[0]) // step + 1
+    return bool(n_windows > max(_DENSE_FACTOR * rows, _DENSE_MIN))
+
+
 @dataclass
 class _Groups:
     """Group codes of the rows and how each code maps back to its labels."""
@@ -1056,7 +1073,10 @@ def summarize(
         _check_parquet_path(events)
         if every is not None:
             _window(every)  # a bad window is reported before the file is read
-        streamed = _stream_parquet(events, by_list, every, edges, relative_accuracy)
+        if every is None or _sparse_span(events, _window(every).value):
+            streamed = None  # the whole-file read numbers only windows that occur
+        else:
+            streamed = _stream_parquet(events, by_list, every, edges, relative_accuracy)
         if streamed is None:
             events = _read_parquet_columns(events, by_list)
     if streamed is not None:
