@@ -399,3 +399,30 @@ def test_report_shows_unknown_costs_and_no_projection_from_too_little_data() -> 
     assert any("1 of 2 requests have no known cost" in t for t in titles), titles
     assert any("no projection: too little data" in t for t in titles), titles
     assert "mystery" in report.to_markdown() and "nan" not in titles[0].lower()
+
+
+def test_projection_interval_covers_the_final_spend_at_its_nominal_rate() -> None:
+    """Seeded simulation: Poisson requests (0.01/s) with lognormal costs over a day,
+    projected from the first 8 hours; the 95 % interval holds the day's final spend
+    in 95 % of runs, within a 3-sigma binomial tolerance."""
+    rng = np.random.default_rng(5)
+    reps, hits = 200, 0
+    day = 86_400.0
+    for _ in range(reps):
+        n = rng.poisson(0.01 * day)
+        t = np.sort(rng.uniform(0, day, n))
+        c = rng.lognormal(-3, 1, n)
+        seen = t < 8 * 3600
+        frame = pd.DataFrame(
+            {
+                "timestamp": pd.Timestamp("2026-01-01T00:00Z")
+                + pd.to_timedelta(t[seen], unit="s"),
+                "cost_usd": c[seen],
+            }
+        )
+        b = costs(frame, budget=1e6, budget_period="day").budget
+        assert b is not None
+        lo, hi = b["projected_low"].iloc[0], b["projected_high"].iloc[0]
+        hits += bool(lo <= c.sum() <= hi)
+    rate = hits / reps
+    assert abs(rate - 0.95) <= 3 * np.sqrt(0.95 * 0.05 / reps), rate

@@ -11,6 +11,7 @@ import datetime as dt
 import html
 import json
 import re
+import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -312,9 +313,11 @@ class CostReport:
         first reached (``reached_50`` ...), ``projected_usd`` (for the last period,
         the spend plus the run rate over the span the data cover in it, first to
         last event, times the time left; NaN with ``projection`` "too little data"
-        under :data:`MIN_PROJECTION_SPAN`), ``projection`` and ``projected_100``
-        (when that rate would use up the budget within the period, else NaT). No
-        interval is given for the projection yet.
+        under :data:`MIN_PROJECTION_SPAN`), its 95 % interval ``projected_low`` /
+        ``projected_high`` (the spend to come compound Poisson at the observed
+        request rate and costs, plus the run rate's own sampling variance; normal
+        approximation, coverage checked by simulation), ``projection`` and ``projected_100`` (when that rate would
+        use up the budget within the period, else NaT).
     unpriced : dict of str to int
         Models no price entry matched, with their request counts.
     unknown_requests : int
@@ -730,6 +733,8 @@ def costs(
     )
 
 
+_Z95 = statistics.NormalDist().inv_cdf(0.975)
+
 #: Least time between the first and last event of a running budget period before its
 #: spend is projected (one $10 request at 00:30 does not project $480/day).
 MIN_PROJECTION_SPAN: dict[str, dt.timedelta] = {
@@ -788,16 +793,32 @@ def _budget(
         remaining = end - pdm.Timestamp(t[-1])
         row["projection"] = "final" if not last else "run rate"
         row["projected_usd"] = spend
+        row["projected_low"] = row["projected_high"] = spend
         crossing = pdm.NaT
         if last and observed < MIN_PROJECTION_SPAN[period]:
             row["projected_usd"] = np.nan
+            row["projected_low"] = row["projected_high"] = np.nan
             row["projection"] = (
                 f"too little data ({observed} observed, "
                 f"{MIN_PROJECTION_SPAN[period]} needed)"
             )
         elif last:
-            rate = spend / observed.total_seconds()  # USD per second
-            row["projected_usd"] = spend + rate * remaining.total_seconds()
+            obs_s, rem_s = observed.total_seconds(), remaining.total_seconds()
+            rate = spend / obs_s  # USD per second
+            row["projected_usd"] = spend + rate * rem_s
+            # 95 % interval of the final spend: the spend still to come is compound
+            # Poisson (requests at the observed rate, costs as observed, second moment
+            # m2), and the run rate itself is estimated from the observed compound
+            # Poisson sum (variance N m2 / obs^2): both added, normal approximation,
+            # floored at the spend so far.
+            paid = c_sorted[sel][~u_sorted[sel]]
+            n_paid = len(paid)
+            m2 = float(np.mean(paid**2)) if n_paid else 0.0
+            future_n = n_paid / obs_s * rem_s
+            var = future_n * m2 + rem_s**2 * n_paid * m2 / obs_s**2
+            half = _Z95 * float(np.sqrt(var))
+            row["projected_low"] = max(spend, row["projected_usd"] - half)
+            row["projected_high"] = row["projected_usd"] + half
             # when that rate uses up the budget, if inside this period
             if 0 < spend < budget and rate > 0:
                 at = pdm.Timestamp(t[-1]) + pdm.Timedelta(
