@@ -478,7 +478,7 @@ def test_report_to_a_symlink_keeps_the_link_and_the_mode(
 
 
 def test_atomic_write_mode_of_new_and_existing_files(tmp_path: Path) -> None:
-    from perfstats.history import atomic_write
+    from perfstats._files import atomic_write
 
     old = os.umask(0o027)
     try:

@@ -171,7 +171,7 @@ def test_decades_at_fine_windows_are_sparse(every: str) -> None:
 
 def test_sparse_windows_equal_dense_ones(monkeypatch: pytest.MonkeyPatch) -> None:
     """The sparse numbering gives the same table as the dense one (forced here)."""
-    from perfstats import summary as summary_module
+    from perfstats.analysis import summary as summary_module
 
     rng = np.random.default_rng(3)
     n = 3000

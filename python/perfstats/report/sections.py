@@ -281,7 +281,11 @@ def cost_section(ctx: ReportContext) -> Section | None:
                 title=(
                     f"{cost.unknown_requests:,} of {cost.requests:,} requests have no "
                     "known cost: spend shown is a lower bound"
-                    + (f" (unpriced: {', '.join(cost.unpriced)})" if cost.unpriced else "")
+                    + (
+                        f" (unpriced: {', '.join(cost.unpriced)})"
+                        if cost.unpriced
+                        else ""
+                    )
                 ),
                 numbers={
                     "unknown_requests": cost.unknown_requests,
