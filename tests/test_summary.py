@@ -107,7 +107,13 @@ def test_hourly_windows_match_pandas_resampling() -> None:
     got = s.table["count"]
     assert list(got.to_numpy()) == list(expected.to_numpy())
     assert got.index.names == ["endpoint", "window_start"]
-    np.testing.assert_allclose(s.table["throughput_rps"], got / 3600.0)
+    # full windows: count per hour; the first and last (partial) over covered time
+    full = ~s.table["partial"].to_numpy()
+    np.testing.assert_allclose(s.table["throughput_rps"][full], got[full] / 3600.0)
+    covered = s.table["covered_s"].to_numpy()
+    np.testing.assert_allclose(
+        s.table["throughput_rps"][~full], got[~full] / covered[~full]
+    )
 
 
 def test_outcomes_and_score_bands() -> None:

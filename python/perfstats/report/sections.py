@@ -270,7 +270,31 @@ def cost_section(ctx: ReportContext) -> Section | None:
         sec.notes.append(f"Not computed: {m}.")
     if cost.unpriced:
         sec.notes.append(f"Models without a price: {cost.unpriced}.")
-    cols = ["requests", "cost_usd", "cost_share", "request_share"]
+    for w in cost.warnings:
+        sec.notes.append(f"Warning: {w}.")
+    if cost.unknown_requests:
+        sec.findings.append(
+            Finding(
+                severity="warning",
+                score=cost.unknown_requests / max(cost.requests, 1),
+                kind="unknown_cost",
+                title=(
+                    f"{cost.unknown_requests:,} of {cost.requests:,} requests have no "
+                    "known cost: spend shown is a lower bound"
+                    + (
+                        f" (unpriced: {', '.join(cost.unpriced)})"
+                        if cost.unpriced
+                        else ""
+                    )
+                ),
+                numbers={
+                    "unknown_requests": cost.unknown_requests,
+                    "requests": cost.requests,
+                },
+                section="cost",
+            )
+        )
+    cols = ["requests", "cost_usd", "unpriced", "cost_share", "request_share"]
     if not cost.by_model.empty:
         by_model = cost.by_model[cols].copy()
         by_model["cost_per_request"] = by_model["cost_usd"] / by_model["requests"]
@@ -309,7 +333,7 @@ def cost_section(ctx: ReportContext) -> Section | None:
         spend, limit = float(last["spend_usd"]), float(last["budget_usd"])
         projected = float(last["projected_usd"])
         share = spend / limit
-        if share >= 1.0 or projected > limit:
+        if share >= 1.0 or (np.isfinite(projected) and projected > limit):
             severity = "critical"
         elif share >= 0.8 or len(over):
             severity = "warning"
@@ -317,8 +341,12 @@ def cost_section(ctx: ReportContext) -> Section | None:
             severity = "info"
         title = (
             f"Budget {period}: ${spend:,.2f} of ${limit:,.2f} per "
-            f"{cost.budget_period} spent ({_pct(share)}, {last['status']}); projected "
-            f"${projected:,.2f} by the end of the {cost.budget_period}"
+            f"{cost.budget_period} spent ({_pct(share)}, {last['status']}); "
+            + (
+                f"projected ${projected:,.2f} by the end of the {cost.budget_period}"
+                if np.isfinite(projected)
+                else f"no projection: {last.get('projection', 'too little data')}"
+            )
         )
         if len(over):
             title += f"; {len(over)} of {len(budget)} periods over budget"
