@@ -112,9 +112,6 @@ class _Ar1Fit:
         self.standard_errors = np.sqrt(np.diag(self.covariance))
         with np.errstate(divide="ignore", invalid="ignore"):
             self.t_values = self.coefficients / self.standard_errors
-        # t and p are invariant to the basis for the seasonal terms and the slope at
-        # t_last; the polynomial rows use the core's t distribution through t_values.
-        self.p_values = self._pvalues(self.t_values)
         self.residual_std_error = float(self._lm.residual_std_error)
         self.ssr = float(self._lm.ssr)
         e = self._y - x @ self._b
@@ -125,17 +122,18 @@ class _Ar1Fit:
         self.df_resid = float(self._lm.df_resid)
         self.adj_r_squared = 1.0 - (1.0 - self.r_squared) * (n - 1) / self.df_resid
 
-    def _pvalues(self, tv: NDArray[Any]) -> NDArray[Any]:
-        # Two-sided p of a t statistic on df_resid: the core's t distribution, reached
-        # through a one-column fit whose t value is the requested one.
-        return np.array([self._t_pvalue(float(v)) for v in tv])
+    @property
+    def p_values(self) -> NDArray[Any]:
+        """Two-sided p-values of `t_values` on `df_resid` degrees of freedom."""
+        return np.array([self._t_pvalue(float(v)) for v in self.t_values])
 
     def _t_pvalue(self, tv: float) -> float:
         if not math.isfinite(tv):
             return math.nan
         lo, hi = 0.0, 1.0
         a = abs(tv)
-        # p = 1 - level where t_quantile(level) = |t|: bisection on the level.
+        # p = 1 - level where t_quantile(level) = |t| (the core's Student t on
+        # df_resid, two-sided): bisection on the level.
         for _ in range(80):
             mid = 0.5 * (lo + hi)
             if mid <= lo or mid >= hi:
