@@ -107,8 +107,19 @@ class _Ar1Fit:
             for j in range(k + 1):
                 m[j, k] = math.comb(k, j) * (-c) ** (k - j) / s**k
         self._m = m
-        self.coefficients = m @ self._b
-        self.covariance = m @ self._v @ m.T
+        self._raw: Any = None
+        if degree == 1:
+            # A line: the core fits the whitened columns of the caller's t as well
+            # (it centres and scales them itself), so the coefficient table, its
+            # t values and p-values are the core's own, however small.
+            raw = x.copy()
+            raw[:, 1] = self._t
+            self._raw = _core.LinearModel(self._whiten(raw), ys, False, None)
+            self.coefficients = np.asarray(self._raw.coefficients)
+            self.covariance = np.asarray(self._raw.covariance)
+        else:
+            self.coefficients = m @ self._b
+            self.covariance = m @ self._v @ m.T
         self.standard_errors = np.sqrt(np.diag(self.covariance))
         with np.errstate(divide="ignore", invalid="ignore"):
             self.t_values = self.coefficients / self.standard_errors
@@ -124,7 +135,10 @@ class _Ar1Fit:
 
     @property
     def p_values(self) -> NDArray[Any]:
-        """Two-sided p-values of `t_values` on `df_resid` degrees of freedom."""
+        """Two-sided p-values of `t_values` on `df_resid` degrees of freedom (above
+        degree 1 resolved to about 1e-16 by bisection on the core's t quantile)."""
+        if self._raw is not None:
+            return np.asarray(self._raw.p_values)
         return np.array([self._t_pvalue(float(v)) for v in self.t_values])
 
     def _t_pvalue(self, tv: float) -> float:
