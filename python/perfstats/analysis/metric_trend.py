@@ -391,7 +391,7 @@ def _last_regime(
 ) -> tuple[NDArray[Any], NDArray[Any], ArrayLike | None, float | None]:
     """The rows since the last change point of `y` in time order (perfstats'
     `detect_changepoints`, piecewise-linear model), when it leaves enough rows."""
-    from perfstats.changepoints import detect_changepoints
+    from perfstats.stats.changepoints import detect_changepoints
 
     if t.shape[0] < 20:  # two segments of detect_changepoints' min_size
         return t, y, weights, None
