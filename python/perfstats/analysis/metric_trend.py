@@ -230,15 +230,37 @@ def fit_trend(
     scale: Scale = "linear",
     regime: bool = False,
 ) -> Trend:
-    """Least-squares trend of `y` over time `t`.
+    """Trend of `y` over time `t`, with noise, scale, regime and fit diagnostics.
 
     Fits ``y = b0 + b1 t + ... + b_d t^d + sum_h (s_h sin(2 pi h t / P) +
-    c_h cos(2 pi h t / P))`` by ordinary (or weighted) least squares. Internally time is
+    c_h cos(2 pi h t / P))`` by ordinary (or weighted) least squares, or by feasible
+    GLS when the noise is autocorrelated (``errors``). Internally time is
     centred and scaled and the fit uses pivoting QR refined in extended precision;
     above 20,000 rows a double-precision fast path is kept when its proven error bound
     is below 2^-36 relative (noisy, well-conditioned data), else the same refinement
     runs. Coefficients are reported for powers of the caller's `t`, converted in
     extended precision, so epoch-second times lose no accuracy.
+
+    Daily and hourly telemetry is autocorrelated: a slow day is followed by slow days.
+    Least squares then keeps an unbiased slope but its intervals are too narrow (with
+    AR(1) noise phi = 0.6 the 95 % band covered 90 % of new days, the slope CI 65 %,
+    and a flat series was called trending 31 % of the time). ``errors="auto"`` fits
+    AR(1) noise by iterated Prais-Winsten feasible GLS whenever the bias-corrected
+    lag-1 autocorrelation of the residuals is positive: phi-hat from n points and p
+    coefficients is biased low by about ``(1 + p + (3 + p) phi) / n``, which is added
+    back (capped at 0.95). GLS rather than HAC (Newey-West) standard errors because
+    HAC needs far more than 30-90 points (its slope CI covers ~80 % at n = 30, see
+    tests) and gives no forecast: the AR(1) model also gives the forecast of a new
+    observation, the trend plus ``phi^h`` of the last residual, whose band adds the
+    AR forecast variance ``sigma^2 (1 - phi^2h)`` to that of the estimate.
+
+    Stated rates (nominal 95 %, 30-90 daily points, measured by seeded simulation in
+    ``tests/calibration/scenarios_trend.py``): the prediction band covers new
+    observations of the next 7 steps 95 % of the time with independent noise (normal
+    or t with 3 df) and at least 93 % with AR(1) noise phi = 0.6; the slope CI covers
+    the true slope 95 % / at least 92 %; a flat series is called "degrading" or
+    "improving" at most ``alpha`` (5 %) of the time; a slope of 3 noise SDs over 60
+    AR(1) days is detected at least 80 % of the time.
 
     Parameters
     ----------
@@ -260,6 +282,31 @@ def fit_trend(
         throughput-like metrics.
     alpha : float, default 0.05
         Significance level of the slope test behind `Trend.direction`.
+    errors : {"auto", "iid", "ar1"}, default "auto"
+        Noise model. "iid": least squares (matches statsmodels OLS/WLS). "ar1":
+        AR(1) noise by feasible GLS (matches statsmodels GLS at the fitted phi), with
+        the correlation ``phi ** (dt / step)`` across gaps (``step`` the median
+        spacing); needs distinct times and no weights. "auto": "ar1" when the
+        bias-corrected phi is > 0, with up to 20,000 rows and no weights; otherwise
+        "iid" (longer series, typically raw per-request data, keep the least-squares
+        fast path untouched). `Trend.warnings` says when the residuals are
+        autocorrelated (one-sided lag-1 test, p < 0.01).
+    scale : {"linear", "log", "auto"}, default "linear"
+        "log" fits log(y) (all y > 0), for multiplicative noise (latency, cost):
+        predictions and bands are back-transformed with exp (the band of log(y)
+        gives that of y; the mean of log(y) gives the median of y). "auto" picks
+        "log" when all y > 0 and the absolute residuals grow with the fitted level
+        (one-sided Fisher-z test of their correlation, p < 0.05).
+    regime : bool, default False
+        Fit only the rows since the last change point that
+        :func:`perfstats.detect_changepoints` (piecewise-linear model) finds in `y`
+        in time order, when that leaves enough rows; `Trend.regime_start` and a
+        warning say where.
+
+    A lack-of-fit check runs on up to 20,000 rows: one more polynomial degree under
+    the same noise model (t test, p < 0.01: "curves" or, for a line whose curvature
+    opposes its slope, "levels off") and a runs test of the (whitened) residual
+    signs; each finding is a sentence in `Trend.warnings`.
 
     Returns
     -------
@@ -278,15 +325,29 @@ def fit_trend(
     >>> from perfstats import fit_trend
     >>> t = np.arange(12.0)  # hours
     >>> p95 = 200.0 + 1.5 * t + np.array([0.4, -0.4, -0.4, 0.4] * 3)  # ms
-    >>> trend = fit_trend(t, p95)
+    >>> trend = fit_trend(t, p95, errors="iid")
     >>> print(f"{trend.coefficients[1]:.3f} ms/h, {trend.direction}")
     1.500 ms/h, degrading
     >>> mean, lower, upper = trend.predict([14.0], interval="prediction")
     >>> print(f"{mean[0]:.1f} [{lower[0]:.1f}, {upper[0]:.1f}]")
     221.0 [219.8, 222.2]
-    >>> when = trend.time_to_threshold(225.0)  # upper 95% band reaches 225 ms
+    >>> when = trend.time_to_threshold(225.0, bound="band")  # upper band reaches it
     >>> print(f"{when:.2f} h")
     15.79 h
+    >>> print(f"{trend.time_to_threshold(225.0):.2f} h")  # the mean trend crosses it
+    16.67 h
+
+    Autocorrelated noise is fitted as AR(1) and said so:
+
+    >>> rng = np.random.default_rng(1)
+    >>> e = np.zeros(60)
+    >>> for i in range(1, 60):
+    ...     e[i] = 0.7 * e[i - 1] + rng.normal(0.0, 3.0)
+    >>> daily = fit_trend(np.arange(60.0), 300.0 + e)
+    >>> daily.errors, daily.direction
+    ('ar1', 'stable')
+    >>> print(daily.warnings[0][:34])
+    Residuals are autocorrelated (lag-
     """
     if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)):
         raise TypeError(f"degree must be an int, got {degree!r}")
@@ -995,10 +1056,12 @@ def trend(
     >>> tr = trend(events, "latency_p50", budget=700.0, horizon="30d")
     >>> tr.direction
     'degrading'
-    >>> print(f"{tr.slope_per_day:.0f} ms/day")
-    8 ms/day
-    >>> tr.crossing.floor("D")
-    Timestamp('2026-02-02 00:00:00+0000', tz='UTC')
+    >>> tr.fit.scale  # a latency: fitted on the log scale
+    'log'
+    >>> print(f"{tr.slope_per_day:.0f} ms/day")  # at the last day
+    10 ms/day
+    >>> tr.crossing.floor("D")  # the forecast median reaches 700 ms
+    Timestamp('2026-02-01 00:00:00+0000', tz='UTC')
     """
 
     from perfstats.analysis.series import metric_series
