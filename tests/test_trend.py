@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 from perfstats import Trend
 from perfstats import fit_trend as _fit_trend
 
-
 matplotlib.use("Agg")
 
 

@@ -28,7 +28,9 @@ def _series(seed: int, n: int = 60, phi: float = 0.6) -> tuple[np.ndarray, np.nd
     return t, 500.0 + 0.5 * t + 10.0 * _ar1(rng, n, phi)
 
 
-def _gls(t: np.ndarray, y: np.ndarray, phi: float) -> sm.regression.linear_model.RegressionResults:
+def _gls(
+    t: np.ndarray, y: np.ndarray, phi: float
+) -> sm.regression.linear_model.RegressionResults:
     # GLS with the continuous-time AR(1) correlation phi^|dt| (unit median step)
     corr = phi ** np.abs(t[:, None] - t[None, :])
     return sm.GLS(y, sm.add_constant(t), sigma=corr).fit()
@@ -140,8 +142,10 @@ def test_a_saturating_series_is_not_crossing_now(seed: int) -> None:
     fit = fit_trend(t, y)
     assert fit.recent_level() < 1050.0 and not fit.crossing_now(1050.0)
     assert fit.time_to_threshold(1050.0) != fit.t_last
-    assert any("levels off" in w or "streaks" in w or "autocorrelated" in w
-               for w in fit.warnings)
+    assert any(
+        "levels off" in w or "streaks" in w or "autocorrelated" in w
+        for w in fit.warnings
+    )
     recent = fit_trend(t, y, regime=True)
     assert recent.regime_start is not None and recent.regime_start > 5.0
     assert recent.time_to_threshold(1050.0, max_horizon=14.0) is None

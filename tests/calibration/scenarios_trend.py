@@ -105,8 +105,13 @@ def _level_shift(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _row(
-    decision: str, scenario: str, nominal: float, direction: str, measured: float,
-    reps: int, note: str,
+    decision: str,
+    scenario: str,
+    nominal: float,
+    direction: str,
+    measured: float,
+    reps: int,
+    note: str,
 ) -> dict[str, object]:
     return {
         "decision": decision,
@@ -127,44 +132,103 @@ def calibration_rows(replications: int, seed: int) -> list[dict[str, object]]:
     lengths = "n = 30/60/90 daily points"
     for scenario, kw, stated in (
         ("AR(1) phi=0.6, normal", {"phi": 0.6}, (AR_BAND, AR_SLOPE)),
-        ("AR(1) phi=0.6, t(3) innovations", {"phi": 0.6, "df": 3.0}, (AR_BAND, AR_SLOPE)),
+        (
+            "AR(1) phi=0.6, t(3) innovations",
+            {"phi": 0.6, "df": 3.0},
+            (AR_BAND, AR_SLOPE),
+        ),
         ("independent normal", {"phi": 0.0}, (LEVEL, LEVEL)),
         ("independent t(3)", {"phi": 0.0, "df": 3.0}, (LEVEL, LEVEL)),
     ):
         band, ci, _ = _coverage(rng, reps, slope=0.5, **kw)  # type: ignore[arg-type]
-        rows.append(_row("fit_trend 95% prediction band covers the next 7 days",
-                         scenario, stated[0], ">=", band, reps,
-                         f"{lengths}, slope 0.5/day, marginal SD 10; mean coverage"))
-        rows.append(_row("fit_trend 95% slope CI covers the true slope", scenario,
-                         stated[1], ">=", ci, reps, lengths))
+        rows.append(
+            _row(
+                "fit_trend 95% prediction band covers the next 7 days",
+                scenario,
+                stated[0],
+                ">=",
+                band,
+                reps,
+                f"{lengths}, slope 0.5/day, marginal SD 10; mean coverage",
+            )
+        )
+        rows.append(
+            _row(
+                "fit_trend 95% slope CI covers the true slope",
+                scenario,
+                stated[1],
+                ">=",
+                ci,
+                reps,
+                lengths,
+            )
+        )
     for scenario, kw in (
         ("flat, AR(1) phi=0.6", {"phi": 0.6}),
         ("flat, independent t(3)", {"phi": 0.0, "df": 3.0}),
     ):
         _, _, called = _coverage(rng, reps, slope=0.0, **kw)  # type: ignore[arg-type]
-        rows.append(_row("fit_trend direction not 'stable' on a flat series",
-                         scenario, ALPHA, "<=", called, reps, lengths))
+        rows.append(
+            _row(
+                "fit_trend direction not 'stable' on a flat series",
+                scenario,
+                ALPHA,
+                "<=",
+                called,
+                reps,
+                lengths,
+            )
+        )
     band, _, _ = _coverage(
         rng, reps, phi=0.6, slope=0.0, multiplicative=True, scale="log"
     )
-    rows.append(_row("fit_trend 95% prediction band covers the next 7 days",
-                     "multiplicative noise (10 %), scale='log'", AR_BAND, ">=", band,
-                     reps, f"{lengths}, 300 ms growing 0.3 %/day, AR(1) phi=0.6"))
-    rows.append(_row(f"time_to_threshold({BUDGET:g}) says crossing within 14 days",
-                     "saturating near 1000 (regime=True)", ALPHA, "<=",
-                     _says_crossing(rng, reps, _saturating), reps,
-                     "1000 - 400 exp(-t/6), 60 days, AR(1) phi=0.6 SD 10"))
-    rows.append(_row(f"time_to_threshold({BUDGET:g}) says crossing within 14 days",
-                     "level shift 900 -> 1000 at day 40 (regime=True)", ALPHA, "<=",
-                     _says_crossing(rng, reps, _level_shift), reps,
-                     "60 days, AR(1) phi=0.6 SD 10"))
+    rows.append(
+        _row(
+            "fit_trend 95% prediction band covers the next 7 days",
+            "multiplicative noise (10 %), scale='log'",
+            AR_BAND,
+            ">=",
+            band,
+            reps,
+            f"{lengths}, 300 ms growing 0.3 %/day, AR(1) phi=0.6",
+        )
+    )
+    rows.append(
+        _row(
+            f"time_to_threshold({BUDGET:g}) says crossing within 14 days",
+            "saturating near 1000 (regime=True)",
+            ALPHA,
+            "<=",
+            _says_crossing(rng, reps, _saturating),
+            reps,
+            "1000 - 400 exp(-t/6), 60 days, AR(1) phi=0.6 SD 10",
+        )
+    )
+    rows.append(
+        _row(
+            f"time_to_threshold({BUDGET:g}) says crossing within 14 days",
+            "level shift 900 -> 1000 at day 40 (regime=True)",
+            ALPHA,
+            "<=",
+            _says_crossing(rng, reps, _level_shift),
+            reps,
+            "60 days, AR(1) phi=0.6 SD 10",
+        )
+    )
     detected = 0
     for _ in range(reps):
         t = np.arange(60, dtype=float)
         y = 500.0 + POWER_SLOPE * t + SIGMA * _noise(rng, 60, 0.6)
         detected += fit_trend(t, y).direction == "degrading"
-    rows.append(_row("fit_trend direction 'degrading' (power)",
-                     f"slope {POWER_SLOPE}/day = 3 SD over 60 days, AR(1) phi=0.6",
-                     POWER_NOMINAL, ">=", detected / reps, reps,
-                     "60 daily points, marginal SD 10"))
+    rows.append(
+        _row(
+            "fit_trend direction 'degrading' (power)",
+            f"slope {POWER_SLOPE}/day = 3 SD over 60 days, AR(1) phi=0.6",
+            POWER_NOMINAL,
+            ">=",
+            detected / reps,
+            reps,
+            "60 daily points, marginal SD 10",
+        )
+    )
     return rows

@@ -13,7 +13,15 @@ from scenarios_trend import calibration_rows
 
 REPLICATIONS = 150
 SEED = 20261206
-KEYS = {"decision", "scenario", "nominal", "direction", "measured", "replications", "note"}
+KEYS = {
+    "decision",
+    "scenario",
+    "nominal",
+    "direction",
+    "measured",
+    "replications",
+    "note",
+}
 
 
 @pytest.fixture(scope="module")

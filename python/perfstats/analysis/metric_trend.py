@@ -215,7 +215,6 @@ class _Ar1Fit:
         return mean, se, mean - q * se, mean + q * se
 
 
-
 def fit_trend(
     t: ArrayLike,
     y: ArrayLike,
@@ -579,9 +578,7 @@ def _lack_of_fit(
         top = float(bigger._b[degree + 1])
         slope = float(fit.slope_at(float(fit.t_max))[0])
         shape = (
-            "levels off (saturates)"
-            if degree == 1 and top * slope < 0.0
-            else "curves"
+            "levels off (saturates)" if degree == 1 and top * slope < 0.0 else "curves"
         )
         out.append(
             f"The series {shape}: a degree-{degree + 1} term is significant "
