@@ -20,6 +20,7 @@ LEVEL = 0.95  # nominal level of the prediction band and the slope CI
 # Stated coverage with AR(1) noise, where phi is estimated from 30-90 points (see the
 # fit_trend docstring): the band at least 93 %, the slope CI at least 92 %.
 AR_BAND, AR_SLOPE = 0.93, 0.92
+REGIME_FLAT = 0.08  # flat series called trending with regime=True (stated, not 5 %)
 ALPHA = 0.05  # level of the slope test behind ``direction``
 AHEAD = 7  # forecast horizon in days: the new observations the band is about
 SIGMA = 10.0  # marginal noise SD, in metric units (ms)
@@ -179,6 +180,40 @@ def calibration_rows(replications: int, seed: int) -> list[dict[str, object]]:
                 lengths,
             )
         )
+    # trend() fits the regime since the last change point by default: a cut selects
+    # the data the slope is tested on, so its stated rates are its own.
+    band, ci, _ = _coverage(rng, reps, phi=0.6, slope=0.5, regime=True)
+    _, _, called = _coverage(rng, reps, phi=0.6, slope=0.0, regime=True)
+    scenario = "AR(1) phi=0.6, regime=True (trend()'s default)"
+    rows += [
+        _row(
+            "fit_trend 95% prediction band covers the next 7 days",
+            scenario,
+            AR_BAND,
+            ">=",
+            band,
+            reps,
+            lengths,
+        ),
+        _row(
+            "fit_trend 95% slope CI covers the true slope",
+            scenario,
+            AR_SLOPE,
+            ">=",
+            ci,
+            reps,
+            lengths,
+        ),
+        _row(
+            "fit_trend direction not 'stable' on a flat series",
+            scenario,
+            REGIME_FLAT,
+            "<=",
+            called,
+            reps,
+            f"{lengths}; about 5 % of such series are cut at a spurious change",
+        ),
+    ]
     band, _, _ = _coverage(
         rng, reps, phi=0.6, slope=0.0, multiplicative=True, scale="log"
     )
