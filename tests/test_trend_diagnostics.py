@@ -247,3 +247,17 @@ def test_metric_trend_reports_scale_regime_and_warnings() -> None:
     assert d["regime_start"] == tr.regime_start.isoformat()
     assert d["warnings"] == list(tr.warnings) and tr.warnings
     assert "regime since" in repr(tr) and "warning" in tr._repr_html_()
+
+
+def test_crossing_now_for_a_metric_where_lower_is_worse() -> None:
+    rng = np.random.default_rng(12)
+    t = np.arange(40.0)
+    y = 900.0 - 3.0 * t + 5.0 * _ar1(rng, 40, 0.5)  # throughput falling
+    fit = fit_trend(t, y, higher_is_worse=False)
+    level = fit.recent_level()
+    assert fit.crossing_now(level + 1.0) and not fit.crossing_now(level - 1.0)
+    assert fit.time_to_threshold(level + 1.0) == fit.t_last
+    when = fit.time_to_threshold(level - 20.0)
+    assert when is not None and when > fit.t_last
+    mean = fit.predict([when], interval="prediction").mean[0]
+    assert mean == pytest.approx(level - 20.0, rel=1e-9)

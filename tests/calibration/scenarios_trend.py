@@ -28,6 +28,7 @@ LENGTHS = (30, 60, 90)
 BUDGET = 1050.0
 POWER_SLOPE = 0.5  # ms/day: 3 noise SDs over 60 days
 POWER_NOMINAL = 0.80
+_LACK_OF_FIT = ("curves", "levels off", "streaks")
 
 
 def _noise(
@@ -250,6 +251,34 @@ def calibration_rows(replications: int, seed: int) -> list[dict[str, object]]:
             "60 days, AR(1) phi=0.6 SD 10",
         )
     )
+    false_alarm = levels_off = 0
+    for r in range(reps):
+        n = LENGTHS[r % len(LENGTHS)]
+        t = np.arange(float(n))
+        line = fit_trend(t, 500.0 + 0.5 * t + SIGMA * _noise(rng, n, 0.6))
+        false_alarm += any(k in w for k in _LACK_OF_FIT for w in line.warnings)
+        saturating = fit_trend(*_saturating(rng))
+        levels_off += any("levels off" in w for w in saturating.warnings)
+    rows += [
+        _row(
+            "Trend.warnings: lack of fit (curvature or runs test)",
+            "straight line, AR(1) phi=0.6",
+            2 * 0.01,
+            "<=",
+            false_alarm / reps,
+            reps,
+            f"{lengths}; two tests at p < 0.01",
+        ),
+        _row(
+            "Trend.warnings: 'levels off'",
+            "saturating near 1000 (regime=False)",
+            0.9,
+            ">=",
+            levels_off / reps,
+            reps,
+            "1000 - 400 exp(-t/6), 60 days, AR(1) phi=0.6 SD 10",
+        ),
+    ]
     detected = 0
     for _ in range(reps):
         t = np.arange(60, dtype=float)

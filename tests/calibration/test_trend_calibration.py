@@ -30,7 +30,7 @@ def rows() -> list[dict[str, object]]:
 
 
 def test_rows_follow_the_convention(rows: list[dict[str, object]]) -> None:
-    assert len(rows) == 17
+    assert len(rows) == 19
     for row in rows:
         assert set(row) == KEYS and row["direction"] in ("<=", ">=")
         assert row["replications"] == REPLICATIONS

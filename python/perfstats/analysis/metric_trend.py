@@ -314,7 +314,10 @@ def fit_trend(
     A lack-of-fit check runs on up to 20,000 rows: one more polynomial degree under
     the same noise model (t test, p < 0.01: "curves" or, for a line whose curvature
     opposes its slope, "levels off") and a runs test of the (whitened) residual
-    signs; each finding is a sentence in `Trend.warnings`.
+    signs; each finding is a sentence in `Trend.warnings`. Stated: on a straight line
+    with AR(1) noise it warns at most 2 % of the time; a series that levels off
+    (60 days, 1000 - 400 exp(-t/6) ms, noise SD 10) is said to level off at least
+    90 % of the time.
 
     Returns
     -------
