@@ -556,13 +556,20 @@ def _ar1_fit(
     if phi <= 0.0 and not force:
         return core, 0.0, diag
     fit: Any = core
-    for _ in range(3):
+    try:
+        for _ in range(3):
+            fit = _Ar1Fit(t, y, names, degree, period, harmonics, phi, step)
+            r = _lag1(np.asarray(fit.residuals(ts, y[order])))
+            phi = _phi_corrected(r, n, p)
+            if phi <= 0.0 and not force:
+                return core, 0.0, diag
         fit = _Ar1Fit(t, y, names, degree, period, harmonics, phi, step)
-        r = _lag1(np.asarray(fit.residuals(ts, y[order])))
-        phi = _phi_corrected(r, n, p)
-        if phi <= 0.0 and not force:
-            return core, 0.0, diag
-    fit = _Ar1Fit(t, y, names, degree, period, harmonics, phi, step)
+    except ValueError:
+        # The whitened design is too ill-conditioned for the core's refinement (a
+        # high degree on few points): "auto" keeps least squares, "ar1" says why.
+        if force:
+            raise
+        return core, 0.0, diag
     diag["phi"] = phi
     return fit, phi, diag
 
