@@ -583,15 +583,17 @@ def trend_section(ctx: ReportContext) -> Section | None:
     slope, se = tr.slope_per_day, tr.fit.slope_se
     base = float(tr.fit.predict([0.0]).mean[0])
     relative = slope / base if base > 0 else math.nan
-    crossing = tr.crossing
+    crossing = tr.band_crossing
     last = tr.series.dropna().index[-1]
+    noise = "independent" if tr.fit.errors == "iid" else "AR(1)"
     sec.notes.append(
-        f"Daily p95 latency, least-squares line over {int(tr.series.notna().sum())} "
-        f"days: {slope:+.1f} ± {se:.1f} ms/day ({100 * relative:+.2f}%/day of the "
+        f"Daily p95 latency, trend over {tr.fit.nobs} days ({tr.fit.scale} scale, "
+        f"{noise} noise): {slope:+.1f} ± {se:.1f} ms/day ({100 * relative:+.2f}%/day of the "
         f"first day's fitted value), slope p = {tr.fit.slope_pvalue:.2g}: "
         f"{tr.direction}. The band is the 95% prediction interval of a day's p95; "
         f"the forecast reaches {TREND_HORIZON.lower()} past the last day."
     )
+    sec.notes.extend(f"Trend warning: {w}" for w in tr.warnings)
     numbers = {
         "slope_ms_per_day": slope,
         "slope_se_ms_per_day": se,
