@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gzip
 import json
 import signal
 from collections.abc import Iterator
@@ -147,6 +148,19 @@ def test_csv_with_a_bom_is_decoded(tmp_path: Path, encoding: str) -> None:
     ev = read_events(path, errors="skip")
     assert ev.frame["endpoint"].astype(object).tolist() == ["/é"]
     assert ev.skipped["line"].tolist() == [3]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
+def test_csv_record_longer_than_a_read_block(tmp_path: Path, suffix: str) -> None:
+    import gzip
+
+    text = "latency_ms,note\n1," + "y" * 3_000_000 + "\n2,short\n"
+    path = tmp_path / f"long{suffix}"
+    data = text.encode()
+    path.write_bytes(gzip.compress(data) if suffix.endswith(".gz") else data)
+    ev = read_events(path)
+    assert ev.frame["latency_ms"].tolist() == [1.0, 2.0]
+    assert len(ev.frame["note"].iloc[0]) == 3_000_000
 
 
 # ---- JSON arrays: each element named once ---
@@ -502,17 +516,21 @@ def _hostile_bodies() -> dict[str, bytes]:
         "bom_only": b"\xef\xbb\xbf",
         "quote_unclosed": b'latency_ms,note\n1,"open\n2,x\n',
         "otlp_junk": b'{"resourceSpans": [{"scopeSpans": [{"spans": [1, {"a": 2}]}]}]}',
+        "truncated_gzip": gzip.compress(good * 50)[:-30],  # written as is
     }
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".json"])
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".json", ".csv.gz", ".jsonl.gz"])
 @pytest.mark.parametrize("name", sorted(_hostile_bodies()))
 @pytest.mark.parametrize("errors", ["skip", "raise"])
 def test_hostile_files_give_a_result_or_a_clean_error(
     tmp_path: Path, suffix: str, name: str, errors: str
 ) -> None:
     path = tmp_path / f"{name}{suffix}"
-    path.write_bytes(_hostile_bodies()[name])
+    body = _hostile_bodies()[name]
+    if suffix.endswith(".gz") and name != "truncated_gzip":
+        body = gzip.compress(body)
+    path.write_bytes(body)
     try:
         with _deadline(20):
             ev = read_events(path, errors=errors)  # type: ignore[arg-type]

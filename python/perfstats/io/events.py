@@ -409,10 +409,14 @@ def _read_csv(
 
     encoding = _file_encoding(path)
 
+    block = 1 << 20  # pyarrow's default block size
+
     def read(threads: bool) -> Any:
         return pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(use_threads=threads, encoding=encoding),
+            read_options=pacsv.ReadOptions(
+                use_threads=threads, encoding=encoding, block_size=block
+            ),
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter, invalid_row_handler=on_bad_row
             ),
@@ -426,7 +430,16 @@ def _read_csv(
         )
 
     try:
-        table = read(True)
+        table = None
+        while table is None:
+            try:
+                table = read(True)
+            except pa.ArrowInvalid as exc:
+                # a record longer than a block: larger blocks (the whole file first)
+                if "straddling" not in str(exc) or block >= 2**30:
+                    raise
+                problems.clear()
+                block = min(max(path.stat().st_size + 1, 2 * block), 2**30)
         if any(p.line is None for p in problems):
             # threaded parsing does not know line numbers; find them on one thread
             problems.clear()
