@@ -661,27 +661,43 @@ def _read_json_array(text: str, source: str) -> _Raw:
     doc, problem = _loads(text)
     if problem is not None or not isinstance(doc, list):
         raise ValueError(f"{source}: {problem or 'not a JSON array of records'}")
-    starts = _element_lines(text, len(doc))
     records: list[dict[str, Any]] = []
     rows: list[int] = []
-    lines: list[int] = []
-    problems: list[_Problem] = []
+    others: list[int] = []
     for i, obj in enumerate(doc):
-        line = starts[i] if starts is not None else None
         if isinstance(obj, dict):
             records.append(obj)
             rows.append(i)
-            lines.append(line or 0)
         else:
-            problems.append(
-                _Problem(
-                    i, line, "", "JSON array element is not an object", _shown(obj)
-                )
+            others.append(i)
+    found: list[list[int] | None] = []
+
+    def starts() -> list[int] | None:
+        if not found:  # a second pass over the text, only when a record is invalid
+            found.append(_element_lines(text, len(doc)))
+        return found[0]
+
+    problems = []
+    for i in others:
+        lines = starts()
+        problems.append(
+            _Problem(
+                i,
+                lines[i] if lines is not None else None,
+                "",
+                "JSON array element is not an object",
+                _shown(doc[i]),
             )
+        )
+
+    def find_lines(n: int) -> list[int] | None:
+        lines = starts()
+        return None if lines is None else [lines[i] for i in rows]
+
     raw = _Raw(_records_frame(records, rows), source, problems)
     raw.rows = rows
     raw.row_label = "element"
-    raw.lines = lines if starts is not None else None
+    raw.find_lines = find_lines
     return raw
 
 
