@@ -65,6 +65,15 @@ def test_jsonl_control_characters_do_not_shift_lines(tmp_path: Path, sep: str) -
     assert ev.skipped["reason"].iloc[0].startswith("invalid JSON")
 
 
+def test_jsonl_whose_first_line_is_an_array(tmp_path: Path) -> None:
+    path = tmp_path / "e.jsonl"
+    path.write_text('[1, 2]\n{"latency_ms": 1}\n')
+    ev = read_events(path, errors="skip")
+    assert ev.frame["latency_ms"].tolist() == [1.0]
+    assert ev.skipped["line"].tolist() == [1]
+    assert ev.skipped["reason"].tolist() == ["JSON line is not an object"]
+
+
 def test_jsonl_crlf_and_line_numbers(tmp_path: Path) -> None:
     path = tmp_path / "e.jsonl"
     path.write_bytes(b'{"latency_ms": 1}\r\n\r\n{"latency_ms": "x"}\r\n')

@@ -610,7 +610,10 @@ def _read_json(path: Path, *, fmt: str) -> _Raw:
     if not stripped:
         return _Raw(_records_frame([], []), str(path))
     if stripped.startswith("["):
-        return _read_json_array(text, str(path))
+        doc, problem = _loads(text)
+        if fmt != "jsonl" or (problem is None and isinstance(doc, list)):
+            return _read_json_array(text, doc, problem, str(path))
+        # JSON lines whose first line is an array: each line on its own
     if fmt == "otlp" or _looks_like_otlp(stripped):
         return _read_otlp_text(text, str(path))
     parsed: list[tuple[int, Any]] = []
@@ -655,10 +658,10 @@ def _shown(obj: Any) -> str:
 _JSON_SPACE = re.compile(r"[ \t\n\r]*")
 
 
-def _read_json_array(text: str, source: str) -> _Raw:
-    """A JSON array of records. Each record is named by its element index, 0-based as
-    in a JSON path (``$[3]``), and the file line where the element starts."""
-    doc, problem = _loads(text)
+def _read_json_array(text: str, doc: Any, problem: str | None, source: str) -> _Raw:
+    """A JSON array of records (`doc`, parsed from `text`, or the `problem` found).
+    Each record is named by its element index, 0-based as in a JSON path (``$[3]``),
+    and the file line where the element starts."""
     if problem is not None or not isinstance(doc, list):
         raise ValueError(f"{source}: {problem or 'not a JSON array of records'}")
     records: list[dict[str, Any]] = []
