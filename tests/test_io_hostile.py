@@ -557,3 +557,81 @@ def _assert_clean(frame: pd.DataFrame) -> None:
     if "latency_ms" in frame.columns:
         latency = frame["latency_ms"].to_numpy(dtype=np.float64)
         assert np.isfinite(latency).all() and (latency >= 0).all()
+
+
+_GOOD = {
+    ".csv": b"timestamp,latency_ms,endpoint,success\n"
+    b"2025-01-01T00:00:00Z,1.5,/a,true\n"
+    b'2025-01-01T00:00:01+02:00,2,"/b, c",false\n'
+    b"2025-01-01T00:00:02Z,3e2,/a,1\n",
+    ".jsonl": b'{"timestamp": "2025-01-01T00:00:00Z", "latency_ms": 1.5}\n'
+    b'{"timestamp": "2025-01-01T00:00:01+02:00", "latency_ms": "2 s"}\n'
+    b'{"timestamp": 1735689602, "latency_ms": 3}\n',
+    ".json": b'[{"timestamp": "2025-01-01T00:00:00Z", "latency_ms": 1.5},\n'
+    b' {"timestamp": "2025-01-01T00:00:01Z", "latency_ms": 2}]\n',
+}
+_edits = st.lists(
+    st.tuples(
+        st.sampled_from(["insert", "delete", "replace"]),
+        st.floats(0, 1, exclude_max=True),
+        st.binary(min_size=1, max_size=4)
+        | st.sampled_from(
+            [b"\n", b"\r", b"\x00", b'"', b",", b"\xe2\x80\xa8", b"\xff", b"{", b"]"]
+        ),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+def _mutated(data: bytes, edits: list[tuple[str, float, bytes]]) -> bytes:
+    for kind, where, chunk in edits:
+        i = int(where * len(data)) if data else 0
+        if kind == "insert":
+            data = data[:i] + chunk + data[i:]
+        elif kind == "delete":
+            data = data[:i] + data[i + len(chunk) :]
+        else:
+            data = data[:i] + chunk + data[i + len(chunk) :]
+    return data
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    suffix=st.sampled_from(sorted(_GOOD)),
+    edits=_edits,
+    errors=st.sampled_from(["skip", "raise"]),
+)
+def test_mutated_text_files_give_a_result_or_a_clean_error(
+    tmp_path_factory: pytest.TempPathFactory,
+    suffix: str,
+    edits: list[tuple[str, float, bytes]],
+    errors: str,
+) -> None:
+    path = tmp_path_factory.mktemp("mut") / f"m{suffix}"
+    path.write_bytes(_mutated(_GOOD[suffix], edits))
+    try:
+        with _deadline(10):
+            ev = read_events(path, errors=errors)  # type: ignore[arg-type]
+    except (ValueError, TypeError) as exc:
+        assert str(path) in str(exc) or "DataFrame" not in str(exc), str(exc)
+        assert str(path) in str(exc), f"{type(exc).__name__} without the file: {exc}"
+    else:
+        _assert_clean(ev.frame)
+
+
+@pytest.mark.parametrize(
+    ("body", "line"),
+    [
+        (b"\x80latency_ms\n1\n", 1),  # in the header: the column names
+        (b"latency_ms,endpoint\n1,/a\n2,/\xff\n", 3),  # in a value
+    ],
+)
+def test_csv_not_utf8_names_the_file_and_line(
+    tmp_path: Path, body: bytes, line: int
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(body)
+    for errors in ("skip", "raise"):
+        with pytest.raises(ValueError, match=rf"bad\.csv: not .*UTF-8.*line {line}"):
+            read_events(path, errors=errors)  # type: ignore[arg-type]

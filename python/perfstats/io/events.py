@@ -444,10 +444,29 @@ def _read_csv(
             # threaded parsing does not know line numbers; find them on one thread
             problems.clear()
             table = read(False)
+        binary = [
+            f.name
+            for f in table.schema
+            if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)
+        ]
+        if binary:  # the reader keeps a column with bytes that are not UTF-8 as bytes
+            line = _first_non_utf8_line(path) if encoding == "utf8" else None
+            at = f"line {line}, " if line is not None else ""
+            raise ValueError(
+                f"{path}: not UTF-8 text ({at}column {binary[0]!r}); save the "
+                "file as UTF-8"
+            )
+        frame = _arrow_to_pandas(table)  # column names are decoded here
     except (pa.ArrowException, UnicodeError, OSError, EOFError) as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if "Empty CSV file" in message:
             raise ValueError(f"{path}: empty CSV file (no header line)") from exc
+        if isinstance(exc, UnicodeError) or "invalid UTF8" in message:
+            line = _first_non_utf8_line(path) if encoding == "utf8" else None
+            at = f" (line {line})" if line is not None else ""
+            raise ValueError(
+                f"{path}: not UTF-8 text{at}; save the file as UTF-8"
+            ) from exc
         raise ValueError(f"{path}: not a readable CSV file ({message})") from exc
     scanned: list[tuple[list[int], list[int]] | None] = []
 
@@ -470,9 +489,28 @@ def _read_csv(
         found = scan()
         return found[0] if found is not None and len(found[0]) == n else None
 
-    raw = _Raw(_arrow_to_pandas(table), str(path), problems)
+    raw = _Raw(frame, str(path), problems)
     raw.find_lines = find_lines
     return raw
+
+
+def _first_non_utf8_line(path: Path) -> int | None:
+    """The 1-based line of the first bytes that are not UTF-8, if any."""
+    try:
+        if path.suffix.lower() == ".gz":
+            import gzip
+
+            with gzip.open(path, "rb") as fh:
+                data = fh.read()
+        else:
+            data = path.read_bytes()
+    except (OSError, EOFError):
+        return None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return 1 + data.count(b"\n", 0, exc.start)
+    return None
 
 
 def _file_encoding(path: Path) -> str:
