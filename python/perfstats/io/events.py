@@ -461,8 +461,10 @@ def _read_csv(
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if "Empty CSV file" in message:
             raise ValueError(f"{path}: empty CSV file (no header line)") from exc
-        if isinstance(exc, UnicodeError) or "invalid UTF8" in message:
-            line = _first_non_utf8_line(path) if encoding == "utf8" else None
+        # pyarrow decodes a malformed row before calling the handler: bytes that are
+        # not UTF-8 there fail the read (and print "Exception ignored" to stderr)
+        line = _first_non_utf8_line(path) if encoding == "utf8" else None
+        if isinstance(exc, UnicodeError) or "invalid UTF8" in message or line:
             at = f" (line {line})" if line is not None else ""
             raise ValueError(
                 f"{path}: not UTF-8 text{at}; save the file as UTF-8"
@@ -1364,9 +1366,17 @@ def _text_timestamp(
         out = pdm.Series(pdm.NaT, index=part.index, dtype=dtype)
         if strings.any():
             # ISO 8601 only: day-first or month-first text is ambiguous: invalid
-            parsed = pdm.to_datetime(
-                part[strings].astype(str), errors="coerce", format="ISO8601", utc=utc
-            )
+            try:
+                parsed = pdm.to_datetime(
+                    part[strings].astype(str),
+                    errors="coerce",
+                    format="ISO8601",
+                    utc=utc,
+                )
+            except (ValueError, TypeError) as exc:  # offsets where none were seen
+                raise _OffsetFound from exc
+            if not utc and not pdm.api.types.is_datetime64_dtype(parsed.dtype):
+                raise _OffsetFound
             out[strings] = _in_ns_range(parsed, check, values)
         for label, v in part[~strings].items():
             try:
@@ -1379,10 +1389,23 @@ def _text_timestamp(
         typed: pd.Series = out
         return typed
 
+    local = None
+    for _attempt in range(2):
+        if not naive.any():
+            break
+        try:
+            local = parse(naive, utc=False)
+            break
+        except _OffsetFound:
+            # an offset the pattern missed: sort the text one value at a time
+            for i in np.flatnonzero(naive & is_str):
+                t = pdm.to_datetime(arr[i], errors="coerce", format="ISO8601")
+                if isinstance(t, pdm.Timestamp) and t.tzinfo is not None:
+                    aware[i] = True
+            naive = ~aware & ~missing
     if aware.any():
         result[aware] = parse(aware, utc=True)
-    if naive.any():
-        local = parse(naive, utc=False)
+    if local is not None:
         local = _localize(local, timezone or "UTC", check, values)
         result[naive] = _in_ns_range(local.dt.tz_convert("UTC"), check, values)
         if aware.any() and timezone is None:
@@ -1398,6 +1421,10 @@ def _text_timestamp(
     check.flag(column, bad & ~missing, "unparsable timestamp", values)
     typed: pd.Series = result.astype("datetime64[ns, UTC]")
     return typed
+
+
+class _OffsetFound(Exception):
+    """Text taken for a local time carries a UTC offset after all."""
 
 
 def _localize(
