@@ -104,11 +104,24 @@ def events_frame(events: Any) -> pd.DataFrame:
             f"events must be a pandas DataFrame or perfstats Events, got {type(events).__name__}"
         )
     if "timestamp" not in frame.columns:
-        raise ValueError("events have no 'timestamp' column")
+        source = getattr(events, "source", "events")
+        found = ", ".join(str(c) for c in frame.columns) or "none"
+        raise ValueError(
+            f"{source}: no 'timestamp' column; the columns found are: {found} "
+            "(map one of them to 'timestamp')"
+        )
     if not pd.api.types.is_datetime64_any_dtype(frame["timestamp"]):
         raise TypeError(
             "column 'timestamp' must be datetime64; read the data with "
             "perfstats.read_events to parse and convert it"
+        )
+    missing = np.flatnonzero(frame["timestamp"].isna().to_numpy())
+    if missing.size:
+        # NaT would be dropped by some analyses and counted by others
+        raise ValueError(
+            f"timestamp at row {int(missing[0])} is missing (NaT), {missing.size} "
+            "row(s) in all; read the events with read_events(..., errors='skip') "
+            "to skip and count them"
         )
     _check_ms_columns(frame)
     return frame
