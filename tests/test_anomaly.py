@@ -458,3 +458,14 @@ def test_calibration_argument_is_checked():
         RollingZScore(5, calibration="t")
     with pytest.raises(ValueError, match="calibration"):
         RobustZScore(5, calibration="")
+
+
+def test_robust_critical_between_simulated_sizes_is_interpolated_closely():
+    from perfstats._thresholds import _robust_critical, robust_critical
+
+    for m in (100, 300):  # between grid sizes: interpolated in 1 / m
+        assert robust_critical(3.0, m) == pytest.approx(
+            _robust_critical(3.0, m), rel=2e-3
+        )
+    sizes = [robust_critical(3.0, m) for m in (2, 5, 24, 64, 100, 1000, 10_000)]
+    assert sizes == sorted(sizes, reverse=True) and sizes[-1] > 3.0

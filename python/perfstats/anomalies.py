@@ -600,8 +600,8 @@ def _sampled(
     full_counts = np.zeros(windows.size)
     full_own: list[Any] = [None] * windows.size
     full_values[pos], full_counts[pos] = values, counts
-    for i, sk in zip(pos, own, strict=True):
-        full_own[i] = sk
+    for at, sk in zip(pos.tolist(), own, strict=True):
+        full_own[at] = sk
     series = pd.Series(full_values, index=windows, name=metric, dtype=np.float64)
     return series, _Sampled(full_values, full_counts, full_own, q, kind)
 
