@@ -115,7 +115,9 @@ class AnomalyResult:
     ----------
     values, score, expected, lower, upper : numpy.ndarray of float64
         The series, its scores (in standard deviations), the baseline and the band
-        ``expected -+ threshold * scale`` in the units of the values.
+        ``expected -+ threshold * scale`` in the units of the values (for
+        :class:`RollingZScore` and :class:`RobustZScore` the finite-sample
+        ``critical`` value that gives `threshold` its nominal rate replaces it).
     is_anomaly : numpy.ndarray of bool
     timestamps : numpy.ndarray or None
     threshold : float
