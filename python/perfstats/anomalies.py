@@ -496,13 +496,22 @@ def _between_variance(
     b: npt.NDArray[np.float64],
     window: int,
     min_residuals: int,
+    step: int,
 ) -> npt.NDArray[np.float64]:
-    """Per window t, ``s >= 0`` with ``median(r2_j / (s b_j + a_j)) = chi2_1 median``
-    over the earlier windows ``j`` in ``[t - window, t - 1]`` (NaN with fewer than
-    `min_residuals` of them): the between-window variance the sampling variance ``a``
-    does not explain, estimated robustly (a median, so earlier incidents do not count)."""
-    lags = range(1, window + 1)
-    R, A, B = _lagged(r2, lags), _lagged(a, lags), _lagged(b, lags)
+    """``s >= 0`` with ``median(r2_j / (s b_j + a_j)) = chi2_1 median`` over the
+    windows ``j`` in ``[t - window, t - 1]``, for ``t`` every `step` windows (a cycle's
+    start) and held for the cycle (NaN with fewer than `min_residuals` of them): the
+    between-window variance the sampling variance ``a`` does not explain, estimated
+    robustly (a median, so earlier incidents do not count). Memory ``O(n / step *
+    window)``."""
+    starts = np.arange(0, r2.size, step)
+    idx = starts[:, None] - np.arange(1, window + 1)[None, :]
+    inside = idx >= 0
+    safe = np.where(inside, idx, 0)
+    R = np.where(inside, r2[safe], np.nan)
+    A = np.where(inside, a[safe], np.nan)
+    B = np.where(inside, b[safe], np.nan)
+    R = np.where(np.isnan(A) | np.isnan(B), np.nan, R)
     have = np.count_nonzero(~np.isnan(R), axis=1)
     out = np.full(r2.size, np.nan)
     rows = np.flatnonzero(have >= min_residuals)
@@ -530,7 +539,9 @@ def _between_variance(
         big = stat(mid) > _CHI2_1_MEDIAN
         lo = np.where(big, mid, lo)
         hi = np.where(big, hi, mid)
-    out[rows] = np.where(zero, 0.0, 0.5 * (lo + hi))
+    per_start = np.full(starts.size, np.nan)
+    per_start[rows] = np.where(zero, 0.0, 0.5 * (lo + hi))
+    out[:] = np.repeat(per_start, step)[: r2.size]
     return out
 
 
@@ -750,7 +761,7 @@ def _score(
         b = 1.0 + 0.5 * math.pi / m
     r = y - prof
     a = np.where(r > 0, v_up, v_down) + a_prof  # the side the value lies on
-    s_b = _between_variance(r * r, a, b, period * seasons, period)
+    s_b = _between_variance(r * r, a, b, period * seasons, period, period)
     with np.errstate(invalid="ignore", divide="ignore"):
         base = s_b * b + a_prof
         z = r / np.sqrt(base + np.where(r > 0, v_up, v_down))
