@@ -149,3 +149,104 @@ def test_seasonal_level_detector_plugs_in_and_keeps_the_side_of_an_incident():
     assert pd.Timestamp("2026-01-18 03:00", tz="UTC") in high
     assert pd.Timestamp("2026-01-19 15:00", tz="UTC") in low
     assert pd.Timestamp("2026-01-19 15:00", tz="UTC") not in high
+
+
+# ---- count-aware default (issue 13, item 7) -------------------------------------------
+
+
+def _cycling(days: int, seed: int, error_rate: float = 0.01) -> pd.DataFrame:
+    """20-200 requests an hour, lognormal latencies (the calibration scenario)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent / "calibration"))
+    from scenarios_anomalies import traffic
+
+    return traffic(np.random.default_rng(seed), days=days, error_rate=error_rate)
+
+
+@pytest.fixture(scope="module")
+def cycling() -> pd.DataFrame:
+    return _cycling(21, 3)
+
+
+def test_quiet_hours_do_not_page(cycling: pd.DataFrame) -> None:
+    """Issue 13: 3.5 alerts a week on clean cycling traffic, 87 % at night; the scale
+    now knows each window's count. At 2 sigma (4.55 % nominal, enough flags to see
+    where they fall) night hours are flagged no more often than the nominal rate."""
+    default = anomalies(cycling, "latency_p95", every="1h")
+    hours = pd.DatetimeIndex(default.timestamps).hour
+    at_night = np.isin(hours, (21, 22, 23, 0, 1, 2))
+    # two weeks scored: 0.45 flagged hours a week nominal, a quarter of them at night
+    assert np.count_nonzero(default.is_anomaly & at_night) <= 1
+    assert len(default.events()) <= 2
+    res = anomalies(cycling, "latency_p95", every="1h", threshold=2.0)
+    assert res.detector.startswith("CountAwareSeasonal")
+    night = at_night & ~np.isnan(res.score)
+    rate = res.is_anomaly[night].mean()
+    p = 0.0455
+    assert rate <= p + 3 * np.sqrt(p * (1 - p) / night.sum())
+
+
+def test_windows_with_too_few_requests_are_marked_not_scored(
+    cycling: pd.DataFrame,
+) -> None:
+    res = anomalies(cycling, "latency_p95", every="1h", min_count=150)
+    assert res.counts is not None and res.too_few is not None
+    frame = res.to_frame()
+    few = frame["note"] == "too few requests"
+    assert few.any()
+    # neither the window nor its pool of three reaches 150 requests
+    assert np.isnan(frame.loc[few, "score"]).all()
+    assert not frame.loc[few, "is_anomaly"].any()
+    assert (frame.loc[few, "count"] < 150).all()
+    assert res.to_dict()["n_too_few"] == int(few.sum())
+    with pytest.raises(ValueError, match="min_count"):
+        anomalies(cycling, "latency_p95", min_count=0)
+
+
+def test_error_rate_with_small_counts_is_count_aware(cycling: pd.DataFrame) -> None:
+    res = anomalies(cycling, "error_rate", every="1h")
+    assert "arcsine" in res.detector
+    assert res.is_anomaly.sum() <= 1
+    ok = ~np.isnan(res.lower)
+    assert (res.lower[ok] >= 0).all() and (res.upper[ok] <= 1).all()
+
+
+def test_a_step_in_the_p95_is_found(cycling: pd.DataFrame) -> None:
+    events = cycling.copy()
+    t = events["timestamp"]
+    inside = (t >= "2026-01-20 10:00") & (t < "2026-01-20 13:00")
+    events.loc[inside, "latency_ms"] *= 1.5
+    res = anomalies(events, "latency_p95", every="1h")
+    inc = res.incidents("high")
+    assert ((inc["start"] <= pd.Timestamp("2026-01-20 12:00", tz="UTC"))
+            & (inc["end"] > pd.Timestamp("2026-01-20 10:00", tz="UTC"))).any()  # fmt: skip
+
+
+def test_bands_are_clipped_to_the_metric_range(sample: pd.DataFrame) -> None:
+    """A symmetric band around a small error rate reached below 0."""
+    res = anomalies(sample, "error_rate", detector=SeasonalZScore(24, 7))
+    ok = ~np.isnan(res.lower)
+    assert (res.lower[ok] >= 0).all() and (res.upper[ok] <= 1).all()
+    lat = anomalies(sample, "latency_p50", detector=RobustZScore(24))
+    ok = ~np.isnan(lat.lower)
+    assert (lat.lower[ok] >= 0).all()
+
+
+def test_to_json_is_strict_json(cycling: pd.DataFrame) -> None:
+    x = np.full(24 * 30, 10.0)
+    x[-1] = 50.0  # flat baseline: score inf
+    ts = pd.date_range("2026-01-01", periods=x.size, freq="h", tz="UTC")
+    flat = anomalies(
+        pd.DataFrame({"timestamp": ts, "latency_ms": x}), "latency_mean",
+        detector=RobustZScore(24),
+    )  # fmt: skip
+    assert flat.is_anomaly[-1]
+    text = flat.to_json()
+    assert "Infinity" not in text and "NaN" not in text
+    back = json.loads(text)
+    assert back["incidents"][0]["start"] == str(ts[-1].isoformat())
+    assert back["events"][0]["peak_score"] is None  # inf is not JSON
+    res = json.loads(anomalies(cycling).to_json())
+    assert res["metric"] == "latency_p95" and res["n_too_few"] is not None

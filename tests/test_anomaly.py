@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from perfstats._thresholds import t_critical
 from perfstats.stats.detectors import (
     AnomalyEvent,
     EwmaZScore,
@@ -59,8 +60,15 @@ def test_rolling_matches_pandas_rolling_mean_and_std(window, min_periods):
     np.testing.assert_allclose(r.score[ok], expected[ok], rtol=1e-9, atol=1e-9)
     # cancellation near a zero mean: absolute error relative to the data scale (~1)
     np.testing.assert_allclose(r.expected[ok], mean[ok], rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(r.upper[ok] - r.lower[ok], 6 * sd[ok], rtol=1e-9)
-    assert np.array_equal(r.is_anomaly, np.abs(np.nan_to_num(expected)) > 3)
+    # 3 sigma at its nominal rate: the t critical value of the baseline's size
+    before = np.concatenate(([0], np.cumsum(~np.isnan(x))[:-1]))
+    m = np.minimum(before, window)
+    crit = np.array([t_critical(3.0, int(k)) if k >= 2 else np.nan for k in m])
+    np.testing.assert_allclose(
+        r.upper[ok] - r.lower[ok], 2 * crit[ok] * sd[ok], rtol=1e-9
+    )
+    assert np.array_equal(r.is_anomaly[ok], np.abs(expected[ok]) > crit[ok])
+    assert not r.is_anomaly[~ok].any()
 
 
 def robust_oracle(values: np.ndarray, window: int, min_periods: int) -> np.ndarray:
@@ -171,6 +179,8 @@ DETECTORS = [
     lambda: RobustZScore(10, min_periods=3),
     lambda: EwmaZScore(4.0),
     lambda: SeasonalZScore(5, 2, min_periods=3),
+    lambda: RollingZScore(6, min_periods=2, calibration="empirical", threshold=1.0),
+    lambda: RobustZScore(6, min_periods=2, calibration="empirical", threshold=1.0),
 ]
 
 
@@ -351,3 +361,111 @@ def test_batch_detection_runs_in_threads_without_the_gil():
         threaded = list(pool.map(lambda a: RobustZScore(50).detect(a).score, arrays))
     for s, t in zip(serial, threaded, strict=True):
         np.testing.assert_array_equal(s, t)
+
+
+# ---- nominal rates of the short-window rules (issue 13, item 7) -----------------------
+
+
+def test_t_distribution_matches_scipy():
+    stats = pytest.importorskip("scipy.stats")
+    from perfstats._thresholds import t_critical, t_two_sided_tail
+
+    for dof in (1, 2, 3, 4, 5, 8, 23, 99, 500):
+        for t in (0.3, 1.0, 3.0, 7.5):
+            want = 2.0 * stats.t.sf(t, dof)
+            assert t_two_sided_tail(t, dof) == pytest.approx(want, rel=1e-9, abs=1e-15)
+    for m in (2, 3, 10, 24, 100, 5000):
+        for thr in (2.0, 3.0, 4.0):
+            p = 2.0 * stats.norm.sf(thr)
+            want = stats.t.isf(p / 2.0, m - 1) * math.sqrt(1.0 + 1.0 / m)
+            assert t_critical(thr, m) == pytest.approx(want, rel=1e-8)
+
+
+def _simulated_rate(
+    scores_of, m: int, draws: int, seed: int, threshold: float
+) -> float:
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((draws, m + 1))
+    return float(np.mean(np.abs(scores_of(x[:, :m], x[:, m])) > threshold))
+
+
+def test_robust_critical_gives_the_nominal_rate_on_normal_windows():
+    """Independent oracle: NumPy medians and MADs of fresh windows (not the detector's
+    Rao-Blackwellised simulation), 200,000 windows of 24."""
+
+    def robust(base, x):
+        med = np.median(base, axis=1)
+        mad = np.median(np.abs(base - med[:, None]), axis=1) * MAD_TO_SIGMA
+        return (x - med) / mad
+
+    det = RobustZScore(24)
+    p = math.erfc(3.0 / math.sqrt(2.0))
+    n = 200_000
+    measured = _simulated_rate(robust, 24, n, 11, det.critical)
+    assert abs(measured - p) <= 3.0 * math.sqrt(p * (1 - p) / n) + 0.03 * p
+    # the raw 3-sigma rule: what issue 13 measured
+    assert _simulated_rate(robust, 24, n, 11, 3.0) > 5 * p
+
+
+@pytest.mark.parametrize("make", [lambda: RollingZScore(24), lambda: RobustZScore(24)])
+def test_flag_rate_on_iid_normal_is_nominal(make):
+    """0.27 % at 3 sigma (was 0.87 % and 1.96 % with the raw rule)."""
+    rng = np.random.default_rng(5)
+    flags = scored = 0
+    for _ in range(10):
+        r = make().detect(rng.standard_normal(6000))
+        flags += int(r.is_anomaly.sum())
+        scored += int((~np.isnan(r.score)).sum())
+    p = math.erfc(3.0 / math.sqrt(2.0))
+    assert abs(flags / scored - p) <= 3.5 * math.sqrt(p * (1 - p) / scored)
+
+
+def test_warm_up_points_use_the_critical_value_of_their_baseline_size():
+    stats = pytest.importorskip("scipy.stats")
+    x = np.random.default_rng(2).standard_t(2, 400)
+    x[50] = np.nan
+    r = RollingZScore(30, min_periods=3).detect(x)
+    count = np.minimum(np.concatenate(([0], np.cumsum(~np.isnan(x))[:-1])), 30)
+    p = 2.0 * stats.norm.sf(3.0)
+    ok = ~np.isnan(r.score)
+    crit = np.full(x.size, np.nan)
+    crit[ok] = stats.t.isf(p / 2.0, count[ok] - 1) * np.sqrt(1.0 + 1.0 / count[ok])
+    np.testing.assert_array_equal(r.is_anomaly[ok], np.abs(r.score[ok]) > crit[ok])
+    sd = pd.Series(x).shift(1).rolling(30, min_periods=3).std().to_numpy()
+    band = (r.upper - r.expected)[ok][:45]  # before the gap: no NaN in the windows
+    np.testing.assert_allclose(band, (crit * sd)[ok][:45], rtol=1e-9)
+    assert r.threshold == 3.0
+    assert RollingZScore(30).critical == pytest.approx(crit[-1], rel=1e-9)
+
+
+def test_empirical_calibration_is_a_conformal_rank():
+    x = np.random.default_rng(4).standard_t(5, 3000)
+    det = RollingZScore(24, calibration="empirical")
+    r = det.detect(x)
+    raw = RollingZScore(24).detect(x).score
+    a = np.abs(raw)
+    p = math.erfc(3.0 / math.sqrt(2.0))
+    for i in np.flatnonzero(~np.isnan(raw)):
+        earlier = a[:i][~np.isnan(a[:i])]
+        pval = (1 + np.count_nonzero(earlier >= a[i])) / (earlier.size + 1)
+        assert r.is_anomaly[i] == (pval <= p), i
+    assert not r.is_anomaly[: 24 + 369].any()  # too few earlier scores to reach p
+    assert "calibration='empirical'" in repr(det)
+
+
+def test_calibration_argument_is_checked():
+    with pytest.raises(ValueError, match="calibration"):
+        RollingZScore(5, calibration="t")
+    with pytest.raises(ValueError, match="calibration"):
+        RobustZScore(5, calibration="")
+
+
+def test_robust_critical_between_simulated_sizes_is_interpolated_closely():
+    from perfstats._thresholds import _robust_critical, robust_critical
+
+    for m in (100, 300):  # between grid sizes: interpolated in 1 / m
+        assert robust_critical(3.0, m) == pytest.approx(
+            _robust_critical(3.0, m), rel=2e-3
+        )
+    sizes = [robust_critical(3.0, m) for m in (2, 5, 24, 64, 100, 1000, 10_000)]
+    assert sizes == sorted(sizes, reverse=True) and sizes[-1] > 3.0
