@@ -483,6 +483,8 @@ print("ok")
         lambda x: np.stack([x, x], axis=1)[:, 0],  # C order: a column is strided
         lambda x: x.astype(">f8"),  # non-native byte order
         lambda x: np.require(x, requirements="C").copy().view(np.float64)[::2],
+        # misaligned: float64 at an odd address
+        lambda x: np.frombuffer(b"\0" + x.tobytes(), dtype=np.float64, offset=1),
     ],
 )
 def test_add_reads_strided_and_foreign_arrays_like_a_contiguous_copy(
@@ -699,3 +701,14 @@ def test_scalar_value_with_scalar_weight_is_a_one_element_array() -> None:
     assert d == e
     with pytest.raises(ValueError, match="weight"):
         QuantileSketch().add(np.float64(1.0), np.float64(-1.0))
+
+
+def test_grouped_fills_overflow_to_inf_not_nan() -> None:
+    codes = np.zeros(6, dtype=np.int32)
+    values = np.full(6, 1e308)
+    builder = _core.GroupedSketchBuilder(1, 0.01)
+    builder.add(codes, values, 0)
+    (streamed,), _ = builder.finish()
+    (batch,), _ = _core.sketch_groups(codes, values, 1)
+    assert streamed.sum == np.inf and batch.sum == np.inf
+    assert streamed.mean == np.inf

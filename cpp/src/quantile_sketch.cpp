@@ -1358,7 +1358,8 @@ void GroupedSketchBuilder::add_rows(const Code* codes, const double* values, std
         Lane& s = lanes[g * kLanes + ((first_row + i) & (kLanes - 1))];
         const double y = v - s.comp;  // Kahan: comp holds what the last additions lost, negated
         const double t = s.sum + y;
-        s.comp = (t - s.sum) - y;
+        // Once the lane overflows, its sum stays +-inf (no inf - inf = NaN in comp).
+        s.comp = std::fabs(t) <= DBL_MAX ? (t - s.sum) - y : 0.0;
         s.sum = t;
       }
       if (v > DBL_MIN) {
