@@ -1358,8 +1358,7 @@ void GroupedSketchBuilder::add_rows(const Code* codes, const double* values, std
         Lane& s = lanes[g * kLanes + ((first_row + i) & (kLanes - 1))];
         const double y = v - s.comp;  // Kahan: comp holds what the last additions lost, negated
         const double t = s.sum + y;
-        // Once the lane overflows, its sum stays +-inf (no inf - inf = NaN in comp).
-        s.comp = std::fabs(t) <= DBL_MAX ? (t - s.sum) - y : 0.0;
+        s.comp = (t - s.sum) - y;
         s.sum = t;
       }
       if (v > DBL_MIN) {
@@ -1431,6 +1430,13 @@ GroupedSketches GroupedSketchBuilder::finish() {
       const Lane& s = lanes_[g * kLanes + l];
       neumaier(sum, comp, s.sum);
       comp -= s.comp;
+    }
+    if (!std::isfinite(sum + comp)) {
+      // A lane overflowed (its Kahan sum then turns NaN; checked here, not in the hot loop):
+      // +-inf when all the group's values have one sign, as numpy.sum; NaN when both
+      // signs could have overflowed.
+      sum = mins_[g] >= 0.0 ? kInf : maxs_[g] <= 0.0 ? -kInf : kNaN;
+      comp = 0.0;
     }
     sk.zero_count_ = zeros_[g];
     sk.count_ = count;
