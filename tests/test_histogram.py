@@ -472,3 +472,61 @@ def test_repr_html_and_plot() -> None:
     assert h.plot(ax=ax) is ax
     assert [p.get_height() for p in ax.patches] == [1, 2, 1]
     plt.close(fig)
+
+
+# ---- issue 11: edited blobs, overflow, threads ------------------------------------------
+
+
+def _edit_tail(blob: bytes, sum_: float, min_: float, max_: float) -> bytes:
+    body = blob[:-4][:-24] + struct.pack("<ddd", sum_, min_, max_)
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def test_sum_inconsistent_with_count_min_max_is_refused() -> None:
+    h = Histogram([1.0, 10.0])
+    h.add([2.0, 3.0, 4.0])
+    blob = h.to_bytes()
+    assert Histogram.from_bytes(_edit_tail(blob, 9.0, 2.0, 4.0)) == h
+    for bad in (1e300, -1e300, 1.0, 13.0, float("nan")):
+        with pytest.raises(ValueError, match="sum"):
+            Histogram.from_bytes(_edit_tail(blob, bad, 2.0, 4.0))
+
+
+def test_edited_blobs_are_refused_or_consistent() -> None:
+    rng = np.random.default_rng(31)
+    h = Histogram([0.0, 1.0, 10.0, 100.0])
+    h.add(rng.lognormal(1, 2, 500))
+    blob = h.to_bytes()
+    values = [1e300, -1e300, 0.0, -1.0, 0.5, 5.0, 50.0, 500.0, h.sum, h.min, h.max]
+    accepted = 0
+    for s_ in values:
+        for lo in values:
+            for hi in values:
+                try:
+                    got = Histogram.from_bytes(_edit_tail(blob, s_, lo, hi))
+                except ValueError:
+                    continue
+                accepted += 1
+                assert got.min <= got.max
+                lo, hi = got.count * got.min, got.count * got.max
+                assert lo - 1e-6 * abs(lo) <= got.sum <= hi + 1e-6 * abs(hi)
+    assert accepted >= 1
+
+
+def test_sum_overflows_to_inf() -> None:
+    h = Histogram([1.0])
+    h.add(np.array([1e308, 1e308]))
+    assert h.sum == np.inf
+    assert Histogram.from_bytes(h.to_bytes()).sum == np.inf
+
+
+def test_from_bytes_core_reads_a_strided_view() -> None:
+    h = Histogram([1.0, 2.0])
+    h.add([0.5, 1.5])
+    blob = h.to_bytes()
+    spread = np.zeros(2 * len(blob), dtype=np.uint8)
+    spread[::2] = np.frombuffer(blob, dtype=np.uint8)
+    assert Histogram.from_bytes(memoryview(spread)[::2]) == h
+    from perfstats import _core
+
+    assert _core.Histogram.from_bytes(memoryview(spread)[::2]) == h._h

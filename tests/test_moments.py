@@ -292,3 +292,124 @@ def test_format_v1_fixture_still_reads_and_is_still_written() -> None:
     assert m.variance() == pytest.approx(np.var(x - 1e9, ddof=1), rel=1e-14)
     assert m == Moments(x)
     assert Moments(x).to_bytes() == fixture
+
+
+# ---- issue 11: edited blobs, strides, scalars ---------------------------------------------
+
+# Offsets of the fields after magic (4), version (1) and the size varint (1 byte when < 128).
+_FIELDS = (
+    "weight",
+    "mean",
+    "mean_lo",
+    "m2",
+    "m3",
+    "m4",
+    "min",
+    "max",
+    "sum_hi",
+    "sum_lo",
+)
+
+
+def _with_crc(body: bytes) -> bytes:
+    import zlib
+
+    return body + zlib.crc32(body).to_bytes(4, "little")
+
+
+def _edit(blob: bytes, field: str, value: float) -> bytes:
+    import struct
+
+    off = 6 + 8 * _FIELDS.index(field)
+    body = blob[:-4]
+    return _with_crc(body[:off] + struct.pack("<d", value) + body[off + 8 :])
+
+
+def _assert_consistent(m: Moments) -> None:
+    assert m.size > 0 or m.count == 0
+    if m.count == 0:
+        return
+    scale = max(abs(m.min), abs(m.max))
+    assert m.min - 1e-12 * scale <= m.mean <= m.max + 1e-12 * scale
+    m2 = m._impl.m2
+    assert m2 >= 0 and m._impl.m4 >= 0
+    with np.errstate(over="ignore"):
+        spread = np.float64(m.max) - np.float64(m.min)
+        assert m2 <= m.count * spread**2 * (1 + 1e-9) + 1e-300
+        lo, hi = np.float64(m.count) * m.min, np.float64(m.count) * m.max
+    if np.isfinite(lo) and np.isfinite(hi):
+        assert lo - 1e-9 * abs(lo) <= m.sum <= hi + 1e-9 * abs(hi)
+
+
+def _samples() -> list[Moments]:
+    rng = np.random.default_rng(21)
+    return [
+        Moments([3.0]),
+        Moments(rng.normal(10, 2, 50)),
+        Moments(rng.lognormal(0, 1, 20), weights=rng.uniform(0, 2, 20)),
+        Moments([-5.0, 5.0, 1e6]),
+    ]
+
+
+def test_mean_outside_min_max_is_refused() -> None:
+    blob = Moments([1.0, 2.0, 3.0]).to_bytes()
+    with pytest.raises(ValueError, match="mean"):
+        Moments.from_bytes(_edit(blob, "mean", 10.0))
+    with pytest.raises(ValueError, match="M2"):
+        Moments.from_bytes(_edit(blob, "m2", 1e300))
+    with pytest.raises(ValueError, match="sum"):
+        Moments.from_bytes(_edit(blob, "sum_hi", -1e300))
+
+
+def test_edited_blobs_with_recomputed_crc_are_refused_or_consistent() -> None:
+    hostile = [1e300, -1e300, 1.8e19, 0.0, -1.0, 1.0, 7.0, 1e-300, -0.5]
+    accepted = rejected = 0
+    for m in _samples():
+        blob = m.to_bytes()
+        for field in _FIELDS:
+            for v in hostile:
+                try:
+                    got = Moments.from_bytes(_edit(blob, field, v))
+                except ValueError:
+                    rejected += 1
+                    continue
+                accepted += 1
+                _assert_consistent(got)
+    assert accepted > 0 and rejected > 0
+
+
+def test_from_bytes_reads_a_strided_view() -> None:
+    m = Moments([1.0, 2.0, 4.0])
+    blob = m.to_bytes()
+    spread = np.zeros(2 * len(blob), dtype=np.uint8)
+    spread[::2] = np.frombuffer(blob, dtype=np.uint8)
+    assert Moments.from_bytes(memoryview(spread)[::2]) == m
+
+
+def test_fixture_still_loads_consistently() -> None:
+    fixture = Path(__file__).resolve().parent / "fixtures" / "moments_v1.bin"
+    _assert_consistent(Moments.from_bytes(fixture.read_bytes()))
+
+
+def test_scalar_value_with_scalar_weight_is_a_one_element_array() -> None:
+    a = Moments().add(np.float64(2.5), weights=np.float64(3.0))
+    b = Moments().add(np.array([2.5]), weights=np.array([3.0]))
+    assert a == b and a.count == 3.0
+    c = Moments().add([1.0, 2.0, 4.0], weights=2.0)  # one weight for every value
+    d = Moments().add([1.0, 2.0, 4.0], weights=[2.0, 2.0, 2.0])
+    assert c == d
+
+
+def test_sum_overflows_to_inf_not_nan_and_round_trips() -> None:
+    m = Moments([1e308, 1e308])
+    with np.errstate(over="ignore"):
+        assert m.sum == np.sum(np.array([1e308, 1e308])) == np.inf  # as numpy.sum
+    assert m.mean == 1e308  # the mean itself is representable
+    one = Moments()
+    for _ in range(3):
+        one.add(1e308)
+    assert one.sum == np.inf
+    back = Moments.from_bytes(m.to_bytes())
+    assert back.sum == np.inf and back == m
+    neg = Moments([-1e308, -1e308])
+    assert neg.sum == -np.inf

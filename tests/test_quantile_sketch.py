@@ -6,6 +6,7 @@ import copy
 import json
 import pickle
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -403,3 +404,315 @@ def test_quantiles_of_many_sketches_equal_each_sketchs_quantiles() -> None:
     assert np.isnan(table[-1]).all()
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         _core.quantiles_of([sketches[0]._core], np.array([1.5]))
+
+
+# ---- issue 11: strides, edited blobs, overflow, scalars ---------------------------------
+
+
+def _sample_sketches() -> list[QuantileSketch]:
+    rng = np.random.default_rng(11)
+    out = []
+    for data in (
+        np.array([1.0]),
+        rng.lognormal(0, 0.01, 50),  # one bucket or a few near 1
+        rng.lognormal(3, 2, 2000),
+        np.concatenate(
+            [-rng.lognormal(1, 1, 300), np.zeros(5), rng.lognormal(1, 1, 300)]
+        ),
+        -rng.lognormal(5, 1, 100),
+    ):
+        s = QuantileSketch()
+        s.add(data)
+        out.append(s)
+    w = QuantileSketch()
+    w.add(rng.lognormal(0, 1, 100), weights=rng.uniform(0, 3, 100))
+    out.append(w)
+    return out
+
+
+def test_from_bytes_reads_a_strided_view_like_its_contiguous_copy() -> None:
+    for s in _sample_sketches():
+        blob = s.to_bytes()
+        spread = np.zeros(2 * len(blob), dtype=np.uint8)
+        spread[::2] = np.frombuffer(blob, dtype=np.uint8)
+        assert QuantileSketch.from_bytes(memoryview(spread)[::2]) == s
+        reversed_copy = np.frombuffer(blob, dtype=np.uint8)[::-1].copy()
+        assert QuantileSketch.from_bytes(memoryview(reversed_copy)[::-1]) == s
+
+
+def test_from_bytes_of_a_reversed_view_at_a_page_end_does_not_crash() -> None:
+    # Unfixed, the reversed view's pointer is its last byte and the reader ran forward off
+    # the end of the mapping: a segfault, so this runs in a child process.
+    code = """
+import mmap, numpy as np
+from perfstats import QuantileSketch
+s = QuantileSketch(); s.add([1.0, 2.0, 30.0])
+blob = s.to_bytes()
+page = mmap.mmap(-1, mmap.PAGESIZE)
+arr = np.frombuffer(page, dtype=np.uint8)
+arr[-len(blob):] = np.frombuffer(blob, dtype=np.uint8)[::-1]
+view = memoryview(arr[-len(blob):][::-1])
+assert QuantileSketch.from_bytes(view) == s
+del view, arr
+print("ok")
+"""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent / "python")
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda x: x[::-1],
+        lambda x: x[::3],
+        lambda x: np.asfortranarray(np.stack([x, x], axis=1))[:, 1],
+        lambda x: np.stack([x, x], axis=1)[:, 0],  # C order: a column is strided
+        lambda x: x.astype(">f8"),  # non-native byte order
+        lambda x: np.require(x, requirements="C").copy().view(np.float64)[::2],
+        # misaligned: float64 at an odd address
+        lambda x: np.frombuffer(b"\0" + x.tobytes(), dtype=np.float64, offset=1),
+    ],
+)
+def test_add_reads_strided_and_foreign_arrays_like_a_contiguous_copy(
+    make: Callable[[np.ndarray], np.ndarray],
+) -> None:
+    rng = np.random.default_rng(12)
+    x = rng.lognormal(2, 1, 3001)
+    view = make(x)
+    view.flags.writeable = False
+    expected = QuantileSketch()
+    expected.add(np.ascontiguousarray(view, dtype=np.float64))
+    got = QuantileSketch()
+    got.add(view)
+    assert got == expected
+    weighted, weighted_copy = QuantileSketch(), QuantileSketch()
+    weighted.add(view, weights=view[::-1])
+    weighted_copy.add(
+        np.ascontiguousarray(view, dtype=np.float64),
+        weights=np.ascontiguousarray(view[::-1], dtype=np.float64),
+    )
+    assert weighted == weighted_copy
+
+
+def test_add_rejects_two_dimensional_values() -> None:
+    with pytest.raises(ValueError, match="one-dimensional"):
+        QuantileSketch().add(np.ones((3, 2), order="F"))
+
+
+def _f64_offsets(blob: bytes, value: float) -> list[int]:
+    import struct
+
+    packed = struct.pack("<d", value)
+    return [i for i in range(len(blob) - 8) if blob[i : i + 8] == packed]
+
+
+def _assert_consistent(s: QuantileSketch) -> None:
+    """The invariants every sketch built by add/merge satisfies."""
+    assert s.count > 0
+    total = s.buckets()[1].sum() + s.buckets(negative=True)[1].sum() + s.zero_count
+    assert abs(total - s.count) <= 1e-9 * s.count
+    q = s.quantile(np.linspace(0, 1, 21))
+    assert q[0] == s.min and q[-1] == s.max
+    assert np.all(np.diff(q) >= 0)
+    assert s.min <= s.max
+    with np.errstate(over="ignore"):
+        lo, hi = np.float64(s.count) * s.min, np.float64(s.count) * s.max
+    if np.isfinite(s.sum) and np.isfinite(lo) and np.isfinite(hi):
+        assert lo - 1e-9 * abs(lo) <= s.sum <= hi + 1e-9 * abs(hi)
+        assert s.min - 1e-9 * abs(s.min) <= s.mean <= s.max + 1e-9 * abs(s.max)
+    # min and max lie in (or within a few buckets of) the extreme non-empty buckets
+    base = np.float64(2.0) ** (2.0**-s.scale)
+    pos_offset, pos = s.buckets()
+    neg_offset, neg = s.buckets(negative=True)
+    pos_idx = pos_offset + np.flatnonzero(pos)
+    neg_idx = neg_offset + np.flatnonzero(neg)
+    slack = base**6
+    with np.errstate(over="ignore", under="ignore"):
+        _assert_extremes(s, base, slack, pos_idx, neg_idx)
+
+
+def _assert_extremes(
+    s: QuantileSketch,
+    base: np.float64,
+    slack: np.float64,
+    pos_idx: np.ndarray,
+    neg_idx: np.ndarray,
+) -> None:
+    if (
+        neg_idx.size
+    ):  # the lowest value is negative: |min| in the largest negative bucket
+        assert (
+            base ** neg_idx.max() / slack
+            <= -s.min
+            <= base ** (neg_idx.max() + 1) * slack
+        )
+    elif pos_idx.size and s.zero_count == 0:
+        assert (
+            base ** pos_idx.min() / slack
+            <= s.min
+            <= base ** (pos_idx.min() + 1) * slack
+        )
+    if pos_idx.size:
+        assert (
+            base ** pos_idx.max() / slack
+            <= s.max
+            <= base ** (pos_idx.max() + 1) * slack
+        )
+    elif neg_idx.size and s.zero_count == 0:
+        assert (
+            base ** neg_idx.min() / slack
+            <= -s.max
+            <= base ** (neg_idx.min() + 1) * slack
+        )
+
+
+def test_edited_blobs_with_recomputed_crc_are_refused_or_consistent() -> None:
+    import struct
+
+    hostile = [1e300, -1e300, 1.8e19, 0.0, -1.0, 1.0, 2.0, 1e-300, 5e-324, 1e15]
+    accepted = rejected = 0
+    for s in _sample_sketches():
+        blob = s.to_bytes()
+        body = blob[:-4]
+        fields = {
+            name: _f64_offsets(body, getattr(s, name))[:1]
+            for name in ("count", "sum", "min", "max")
+        }
+        for name, offsets in fields.items():
+            for off in offsets:
+                for v in hostile + [
+                    getattr(s, name) * f for f in (0.5, 0.999, 1.001, 2)
+                ]:
+                    edited = body[:off] + struct.pack("<d", v) + body[off + 8 :]
+                    try:
+                        got = QuantileSketch.from_bytes(_with_crc(edited))
+                    except ValueError as err:
+                        assert "QuantileSketch" in str(err)
+                        rejected += 1
+                        continue
+                    accepted += 1
+                    _assert_consistent(got)
+    assert accepted > 0 and rejected > 0
+
+
+def test_issue_examples_of_inconsistent_blobs_are_refused() -> None:
+    import struct
+
+    s = QuantileSketch()
+    s.add(np.full(10, 1.0))
+    body = s.to_bytes()[:-4]
+    (count_at,) = _f64_offsets(body, 10.0)[:1]
+    # min and max of -+1e300 around one bucket near 1 (quantile(0) was -1e300)
+    min_at = count_at + 16
+    edited = body[:min_at] + struct.pack("<dd", -1e300, 1e300) + body[min_at + 16 :]
+    with pytest.raises(ValueError, match="min"):
+        QuantileSketch.from_bytes(_with_crc(edited))
+    # the sum far outside count * [min, max]
+    edited = body[: count_at + 8] + struct.pack("<d", 1e300) + body[count_at + 16 :]
+    with pytest.raises(ValueError, match="sum"):
+        QuantileSketch.from_bytes(_with_crc(edited))
+    # a count of 1.8e19 with sum 10 (the bucket counts say 10)
+    edited = body[:count_at] + struct.pack("<d", 1.8e19) + body[count_at + 8 :]
+    with pytest.raises(ValueError, match="count"):
+        QuantileSketch.from_bytes(_with_crc(edited))
+
+
+def test_random_edits_with_recomputed_crc_never_give_an_inconsistent_sketch() -> None:
+    import struct
+
+    rng = np.random.default_rng(13)
+    for s in _sample_sketches():
+        body = s.to_bytes()[:-4]
+        for _ in range(300):
+            edited = bytearray(body)
+            pos = int(rng.integers(5, len(body) - 8))
+            if rng.random() < 0.5:
+                edited[pos : pos + 8] = struct.pack(
+                    "<d",
+                    float(rng.choice([1e300, -1e300, 1e19, -3.0, 0.5, 7.0, 1e-10])),
+                )
+            else:
+                edited[pos] ^= 1 << int(rng.integers(0, 8))
+            try:
+                got = QuantileSketch.from_bytes(_with_crc(bytes(edited)))
+            except ValueError:
+                continue
+            if got.count > 0:
+                _assert_consistent(got)
+
+
+def test_committed_fixture_blobs_still_load_and_stay_consistent() -> None:
+    for name in ("quantile_sketch_v1.bin", "quantile_sketch_weighted_v1.bin"):
+        s = QuantileSketch.from_bytes((FIXTURES / name).read_bytes())
+        _assert_consistent(s)
+    assert (
+        QuantileSketch.from_bytes(
+            (FIXTURES / "quantile_sketch_empty_v1.bin").read_bytes()
+        ).count
+        == 0
+    )
+
+
+def test_sum_overflows_to_inf_not_nan_and_round_trips() -> None:
+    s = QuantileSketch()
+    s.add(np.array([1e308, 1e308]))
+    with np.errstate(over="ignore"):
+        assert s.sum == np.sum(np.array([1e308, 1e308])) == np.inf  # as numpy.sum
+    assert s.mean == np.inf
+    one = QuantileSketch()
+    one.add(1e308)
+    one.add(1e308)
+    assert one.sum == np.inf and one.mean == np.inf
+    merged = QuantileSketch()
+    merged.add(1e308)
+    merged.merge(one)
+    assert merged.sum == np.inf
+    neg = QuantileSketch()
+    neg.add(np.array([-1e308, -1e308, -1e308]))
+    assert neg.sum == -np.inf and neg.mean == -np.inf
+    back = QuantileSketch.from_bytes(s.to_bytes())
+    assert back.sum == np.inf and back == s
+
+
+def test_scalar_value_with_scalar_weight_is_a_one_element_array() -> None:
+    a, b, c = QuantileSketch(), QuantileSketch(), QuantileSketch()
+    a.add(np.float64(2.5), np.float64(3.0))
+    b.add(np.array([2.5]), weights=np.array([3.0]))
+    c.add(2.5, 3.0)
+    assert a == b == c
+    assert a.count == 3.0
+    d, e = QuantileSketch(), QuantileSketch()
+    d.add(np.array([1.0, 2.0, 4.0]), weights=np.float64(2.0))  # one weight for all
+    e.add(np.array([1.0, 2.0, 4.0]), weights=np.array([2.0, 2.0, 2.0]))
+    assert d == e
+    with pytest.raises(ValueError, match="weight"):
+        QuantileSketch().add(np.float64(1.0), np.float64(-1.0))
+
+
+def test_grouped_fills_overflow_to_inf_not_nan() -> None:
+    codes = np.zeros(6, dtype=np.int32)
+    values = np.full(6, 1e308)
+    builder = _core.GroupedSketchBuilder(1, 0.01)
+    builder.add(codes, values, 0)
+    (streamed,), _ = builder.finish()
+    (batch,), _ = _core.sketch_groups(codes, values, 1)
+    assert streamed.sum == np.inf and batch.sum == np.inf
+    assert streamed.mean == np.inf
+    negative = _core.GroupedSketchBuilder(1, 0.01)
+    negative.add(codes, -values, 0)
+    (neg,), _ = negative.finish()
+    assert neg.sum == -np.inf

@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace py = pybind11;
@@ -63,5 +64,50 @@ inline DoubleView view_1d(const py::handle& obj, const char* name) {
   v.owner = std::move(arr);
   return v;
 }
+
+// The bytes of a bytes-like argument (bytes, bytearray, memoryview, a uint8 NumPy array, any
+// stride or order): a contiguous buffer is read in place, anything else is copied once, in
+// C order, as bytes(data) would. Valid while this object lives (the call), never longer.
+class ByteBuffer {
+ public:
+  ByteBuffer(const py::handle& obj, const char* name) {
+    if (PyObject_GetBuffer(obj.ptr(), &view_, PyBUF_FULL_RO) != 0) {
+      PyErr_Clear();
+      throw py::type_error(std::string(name) + " must be bytes-like, got " +
+                           std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
+    }
+    held_ = true;
+    if (view_.itemsize != 1 || view_.ndim > 1) {
+      throw py::type_error(std::string(name) + " must be bytes-like (one-dimensional, items of one "
+                           "byte), got items of " + std::to_string(view_.itemsize) +
+                           " bytes in " + std::to_string(view_.ndim) + " dimensions");
+    }
+    size_ = static_cast<std::size_t>(view_.len);
+    if (PyBuffer_IsContiguous(&view_, 'C') != 0) {
+      data_ = static_cast<const std::uint8_t*>(view_.buf);
+    } else {
+      copy_.resize(size_);
+      if (PyBuffer_ToContiguous(copy_.data(), &view_, view_.len, 'C') != 0) {
+        throw py::error_already_set();
+      }
+      data_ = reinterpret_cast<const std::uint8_t*>(copy_.data());
+    }
+  }
+  ~ByteBuffer() {
+    if (held_) PyBuffer_Release(&view_);
+  }
+  ByteBuffer(const ByteBuffer&) = delete;
+  ByteBuffer& operator=(const ByteBuffer&) = delete;
+
+  const std::uint8_t* data() const noexcept { return data_; }
+  std::size_t size() const noexcept { return size_; }
+
+ private:
+  Py_buffer view_{};
+  bool held_ = false;
+  std::string copy_;
+  const std::uint8_t* data_ = nullptr;
+  std::size_t size_ = 0;
+};
 
 }  // namespace perfstats::python

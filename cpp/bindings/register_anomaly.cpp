@@ -6,6 +6,7 @@
 
 #include "perfstats/anomaly_detectors.hpp"
 #include "perfstats/seasonal_level_detector.hpp"
+#include "guard.hpp"
 #include "pybind.hpp"
 
 namespace perfstats::python {
@@ -26,17 +27,16 @@ Columns detect(Detector& detector, const DoubleArray& values) {
                            reinterpret_cast<std::uint8_t*>(flag.mutable_data())};
   const double* data = values.data();
   {
-    // Safe without the GIL: the loop touches only these buffers, which the arguments and
-    // locals keep alive, and the Python layer runs detect on a private detector.
-    py::gil_scoped_release release;
-    detect_into(detector, data, n, out);
+    // Without the GIL under the detector's lock: the loop touches only these buffers, which
+    // the arguments and locals keep alive.
+    locked_nogil([&] { detect_into(detector, data, n, out); }, &detector);
   }
   return {score, expected, lower, upper, flag};
 }
 
 template <class Detector>
 std::tuple<double, double, double, double, bool> update(Detector& detector, double value) {
-  const AnomalyPoint p = detector.update(value);
+  const AnomalyPoint p = locked([&] { return detector.update(value); }, &detector);
   return {p.score, p.expected, p.lower, p.upper, p.is_anomaly};
 }
 
@@ -47,7 +47,7 @@ void add_common(Class& cls) {
           "(score, expected, lower, upper, is_anomaly).")
       .def("detect", &detect<Detector>, py::arg("values"),
            "update() over an array: (score, expected, lower, upper, is_anomaly) columns.")
-      .def("reset", &Detector::reset)
+      .def("reset", [](Detector& d) { locked([&] { d.reset(); }, &d); })
       .def_property_readonly("threshold", &Detector::threshold)
       .def_property_readonly("min_periods", &Detector::min_periods);
 }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "perfstats/histogram.hpp"
+#include "guard.hpp"
 #include "pybind.hpp"
 
 namespace perfstats::python {
@@ -25,10 +26,8 @@ void add_array(Histogram& h, const DoubleArray& values, const std::optional<Doub
     w = weights->data();
   }
   const double* v = values.data();
-  // Safe without the GIL: the arrays are owned by this frame and the histogram's bucket
-  // storage never reallocates (one Histogram per thread; merge afterwards).
-  py::gil_scoped_release release;
-  h.add(v, n, w);
+  // Without the GIL under the histogram's lock; the arrays stay alive in the caller.
+  locked_nogil([&] { h.add(v, n, w); }, &h);
 }
 
 }  // namespace
@@ -40,30 +39,48 @@ void register_histogram(py::module_& m) {
              return Histogram(std::vector<double>(boundaries.data(), boundaries.data() + n));
            }),
            py::arg("boundaries"))
-      .def("add_one", py::overload_cast<double, double>(&Histogram::add), py::arg("value"),
-           py::arg("weight") = 1.0)
+      .def(
+          "add_one",
+          [](Histogram& h, double value, double weight) {
+            locked([&] { h.add(value, weight); }, &h);
+          },
+          py::arg("value"), py::arg("weight") = 1.0)
       .def("add", &add_array, py::arg("values"), py::arg("weights") = py::none())
-      .def("merge", &Histogram::merge, py::arg("other"))
-      .def("copy", [](const Histogram& h) { return Histogram(h); })
+      .def(
+          "merge",
+          [](Histogram& h, const Histogram& other) {
+            if (&h == &other) {
+              locked([&] { h.merge(Histogram(other)); }, &h);
+            } else {
+              locked([&] { h.merge(other); }, &h, &other);
+            }
+          },
+          py::arg("other"))
+      .def("copy", [](const Histogram& h) { return locked_copy(h); })
       .def_property_readonly("boundaries",
                              [](const Histogram& h) { return to_array(h.boundaries()); })
-      .def_property_readonly("counts", [](const Histogram& h) { return to_array(h.counts()); })
-      .def_property_readonly("count", &Histogram::count)
-      .def_property_readonly("sum", &Histogram::sum)
-      .def_property_readonly("min", &Histogram::min)
-      .def_property_readonly("max", &Histogram::max)
-      .def("to_bytes", [](const Histogram& h) { return py::bytes(h.to_bytes()); })
+      .def_property_readonly("counts", [](const Histogram& h) {
+                               return to_array(locked([&] { return h.counts(); }, &h));
+                             })
+      .def_property_readonly("count", locked_getter<Histogram>(&Histogram::count))
+      .def_property_readonly("sum", locked_getter<Histogram>(&Histogram::sum))
+      .def_property_readonly("min", locked_getter<Histogram>(&Histogram::min))
+      .def_property_readonly("max", locked_getter<Histogram>(&Histogram::max))
+      .def("to_bytes",
+           [](const Histogram& h) {
+             return py::bytes(locked([&] { return h.to_bytes(); }, &h));
+           })
       .def_static(
           "from_bytes",
-          [](const py::bytes& data) {
-            const std::string_view s = data;
-            return Histogram::from_bytes(reinterpret_cast<const std::uint8_t*>(s.data()),
-                                         s.size());
+          [](const py::handle& data) {
+            const ByteBuffer b(data, "data");
+            return Histogram::from_bytes(b.data(), b.size());
           },
           py::arg("data"))
       .def(
           "__eq__",
-          [](const Histogram& a, const Histogram& b) { return a == b; }, py::is_operator())
+          [](const Histogram& a, const Histogram& b) { return locked([&] { return a == b; }, &a, &b); },
+          py::is_operator())
       .attr("__hash__") = py::none();
 }
 

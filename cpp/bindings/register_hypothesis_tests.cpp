@@ -2,6 +2,7 @@
 #include <string>
 
 #include "perfstats/hypothesis_tests.hpp"
+#include "guard.hpp"
 #include "pybind.hpp"
 
 namespace perfstats::python {
@@ -41,7 +42,8 @@ void register_hypothesis_tests(py::module_& m) {
       [](const Moments& a, const Moments& b, const std::string& alternative,
          double confidence, bool log_scale) {
         return to_dict(
-            welch_t_test(a, b, parse_alternative(alternative), confidence, log_scale));
+            welch_t_test(locked_copy(a), locked_copy(b), parse_alternative(alternative),
+                         confidence, log_scale));
       },
       py::arg("a"), py::arg("b"), py::arg("alternative"), py::arg("confidence"),
       py::arg("log_scale"));
@@ -50,7 +52,8 @@ void register_hypothesis_tests(py::module_& m) {
       [](const Moments& a, const Moments& b, const std::string& alternative,
          double confidence, bool log_scale) {
         return to_dict(
-            student_t_test(a, b, parse_alternative(alternative), confidence, log_scale));
+            student_t_test(locked_copy(a), locked_copy(b), parse_alternative(alternative),
+                           confidence, log_scale));
       },
       py::arg("a"), py::arg("b"), py::arg("alternative"), py::arg("confidence"),
       py::arg("log_scale"));
@@ -59,7 +62,8 @@ void register_hypothesis_tests(py::module_& m) {
       [](const Moments& a, double mu, const std::string& alternative, double confidence,
          bool log_scale) {
         return to_dict(
-            one_sample_t_test(a, mu, parse_alternative(alternative), confidence, log_scale));
+            one_sample_t_test(locked_copy(a), mu, parse_alternative(alternative), confidence,
+                              log_scale));
       },
       py::arg("a"), py::arg("mu"), py::arg("alternative"), py::arg("confidence"),
       py::arg("log_scale"));

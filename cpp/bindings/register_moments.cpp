@@ -3,6 +3,7 @@
 #include <string>
 
 #include "perfstats/moments.hpp"
+#include "guard.hpp"
 #include "pybind.hpp"
 
 namespace perfstats::python {
@@ -24,38 +25,63 @@ void register_moments(py::module_& m) {
               w = weights->data();
             }
             const double* x = values.data();
-            // Safe without the GIL: the arrays are kept alive by the caller's references
-            // and only C++ memory is touched.
-            py::gil_scoped_release release;
-            self.add(x, n, w);
+            // Without the GIL under the object's lock; the arrays stay alive in the caller.
+            locked_nogil([&] { self.add(x, n, w); }, &self);
           },
           py::arg("values"), py::arg("weights") = py::none())
-      .def("add_value", py::overload_cast<double, double>(&Moments::add), py::arg("value"),
-           py::arg("weight") = 1.0)
-      .def("merge", &Moments::merge, py::arg("other"))
-      .def_property_readonly("size", &Moments::size)
-      .def_property_readonly("count", &Moments::count)
-      .def_property_readonly("mean", &Moments::mean)
-      .def("variance", &Moments::variance, py::arg("ddof") = 1.0)
-      .def("std", &Moments::std, py::arg("ddof") = 1.0)
-      .def_property_readonly("skewness", &Moments::skewness)
-      .def_property_readonly("kurtosis", &Moments::kurtosis)
-      .def_property_readonly("min", &Moments::min)
-      .def_property_readonly("max", &Moments::max)
-      .def_property_readonly("sum", &Moments::sum)
-      .def_property_readonly("m2", &Moments::m2)
-      .def_property_readonly("m3", &Moments::m3)
-      .def_property_readonly("m4", &Moments::m4)
-      .def("to_bytes", [](const Moments& self) { return py::bytes(self.to_bytes()); })
+      .def(
+          "add_value",
+          [](Moments& self, double value, double weight) {
+            locked([&] { self.add(value, weight); }, &self);
+          },
+          py::arg("value"), py::arg("weight") = 1.0)
+      .def(
+          "merge",
+          [](Moments& self, const Moments& other) {
+            if (&self == &other) {
+              locked([&] { self.merge(Moments(other)); }, &self);
+            } else {
+              locked([&] { self.merge(other); }, &self, &other);
+            }
+          },
+          py::arg("other"))
+      .def_property_readonly("size", locked_getter<Moments>(&Moments::size))
+      .def_property_readonly("count", locked_getter<Moments>(&Moments::count))
+      .def_property_readonly("mean", locked_getter<Moments>(&Moments::mean))
+      .def(
+          "variance",
+          [](const Moments& self, double ddof) {
+            return locked([&] { return self.variance(ddof); }, &self);
+          },
+          py::arg("ddof") = 1.0)
+      .def(
+          "std",
+          [](const Moments& self, double ddof) {
+            return locked([&] { return self.std(ddof); }, &self);
+          },
+          py::arg("ddof") = 1.0)
+      .def_property_readonly("skewness", locked_getter<Moments>(&Moments::skewness))
+      .def_property_readonly("kurtosis", locked_getter<Moments>(&Moments::kurtosis))
+      .def_property_readonly("min", locked_getter<Moments>(&Moments::min))
+      .def_property_readonly("max", locked_getter<Moments>(&Moments::max))
+      .def_property_readonly("sum", locked_getter<Moments>(&Moments::sum))
+      .def_property_readonly("m2", locked_getter<Moments>(&Moments::m2))
+      .def_property_readonly("m3", locked_getter<Moments>(&Moments::m3))
+      .def_property_readonly("m4", locked_getter<Moments>(&Moments::m4))
+      .def("to_bytes",
+           [](const Moments& self) {
+             return py::bytes(locked([&] { return self.to_bytes(); }, &self));
+           })
       .def_static(
           "from_bytes",
-          [](const py::bytes& data) {
-            const std::string s = data;
-            return Moments::from_bytes(reinterpret_cast<const std::uint8_t*>(s.data()),
-                                       s.size());
+          [](const py::handle& data) {
+            const ByteBuffer b(data, "data");
+            return Moments::from_bytes(b.data(), b.size());
           },
           py::arg("data"))
-      .def("__eq__", [](const Moments& a, const Moments& b) { return a == b; });
+      .def("__eq__", [](const Moments& a, const Moments& b) {
+        return locked([&] { return a == b; }, &a, &b);
+      });
 
   m.def(
       "lag1_autocorrelation",

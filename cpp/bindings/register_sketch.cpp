@@ -2,6 +2,7 @@
 #include <optional>
 
 #include "perfstats/quantile_sketch.hpp"
+#include "guard.hpp"
 #include "pybind.hpp"
 
 namespace perfstats::python {
@@ -51,17 +52,19 @@ void register_sketch(py::module_& m) {
       .def_static("accuracy_of_scale", &S::accuracy_of_scale, py::arg("scale"))
       .def_static("scale_for_accuracy", &S::scale_for_accuracy, py::arg("relative_accuracy"))
       .def_static("bucket_index", &S::bucket_index, py::arg("magnitude"), py::arg("scale"))
-      .def("add_value", py::overload_cast<double, double>(&S::add), py::arg("value"),
-           py::arg("weight") = 1.0)
+      .def(
+          "add_value",
+          [](S& self, double value, double weight) {
+            locked([&] { self.add(value, weight); }, &self);
+          },
+          py::arg("value"), py::arg("weight") = 1.0)
       .def(
           "add_array",
           [](S& self, const py::handle& values, const py::handle& weights) {
             const DoubleView v = view_1d(values, "values");
             if (weights.is_none()) {
-              // Safe without the GIL: the views are kept alive by the caller's arguments
-              // and `self` is not shared by this call with other Python threads' calls.
-              py::gil_scoped_release release;
-              self.add(v.data, v.size, v.stride);
+              // Without the GIL under the sketch's lock; the views stay alive in the caller.
+              locked_nogil([&] { self.add(v.data, v.size, v.stride); }, &self);
               return;
             }
             const DoubleView w = view_1d(weights, "weights");
@@ -69,11 +72,20 @@ void register_sketch(py::module_& m) {
               throw py::value_error("weights has length " + std::to_string(w.size) +
                                     " but values has length " + std::to_string(v.size));
             }
-            py::gil_scoped_release release;
-            self.add(v.data, w.data, v.size, v.stride, w.stride);
+            locked_nogil([&] { self.add(v.data, w.data, v.size, v.stride, w.stride); }, &self);
           },
           py::arg("values"), py::arg("weights") = py::none())
-      .def("merge", &S::merge, py::arg("other"))
+      .def(
+          "merge",
+          [](S& self, const S& other) {
+            if (&self == &other) {
+              // a.merge(a): merge a copy, so the sketch does not read what it writes.
+              locked([&] { self.merge(S(other)); }, &self);
+              return;
+            }
+            locked_nogil([&] { self.merge(other); }, &self, &other);
+          },
+          py::arg("other"))
       .def(
           "quantiles",
           [](const S& self, const py::handle& q) {
@@ -83,26 +95,29 @@ void register_sketch(py::module_& m) {
               qs[i] = v.data[static_cast<std::ptrdiff_t>(i) * v.stride];
             }
             std::vector<double> out(v.size);
-            self.quantiles(qs.data(), out.data(), qs.size());
+            locked([&] { self.quantiles(qs.data(), out.data(), qs.size()); }, &self);
             return to_array(out);
           },
           py::arg("q"))
-      .def("cdf", &S::cdf, py::arg("x"))
-      .def_property_readonly("count", &S::count)
-      .def_property_readonly("sum", &S::sum)
-      .def_property_readonly("mean", &S::mean)
-      .def_property_readonly("min", &S::min)
-      .def_property_readonly("max", &S::max)
-      .def_property_readonly("zero_count", &S::zero_count)
-      .def_property_readonly("scale", &S::scale)
+      .def(
+          "cdf", [](const S& self, double x) { return locked([&] { return self.cdf(x); }, &self); },
+          py::arg("x"))
+      .def_property_readonly("count", locked_getter<S>(&S::count))
+      .def_property_readonly("sum", locked_getter<S>(&S::sum))
+      .def_property_readonly("mean", locked_getter<S>(&S::mean))
+      .def_property_readonly("min", locked_getter<S>(&S::min))
+      .def_property_readonly("max", locked_getter<S>(&S::max))
+      .def_property_readonly("zero_count", locked_getter<S>(&S::zero_count))
+      .def_property_readonly("scale", locked_getter<S>(&S::scale))
       .def_property_readonly("initial_scale", &S::initial_scale)
-      .def_property_readonly("relative_accuracy", &S::relative_accuracy)
+      .def_property_readonly("relative_accuracy", locked_getter<S>(&S::relative_accuracy))
       .def_property_readonly("max_buckets", &S::max_buckets)
-      .def_property_readonly("memory_bytes", &S::memory_bytes)
+      .def_property_readonly("memory_bytes", locked_getter<S>(&S::memory_bytes))
       .def(
           "buckets",
           [](const S& self, bool negative) {
-            const BucketStore& s = negative ? self.negative() : self.positive();
+            const BucketStore s =
+                locked([&] { return negative ? self.negative() : self.positive(); }, &self);
             return py::make_tuple(s.offset, to_array(s.counts));
           },
           py::arg("negative") = false)
@@ -121,20 +136,19 @@ void register_sketch(py::module_& m) {
           py::arg("negative_offset"), py::arg("negative_counts"), py::arg("zero_count"),
           py::arg("count"), py::arg("sum"), py::arg("min"), py::arg("max"),
           py::arg("max_buckets"))
-      .def("to_bytes", [](const S& self) { return py::bytes(self.to_bytes()); })
+      .def("to_bytes",
+           [](const S& self) {
+             return py::bytes(locked([&] { return self.to_bytes(); }, &self));
+           })
       .def_static(
           "from_bytes",
-          [](const py::buffer& data) {
-            const py::buffer_info info = data.request();
-            if (info.ndim > 1 || (info.ndim == 1 && info.itemsize != 1)) {
-              throw py::type_error("from_bytes expects bytes-like data");
-            }
-            const auto size = static_cast<std::size_t>(info.size * info.itemsize);
-            return S::from_bytes(static_cast<const std::uint8_t*>(info.ptr), size);
+          [](const py::handle& data) {
+            const ByteBuffer b(data, "data");
+            return S::from_bytes(b.data(), b.size());
           },
           py::arg("data"))
-      .def("__eq__", [](const S& a, const S& b) { return a == b; })
-      .def("__copy__", [](const S& self) { return S(self); });
+      .def("__eq__", [](const S& a, const S& b) { return locked([&] { return a == b; }, &a, &b); })
+      .def("__copy__", [](const S& self) { return locked_copy(self); });
 
   m.def(
       "quantiles_of",
@@ -150,10 +164,11 @@ void register_sketch(py::module_& m) {
         py::array_t<double> out({static_cast<py::ssize_t>(sketches.size()),
                                  static_cast<py::ssize_t>(qs.size())});
         double* o = out.mutable_data();
-        // The GIL stays held: the sketches are owned by Python objects that another thread
-        // could release, and the loop is short (a binary search per quantile and sketch).
+        // The GIL stays held (unless a sketch's lock is busy): the sketches are owned by Python
+        // objects, and the loop is short (a binary search per quantile and sketch).
         for (std::size_t i = 0; i < sketches.size(); ++i) {
-          sketches[i]->quantiles(qs.data(), o + i * qs.size(), qs.size());
+          const S* s = sketches[i];
+          locked([&] { s->quantiles(qs.data(), o + i * qs.size(), qs.size()); }, s);
         }
         return out;
       },
@@ -163,28 +178,39 @@ void register_sketch(py::module_& m) {
       .def(py::init<std::size_t, double, std::size_t, std::vector<double>>(), py::arg("n_groups"),
            py::arg("relative_accuracy") = 0.01, py::arg("max_buckets") = S::kDefaultMaxBuckets,
            py::arg("boundaries") = std::vector<double>{})
-      .def("grow", &GroupedSketchBuilder::grow, py::arg("n_groups"))
-      .def_property_readonly("n_groups", &GroupedSketchBuilder::n_groups)
+      .def(
+          "grow",
+          [](GroupedSketchBuilder& self, std::size_t n) {
+            locked([&] { self.grow(n); }, &self);
+          },
+          py::arg("n_groups"))
+      .def_property_readonly("n_groups",
+                             locked_getter<GroupedSketchBuilder>(&GroupedSketchBuilder::n_groups))
       .def(
           "add",
           [](GroupedSketchBuilder& self, const py::handle& codes, const DoubleArray& values,
              std::size_t first_row) {
             const std::size_t n = length_1d(values, "values");
             const py::array held = group_codes(codes, n);
-            // Safe without the GIL: both arrays are held by the caller for the whole call, and
-            // a builder is fed by one thread (documented in the header).
-            py::gil_scoped_release release;
-            if (held.dtype().itemsize() == 4) {
-              self.add(static_cast<const std::int32_t*>(held.data()), values.data(), n, first_row);
-            } else {
-              self.add(static_cast<const std::int64_t*>(held.data()), values.data(), n, first_row);
-            }
+            // Without the GIL under the builder's lock: both arrays are held by the caller.
+            const void* c = held.data();
+            const double* x = values.data();
+            const bool narrow = held.dtype().itemsize() == 4;
+            locked_nogil(
+                [&] {
+                  if (narrow) {
+                    self.add(static_cast<const std::int32_t*>(c), x, n, first_row);
+                  } else {
+                    self.add(static_cast<const std::int64_t*>(c), x, n, first_row);
+                  }
+                },
+                &self);
           },
           py::arg("codes"), py::arg("values"), py::arg("first_row") = 0)
       .def("finish", [](GroupedSketchBuilder& self) {
-        const auto n_groups = static_cast<py::ssize_t>(self.n_groups());
         const auto width = static_cast<py::ssize_t>(self.boundaries().size() + 1);
-        GroupedSketches out = self.finish();
+        GroupedSketches out = locked_nogil([&] { return self.finish(); }, &self);
+        const auto n_groups = static_cast<py::ssize_t>(out.sketches.size());
         py::array_t<double> counts({n_groups, width});
         std::copy(out.bucket_counts.begin(), out.bucket_counts.end(), counts.mutable_data());
         return py::make_tuple(std::move(out.sketches), counts);

@@ -1,5 +1,6 @@
 // libFuzzer target: Histogram::from_bytes must reject or accept any input, never crash,
 // and whatever it accepts must survive a round trip unchanged.
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -15,6 +16,14 @@ namespace {
 void check(const std::uint8_t* data, std::size_t size) {
   try {
     const perfstats::Histogram h = perfstats::Histogram::from_bytes(data, size);
+    // The invariants of every histogram built by add and merge.
+    if (h.count() > 0.0) {
+      if (!(h.min() <= h.max())) std::abort();
+      const double lo = h.count() * h.min(), hi = h.count() * h.max();
+      if (std::isnan(h.sum())) std::abort();
+      if (std::isfinite(lo) && h.sum() < lo - 1e-6 * std::fabs(lo)) std::abort();
+      if (std::isfinite(hi) && h.sum() > hi + 1e-6 * std::fabs(hi)) std::abort();
+    }
     const std::string again = h.to_bytes();
     const auto* p = reinterpret_cast<const std::uint8_t*>(again.data());
     if (!(perfstats::Histogram::from_bytes(p, again.size()) == h)) std::abort();

@@ -1,5 +1,7 @@
 // libFuzzer target: Moments::from_bytes must reject or accept any input, never crash,
 // and whatever it accepts must survive a round trip and stay usable.
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -14,6 +16,17 @@ namespace {
 void check(const std::uint8_t* data, std::size_t size) {
   try {
     const perfstats::Moments m = perfstats::Moments::from_bytes(data, size);
+    // The invariants of every summary built by add and merge.
+    if (m.count() > 0.0) {
+      const double scale = std::max(std::fabs(m.min()), std::fabs(m.max()));
+      if (m.size() == 0) std::abort();
+      if (!(m.mean() >= m.min() - 1e-12 * scale && m.mean() <= m.max() + 1e-12 * scale)) {
+        std::abort();
+      }
+      if (!(m.m2() >= 0.0 && m.m4() >= 0.0)) std::abort();
+    } else if (m.m2() != 0.0 || m.sum() != 0.0) {
+      std::abort();
+    }
     const std::string again = m.to_bytes();
     const auto* p = reinterpret_cast<const std::uint8_t*>(again.data());
     if (!(perfstats::Moments::from_bytes(p, again.size()) == m)) std::abort();

@@ -280,6 +280,18 @@ Histogram Histogram::from_bytes(const std::uint8_t* data, std::size_t size) {
            " disagree with the non-empty buckets " + std::to_string(first_index) + ".." +
            std::to_string(last_index));
   }
+  // count * min <= sum <= count * max up to the rounding of a float sum of up to ~1e10
+  // values; an overflowed sum (+-inf) only where count * max (count * min) overflows too.
+  const double count = h.count();
+  const double lo = count * h.min_, hi = count * h.max_;
+  const bool above = std::isinf(lo) ? (lo < 0.0 || h.sum_ == lo)
+                                    : h.sum_ >= lo - 1e-6 * std::fabs(lo);
+  const bool below = std::isinf(hi) ? (hi > 0.0 || h.sum_ == hi)
+                                    : h.sum_ <= hi + 1e-6 * std::fabs(hi);
+  if (std::isnan(h.sum_) || !above || !below) {
+    r.fail("sum " + format_double(h.sum_) + " is outside count * [min, max] = [" +
+           format_double(lo) + ", " + format_double(hi) + "]");
+  }
   return h;
 }
 

@@ -45,10 +45,12 @@ inline void two_sum(double a, double b, double& s, double& e) noexcept {
 }
 
 // Adds x to the cascaded sum (hi, lo).
+// When hi overflows it stays +-inf (as numpy.sum) and lo, meaningless then, is left alone:
+// the error term of an infinite sum is NaN.
 inline void dd_add(double& hi, double& lo, double x) noexcept {
   double e = 0.0;
   two_sum(hi, x, hi, e);
-  lo += e;
+  if (std::isfinite(hi)) lo += e;
 }
 
 // One block's summary, before the merge. Centred sums are taken about `mean`.
@@ -371,7 +373,7 @@ Moments Moments::from_bytes(const std::uint8_t* data, std::size_t size) {
   if (!std::isfinite(m.m2_) || m.m2_ < 0.0 || !std::isfinite(m.m4_) || m.m4_ < 0.0) {
     r.fail("M2 and M4 must be finite and >= 0");
   }
-  if (!std::isfinite(m.sum_hi_) || !std::isfinite(m.sum_lo_)) r.fail("sum must be finite");
+  if (std::isnan(m.sum_hi_) || !std::isfinite(m.sum_lo_)) r.fail("sum must not be NaN");
   if (m.size_ == 0 && (m.weight_ != 0.0 || m.m2_ != 0.0 || m.m4_ != 0.0)) {
     r.fail("an empty summary must have zero weight and moments");
   }
@@ -381,6 +383,39 @@ Moments Moments::from_bytes(const std::uint8_t* data, std::size_t size) {
     }
   } else if (!std::isnan(m.min_) || !std::isnan(m.max_)) {
     r.fail("min and max must be NaN when the weight is zero");
+  }
+  // Consistency of the parts (a blob that breaks one was edited and its CRC recomputed).
+  if (m.weight_ > 0.0 && m.size_ == 0) r.fail("weight > 0 with no values");
+  if (m.weight_ == 0.0) {
+    if (m.mean_ != 0.0 || m.mean_lo_ != 0.0 || m.m2_ != 0.0 || m.m3_ != 0.0 || m.m4_ != 0.0 ||
+        m.sum() != 0.0) {
+      r.fail("a summary of zero weight must have zero mean, moments and sum");
+    }
+    return m;
+  }
+  const double scale = std::max(std::fabs(m.min_), std::fabs(m.max_));
+  const double mean = m.mean();
+  if (!(mean >= m.min_ - 1e-12 * scale && mean <= m.max_ + 1e-12 * scale)) {
+    r.fail("mean " + std::to_string(mean) + " lies outside [min, max] = [" +
+           std::to_string(m.min_) + ", " + std::to_string(m.max_) + "]");
+  }
+  // |M_k| <= W (max - min)^k, with room for rounding; an infinite bound checks nothing.
+  const double range = m.max_ - m.min_;
+  const auto bounded = [&](double mk, int k) {
+    const double bound = m.weight_ * std::pow(range, k);
+    return std::fabs(mk) <= bound * (1.0 + 1e-9) + 1e-300;
+  };
+  if (!bounded(m.m2_, 2) || !bounded(m.m3_, 3) || !bounded(m.m4_, 4)) {
+    r.fail("central moments M2, M3, M4 exceed weight * (max - min)^k");
+  }
+  // weight * min <= sum <= weight * max up to rounding; an overflowed sum (+-inf) only where
+  // weight * max (weight * min) overflows too.
+  const double lo = m.weight_ * m.min_, hi = m.weight_ * m.max_, sum = m.sum();
+  const bool above = std::isinf(lo) ? (lo < 0.0 || sum == lo) : sum >= lo - 1e-9 * std::fabs(lo);
+  const bool below = std::isinf(hi) ? (hi > 0.0 || sum == hi) : sum <= hi + 1e-9 * std::fabs(hi);
+  if (!above || !below) {
+    r.fail("sum " + std::to_string(sum) + " is outside weight * [min, max] = [" +
+           std::to_string(lo) + ", " + std::to_string(hi) + "]");
   }
   return m;
 }

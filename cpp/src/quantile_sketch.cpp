@@ -170,9 +170,14 @@ struct BatchSummary {
   bool has_neg() const { return neg_max > 0.0; }
 };
 
+// Compensated summation. When the running sum overflows, it becomes +-inf (as numpy.sum
+// does) and the compensation, meaningless then, is left alone: inf - inf would turn the sum
+// into NaN.
 inline void neumaier(double& sum, double& comp, double x) noexcept {
   const double t = sum + x;
-  comp += std::fabs(sum) >= std::fabs(x) ? (sum - t) + x : (x - t) + sum;
+  if (std::isfinite(t)) {
+    comp += std::fabs(sum) >= std::fabs(x) ? (sum - t) + x : (x - t) + sum;
+  }
   sum = t;
 }
 
@@ -886,16 +891,90 @@ QuantileSketch QuantileSketch::from_bytes(const std::uint8_t* data, std::size_t 
     if (!stores[0].counts.empty() || !stores[1].counts.empty() || zero_count != 0.0) {
       r.fail("empty sketch with buckets");
     }
-  } else if (!(std::isfinite(min) && std::isfinite(max) && min <= max && std::isfinite(sum))) {
+  } else if (!(std::isfinite(min) && std::isfinite(max) && min <= max && !std::isnan(sum))) {
     r.fail("invalid min/max/sum");
   }
-  QuantileSketch s = from_buckets(static_cast<int>(scale), std::move(stores[0]),
-                                  std::move(stores[1]), zero_count, count,
-                                  count == 0.0 ? 0.0 : sum, count == 0.0 ? kNaN : min,
-                                  count == 0.0 ? kNaN : max, static_cast<std::size_t>(max_buckets));
+  // The sum may have overflowed to +-inf (see add_sum); from_buckets would estimate it.
+  QuantileSketch s(0, static_cast<std::size_t>(max_buckets), true);
+  try {
+    s = from_buckets(static_cast<int>(scale), std::move(stores[0]), std::move(stores[1]),
+                     zero_count, count, count == 0.0 || !std::isfinite(sum) ? 0.0 : sum,
+                     count == 0.0 ? kNaN : min, count == 0.0 ? kNaN : max,
+                     static_cast<std::size_t>(max_buckets));
+  } catch (const std::invalid_argument& err) {
+    r.fail(err.what());  // with the "QuantileSketch:" prefix of every format error
+  }
   if (s.max_buckets_ != max_buckets) r.fail("store wider than max_buckets");
   s.initial_scale_ = static_cast<int>(initial);
+  if (count > 0.0) {
+    s.sum_ = sum;
+    s.sum_compensation_ = 0.0;
+    if (const std::string problem = s.inconsistency(); !problem.empty()) r.fail(problem);
+  }
   return s;
+}
+
+// Checks the invariants every sketch built by adding and merging satisfies (a blob that
+// breaks one was edited: its CRC recomputed). Returns what is inconsistent, or "".
+std::string QuantileSketch::inconsistency() const {
+  // The range of values of the lowest and of the highest non-empty bucket, widened by
+  // kSlack buckets on each side: for the rounding of bucket edges, and for conversions
+  // (DDSketch, OpenTelemetry) whose exact min and max may sit a bucket or two off the
+  // representative values. The zero bucket spans the magnitudes below every non-empty
+  // bucket (an OpenTelemetry zero threshold counts small values as zeros).
+  constexpr std::int64_t kSlack = 4;
+  const auto edge = [&](std::int64_t index) { return bucket_upper(index, scale_); };
+  double zero_span = DBL_MAX;
+  if (!positive_.empty()) zero_span = std::min(zero_span, edge(positive_.offset - 1));
+  if (!negative_.empty()) zero_span = std::min(zero_span, edge(negative_.offset - 1));
+  double lo_min = kInf, lo_max = -kInf, hi_min = kInf, hi_max = -kInf;
+  if (!negative_.empty()) {
+    const std::int64_t j = negative_.end() - 1;  // largest magnitude: lowest values
+    lo_min = -edge(j + kSlack);
+    lo_max = -edge(j - 1 - kSlack);
+  } else if (zero_count_ > 0.0) {
+    lo_min = -zero_span;
+    lo_max = zero_span;
+  } else if (!positive_.empty()) {
+    lo_min = edge(positive_.offset - 1 - kSlack);
+    lo_max = edge(positive_.offset + kSlack);
+  }
+  if (!positive_.empty()) {
+    const std::int64_t j = positive_.end() - 1;
+    hi_min = edge(j - 1 - kSlack);
+    hi_max = edge(j + kSlack);
+  } else if (zero_count_ > 0.0) {
+    hi_min = -zero_span;
+    hi_max = zero_span;
+  } else if (!negative_.empty()) {
+    hi_min = -edge(negative_.offset + kSlack);
+    hi_max = -edge(negative_.offset - 1 - kSlack);
+  }
+  if (!(min_ >= lo_min && min_ <= lo_max)) {
+    return "min " + describe(min_) + " lies outside the lowest non-empty bucket [" +
+           describe(lo_min) + ", " + describe(lo_max) + "]";
+  }
+  if (!(max_ >= hi_min && max_ <= hi_max)) {
+    return "max " + describe(max_) + " lies outside the highest non-empty bucket [" +
+           describe(hi_min) + ", " + describe(hi_max) + "]";
+  }
+  // count * min <= sum <= count * max, up to the rounding of a compensated sum; an
+  // overflowed sum (+-inf) only where count * max (count * min) overflows too.
+  const double s = sum_;
+  const double lo = count_ * min_, hi = count_ * max_;
+  const auto at_least = [](double x, double bound) {
+    if (std::isinf(bound)) return bound < 0.0 || x == bound;
+    return x >= bound - 1e-9 * std::fabs(bound);
+  };
+  const auto at_most = [](double x, double bound) {
+    if (std::isinf(bound)) return bound > 0.0 || x == bound;
+    return x <= bound + 1e-9 * std::fabs(bound);
+  };
+  if (std::isnan(s) || !at_least(s, lo) || !at_most(s, hi)) {
+    return "sum " + describe(s) + " is outside count * [min, max] = [" + describe(lo) + ", " +
+           describe(hi) + "]";
+  }
+  return {};
 }
 
 // ---- grouped fill ----------------------------------------------------------------------
@@ -1351,6 +1430,13 @@ GroupedSketches GroupedSketchBuilder::finish() {
       const Lane& s = lanes_[g * kLanes + l];
       neumaier(sum, comp, s.sum);
       comp -= s.comp;
+    }
+    if (!std::isfinite(sum + comp)) {
+      // A lane overflowed (its Kahan sum then turns NaN; checked here, not in the hot loop):
+      // +-inf when all the group's values have one sign, as numpy.sum; NaN when both
+      // signs could have overflowed.
+      sum = mins_[g] >= 0.0 ? kInf : maxs_[g] <= 0.0 ? -kInf : kNaN;
+      comp = 0.0;
     }
     sk.zero_count_ = zeros_[g];
     sk.count_ = count;

@@ -531,3 +531,21 @@ TEST(GroupedSketchBuilder, GrowsGroupsBetweenChunks) {
   EXPECT_EQ(got.sketches[2].min(), 1.0);
   EXPECT_EQ(got.sketches[3].count(), 1.0);
 }
+
+TEST(QuantileSketch, SumOverflowsToInfinityNotNaN) {
+  QuantileSketch one;
+  one.add(1e308);
+  one.add(1e308);
+  EXPECT_EQ(one.sum(), std::numeric_limits<double>::infinity());
+  EXPECT_EQ(one.mean(), std::numeric_limits<double>::infinity());
+  const std::vector<double> v = {1e308, 1e308, 1e308, 1e308, 1e308};
+  QuantileSketch batch;
+  batch.add(v.data(), v.size());
+  EXPECT_EQ(batch.sum(), std::numeric_limits<double>::infinity());
+  batch.merge(one);
+  EXPECT_EQ(batch.sum(), std::numeric_limits<double>::infinity());
+  const std::string b = batch.to_bytes();
+  const QuantileSketch back =
+      QuantileSketch::from_bytes(reinterpret_cast<const std::uint8_t*>(b.data()), b.size());
+  EXPECT_EQ(back.sum(), std::numeric_limits<double>::infinity());
+}

@@ -9,7 +9,13 @@
 // the exact order statistic of rank floor(q * (n - 1)) (numpy.quantile(method="lower")) and
 // a = (base - 1) / (base + 1) is relative_accuracy() at the sketch's current scale. Negative
 // values are mirrored (same bound on |q|); zeros are counted exactly. count, sum, min and max
-// are exact (sum is a compensated sum).
+// are exact (sum is a compensated sum; when it overflows it is +-inf, as numpy.sum, so the
+// mean of such a sketch is +-inf, never NaN).
+//
+// Not thread-safe: one object must not be used by two threads at once (guard it externally;
+// the Python bindings lock every object). from_bytes refuses blobs whose parts disagree
+// (min/max outside the extreme buckets, count unequal to the bucket counts, sum outside
+// count * [min, max]), so an edited blob with a recomputed CRC is refused, not trusted.
 //
 // Memory is bounded by max_buckets per sign: when the index range of either store would exceed
 // it, the sketch lowers its scale (halving the resolution) until it fits, so the accuracy
@@ -121,6 +127,7 @@ class QuantileSketch {
   void add_validated(const double* values, const double* weights, std::size_t n,
                      std::ptrdiff_t value_stride, std::ptrdiff_t weight_stride);
   void add_sum(double s) noexcept;
+  std::string inconsistency() const;
   double value_of_bucket(std::int64_t index) const noexcept;
 
   int scale_;

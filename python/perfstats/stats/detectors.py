@@ -312,7 +312,12 @@ def _series(values: object) -> npt.NDArray[np.float64]:
 
 
 class _Detector:
-    """Shared batch/streaming plumbing; subclasses build `_core` detectors."""
+    """Shared batch/streaming plumbing; subclasses build `_core` detectors.
+
+    Thread safety: each `_core` detector takes its own lock in ``update``, ``detect`` and
+    ``reset``, so a detector shared by threads is never torn (the interleaving of their
+    updates is whatever the threads make it).
+    """
 
     _stream: Any
 

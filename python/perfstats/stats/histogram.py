@@ -106,8 +106,10 @@ class Histogram:
 
     Notes
     -----
-    Filling one histogram from several threads at once is not supported; fill one per
-    thread (the C++ loop runs without the GIL) and :meth:`merge` them.
+    Thread safety: one object may be shared by threads. Every method takes the object's
+    own lock (adds release the GIL but hold the lock), so concurrent ``add``, ``merge``,
+    queries and ``to_bytes`` see whole updates only and lose no count; ``a.merge(a)``
+    adds the object to itself. Separate objects are filled in parallel.
 
     Examples
     --------

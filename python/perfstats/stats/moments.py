@@ -39,15 +39,19 @@ class Moments:
     values : array_like of float, optional
         Initial values (any unit; the moments carry the same unit and its powers).
     weights : array_like of float, optional
-        Frequency weights (>= 0), one per value. ``count`` is then their total.
+        Frequency weights (>= 0): one per value, or a single weight for all of them.
+        ``count`` is then their total.
 
     Notes
     -----
     ``skewness`` and ``kurtosis`` are the biased estimators of
     ``scipy.stats.skew`` and ``scipy.stats.kurtosis`` with their defaults
     (``bias=True``; kurtosis is Fisher's excess kurtosis, 0 for a normal law).
-    A single ``Moments`` must not be updated from two threads at once; separate
-    objects may be filled in parallel (the GIL is released while adding).
+
+    Thread safety: one object may be shared by threads. Every method takes the object's
+    own lock (adds release the GIL but hold the lock), so concurrent ``add``, ``merge``,
+    queries and ``to_bytes`` see whole updates only and lose no count; ``a.merge(a)``
+    adds the object to itself. Separate objects are filled in parallel.
 
     Examples
     --------
@@ -94,7 +98,11 @@ class Moments:
         12.5
         """
         x = _as_float_array(values, "values")
-        w = None if weights is None else _as_float_array(weights, "weights")
+        w = None
+        if weights is not None:
+            w = _as_float_array(weights, "weights")
+            if np.ndim(weights) == 0 and x.size != 1:
+                w = np.full(x.size, w[0])  # one weight for every value
         self._impl.add(x, w)
         return self
 

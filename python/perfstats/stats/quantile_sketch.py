@@ -47,6 +47,11 @@ class QuantileSketch:
     then reports the accuracy actually achieved. Merging two sketches gives exactly the
     sketch of the concatenated data.
 
+    Thread safety: one object may be shared by threads. Every method takes the object's
+    own lock (adds release the GIL but hold the lock), so concurrent ``add``, ``merge``,
+    queries and ``to_bytes`` see whole updates only and lose no count; ``a.merge(a)``
+    adds the object to itself. Separate objects are filled in parallel.
+
     Parameters
     ----------
     relative_accuracy : float, default 0.01
@@ -92,8 +97,9 @@ class QuantileSketch:
         values : float or array-like
             Finite numbers in any unit (e.g. milliseconds). A contiguous or strided
             float64 NumPy array is read in place, without a copy.
-        weights : array-like, optional
-            Non-negative finite weights, one per value (float weights allowed).
+        weights : float or array-like, optional
+            Non-negative finite weights: one per value, or a single weight for all of
+            them (as NumPy broadcasting would; float weights allowed).
 
         Raises
         ------
@@ -110,10 +116,14 @@ class QuantileSketch:
         3.5
         """
         v = as_float_array(values, "values")
-        if weights is None and v.ndim == 0:
-            self._core.add_value(float(v))
-            return
         w = None if weights is None else as_float_array(weights, "weights")
+        if v.ndim == 0 and (w is None or w.ndim == 0):
+            self._core.add_value(float(v), 1.0 if w is None else float(w))
+            return
+        if w is not None and w.ndim == 0 and v.ndim == 1:
+            w = np.broadcast_to(
+                w, v.shape
+            )  # one weight for every value (a stride-0 view)
         self._core.add_array(v.reshape(-1) if v.ndim == 0 else v, w)
 
     def merge(self, other: QuantileSketch) -> QuantileSketch:
