@@ -25,6 +25,7 @@ from perfstats.io.interop import (
     sketch_to_ddsketch,
     sketch_to_otel,
 )
+from perfstats.record import Recorder, assign, exposures
 from perfstats.report import Report, build_report
 from perfstats.stats.changepoints import (
     ChangePoint,
@@ -79,6 +80,7 @@ __all__ = [
     "Moments",
     "Prediction",
     "QuantileSketch",
+    "Recorder",
     "Report",
     "RobustZScore",
     "RollingZScore",
@@ -91,6 +93,7 @@ __all__ = [
     "__version__",
     "anomalies",
     "anomaly_likelihood",
+    "assign",
     "build_report",
     "compare",
     "costs",
@@ -98,6 +101,7 @@ __all__ = [
     "detect_changepoints",
     "detect_regressions",
     "empirical_tail_score",
+    "exposures",
     "fit_trend",
     "lag1_autocorrelation",
     "load_prices",
