@@ -290,8 +290,8 @@ def test_many_tiny_row_groups_are_read_in_batches(
     monkeypatch.setattr(summary_module, "_BATCH_ROWS", 50)
     real_open = summary_module._open_parquet
 
-    def counting_open(p: Any) -> Any:
-        pf = real_open(p)
+    def counting_open(p: Any, metadata: Any = None) -> Any:
+        pf = real_open(p, metadata)
         read = pf.read_row_groups
 
         def read_row_groups(groups: list[int], **kw: Any) -> Any:

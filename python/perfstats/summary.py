@@ -189,8 +189,39 @@ def _read_parquet_columns(path: str | os.PathLike[str], by: list[str]) -> pd.Dat
     try:
         frame: pd.DataFrame = table.to_pandas(split_blocks=True, self_destruct=True)
     except pa.ArrowException as e:
-        raise ValueError(f"{name}: {e}") from e
+        raise _dictionary_error(path) or ValueError(f"{name}: {e}") from e
     return frame
+
+
+def _dictionary_error(path: str | os.PathLike[str]) -> ValueError | None:
+    """The error naming the first row group and column of the file at `path` with a
+    dictionary index outside its dictionary, or None when there is none."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        pf = _open_parquet(path)
+    except (OSError, ValueError):
+        return None
+    names = [f.name for f in pf.schema_arrow if pa.types.is_dictionary(f.type)]
+    for r in range(pf.metadata.num_row_groups):
+        try:
+            table = pf.read_row_group(r, columns=names)
+        except (OSError, pa.ArrowException):
+            return None
+        for c in names:
+            for chunk in table.column(c).chunks:
+                if len(chunk) == chunk.null_count:
+                    continue
+                low, high = (v.as_py() for v in pc.min_max(chunk.indices).values())
+                size = len(chunk.dictionary)
+                if low < 0 or high >= size:
+                    return ValueError(
+                        f"{os.fspath(path)}: row group {r}: column {c!r} has dictionary "
+                        f"index {high if high >= size else low} outside its dictionary "
+                        f"of {size} values (a damaged file)"
+                    )
+    return None
 
 
 # Known columns summarize computes from (besides timestamp, latency and the keys).
@@ -217,6 +248,7 @@ class _RowGroup:
     counts: npt.NDArray[np.int64] | None = None  # rows per code
     rest: Any = None  # pyarrow Table of the other columns summarize uses, or None
     buffer: Any = None  # the codes' array to hand back for reuse, or None
+    later: Exception | None = None  # raised once these rows are added
 
 
 @dataclass
@@ -441,12 +473,36 @@ def _stream_parquet_checked(
         # a ParquetFile is not safe to read from two threads at once: one per thread
         if getattr(local, "file", None) is None:
             local.file = _open_parquet(path, meta)
+        later: ValueError | None = None  # a damaged row group after the good ones
         try:
             table = local.file.read_row_groups(
                 batch, columns=columns, use_threads=False
             )
         except (OSError, pa.ArrowException) as e:  # a damaged or shrunk file
-            raise ValueError(f"{where(batch)}: {e}") from e
+            if len(batch) == 1:
+                raise ValueError(f"{where(batch)}: {e}") from e
+            # the errors come in row order: the row groups before the damaged one are
+            # added (and their own errors raised) first
+            good: list[int] = []
+            for r in batch:
+                try:
+                    local.file.read_row_group(r, columns=columns, use_threads=False)
+                except (OSError, pa.ArrowException) as e_r:
+                    later = ValueError(f"{where([r])}: {e_r}")
+                    break
+                good.append(r)
+            if later is None:
+                raise ValueError(f"{where(batch)}: {e}") from e
+            if not good:
+                raise later from e
+            batch = good
+            n = starts[batch[-1] + 1] - first
+            try:
+                table = local.file.read_row_groups(
+                    batch, columns=columns, use_threads=False
+                )
+            except (OSError, pa.ArrowException) as e_good:
+                raise ValueError(f"{where(batch)}: {e_good}") from e_good
         if table.num_rows != n:
             raise ValueError(
                 f"{where(batch)}: {table.num_rows} rows where the footer says {n}"
@@ -520,6 +576,7 @@ def _stream_parquet_checked(
             counts=chunk_counts,
             rest=table.select(rest) if rest else None,
             buffer=out,
+            later=later,
         )
 
     ids: dict[Any, int] = {}  # key value -> key number, in order of first appearance
@@ -584,6 +641,8 @@ def _stream_parquet_checked(
             kept.append(group.rest)
         if group.buffer is not None:
             free.put(group.buffer)
+        if group.later is not None:
+            raise group.later
 
     # Two pool threads each decode a batch and then, when all earlier ones are in, add it
     # to the builder (the sums depend on the order): while one adds, the other decodes.
