@@ -12,12 +12,13 @@ SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYBIND_DIR = $(shell $(PY) -m pybind11 --cmakedir)
 
 .PHONY: help deps apt venv install dev cpp-test asan-test fuzz pytest typecheck lint \
-        format test report bench clean
+        format test report bench calibrate clean
 
 help:
 	@echo "make report  - build and write build/report.html from the bundled sample telemetry"
 	@echo "make test    - C++ tests (plain and ASan+UBSan), fuzzing, pytest, notebooks, mypy, ruff"
 	@echo "make bench   - benchmarks against named peers, results in benchmarks/results/"
+	@echo "make calibrate - every decision's error rate by simulation: benchmarks/results/calibration.json"
 	@echo "make dev     - in-place build of perfstats._core for PYTHONPATH=python work"
 
 # ---- set-up -------------------------------------------------------------------------
@@ -109,6 +110,9 @@ report: install
 
 bench: install
 	$(PY) -m benchmarks.run
+
+calibrate: install
+	$(PY) benchmarks/calibrate.py
 
 clean:
 	rm -rf build python/perfstats/_core*.so

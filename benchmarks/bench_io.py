@@ -13,7 +13,7 @@ from pathlib import Path
 
 from benchmarks.common import best_time, write_results
 from perfstats.datasets import llm_app
-from perfstats.io import read_events, write_events
+from perfstats.io.events import read_events, write_events
 
 ROWS_PER_DAY = 100_000
 DAYS = 10

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import write_results
-from perfstats.anomaly import (
+from perfstats.stats.detectors import (
     EwmaZScore,
     RobustZScore,
     RollingZScore,
@@ -30,7 +30,7 @@ from perfstats.anomaly import (
     anomaly_likelihood,
     empirical_tail_score,
 )
-from perfstats.scoring import NabScore, load_nab_corpus, nab_score
+from perfstats.stats.scoring import NabScore, load_nab_corpus, nab_score
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nab"
 

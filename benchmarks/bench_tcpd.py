@@ -23,7 +23,7 @@ import numpy as np
 
 from benchmarks.common import write_results
 from perfstats import detect_changepoints
-from perfstats.scoring import tcpd_cover, tcpd_f1
+from perfstats.stats.scoring import tcpd_cover, tcpd_f1
 
 # ../shared/data beside the checkout, or PERFSTATS_SHARED_DATA (e.g. in a worktree).
 SHARED = Path(

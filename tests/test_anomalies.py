@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from perfstats import MetricAnomalies, anomalies, build_report, datasets
-from perfstats.anomalies import default_detector
-from perfstats.anomaly import RobustZScore, SeasonalZScore
-from perfstats.report import ANOMALY_THRESHOLD, anomalies_section
+from perfstats.analysis.metric_anomalies import default_detector
+from perfstats.report.sections import ANOMALY_THRESHOLD, anomalies_section
+from perfstats.stats.detectors import RobustZScore, SeasonalZScore
 
 matplotlib.use("Agg")
 
@@ -130,7 +130,7 @@ def test_outputs_and_bad_input(found: dict[str, MetricAnomalies]) -> None:
 
 
 def test_seasonal_level_detector_plugs_in_and_keeps_the_side_of_an_incident():
-    from perfstats.anomaly import SeasonalLevelDetector
+    from perfstats.stats.detectors import SeasonalLevelDetector
 
     rng = np.random.default_rng(0)
     ts = pd.date_range("2026-01-01", periods=21 * 24 * 12, freq="5min", tz="UTC")

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perfstats.anomaly import (
+from perfstats.stats.detectors import (
     AnomalyEvent,
     EwmaZScore,
     RobustZScore,

@@ -11,7 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
 
-from perfstats.anomaly import RobustZScore, anomaly_likelihood, empirical_tail_score
+from perfstats.stats.detectors import (
+    RobustZScore,
+    anomaly_likelihood,
+    empirical_tail_score,
+)
 
 
 def direct(

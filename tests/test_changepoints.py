@@ -470,7 +470,7 @@ def test_default_settings_clear_the_tcpd_bars_on_the_series_we_have(
     # The issue's bars (mean F1 >= 0.75, mean cover >= 0.70) with default settings,
     # scored by TCPDBench's own metrics (checked against its test vectors in
     # test_tcpd_scoring.py). Multi-column series: union of the columns' changes.
-    from perfstats.scoring import tcpd_cover, tcpd_f1
+    from perfstats.stats.scoring import tcpd_cover, tcpd_f1
 
     root = shared_data / "changepoint/tcpd"
     annotations = json.loads((root / "annotations.json").read_text())

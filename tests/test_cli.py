@@ -15,9 +15,9 @@ import pytest
 
 import perfstats
 from perfstats import datasets
+from perfstats.analysis.summary import summarize
 from perfstats.cli import Progress, main, parse_budget
 from perfstats.history import load_runs
-from perfstats.summary import summarize
 
 
 @pytest.fixture(scope="module")
@@ -352,3 +352,177 @@ def test_console_script_is_declared() -> None:
     root = Path(__file__).resolve().parents[1]
     project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
     assert project["scripts"]["perfstats"] == "perfstats.cli:main"
+
+
+# --- the report never destroys its input (issue 11, item 1) ---------------------------
+
+
+@pytest.fixture()
+def small_events(tmp_path: Path) -> dict[str, Path]:
+    frame = datasets.llm_app(days=1, seed=2, requests_per_day=300)
+    paths = {
+        "csv": tmp_path / "in.csv",
+        "jsonl": tmp_path / "in.jsonl",
+        "parquet": tmp_path / "in.parquet",
+    }
+    frame.to_csv(paths["csv"], index=False)
+    frame.to_json(paths["jsonl"], orient="records", lines=True, date_format="iso")
+    frame.to_parquet(paths["parquet"])
+    return paths
+
+
+@pytest.mark.parametrize(
+    ("kind", "fmt"), [("csv", "csv"), ("jsonl", "json"), ("parquet", "html")]
+)
+@pytest.mark.parametrize(
+    "spelling", ["same", "absolute", "relative", "symlink", "hardlink"]
+)
+def test_report_refuses_to_overwrite_its_input(
+    kind: str,
+    fmt: str,
+    spelling: str,
+    small_events: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    src = small_events[kind]
+    before = src.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    out: Path | str = src
+    if spelling == "relative":
+        out = src.name
+    elif spelling == "absolute":
+        out = src.resolve()
+    elif spelling == "symlink":
+        out = tmp_path / f"link.{kind}"
+        out.symlink_to(src)
+    elif spelling == "hardlink":
+        out = tmp_path / f"hard.{kind}"
+        os.link(src, out)
+    code, _, err = run(
+        ["report", str(src), "-o", str(out), "--format", fmt, "--quiet"], capsys
+    )
+    assert code == 2
+    assert str(src) in err and str(out) in err and "input" in err
+    assert len(err.strip().splitlines()) == 1
+    assert src.read_bytes() == before
+
+
+def test_report_refuses_to_overwrite_a_history_run(
+    events_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hist = tmp_path / "runs"
+    assert (
+        main(
+            [
+                "report",
+                str(events_file),
+                "-o",
+                str(tmp_path / "a.json"),
+                "--history",
+                str(hist),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    (run_file,) = hist.glob("run-*.json")
+    before = run_file.read_bytes()
+    code, _, err = run(
+        [
+            "report",
+            str(events_file),
+            "-o",
+            str(run_file),
+            "--history",
+            str(hist),
+            "--quiet",
+        ],
+        capsys,
+    )
+    assert code == 2 and str(run_file) in err
+    assert run_file.read_bytes() == before
+    # a --history path that is the input file itself
+    code, _, err = run(
+        [
+            "report",
+            str(events_file),
+            "-o",
+            str(tmp_path / "b.md"),
+            "--history",
+            str(events_file),
+            "--quiet",
+        ],
+        capsys,
+    )
+    assert code == 2 and "--history" in err and str(events_file) in err
+    assert not (tmp_path / "b.md").exists()
+
+
+def test_report_to_a_symlink_keeps_the_link_and_the_mode(
+    events_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real = tmp_path / "real" / "r.md"
+    real.parent.mkdir()
+    real.write_text("old")
+    os.chmod(real, 0o600)
+    link = tmp_path / "r.md"
+    link.symlink_to(real)
+    code, _, _ = run(["report", str(events_file), "-o", str(link), "--quiet"], capsys)
+    assert code == 0
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert real.read_text().startswith("#")
+    assert real.stat().st_mode & 0o7777 == 0o600
+    assert sorted(p.name for p in real.parent.iterdir()) == ["r.md"]  # no temp left
+
+
+def test_atomic_write_mode_of_new_and_existing_files(tmp_path: Path) -> None:
+    from perfstats._files import atomic_write
+
+    old = os.umask(0o027)
+    try:
+        fresh = atomic_write(tmp_path / "new.txt", "x")
+    finally:
+        os.umask(old)
+    assert fresh.stat().st_mode & 0o7777 == 0o640  # 0o666 & ~umask, as open() gives
+    existing = tmp_path / "keep.txt"
+    existing.write_text("a")
+    os.chmod(existing, 0o604)
+    atomic_write(existing, "b")
+    assert existing.read_text() == "b" and existing.stat().st_mode & 0o7777 == 0o604
+    # a dangling link: the target is created, the link kept
+    dangling = tmp_path / "dangling.txt"
+    dangling.symlink_to(tmp_path / "target.txt")
+    atomic_write(dangling, "c")
+    assert dangling.is_symlink() and (tmp_path / "target.txt").read_text() == "c"
+
+
+def test_html_report_without_matplotlib_exits_2_with_install_hint(
+    events_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import raises ImportError
+    out = tmp_path / "r.html"
+    code, _, err = run(["report", str(events_file), "-o", str(out), "--quiet"], capsys)
+    assert code == 2
+    assert "matplotlib" in err and "pip install 'perfstats[cli]'" in err
+    assert "Traceback" not in err and not out.exists()
+    # formats without charts need no matplotlib
+    code, _, _ = run(
+        ["report", str(events_file), "-o", str(tmp_path / "r.md"), "--quiet"], capsys
+    )
+    assert code == 0
+
+
+def test_cli_extra_declares_matplotlib() -> None:
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert any(d.startswith("matplotlib") for d in extras["cli"])
+    assert any(d.startswith("pandas") for d in extras["cli"])

@@ -11,7 +11,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from perfstats import compare
-from perfstats.comparison import holm
+from perfstats.analysis.comparison import holm
 
 
 def ab_events(

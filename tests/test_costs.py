@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from perfstats.costs import BUDGET_LEVELS, CostReport, costs, load_prices
+from perfstats.analysis.costs import BUDGET_LEVELS, CostReport, costs, load_prices
 from perfstats.datasets import llm_app
 
 matplotlib.use("Agg")
@@ -312,3 +312,117 @@ def test_plot_returns_axes(period: str) -> None:
     _, given = plt.subplots()
     assert report.plot(ax=given) is given
     plt.close("all")
+
+
+# --- unknown is not $0 (issue 11 item 6, issue 13 item 8) ------------------------------
+
+
+def test_unpriced_models_are_unknown_not_free() -> None:
+    frame = pd.DataFrame(
+        {
+            "timestamp": pd.date_range("2025-03-01T00:00Z", periods=4, freq="h"),
+            "model": ["gpt-4o", "gpt-4o", "mystery", "mystery"],
+            "input_tokens": [1e6, 1e6, 1e6, 1e6],
+            "output_tokens": [0.0, 0.0, 0.0, 0.0],
+        }
+    )
+    report = costs(frame, budget=100.0, budget_period="day")
+    row = report.by_model.loc["mystery"]
+    assert np.isnan(row["cost_usd"]) and np.isnan(row["cost_share"])
+    assert bool(row["unpriced"]) and row["unknown_cost_requests"] == 2
+    assert not report.by_model.loc["gpt-4o", "unpriced"]
+    assert report.total_usd == pytest.approx(5.0) and report.unknown_requests == 2
+    assert report.warnings and "mystery" in report.warnings[0]
+    assert "warning:" in repr(report)
+    assert report.to_dict()["warnings"] == report.warnings
+    assert report.budget is not None
+    status = report.budget["status"].iloc[0]
+    assert "unknown spend (2 requests)" in status
+    assert report.budget["unknown_requests"].iloc[0] == 2
+    # all-NaN recorded costs: unknown, not 0
+    only = costs(pd.DataFrame({"cost_usd": [np.nan, np.nan]}))
+    assert only.unknown_requests == 2 and only.warnings
+
+
+def test_projection_uses_the_run_rate_over_the_observed_span() -> None:
+    # $10/day from Jan 21 to Jan 25 (hourly requests): the run rate projects about
+    # 50 + 10/day x the 6 days left = ~$110, not 50 / (25/31) = $62
+    ts = pd.date_range("2026-01-21T00:00Z", "2026-01-25T23:00Z", freq="h")
+    frame = pd.DataFrame({"timestamp": ts, "cost_usd": 10.0 / 24})
+    report = costs(frame, budget=500.0, budget_period="month")
+    assert report.budget is not None
+    row = report.budget.iloc[0]
+    span_s = (ts[-1] - ts[0]).total_seconds()
+    left_s = (pd.Timestamp("2026-02-01T00:00Z") - ts[-1]).total_seconds()
+    assert row["projected_usd"] == pytest.approx(50.0 + 50.0 / span_s * left_s)
+    assert 105 < row["projected_usd"] < 115 and row["projection"] == "run rate"
+    # one $10 request at 00:30 projects nothing
+    one = pd.DataFrame(
+        {"timestamp": [pd.Timestamp("2026-01-01T00:30Z")], "cost_usd": [10.0]}
+    )
+    b = costs(one, budget=100.0, budget_period="day").budget
+    assert b is not None and np.isnan(b["projected_usd"].iloc[0])
+    assert b["projection"].iloc[0].startswith("too little data")
+    assert pd.isna(b["projected_100"].iloc[0])
+
+
+def test_exact_snapshot_price_before_the_family_pattern(tmp_path: Path) -> None:
+    toml = tmp_path / "p.toml"
+    toml.write_text(
+        "[[model]]\n"
+        'name = "acme"\npattern = "acme(-\\\\d{4}-\\\\d{2}-\\\\d{2})?"\n'
+        "input = 1.0\noutput = 2.0\n\n"
+        "[[model]]\n"
+        'name = "acme-2025-01-01"\ninput = 3.0\noutput = 4.0\n'
+    )
+    table = load_prices(toml)
+    assert table.lookup("acme-2025-01-01").input == 3.0  # type: ignore[union-attr]
+    assert table.lookup("ACME-2025-01-01").input == 3.0  # type: ignore[union-attr]
+    assert table.lookup("acme-2025-02-01").input == 1.0  # type: ignore[union-attr]
+
+
+def test_report_shows_unknown_costs_and_no_projection_from_too_little_data() -> None:
+    from perfstats import build_report
+
+    frame = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(["2026-01-01T00:30Z", "2026-01-01T00:40Z"]),
+            "endpoint": "/a",
+            "latency_ms": [100.0, 200.0],
+            "model": ["gpt-4o", "mystery"],
+            "input_tokens": [1e6, 1e6],
+            "output_tokens": [0.0, 0.0],
+        }
+    )
+    report = build_report(frame, budget=100.0, budget_period="day")
+    titles = [f.title for f in report.findings]
+    assert any("1 of 2 requests have no known cost" in t for t in titles), titles
+    assert any("no projection: too little data" in t for t in titles), titles
+    assert "mystery" in report.to_markdown() and "nan" not in titles[0].lower()
+
+
+def test_projection_interval_covers_the_final_spend_at_its_nominal_rate() -> None:
+    """Seeded simulation: Poisson requests (0.01/s) with lognormal costs over a day,
+    projected from the first 8 hours; the 95 % interval holds the day's final spend
+    in 95 % of runs, within a 3-sigma binomial tolerance."""
+    rng = np.random.default_rng(5)
+    reps, hits = 200, 0
+    day = 86_400.0
+    for _ in range(reps):
+        n = rng.poisson(0.01 * day)
+        t = np.sort(rng.uniform(0, day, n))
+        c = rng.lognormal(-3, 1, n)
+        seen = t < 8 * 3600
+        frame = pd.DataFrame(
+            {
+                "timestamp": pd.Timestamp("2026-01-01T00:00Z")
+                + pd.to_timedelta(t[seen], unit="s"),
+                "cost_usd": c[seen],
+            }
+        )
+        b = costs(frame, budget=1e6, budget_period="day").budget
+        assert b is not None
+        lo, hi = b["projected_low"].iloc[0], b["projected_high"].iloc[0]
+        hits += bool(lo <= c.sum() <= hi)
+    rate = hits / reps
+    assert abs(rate - 0.95) <= 3 * np.sqrt(0.95 * 0.05 / reps), rate

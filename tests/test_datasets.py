@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from perfstats.datasets import LLM_APP_MODELS, llm_app, llm_app_incidents
-from perfstats.io import read_events
+from perfstats.io.events import read_events
 
 # Published list prices, USD per million tokens (input, cached input, output), as
 # on the providers' pricing pages: an oracle independent of the bundled table.

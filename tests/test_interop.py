@@ -477,7 +477,7 @@ def test_ddsketch_conversions_reject_other_objects() -> None:
 
 def test_ddsketch_is_never_imported_by_perfstats() -> None:
     code = (
-        "import sys, perfstats, perfstats.interop; "
+        "import sys, perfstats, perfstats.io.interop; "
         "assert 'ddsketch' not in sys.modules, 'imported'; "
         "sys.modules['ddsketch'] = None\n"
         "try:\n"

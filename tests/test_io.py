@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from perfstats.datasets import llm_app
-from perfstats.io import Events, read_events, write_events
+from perfstats.io.events import Events, read_events, write_events
 
 
 @pytest.fixture(scope="module")
@@ -287,7 +287,10 @@ def test_otlp_hostile_times(tmp_path: Path) -> None:
     path = tmp_path / "t.json"
     path.write_text(json.dumps(doc))
     ev = read_events(path, errors="skip")
-    assert ev.skipped_by_reason() == {"missing timestamp": 1}
+    assert ev.skipped_by_reason() == {"span time not a count of Unix nanoseconds": 1}
+    assert ev.skipped["column"].tolist() == [
+        "$.resourceSpans[0].scopeSpans[0].spans[1].startTimeUnixNano"
+    ]
     assert ev.frame["timestamp"].iloc[0].value == T0 + 123
 
 
@@ -314,9 +317,11 @@ def test_otlp_bad_span_and_bad_line(tmp_path: Path) -> None:
         read_events(path)
     ev = read_events(path, errors="skip")
     assert len(ev) == 1
-    assert ev.skipped["column"].tolist() == ["", "latency_ms"]
-    assert ev.skipped["reason"].iloc[0].startswith("invalid JSON")
-    assert ev.skipped["reason"].iloc[1] == "negative duration"
+    # in file order: the span of line 1, then line 2
+    assert ev.skipped["column"].tolist() == ["latency_ms", ""]
+    assert ev.skipped["line"].tolist() == [1, 2]
+    assert ev.skipped["reason"].iloc[0] == "negative duration"
+    assert ev.skipped["reason"].iloc[1].startswith("invalid JSON")
 
 
 # ---- column mapping and units ---
@@ -420,7 +425,12 @@ def test_numeric_timestamp_without_unit_outside_epoch_range_raises() -> None:
 
 def test_timezones_of_text_timestamps() -> None:
     raw = pd.DataFrame({"timestamp": ["2025-01-01 09:00", "2025-01-01T09:00:00+02:00"]})
-    f = read_events(raw).frame
+    # mixed: the value without an offset is read in UTC only when that is stated
+    with pytest.raises(
+        ValueError, match="row 0, column 'timestamp': timestamp without"
+    ):
+        read_events(raw)
+    f = read_events(raw, timezone="UTC").frame
     assert f["timestamp"].tolist() == [
         pd.Timestamp("2025-01-01T09:00Z"),
         pd.Timestamp("2025-01-01T07:00Z"),
@@ -486,8 +496,9 @@ def test_invalid_values_name_source_row_and_column(tmp_path: Path) -> None:
     with pytest.raises(ValueError) as info:
         read_events(path)
     message = str(info.value)
-    assert message.startswith(f"{path}: 6 invalid row(s): row 1, column 'timestamp'")
-    assert "row 2, column 'latency_ms': negative duration" in message
+    # records are named by their file line (the header is line 1)
+    assert message.startswith(f"{path}: 6 invalid row(s): line 3, column 'timestamp'")
+    assert "line 4, column 'latency_ms': negative duration" in message
     assert "errors='skip'" in message
     ev = read_events(path, errors="skip")
     assert ev.frame["latency_ms"].tolist() == [10.0, 14.0]
@@ -526,7 +537,11 @@ def test_timestamps_beyond_nanosecond_range() -> None:
         ], name
         assert ev.skipped["row"].tolist() == [0, 2]
     with pytest.raises(ValueError, match="timestamp out of range"):
-        read_events(pd.DataFrame({"timestamp": [1e300]}), units={"timestamp": "s"})
+        read_events(
+            pd.DataFrame({"timestamp": [1e300]}),
+            units={"timestamp": "s"},
+            origin="unix",
+        )
 
 
 def test_odd_frames() -> None:
@@ -583,7 +598,7 @@ def test_corrupt_binary_files(tmp_path: Path) -> None:
             read_events(path)
     path = tmp_path / "x.jsonl"
     path.write_bytes(b"\xff\xfe" + junk)
-    with pytest.raises(ValueError, match="not UTF-8"):
+    with pytest.raises(ValueError, match=r"x\.jsonl: not UTF-16 text"):  # by its BOM
         read_events(path)
     path = tmp_path / "x.csv"
     path.write_bytes(b"a,b\n" + junk)
@@ -635,7 +650,7 @@ def test_values_of_the_wrong_kind_are_invalid_not_crashes() -> None:
     stamps = pd.Series(
         [dt.datetime(2025, 1, 1), "2025-01-01T01:00Z", {"t": 1}, 3 + 4j], dtype=object
     )
-    ev = read_events(pd.DataFrame({"timestamp": stamps}), errors="skip")
+    ev = read_events(pd.DataFrame({"timestamp": stamps}), errors="skip", timezone="UTC")
     assert ev.frame["timestamp"].tolist() == [
         pd.Timestamp("2025-01-01", tz="UTC"),
         pd.Timestamp("2025-01-01T01:00Z"),

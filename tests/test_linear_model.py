@@ -59,7 +59,8 @@ def _check(d: NistLLS, lres: dict[str, float]) -> None:
 
 def _fit_nist(d: NistLLS) -> object:
     if d.degree > 1:  # polynomial files: the trend fit in centred, scaled time
-        return fit_trend(d.x[:, 0], d.y, degree=d.degree)
+        # certified least-squares values: independent noise, as certified
+        return fit_trend(d.x[:, 0], d.y, degree=d.degree, errors="iid")
     return LinearModel(d.x, d.y, intercept=d.intercept)
 
 
@@ -388,3 +389,14 @@ def test_weighted_large_designs_on_the_fast_path_match_statsmodels_wls() -> None
     res = sm.WLS(y, sm.add_constant(x), weights=w).fit()
     _assert_matches_statsmodels(fit, res, rtol=1e-9)
     np.testing.assert_allclose(fit.residuals, res.resid, rtol=1e-9, atol=1e-12)
+
+
+def test_trend_noise_model_auto_falls_back_to_least_squares_on_filip() -> None:
+    # Filip's degree-10 design whitened for AR(1) noise is too ill-conditioned for the
+    # core's refinement: errors="auto" keeps least squares instead of failing, and
+    # errors="ar1" says why.
+    d = read(FIXTURES / "Filip.dat")
+    fit = fit_trend(d.x[:, 0], d.y, degree=d.degree)
+    assert fit.errors == "iid"
+    with pytest.raises(ValueError, match="ill-conditioned"):
+        fit_trend(d.x[:, 0], d.y, degree=d.degree, errors="ar1")

@@ -23,7 +23,17 @@ def sample() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def tr(sample: pd.DataFrame) -> MetricTrend:
-    return trend(sample, "latency_p95", every="1d", budget=15_500.0, horizon="14d")
+    # least squares on the linear scale over all days, as the statsmodels oracle fits
+    return trend(
+        sample,
+        "latency_p95",
+        every="1d",
+        budget=15_500.0,
+        horizon="14d",
+        errors="iid",
+        scale="linear",
+        regime=False,
+    )
 
 
 def _days(index: pd.DatetimeIndex, origin: pd.Timestamp) -> np.ndarray:
@@ -51,7 +61,7 @@ def test_fit_and_band_match_statsmodels(sample: pd.DataFrame, tr: MetricTrend) -
 def test_crossing_is_where_the_statsmodels_band_reaches_the_budget(
     tr: MetricTrend,
 ) -> None:
-    when = tr.crossing
+    when = tr.band_crossing
     assert isinstance(when, pd.Timestamp) and str(when.tz) == "UTC"
     origin = tr.series.dropna().index[0]
     series = tr.series.dropna()
@@ -65,8 +75,9 @@ def test_crossing_is_where_the_statsmodels_band_reaches_the_budget(
     assert t > _days(series.index, origin)[-1]  # in the future: not already crossed
     assert upper(t) == pytest.approx(15_500.0, rel=1e-9)
     assert upper(t - 1e-3) < 15_500.0
-    assert tr.time_to_threshold(1e9) is None  # never within the horizon
-    assert tr.time_to_threshold(10.0) == series.index[-1]  # already above
+    assert tr.time_to_threshold(1e9, bound="band") is None  # never within the horizon
+    assert tr.time_to_threshold(10.0) == series.index[-1]  # already above: now
+    assert tr.crossing is None  # the mean forecast stays below within 14 days
 
 
 def test_sample_processing_trend_is_degrading_at_one_percent_a_day(
@@ -76,7 +87,7 @@ def test_sample_processing_trend_is_degrading_at_one_percent_a_day(
     for metric in ("processing_ms_p50", "latency_p95"):
         r = trend(sample, metric)
         assert r.direction == "degrading", metric
-        relative = r.slope_per_day / r.fit.coefficients[0]
+        relative = r.slope_per_day / float(r.fit.predict([0.0]).mean[0])
         assert 0.006 < relative < 0.014, (metric, relative)
     assert trend(sample, "throughput_rps").direction == "stable"
 
@@ -90,10 +101,15 @@ def test_seasonal_hourly_trend(sample: pd.DataFrame) -> None:
 
 def test_outputs(tr: MetricTrend) -> None:
     d = json.loads(json.dumps(tr.to_dict()))
-    assert d["direction"] == tr.direction and d["crossing"] == tr.crossing.isoformat()
+    assert d["direction"] == tr.direction and d["crossing"] is None
+    assert d["band_crossing"] == tr.band_crossing.isoformat()
     assert len(d["forecast"]["mean"]) == 14
     assert repr(tr).startswith("MetricTrend(latency_p95 every 1d:")
-    assert "crosses 15500" in repr(tr) and "<table>" in tr._repr_html_()
+    assert (
+        "crosses 15500" in repr(tr)
+        and "band reaches 15500" in repr(tr)
+        and "<table>" in tr._repr_html_()
+    )
     ax = tr.plot()
     assert ax.get_ylabel() == "latency_p95" and len(ax.lines) >= 4
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perfstats.scoring import NAB_PROFILES, load_nab_corpus, nab_score
+from perfstats.stats.scoring import NAB_PROFILES, load_nab_corpus, nab_score
 
 
 def curve(x: float) -> float:

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from perfstats import read_events, summarize
-from perfstats import summary as summary_module
+from perfstats.analysis import summary as summary_module
 
 N = 2_500
 START = pd.Timestamp("2026-03-01", tz="UTC").value

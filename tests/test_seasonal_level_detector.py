@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perfstats.anomaly import (
+from perfstats.stats.detectors import (
     RollingZScore,
     SeasonalLevelDetector,
     SeasonalZScore,
@@ -312,7 +312,7 @@ def test_scores_above_skyline_on_the_nab_series_here(shared_data):
     the value and time-of-day questions and the history-length factor). Published
     per-file results give these bars on the same files: windowedGaussian 18.7,
     earthgeckoSkyline 55.1, numenta HTM 67.9 (computed in benchmarks/bench_nab.py)."""
-    from perfstats.scoring import load_nab_corpus, nab_score
+    from perfstats.stats.scoring import load_nab_corpus, nab_score
 
     corpus = load_nab_corpus(shared_data / "nab")
     # the 28 files shared here (NAB's full corpus may be present: its bar is for the bench)

@@ -58,7 +58,12 @@ def test_counts_sums_and_rates_match_pandas(events: pd.DataFrame) -> None:
     )
     np.testing.assert_array_equal(tokens, both.sum().reindex(windows, fill_value=0))
     rps = metric_series(events, "throughput_rps")
-    np.testing.assert_allclose(rps, count / 3600.0)
+    # the first and last windows are covered from the first event / to the last one
+    covered = np.full(len(windows), 3600.0)
+    t0, t1 = events["timestamp"].min(), events["timestamp"].max()
+    covered[0] = (windows[0] + pd.Timedelta("1h") - t0).total_seconds()
+    covered[-1] = (t1 - windows[-1]).total_seconds()
+    np.testing.assert_allclose(rps, count / covered)
 
 
 def test_empty_windows_are_explicit_gaps(events: pd.DataFrame) -> None:

@@ -107,7 +107,13 @@ def test_hourly_windows_match_pandas_resampling() -> None:
     got = s.table["count"]
     assert list(got.to_numpy()) == list(expected.to_numpy())
     assert got.index.names == ["endpoint", "window_start"]
-    np.testing.assert_allclose(s.table["throughput_rps"], got / 3600.0)
+    # full windows: count per hour; the first and last (partial) over covered time
+    full = ~s.table["partial"].to_numpy()
+    np.testing.assert_allclose(s.table["throughput_rps"][full], got[full] / 3600.0)
+    covered = s.table["covered_s"].to_numpy()
+    np.testing.assert_allclose(
+        s.table["throughput_rps"][~full], got[~full] / covered[~full]
+    )
 
 
 def test_outcomes_and_score_bands() -> None:
@@ -381,7 +387,7 @@ def test_parquet_path_with_different_dictionaries_per_row_group(tmp_path: Path) 
 
 def _streamed_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fails the test if summarize falls back to reading the Parquet file whole."""
-    import perfstats.summary as summary_module
+    import perfstats.analysis.summary as summary_module
 
     def refuse(*args: object) -> None:
         raise AssertionError("read whole instead of row group by row group")
@@ -528,3 +534,28 @@ def test_grouped_sketch_builder_counts_values_at_boundaries_exactly(
     np.testing.assert_array_equal(counts, expected)
     if max_buckets == 16:
         assert sketches[codes[5_000]].relative_accuracy > 0.01
+
+
+@pytest.mark.parametrize("every", [None, "1h"])
+def test_nat_timestamps_are_refused_not_dropped(every: str | None) -> None:
+    events = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(
+                ["2026-01-01T00:00Z", None, "2026-01-01T00:02Z"], utc=True
+            ),
+            "latency_ms": [1.0, 2.0, 3.0],
+        }
+    )
+    with pytest.raises(ValueError, match=r"timestamp at row 1 is missing \(NaT\)"):
+        summarize(events, by=None, every=every)
+
+
+def test_missing_timestamp_column_lists_the_columns_found(tmp_path: Path) -> None:
+    from perfstats.io import read_events
+
+    path = tmp_path / "e.csv"
+    path.write_text("time,latency_ms\n2026-01-01T00:00Z,1\n")
+    with pytest.raises(
+        ValueError, match=r"e\.csv: no 'timestamp' column; the columns found are: time"
+    ):
+        summarize(read_events(path), by=None)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from perfstats.scoring import tcpd_cover, tcpd_f1
+from perfstats.stats.scoring import tcpd_cover, tcpd_f1
 
 # Published scores were computed in another summation order (annotator order of the
 # original file); the results agree to a few ulps, nothing more is at stake.

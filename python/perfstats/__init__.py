@@ -8,8 +8,31 @@ from __future__ import annotations
 
 from perfstats import datasets
 from perfstats._core import __version__
-from perfstats.anomalies import MetricAnomalies, anomalies
-from perfstats.anomaly import (
+from perfstats.analysis.comparison import Comparison, compare
+from perfstats.analysis.costs import CostReport, costs, load_prices
+from perfstats.analysis.metric_anomalies import MetricAnomalies, anomalies
+from perfstats.analysis.metric_changepoints import metric_changepoints
+from perfstats.analysis.metric_trend import MetricTrend, Trend, fit_trend, trend
+from perfstats.analysis.series import metric_series
+from perfstats.analysis.summary import Summary, summarize
+from perfstats.io.events import Events, read_events, write_events
+from perfstats.io.interop import (
+    HdrHistogramData,
+    HdrInterval,
+    read_hdrhistogram_log,
+    sketch_from_ddsketch,
+    sketch_from_otel,
+    sketch_to_ddsketch,
+    sketch_to_otel,
+)
+from perfstats.report import Report, build_report
+from perfstats.stats.changepoints import (
+    ChangePoint,
+    ChangePoints,
+    detect_changepoints,
+    detect_regressions,
+)
+from perfstats.stats.detectors import (
     AnomalyResult,
     EwmaZScore,
     RobustZScore,
@@ -19,16 +42,8 @@ from perfstats.anomaly import (
     anomaly_likelihood,
     empirical_tail_score,
 )
-from perfstats.changepoints import (
-    ChangePoint,
-    ChangePoints,
-    detect_changepoints,
-    detect_regressions,
-)
-from perfstats.comparison import Comparison, compare
-from perfstats.costs import CostReport, costs, load_prices
-from perfstats.histogram import Histogram
-from perfstats.hypothesis_tests import (
+from perfstats.stats.histogram import Histogram
+from perfstats.stats.hypothesis_tests import (
     MannWhitneyResult,
     SRMResult,
     TTestResult,
@@ -41,24 +56,10 @@ from perfstats.hypothesis_tests import (
     student_t_test,
     welch_t_test,
 )
-from perfstats.interop import (
-    HdrHistogramData,
-    HdrInterval,
-    read_hdrhistogram_log,
-    sketch_from_ddsketch,
-    sketch_from_otel,
-    sketch_to_ddsketch,
-    sketch_to_otel,
-)
-from perfstats.intervals import wilson_interval
-from perfstats.io import Events, read_events, write_events
-from perfstats.linear_model import LinearModel, Prediction
-from perfstats.moments import Moments, lag1_autocorrelation
-from perfstats.quantile_sketch import QuantileSketch
-from perfstats.report import Report, build_report
-from perfstats.series import metric_series
-from perfstats.summary import Summary, summarize
-from perfstats.trend import MetricTrend, Trend, fit_trend, trend
+from perfstats.stats.intervals import wilson_interval
+from perfstats.stats.linear_model import LinearModel, Prediction
+from perfstats.stats.moments import Moments, lag1_autocorrelation
+from perfstats.stats.quantile_sketch import QuantileSketch
 
 __all__ = [
     "AnomalyResult",
@@ -101,6 +102,7 @@ __all__ = [
     "lag1_autocorrelation",
     "load_prices",
     "mann_whitney_u",
+    "metric_changepoints",
     "metric_series",
     "one_sample_t_test",
     "paired_t_test",

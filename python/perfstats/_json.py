@@ -24,3 +24,22 @@ def json_scalar(v: Any) -> Any:
         except (TypeError, ValueError):
             return str(v)
     return str(v)
+
+
+def json_ready(v: Any) -> Any:
+    """``v`` with every scalar through :func:`json_scalar`, recursively through dicts,
+    lists and tuples (tuples become lists), so ``json.dumps(..., allow_nan=False)``
+    never fails on a result.
+
+    Examples
+    --------
+    >>> json_ready({"ci": (0.1, float("inf")), "n": np.int64(3)})
+    {'ci': [0.1, None], 'n': 3}
+    """
+    if isinstance(v, dict):
+        return {str(k): json_ready(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [json_ready(x) for x in v]
+    if isinstance(v, np.ndarray):
+        return [json_ready(x) for x in v.tolist()]
+    return json_scalar(v)

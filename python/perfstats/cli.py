@@ -244,7 +244,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _load(args: argparse.Namespace) -> Any:
-    from perfstats.io import read_events
+    from perfstats.io.events import read_events
 
     if args.sample:
         if args.input:
@@ -261,6 +261,28 @@ def _load(args: argparse.Namespace) -> Any:
     return read_events(path)
 
 
+def _same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether `a` and `b` name one existing file: same device and inode, so through
+    symbolic and hard links and relative or absolute spellings."""
+    try:
+        sa, sb = os.stat(a), os.stat(b)
+    except (OSError, ValueError):
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def _refuse_overwrite(inputs: list[str], outputs: list[tuple[str, str]]) -> None:
+    """UsageError naming both paths when an output (``(what, path)``) is one of the
+    input files: writing it would destroy the data being read."""
+    for what, out in outputs:
+        for src in inputs:
+            if _same_file(out, src):
+                raise UsageError(
+                    f"{what} {out} is the input file {src}: refusing to overwrite "
+                    "the input (choose another output path)"
+                )
+
+
 def _report(args: argparse.Namespace) -> int:
     from perfstats import history as hist
     from perfstats.report import DEFAULT_SECTIONS, build_report, format_for
@@ -269,6 +291,24 @@ def _report(args: argparse.Namespace) -> int:
     if fmt is None:
         fmt = format_for(args.output) if args.output and args.output != "-" else "html"
     output = args.output or f"report.{fmt}"
+    inputs = [args.input] if args.input and not args.sample else []
+    history_files: list[str] = []
+    if args.history and Path(args.history).is_dir():
+        history_files = [str(p) for p in Path(args.history).glob("run-*.json")]
+    outputs = [("--history directory", args.history)] if args.history else []
+    if output != "-":
+        outputs.append(("output", output))
+    # the report may not replace the events, nor a run of the history it reads
+    _refuse_overwrite(inputs + history_files, outputs)
+    if fmt == "html":
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise UsageError(
+                "the HTML report draws its charts with matplotlib, which is not "
+                "installed: pip install 'perfstats[cli]' (or choose --format md, json, "
+                "csv or prom)"
+            ) from None
     interactive = not args.quiet and sys.stderr.isatty()
     bar = Progress(len(DEFAULT_SECTIONS) + 3, enabled=interactive)
     bar.step("reading")
@@ -321,9 +361,10 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _baseline_p99(source: str, args: argparse.Namespace) -> dict[str, float]:
-    from perfstats.history import group_label, load_runs
-    from perfstats.io import read_events
-    from perfstats.summary import summarize
+    from perfstats._display import group_label
+    from perfstats.analysis.summary import summarize
+    from perfstats.history import load_runs
+    from perfstats.io.events import read_events
 
     path = Path(source)
     if not path.exists():
@@ -351,8 +392,8 @@ def _baseline_p99(source: str, args: argparse.Namespace) -> dict[str, float]:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from perfstats.history import group_label
-    from perfstats.summary import summarize
+    from perfstats._display import group_label
+    from perfstats.analysis.summary import summarize
 
     limits = [
         args.max_p99_ms,
@@ -413,7 +454,7 @@ def _check(args: argparse.Namespace) -> int:
                 )
             )
     if args.budget is not None:
-        from perfstats.costs import costs
+        from perfstats.analysis.costs import costs
 
         amount, period = args.budget
         cost = costs(events, budget=amount, budget_period=period)
@@ -430,15 +471,29 @@ def _check(args: argparse.Namespace) -> int:
                 bool(last["spend_usd"] <= amount),
             )
         )
+        projected = float(last["projected_usd"])
         rows.append(
             (
                 "projected spend",
                 label,
-                f"${last['projected_usd']:,.2f}",
+                f"${projected:,.2f}"
+                if math.isfinite(projected)
+                else str(last.get("projection", "no projection")),
                 f"<= ${amount:,.2f}",
-                bool(last["projected_usd"] <= amount),
+                # too little data to project is not a failed check
+                bool(projected <= amount) if math.isfinite(projected) else True,
             )
         )
+        if int(last.get("unknown_requests", 0)):
+            rows.append(
+                (
+                    "unknown spend",
+                    label,
+                    f"{int(last['unknown_requests'])} requests without a known cost",
+                    "all costs known",
+                    False,
+                )
+            )
     if args.baseline is not None:
         need("latency_p99", "--baseline")
         base = _baseline_p99(args.baseline, args)

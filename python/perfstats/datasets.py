@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from perfstats.io import _pandas, _string_dtype
+from perfstats.io.events import _pandas, _string_dtype
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -186,7 +186,7 @@ def llm_app(
     """
     pdm = _pandas()
 
-    from perfstats.costs import load_prices
+    from perfstats.analysis.costs import load_prices
 
     _check_days(days)
     if not np.isfinite(requests_per_day) or requests_per_day <= 0:

@@ -32,63 +32,22 @@ import base64
 import datetime as dt
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from perfstats.quantile_sketch import QuantileSketch
-from perfstats.summary import Summary
+from perfstats._display import group_label
+from perfstats._files import atomic_write
+from perfstats.analysis.summary import Summary
+from perfstats.stats.quantile_sketch import QuantileSketch
 
 __all__ = [
     "HISTORY_SCHEMA",
     "append_run",
-    "atomic_write",
-    "group_label",
     "load_runs",
     "run_sketches",
 ]
 
 HISTORY_SCHEMA = 1
-
-
-def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same directory and
-    a rename, so the file is either the old one or the complete new one.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     p = atomic_write(pathlib.Path(d) / "x.txt", "hello")
-    ...     p.read_text(), sorted(q.name for q in p.parent.iterdir())
-    ('hello', ['x.txt'])
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
-
-
-def group_label(key: tuple[Any, ...]) -> str:
-    """The text a group key is stored under: its parts joined with ``" | "``.
-
-    Examples
-    --------
-    >>> group_label(("/api/chat",)), group_label(("/a", "gpt-4o")), group_label(())
-    ('/api/chat', '/a | gpt-4o', '')
-    """
-    return " | ".join(str(k) for k in key)
 
 
 def append_run(

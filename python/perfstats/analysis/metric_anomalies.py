@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from perfstats.anomaly import (
+from perfstats.stats.detectors import (
     AnomalyResult,
     EwmaZScore,
     RobustZScore,
@@ -54,7 +54,7 @@ def default_detector(
     """
     import pandas as pd
 
-    from perfstats.summary import _window
+    from perfstats.analysis.summary import _window
 
     step = _window(every)
     per_day = pd.Timedelta(days=1) / step
@@ -82,7 +82,7 @@ def anomalies(
 
     Parameters
     ----------
-    events : perfstats.io.Events or pandas.DataFrame
+    events : perfstats.io.events.Events or pandas.DataFrame
         Events in the canonical schema.
     metric : str, default "latency_p95"
         Any metric :func:`perfstats.metric_series` knows.
@@ -97,7 +97,7 @@ def anomalies(
     Returns
     -------
     MetricAnomalies
-        The detector's result (an :class:`~perfstats.anomaly.AnomalyResult`) with the
+        The detector's result (an :class:`~perfstats.stats.detectors.AnomalyResult`) with the
         window starts as timestamps, plus :meth:`MetricAnomalies.incidents`.
 
     Examples
@@ -115,7 +115,7 @@ def anomalies(
                           start                       end  windows
     0 2026-01-07 06:00:00+00:00 2026-01-07 07:00:00+00:00        1
     1 2026-01-12 03:00:00+00:00 2026-01-12 05:00:00+00:00        2
-    >>> from perfstats.anomaly import SeasonalZScore
+    >>> from perfstats.stats.detectors import SeasonalZScore
     >>> strict = anomalies(events, detector=SeasonalZScore(24, 7, threshold=5, log=True))
     >>> strict.incidents()[["start", "end", "windows"]]
                           start                       end  windows
@@ -123,7 +123,7 @@ def anomalies(
     >>> strict.open
     False
     """
-    from perfstats.series import metric_series
+    from perfstats.analysis.series import metric_series
 
     series = metric_series(events, metric, every=every, sla_target_ms=sla_target_ms)
     values = series.to_numpy(dtype=np.float64)
@@ -140,7 +140,7 @@ def anomalies(
         ),
     ):
         raise TypeError(
-            "detector must be a perfstats.anomaly detector (RollingZScore, "
+            "detector must be a perfstats.stats.detectors detector (RollingZScore, "
             f"RobustZScore, EwmaZScore, SeasonalZScore, SeasonalLevelDetector), "
             f"got {type(detector).__name__}"
         )
@@ -149,7 +149,7 @@ def anomalies(
 
 
 class MetricAnomalies(AnomalyResult):
-    """An :class:`~perfstats.anomaly.AnomalyResult` of a metric series (from
+    """An :class:`~perfstats.stats.detectors.AnomalyResult` of a metric series (from
     :func:`anomalies`), with ``metric``, ``every``, the ``series`` and incidents in
     time."""
 
@@ -195,7 +195,7 @@ class MetricAnomalies(AnomalyResult):
         """
         import pandas as pd
 
-        from perfstats.summary import _window
+        from perfstats.analysis.summary import _window
 
         if side not in ("both", "high", "low"):
             raise ValueError(f"side must be 'both', 'high' or 'low', got {side!r}")

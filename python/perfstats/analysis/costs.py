@@ -7,9 +7,11 @@ your own overrides model by model.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
 import re
+import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from perfstats.io import Events, _pandas, read_events
+from perfstats.io.events import Events, _pandas, read_events
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -88,7 +90,8 @@ class ModelPrice:
 
 @dataclass(frozen=True)
 class PriceTable:
-    """An ordered list of model prices; the first matching entry wins."""
+    """An ordered list of model prices: an entry named exactly as the model (a dated
+    snapshot) wins, else the first entry whose pattern matches."""
 
     models: tuple[ModelPrice, ...]
     as_of: str = ""
@@ -102,6 +105,10 @@ class PriceTable:
         >>> load_prices().lookup("gpt-4o-mini-2024-07-18").output
         0.6
         """
+        # an exact snapshot entry (its name) before any family pattern
+        for m in self.models:
+            if m.name.lower() == model.lower():
+                return m
         for m in self.models:
             if m.matches(model):
                 return m
@@ -301,12 +308,25 @@ class CostReport:
         (``by_day`` by day). Empty when the grouping column is absent.
     budget : pandas.DataFrame or None
         One row per budget period: ``spend_usd``, ``budget_usd``, ``share``,
-        ``status``, the time each of 50, 80, 90 and 100 % was first reached
-        (``reached_50`` ...), ``projected_usd`` (for the last period, the spend
-        at its end if the rate so far goes on) and ``projected_100`` (when that
-        rate would use up the budget within the period, else NaT).
+        ``status`` (with "unknown spend (k requests)" when some costs are
+        unknown), ``unknown_requests``, the time each of 50, 80, 90 and 100 % was
+        first reached (``reached_50`` ...), ``projected_usd`` (for the last period,
+        the spend plus the run rate over the span the data cover in it, first to
+        last event, times the time left; NaN with ``projection`` "too little data"
+        under :data:`MIN_PROJECTION_SPAN`), its 95 % interval ``projected_low`` /
+        ``projected_high`` (the spend to come compound Poisson at the observed
+        request rate and costs, plus the run rate's own sampling variance; normal
+        approximation, coverage checked by simulation), ``projection`` and ``projected_100`` (when that rate would
+        use up the budget within the period, else NaT).
     unpriced : dict of str to int
         Models no price entry matched, with their request counts.
+    unknown_requests : int
+        Requests whose cost is unknown (unpriced model, no tokens, no ``cost_usd``):
+        never counted as $0; the breakdowns flag them (``unknown_cost_requests``,
+        ``unpriced``) and the budget counts them as unknown spend.
+    warnings : list of str
+        What the reader must know before trusting the totals (unknown costs); also in
+        ``repr``, ``to_dict`` and the report. Not Python warnings.
     missing : list of str
         Breakdowns that could not be computed and why.
     prices_as_of : str
@@ -325,6 +345,8 @@ class CostReport:
     unpriced: dict[str, int] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
     prices_as_of: str = ""
+    unknown_requests: int = 0
+    warnings: list[str] = field(default_factory=list)
 
     def to_frame(
         self, by: Literal["model", "endpoint", "user", "day"] = "model"
@@ -366,6 +388,8 @@ class CostReport:
             "budget_period": self.budget_period,
             "budget": records(self.budget),
             "unpriced": dict(self.unpriced),
+            "unknown_requests": self.unknown_requests,
+            "warnings": list(self.warnings),
             "missing": list(self.missing),
         }
 
@@ -398,6 +422,7 @@ class CostReport:
                 )
         if self.unpriced:
             lines.append(f"  unpriced models: {self.unpriced}")
+        lines.extend(f"  warning: {w}" for w in self.warnings)
         lines.extend(f"  not computed: {m}" for m in self.missing)
         return lines
 
@@ -414,6 +439,8 @@ class CostReport:
             parts += [f"<p>Budget per {self.budget_period}</p>", self.budget.to_html()]
         if self.unpriced:
             parts.append(f"<p>Unpriced models: {html.escape(str(self.unpriced))}</p>")
+        for w in self.warnings:
+            parts.append(f"<p><b>Warning:</b> {html.escape(w)}</p>")
         for m in self.missing:
             parts.append(f"<p>Not computed: {html.escape(m)}</p>")
         return "".join(parts)
@@ -489,13 +516,18 @@ def _group(
             "requests": g.size(),
             "input_tokens": g["input_tokens"].sum(),
             "output_tokens": g["output_tokens"].sum(),
-            "cost_usd": g["cost_usd"].sum(min_count=0),
+            # unknown costs are not $0: the known ones summed, NaN when none is known
+            "cost_usd": g["cost_usd"].sum(min_count=1),
+            "unknown_cost_requests": g["cost_usd"].apply(lambda c: int(c.isna().sum())),
         }
     )
+    out["unpriced"] = out["unknown_cost_requests"] > 0
     out["cost_share"] = out["cost_usd"] / total if total > 0 else np.nan
     out["request_share"] = out["requests"] / len(frame)
     out.index.name = None
-    typed: pd.DataFrame = out.sort_values("cost_usd", ascending=False, kind="stable")
+    typed: pd.DataFrame = out.sort_values(
+        "cost_usd", ascending=False, kind="stable", na_position="first"
+    )
     return typed
 
 
@@ -507,6 +539,8 @@ def _empty_breakdown() -> pd.DataFrame:
             "input_tokens",
             "output_tokens",
             "cost_usd",
+            "unknown_cost_requests",
+            "unpriced",
             "cost_share",
             "request_share",
         ]
@@ -627,8 +661,19 @@ def costs(
             "costs needs model with input_tokens/output_tokens, or a cost_usd column; "
             f"the events have {ev.columns}"
         )
-    cost_filled = np.nan_to_num(cost, nan=0.0)
-    total = float(cost_filled.sum())
+    known = ~np.isnan(cost)
+    total = float(cost[known].sum())
+    n_unknown = int(n - known.sum())
+    warnings: list[str] = []
+    if n_unknown:
+        named = f" (unpriced models: {unpriced})" if unpriced else ""
+        warnings.append(
+            f"{n_unknown} of {n} requests have no known cost{named}: total_usd and the "
+            "breakdowns sum the known costs; groups with unknown costs are flagged "
+            "'unpriced' (NaN when none is known) and budgets count them as unknown "
+            "spend"
+        )
+    cost_filled = cost  # NaN stays unknown in every breakdown
 
     def breakdown(column: str, label: str) -> pd.DataFrame:
         if column not in frame.columns:
@@ -653,7 +698,11 @@ def costs(
             daily_by_model = pdm.DataFrame(
                 {"day": day, "model": frame["model"].astype(object), "c": cost_filled}
             ).pivot_table(
-                index="day", columns="model", values="c", aggfunc="sum", fill_value=0.0
+                index="day",
+                columns="model",
+                values="c",
+                aggfunc=lambda c: c.sum(min_count=1),
+                dropna=False,
             )
             order = [m for m in by_model.index if m in daily_by_model.columns]
             daily_by_model = daily_by_model[order]
@@ -679,7 +728,19 @@ def costs(
         unpriced=unpriced,
         missing=missing,
         prices_as_of=table.as_of,
+        unknown_requests=n_unknown,
+        warnings=warnings,
     )
+
+
+_Z95 = statistics.NormalDist().inv_cdf(0.975)
+
+#: Least time between the first and last event of a running budget period before its
+#: spend is projected (one $10 request at 00:30 does not project $480/day).
+MIN_PROJECTION_SPAN: dict[str, dt.timedelta] = {
+    "day": dt.timedelta(hours=2),
+    "month": dt.timedelta(days=2),
+}
 
 
 def _budget(
@@ -696,7 +757,8 @@ def _budget(
     order = np.argsort(naive.to_numpy(), kind="stable")
     t_sorted = naive.to_numpy()[order]
     p_sorted = start.to_numpy()[order]
-    c_sorted = cost[order]
+    c_sorted = np.nan_to_num(cost[order], nan=0.0)  # known spend
+    u_sorted = np.isnan(cost[order])
     rows: list[dict[str, Any]] = []
     labels: list[str] = []
     periods = np.unique(p_sorted)
@@ -705,6 +767,7 @@ def _budget(
         t = t_sorted[sel]
         cum = np.cumsum(c_sorted[sel])
         spend = float(cum[-1])
+        unknown = int(u_sorted[sel].sum())
         p_ts = pdm.Timestamp(p)
         end = p_ts + (
             pdm.Timedelta(days=1) if period == "day" else pdm.offsets.MonthBegin(1)
@@ -713,22 +776,55 @@ def _budget(
             "spend_usd": spend,
             "budget_usd": budget,
             "share": spend / budget,
-            "status": _budget_status(spend / budget),
+            "status": _budget_status(spend / budget)
+            + (f"; unknown spend ({unknown} requests)" if unknown else ""),
+            "unknown_requests": unknown,
         }
         for lv in BUDGET_LEVELS:
             hit = np.flatnonzero(cum >= lv * budget)
             row[f"reached_{int(lv * 100)}"] = (
                 pdm.Timestamp(t[hit[0]]).tz_localize("UTC") if hit.size else pdm.NaT
             )
-        elapsed = (pdm.Timestamp(t[-1]) - p_ts) / (end - p_ts)
-        # Linear extrapolation for the period still running; earlier periods are over.
+        # The period still running is projected at the run rate over the span the
+        # data cover in it (first to last event), not since the period start; earlier
+        # periods are over. Under MIN_PROJECTION_SPAN of data there is no projection.
         last = k == len(periods) - 1
-        row["projected_usd"] = spend / elapsed if last and elapsed > 0 else spend
-        # When the spend rate so far reaches the whole budget, if inside this period.
+        observed = pdm.Timestamp(t[-1]) - pdm.Timestamp(t[0])
+        remaining = end - pdm.Timestamp(t[-1])
+        row["projection"] = "final" if not last else "run rate"
+        row["projected_usd"] = spend
+        row["projected_low"] = row["projected_high"] = spend
         crossing = pdm.NaT
-        if last and spend > 0 and spend < budget and elapsed > 0:
-            at = p_ts + (pdm.Timestamp(t[-1]) - p_ts) * (budget / spend)
-            crossing = at.tz_localize("UTC") if at < end else pdm.NaT
+        if last and observed < MIN_PROJECTION_SPAN[period]:
+            row["projected_usd"] = np.nan
+            row["projected_low"] = row["projected_high"] = np.nan
+            row["projection"] = (
+                f"too little data ({observed} observed, "
+                f"{MIN_PROJECTION_SPAN[period]} needed)"
+            )
+        elif last:
+            obs_s, rem_s = observed.total_seconds(), remaining.total_seconds()
+            rate = spend / obs_s  # USD per second
+            row["projected_usd"] = spend + rate * rem_s
+            # 95 % interval of the final spend: the spend still to come is compound
+            # Poisson (requests at the observed rate, costs as observed, second moment
+            # m2), and the run rate itself is estimated from the observed compound
+            # Poisson sum (variance N m2 / obs^2): both added, normal approximation,
+            # floored at the spend so far.
+            paid = c_sorted[sel][~u_sorted[sel]]
+            n_paid = len(paid)
+            m2 = float(np.mean(paid**2)) if n_paid else 0.0
+            future_n = n_paid / obs_s * rem_s
+            var = future_n * m2 + rem_s**2 * n_paid * m2 / obs_s**2
+            half = _Z95 * float(np.sqrt(var))
+            row["projected_low"] = max(spend, row["projected_usd"] - half)
+            row["projected_high"] = row["projected_usd"] + half
+            # when that rate uses up the budget, if inside this period
+            if 0 < spend < budget and rate > 0:
+                at = pdm.Timestamp(t[-1]) + pdm.Timedelta(
+                    seconds=(budget - spend) / rate
+                )
+                crossing = at.tz_localize("UTC") if at < end else pdm.NaT
         row["projected_100"] = crossing
         rows.append(row)
         labels.append(str(p_ts.date()) if period == "day" else p_ts.strftime("%Y-%m"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import html
 import itertools
 import json
@@ -16,8 +17,8 @@ import numpy.typing as npt
 
 from perfstats import _core
 from perfstats._json import json_scalar
-from perfstats.intervals import wilson_interval
-from perfstats.quantile_sketch import QuantileSketch
+from perfstats.stats.intervals import wilson_interval
+from perfstats.stats.quantile_sketch import QuantileSketch
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -76,7 +77,16 @@ def _window(every: object, name: str = "every") -> pd.Timedelta:
 
 
 def _pct_name(q: float) -> str:
-    return f"p{100 * q:g}"
+    """``p<100 q>`` with every digit of ``q``'s shortest decimal form, so distinct
+    quantiles get distinct names (0.9999999999 is p99.99999999, not p100).
+
+    Examples
+    --------
+    >>> [_pct_name(q) for q in (0.5, 0.999, 0.9999999999, 1e-07)]
+    ['p50', 'p99.9', 'p99.99999999', 'p0.00001']
+    """
+    text = format((decimal.Decimal(repr(float(q))) * 100).normalize(), "f")
+    return f"p{text}"
 
 
 def _sla_name(bound: float) -> str:
@@ -84,7 +94,7 @@ def _sla_name(bound: float) -> str:
 
 
 def events_frame(events: Any) -> pd.DataFrame:
-    """The canonical DataFrame behind `events` (an :class:`~perfstats.io.Events` or a
+    """The canonical DataFrame behind `events` (an :class:`~perfstats.io.events.Events` or a
     DataFrame already in the canonical schema), checked where analyses rely on it."""
     import pandas as pd
 
@@ -94,11 +104,24 @@ def events_frame(events: Any) -> pd.DataFrame:
             f"events must be a pandas DataFrame or perfstats Events, got {type(events).__name__}"
         )
     if "timestamp" not in frame.columns:
-        raise ValueError("events have no 'timestamp' column")
+        source = getattr(events, "source", "events")
+        found = ", ".join(str(c) for c in frame.columns) or "none"
+        raise ValueError(
+            f"{source}: no 'timestamp' column; the columns found are: {found} "
+            "(map one of them to 'timestamp')"
+        )
     if not pd.api.types.is_datetime64_any_dtype(frame["timestamp"]):
         raise TypeError(
             "column 'timestamp' must be datetime64; read the data with "
             "perfstats.read_events to parse and convert it"
+        )
+    missing = np.flatnonzero(frame["timestamp"].isna().to_numpy())
+    if missing.size:
+        # NaT would be dropped by some analyses and counted by others
+        raise ValueError(
+            f"timestamp at row {int(missing[0])} is missing (NaT), {missing.size} "
+            "row(s) in all; read the events with read_events(..., errors='skip') "
+            "to skip and count them"
         )
     _check_ms_columns(frame)
     return frame
@@ -846,23 +869,169 @@ class Summary:
         return ax
 
 
-def _group_codes(
-    frame: pd.DataFrame, by: list[str], every: str | None
-) -> tuple[
-    npt.NDArray[np.integer[Any]],
-    npt.NDArray[np.int64],
-    int,
-    list[npt.NDArray[Any]],
-    list[str],
-]:
-    """Dense combined group codes (int32 or int64), the rows per code, the number of
-    codes, and the label arrays per level."""
+_NS_PER_UNIT = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+_NAT = np.iinfo(np.int64).min
+
+
+def _timestamps_ns(frame: pd.DataFrame) -> npt.NDArray[np.int64]:
+    """The ``timestamp`` column as int64 ns since the epoch (UTC), from any datetime64
+    unit (s, ms, us, ns), with or without a time zone. Raises ValueError naming the row
+    of a missing timestamp (NaT), or of one outside the range of ns timestamps
+    (1677-09-21 to 2262-04-11), instead of letting the unit conversion wrap it."""
+    column = frame["timestamp"]
+    array = column.array
+    unit = getattr(column.dtype, "unit", None)  # DatetimeTZDtype
+    if unit is None and isinstance(column.dtype, np.dtype):
+        unit = np.datetime_data(column.dtype.str)[0]
+    if not hasattr(array, "asi8") or unit not in _NS_PER_UNIT:
+        raw: npt.NDArray[np.int64] = column.to_numpy(dtype="datetime64[ns]").view(
+            np.int64
+        )
+        factor = 1
+    else:
+        raw = np.asarray(array.asi8, dtype=np.int64)
+        factor = _NS_PER_UNIT[unit]
+    if len(raw) and np.min(raw) == _NAT:
+        row = int(np.argmax(raw == _NAT))
+        raise ValueError(f"timestamp at row {row} is missing (NaT)")
+    if factor != 1 and len(raw):
+        limit = np.iinfo(np.int64).max // factor
+        bad = (raw > limit) | (raw < -limit)
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise ValueError(
+                f"timestamp at row {row} ({column.iloc[row]}) is outside the range "
+                "of nanosecond timestamps (1677-09-21 to 2262-04-11) that windows "
+                "and rates are computed in"
+            )
+        raw = raw * factor
+    return raw
+
+
+#: Dense group codes (every key x window combination, present or not) while there are at
+#: most max(_DENSE_FACTOR x rows, _DENSE_MIN) of them; beyond that only the combinations
+#: that occur are numbered, so memory and time follow the data, not the time span.
+_DENSE_FACTOR = 2
+_DENSE_MIN = 1 << 16
+
+
+def _parquet_time_range(path: Any) -> tuple[int, int] | None:
+    """First and last timestamp (ns) of a Parquet file from its row-group statistics
+    (which a streamed read relies on), or None without them."""
+    if path is None:
+        return None
+    import json as json_
+
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(path).metadata
+    paths = [meta.schema.column(i).path for i in range(meta.num_columns)]
+    k = paths.index("timestamp")
+    logical = json_.loads(meta.schema.column(k).logical_type.to_json())
+    unit = _UNIT_NS.get(str(logical.get("timeUnit", "")))
+    lo = hi = None
+    for r in range(meta.num_row_groups):
+        stats = meta.row_group(r).column(k).statistics
+        if meta.row_group(r).num_rows == 0:
+            continue
+        if unit is None or stats is None or not stats.has_min_max:
+            return None
+        lo = stats.min_raw * unit if lo is None else min(lo, stats.min_raw * unit)
+        hi = stats.max_raw * unit if hi is None else max(hi, stats.max_raw * unit)
+    return None if lo is None or hi is None else (lo, hi)
+
+
+def _sparse_span(path: Any, step: int) -> bool:
+    """Whether the Parquet file's time span holds far more `step` windows than it has
+    rows (one stray timestamp decades away): the streamed read numbers every window of
+    the span, so such a file is read whole and only the windows that occur are kept."""
+    try:
+        import pyarrow.parquet as pq
+
+        ends = _parquet_time_range(path)
+        rows = pq.ParquetFile(path).metadata.num_rows
+    except Exception:  # damaged or unusual files: the streamed read reports them
+        return False
+    if ends is None:
+        return False
+    n_windows = (ends[1] - ends[0]) // step + 1
+    return bool(n_windows > max(_DENSE_FACTOR * rows, _DENSE_MIN))
+
+
+@dataclass
+class _Groups:
+    """Group codes of the rows and how each code maps back to its labels."""
+
+    codes: npt.NDArray[np.integer[Any]]  # per row
+    counts: npt.NDArray[np.int64]  # rows per code
+    n_total: int
+    labels: list[npt.NDArray[Any]]  # values of each key level (no window level)
+    names: list[str]  # key names, then "window_start" with windows
+    # Per level (keys, then the window), the level index of each code; None when the
+    # codes are dense (row-major over the level sizes).
+    layout: list[npt.NDArray[np.int64]] | None = None
+    origin: int = 0  # window grid (ns), with windows
+    step: int = 0
+    n_windows: int = 0
+
+    def level_codes(self, pos: npt.NDArray[np.int64]) -> list[npt.NDArray[np.int64]]:
+        if self.layout is not None:
+            return [lv[pos] for lv in self.layout]
+        sizes = [len(lv) for lv in self.labels]
+        if self.step:
+            sizes.append(self.n_windows)
+        return [np.asarray(c, dtype=np.int64) for c in np.unravel_index(pos, sizes)]
+
+    def window_start_ns(self, pos: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        w = self.level_codes(pos)[-1]
+        return (
+            np.uint64(self.origin % 2**64) + w.astype(np.uint64) * np.uint64(self.step)
+        ).view(np.int64)
+
+    def index(self, pos: npt.NDArray[np.int64]) -> pd.Index[Any]:
+        import pandas as pd
+
+        if not self.names:
+            return pd.RangeIndex(len(pos))
+        level_codes = self.level_codes(pos)
+        arrays: list[Any] = [
+            lv[c] for lv, c in zip(self.labels, level_codes, strict=False)
+        ]
+        if self.step:
+            starts = pd.to_datetime(self.window_start_ns(pos), utc=True)
+            arrays.append(np.asarray(starts, dtype=object))
+        index: pd.Index[Any] = pd.MultiIndex.from_arrays(arrays, names=self.names)
+        if len(self.names) == 1:
+            index = index.get_level_values(0)
+        return index
+
+
+def _compact(
+    codes: npt.NDArray[np.int64],
+    layout: list[npt.NDArray[np.int64]],
+    size: int,
+    level: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], list[npt.NDArray[np.int64]]]:
+    """Codes numbering only the (code, level) pairs that occur, sorted, with the
+    layout extended by the new level."""
+    uniq, inv = np.unique(codes * size + level, return_inverse=True)
+    new = [lv[uniq // size] for lv in layout] + [uniq % size]
+    return inv.astype(np.int64).ravel(), new
+
+
+def _group_codes(frame: pd.DataFrame, by: list[str], every: str | None) -> _Groups:
+    """Group codes (int32 or int64) per row, the rows per code and the labels: dense
+    over every key x window combination while that is small next to the data, else
+    numbering only the combinations that occur (sparse windows)."""
     import pandas as pd
 
+    n_rows = len(frame)
+    bound = max(_DENSE_FACTOR * n_rows, _DENSE_MIN)
     # None: one group so far (all zeros). A single categorical key keeps its narrow codes
     # (int8 for a few endpoints) until the C++ window pass widens them.
     codes: npt.NDArray[np.integer[Any]] | None = None
     owned = False
+    layout: list[npt.NDArray[np.int64]] | None = None  # set once compacted
     n_total = 1
     labels: list[npt.NDArray[Any]] = []
     names: list[str] = []
@@ -882,35 +1051,109 @@ def _group_codes(
             values = np.concatenate([values, np.array([None], dtype=object)])
         if codes is None:
             codes = c  # may be a view of the frame's own codes: never updated in place
-        else:
+            n_total = len(values)
+        elif layout is None and n_total * len(values) <= bound:
             if not owned:  # a fresh int64 array, so updating in place saves temporaries
                 codes = codes.astype(np.int64)
                 owned = True
             codes *= len(values)
             codes += c
-        n_total *= len(values)
+            n_total *= len(values)
+        else:  # too many combinations to number them all: number those that occur
+            if layout is None:
+                first = codes.astype(np.int64)
+                layout = [np.arange(n_total, dtype=np.int64)]
+                if len(labels) > 1:
+                    layout = [
+                        np.asarray(x, dtype=np.int64)
+                        for x in np.unravel_index(
+                            np.arange(n_total), [len(lv) for lv in labels]
+                        )
+                    ]
+                codes = first
+            codes, layout = _compact(
+                codes.astype(np.int64), layout, len(values), c.astype(np.int64)
+            )
+            n_total = len(layout[0])
+            owned = True
         labels.append(values)
         names.append(col)
     counts: npt.NDArray[np.int64]
     if every is not None:
         step = _window(every).value
-        ts = frame["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-        # one C++ pass for the time range, one for codes = key * windows + window and
-        # the rows per code (no 10M-row temporaries, no separate bincount)
-        origin, n_windows = _core.window_grid(ts, step)
-        codes, counts = _core.window_codes(codes, n_total, ts, origin, step, n_windows)
-        n_total *= n_windows
-        starts = pd.to_datetime(origin + step * np.arange(n_windows), utc=True)
-        labels.append(np.asarray(starts, dtype=object))
+        ts = _timestamps_ns(frame)
+        lo, hi = int(ts.min()), int(ts.max())
+        origin = lo // step * step
+        if origin < _NAT:
+            raise ValueError(
+                f"timestamp at row {int(np.argmin(ts))} reaches too far back for "
+                f"windows of {every!r}"
+            )
+        n_windows = (hi - origin) // step + 1
         names.append("window_start")
-        return codes, counts, n_total, labels, names
+        if layout is None and n_total * n_windows <= bound:
+            # one C++ pass for codes = key * windows + window and the rows per code
+            # (no 10M-row temporaries, no separate bincount)
+            codes, counts = _core.window_codes(
+                codes, n_total, ts, origin, step, n_windows
+            )
+            return _Groups(
+                codes,
+                counts,
+                n_total * n_windows,
+                labels,
+                names,
+                origin=origin,
+                step=step,
+                n_windows=n_windows,
+            )
+        # sparse windows: each row's window number, and only the (key, window) pairs
+        # that occur numbered (unsigned: the offsets may exceed int64 for wide spans)
+        window = (
+            (ts.view(np.uint64) - np.uint64(origin % 2**64)) // np.uint64(step)
+        ).astype(np.int64)
+        if codes is None:
+            uniq, inv = np.unique(window, return_inverse=True)
+            codes, layout = inv.astype(np.int64).ravel(), [uniq]
+        else:
+            if layout is None:
+                layout = [
+                    np.asarray(x, dtype=np.int64)
+                    for x in np.unravel_index(
+                        np.arange(n_total), [len(lv) for lv in labels]
+                    )
+                ]
+            base = codes.astype(np.int64)
+            order = np.lexsort((window, base))
+            b, w = base[order], window[order]
+            new = np.ones(len(b), dtype=bool)
+            new[1:] = (b[1:] != b[:-1]) | (w[1:] != w[:-1])
+            group = np.cumsum(new) - 1
+            inv = np.empty(len(b), dtype=np.int64)
+            inv[order] = group
+            first = order[new]
+            layout = [lv[base[first]] for lv in layout] + [window[first]]
+            codes = inv
+        n_codes = len(layout[-1])
+        counts = np.bincount(codes, minlength=n_codes).astype(np.int64)
+        return _Groups(
+            codes,
+            counts,
+            n_codes,
+            labels,
+            names,
+            layout=layout,
+            origin=origin,
+            step=step,
+            n_windows=n_windows,
+        )
     wide: npt.NDArray[np.int64] = (
-        np.zeros(len(frame), dtype=np.int64)
+        np.zeros(n_rows, dtype=np.int64)
         if codes is None
         else codes.astype(np.int64, copy=False)
     )
     counts = np.bincount(wide, minlength=n_total)
-    return wide, counts, n_total, labels, names
+    return _Groups(wide, counts, n_total, labels, names, layout=layout)
 
 
 def summarize(
@@ -929,7 +1172,7 @@ def summarize(
 
     Parameters
     ----------
-    events : perfstats.io.Events, pandas.DataFrame or path
+    events : perfstats.io.events.Events, pandas.DataFrame or path
         Events in the canonical schema (see :func:`perfstats.read_events`), or the path
         of a Parquet file in that schema, of which only the columns used here are read.
         Only ``timestamp`` is required; every metric whose columns exist is computed and
@@ -944,6 +1187,8 @@ def summarize(
         Grouping columns; grouping columns that do not exist are dropped (and reported).
     every : str, optional
         Time window as a pandas duration ("1h", "15min", "1d"); adds ``window_start``.
+        Only windows holding events are rows, and memory and time follow the rows, not
+        the time span (one stray timestamp decades away adds one row).
     quantiles : sequence of float
         Latency percentiles to report (from :class:`QuantileSketch`, 1% relative error).
     sla_target_ms : float, default 5000
@@ -996,6 +1241,9 @@ def summarize(
     for q in qs:
         if not 0.0 <= q <= 1.0:
             raise ValueError(f"quantiles must be in [0, 1], got {q}")
+    if len({_pct_name(q) for q in qs}) != len(qs):
+        twice = sorted({q for q in qs if qs.count(q) > 1})
+        raise ValueError(f"quantiles must be distinct, got {twice} more than once")
     buckets = tuple(float(b) for b in sla_buckets_ms)
     if any(b2 <= b1 for b1, b2 in itertools.pairwise(buckets)) or not buckets:
         raise ValueError(f"sla_buckets_ms must be strictly increasing, got {buckets}")
@@ -1003,11 +1251,15 @@ def summarize(
     edges = sorted({*buckets, float(sla_target_ms)})
 
     streamed: _Streamed | None = None
+    source_path = events if isinstance(events, (str, os.PathLike)) else None
     if isinstance(events, (str, os.PathLike)):
         _check_parquet_path(events)
         if every is not None:
             _window(every)  # a bad window is reported before the file is read
-        streamed = _stream_parquet(events, by_list, every, edges, relative_accuracy)
+        if every is None or _sparse_span(events, _window(every).value):
+            streamed = None  # the whole-file read numbers only windows that occur
+        else:
+            streamed = _stream_parquet(events, by_list, every, edges, relative_accuracy)
         if streamed is None:
             events = _read_parquet_columns(events, by_list)
     if streamed is not None:
@@ -1022,15 +1274,29 @@ def summarize(
         missing[f"by {col}"] = f"no {col!r} column; not grouped by it"
     by_list = [c for c in by_list if c in columns]
 
-    codes: npt.NDArray[np.integer[Any]] | None
+    groups: _Groups
     if streamed is not None:
-        codes = streamed.codes
-        row_counts, n_total = streamed.counts, streamed.n_total
-        labels, names = streamed.labels, streamed.names
+        step = _window(every).value if every is not None else 0
+        starts = streamed.labels[-1]
+        groups = _Groups(
+            streamed.codes if streamed.codes is not None else np.zeros(0, np.int64),
+            streamed.counts,
+            streamed.n_total,
+            streamed.labels[:-1],
+            streamed.names,
+            origin=int(starts[0].value) if len(starts) else 0,
+            step=step,
+            n_windows=len(starts),
+        )
+        codes: npt.NDArray[np.integer[Any]] | None = streamed.codes
+        ts_ns = None
     else:
         if len(frame) == 0:
             raise ValueError("events are empty: nothing to summarize")
-        codes, row_counts, n_total, labels, names = _group_codes(frame, by_list, every)
+        ts_ns = _timestamps_ns(frame)  # refuses NaT and out-of-range values by row
+        groups = _group_codes(frame, by_list, every)
+        codes = groups.codes
+    row_counts, n_total = groups.counts, groups.n_total
     counts = row_counts.astype(np.float64)
     present = np.flatnonzero(counts)
     pos = present  # rows of the output, in code order (sorted keys, then time)
@@ -1053,16 +1319,43 @@ def summarize(
 
     # throughput
     if every is not None:
-        span_s = np.full(len(pos), _window(every).total_seconds())
+        window_s = groups.step / 1e9
+        span_s = np.full(len(pos), window_s)
+        ends = (
+            (int(ts_ns.min()), int(ts_ns.max()))
+            if ts_ns is not None
+            else _parquet_time_range(source_path)
+        )
+        if ends is not None:
+            # Partial windows: the data cover [first event, last event]; a window
+            # reaching past either end has only its covered seconds (at least 1 ms, so
+            # a window holding one instant is not infinitely fast) as the denominator.
+            t_first, t_last = ends
+            w_start = groups.window_start_ns(pos).astype(np.float64)
+            w_end = w_start + groups.step
+            covered_ns = np.minimum(w_end, t_last) - np.maximum(w_start, t_first)
+            span_s = np.clip(covered_ns, 1e6, groups.step) / 1e9
+            cols["covered_s"] = span_s
+            cols["partial"] = span_s < window_s
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cols["throughput_rps"] = np.where(
+                span_s > 0, cols["count"] / span_s, np.nan
+            )
     else:
-        ts = frame["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+        ts = (
+            ts_ns
+            if ts_ns is not None
+            else frame["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+        )
         first = np.full(n_total, np.iinfo(np.int64).max)
         last = np.full(n_total, np.iinfo(np.int64).min)
         np.minimum.at(first, group_codes(), ts)
         np.maximum.at(last, group_codes(), ts)
         span_s = (last[pos] - first[pos]) / 1e9
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cols["throughput_rps"] = np.where(span_s > 0, cols["count"] / span_s, np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cols["throughput_rps"] = np.where(
+                span_s > 0, cols["count"] / span_s, np.nan
+            )
 
     # errors
     if "success" in frame.columns:
@@ -1174,11 +1467,24 @@ def summarize(
             missing[col] = f"no {col!r} column"
     if "cost_usd" in frame.columns:
         v = frame["cost_usd"].to_numpy(dtype=np.float64, na_value=np.nan)
-        cols["cost_usd"] = per_group(np.nan_to_num(v, nan=0.0))
-        cols["cost_per_request"] = cols["cost_usd"] / counts[pos]
+        known = ~np.isnan(v)
+        n_known = per_group(known.astype(np.float64))
+        # unknown costs are not $0: sum and mean over the known ones, NaN when none
+        total = per_group(np.where(known, v, 0.0))
+        cols["cost_usd"] = np.where(n_known > 0, total, np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cols["cost_per_request"] = np.where(n_known > 0, total / n_known, np.nan)
+        cols["cost_unknown"] = (counts[pos] - n_known).astype(np.int64)
+        n_unknown = int(len(v) - known.sum())
+        if n_unknown:
+            missing["cost_usd unknown"] = (
+                f"{n_unknown} of {len(v)} requests have no cost_usd: cost_usd sums "
+                "the known costs (NaN when none is known), cost_per_request averages "
+                "them, cost_unknown counts the rest"
+            )
     else:
         missing["cost_usd"] = (
-            "no 'cost_usd' column (perfstats.costs derives it from tokens)"
+            "no 'cost_usd' column (perfstats.analysis.costs derives it from tokens)"
         )
 
     # outcomes and scores
@@ -1220,26 +1526,16 @@ def summarize(
                 cols[f"{col}_mean"] = per_group(np.where(ok, v, 0.0)) / n
 
     # index
-    index: pd.Index[Any]
-    if names:
-        sizes = [len(lv) for lv in labels]
-        level_codes = np.unravel_index(pos, sizes)
-        index = pd.MultiIndex.from_arrays(
-            [lv[c] for lv, c in zip(labels, level_codes, strict=True)], names=names
-        )
-        if len(names) == 1:
-            index = index.get_level_values(0)
-    else:
-        index = pd.RangeIndex(len(pos))
+    index = groups.index(pos)
     table = pd.DataFrame(cols, index=index)
     keys = (
         [tuple(row) if isinstance(row, tuple) else (row,) for row in index]
-        if names
+        if groups.names
         else [() for _ in pos]
     )
     return Summary(
         table=table,
-        by=names,
+        by=groups.names,
         every=every,
         sla_target_ms=float(sla_target_ms),
         sla_buckets_ms=buckets,

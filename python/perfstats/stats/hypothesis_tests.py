@@ -8,7 +8,6 @@ p-values far below 1e-16 keep their relative accuracy.
 
 from __future__ import annotations
 
-import html
 import math
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -17,7 +16,9 @@ import numpy as np
 import numpy.typing as npt
 
 from perfstats import _core
-from perfstats.moments import Moments, _as_float_array
+from perfstats._display import View
+from perfstats._result import Result
+from perfstats.stats.moments import Moments, _as_float_array
 
 __all__ = [
     "MannWhitneyResult",
@@ -44,24 +45,8 @@ def _check_alternative(alternative: str) -> None:
         )
 
 
-def _html_table(caption: str, rows: dict[str, Any]) -> str:
-    body = "".join(
-        f"<tr><th>{html.escape(k)}</th><td>{html.escape(_fmt(v))}</td></tr>"
-        for k, v in rows.items()
-    )
-    return f"<table><caption>{html.escape(caption)}</caption>{body}</table>"
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    if isinstance(v, tuple):
-        return "(" + ", ".join(_fmt(x) for x in v) + ")"
-    return str(v)
-
-
 @dataclass(frozen=True, repr=False)
-class TTestResult:
+class TTestResult(Result):
     """Outcome of a t-test.
 
     Attributes
@@ -135,20 +120,15 @@ class TTestResult:
             "ratio_ci": self.ratio_ci,
         }
 
-    def __repr__(self) -> str:
-        lo, hi = self.ci
-        llo, lhi = self.relative_lift_ci
-        return (
-            f"TTestResult({self.test}, {self.alternative}: t={self.statistic:.6g}, "
-            f"df={self.df:.6g}, p={self.pvalue:.4g}, "
-            f"difference={self.mean_difference:.6g} "
-            f"[{lo:.6g}, {hi:.6g}] at {self.confidence:g}, "
-            f"lift={self.relative_lift:.4%} [{llo:.4%}, {lhi:.4%}], "
-            f"g={self.hedges_g:.4g}{', log scale' if self.log else ''})"
+    def _view(self) -> View:
+        d = self.to_dict()
+        if not self.log:
+            del d["ratio"], d["ratio_ci"]
+        title = f"{self.test} t-test ({self.alternative}{', log scale' if self.log else ''})"
+        return View(
+            title,
+            {k: v for k, v in d.items() if k not in ("test", "alternative", "log")},
         )
-
-    def _repr_html_(self) -> str:
-        return _html_table(f"{self.test} t-test", self.to_dict())
 
 
 def _result(
@@ -335,7 +315,7 @@ def paired_t_test(
 
 
 @dataclass(frozen=True, repr=False)
-class MannWhitneyResult:
+class MannWhitneyResult(Result):
     """Outcome of :func:`mann_whitney_u`: U of sample a, normal score z, p-value."""
 
     statistic: float
@@ -352,14 +332,7 @@ class MannWhitneyResult:
             "alternative": self.alternative,
         }
 
-    def __repr__(self) -> str:
-        return (
-            f"MannWhitneyResult({self.alternative}: U={self.statistic:.10g}, "
-            f"z={self.z:.6g}, p={self.pvalue:.4g})"
-        )
-
-    def _repr_html_(self) -> str:
-        return _html_table("Mann-Whitney U test", self.to_dict())
+    _title = "Mann-Whitney U test"
 
 
 def mann_whitney_u(
@@ -391,7 +364,7 @@ def mann_whitney_u(
 
 
 @dataclass(frozen=True, repr=False)
-class SRMResult:
+class SRMResult(Result):
     """Outcome of :func:`srm_test`; ``mismatch`` is ``pvalue < threshold``."""
 
     statistic: float
@@ -414,14 +387,7 @@ class SRMResult:
             "mismatch": self.mismatch,
         }
 
-    def __repr__(self) -> str:
-        return (
-            f"SRMResult(chi2={self.statistic:.6g}, df={self.df:g}, "
-            f"p={self.pvalue:.4g}, mismatch={self.mismatch})"
-        )
-
-    def _repr_html_(self) -> str:
-        return _html_table("Sample-ratio mismatch test", self.to_dict())
+    _title = "Sample-ratio mismatch test (chi-square)"
 
 
 def srm_test(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import decimal
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from perfstats.summary import DEFAULT_QUANTILES, _window, summarize
+from perfstats.analysis.summary import DEFAULT_QUANTILES, _window, summarize
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,6 +34,36 @@ ADDITIVE_METRICS: frozenset[str] = frozenset(
 _PERCENTILE = re.compile(r"^(?P<column>[a-z0-9_]+?)_p(?P<pct>\d+(?:\.\d+)?)$")
 
 
+#: Most windows (x groups) a dense timeline may have: beyond it the span is set by a few
+#: outlying timestamps, not by the data, and filling it would exhaust memory.
+MAX_TIMELINE_WINDOWS = 2_000_000
+
+
+def _check_timeline(
+    starts: pd.Index[Any], step: pd.Timedelta, n_groups: int, every: str
+) -> None:
+    """ValueError naming the outlying timestamps when every window from the first to
+    the last event (per group) would exceed :data:`MAX_TIMELINE_WINDOWS`."""
+    first, last = starts.min(), starts.max()
+    n_windows = (last - first) // step + 1
+    if n_windows * n_groups <= MAX_TIMELINE_WINDOWS:
+        return
+    import pandas as pd
+
+    present = np.unique(pd.DatetimeIndex(starts).as_unit("ns").asi8)
+    gaps = np.diff(present)
+    k = int(np.argmax(gaps)) if len(gaps) else 0
+    before = pd.Timestamp(present[k], tz="UTC")
+    after = pd.Timestamp(present[k + 1], tz="UTC") if len(gaps) else before
+    raise ValueError(
+        f"a timeline of every {every!r} from {first} to {last} needs "
+        f"{n_windows:,} windows x {n_groups} group(s), more than "
+        f"{MAX_TIMELINE_WINDOWS:,}: the largest gap in the data runs from the window "
+        f"at {before} to the one at {after}; drop the outlying timestamp(s) on one "
+        "side of it or use a longer every"
+    )
+
+
 def metric_series(
     events: Any,
     metric: str = "latency_p95",
@@ -45,7 +76,7 @@ def metric_series(
 
     Parameters
     ----------
-    events : perfstats.io.Events or pandas.DataFrame
+    events : perfstats.io.events.Events or pandas.DataFrame
         Events in the canonical schema (``timestamp`` required).
     metric : str, default "latency_p95"
         Any column of the :func:`~perfstats.summarize` table (``count``,
@@ -74,7 +105,10 @@ def metric_series(
     Raises
     ------
     ValueError
-        For an unknown metric, or one the events lack the columns for (naming them).
+        For an unknown metric, or one the events lack the columns for (naming them);
+        when the timeline would need more than :data:`MAX_TIMELINE_WINDOWS` windows
+        (naming the span, the window count and the largest gap, where an outlying
+        timestamp sits).
 
     Examples
     --------
@@ -99,7 +133,7 @@ def metric_series(
     phase: tuple[str, float] | None = None
     match = _PERCENTILE.match(metric)
     if match is not None:
-        q = float(match["pct"]) / 100.0
+        q = float(decimal.Decimal(match["pct"]) / 100)  # p99.99999999 exactly
         if not 0.0 <= q <= 1.0:
             raise ValueError(f"percentile of {metric!r} must be within 0-100")
         if match["column"] == "latency":
@@ -146,6 +180,8 @@ def metric_series(
         )
     series = pd.Series(values, index=table.index, name=metric, dtype=np.float64)
     starts = table.index.get_level_values("window_start")
+    n_groups = len(dict.fromkeys(key[:-1] for key in table.index)) if group_names else 1
+    _check_timeline(starts, step, n_groups, every)
     windows = pd.date_range(starts.min(), starts.max(), freq=step, name="window_start")
     full: pd.Index[Any]
     if group_names:

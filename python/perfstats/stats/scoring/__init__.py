@@ -5,7 +5,7 @@ Each benchmark's scorer lives in its own module; this package re-exports them.
 
 from __future__ import annotations
 
-from perfstats.scoring.nab import (
+from perfstats.stats.scoring.nab import (
     NAB_PROFILES,
     NabCorpus,
     NabFileScore,
@@ -13,7 +13,7 @@ from perfstats.scoring.nab import (
     load_nab_corpus,
     nab_score,
 )
-from perfstats.scoring.tcpd import TcpdF1, tcpd_cover, tcpd_f1
+from perfstats.stats.scoring.tcpd import TcpdF1, tcpd_cover, tcpd_f1
 
 __all__ = [
     "NAB_PROFILES",

@@ -19,7 +19,7 @@ The rules (NAB's ``sweeper.py``, ``optimizer.py`` and ``runner.normalize``):
 
 Example
 -------
->>> from perfstats.scoring import nab_score
+>>> from perfstats.stats.scoring import nab_score
 >>> scores = {"a.csv": [0.0] * 10 + [0.9] + [0.0] * 9}
 >>> result = nab_score(scores, {"a.csv": [(9, 12)]}, "standard")
 >>> round(result.score, 2), result.threshold

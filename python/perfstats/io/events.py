@@ -17,10 +17,11 @@ analysis says which ones it needs) and columns it does not know are kept as they
 * any other boolean column (bool or nullable boolean) is an outcome (``cache_hit``,
   ``accepted``); any other numeric column is a score (``quality_score``).
 
-Invalid rows (unparsable or missing timestamps, negative, missing or non-finite
-latencies, negative or non-finite phases, tokens and costs, durations written with
-an unknown unit, malformed lines) are never dropped silently: ``errors="raise"``
-raises a :class:`ValueError` naming the source, row and column, ``errors="skip"``
+Invalid rows (unparsable, missing or DST-ambiguous timestamps, negative, missing or
+non-finite latencies, negative or non-finite phases, tokens and costs, durations
+written with an unknown unit, malformed lines) are never dropped silently:
+``errors="raise"`` raises a :class:`ValueError` naming the source, the record (its
+file line where there is one) and column, ``errors="skip"``
 skips them and records each one in :attr:`Events.skipped`.
 """
 
@@ -30,7 +31,7 @@ import html
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -183,8 +184,13 @@ class Events:
         The events, one row per request, in source order with a fresh RangeIndex.
     skipped : pandas.DataFrame
         One row per skipped record: ``row`` (0-based index of the record among the
-        records parsed from the source), ``line`` (1-based file line where known),
-        ``column``, ``reason`` and the offending ``value`` as text.
+        records parsed from the source; for a JSON array the element's index, as in
+        the JSON path ``$[i]``), ``line`` (1-based file line where the record starts,
+        as an editor numbers it: a CSV header is line 1, a quoted field may span
+        lines; known for CSV, JSON lines and JSON arrays), ``column`` (for a
+        malformed part of an OpenTelemetry document, its JSON path such as
+        ``$.resourceSpans[0].scopeSpans[0].spans[2]``), ``reason`` and the
+        offending ``value`` as text. Error messages name records the same way.
     source : str
         What was read (a path, ``"DataFrame"``, ``"sql"`` ...), used in messages.
     units : dict of str to str
@@ -309,6 +315,9 @@ class _Raw:
     problems: list[_Problem] = field(default_factory=list)
     units: dict[str, str] = field(default_factory=dict)
     lines: list[int] | None = None  # file line of each record, where known
+    rows: list[int] | None = None  # source record number of each row, if not its index
+    row_label: str = "row"  # what a record is called in messages: row or element
+    find_lines: Callable[[int], list[int] | None] | None = None  # lines, found lazily
 
 
 _FORMATS = ("parquet", "csv", "jsonl", "json", "otlp", "arrow")
@@ -401,10 +410,16 @@ def _read_csv(
     if delimiter is None:
         delimiter = "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
 
+    encoding = _file_encoding(path)
+
+    block = 1 << 20  # pyarrow's default block size
+
     def read(threads: bool) -> Any:
         return pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(use_threads=threads),
+            read_options=pacsv.ReadOptions(
+                use_threads=threads, encoding=encoding, block_size=block
+            ),
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter, invalid_row_handler=on_bad_row
             ),
@@ -418,22 +433,150 @@ def _read_csv(
         )
 
     try:
-        table = read(True)
+        table = None
+        while table is None:
+            try:
+                table = read(True)
+            except pa.ArrowInvalid as exc:
+                # a record longer than a block: larger blocks (the whole file first)
+                if "straddling" not in str(exc) or block >= 2**30:
+                    raise
+                problems.clear()
+                block = min(max(path.stat().st_size + 1, 2 * block), 2**30)
         if any(p.line is None for p in problems):
             # threaded parsing does not know line numbers; find them on one thread
             problems.clear()
             table = read(False)
-    except (pa.ArrowException, UnicodeDecodeError) as exc:
+        binary = [
+            f.name
+            for f in table.schema
+            if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)
+        ]
+        if binary:  # the reader keeps a column with bytes that are not UTF-8 as bytes
+            line = _first_non_utf8_line(path) if encoding == "utf8" else None
+            at = f"line {line}, " if line is not None else ""
+            raise ValueError(
+                f"{path}: not UTF-8 text ({at}column {binary[0]!r}); save the "
+                "file as UTF-8"
+            )
+        frame = _arrow_to_pandas(table)  # column names are decoded here
+    except (pa.ArrowException, UnicodeError, OSError, EOFError) as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if "Empty CSV file" in message:
             raise ValueError(f"{path}: empty CSV file (no header line)") from exc
+        # pyarrow decodes a malformed row before calling the handler: bytes that are
+        # not UTF-8 there fail the read (and print "Exception ignored" to stderr)
+        line = _first_non_utf8_line(path) if encoding == "utf8" else None
+        if isinstance(exc, UnicodeError) or "invalid UTF8" in message or line:
+            at = f" (line {line})" if line is not None else ""
+            raise ValueError(
+                f"{path}: not UTF-8 text{at}; save the file as UTF-8"
+            ) from exc
         raise ValueError(f"{path}: not a readable CSV file ({message})") from exc
-    return _Raw(_arrow_to_pandas(table), str(path), problems)
+    scanned: list[tuple[list[int], list[int]] | None] = []
+
+    def scan() -> tuple[list[int], list[int]] | None:
+        if not scanned:  # once, and only when a record needs its line
+            scanned.append(_csv_record_lines(path, delimiter, encoding))
+        return scanned[0]
+
+    if problems:
+        # the reader numbers records, not lines (blank lines and quoted line breaks
+        # shift them); the lines come from a scan of the file
+        found = scan()
+        if found is not None and len(found[1]) == len(problems):
+            problems = [
+                _Problem(p.row, line, p.column, p.reason, p.value)
+                for p, line in zip(problems, found[1], strict=True)
+            ]
+
+    def find_lines(n: int) -> list[int] | None:
+        found = scan()
+        return found[0] if found is not None and len(found[0]) == n else None
+
+    raw = _Raw(frame, str(path), problems)
+    raw.find_lines = find_lines
+    return raw
+
+
+def _first_non_utf8_line(path: Path) -> int | None:
+    """The 1-based line of the first bytes that are not UTF-8, if any."""
+    try:
+        if path.suffix.lower() == ".gz":
+            import gzip
+
+            with gzip.open(path, "rb") as fh:
+                data = fh.read()
+        else:
+            data = path.read_bytes()
+    except (OSError, EOFError):
+        return None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return 1 + data.count(b"\n", 0, exc.start)
+    return None
+
+
+def _file_encoding(path: Path) -> str:
+    """The encoding a plain file's byte-order mark announces (UTF-8 without one)."""
+    if path.suffix.lower() in (".gz", ".bz2", ".zst", ".xz"):
+        return "utf8"
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return "utf8"
+    encoding = _encoding_of(head)
+    return "utf8" if encoding.startswith("utf-8") else encoding
+
+
+def _csv_record_lines(
+    path: Path, delimiter: str, encoding: str
+) -> tuple[list[int], list[int]] | None:
+    """The 1-based file line where each record starts (the header is line 1; a
+    quoted field may span lines): of the records read, and of the malformed ones
+    (a field count unlike the header's). None when the file cannot be scanned; then
+    messages fall back to record numbers."""
+    import csv
+
+    if path.suffix.lower() in (".bz2", ".zst", ".xz"):
+        return None
+    good: list[int] = []
+    bad: list[int] = []
+    try:
+        if path.suffix.lower() == ".gz":
+            import gzip
+
+            fh: Any = gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+        else:
+            enc = "utf-8-sig" if encoding == "utf8" else encoding
+            fh = path.open(encoding=enc, errors="replace", newline="")
+        with fh:
+            reader = csv.reader(fh, delimiter=delimiter)
+            width = None
+            end = 0
+            for record in reader:
+                start, end = end + 1, reader.line_num
+                if not record:
+                    continue  # a blank line, skipped by the CSV reader too
+                if width is None:
+                    width = len(record)
+                else:
+                    (good if len(record) == width else bad).append(start)
+    except (csv.Error, OSError, EOFError, UnicodeError):
+        return None
+    return good, bad
 
 
 def _json_lines(text: str) -> Iterator[tuple[int, str]]:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
+    """(file line, text) of each non-blank line. Only ``\n`` (with an optional ``\r``
+    before it) ends a line, as in ``wc -l`` and editors: JSON strings may hold U+2028,
+    U+0085 or form feeds, which ``str.splitlines`` would also split on."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.endswith("\r"):
+            line = line[:-1]
+        if line.strip(" \t\r"):
             yield number, line
 
 
@@ -446,17 +589,53 @@ def _loads(line: str) -> tuple[Any, str | None]:
         return None, f"invalid JSON ({exc.args[0] if exc.args else exc})"
 
 
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+
+
+def _encoding_of(head: bytes) -> str:
+    """The encoding a byte-order mark announces; UTF-16 without one when every other
+    byte of the first ones is NUL (ASCII text in UTF-16); else UTF-8."""
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            return encoding
+    pairs = len(head) // 2
+    if pairs >= 2:
+        even, odd = head[0 : 2 * pairs : 2], head[1 : 2 * pairs : 2]
+        if odd.count(0) == pairs and even.count(0) == 0:
+            return "utf-16-le"
+        if even.count(0) == pairs and odd.count(0) == 0:
+            return "utf-16-be"
+    return "utf-8"
+
+
 def _read_text(path: Path) -> str:
+    """The file's text: UTF-8, or UTF-16/32 when a byte-order mark says so; a BOM is
+    not part of the text."""
     suffix = path.suffix.lower()
     try:
         if suffix == ".gz":
             import gzip
 
-            with gzip.open(path, "rt", encoding="utf-8") as fh:
-                return fh.read()
-        return path.read_text(encoding="utf-8")
+            with gzip.open(path, "rb") as fh:
+                data = fh.read()
+        else:
+            data = path.read_bytes()
+    except (OSError, EOFError) as exc:
+        raise ValueError(f"{path}: cannot read the file ({exc})") from exc
+    encoding = _encoding_of(data[:4096])
+    try:
+        return data.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+        name = "UTF-8" if encoding.startswith("utf-8") else encoding.upper()
+        raise ValueError(
+            f"{path}: not {name} text (byte {exc.start}: {exc.reason})"
+        ) from exc
 
 
 def _records_frame(records: list[dict[str, Any]], rows: list[int]) -> pd.DataFrame:
@@ -470,16 +649,14 @@ def _records_frame(records: list[dict[str, Any]], rows: list[int]) -> pd.DataFra
 def _read_json(path: Path, *, fmt: str) -> _Raw:
     """JSON lines, a JSON array of records, or an OpenTelemetry trace export."""
     text = _read_text(path)
-    stripped = text.lstrip()
+    stripped = text.lstrip(" \t\r\n")
     if not stripped:
         return _Raw(_records_frame([], []), str(path))
     if stripped.startswith("["):
         doc, problem = _loads(text)
-        if problem is not None or not isinstance(doc, list):
-            raise ValueError(f"{path}: {problem or 'not a JSON array of records'}")
-        return _records_to_raw(
-            [(i + 1, rec) for i, rec in enumerate(doc)], str(path), [], lines=False
-        )
+        if fmt != "jsonl" or (problem is None and isinstance(doc, list)):
+            return _read_json_array(text, doc, problem, str(path))
+        # JSON lines whose first line is an array: each line on its own
     if fmt == "otlp" or _looks_like_otlp(stripped):
         return _read_otlp_text(text, str(path))
     parsed: list[tuple[int, Any]] = []
@@ -494,38 +671,104 @@ def _read_json(path: Path, *, fmt: str) -> _Raw:
         # a pretty-printed single document, not JSON lines
         doc, problem = _loads(text)
         if problem is None:
-            parsed, problems = [(1, doc)], []
-    return _records_to_raw(parsed, str(path), problems, lines=True)
-
-
-def _records_to_raw(
-    parsed: list[tuple[int, Any]], source: str, problems: list[_Problem], *, lines: bool
-) -> _Raw:
+            parsed, problems = (
+                [(1 + text.count("\n", 0, len(text) - len(stripped)), doc)],
+                [],
+            )
     records: list[dict[str, Any]] = []
-    rows: list[int] = []
+    lines: list[int] = []
     for number, obj in parsed:
         if isinstance(obj, dict):
             records.append(obj)
-            rows.append(number)
+            lines.append(number)
         else:
-            where = "line" if lines else "element"
-            try:
-                shown = json.dumps(obj)[:200]
-            except RecursionError:
-                shown = "<nested too deeply to show>"
             problems.append(
-                _Problem(
-                    None if lines else number - 1,
-                    number if lines else None,
-                    "",
-                    f"JSON {where} is not an object",
-                    shown,
-                )
+                _Problem(None, number, "", "JSON line is not an object", _shown(obj))
             )
-    raw = _Raw(_records_frame(records, rows), source, problems)
-    if lines:
-        raw.lines = rows
+    problems.sort(key=lambda p: p.line or 0)
+    raw = _Raw(_records_frame(records, lines), str(path), problems)
+    raw.lines = lines
     return raw
+
+
+def _shown(obj: Any) -> str:
+    try:
+        return json.dumps(obj)[:200]
+    except (RecursionError, TypeError, ValueError):
+        return "<not shown>"
+
+
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _read_json_array(text: str, doc: Any, problem: str | None, source: str) -> _Raw:
+    """A JSON array of records (`doc`, parsed from `text`, or the `problem` found).
+    Each record is named by its element index, 0-based as in a JSON path (``$[3]``),
+    and the file line where the element starts."""
+    if problem is not None or not isinstance(doc, list):
+        raise ValueError(f"{source}: {problem or 'not a JSON array of records'}")
+    records: list[dict[str, Any]] = []
+    rows: list[int] = []
+    others: list[int] = []
+    for i, obj in enumerate(doc):
+        if isinstance(obj, dict):
+            records.append(obj)
+            rows.append(i)
+        else:
+            others.append(i)
+    found: list[list[int] | None] = []
+
+    def starts() -> list[int] | None:
+        if not found:  # a second pass over the text, only when a record is invalid
+            found.append(_element_lines(text, len(doc)))
+        return found[0]
+
+    problems = []
+    for i in others:
+        lines = starts()
+        problems.append(
+            _Problem(
+                i,
+                lines[i] if lines is not None else None,
+                "",
+                "JSON array element is not an object",
+                _shown(doc[i]),
+            )
+        )
+
+    def find_lines(n: int) -> list[int] | None:
+        lines = starts()
+        return None if lines is None else [lines[i] for i in rows]
+
+    raw = _Raw(_records_frame(records, rows), source, problems)
+    raw.rows = rows
+    raw.row_label = "element"
+    raw.find_lines = find_lines
+    return raw
+
+
+def _element_lines(text: str, n: int) -> list[int] | None:
+    """The 1-based file line where each of the array's `n` elements starts."""
+    decoder = json.JSONDecoder()
+    try:
+        i = text.index("[") + 1
+        line = 1 + text.count("\n", 0, i)
+        last = i
+        out: list[int] = []
+        for _ in range(n):
+            m = _JSON_SPACE.match(text, i)
+            i = m.end() if m else i
+            line += text.count("\n", last, i)
+            last = i
+            out.append(line)
+            _, i = decoder.raw_decode(text, i)
+            m = _JSON_SPACE.match(text, i)
+            i = m.end() if m else i
+            if i < len(text) and text[i] == ",":
+                i += 1
+    except (ValueError, RecursionError):  # pragma: no cover - the text parsed once
+        return None
+    return out
 
 
 def _looks_like_otlp(text: str) -> bool:
@@ -548,34 +791,68 @@ def _any_value(value: Any) -> Any:
         return value
     for key in ("stringValue", "string_value"):
         if key in value:
-            return value[key]
+            return value[key] if isinstance(value[key], str) else None
     for key in ("intValue", "int_value"):
         if key in value:
+            v = value[key]
+            if isinstance(v, bool) or not isinstance(v, (int, str)):
+                return None
             try:
-                return int(value[key])
-            except (TypeError, ValueError):
+                return int(v)
+            except ValueError:
                 return None
     for key in ("doubleValue", "double_value"):
         if key in value:
+            v = value[key]
+            if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+                return None
             try:
-                return float(value[key])
-            except (TypeError, ValueError):
+                return float(v)
+            except (ValueError, OverflowError):
                 return None
     for key in ("boolValue", "bool_value"):
         if key in value:
-            return bool(value[key])
+            return value[key] if isinstance(value[key], bool) else None
     for key in ("arrayValue", "array_value"):
         if key in value and isinstance(value[key], dict):
-            return [_any_value(v) for v in value[key].get("values", [])]
+            values = value[key].get("values")
+            return [_any_value(v) for v in values] if isinstance(values, list) else None
     return None
 
 
-def _attributes(items: Any) -> dict[str, Any]:
+class _Malformed(Exception):
+    """A part of an OTLP document that does not have the type the format gives it."""
+
+    def __init__(self, path: str, reason: str, value: Any) -> None:
+        super().__init__(path, reason)
+        self.path = path
+        self.reason = reason
+        self.value = value
+
+
+def _listed(obj: Mapping[str, Any], camel: str, snake: str, path: str) -> list[Any]:
+    """The list under a key (empty when absent or null); any other type is malformed."""
+    key = camel if obj.get(camel) is not None else snake
+    value = obj.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _Malformed(f"{path}.{key}", "not a JSON list", value)
+    return value
+
+
+def _attributes(items: Any, path: str) -> dict[str, Any]:
+    if items is None:
+        return {}
+    if not isinstance(items, list):
+        raise _Malformed(path, "attributes are not a JSON list", items)
     out: dict[str, Any] = {}
-    if isinstance(items, list):
-        for item in items:
-            if isinstance(item, dict) and isinstance(item.get("key"), str):
-                out[item["key"]] = _any_value(item.get("value"))
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
+            raise _Malformed(
+                f"{path}[{i}]", "attribute is not an object with a string key", item
+            )
+        out[item["key"]] = _any_value(item.get("value"))
     return out
 
 
@@ -592,6 +869,8 @@ def _nanos(value: Any) -> int | None:
         return None
     if isinstance(value, str) and value.strip().isdigit() and len(value) < 25:
         value = int(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, int) and 0 <= value < 2**63:
         return value
     return None
@@ -601,24 +880,35 @@ _STATUS_ERROR = {2, "2", "STATUS_CODE_ERROR"}
 
 
 def _span_record(
-    span: Mapping[str, Any], resource: Mapping[str, Any]
+    span: Mapping[str, Any], resource: Mapping[str, Any], path: str
 ) -> dict[str, Any]:
-    attrs = _attributes(span.get("attributes"))
-    start = _nanos(_get(span, "startTimeUnixNano", "start_time_unix_nano"))
-    end = _nanos(_get(span, "endTimeUnixNano", "end_time_unix_nano"))
-    status = span.get("status") if isinstance(span.get("status"), dict) else {}
-    assert isinstance(status, dict)
+    attrs = _attributes(span.get("attributes"), f"{path}.attributes")
+    times = []
+    for camel, snake in (
+        ("startTimeUnixNano", "start_time_unix_nano"),
+        ("endTimeUnixNano", "end_time_unix_nano"),
+    ):
+        value = _get(span, camel, snake)
+        t = _nanos(value)
+        if t is None:
+            reason = "missing" if value is None else "not a count of Unix nanoseconds"
+            raise _Malformed(f"{path}.{camel}", f"span time {reason}", value)
+        times.append(t)
+    start, end = times
+    status = span.get("status")
+    if status is not None and not isinstance(status, dict):
+        raise _Malformed(f"{path}.status", "status is not a JSON object", status)
+    status = status or {}
     error = _first(attrs, "error.type")
     if error is None and status.get("code") in _STATUS_ERROR:
         error = status.get("message") or "error"
-    latency = None if start is None or end is None else (end - start) / 1e6
     return {
         "timestamp": start,
         "endpoint": _first(attrs, "http.route", "url.path") or span.get("name"),
         "model": _first(attrs, "gen_ai.request.model", "gen_ai.response.model"),
         "operation": _first(attrs, "gen_ai.operation.name"),
         "provider": _first(attrs, "gen_ai.provider.name", "gen_ai.system"),
-        "latency_ms": latency,
+        "latency_ms": (end - start) / 1e6,
         "input_tokens": _first(attrs, "gen_ai.usage.input_tokens"),
         "output_tokens": _first(attrs, "gen_ai.usage.output_tokens"),
         "cached_input_tokens": _first(
@@ -634,37 +924,68 @@ def _span_record(
     }
 
 
-def _otlp_spans(doc: Any) -> Iterator[tuple[dict[str, Any], bool]]:
-    """(record, is_genai) for each span in one ExportTraceServiceRequest."""
+def _otlp_spans(
+    doc: Any, line: int | None, problems: list[_Problem]
+) -> Iterator[tuple[dict[str, Any], bool]]:
+    """(record, is_genai) for each span in one ExportTraceServiceRequest; each
+    malformed part becomes a problem located by its JSON path (``$.resourceSpans[0]
+    .scopeSpans[1].spans[2]``) in the ``column`` field."""
+
+    def malformed(path: str, reason: str, value: Any) -> None:
+        problems.append(_Problem(None, line, path, reason, _shown(value)))
+
     if not isinstance(doc, dict):
+        malformed("$", "OTLP document is not a JSON object", doc)
         return
-    for rs in _get(doc, "resourceSpans", "resource_spans") or []:
-        if not isinstance(rs, dict):
+    try:
+        resource_spans = _listed(doc, "resourceSpans", "resource_spans", "$")
+    except _Malformed as bad:
+        malformed(bad.path, bad.reason, bad.value)
+        return
+    for r, rs in enumerate(resource_spans):
+        rpath = f"$.resourceSpans[{r}]"
+        try:
+            if not isinstance(rs, dict):
+                raise _Malformed(rpath, "resourceSpans element is not an object", rs)
+            resource_obj = rs.get("resource")
+            if resource_obj is not None and not isinstance(resource_obj, dict):
+                raise _Malformed(f"{rpath}.resource", "not a JSON object", resource_obj)
+            resource = _attributes(
+                (resource_obj or {}).get("attributes"), f"{rpath}.resource.attributes"
+            )
+            scope_spans = _listed(rs, "scopeSpans", "scope_spans", rpath)
+        except _Malformed as bad:
+            malformed(bad.path, bad.reason, bad.value)
             continue
-        resource_obj = rs.get("resource")
-        resource = _attributes(
-            resource_obj.get("attributes") if isinstance(resource_obj, dict) else None
-        )
-        for ss in _get(rs, "scopeSpans", "scope_spans") or []:
-            if not isinstance(ss, dict):
+        for s, ss in enumerate(scope_spans):
+            spath = f"{rpath}.scopeSpans[{s}]"
+            try:
+                if not isinstance(ss, dict):
+                    raise _Malformed(spath, "scopeSpans element is not an object", ss)
+                spans = _listed(ss, "spans", "spans", spath)
+            except _Malformed as bad:
+                malformed(bad.path, bad.reason, bad.value)
                 continue
-            for span in ss.get("spans") or []:
-                if not isinstance(span, dict):
+            for k, span in enumerate(spans):
+                path = f"{spath}.spans[{k}]"
+                try:
+                    if not isinstance(span, dict):
+                        raise _Malformed(path, "span is not a JSON object", span)
+                    record = _span_record(span, resource, path)
+                except _Malformed as bad:
+                    malformed(bad.path, bad.reason, bad.value)
                     continue
-                attrs = span.get("attributes")
-                genai = isinstance(attrs, list) and any(
-                    isinstance(a, dict) and str(a.get("key", "")).startswith("gen_ai.")
-                    for a in attrs
-                )
-                yield _span_record(span, resource), genai
+                attrs = span.get("attributes") or []
+                genai = any(str(a.get("key", "")).startswith("gen_ai.") for a in attrs)
+                yield record, genai
 
 
 def _read_otlp_text(text: str, source: str) -> _Raw:
-    docs: list[tuple[int, Any]] = []
+    docs: list[tuple[int | None, Any]] = []
     problems: list[_Problem] = []
     whole, problem = _loads(text)
     if problem is None:
-        docs.append((1, whole))
+        docs.append((None, whole))  # one document: its JSON paths locate everything
     else:
         for number, line in _json_lines(text):
             obj, problem = _loads(line)
@@ -672,27 +993,28 @@ def _read_otlp_text(text: str, source: str) -> _Raw:
                 problems.append(_Problem(None, number, "", problem, line[:200]))
             else:
                 docs.append((number, obj))
-    spans: list[tuple[int, dict[str, Any], bool]] = []
-    for number, doc in docs:
-        spans.extend((number, rec, genai) for rec, genai in _otlp_spans(doc))
+    spans: list[tuple[int | None, dict[str, Any], bool]] = []
+    for where, doc in docs:
+        spans.extend(
+            (where, rec, genai) for rec, genai in _otlp_spans(doc, where, problems)
+        )
     # GenAI spans only when there are any: HTTP and database spans around them would
     # otherwise count as requests of their own.
     if any(genai for _, _, genai in spans):
         spans = [s for s in spans if s[2]]
-    raw = _records_to_raw(
-        [(n, rec) for n, rec, _ in spans], source, problems, lines=True
-    )
+    records = [rec for _, rec, _ in spans]
+    problems.sort(key=lambda p: p.line or 0)
+    raw = _Raw(_records_frame(records, list(range(len(records)))), source, problems)
+    if docs and docs[0][0] is not None:
+        raw.lines = [n or 0 for n, _, _ in spans]
     if len(raw.frame):
         frame = raw.frame.dropna(axis=1, how="all")
-        if "timestamp" in frame.columns:
-            # exact integer nanoseconds (a float column would round them)
-            starts = [rec["timestamp"] for _, rec, _ in spans]
-            known = np.array([t is not None for t in starts])
-            ns = np.array([t if t is not None else 0 for t in starts], dtype=np.int64)
-            ts = ns.view("datetime64[ns]")
-            ts[~known] = np.datetime64("NaT")
-            pdm = _pandas()
-            frame["timestamp"] = pdm.Series(ts, index=frame.index).dt.tz_localize("UTC")
+        # exact integer nanoseconds (a float column would round them)
+        ns = np.array([rec["timestamp"] for rec in records], dtype=np.int64)
+        pdm = _pandas()
+        frame["timestamp"] = pdm.Series(
+            ns.view("datetime64[ns]"), index=frame.index
+        ).dt.tz_localize("UTC")
         raw.frame = frame
     return raw
 
@@ -913,81 +1235,223 @@ def _timestamp(
     values: pd.Series,
     unit: str | None,
     origin: Any,
-    timezone: str,
+    timezone: str | None,
     check: _Checker,
     units_used: dict[str, str],
 ) -> pd.Series:
     pdm = _pandas()
     column = "timestamp"
     dtype = values.dtype
+    zone = timezone or "UTC"
     if isinstance(dtype, pdm.DatetimeTZDtype) or pdm.api.types.is_datetime64_dtype(
         dtype
     ):
         ts = values
         if getattr(ts.dt, "tz", None) is None:
-            ts = ts.dt.tz_localize(timezone)
+            ts = _localize(ts, zone, check, values)
         out = _in_ns_range(ts.dt.tz_convert("UTC"), check, values)
         check.flag(column, values.isna().to_numpy(), "missing timestamp", values)
         typed: pd.Series = out
         return typed
     if pdm.api.types.is_numeric_dtype(dtype) and not _is_bool_dtype(dtype):
-        num = values.to_numpy(dtype=np.float64, na_value=np.nan)
-        finite = np.isfinite(num)
-        if unit is None:
-            unit = _guess_epoch_unit(num[finite]) if origin is None else None
-            if unit is None:
-                raise ValueError(
-                    "timestamp is numeric but its unit is not stated; pass "
-                    'units={"timestamp": "s"} (or ms, us, ns)'
-                    + (" and origin= for offsets" if origin is None else "")
-                )
-        units_used[column] = unit
-        base = 0
-        if origin is not None:
-            o = pdm.Timestamp(origin)
-            o = o.tz_localize(timezone) if o.tzinfo is None else o
-            base = int(o.tz_convert("UTC").as_unit("ns").value)
-        scale = _NS_PER_UNIT[unit]
-        limit = 9.2e18
-        with np.errstate(invalid="ignore", over="ignore"):
-            ns_float = num * scale + base
-            ok = finite & (np.abs(ns_float) < limit)
-        if values.dtype.kind in "iu" and origin is None:
-            ints = values.to_numpy()
-            ns = np.where(ok, ints, 0).astype(np.int64) * np.int64(scale)
-        else:
-            ns = np.where(ok, np.round(np.where(ok, ns_float, 0.0)), 0).astype(np.int64)
-        check.flag(column, ~np.isfinite(num), "missing or non-finite timestamp", values)
-        check.flag(column, finite & ~ok, "timestamp out of range", values)
-        out = pdm.Series(ns.view("datetime64[ns]"), index=values.index)
-        out = out.where(ok).dt.tz_localize("UTC")
-        result: pd.Series = out.astype("datetime64[ns, UTC]")
-        return result
+        return _numeric_timestamp(values, unit, origin, zone, check, units_used)
     if unit is not None:
         raise ValueError(
             f"units['timestamp']={unit!r} applies to numeric timestamps; this "
             f"column holds {dtype}"
         )
-    text = _plain_objects(values, numbers=False)
-    missing = text.isna().to_numpy()
-    # ISO 8601 only: day-first or month-first text is ambiguous, so it is invalid.
-    parsed = pdm.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
-    parsed = _in_ns_range(parsed, check, values)
-    if timezone != "UTC":
-        # Values written without an offset are local times in `timezone`.
-        offset = text.astype(str).str.contains(r"(?:Z|[+-]\d\d:?\d\d)\s*$", regex=True)
-        naive = (~offset & ~missing).to_numpy()
-        if naive.any():
-            local = pdm.to_datetime(text[naive], errors="coerce", format="ISO8601")
-            local = local.dt.tz_localize(
-                timezone, ambiguous="NaT", nonexistent="NaT"
-            ).dt.tz_convert("UTC")
-            parsed[naive] = _in_ns_range(local, check, values)
-    parsed = parsed.astype("datetime64[ns, UTC]")
-    bad = parsed.isna().to_numpy() & ~check.flagged(column)
+    return _text_timestamp(values, timezone, check)
+
+
+def _numeric_timestamp(
+    values: pd.Series,
+    unit: str | None,
+    origin: Any,
+    timezone: str,
+    check: _Checker,
+    units_used: dict[str, str],
+) -> pd.Series:
+    """Epoch values, or offsets from `origin`. Without an origin the values must look
+    like epoch times (2000-2100) in their unit, or origin='unix' must say they are:
+    offsets from the start of a trace would otherwise be dated 1970."""
+    pdm = _pandas()
+    column = "timestamp"
+    num = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    finite = np.isfinite(num)
+    unix = isinstance(origin, str) and origin.strip().lower() in ("unix", "epoch")
+    if unit is None:
+        unit = _guess_epoch_unit(num[finite]) if origin is None or unix else None
+        if unit is None:
+            raise ValueError(
+                "timestamp is numeric but its unit is not stated; pass "
+                'units={"timestamp": "s"} (or ms, us, ns)'
+                + (" and origin= for offsets" if origin is None else "")
+            )
+    elif origin is None and finite.any() and _guess_epoch_unit(num[finite]) != unit:
+        lo, hi = float(num[finite].min()), float(num[finite].max())
+        raise ValueError(
+            f"timestamp is numeric in {unit} ({lo:g} .. {hi:g}), which is not a Unix "
+            f"epoch time in 2000-2100: pass origin= (the time of offset 0), or "
+            f"origin='unix' if the values are epoch times"
+        )
+    units_used[column] = unit
+    base = 0
+    if origin is not None and not unix:
+        try:
+            o = pdm.Timestamp(origin)
+            o = o.tz_localize(timezone) if o.tzinfo is None else o
+        except (ValueError, TypeError) as exc:
+            raise ValueError(
+                f"origin={origin!r} is not a time (or 'unix'): {exc}"
+            ) from exc
+        if o is pdm.NaT:
+            raise ValueError(f"origin={origin!r} is not a time (or 'unix')")
+        base = int(o.tz_convert("UTC").as_unit("ns").value)
+    scale = _NS_PER_UNIT[unit]
+    limit = 9.2e18
+    with np.errstate(invalid="ignore", over="ignore"):
+        ns_float = num * scale + base
+        ok = finite & (np.abs(ns_float) < limit)
+    if values.dtype.kind in "iu" and base == 0:
+        ints = values.to_numpy()
+        ns = np.where(ok, ints, 0).astype(np.int64) * np.int64(scale)
+    else:
+        ns = np.where(ok, np.round(np.where(ok, ns_float, 0.0)), 0).astype(np.int64)
+    check.flag(column, ~np.isfinite(num), "missing or non-finite timestamp", values)
+    check.flag(column, finite & ~ok, "timestamp out of range", values)
+    out = pdm.Series(ns.view("datetime64[ns]"), index=values.index)
+    out = out.where(ok).dt.tz_localize("UTC")
+    result: pd.Series = out.astype("datetime64[ns, UTC]")
+    return result
+
+
+# An ISO 8601 time of day followed by a UTC offset (Z, +hh, +hhmm or +hh:mm).
+_OFFSET_RE = (
+    r"(?:T|\s)\d\d(?::?\d\d){0,2}(?:[.,]\d+)?\s*(?:[Zz]|[+-]\d\d(?::?\d\d)?)\s*$"
+)
+
+
+def _text_timestamp(
+    values: pd.Series, timezone: str | None, check: _Checker
+) -> pd.Series:
+    """ISO 8601 text (or datetime objects). Values with a UTC offset are instants,
+    whatever their offsets; values without one are local times in `timezone` (UTC
+    when None). A column holding both is suspect unless `timezone` was stated: its
+    values without an offset are then invalid rows, as their zone is a guess."""
+    import datetime as _dt
+
+    pdm = _pandas()
+    column = "timestamp"
+    obj = _plain_objects(values, numbers=False)
+    arr = obj.to_numpy()
+    missing = obj.isna().to_numpy()
+    is_str = np.array([isinstance(v, str) for v in arr], dtype=bool)
+    aware = np.zeros(len(arr), dtype=bool)
+    if is_str.any():
+        text = pdm.Series(arr[is_str], dtype=object)
+        aware[is_str] = text.str.contains(_OFFSET_RE, regex=True).to_numpy(dtype=bool)
+    objects = np.flatnonzero(~is_str & ~missing)
+    for i in objects:
+        if isinstance(arr[i], _dt.datetime) and arr[i].tzinfo is not None:
+            aware[i] = True
+    naive = ~aware & ~missing
+    result = pdm.Series(
+        np.full(len(arr), np.datetime64("NaT"), dtype="datetime64[ns]"),
+        index=values.index,
+    ).dt.tz_localize("UTC")
+
+    def parse(mask: np.ndarray[Any, np.dtype[np.bool_]], utc: bool) -> pd.Series:
+        """The values under `mask` as ns times (UTC when `utc`, else naive);
+        unparsable ones NaT, ones beyond 1677-2262 flagged."""
+        part = obj[mask]
+        strings = is_str[mask]
+        dtype = "datetime64[ns, UTC]" if utc else "datetime64[ns]"
+        out = pdm.Series(pdm.NaT, index=part.index, dtype=dtype)
+        if strings.any():
+            # ISO 8601 only: day-first or month-first text is ambiguous: invalid
+            try:
+                parsed = pdm.to_datetime(
+                    part[strings].astype(str),
+                    errors="coerce",
+                    format="ISO8601",
+                    utc=utc,
+                )
+            except (ValueError, TypeError) as exc:  # offsets where none were seen
+                raise _OffsetFound from exc
+            if not utc and not pdm.api.types.is_datetime64_dtype(parsed.dtype):
+                raise _OffsetFound
+            out[strings] = _in_ns_range(parsed, check, values)
+        for label, v in part[~strings].items():
+            try:
+                t = pdm.Timestamp(v)
+                t = t.tz_convert("UTC") if utc else t
+                one = pdm.Series([t], index=[label])
+                out[label] = _in_ns_range(one, check, values).iloc[0]
+            except (ValueError, TypeError, OverflowError):
+                pass  # stays NaT: reported as unparsable
+        typed: pd.Series = out
+        return typed
+
+    local = None
+    for _attempt in range(2):
+        if not naive.any():
+            break
+        try:
+            local = parse(naive, utc=False)
+            break
+        except _OffsetFound:
+            # an offset the pattern missed: sort the text one value at a time
+            for i in np.flatnonzero(naive & is_str):
+                t = pdm.to_datetime(arr[i], errors="coerce", format="ISO8601")
+                if isinstance(t, pdm.Timestamp) and t.tzinfo is not None:
+                    aware[i] = True
+            naive = ~aware & ~missing
+    if aware.any():
+        result[aware] = parse(aware, utc=True)
+    if local is not None:
+        local = _localize(local, timezone or "UTC", check, values)
+        result[naive] = _in_ns_range(local.dt.tz_convert("UTC"), check, values)
+        if aware.any() and timezone is None:
+            check.flag(
+                column,
+                naive & result.notna().to_numpy(),  # unparsable ones say so
+                "timestamp without a UTC offset in a column of timestamps with one "
+                "(pass timezone= to read such values as local times)",
+                values,
+            )
+    bad = result.isna().to_numpy() & ~check.flagged(column)
     check.flag(column, missing, "missing timestamp", values)
     check.flag(column, bad & ~missing, "unparsable timestamp", values)
-    typed = parsed
+    typed: pd.Series = result.astype("datetime64[ns, UTC]")
+    return typed
+
+
+class _OffsetFound(Exception):
+    """Text taken for a local time carries a UTC offset after all."""
+
+
+def _localize(
+    naive: pd.Series, timezone: str, check: _Checker, values: pd.Series
+) -> pd.Series:
+    """Naive local times in `timezone` as aware times. A time the clocks skipped (DST
+    gap) or passed twice (DST overlap) names no single instant: each is an invalid
+    row with its reason, never a guess."""
+    local = naive.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+    lost = (local.isna() & naive.notna()).to_numpy()
+    if lost.any():
+        shifted = naive.dt.tz_localize(
+            timezone, ambiguous="NaT", nonexistent="shift_forward"
+        )
+        gap = lost & shifted.notna().to_numpy()
+        positions = values.index.get_indexer(naive.index)
+        for mask, reason in (
+            (gap, "nonexistent local time (DST gap)"),
+            (lost & ~gap, "ambiguous local time (DST overlap)"),
+        ):
+            full = np.zeros(len(values), dtype=bool)
+            full[positions[mask]] = True
+            check.flag("timestamp", full, reason, values)
+    typed: pd.Series = local
     return typed
 
 
@@ -996,10 +1460,12 @@ _NS_HI = 2**63 - 1
 
 
 def _in_ns_range(ts: pd.Series, check: _Checker, values: pd.Series) -> pd.Series:
-    """UTC timestamps as datetime64[ns]; values beyond 1677-2262 are flagged."""
-    unit = str(ts.dtype).split("[")[1].split(",")[0].rstrip("]")
+    """Timestamps (aware or naive, any unit) as ns; values beyond 1677-2262 are
+    flagged and become NaT."""
+    unit = ts.dt.unit
     per = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}[unit]
-    raw = ts.to_numpy(dtype=f"datetime64[{unit}]").view(np.int64)
+    wall = ts.dt.tz_localize(None) if ts.dt.tz is not None else ts
+    raw = wall.to_numpy(dtype=f"datetime64[{unit}]").view(np.int64)
     missing = ts.isna().to_numpy()
     lo, hi = _NS_LO // per + 1, _NS_HI // per - 1
     outside = ~missing & ((raw < lo) | (raw > hi))
@@ -1009,7 +1475,7 @@ def _in_ns_range(ts: pd.Series, check: _Checker, values: pd.Series) -> pd.Series
         mask[positions] = True
         check.flag("timestamp", mask, "timestamp out of range", values)
         ts = ts.where(~outside)
-    typed: pd.Series = ts.astype("datetime64[ns, UTC]")
+    typed: pd.Series = ts.dt.as_unit("ns")
     return typed
 
 
@@ -1100,7 +1566,7 @@ def _canonicalize(
     columns: Mapping[str, str] | None,
     units: Mapping[str, str] | None,
     origin: Any,
-    timezone: str,
+    timezone: str | None,
     errors: str,
 ) -> Events:
     pdm = _pandas()
@@ -1217,12 +1683,15 @@ def _canonicalize(
     problems = list(raw.problems)
     bad_rows = np.zeros(n, dtype=bool)
     first_reason: dict[int, _Problem] = {}
+    if check.found and lines is None and raw.find_lines is not None:
+        lines = raw.find_lines(n)  # only read again when a row needs its line
+    rows = raw.rows
     for col, mask, reason, values in check.found:
         idx = np.flatnonzero(mask & ~bad_rows)
         obj = values.to_numpy(dtype=object)
         for i in idx:
             first_reason[int(i)] = _Problem(
-                int(i),
+                rows[int(i)] if rows is not None else int(i),
                 lines[int(i)] if lines else None,
                 col,
                 reason,
@@ -1230,8 +1699,11 @@ def _canonicalize(
             )
         bad_rows |= mask
     problems.extend(first_reason[i] for i in sorted(first_reason))
+    if lines is not None:
+        # source order: malformed records and invalid values interleaved
+        problems.sort(key=lambda p: (p.line or 0, p.row or 0))
     if problems and errors == "raise":
-        raise ValueError(_describe(source, problems))
+        raise ValueError(_describe(source, problems, raw.row_label))
     skipped = pdm.DataFrame(
         {
             "row": pdm.array([p.row for p in problems], dtype="Int64"),
@@ -1252,15 +1724,22 @@ def _canonicalize(
     return Events(frame=result, skipped=skipped, source=source, units=used)
 
 
-def _describe(source: str, problems: Sequence[_Problem]) -> str:
+def _describe(source: str, problems: Sequence[_Problem], label: str = "row") -> str:
+    """One message for the invalid records: each named by its file line where known
+    (what an editor shows), else by its 0-based row; JSON array elements by their
+    JSON path index ``$[i]`` and line."""
     parts = []
     for p in problems[:_MAX_LISTED]:
         where = []
-        if p.row is not None:
-            where.append(f"row {p.row}")
+        if label == "element" and p.row is not None:
+            where.append(f"element $[{p.row}]")
         if p.line is not None:
             where.append(f"line {p.line}")
-        if p.column:
+        elif label == "row" and p.row is not None:
+            where.append(f"row {p.row}")
+        if p.column.startswith("$"):
+            where.append(f"at {p.column}")  # a JSON path
+        elif p.column:
             where.append(f"column {p.column!r}")
         value = p.value if len(p.value) <= 60 else p.value[:57] + "..."
         parts.append(f"{', '.join(where)}: {p.reason} ({value})")
@@ -1290,7 +1769,7 @@ def read_events(
     connection: Any = None,
     params: Any = None,
     origin: Any = None,
-    timezone: str = "UTC",
+    timezone: str | None = None,
     delimiter: str | None = None,
     select: Sequence[str] | None = None,
 ) -> Events:
@@ -1326,9 +1805,15 @@ def read_events(
         which reads local files: ``SELECT * FROM 'events.parquet'``), and query
         parameters.
     origin : str or datetime, optional
-        Start time that numeric timestamps are offsets from.
-    timezone : str
-        Time zone of timestamps written without an offset (default UTC).
+        Start time that numeric timestamps are offsets from, or ``"unix"`` for
+        epoch values. Without it, numeric timestamps must be epoch values in
+        2000-2100 in their unit; others raise (offsets would be dated 1970).
+    timezone : str, optional
+        Time zone of timestamps written without an offset (default: UTC). A local
+        time the zone skips (DST gap) or passes twice (DST overlap) names no single
+        instant: it is an invalid row. Timestamps with offsets may mix offsets (each
+        is converted to UTC). In a column mixing timestamps with and without an
+        offset, those without one are invalid rows unless ``timezone`` is given.
     delimiter : str, optional
         CSV field separator (default ``,``; tab for ``.tsv``).
     select : sequence of str, optional
@@ -1345,7 +1830,7 @@ def read_events(
     Examples
     --------
     >>> import pandas as pd
-    >>> from perfstats.io import read_events
+    >>> from perfstats.io.events import read_events
     >>> raw = pd.DataFrame({
     ...     "time": ["2025-01-01T00:00:00Z", "2025-01-01T00:00:01Z", "yesterday"],
     ...     "ElapsedTime": [0.25, 1.5, 0.3],
@@ -1359,8 +1844,13 @@ def read_events(
     """
     if errors not in ("raise", "skip"):
         raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
-    if not isinstance(timezone, str):
-        raise TypeError(f"timezone must be a string, got {type(timezone).__name__}")
+    if timezone is not None:
+        if not isinstance(timezone, str):
+            raise TypeError(f"timezone must be a string, got {type(timezone).__name__}")
+        try:
+            _pandas().Timestamp(0).tz_localize(timezone)
+        except Exception as exc:  # pytz and zoneinfo raise different types
+            raise ValueError(f"unknown time zone {timezone!r}") from exc
     if isinstance(source, Events):
         if not columns and not units:
             return source

@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from perfstats import _core
+from perfstats._optional import require
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -136,12 +137,7 @@ class ChangePoints(Sequence[ChangePoint]):
 
     def to_frame(self) -> pd.DataFrame:
         """One row per change point (needs pandas)."""
-        try:
-            import pandas as pd
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "to_frame() needs pandas: pip install 'perfstats[pandas]'"
-            ) from exc
+        pandas = require("pandas", "ChangePoints.to_frame")
         columns = [
             "index",
             "time",
@@ -152,7 +148,10 @@ class ChangePoints(Sequence[ChangePoint]):
             "slope_before",
             "slope_after",
         ]
-        return pd.DataFrame([c.to_dict() for c in self.changepoints], columns=columns)
+        frame: pd.DataFrame = pandas.DataFrame(
+            [c.to_dict() for c in self.changepoints], columns=columns
+        )
+        return frame
 
     def __repr__(self) -> str:
         model = self.options.get("model", "mean")
@@ -208,12 +207,7 @@ class ChangePoints(Sequence[ChangePoint]):
         -------
         matplotlib Axes
         """
-        try:
-            import matplotlib.pyplot as plt
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "plot() needs matplotlib: pip install 'perfstats[plot]'"
-            ) from exc
+        plt = require("matplotlib.pyplot", "ChangePoints.plot")
         if ax is None:
             _, ax = plt.subplots()
         x: npt.NDArray[Any] = (

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import numpy as np
 import numpy.typing as npt
 
-from perfstats.quantile_sketch import QuantileSketch
+from perfstats.stats.quantile_sketch import QuantileSketch
 
 if TYPE_CHECKING:
     import ddsketch

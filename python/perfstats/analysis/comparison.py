@@ -13,13 +13,13 @@ import numpy as np
 import numpy.typing as npt
 
 from perfstats._json import json_scalar
-from perfstats.hypothesis_tests import (
+from perfstats.analysis.summary import events_frame
+from perfstats.stats.hypothesis_tests import (
     SRMResult,
     required_sample_size,
     srm_test,
     welch_t_test,
 )
-from perfstats.summary import events_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -211,7 +211,7 @@ def compare(
 
     Parameters
     ----------
-    events : perfstats.io.Events or pandas.DataFrame
+    events : perfstats.io.events.Events or pandas.DataFrame
         Events with a ``by`` column and any of latency_ms, success/error, tokens, cost.
     by : str, default "variant"
         Column naming the arm of each request.

@@ -16,7 +16,7 @@ results. Shared rules:
 Example
 -------
 >>> import numpy as np
->>> from perfstats.anomaly import RobustZScore
+>>> from perfstats.stats.detectors import RobustZScore
 >>> latency_ms = np.array([20.0, 21, 19, 20, 22, 20, 21, 19, 95, 20, 21])
 >>> result = RobustZScore(5).detect(latency_ms)
 >>> result.events()

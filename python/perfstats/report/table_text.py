@@ -1,0 +1,41 @@
+"""Tables and metadata as display text, shared by the HTML, Markdown and CSV renderers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+
+from perfstats._display import format_cell as _fmt
+from perfstats._display import format_ms as _ms
+from perfstats._display import format_pct as _pct
+from perfstats.report.context import index_labels as _index_labels
+
+__all__ = ["meta_line", "table_rows"]
+
+
+def meta_line(meta: dict[str, Any], generated: dt.datetime) -> str:
+    start, end = meta["start"], meta["end"]
+    parts = [
+        f"{meta['requests']:,} requests from {meta['source']}",
+        f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC",
+        f"by {meta['by']}",
+        f"SLA {_ms(meta['sla_target_ms'])} for {_pct(meta['sla_objective'])}",
+    ]
+    if meta.get("budget_usd") is not None:
+        parts.append(f"budget ${meta['budget_usd']:,.2f}/{meta['budget_period']}")
+    parts.append(f"generated {generated:%Y-%m-%d %H:%M} UTC")
+    return "; ".join(parts)
+
+
+def table_rows(t: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    index_name = " / ".join(str(n) for n in t.index.names if n) or ""
+    header = [index_name, *[str(c) for c in t.columns]]
+    rows = []
+    by_row = list(t.columns) == ["value"]  # a key-value table: format by row name
+    for label, (_, r) in zip(_index_labels(t), t.iterrows(), strict=True):
+        rows.append(
+            [label, *[_fmt(label if by_row else str(c), v) for c, v in r.items()]]
+        )
+    return header, rows
