@@ -272,6 +272,7 @@ class _RowGroup:
     rest: Any = None  # pyarrow Table of the other columns summarize uses, or None
     buffer: Any = None  # the codes' array to hand back for reuse, or None
     later: Exception | None = None  # raised once these rows are added
+    time_range: tuple[int, int] | None = None  # first and last timestamp (ns)
 
 
 @dataclass
@@ -288,6 +289,7 @@ class _Streamed:
     names: list[str]
     latency: tuple[list[_core.QuantileSketch], npt.NDArray[np.float64]]
     frame: pd.DataFrame  # the other columns summarize computes from, whole
+    time_range: tuple[int, int] | None = None  # first and last timestamp read (ns)
 
 
 def _bad_ms(values: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_] | None:
@@ -536,6 +538,7 @@ def _stream_parquet_checked(
             return _RowGroup(n, nat=int(np.flatnonzero(nulls)[0]))
         raw = stamps.cast(pa.int64()).to_numpy()  # no copy
         low, high = (int(v) for v in pc.min_max(raw).values()) if n else (0, 0)
+        low_ts, high_ts = low, high
         factor = _ARROW_UNIT_NS[ts_unit]
         if factor != 1 and not -limit[ts_unit] <= low <= high <= limit[ts_unit]:
             error = _ns_range_error(path, raw, ts_unit, first)
@@ -600,6 +603,7 @@ def _stream_parquet_checked(
             rest=table.select(rest) if rest else None,
             buffer=out,
             later=later,
+            time_range=(low_ts * factor, high_ts * factor) if n else None,
         )
 
     ids: dict[Any, int] = {}  # key value -> key number, in order of first appearance
@@ -609,6 +613,7 @@ def _stream_parquet_checked(
     )
     all_codes = np.empty(meta.num_rows, dtype=np.int64) if rest else None
     kept: list[Any] = []
+    seen: list[tuple[int, int]] = []  # each batch's first and last timestamp
 
     def consume(b: int, group: _RowGroup) -> None:
         """Batch b into the builder and the counts; called in row order."""
@@ -664,6 +669,8 @@ def _stream_parquet_checked(
             kept.append(group.rest)
         if group.buffer is not None:
             free.put(group.buffer)
+        if group.time_range is not None:
+            seen.append(group.time_range)
         if group.later is not None:
             raise group.later
 
@@ -747,6 +754,9 @@ def _stream_parquet_checked(
         names=out_names,
         latency=(sketches, hist),
         frame=frame,
+        time_range=(
+            (min(a for a, _ in seen), max(b for _, b in seen)) if seen else None
+        ),
     )
 
 
@@ -1324,6 +1334,9 @@ def summarize(
         ends = (
             (int(ts_ns.min()), int(ts_ns.max()))
             if ts_ns is not None
+            # the timestamps read, not the footer's statistics (which may be edited)
+            else streamed.time_range
+            if streamed is not None
             else _parquet_time_range(source_path)
         )
         if ends is not None:
