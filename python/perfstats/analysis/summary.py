@@ -195,7 +195,7 @@ def _read_parquet_columns(path: str | os.PathLike[str], by: list[str]) -> pd.Dat
         table = table.combine_chunks()
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
-    except (OSError, pa.ArrowException) as e:
+    except (OSError, pa.ArrowException, UnicodeDecodeError) as e:
         raise ValueError(f"{name}: not a readable Parquet file ({e})") from e
     if "timestamp" in table.column_names and pa.types.is_timestamp(
         table.schema.field("timestamp").type
@@ -347,7 +347,7 @@ def _open_parquet(path: str | os.PathLike[str], metadata: Any = None) -> Any:
         return pq.ParquetFile(path, memory_map=False, metadata=metadata)
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
-    except (pa.ArrowException, OSError) as e:
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as e:
         raise ValueError(f"{os.fspath(path)}: not a readable Parquet file ({e})") from e
 
 
@@ -503,7 +503,11 @@ def _stream_parquet_checked(
             table = local.file.read_row_groups(
                 batch, columns=columns, use_threads=False
             )
-        except (OSError, pa.ArrowException) as e:  # a damaged or shrunk file
+        except (
+            OSError,
+            pa.ArrowException,
+            UnicodeDecodeError,
+        ) as e:  # a damaged or shrunk file
             if len(batch) == 1:
                 raise ValueError(f"{where(batch)}: {e}") from e
             # the errors come in row order: the row groups before the damaged one are
@@ -512,7 +516,7 @@ def _stream_parquet_checked(
             for r in batch:
                 try:
                     local.file.read_row_group(r, columns=columns, use_threads=False)
-                except (OSError, pa.ArrowException) as e_r:
+                except (OSError, pa.ArrowException, UnicodeDecodeError) as e_r:
                     later = ValueError(f"{where([r])}: {e_r}")
                     break
                 good.append(r)

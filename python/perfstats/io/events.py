@@ -365,7 +365,7 @@ def _read_parquet(path: Path, wanted: Sequence[str] | None = None) -> _Raw:
         table = pq.read_table(path, columns=wanted, memory_map=False)
         # e.g. a dictionary index past its dictionary (a damaged file)
         frame = _arrow_to_pandas(table)
-    except (pa.ArrowException, OSError) as exc:
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:  # a damaged name
         raise ValueError(f"{path}: not a readable Parquet file ({exc})") from exc
     return _Raw(frame, str(path))
 
