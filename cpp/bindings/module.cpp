@@ -16,5 +16,4 @@ PYBIND11_MODULE(_core, m) {
   perfstats::python::register_anomaly(m);
   perfstats::python::register_changepoints(m);
   perfstats::python::register_time_windows(m);
-  perfstats::python::register_parquet(m);
 }

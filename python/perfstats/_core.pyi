@@ -5,7 +5,6 @@ import numpy as _np
 import numpy as np
 import numpy.typing as npt
 from numpy.typing import NDArray as _NDArray
-from typing_extensions import Buffer
 
 __version__: str
 
@@ -111,33 +110,6 @@ def window_codes(
     first_row: int = 0,
     out: npt.NDArray[np.integer[Any]] | None = None,
 ) -> tuple[npt.NDArray[np.integer[Any]], npt.NDArray[np.int64]]: ...
-
-# ---- Parquet column decoder ----------------------------------------------------------------
-class ParquetUnsupported(NotImplementedError): ...
-
-def parquet_codec_available(codec: int) -> bool: ...
-def parquet_read_int64(
-    chunk: Buffer,
-    codec: int,
-    num_values: int,
-    max_definition_level: int,
-    out: npt.NDArray[np.int64],
-) -> int: ...
-def parquet_read_double(
-    chunk: Buffer,
-    physical_type: int,
-    codec: int,
-    num_values: int,
-    max_definition_level: int,
-    out: npt.NDArray[np.float64],
-) -> None: ...
-def parquet_read_dictionary(
-    chunk: Buffer,
-    codec: int,
-    num_values: int,
-    max_definition_level: int,
-    out: npt.NDArray[np.int32],
-) -> list[bytes]: ...
 
 # ---- moments and hypothesis tests (stats-tests) ----
 

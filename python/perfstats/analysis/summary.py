@@ -167,23 +167,84 @@ def _check_parquet_path(path: str | os.PathLike[str]) -> None:
 def _read_parquet_columns(path: str | os.PathLike[str], by: list[str]) -> pd.DataFrame:
     """The columns of the Parquet file at `path` that summarize uses, read straight by
     pyarrow (no identifier or unused text columns decoded, row groups decoded in
-    parallel, no block consolidation copy)."""
+    parallel, no block consolidation copy, no memory map). A damaged file, or a timestamp
+    that nanoseconds cannot hold, raises ValueError naming the file."""
+    import pyarrow as pa
     import pyarrow.dataset as ds
-    import pyarrow.parquet as pq
 
-    names = pq.read_schema(path).names
-    wanted = [c for c in names if c not in _UNUSED or c in by]
-    # One fragment per row group: Arrow's scanner then decodes row groups on all its
-    # threads (read_table decodes a column's row groups one after another), and to_table
-    # keeps them in file order.
-    whole = ds.dataset(path, format="parquet")
-    parts = [rg for f in whole.get_fragments() for rg in f.split_by_row_group()]
-    split = ds.FileSystemDataset(parts, whole.schema, whole.format, whole.filesystem)
-    # One contiguous buffer per column from Arrow's memory pool, which it reuses across
-    # reads; to_pandas then wraps them without copying (read-only NumPy arrays).
-    table = split.to_table(columns=wanted).combine_chunks()
-    frame: pd.DataFrame = table.to_pandas(split_blocks=True, self_destruct=True)
+    name = os.fspath(path)
+    try:
+        pf = _open_parquet(path)
+        names = pf.schema_arrow.names
+        wanted = [c for c in names if c not in _UNUSED or c in by]
+        meta = pf.metadata
+        if meta.num_rows < _BATCH_ROWS * meta.num_row_groups:
+            # small row groups: one fragment each would cost more than it decodes
+            table = pf.read(columns=wanted)
+        else:
+            # One fragment per row group: Arrow's scanner then decodes row groups on all
+            # its threads (read_table decodes a column's row groups one after another),
+            # and to_table keeps them in file order.
+            whole = ds.dataset(path, format="parquet")
+            parts = [rg for f in whole.get_fragments() for rg in f.split_by_row_group()]
+            table = ds.FileSystemDataset(
+                parts, whole.schema, whole.format, whole.filesystem
+            ).to_table(columns=wanted)
+        # One contiguous buffer per column from Arrow's memory pool, which it reuses
+        # across reads; to_pandas then wraps them without copying (read-only arrays).
+        table = table.combine_chunks()
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except (OSError, pa.ArrowException, UnicodeDecodeError) as e:
+        raise ValueError(f"{name}: not a readable Parquet file ({e})") from e
+    if "timestamp" in table.column_names and pa.types.is_timestamp(
+        table.schema.field("timestamp").type
+    ):
+        stamps = _one_array(table.column("timestamp"))
+        raw = stamps.cast(pa.int64()).to_numpy(zero_copy_only=False)
+        if stamps.null_count == 0:
+            error = _ns_range_error(path, raw, stamps.type.unit, 0)
+        else:
+            known = stamps.is_valid().to_numpy(zero_copy_only=False)
+            error = _ns_range_error(path, np.where(known, raw, 0), stamps.type.unit, 0)
+        if error is not None:
+            raise error
+    try:
+        frame: pd.DataFrame = table.to_pandas(split_blocks=True, self_destruct=True)
+    except pa.ArrowException as e:
+        raise _dictionary_error(path) or ValueError(f"{name}: {e}") from e
     return frame
+
+
+def _dictionary_error(path: str | os.PathLike[str]) -> ValueError | None:
+    """The error naming the first row group and column of the file at `path` with a
+    dictionary index outside its dictionary, or None when there is none."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        pf = _open_parquet(path)
+    except (OSError, ValueError):
+        return None
+    names = [f.name for f in pf.schema_arrow if pa.types.is_dictionary(f.type)]
+    for r in range(pf.metadata.num_row_groups):
+        try:
+            table = pf.read_row_group(r, columns=names)
+        except (OSError, pa.ArrowException):
+            return None
+        for c in names:
+            for chunk in table.column(c).chunks:
+                if len(chunk) == chunk.null_count:
+                    continue
+                low, high = (v.as_py() for v in pc.min_max(chunk.indices).values())
+                size = len(chunk.dictionary)
+                if low < 0 or high >= size:
+                    return ValueError(
+                        f"{os.fspath(path)}: row group {r}: column {c!r} has dictionary "
+                        f"index {high if high >= size else low} outside its dictionary "
+                        f"of {size} values (a damaged file)"
+                    )
+    return None
 
 
 # Known columns summarize computes from (besides timestamp, latency and the keys).
@@ -209,7 +270,9 @@ class _RowGroup:
     dictionary: list[Any] = field(default_factory=list)  # key values, in index order
     counts: npt.NDArray[np.int64] | None = None  # rows per code
     rest: Any = None  # pyarrow Table of the other columns summarize uses, or None
-    buffers: Any = None  # (latency, codes) arrays to hand back for reuse, or None
+    buffer: Any = None  # the codes' array to hand back for reuse, or None
+    later: Exception | None = None  # raised once these rows are added
+    time_range: tuple[int, int] | None = None  # first and last timestamp (ns)
 
 
 @dataclass
@@ -226,6 +289,7 @@ class _Streamed:
     names: list[str]
     latency: tuple[list[_core.QuantileSketch], npt.NDArray[np.float64]]
     frame: pd.DataFrame  # the other columns summarize computes from, whole
+    time_range: tuple[int, int] | None = None  # first and last timestamp read (ns)
 
 
 def _bad_ms(values: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_] | None:
@@ -251,11 +315,59 @@ def _float_values(array: Any) -> npt.NDArray[np.float64]:
     import pyarrow.compute as pc
 
     if array.type != pa.float64():
-        array = array.cast(pa.float64())
+        array = array.cast(
+            pa.float64(), safe=False
+        )  # int64 beyond 2^53 rounds, as in NumPy
     if array.null_count:
         array = pc.fill_null(array, np.nan)
     out: npt.NDArray[np.float64] = array.to_numpy(zero_copy_only=False)
     return out
+
+
+class _NotStreamed(Exception):
+    """The file is readable but its data break an assumption of the streamed path (its
+    footer statistics do not bound its timestamps): summarize reads it whole instead."""
+
+
+# Row groups smaller than this are read several at a time: per read, pyarrow and the
+# window pass cost tens of microseconds, which 20,000 one-row row groups multiply.
+_BATCH_ROWS = 1 << 16
+_ARROW_UNIT_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+
+
+def _open_parquet(path: str | os.PathLike[str], metadata: Any = None) -> Any:
+    """pyarrow's ParquetFile of `path`, read with positioned reads (no memory map: a map of
+    a file that shrinks while it is read kills the process with SIGBUS); a file that is no
+    Parquet raises ValueError naming it. `metadata` from an earlier open saves parsing the
+    footer again (tens of milliseconds per 1,000 row groups)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(path, memory_map=False, metadata=metadata)
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"{os.fspath(path)}: not a readable Parquet file ({e})") from e
+
+
+def _ns_range_error(
+    path: str | os.PathLike[str], raw: npt.NDArray[np.int64], unit: str, first_row: int
+) -> ValueError | None:
+    """The error for the first timestamp of `raw` (in `unit`) that nanoseconds since the
+    epoch cannot hold, or None when they all fit."""
+    factor = _ARROW_UNIT_NS[unit]
+    if factor == 1 or len(raw) == 0:
+        return None
+    limit = np.iinfo(np.int64).max // factor
+    if -limit <= raw.min() and raw.max() <= limit:
+        return None
+    row = int(np.argmax((raw < -limit) | (raw > limit)))
+    value = raw[row : row + 1].view(f"datetime64[{unit}]")[0]
+    return ValueError(
+        f"{os.fspath(path)}: timestamp at row {first_row + row} ({value}) is outside the "
+        "range of nanosecond timestamps (1677-09-21 to 2262-04-11)"
+    )
 
 
 def _stream_parquet(
@@ -266,11 +378,25 @@ def _stream_parquet(
     relative_accuracy: float,
 ) -> _Streamed | None:
     """Window codes, rows per group and latency sketches of the Parquet file at `path`,
-    one row group at a time: pyarrow decodes the next row groups on another thread while
-    the C++ passes (GIL released) take the current one, and only per-group state stays
-    in memory. None when the file does not have the shape this handles (windows, at
-    most one dictionary-encoded key, integer timestamps with row-group statistics, a
-    numeric latency column); summarize then reads the file whole."""
+    one row group (or a batch of small ones) at a time on two threads, each decoding its
+    row group with pyarrow and then adding it to the sketches in row order; only per-group
+    state stays in memory. None when the file does not have the shape this handles
+    (windows, at most one dictionary-encoded key, integer timestamps with row-group
+    statistics that bound them, a numeric latency column); summarize then reads the file
+    whole."""
+    try:
+        return _stream_parquet_checked(path, by, every, edges, relative_accuracy)
+    except _NotStreamed:
+        return None
+
+
+def _stream_parquet_checked(
+    path: str | os.PathLike[str],
+    by: list[str],
+    every: str | None,
+    edges: list[float],
+    relative_accuracy: float,
+) -> _Streamed | None:
     import concurrent.futures
     import json as json_
     import queue
@@ -278,11 +404,10 @@ def _stream_parquet(
 
     import pandas as pd
     import pyarrow as pa
-    import pyarrow.parquet as pq
+    import pyarrow.compute as pc
 
-    from perfstats.io._parquet_columns import ParquetColumns as _ParquetColumns
-
-    pf = pq.ParquetFile(path, memory_map=True)  # no copy from the page cache
+    name = os.fspath(path)
+    pf = _open_parquet(path)
     schema = pf.schema_arrow
     meta = pf.metadata
     names = list(schema.names)
@@ -301,7 +426,9 @@ def _stream_parquet(
         or (keys and not pa.types.is_dictionary(schema.field(keys[0]).type))
     ):
         return None
-    # The window grid from the row groups' statistics of the timestamp column.
+    # The window grid from the row groups' statistics of the timestamp column. They are
+    # only a hint: each row group's timestamps are checked against them, and a file whose
+    # statistics do not bound its data is read whole.
     paths = [meta.schema.column(i).path for i in range(meta.num_columns)]
     if "timestamp" not in paths:
         return None
@@ -320,11 +447,16 @@ def _stream_parquet(
             return None
         lo = stats.min_raw * unit if lo is None else min(lo, stats.min_raw * unit)
         hi = stats.max_raw * unit if hi is None else max(hi, stats.max_raw * unit)
-    if lo is None or hi is None:
-        return None
+    ns = np.iinfo(np.int64)
+    if lo is None or hi is None or lo <= ns.min or hi > ns.max:
+        return None  # the whole read names the timestamp out of range
     step = _window(every).value
     origin = lo // step * step
     n_windows = (hi - origin) // step + 1
+    if n_windows > max(4096, 2 * meta.num_rows):
+        return (
+            None  # mostly empty windows: the whole read's cost is bounded by the rows
+        )
 
     core = ["timestamp", "latency_ms", *keys]
     wanted = [c for c in names if c not in _UNUSED or c in by]
@@ -334,88 +466,127 @@ def _stream_parquet(
     if any(c.endswith("_ms") for c in rest):
         rest.append("latency_ms")  # the phases' tail shares need every latency
     columns = [c for c in wanted if c in core or c in rest]
-    ts_type = schema.field("timestamp").type
+    ts_unit = schema.field("timestamp").type.unit
 
     rows = [meta.row_group(r).num_rows for r in range(meta.num_row_groups)]
-    most = max(rows)
-    # Latencies and codes are handed back for reuse once added: fresh arrays for every
-    # row group cost more in page faults than the decoding itself.
-    free: queue.SimpleQueue[tuple[Any, Any]] = queue.SimpleQueue()
-    # each pool thread's own pyarrow reader and scratch arrays
-    local = threading.local()
-    columns_of = _ParquetColumns(path, meta)
+    # Consecutive row groups read together until they hold _BATCH_ROWS rows.
+    batches: list[list[int]] = []
+    held = _BATCH_ROWS
+    for r, n_r in enumerate(rows):
+        if held >= _BATCH_ROWS:
+            batches.append([])
+            held = 0
+        batches[-1].append(r)
+        held += n_r
+    starts = np.concatenate([[0], np.cumsum(rows)]).tolist()  # first row of each group
+    most = max(starts[b[-1] + 1] - starts[b[0]] for b in batches)
+    free: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    local = threading.local()  # each pool thread's own reader and scratch array
+    limit = {u: np.iinfo(np.int64).max // f for u, f in _ARROW_UNIT_NS.items()}
 
-    def prepare(r: int) -> _RowGroup:
-        """Row group r decoded, checked and given window codes keyed by its own
-        dictionary's indices (on a pool thread; the C++ passes release the GIL). The C++
-        page decoder reads the columns it can; pyarrow reads the row group otherwise."""
-        n = rows[r]
-        if not hasattr(local, "ts"):
-            local.ts = np.empty(most, np.int64)
-            local.keys = np.empty(most, np.int32)
-            local.file = None
-        buffers: tuple[Any, Any] | None
+    def where(batch: list[int]) -> str:
+        if len(batch) == 1:
+            return f"{name}: row group {batch[0]}"
+        return f"{name}: row groups {batch[0]}-{batch[-1]}"
+
+    def prepare(b: int) -> _RowGroup:
+        """Batch b decoded, checked and given window codes keyed by its own dictionary's
+        indices (on a pool thread; pyarrow and the window pass release the GIL)."""
+        batch = batches[b]
+        first = starts[batch[0]]
+        n = starts[batch[-1] + 1] - first
+        # a ParquetFile is not safe to read from two threads at once: one per thread
+        if getattr(local, "file", None) is None:
+            local.file = _open_parquet(path, meta)
+        later: ValueError | None = None  # a damaged row group after the good ones
         try:
-            buffers = free.get_nowait()
-        except queue.Empty:
-            buffers = (np.empty(most, np.float64), np.empty(most, np.int32))
-        ts = local.ts[:n]
-        lat = buffers[0][:n]
-        key_idx: npt.NDArray[np.integer[Any]] | None = local.keys[:n] if keys else None
-        dictionary: list[Any] | None = []
-        first_null = columns_of.int64(r, "timestamp", ts)
-        fast = first_null is not None
-        if fast and first_null == n and unit != 1 and n:
-            limit = np.iinfo(np.int64).max // unit
-            fast = bool(-limit <= ts.min() and ts.max() <= limit)
-            if fast:
-                np.multiply(ts, unit, out=ts)
-        if fast and keys and first_null == n:
-            dictionary = columns_of.strings(r, keys[0], local.keys[:n])
-            fast = dictionary is not None
-        if fast and first_null == n:
-            fast = columns_of.float64(r, "latency_ms", lat)
-        table = None
-        if not fast or rest:
-            # a ParquetFile is not safe to read from two threads at once: one per thread
-            if local.file is None:
-                local.file = pq.ParquetFile(path, memory_map=True)
+            table = local.file.read_row_groups(
+                batch, columns=columns, use_threads=False
+            )
+        except (
+            OSError,
+            pa.ArrowException,
+            UnicodeDecodeError,
+        ) as e:  # a damaged or shrunk file
+            if len(batch) == 1:
+                raise ValueError(f"{where(batch)}: {e}") from e
+            # the errors come in row order: the row groups before the damaged one are
+            # added (and their own errors raised) first
+            good: list[int] = []
+            for r in batch:
+                try:
+                    local.file.read_row_group(r, columns=columns, use_threads=False)
+                except (OSError, pa.ArrowException, UnicodeDecodeError) as e_r:
+                    later = ValueError(f"{where([r])}: {e_r}")
+                    break
+                good.append(r)
+            if later is None:
+                raise ValueError(f"{where(batch)}: {e}") from e
+            if not good:
+                raise later from e
+            batch = good
+            n = starts[batch[-1] + 1] - first
             try:
-                table = local.file.read_row_group(
-                    r, columns=columns if not fast else rest, use_threads=False
+                table = local.file.read_row_groups(
+                    batch, columns=columns, use_threads=False
                 )
-            except (OSError, pa.ArrowException) as e:  # a damaged file
-                raise ValueError(f"{os.fspath(path)}: row group {r}: {e}") from e
-        if not fast:
-            assert table is not None
-            free.put(buffers)
-            buffers = None
-            stamps = _one_array(table.column("timestamp"))
-            first_null = n
-            if stamps.null_count:
-                nulls = stamps.is_null().to_numpy(zero_copy_only=False)
-                first_null = int(np.flatnonzero(nulls)[0])
-            else:
-                if ts_type.unit != "ns":
-                    stamps = stamps.cast(pa.timestamp("ns", tz=ts_type.tz))
-                ts = stamps.to_numpy(zero_copy_only=False).view(np.int64)
-                if keys:
-                    arr = _one_array(table.column(keys[0]))
-                    dictionary = arr.dictionary.to_pylist()
-                    key_idx = (
-                        arr.indices.fill_null(-1) if arr.null_count else arr.indices
-                    ).to_numpy()
-                lat = _float_values(_one_array(table.column("latency_ms")))
-        if first_null is not None and first_null < n:
-            if buffers is not None:
-                free.put(buffers)
-            return _RowGroup(n, nat=first_null)
-        assert dictionary is not None
+            except (OSError, pa.ArrowException) as e_good:
+                raise ValueError(f"{where(batch)}: {e_good}") from e_good
+        if table.num_rows != n:
+            raise ValueError(
+                f"{where(batch)}: {table.num_rows} rows where the footer says {n}"
+            )
+        stamps = _one_array(table.column("timestamp"))
+        if stamps.null_count:
+            nulls = stamps.is_null().to_numpy(zero_copy_only=False)
+            return _RowGroup(n, nat=int(np.flatnonzero(nulls)[0]))
+        raw = stamps.cast(pa.int64()).to_numpy()  # no copy
+        low, high = (int(v) for v in pc.min_max(raw).values()) if n else (0, 0)
+        low_ts, high_ts = low, high
+        factor = _ARROW_UNIT_NS[ts_unit]
+        if factor != 1 and not -limit[ts_unit] <= low <= high <= limit[ts_unit]:
+            error = _ns_range_error(path, raw, ts_unit, first)
+            assert error is not None
+            raise error
+        if n and (low * factor < lo or high * factor > hi):
+            raise _NotStreamed  # the statistics do not bound the data
+        ts = raw
+        if factor != 1:
+            if getattr(local, "ts", None) is None or len(local.ts) < n:
+                local.ts = np.empty(n, np.int64)
+            ts = np.multiply(raw, factor, out=local.ts[:n])
+        dictionary: list[Any] = []
+        key_idx = None
+        if keys:
+            column = table.column(keys[0])
+            if column.num_chunks > 1:
+                column = column.unify_dictionaries()
+            arr = _one_array(column)
+            dictionary = arr.dictionary.to_pylist()
+            indices = arr.indices
+            if len(indices) > indices.null_count:
+                low, high = (v.as_py() for v in pc.min_max(indices).values())
+                if low < 0 or high >= len(dictionary):
+                    raise ValueError(
+                        f"{where(batch)}: column {keys[0]!r} has dictionary index "
+                        f"{high if high >= len(dictionary) else low} outside its "
+                        f"dictionary of {len(dictionary)} values (a damaged file)"
+                    )
+            if indices.null_count or not pa.types.is_signed_integer(indices.type):
+                # nulls: the index after the dictionary (unsigned indices, as polars
+                # writes them, cannot hold -1)
+                indices = pc.fill_null(indices.cast(pa.int64()), len(dictionary))
+            key_idx = indices.to_numpy()
+        lat = _float_values(_one_array(table.column("latency_ms")))
         n_raw = len(dictionary) + 1  # the last key number: a missing key
-        if key_idx is not None and n and key_idx.min() < 0:
-            key_idx = np.where(key_idx < 0, len(dictionary), key_idx)
-        bad = _bad_ms(lat)
-        narrow = n_raw * n_windows <= np.iinfo(np.int32).max
+        out = None
+        if n_raw * n_windows <= np.iinfo(np.int32).max:
+            # codes arrays are handed back for reuse once added: a fresh one for every
+            # row group costs page faults
+            try:
+                out = free.get_nowait()
+            except queue.Empty:
+                out = np.empty(most, np.int32)
         codes, chunk_counts = _core.window_codes(
             key_idx,
             n_raw,
@@ -423,18 +594,20 @@ def _stream_parquet(
             origin,
             step,
             n_windows,
-            threads=1,  # the other core decodes or fills
-            out=buffers[1][:n] if buffers is not None and narrow else None,
+            threads=1,
+            out=None if out is None else out[:n],
         )
         return _RowGroup(
             n,
             latency=lat,
-            bad=bad,
+            bad=_bad_ms(lat),
             codes=codes,
             dictionary=dictionary,
             counts=chunk_counts,
-            rest=table.select(rest) if rest and table is not None else None,
-            buffers=buffers,
+            rest=table.select(rest) if rest else None,
+            buffer=out,
+            later=later,
+            time_range=(low_ts * factor, high_ts * factor) if n else None,
         )
 
     ids: dict[Any, int] = {}  # key value -> key number, in order of first appearance
@@ -444,25 +617,32 @@ def _stream_parquet(
     )
     all_codes = np.empty(meta.num_rows, dtype=np.int64) if rest else None
     kept: list[Any] = []
-    starts = np.concatenate([[0], np.cumsum(rows)]).tolist()  # first row of each group
+    seen: list[tuple[int, int]] = []  # each batch's first and last timestamp
 
-    def consume(r: int, group: _RowGroup) -> None:
-        """Row group r into the builder and the counts; called in row group order."""
+    def consume(b: int, group: _RowGroup) -> None:
+        """Batch b into the builder and the counts; called in row order."""
         nonlocal counts
-        n, offset = group.n, starts[r]
+        n, offset = group.n, starts[batches[b][0]]
         if n == 0:
             return
         if group.nat is not None:
-            raise ValueError(f"timestamp at row {offset + group.nat} is missing (NaT)")
+            raise ValueError(
+                f"{name}: timestamp at row {offset + group.nat} is missing (NaT)"
+            )
         lat, codes, chunk_counts = group.latency, group.codes, group.counts
         assert lat is not None and codes is not None and chunk_counts is not None
         if group.bad is not None:
             row = int(np.argmax(group.bad))
             total = int(group.bad.sum())
             # the message counts them all: the later row groups' latencies are read
-            reader = pq.ParquetFile(path, memory_map=True)
-            for later in range(r + 1, meta.num_row_groups):
-                more = reader.read_row_group(later, columns=["latency_ms"])
+            later = list(range(batches[b][-1] + 1, meta.num_row_groups))
+            if later:
+                try:
+                    more = _open_parquet(path, meta).read_row_groups(
+                        later, columns=["latency_ms"]
+                    )
+                except (OSError, pa.ArrowException) as e:
+                    raise ValueError(f"{name}: {e}") from e
                 rest_bad = _bad_ms(_float_values(_one_array(more.column(0))))
                 total += 0 if rest_bad is None else int(rest_bad.sum())
             raise ValueError(
@@ -491,35 +671,38 @@ def _stream_parquet(
         if all_codes is not None:
             all_codes[offset : offset + n] = codes
             kept.append(group.rest)
-        if group.buffers is not None:
-            free.put(group.buffers)
+        if group.buffer is not None:
+            free.put(group.buffer)
+        if group.time_range is not None:
+            seen.append(group.time_range)
+        if group.later is not None:
+            raise group.later
 
-    # Two pool threads each decode a row group and then, when all earlier ones are in,
-    # add it to the builder (the sums depend on the order): while one adds, the other
-    # decodes, and no third thread competes for the two cores.
+    # Two pool threads each decode a batch and then, when all earlier ones are in, add it
+    # to the builder (the sums depend on the order): while one adds, the other decodes.
     turn = threading.Condition()
     next_turn = 0
     failed = False
 
-    def decode_and_consume(r: int) -> None:
+    def decode_and_consume(b: int) -> None:
         nonlocal next_turn, failed
-        if failed:  # an earlier row group's error ends the read
+        if failed:  # an earlier batch's error ends the read
             return
         group: _RowGroup | None = None
         error: Exception | None = None
         try:
-            group = prepare(r)
+            group = prepare(b)
         except Exception as e:  # raised in turn: the first error in row order wins
             error = e
         with turn:
-            turn.wait_for(lambda: next_turn == r or failed)
+            turn.wait_for(lambda: next_turn == b or failed)
             if failed:
                 return
         try:
             if error is not None:
                 raise error
             assert group is not None
-            consume(r, group)
+            consume(b, group)
         except BaseException:
             with turn:
                 failed = True
@@ -529,10 +712,8 @@ def _stream_parquet(
             next_turn += 1
             turn.notify_all()
 
-    with columns_of, concurrent.futures.ThreadPoolExecutor(2) as pool:
-        futures = [
-            pool.submit(decode_and_consume, r) for r in range(meta.num_row_groups)
-        ]
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(decode_and_consume, b) for b in range(len(batches))]
         for future in futures:
             future.result()  # the first error in row order, if any
 
@@ -577,6 +758,9 @@ def _stream_parquet(
         names=out_names,
         latency=(sketches, hist),
         frame=frame,
+        time_range=(
+            (min(a for a, _ in seen), max(b for _, b in seen)) if seen else None
+        ),
     )
 
 
@@ -1154,6 +1338,9 @@ def summarize(
         ends = (
             (int(ts_ns.min()), int(ts_ns.max()))
             if ts_ns is not None
+            # the timestamps read, not the footer's statistics (which may be edited)
+            else streamed.time_range
+            if streamed is not None
             else _parquet_time_range(source_path)
         )
         if ends is not None:

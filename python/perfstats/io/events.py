@@ -361,10 +361,13 @@ def _read_parquet(path: Path, wanted: Sequence[str] | None = None) -> _Raw:
         if wanted is not None:
             names = pq.read_schema(path).names
             wanted = [c for c in wanted if c in names]  # the rest is reported later
-        table = pq.read_table(path, columns=wanted)
-    except (pa.ArrowException, OSError) as exc:
+        # no memory map: a mapped file that shrinks while it is read is SIGBUS
+        table = pq.read_table(path, columns=wanted, memory_map=False)
+        # e.g. a dictionary index past its dictionary (a damaged file)
+        frame = _arrow_to_pandas(table)
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:  # a damaged name
         raise ValueError(f"{path}: not a readable Parquet file ({exc})") from exc
-    return _Raw(_arrow_to_pandas(table), str(path))
+    return _Raw(frame, str(path))
 
 
 def _read_arrow_ipc(path: Path) -> _Raw:
