@@ -87,7 +87,7 @@ fuzz: deps
 	done; exit $$failed
 
 pytest: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not slow"
 
 typecheck: install
 	$(PY) -m mypy

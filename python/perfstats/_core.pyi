@@ -5,6 +5,7 @@ import numpy as _np
 import numpy as np
 import numpy.typing as npt
 from numpy.typing import NDArray as _NDArray
+from typing_extensions import Buffer
 
 __version__: str
 
