@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
+from statsmodels.stats import proportion as sm_proportion
 from statsmodels.stats.multitest import multipletests
 
 from perfstats import compare
@@ -51,18 +52,23 @@ def test_each_metric_is_scipy_welch_and_holm_adjusted() -> None:
     c = compare(ev)
     a, b = ev[ev.variant == "treatment"], ev[ev.variant == "control"]
     ok_a, ok_b = a[a.success], b[b.success]
+    ka, kb = int((~a.success).sum()), int((~b.success).sum())
+    tok_a = a.input_tokens + a.output_tokens
+    tok_b = b.input_tokens + b.output_tokens
+
+    def score(value: float, alternative: str = "two-sided") -> float:
+        return float(
+            sm_proportion.test_proportions_2indep(
+                ka, len(a), kb, len(b), value=value, method="score",
+                compare="diff", correction=False, alternative=alternative,
+            ).pvalue
+        )  # fmt: skip
+
+    la, lb = np.log(ok_a.latency_ms), np.log(ok_b.latency_ms)
     raw = {
-        "latency": stats.ttest_ind(
-            np.log(ok_a.latency_ms), np.log(ok_b.latency_ms), equal_var=False
-        ).pvalue,
-        "error_rate": stats.ttest_ind(
-            (~a.success).astype(float), (~b.success).astype(float), equal_var=False
-        ).pvalue,
-        "tokens": stats.ttest_ind(
-            a.input_tokens + a.output_tokens,
-            b.input_tokens + b.output_tokens,
-            equal_var=False,
-        ).pvalue,
+        "latency": stats.ttest_ind(la, lb, equal_var=False).pvalue,
+        "error_rate": score(0.0),
+        "tokens": stats.ttest_ind(tok_a, tok_b, equal_var=False).pvalue,
         "cost_per_request": stats.ttest_ind(
             a.cost_usd, b.cost_usd, equal_var=False
         ).pvalue,
@@ -70,17 +76,35 @@ def test_each_metric_is_scipy_welch_and_holm_adjusted() -> None:
     t = c.table.set_index("metric")
     for metric, p in raw.items():
         assert t.loc[metric, "pvalue"] == pytest.approx(p, rel=1e-9)
+    # the ship family: superiority of the primary, non-inferiority of the guardrails
+    # (a relative margin m is the Welch test of a against (1 + m) b)
+    one_sided = {
+        "latency": stats.ttest_ind(la, lb, equal_var=False, alternative="less").pvalue,
+        "error_rate": score(0.005, "smaller"),
+        "tokens": stats.ttest_ind(
+            tok_a, 1.05 * tok_b, equal_var=False, alternative="less"
+        ).pvalue,
+        "cost_per_request": stats.ttest_ind(
+            a.cost_usd, 1.05 * b.cost_usd, equal_var=False, alternative="less"
+        ).pvalue,
+    }
+    names = list(one_sided)
     np.testing.assert_allclose(
-        t["pvalue_adjusted"], multipletests(t["pvalue"], method="holm")[1], rtol=1e-12
+        t.loc[names, "pvalue_adjusted"],
+        multipletests([one_sided[m] for m in names], method="holm")[1],
+        rtol=1e-7,
     )
     gm = np.exp(np.log(ok_a.latency_ms).mean() - np.log(ok_b.latency_ms).mean()) - 1
     assert t.loc["latency", "relative_lift"] == pytest.approx(gm, rel=1e-10)
     lo, hi = t.loc["latency", ["lift_low", "lift_high"]]
     assert lo < gm < hi
+    assert list(t["role"]) == ["primary"] + ["guardrail"] * 3 + ["reported"] * 3
 
 
 def test_faster_variant_ships_slower_rolls_back() -> None:
-    assert compare(ab_events(latency_factor=0.85)).verdicts == {"treatment": "ship"}
+    # 20k per arm: enough to show the error rate within its 0.5-point margin
+    faster = compare(ab_events(40_000, latency_factor=0.85))
+    assert faster.verdicts == {"treatment": "ship"}, faster.reasons
     c = compare(ab_events(latency_factor=1.15))
     assert c.verdicts == {"treatment": "roll back"}
     assert "latency" in c.reasons["treatment"]
@@ -90,15 +114,16 @@ def test_faster_variant_ships_slower_rolls_back() -> None:
     )
 
 
-def test_small_sample_keeps_running_and_large_aa_ships() -> None:
+def test_small_sample_keeps_running_and_large_aa_is_no_difference() -> None:
     small = compare(ab_events(n=300, seed=3))
     assert small.verdicts == {"treatment": "keep running"}
     assert not small.table["sample_size_met"].all()
-    # a 5% relative change of a 2% error rate needs ~300k requests per arm; at 30%
-    # every metric is powered with 30k per arm
+    # Old semantics shipped an A/A test once every metric was "powered"; now nothing
+    # moving is its own finding: every metric equivalent within its margin (TOST).
     aa = compare(ab_events(n=60_000, seed=4), minimum_detectable_effect=0.3)
-    assert aa.verdicts == {"treatment": "ship"}
-    assert set(aa.table["verdict"]) == {"no difference"}
+    assert aa.verdicts == {"treatment": "no difference"}
+    tested = aa.table[aa.table.role != "reported"]
+    assert set(tested["verdict"]) <= {"no difference", "non-inferior"}
 
 
 def test_required_sample_size_is_the_power_calculation() -> None:
@@ -106,20 +131,37 @@ def test_required_sample_size_is_the_power_calculation() -> None:
 
     ev = ab_events(seed=5)
     c = compare(ev, minimum_detectable_effect=0.05, power=0.8, alpha=0.05)
-    row = c.table.set_index("metric").loc["cost_per_request"]
+    t = c.table.set_index("metric")
+    row = t.loc["cost_per_request"]
     base = ev.loc[ev.variant == "control", "cost_usd"]
+    # guardrail: non-inferiority within 5 % when unchanged, one-sided at alpha / m
+    # (m = 4 hypotheses in the ship family), power 1 - 0.2 / 4 for each of the 4 tests
+    # a ship needs, so that P(ship) >= 80 % at the planned size.
     d = 0.05 * base.mean() / base.std(ddof=1)
     ratio = row["n_baseline"] / row["n"]
-    expected = TTestIndPower().solve_power(d, alpha=0.05, power=0.8, ratio=ratio)
+    expected = TTestIndPower().solve_power(
+        d, alpha=0.05 / 4, power=0.95, ratio=ratio, alternative="larger"
+    )
     assert row["required_n"] == int(np.ceil(expected))
+    lat = t.loc["latency"]
+    ok = ev[(ev.variant == "control") & ev.success]
+    d_lat = -np.log(0.95) / np.log(ok.latency_ms).std(ddof=1)
+    expected = TTestIndPower().solve_power(
+        d_lat, alpha=0.05 / 4, power=0.95, ratio=lat["n_baseline"] / lat["n"],
+        alternative="larger",
+    )  # fmt: skip
+    assert lat["required_n"] == max(int(np.ceil(expected)), 100)
 
 
 def test_sample_ratio_mismatch_overrides_everything() -> None:
     ev = ab_events(split=0.9, latency_factor=0.8, seed=7)
-    ok = compare(ev, planned_split={"control": 0.9, "treatment": 0.1})
+    # 2,000 treatment requests show error rate and cost within 2 points and 10 %,
+    # not within the default 0.5 points and 5 %
+    wide = {"error_rate": 0.02, "cost_per_request": 0.1}
+    ok = compare(ev, planned_split={"control": 0.9, "treatment": 0.1}, margins=wide)
     assert ok.srm is not None and not ok.srm.mismatch
     assert ok.verdicts["treatment"] == "ship"
-    bad = compare(ev, planned_split={"control": 0.5, "treatment": 0.5})
+    bad = compare(ev, planned_split={"control": 0.5, "treatment": 0.5}, margins=wide)
     assert bad.srm is not None and bad.srm.mismatch
     assert bad.verdicts["treatment"] == "roll back"
     assert "sample ratio mismatch" in bad.reasons["treatment"]
@@ -128,7 +170,10 @@ def test_sample_ratio_mismatch_overrides_everything() -> None:
 def test_missing_metrics_and_bad_input() -> None:
     ev = ab_events(2000)[["timestamp", "variant", "latency_ms"]]
     c = compare(ev)
-    assert list(c.table["metric"]) == ["latency"]
+    assert list(c.table["metric"]) == [
+        "latency",
+        *(f"latency_p{q}" for q in (50, 95, 99)),
+    ]
     assert {"error_rate", "tokens", "cost_per_request"} <= set(c.missing)
     with pytest.raises(ValueError, match="no 'arm' column"):
         compare(ev, by="arm")
@@ -152,8 +197,8 @@ def test_no_errors_in_either_arm_is_no_difference() -> None:
 def test_outputs() -> None:
     c = compare(ab_events(3000, latency_factor=0.9))
     d = json.loads(c.to_json())
-    assert d["baseline"] == "control" and len(d["metrics"]) == 4
+    assert d["baseline"] == "control" and len(d["metrics"]) == 7
     assert "SHIP" in repr(c) or "KEEP RUNNING" in repr(c) or "ROLL BACK" in repr(c)
     assert "<table" in c._repr_html_()
     ax = c.plot()
-    assert len(ax.get_yticklabels()) == 4
+    assert len(ax.get_yticklabels()) == 7

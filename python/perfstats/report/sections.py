@@ -22,6 +22,7 @@ from perfstats.analysis.findings import (
     tail_drivers,
 )
 from perfstats.analysis.summary import summarize
+from perfstats.io.failure import error_present
 from perfstats.report.charts import Chart
 from perfstats.report.context import ReportContext, Section, SectionFunction
 from perfstats.report.context import index_labels as _index_labels
@@ -222,7 +223,7 @@ def errors_section(ctx: ReportContext) -> Section | None:
     frame = ctx.frame
     if "error" in frame.columns and ctx.by in frame.columns:
         types = (
-            frame.loc[frame["error"].notna(), [ctx.by, "error"]]
+            frame.loc[error_present(frame["error"]), [ctx.by, "error"]]
             .astype(str)
             .value_counts()
             .unstack(fill_value=0)
