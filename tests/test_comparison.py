@@ -202,3 +202,95 @@ def test_outputs() -> None:
     assert "<table" in c._repr_html_()
     ax = c.plot()
     assert len(ax.get_yticklabels()) == 7
+
+
+def test_small_arms_have_real_intervals_and_no_verdict() -> None:
+    # 19 requests per arm, no errors: the old code gave "-100 % (CI -100 % to -100 %)"
+    ev = ab_events(38, error_b=0.0, seed=8)
+    ev["success"] = True
+    c = compare(ev)
+    row = c.table.set_index("metric").loc["error_rate"]
+    n_a, n_b = int(row["n"]), int(row["n_baseline"])
+    expected = sm_proportion.confint_proportions_2indep(
+        0, n_a, 0, n_b, compare="diff", method="newcomb"
+    )
+    assert (row["difference_low"], row["difference_high"]) == pytest.approx(expected)
+    assert row["difference_high"] - row["difference_low"] > 0.2
+    assert np.isnan(row["relative_lift"])  # no errors in the baseline: no ratio
+    assert c.verdicts == {"treatment": "keep running"}
+    assert "too few requests" in c.reasons["treatment"]
+
+
+def test_quantile_lift_is_order_statistics_with_binomial_ranks() -> None:
+    ev = ab_events(6000, latency_factor=0.9, seed=9)
+    c = compare(ev, confidence=0.9)
+    row = c.table.set_index("metric").loc["latency_p95"]
+    ok = ev[ev.success]
+    a = np.sort(ok.loc[ok.variant == "treatment", "latency_ms"].to_numpy())
+    b = np.sort(ok.loc[ok.variant == "control", "latency_ms"].to_numpy())
+    assert row["relative_lift"] == pytest.approx(
+        np.quantile(a, 0.95) / np.quantile(b, 0.95) - 1
+    )
+    g = 1 - np.sqrt(1 - 0.1 / 2)  # each arm's one-sided miss, combined conservatively
+
+    def bounds(x: np.ndarray) -> tuple[float, float]:
+        n = x.size
+        k = int(stats.binom.ppf(1 - g, n, 0.95)) + 1  # P(X_(k) >= Q) >= 1 - g
+        j = int(stats.binom.ppf(g, n, 0.95))  # P(X_(j) <= Q) >= 1 - g
+        if stats.binom.cdf(j, n, 0.95) <= g:
+            j += 1
+        return float(x[j - 1]), float(x[k - 1])
+
+    (la, ua), (lb, ub) = bounds(a), bounds(b)
+    assert row["lift_low"] == pytest.approx(la / ub - 1)
+    assert row["lift_high"] == pytest.approx(ua / lb - 1)
+    assert row["role"] == "reported"
+    # a quantile may be the primary metric
+    tail = compare(ev, primary=("latency_p95",), margins={"error_rate": 0.03})
+    t = tail.table.set_index("metric")
+    assert t.loc["latency_p95", "role"] == "primary"
+    assert t.loc["latency_p95", "verdict"] == "better"
+
+
+def test_sequential_intervals_are_wider_and_valid_at_every_look() -> None:
+    ev = ab_events(8000, latency_factor=0.9, seed=10)
+    fixed = compare(ev).table.set_index("metric")
+    seq = compare(ev, sequential=True).table.set_index("metric")
+    for m in ("latency", "tokens", "cost_per_request"):
+        assert seq.loc[m, "lift_low"] < fixed.loc[m, "lift_low"]
+        assert seq.loc[m, "lift_high"] > fixed.loc[m, "lift_high"]
+    assert (
+        seq.loc["error_rate", "difference_high"]
+        - seq.loc["error_rate", "difference_low"]
+        > fixed.loc["error_rate", "difference_high"]
+        - fixed.loc["error_rate", "difference_low"]
+    )
+    assert (
+        seq.loc["latency", "pvalue_adjusted"] > fixed.loc["latency", "pvalue_adjusted"]
+    )
+    with pytest.raises(ValueError, match="quantile metrics cannot"):
+        compare(ev, sequential=True, primary=("latency_p95",))
+
+
+def test_roles_and_margins_are_checked() -> None:
+    ev = ab_events(2000)
+    with pytest.raises(ValueError, match="both primary and guardrail"):
+        compare(ev, primary=("latency",), guardrails=("latency",))
+    with pytest.raises(ValueError, match="unknown metric 'speed'"):
+        compare(ev, primary=("speed",))
+    with pytest.raises(ValueError, match=r"margins\['tokens'\]"):
+        compare(ev, margins={"tokens": -0.1})
+    with pytest.raises(ValueError, match="margins: unknown metric"):
+        compare(ev, margins={"speed": 0.1})
+    c = compare(ev, primary=("cost_per_request",), guardrails=("latency",))
+    roles = c.table.set_index("metric")["role"].to_dict()
+    assert roles["cost_per_request"] == "primary" and roles["latency"] == "guardrail"
+    assert roles["tokens"] == "reported"
+
+
+def test_guardrail_beyond_its_margin_blocks_ship() -> None:
+    # latency 20 % better, but 3 points more errors: the old verdict shipped it
+    ev = ab_events(40_000, latency_factor=0.8, error_b=0.05, seed=11)
+    c = compare(ev)
+    assert c.verdicts == {"treatment": "roll back"}
+    assert "error_rate" in c.reasons["treatment"]
