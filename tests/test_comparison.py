@@ -294,3 +294,51 @@ def test_guardrail_beyond_its_margin_blocks_ship() -> None:
     c = compare(ev)
     assert c.verdicts == {"treatment": "roll back"}
     assert "error_rate" in c.reasons["treatment"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_newcombe_interval_matches_statsmodels(seed: int) -> None:
+    from perfstats.stats.intervals import newcombe_difference_interval
+
+    rng = np.random.default_rng(seed)
+    for _ in range(20):
+        na, nb = rng.integers(1, 500, 2)
+        ka, kb = rng.integers(0, na + 1), rng.integers(0, nb + 1)
+        expected = sm_proportion.confint_proportions_2indep(
+            ka, na, kb, nb, compare="diff", method="newcomb", alpha=0.1
+        )
+        got = newcombe_difference_interval(ka, na, kb, nb, confidence=0.9)
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_rate_ratio_interval_covers_and_never_collapses() -> None:
+    from perfstats.stats.intervals import rate_ratio_interval
+
+    rng = np.random.default_rng(12)
+    pa, pb, n = 0.03, 0.02, 400
+    hits = 0
+    reps = 1000
+    for _ in range(reps):
+        lo, hi = rate_ratio_interval(
+            rng.binomial(n, pa), n, rng.binomial(n, pb), n, confidence=0.9
+        )
+        hits += lo <= pa / pb <= hi
+    # 90 % nominal; tolerance 3 binomial standard errors of 1,000 runs
+    assert hits / reps >= 0.9 - 3 * np.sqrt(0.09 / reps)
+    lo, hi = rate_ratio_interval(0, 19, 2, 19)
+    assert lo == 0.0 and 0.5 < hi < np.inf
+    assert rate_ratio_interval(2, 19, 0, 19)[1] == np.inf
+
+
+def test_distribution_functions_match_scipy() -> None:
+    from perfstats._special import binom_cdf, binom_ppf, t_sf
+
+    rng = np.random.default_rng(13)
+    for _ in range(300):
+        t, df = rng.normal(0, 3), rng.uniform(1, 500)
+        assert t_sf(t, df) == pytest.approx(stats.t.sf(t, df), rel=1e-9, abs=1e-14)
+        n = int(rng.integers(1, 5000))
+        p, k = rng.uniform(0.001, 0.999), int(rng.integers(0, n + 1))
+        assert binom_cdf(k, n, p) == pytest.approx(stats.binom.cdf(k, n, p), abs=1e-11)
+        level = rng.uniform(1e-6, 1 - 1e-6)
+        assert binom_ppf(level, n, p) == stats.binom.ppf(level, n, p)
