@@ -140,13 +140,19 @@ def _cs_halfwidth(se: float, n_total: float, alpha: float, tuning: float) -> flo
 
 
 def _cs_pvalue(gap: float, se: float, n_total: float, tuning: float) -> float:
-    """Always-valid one-sided p-value: the smallest alpha whose confidence sequence
-    puts the estimate ``gap`` (> 0 is evidence) beyond the null value."""
+    """Always-valid one-sided p-value from the two-sided confidence sequence.
+
+    ``level`` is the smallest two-sided level whose sequence puts the estimate ``gap``
+    (> 0 is evidence) beyond the null value. The sequence is the boundary of a
+    symmetric normal mixture M = (M+ + M-) / 2 of the one-sided mixtures; on the side
+    of the evidence M- <= 1, so crossing 1 / level needs M+ >= 2 / level - 1, which
+    Ville's inequality bounds by level / (2 - level): the one-sided p-value.
+    """
     if not gap > 0 or not se > 0:
         return 1.0 if not gap > 0 else 0.0
     if _cs_halfwidth(se, n_total, 1.0 - 1e-12, tuning) >= gap:
         return 1.0
-    lo, hi = -700.0, math.log(1.0 - 1e-12)  # log alpha
+    lo, hi = -700.0, math.log(1.0 - 1e-12)  # log of the two-sided level
     if _cs_halfwidth(se, n_total, math.exp(lo), tuning) < gap:
         return 0.0
     for _ in range(60):
@@ -155,7 +161,8 @@ def _cs_pvalue(gap: float, se: float, n_total: float, tuning: float) -> float:
             hi = mid
         else:
             lo = mid
-    return math.exp(hi)
+    level = math.exp(hi)
+    return level / (2.0 - level)
 
 
 @dataclass
