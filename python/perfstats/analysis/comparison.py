@@ -591,9 +591,11 @@ def compare(
     - ``sequential=True`` (an experiment still running, looked at repeatedly): every
       mean/rate test and interval uses the asymptotic confidence sequence of
       Waudby-Smith et al. (2023) (as GrowthBook), valid at every look, so any number
-      of looks keeps the error rates below. ``sequential_tuning`` is the total sample
-      size at which the sequence is tightest (default :data:`SEQUENTIAL_TUNING`);
-      quantile metrics cannot take a role in this mode.
+      of looks keeps the error rates below (a one-sided test at level a uses the
+      two-sided sequence at 2a / (1 + a)). ``sequential_tuning`` is the total
+      sample size at which the sequence is tightest (default
+      :data:`SEQUENTIAL_TUNING`, 5,000); quantile metrics cannot take a role in this
+      mode. The rates hold asymptotically (Gaussian approximation of the sums).
 
     Verdicts and their error rates (``alpha`` is the family-wise error rate over all
     arms and metrics):
