@@ -57,7 +57,11 @@ from perfstats.stats.hypothesis_tests import (
     student_t_test,
     welch_t_test,
 )
-from perfstats.stats.intervals import wilson_interval
+from perfstats.stats.intervals import (
+    newcombe_difference_interval,
+    rate_ratio_interval,
+    wilson_interval,
+)
 from perfstats.stats.linear_model import LinearModel, Prediction
 from perfstats.stats.moments import Moments, lag1_autocorrelation
 from perfstats.stats.quantile_sketch import QuantileSketch
@@ -108,9 +112,11 @@ __all__ = [
     "mann_whitney_u",
     "metric_changepoints",
     "metric_series",
+    "newcombe_difference_interval",
     "one_sample_t_test",
     "paired_t_test",
     "power",
+    "rate_ratio_interval",
     "read_events",
     "read_hdrhistogram_log",
     "required_sample_size",

@@ -13,28 +13,64 @@ import numpy as np
 import numpy.typing as npt
 
 from perfstats._json import json_scalar
+from perfstats._special import binom_cdf, binom_ppf, norm_sf, t_sf
 from perfstats.analysis.summary import events_frame
+from perfstats.io.failure import failed as failed_requests
 from perfstats.stats.hypothesis_tests import (
     SRMResult,
     required_sample_size,
     srm_test,
     welch_t_test,
 )
+from perfstats.stats.intervals import newcombe_difference_interval, rate_ratio_interval
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
 
-__all__ = ["METRICS", "Comparison", "compare", "holm"]
+__all__ = [
+    "DEFAULT_MARGINS",
+    "METRICS",
+    "MIN_REQUESTS",
+    "SEQUENTIAL_TUNING",
+    "Comparison",
+    "compare",
+    "holm",
+]
 
-#: Metric name -> (how it is built from events, whether it is compared on the log scale).
-#: Every metric here is better when lower.
+#: Metric name -> how it is built from events. Every metric here is better when lower.
 METRICS: dict[str, str] = {
     "latency": "latency_ms per successful request, geometric means (log scale)",
-    "error_rate": "share of failed requests",
-    "tokens": "input_tokens + output_tokens per request",
-    "cost_per_request": "cost_usd per request",
+    "error_rate": "share of failed requests (perfstats.io.failure.FAILURE_DEFINITION)",
+    "tokens": "input_tokens + output_tokens per request, means",
+    "cost_per_request": "cost_usd per request, means",
+    "latency_p50": "median latency_ms of successful requests",
+    "latency_p95": "95th percentile latency_ms of successful requests",
+    "latency_p99": "99th percentile latency_ms of successful requests",
 }
+
+#: Non-inferiority / equivalence margin of each metric: relative (0.02 is 2 %) except
+#: ``error_rate``, an absolute difference of rates (0.005 is half a percentage point).
+DEFAULT_MARGINS: dict[str, float] = {
+    "latency": 0.02,
+    "error_rate": 0.005,
+    "tokens": 0.05,
+    "cost_per_request": 0.05,
+    "latency_p50": 0.05,
+    "latency_p95": 0.05,
+    "latency_p99": 0.05,
+}
+
+#: Requests each arm needs before :func:`compare` gives any verdict but "keep running".
+MIN_REQUESTS = 100
+
+#: Default of ``sequential_tuning``: the total sample size (both arms) at which the
+#: confidence sequence is tightest, as GrowthBook's ``sequentialTuningParameter``.
+SEQUENTIAL_TUNING = 5000
+
+_QUANTILES = {"latency_p50": 0.5, "latency_p95": 0.95, "latency_p99": 0.99}
+_DEFAULT_METRICS = tuple(METRICS)
+_DEFAULT_PRIMARY = ("latency",)
 
 
 def holm(pvalues: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -56,25 +92,22 @@ def holm(pvalues: npt.ArrayLike) -> npt.NDArray[np.float64]:
     return adjusted
 
 
-def _metric_values(frame: pd.DataFrame, metric: str) -> npt.NDArray[np.float64] | None:
+def _metric_values(
+    frame: pd.DataFrame, metric: str, bad: npt.NDArray[np.bool_] | None
+) -> npt.NDArray[np.float64] | None:
+    """One metric's per-request values; ``bad`` marks the failed requests."""
     cols = frame.columns
-    if metric == "latency":
+    if metric == "latency" or metric in _QUANTILES:
         if "latency_ms" not in cols:
             return None
         lat = frame["latency_ms"].to_numpy(dtype=np.float64, na_value=np.nan)
-        if "success" in cols:
-            lat = lat[frame["success"].fillna(False).to_numpy(dtype=bool)]
+        if bad is not None:
+            lat = lat[~bad]
         lat = lat[~np.isnan(lat)]
         positive: npt.NDArray[np.float64] = lat[lat > 0]
         return positive
     if metric == "error_rate":
-        if "success" in cols:
-            return (~frame["success"].fillna(False).to_numpy(dtype=bool)).astype(
-                np.float64
-            )
-        if "error" in cols:
-            return frame["error"].notna().to_numpy().astype(np.float64)
-        return None
+        return None if bad is None else bad.astype(np.float64)
     if metric == "tokens":
         parts = [c for c in ("input_tokens", "output_tokens") if c in cols]
         if not parts:
@@ -90,6 +123,322 @@ def _metric_values(frame: pd.DataFrame, metric: str) -> npt.NDArray[np.float64] 
     raise ValueError(f"unknown metric {metric!r}; choose from {sorted(METRICS)}")
 
 
+def _cs_halfwidth(se: float, n_total: float, alpha: float, tuning: float) -> float:
+    """Half-width of the asymptotic confidence sequence (Waudby-Smith et al. 2023,
+    as in GrowthBook's gbstats) of an estimate with standard error ``se`` after
+    ``n_total`` units, at level ``alpha`` (valid at every look)."""
+    la = -2.0 * math.log(alpha)
+    rho2 = (la + math.log(la + 1.0)) / tuning
+    s2 = se * se * n_total  # variance of one unit's contribution
+    nr = n_total * rho2
+    return math.sqrt(s2) * math.sqrt(
+        2.0
+        * (nr + 1.0)
+        / (n_total * n_total * rho2)
+        * math.log(math.sqrt(nr + 1.0) / alpha)
+    )
+
+
+def _cs_pvalue(gap: float, se: float, n_total: float, tuning: float) -> float:
+    """Always-valid one-sided p-value from the two-sided confidence sequence.
+
+    ``level`` is the smallest two-sided level whose sequence puts the estimate ``gap``
+    (> 0 is evidence) beyond the null value. The sequence is the boundary of a
+    symmetric normal mixture M = (M+ + M-) / 2 of the one-sided mixtures; on the side
+    of the evidence M- <= 1, so crossing 1 / level needs M+ >= 2 / level - 1, which
+    Ville's inequality bounds by level / (2 - level): the one-sided p-value.
+    """
+    if not gap > 0 or not se > 0:
+        return 1.0 if not gap > 0 else 0.0
+    if _cs_halfwidth(se, n_total, 1.0 - 1e-12, tuning) >= gap:
+        return 1.0
+    lo, hi = -700.0, math.log(1.0 - 1e-12)  # log of the two-sided level
+    if _cs_halfwidth(se, n_total, math.exp(lo), tuning) < gap:
+        return 0.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if _cs_halfwidth(se, n_total, math.exp(mid), tuning) < gap:
+            hi = mid
+        else:
+            lo = mid
+    level = math.exp(hi)
+    return level / (2.0 - level)
+
+
+@dataclass
+class _Effect:
+    """One metric of one arm against the baseline, on its test scale.
+
+    ``p_below(delta)``: one-sided p-value of H0 "effect >= delta" (small = evidence
+    the arm is below delta, i.e. better than the margin); ``p_above(delta)``: of H0
+    "effect <= delta". Deltas are relative (a fraction) except for error_rate
+    (an absolute difference of rates).
+    """
+
+    metric: str
+    n: int
+    n_b: int
+    mean: float
+    mean_b: float
+    lift: float
+    lift_ci: tuple[float, float]
+    pvalue: float  # two-sided, no difference
+    a: npt.NDArray[np.float64]
+    b: npt.NDArray[np.float64]
+    sequential: bool
+    tuning: float
+    diff_ci: tuple[float, float] = (math.nan, math.nan)
+    diff: float = math.nan
+
+    def _gap_se(self, delta: float) -> tuple[float, float, float]:
+        """(estimate - null value, its standard error, Welch df) for mean metrics."""
+        a, b = self.a, self.b
+        if self.metric == "latency":
+            la, lb = np.log(a), np.log(b)
+            va, vb = (
+                float(np.var(la, ddof=1)) / a.size,
+                float(np.var(lb, ddof=1)) / b.size,
+            )
+            gap = float(la.mean() - lb.mean()) - math.log1p(delta)
+        elif self.metric == "error_rate":
+            # Wald variance from smoothed rates, so a zero count has a variance
+            pa = (a.sum() + 1.0) / (a.size + 2.0)
+            pb = (b.sum() + 1.0) / (b.size + 2.0)
+            va, vb = pa * (1 - pa) / a.size, pb * (1 - pb) / b.size
+            gap = float(a.mean() - b.mean()) - delta
+        else:
+            c = 1.0 + delta
+            va = float(np.var(a, ddof=1)) / a.size
+            vb = c * c * float(np.var(b, ddof=1)) / b.size
+            gap = float(a.mean()) - c * float(b.mean())
+        se = math.sqrt(va + vb)
+        den = (va * va / (a.size - 1) if va else 0.0) + (
+            vb * vb / (b.size - 1) if vb else 0.0
+        )
+        df = (va + vb) ** 2 / den if den > 0 else math.inf
+        return gap, se, df
+
+    def p_below(self, delta: float) -> float:
+        return self._p(delta, below=True)
+
+    def p_above(self, delta: float) -> float:
+        return self._p(delta, below=False)
+
+    def _p(self, delta: float, *, below: bool) -> float:
+        if self.metric in _QUANTILES:
+            return _quantile_pvalue(
+                self.a, self.b, _QUANTILES[self.metric], delta, below
+            )
+        gap, se, df = self._gap_se(delta)
+        if not below:
+            gap = -gap
+        # evidence for the alternative is a negative `gap` (below) ...
+        if self.sequential:
+            return _cs_pvalue(-gap, se, self.a.size + self.b.size, self.tuning)
+        if self.metric == "error_rate":
+            z = _fm_score(self.a, self.b, delta)
+            return norm_sf(-z) if below else norm_sf(z)
+        if se == 0:
+            return 0.0 if gap < 0 else 1.0
+        return t_sf(-gap / se, df)
+
+
+def _fm_score(
+    a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], delta: float
+) -> float:
+    """Farrington-Manning score statistic of H0: p_a - p_b = delta (restricted MLE)."""
+    n1, n2 = float(a.size), float(b.size)
+    p1, p2 = float(a.mean()), float(b.mean())
+    if delta == 0:
+        p = (a.sum() + b.sum()) / (n1 + n2)
+        r1 = r2 = float(p)
+    else:  # Miettinen and Nurminen (1985): cubic for the restricted MLE of p_b
+        k1, k2 = float(a.sum()), float(b.sum())
+        n, k = n1 + n2, k1 + k2
+        t3 = n
+        t2 = (n1 + 2 * n2) * delta - n - k
+        t1 = (k2 * delta - n - 2 * k2) * delta + k
+        t0 = k2 * delta * (1 - delta)
+        v = (t2 / (3 * t3)) ** 3 - t1 * t2 / (6 * t3**2) + t0 / (2 * t3)
+        u = math.copysign(math.sqrt(max((t2 / (3 * t3)) ** 2 - t1 / (3 * t3), 0.0)), v)
+        if u == 0:
+            r2 = -t2 / (3 * t3)
+        else:
+            w = (math.pi + math.acos(max(-1.0, min(1.0, v / u**3)))) / 3.0
+            r2 = 2 * u * math.cos(w) - t2 / (3 * t3)
+        r2 = min(max(r2, 0.0), 1.0)
+        r1 = min(max(r2 + delta, 0.0), 1.0)
+    var = r1 * (1 - r1) / n1 + r2 * (1 - r2) / n2
+    num = p1 - p2 - delta
+    if var <= 0:
+        return 0.0 if num == 0 else math.copysign(math.inf, num)
+    return num / math.sqrt(var)
+
+
+def _order_bounds(
+    x: npt.NDArray[np.float64], q: float, miss: float
+) -> tuple[float, float]:
+    """Distribution-free one-sided bounds of the q-quantile of the population of
+    sorted ``x``, each missing with probability <= ``miss`` (exact binomial ranks)."""
+    n = x.size
+    k = binom_ppf(1.0 - miss, n, q) + 1  # upper: P(X_(k) >= Q) = P(Bin <= k-1)
+    upper = float(x[k - 1]) if k <= n else math.inf
+    m = binom_ppf(miss, n, q)  # lower: X_(j), P(X_(j) <= Q) = P(Bin >= j)
+    j = m if binom_cdf(m, n, q) > miss else m + 1
+    lower = float(x[j - 1]) if j >= 1 else 0.0
+    return lower, upper
+
+
+def _quantile_lift_ci(
+    a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], q: float, alpha2: float
+) -> tuple[float, float]:
+    """Two-sided interval of Q_a / Q_b - 1 at level 1 - alpha2: each end from one-sided
+    bounds of both arms at 1 - g with (1 - g)^2 = 1 - alpha2 / 2 (conservative)."""
+    g = 1.0 - math.sqrt(1.0 - alpha2 / 2.0)
+    la, ua = _order_bounds(a, q, g)
+    lb, ub = _order_bounds(b, q, g)
+    low = la / ub - 1.0 if ub > 0 and math.isfinite(ub) else -1.0
+    high = ua / lb - 1.0 if lb > 0 else math.inf
+    return low, high
+
+
+def _quantile_pvalue(
+    a: npt.NDArray[np.float64],
+    b: npt.NDArray[np.float64],
+    q: float,
+    delta: float,
+    below: bool,
+) -> float:
+    """Smallest alpha at which the conservative order-statistic bound of Q_a / Q_b
+    lies below (or above) 1 + delta (bisection on alpha)."""
+    c = 1.0 + delta
+
+    def rejects(alpha: float) -> bool:
+        g = 1.0 - math.sqrt(1.0 - alpha)
+        la, ua = _order_bounds(a, q, g)
+        lb, ub = _order_bounds(b, q, g)
+        if below:
+            return lb > 0 and ua / lb < c
+        return math.isfinite(ub) and ub > 0 and la / ub > c
+
+    if not rejects(1.0 - 1e-9):
+        return 1.0
+    lo, hi = math.log(1e-12), math.log(1.0 - 1e-9)
+    if rejects(1e-12):
+        return 1e-12
+    for _ in range(20):
+        mid = 0.5 * (lo + hi)
+        if rejects(math.exp(mid)):
+            hi = mid
+        else:
+            lo = mid
+    return math.exp(hi)
+
+
+def _effect(
+    metric: str,
+    a: npt.NDArray[np.float64],
+    b: npt.NDArray[np.float64],
+    confidence: float,
+    sequential: bool,
+    tuning: float,
+) -> _Effect:
+    alpha2 = 1.0 - confidence
+    common: dict[str, Any] = {
+        "metric": metric, "n": a.size, "n_b": b.size, "a": a, "b": b,
+        "sequential": sequential, "tuning": tuning,
+    }  # fmt: skip
+    if metric in _QUANTILES:
+        q = _QUANTILES[metric]
+        a, b = np.sort(a), np.sort(b)
+        common["a"], common["b"] = a, b
+        qa, qb = float(np.quantile(a, q)), float(np.quantile(b, q))
+        return _Effect(
+            mean=qa, mean_b=qb, lift=qa / qb - 1.0,
+            lift_ci=_quantile_lift_ci(a, b, q, alpha2),
+            pvalue=math.nan,  # quantiles: the interval; tests only with a role
+            **common,
+        )  # fmt: skip
+    if metric == "error_rate":
+        ka, kb = float(a.sum()), float(b.sum())
+        pa, pb = ka / a.size, kb / b.size
+        ratio = rate_ratio_interval(ka, a.size, kb, b.size, confidence=confidence)
+        z = _fm_score(a, b, 0.0)
+        eff = _Effect(
+            mean=pa, mean_b=pb,
+            lift=pa / pb - 1.0 if pb > 0 else math.nan,
+            lift_ci=(ratio[0] - 1.0, ratio[1] - 1.0),
+            pvalue=min(1.0, 2 * norm_sf(abs(z))),
+            diff=pa - pb,
+            diff_ci=newcombe_difference_interval(ka, a.size, kb, b.size, confidence=confidence),
+            **common,
+        )  # fmt: skip
+        if sequential:
+            _, se, _ = eff._gap_se(0.0)
+            h = _cs_halfwidth(se, a.size + b.size, alpha2, tuning)
+            eff.diff_ci = (max(pa - pb - h, -1.0), min(pa - pb + h, 1.0))
+        return eff
+    log = metric == "latency"
+    if np.ptp(a) == 0 and np.ptp(b) == 0 and a[0] == b[0]:
+        res_p, lift, ci = 1.0, (0.0 if b[0] != 0 else math.nan), (math.nan, math.nan)
+    else:
+        res = welch_t_test(
+            a, b, alternative="two-sided", confidence=confidence, log=log
+        )
+        res_p, lift, ci = res.pvalue, res.relative_lift, res.relative_lift_ci
+    eff = _Effect(
+        mean=float(np.exp(np.mean(np.log(a)))) if log else float(a.mean()),
+        mean_b=float(np.exp(np.mean(np.log(b)))) if log else float(b.mean()),
+        lift=lift, lift_ci=ci, pvalue=res_p, **common,
+    )  # fmt: skip
+    if sequential:
+        if log:
+            gap, se, _ = eff._gap_se(0.0)
+            d = gap
+        else:  # log of the ratio of means, delta method
+            ma, mb = float(a.mean()), float(b.mean())
+            d = math.log(ma / mb) if ma > 0 and mb > 0 else math.nan
+            se = (
+                math.sqrt(
+                    float(np.var(a, ddof=1)) / (a.size * ma * ma)
+                    + float(np.var(b, ddof=1)) / (b.size * mb * mb)
+                )
+                if ma > 0 and mb > 0
+                else math.nan
+            )
+        if math.isfinite(d) and se > 0:
+            h = _cs_halfwidth(se, a.size + b.size, alpha2, tuning)
+            eff.lift_ci = (math.expm1(d - h), math.expm1(d + h))
+    return eff
+
+
+def _required_n(
+    eff: _Effect, role: str, mde: float, margin: float, alpha: float, power: float
+) -> float:
+    """Per-arm size (at the observed split) for one test of the ship family to reach
+    ``power`` one-sided at ``alpha``: a primary detecting a true improvement of
+    ``mde``, a guardrail showing non-inferiority within ``margin`` when unchanged."""
+    a, b = eff.a, eff.b
+    ratio = b.size / a.size
+    if eff.metric in _QUANTILES:
+        return math.nan
+    if eff.metric == "latency":
+        sd = float(np.std(np.log(b), ddof=1))
+        effect = -math.log1p(-mde) if role == "primary" else math.log1p(margin)
+    elif eff.metric == "error_rate":
+        pb = float(b.mean())
+        sd = math.sqrt(pb * (1 - pb))
+        effect = mde * pb if role == "primary" else margin
+    else:
+        sd = float(np.std(b, ddof=1))
+        effect = (mde if role == "primary" else margin) * abs(float(b.mean()))
+    if not (sd > 0 and effect > 0):
+        return float(MIN_REQUESTS)
+    return required_sample_size(
+        effect, sd, alpha=alpha, power=power, ratio=ratio, alternative="greater"
+    )
+
+
 @dataclass
 class Comparison:
     """Result of :func:`compare`.
@@ -97,14 +446,23 @@ class Comparison:
     Attributes
     ----------
     table : pandas.DataFrame
-        One row per (variant, metric): sizes, means, ``relative_lift`` with
-        ``lift_low``/``lift_high`` (fractions: 0.05 is +5%), ``pvalue`` and Holm's
-        ``pvalue_adjusted``, ``required_n`` (variant size needed, at the observed
-        split, to detect the minimum effect with the requested power),
-        ``sample_size_met`` and a ``verdict`` ("better", "worse", "no difference",
-        "inconclusive").
+        One row per (variant, metric): ``role`` ("primary", "guardrail",
+        "reported") and ``margin``, sizes, means (error rate: the rate; latency: the
+        geometric mean; latency_pXX: the quantile), ``relative_lift`` with
+        ``lift_low``/``lift_high`` (fractions: 0.05 is +5 %; for error_rate the ratio
+        of rates minus 1, NaN when the baseline has no errors), ``difference`` with
+        ``difference_low``/``difference_high`` (error_rate only: the difference of
+        rates, Newcombe interval), ``pvalue`` (two-sided, unadjusted, no
+        difference; NaN for quantiles), ``pvalue_adjusted`` (Holm-adjusted p of the row's ship
+        hypothesis: superiority for a primary, non-inferiority for a guardrail),
+        ``pvalue_worse_adjusted`` (Holm-adjusted p of "worse beyond the margin"),
+        ``required_n`` (per-arm size, see :func:`compare`), ``sample_size_met`` and a
+        ``verdict`` ("better", "non-inferior", "no difference", "worse",
+        "inconclusive", or "reported" for a metric without a role). With
+        ``sequential`` the intervals are confidence sequences.
     verdicts : dict of str to str
-        Overall decision per variant: "ship", "roll back" or "keep running".
+        Overall decision per variant: "ship", "roll back", "no difference" or
+        "keep running" (error rates in :func:`compare`).
     reasons : dict of str to str
         Why, in one sentence per variant.
     srm : SRMResult or None
@@ -118,6 +476,7 @@ class Comparison:
     reasons: dict[str, str]
     srm: SRMResult | None
     missing: dict[str, str] = field(default_factory=dict)
+    sequential: bool = False
 
     def to_frame(self) -> pd.DataFrame:
         """The per-metric table (a copy)."""
@@ -137,6 +496,7 @@ class Comparison:
                 for r in self.table.to_dict(orient="records")
             ],
             "missing": self.missing,
+            "sequential": self.sequential,
         }
 
     def to_json(self, **kwargs: Any) -> str:
@@ -147,7 +507,10 @@ class Comparison:
         lines = [f"Comparison(by={self.by!r}, baseline={self.baseline!r})"]
         for variant, verdict in self.verdicts.items():
             lines.append(f"  {variant}: {verdict.upper()} - {self.reasons[variant]}")
-        cols = ["variant", "metric", "relative_lift", "pvalue_adjusted", "verdict"]
+        cols = [
+            "variant", "metric", "role", "relative_lift", "lift_low", "lift_high",
+            "pvalue_adjusted", "verdict",
+        ]  # fmt: skip
         lines.append(
             self.table[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}")
         )
@@ -195,24 +558,68 @@ def compare(
     *,
     by: str = "variant",
     baseline: str | None = None,
-    metrics: Sequence[str] = tuple(METRICS),
+    metrics: Sequence[str] = _DEFAULT_METRICS,
     planned_split: Mapping[str, float] | None = None,
     alpha: float = 0.05,
     minimum_detectable_effect: float = 0.05,
     power: float = 0.8,
     confidence: float = 0.95,
+    primary: Sequence[str] = _DEFAULT_PRIMARY,
+    guardrails: Sequence[str] | None = None,
+    margins: Mapping[str, float] | None = None,
+    min_requests: int = MIN_REQUESTS,
+    sequential: bool = False,
+    sequential_tuning: float = SEQUENTIAL_TUNING,
 ) -> Comparison:
-    """Compare each variant with the baseline on latency, errors, tokens and cost.
+    """Compare each variant with the baseline; verdicts with stated error rates.
 
-    Every metric is tested with Welch's t-test (latency on the log scale, so its lift is
-    the ratio of geometric means, i.e. of medians for lognormal latency; error rate on
-    0/1 outcomes, the unpooled two-proportion z-test for large samples). p-values are
-    Holm-corrected across the metrics of a variant. All metrics are better when lower.
+    Every metric is better when lower. Each has a role: a **primary** metric (the one
+    the change is meant to improve; default latency), a **guardrail** (must not get
+    worse by more than its margin; default: every other metric of :data:`METRICS`
+    without a quantile), or **reported** (shown with its interval, no effect on the
+    verdict; default for latency_p50/p95/p99).
+
+    Tests (one-sided, at the Holm-adjusted level unless said otherwise):
+
+    - latency: Welch t on log latency of successful requests (lift = ratio of
+      geometric means); tokens, cost: Welch t of ``mean_a - (1 + margin) mean_b``
+      (relative margins tested exactly, no delta method); error_rate: Farrington-
+      Manning score test of the difference of rates (absolute margin), Newcombe
+      interval of the difference and MOVER-R (Wilson) interval of the ratio, which do
+      not collapse on zero counts; latency_pXX: exact binomial order-statistic bounds
+      of each arm's quantile, combined conservatively (distribution-free).
+    - ``sequential=True`` (an experiment still running, looked at repeatedly): every
+      mean/rate test and interval uses the asymptotic confidence sequence of
+      Waudby-Smith et al. (2023) (as GrowthBook), valid at every look, so any number
+      of looks keeps the error rates below (a one-sided test at level a uses the
+      two-sided sequence at 2a / (1 + a)). ``sequential_tuning`` is the total
+      sample size at which the sequence is tightest (default
+      :data:`SEQUENTIAL_TUNING`, 5,000); quantile metrics cannot take a role in this
+      mode. The rates hold asymptotically (Gaussian approximation of the sums).
+
+    Verdicts and their error rates (``alpha`` is the family-wise error rate over all
+    arms and metrics):
+
+    - ``"ship"``: some primary metric is significantly better (H0 "lift >= 0"
+      rejected) AND every guardrail is shown non-inferior (H0 "lift >= margin"
+      rejected), with Holm's correction over all these hypotheses of all arms. P(ship
+      any arm) <= ``alpha`` when no primary metric of that arm is truly better, and
+      <= ``alpha`` when a guardrail is truly worse by its margin or more.
+    - ``"roll back"``: some metric with a role is significantly worse *beyond its
+      margin* (H0 "lift <= margin" rejected, Holm over all arms and metrics):
+      P(roll back) <= ``alpha`` when every metric is within its margin. Also given on
+      a sample ratio mismatch (chi-square p < 0.001), which blocks shipping.
+    - ``"no difference"``: every metric with a role is shown equivalent within its
+      margin (two one-sided tests; Holm over arms): P <= ``alpha`` when some metric
+      truly differs by its margin or more.
+    - ``"keep running"``: none of these yet, or fewer than ``min_requests`` requests
+      in an arm (no verdict on too few requests).
 
     Parameters
     ----------
     events : perfstats.io.events.Events or pandas.DataFrame
         Events with a ``by`` column and any of latency_ms, success/error, tokens, cost.
+        Failed requests follow :data:`perfstats.io.failure.FAILURE_DEFINITION`.
     by : str, default "variant"
         Column naming the arm of each request.
     baseline : str, optional
@@ -224,22 +631,37 @@ def compare(
         Intended traffic share per arm, e.g. ``{"control": 0.9, "v2": 0.1}``; enables
         the sample-ratio-mismatch check (chi-square, flagged below p = 0.001).
     alpha : float, default 0.05
-        Family-wise significance level after Holm's correction.
+        Family-wise error rate of each verdict (see above).
     minimum_detectable_effect : float, default 0.05
-        Relative change worth detecting (5%); sets the sample size each arm needs at
-        ``power``.
+        Relative improvement of a primary metric worth detecting (5 %); sets
+        ``required_n``.
     power : float, default 0.8
-        Power for the sample-size requirement.
+        ``required_n`` is the size per arm at which P(ship) >= ``power`` when a primary
+        is better by ``minimum_detectable_effect`` and every guardrail is unchanged:
+        each of the k tests a ship needs gets power ``1 - (1 - power) / k`` at level
+        ``alpha / m`` (m: hypotheses in the ship family; Holm is never stricter than
+        that). Fixed-horizon sizes: a sequential analysis needs more.
     confidence : float, default 0.95
-        Level of the lift intervals.
+        Level of the (unadjusted, two-sided) lift intervals shown in the table.
+    primary : sequence of str, default ("latency",)
+        Primary metric(s); a quantile such as "latency_p95" may be one.
+    guardrails : sequence of str, optional
+        Guardrail metrics; default every metric of ``metrics`` that is neither primary
+        nor a quantile.
+    margins : mapping of str to float, optional
+        Overrides of :data:`DEFAULT_MARGINS` (2 % latency, 0.5 points error rate,
+        5 % tokens and cost, 5 % latency quantiles).
+    min_requests : int, default 100
+        Requests each arm needs before any verdict but "keep running".
+    sequential : bool, default False
+        Always-valid inference for an ongoing experiment (see above).
+    sequential_tuning : float, default 5000
+        Tuning parameter of the confidence sequence (total requests of both arms).
 
     Returns
     -------
     Comparison
-        Overall verdict per variant: "roll back" when any metric is significantly worse
-        (or the split is mismatched: results untrustworthy), "ship" when at least one is
-        significantly better and none worse, or when nothing differs although every
-        metric had the sample size to detect the minimum effect; else "keep running".
+        ``table`` with one row per (variant, metric), ``verdicts`` and ``reasons``.
 
     Examples
     --------
@@ -266,10 +688,40 @@ def compare(
         raise ValueError(f"events have no {by!r} column to compare by")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    if not minimum_detectable_effect > 0:
+    if not 0 < minimum_detectable_effect < 1:
         raise ValueError(
-            f"minimum_detectable_effect must be > 0, got {minimum_detectable_effect}"
+            f"minimum_detectable_effect must be in (0, 1), got {minimum_detectable_effect}"
         )
+    if not sequential_tuning > 0:
+        raise ValueError(f"sequential_tuning must be > 0, got {sequential_tuning}")
+    metrics = list(metrics)
+    for m in [*metrics, *primary, *(guardrails or ())]:
+        if m not in METRICS:
+            raise ValueError(f"unknown metric {m!r}; choose from {sorted(METRICS)}")
+    margin = dict(DEFAULT_MARGINS)
+    for m, v in (margins or {}).items():
+        if m not in METRICS:
+            raise ValueError(
+                f"margins: unknown metric {m!r}; choose from {sorted(METRICS)}"
+            )
+        if not (math.isfinite(v) and v > 0):
+            raise ValueError(f"margins[{m!r}] must be a positive number, got {v}")
+        margin[m] = float(v)
+    if guardrails is None:
+        guardrails = [m for m in metrics if m not in primary and m not in _QUANTILES]
+    overlap = set(primary) & set(guardrails)
+    if overlap:
+        raise ValueError(f"metrics both primary and guardrail: {sorted(overlap)}")
+    role = {m: "reported" for m in metrics}
+    role.update({m: "primary" for m in primary})
+    role.update({m: "guardrail" for m in guardrails})
+    if sequential:
+        bad = [m for m, r in role.items() if m in _QUANTILES and r != "reported"]
+        if bad:
+            raise ValueError(
+                f"sequential=True: quantile metrics cannot be primary or guardrail: {bad}"
+            )
+    order = [*primary, *guardrails, *[m for m in metrics if role[m] == "reported"]]
     arms = frame[by].astype("string")
     counts = arms.value_counts(dropna=True)
     if len(counts) < 2:
@@ -298,81 +750,133 @@ def compare(
     missing: dict[str, str] = {}
     base_mask = (arms == baseline).fillna(False).to_numpy(dtype=bool)
     base_frame = frame[base_mask]
-    rows: list[dict[str, Any]] = []
-    verdicts: dict[str, str] = {}
-    reasons: dict[str, str] = {}
-    for variant in [str(v) for v in counts.index if v != baseline]:
+    base_bad = failed_requests(base_frame)
+    variants = [str(v) for v in counts.index if v != baseline]
+    effects: dict[str, list[tuple[str, _Effect]]] = {}
+    for variant in variants:
         mask = (arms == variant).fillna(False).to_numpy(dtype=bool)
         var_frame = frame[mask]
-        vrows: list[dict[str, Any]] = []
-        for metric in metrics:
-            a = _metric_values(var_frame, metric)
-            b = _metric_values(base_frame, metric)
+        var_bad = failed_requests(var_frame)
+        effects[variant] = []
+        for metric in order:
+            a = _metric_values(var_frame, metric, var_bad)
+            b = _metric_values(base_frame, metric, base_bad)
             if a is None or b is None:
                 missing[metric] = f"no columns for {metric} ({METRICS[metric]})"
                 continue
             if a.size < 2 or b.size < 2:
                 missing[f"{metric} ({variant})"] = "fewer than 2 observations in an arm"
                 continue
-            log = metric == "latency"
-            if np.ptp(a) == 0 and np.ptp(b) == 0:
-                if a[0] == b[0]:  # e.g. no errors in either arm: nothing to test
-                    vrows.append(_constant_row(variant, metric, a, b))
-                    continue
-            res = welch_t_test(
-                a, b, alternative="two-sided", confidence=confidence, log=log
-            )
-            sample = np.log(b) if log else b
-            sd = float(np.std(sample, ddof=1))
-            mean_b = float(np.mean(sample))
-            effect = (
-                math.log1p(minimum_detectable_effect)
-                if log
-                else (minimum_detectable_effect * abs(mean_b))
-            )
-            if sd > 0 and effect > 0:
-                # per-arm size for the variant (a), the baseline getting its actual share
-                need = required_sample_size(
-                    effect, sd, alpha=alpha, power=power, ratio=b.size / a.size
+            effects[variant].append(
+                (
+                    metric,
+                    _effect(metric, a, b, confidence, sequential, sequential_tuning),
                 )
-                required_n = math.ceil(need)
+            )
+
+    # the ship family: superiority of primaries, non-inferiority of guardrails
+    ship_keys: list[tuple[str, str]] = []
+    ship_p: list[float] = []
+    harm_keys: list[tuple[str, str]] = []
+    harm_p: list[float] = []
+    tost: dict[tuple[str, str], float] = {}
+    for variant, effs in effects.items():
+        for metric, eff in effs:
+            r = role[metric]
+            if r == "reported":
+                continue
+            mg = margin[metric]
+            ship_keys.append((variant, metric))
+            ship_p.append(eff.p_below(0.0) if r == "primary" else eff.p_below(mg))
+            harm_keys.append((variant, metric))
+            harm_p.append(eff.p_above(mg))
+            tost[(variant, metric)] = max(eff.p_below(mg), eff.p_above(-mg))
+    ship_adj = dict(zip(ship_keys, holm(ship_p), strict=True)) if ship_p else {}
+    harm_adj = dict(zip(harm_keys, holm(harm_p), strict=True)) if harm_p else {}
+    equiv_arm = {
+        v: max((tost[k] for k in tost if k[0] == v), default=1.0) for v in effects
+    }
+    equiv_adj = (
+        dict(zip(equiv_arm, holm(list(equiv_arm.values())), strict=True))
+        if equiv_arm
+        else {}
+    )
+
+    m_family = max(len(ship_p), 1)
+    rows: list[dict[str, Any]] = []
+    verdicts: dict[str, str] = {}
+    reasons: dict[str, str] = {}
+    for variant, effs in effects.items():
+        if not effs:
+            continue
+        n_guard = sum(1 for m, _ in effs if role[m] == "guardrail")
+        k = 1 + n_guard
+        test_power = 1.0 - (1.0 - power) / k
+        vrows: list[dict[str, Any]] = []
+        for metric, eff in effs:
+            r = role[metric]
+            key = (variant, metric)
+            need = (
+                _required_n(
+                    eff, r, minimum_detectable_effect, margin[metric],
+                    alpha / m_family, test_power,
+                )
+                if r != "reported"
+                else math.nan
+            )  # fmt: skip
+            required_n = (
+                max(math.ceil(need), min_requests) if math.isfinite(need) else math.nan
+            )
+            if r == "reported":
+                verdict = "reported"
+            elif harm_adj[key] < alpha:
+                verdict = "worse"
+            elif r == "primary" and ship_adj[key] < alpha:
+                verdict = "better"
+            elif tost[key] < alpha:
+                verdict = "no difference"
+            elif ship_adj[key] < alpha:
+                verdict = "non-inferior"
             else:
-                required_n = 2
+                verdict = "inconclusive"
             vrows.append(
                 {
                     "variant": variant,
                     "metric": metric,
-                    "n": a.size,
-                    "n_baseline": b.size,
-                    "mean": float(np.exp(np.mean(np.log(a))))
-                    if log
-                    else float(a.mean()),
-                    "mean_baseline": float(np.exp(mean_b)) if log else mean_b,
-                    "relative_lift": res.relative_lift,
-                    "lift_low": res.relative_lift_ci[0],
-                    "lift_high": res.relative_lift_ci[1],
-                    "pvalue": res.pvalue,
+                    "role": r,
+                    "margin": margin[metric] if r != "reported" else math.nan,
+                    "n": eff.n,
+                    "n_baseline": eff.n_b,
+                    "mean": eff.mean,
+                    "mean_baseline": eff.mean_b,
+                    "relative_lift": eff.lift,
+                    "lift_low": eff.lift_ci[0],
+                    "lift_high": eff.lift_ci[1],
+                    "difference": eff.diff,
+                    "difference_low": eff.diff_ci[0],
+                    "difference_high": eff.diff_ci[1],
+                    "pvalue": eff.pvalue,
+                    "pvalue_adjusted": ship_adj.get(key, math.nan),
+                    "pvalue_worse_adjusted": harm_adj.get(key, math.nan),
                     "required_n": required_n,
-                    "sample_size_met": bool(a.size >= required_n),
+                    "sample_size_met": bool(
+                        math.isfinite(required_n) and eff.n >= required_n
+                    ),
+                    "verdict": verdict,
                 }
             )
-        if not vrows:
-            continue
-        adjusted = holm([r_["pvalue"] for r_ in vrows])
-        for row, p_adj in zip(vrows, adjusted, strict=True):
-            row["pvalue_adjusted"] = float(p_adj)
-            if p_adj < alpha:
-                row["verdict"] = "better" if row["relative_lift"] < 0 else "worse"
-            elif row["sample_size_met"]:
-                row["verdict"] = "no difference"
-            else:
-                row["verdict"] = "inconclusive"
         rows.extend(vrows)
-        verdicts[variant], reasons[variant] = _overall(vrows, srm)
+        n_arm = int(counts[variant])
+        n_base = int(counts[baseline])
+        verdicts[variant], reasons[variant] = _overall(
+            vrows, srm, min(n_arm, n_base), min_requests,
+            equiv_adj.get(variant, 1.0) < alpha, alpha,
+        )  # fmt: skip
     columns = [
-        "variant", "metric", "n", "n_baseline", "mean", "mean_baseline", "relative_lift",
-        "lift_low", "lift_high", "pvalue", "pvalue_adjusted", "required_n",
-        "sample_size_met", "verdict",
+        "variant", "metric", "role", "margin", "n", "n_baseline", "mean",
+        "mean_baseline", "relative_lift", "lift_low", "lift_high", "difference",
+        "difference_low", "difference_high", "pvalue", "pvalue_adjusted",
+        "pvalue_worse_adjusted", "required_n", "sample_size_met", "verdict",
     ]  # fmt: skip
     return Comparison(
         table=pd.DataFrame(rows, columns=columns),
@@ -382,47 +886,61 @@ def compare(
         reasons=reasons,
         srm=srm,
         missing=missing,
+        sequential=sequential,
     )
 
 
-def _constant_row(
-    variant: str, metric: str, a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]
-) -> dict[str, Any]:
-    """Both arms constant and equal (e.g. zero errors): no difference, p = 1."""
-    return {
-        "variant": variant,
-        "metric": metric,
-        "n": a.size,
-        "n_baseline": b.size,
-        "mean": float(a[0]),
-        "mean_baseline": float(b[0]),
-        "relative_lift": 0.0 if b[0] != 0 else math.nan,
-        "lift_low": math.nan,
-        "lift_high": math.nan,
-        "pvalue": 1.0,
-        "required_n": 2,
-        "sample_size_met": True,
-    }
-
-
-def _overall(rows: list[dict[str, Any]], srm: SRMResult | None) -> tuple[str, str]:
+def _overall(
+    rows: list[dict[str, Any]],
+    srm: SRMResult | None,
+    n_min: int,
+    min_requests: int,
+    equivalent: bool,
+    alpha: float,
+) -> tuple[str, str]:
     if srm is not None and srm.mismatch:
         return "roll back", (
             f"sample ratio mismatch (p = {srm.pvalue:.2g}): assignment is broken, "
             "so no metric can be trusted"
         )
-    worse = [r["metric"] for r in rows if r["verdict"] == "worse"]
-    better = [r["metric"] for r in rows if r["verdict"] == "better"]
-    if worse:
-        return "roll back", "significantly worse on " + ", ".join(worse)
-    if better:
-        return "ship", "significantly better on " + ", ".join(
-            better
-        ) + ", worse on none"
-    if all(r["sample_size_met"] for r in rows):
-        return (
-            "ship",
-            "no significant difference, with enough data to detect the minimum effect",
+    if n_min < min_requests:
+        return "keep running", (
+            f"too few requests: {n_min} in the smallest arm, a verdict needs "
+            f"{min_requests}"
         )
-    short = [r["metric"] for r in rows if not r["sample_size_met"]]
-    return "keep running", "not enough data yet for " + ", ".join(short)
+    tested = [r for r in rows if r["role"] != "reported"]
+    worse = [r["metric"] for r in tested if r["verdict"] == "worse"]
+    if worse:
+        return "roll back", "significantly worse beyond the margin on " + ", ".join(
+            worse
+        )
+    better = [r["metric"] for r in tested if r["verdict"] == "better"]
+    guards = [r for r in tested if r["role"] == "guardrail"]
+    unproven = [r["metric"] for r in guards if r["pvalue_adjusted"] >= alpha]
+    has_primary = any(r["role"] == "primary" for r in tested)
+    if better and not unproven:
+        text = "significantly better on " + ", ".join(better)
+        if guards:
+            text += "; guardrails within their margins: " + ", ".join(
+                r["metric"] for r in guards
+            )
+        return "ship", text
+    if equivalent and tested:
+        return "no difference", (
+            "every metric shown equivalent within its margin: "
+            + ", ".join(r["metric"] for r in tested)
+        )
+    if not has_primary:
+        return "keep running", "no primary metric could be measured"
+    if better:
+        return "keep running", (
+            "better on " + ", ".join(better) + ", but not yet shown within the "
+            "margin on " + ", ".join(unproven)
+        )
+    short = [r["metric"] for r in tested if not r["sample_size_met"]]
+    if short:
+        return (
+            "keep running",
+            "no significant improvement yet; not enough data for " + (", ".join(short)),
+        )
+    return "keep running", "no significant improvement of a primary metric"

@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from perfstats import _core
 from perfstats._json import json_scalar
+from perfstats.io.failure import failed as failed_requests
 from perfstats.stats.intervals import wilson_interval
 from perfstats.stats.quantile_sketch import QuantileSketch
 
@@ -1375,15 +1376,8 @@ def summarize(
             )
 
     # errors
-    if "success" in frame.columns:
-        failed = ~frame["success"].fillna(False).to_numpy(dtype=bool)
-    elif "error" in frame.columns:
-        failed = (
-            frame["error"].notna().to_numpy()
-            & (frame["error"].astype(str) != "").to_numpy()
-        )
-    else:
-        failed = None
+    failed = failed_requests(frame)  # one definition: perfstats.io.failure
+    if failed is None:
         missing["error_rate"] = "no 'success' or 'error' column"
     if failed is not None:
         errors = per_group(failed.astype(np.float64))

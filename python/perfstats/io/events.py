@@ -38,6 +38,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from perfstats.io.failure import error_present
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -1654,7 +1656,7 @@ def _canonicalize(
     if "success" in out and str(out["success"].dtype) == "boolean":
         succ = out["success"]
         if "error" in out:
-            derived = out["error"].isna() | (out["error"].astype(object) == "")
+            derived = pdm.Series(~error_present(out["error"]), index=succ.index)
             succ = succ.fillna(derived)
         else:
             check.flag(
@@ -1662,9 +1664,7 @@ def _canonicalize(
             )
         out["success"] = succ.fillna(False).astype(bool)
     elif "success" not in out and "error" in out:
-        out["success"] = (
-            out["error"].isna() | (out["error"].astype(object) == "")
-        ).astype(bool)
+        out["success"] = pdm.Series(~error_present(out["error"]), index=frame.index)
     # Columns that needed no conversion are the caller's arrays, not copies (pandas
     # copy-on-write keeps the caller's frame safe from later edits).
     changed = {c: v for c, v in out.items() if v is not originals.get(c)}

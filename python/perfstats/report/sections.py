@@ -22,6 +22,7 @@ from perfstats.analysis.findings import (
     tail_drivers,
 )
 from perfstats.analysis.summary import summarize
+from perfstats.io.failure import error_present
 from perfstats.report.charts import Chart
 from perfstats.report.context import ReportContext, Section, SectionFunction
 from perfstats.report.context import index_labels as _index_labels
@@ -222,7 +223,7 @@ def errors_section(ctx: ReportContext) -> Section | None:
     frame = ctx.frame
     if "error" in frame.columns and ctx.by in frame.columns:
         types = (
-            frame.loc[frame["error"].notna(), [ctx.by, "error"]]
+            frame.loc[error_present(frame["error"]), [ctx.by, "error"]]
             .astype(str)
             .value_counts()
             .unstack(fill_value=0)
@@ -430,8 +431,8 @@ def ab_section(ctx: ReportContext) -> Section | None:
         return None
     sec = Section("ab", "A/B comparison")
     cols = [
-        "variant", "metric", "n", "n_baseline", "mean", "mean_baseline",
-        "relative_lift", "lift_low", "lift_high", "pvalue_adjusted",
+        "variant", "metric", "role", "margin", "n", "n_baseline", "mean",
+        "mean_baseline", "relative_lift", "lift_low", "lift_high", "pvalue_adjusted",
         "required_n", "sample_size_met", "verdict",
     ]  # fmt: skip
     sec.tables["comparison"] = comp.table[cols].set_index(["variant", "metric"])
@@ -442,10 +443,15 @@ def ab_section(ctx: ReportContext) -> Section | None:
 
     sec.tables["verdicts"] = pd.DataFrame.from_dict(overall, orient="index")
     sec.notes.append(
-        f"Each variant against {comp.baseline!r}: Welch t-tests (latency on the log "
-        "scale: lifts are ratios of geometric means), 95% CIs of the relative lift, "
-        "p-values Holm-adjusted across the metrics of a variant. Negative lifts are "
-        "improvements (every metric is better when lower)."
+        f"Each variant against {comp.baseline!r}. Latency is the primary metric "
+        "(Welch t on the log scale: lifts are ratios of geometric means); error rate, "
+        "tokens and cost are guardrails with non-inferiority margins (0.5 points, 5 %, "
+        "5 %; latency 2 %); latency p50/p95/p99 are shown with distribution-free "
+        "intervals. Ship: latency significantly better and every guardrail shown "
+        "within its margin; roll back: a metric significantly worse beyond its "
+        "margin; no difference: every metric shown within its margin; Holm over all "
+        "arms and metrics, so each verdict is wrong at most 5 % of the time. "
+        "Negative lifts are improvements (every metric is better when lower)."
     )
     if comp.srm is None:
         sec.notes.append(
