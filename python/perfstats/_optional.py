@@ -18,6 +18,7 @@ EXTRAS: dict[str, str] = {
     "matplotlib.pyplot": "plot",
     "polars": "polars",
     "duckdb": "duckdb",
+    "psycopg": "history-postgres",
 }
 
 
