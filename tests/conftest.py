@@ -107,7 +107,17 @@ def postgres_server() -> object:
         f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off "
         "-c synchronous_commit=off -c full_page_writes=off"
     )
-    run(str(bindir / "pg_ctl"), "-D", str(db), "-o", opts, "-l", str(data / "log"), "-w", "start")
+    run(
+        str(bindir / "pg_ctl"),
+        "-D",
+        str(db),
+        "-o",
+        opts,
+        "-l",
+        str(data / "log"),
+        "-w",
+        "start",
+    )
     try:
         yield f"postgresql://perfstats@127.0.0.1:{port}"
     finally:

@@ -61,11 +61,13 @@ def same_sketch(a: QuantileSketch, b: QuantileSketch) -> bool:
         (ia, ca), (ib, cb) = a.buckets(negative=negative), b.buckets(negative=negative)
         if ia != ib or not np.array_equal(ca, cb):
             return False
-    return (
-        (a.count, a.zero_count, a.min, a.max, a.scale)
-        == (b.count, b.zero_count, b.min, b.max, b.scale)
-        and math.isclose(a.sum, b.sum, rel_tol=1e-12)
-    )
+    return (a.count, a.zero_count, a.min, a.max, a.scale) == (
+        b.count,
+        b.zero_count,
+        b.min,
+        b.max,
+        b.scale,
+    ) and math.isclose(a.sum, b.sum, rel_tol=1e-12)
 
 
 def assert_same(stored: pd.DataFrame, raw: pd.DataFrame) -> None:
@@ -80,9 +82,7 @@ def test_daily_rollup_of_hourly_windows_is_bucket_exact(history_url: str) -> Non
     with History(history_url) as h:
         h.append_events(ev, by=["endpoint", "model"], every="1h")
         daily = h.summary(by=["endpoint", "model"], every="1d")
-        by_endpoint = h.summary(
-            "2026-03-02", "2026-03-04", by="endpoint", every=None
-        )
+        by_endpoint = h.summary("2026-03-02", "2026-03-04", by="endpoint", every=None)
     raw = summarize(ev, by=["endpoint", "model"], every="1d")
     assert list(daily.sketches) == list(raw.sketches)
     for key, metrics in raw.sketches.items():
@@ -97,7 +97,9 @@ def test_daily_rollup_of_hourly_windows_is_bucket_exact(history_url: str) -> Non
     part = ev[ev["timestamp"] >= pd.Timestamp("2026-03-02", tz="UTC")]
     raw2 = summarize(part, by="endpoint")
     for key, metrics in raw2.sketches.items():
-        assert same_sketch(by_endpoint.sketches[key]["latency_ms"], metrics["latency_ms"])
+        assert same_sketch(
+            by_endpoint.sketches[key]["latency_ms"], metrics["latency_ms"]
+        )
     assert_same(by_endpoint.table, raw2.table)
 
 
@@ -130,7 +132,9 @@ def test_late_data_merge_into_their_window(history_url: str) -> None:
     assert_same(hourly.table, raw_h.table)
     shared = (pd.Timestamp("2026-03-01 13:00", tz="UTC"),)
     key = next(k for k in raw_h.sketches if k[-1] == shared[0])
-    assert same_sketch(hourly.sketches[key]["latency_ms"], raw_h.sketches[key]["latency_ms"])
+    assert same_sketch(
+        hourly.sketches[key]["latency_ms"], raw_h.sketches[key]["latency_ms"]
+    )
 
 
 def test_reappending_a_batch_id_replaces_it(history_url: str) -> None:
@@ -189,7 +193,7 @@ def test_bad_input_names_the_field(history_url: str, tmp_path: Path) -> None:
         History(tmp_path / "missing" / "h.sqlite")
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"not a database at all" * 100)
-    with pytest.raises(ValueError, match="junk.sqlite"):
+    with pytest.raises(ValueError, match=r"junk\.sqlite"):
         History(junk)
 
 
@@ -222,18 +226,27 @@ def test_retention_downsamples_old_windows_bucket_exactly(history_url: str) -> N
     for key, metrics in before.sketches.items():
         assert same_sketch(after.sketches[key]["latency_ms"], metrics["latency_ms"])
     assert_same(after.table, before.table)
-    np.testing.assert_array_equal(after.table["sla_compliance"], before.table["sla_compliance"])
+    np.testing.assert_array_equal(
+        after.table["sla_compliance"], before.table["sla_compliance"]
+    )
     # recent windows keep their hours
-    raw_h = summarize(ev[ev["timestamp"] >= pd.Timestamp("2026-03-04", tz="UTC")], every="1h")
+    raw_h = summarize(
+        ev[ev["timestamp"] >= pd.Timestamp("2026-03-04", tz="UTC")], every="1h"
+    )
     assert_same(hourly_after.table, raw_h.table)
 
 
 # ---- import of run directories ------------------------------------------------------
 
 
-def test_import_of_run_directories_is_idempotent(history_url: str, tmp_path: Path) -> None:
+def test_import_of_run_directories_is_idempotent(
+    history_url: str, tmp_path: Path
+) -> None:
     runs = tmp_path / "runs"
-    days = [make_events(start=f"2026-03-0{d}", hours=24, per_hour=10, seed=d) for d in (1, 2)]
+    days = [
+        make_events(start=f"2026-03-0{d}", hours=24, per_hour=10, seed=d)
+        for d in (1, 2)
+    ]
     for i, ev in enumerate(days):
         append_run(
             runs,
@@ -405,3 +418,16 @@ def test_a_writer_killed_mid_append_leaves_the_previous_state(
     assert_same(after.table, before.table)
     for key, metrics in before.sketches.items():
         assert same_sketch(after.sketches[key]["latency_ms"], metrics["latency_ms"])
+
+
+def test_two_runs_in_one_instant_keep_distinct_times(tmp_path: Path) -> None:
+    """Regression: the second run of the same second got a new file name but kept the
+    same generated_at, and the report's across-runs table then failed to reshape."""
+    from perfstats.history import load_runs
+
+    s = summarize(make_events(hours=2))
+    when = pd.Timestamp("2026-03-01", tz="UTC").to_pydatetime()
+    for _ in range(3):
+        append_run(tmp_path, s, generated_at=when)
+    times = [r["generated_at"] for r in load_runs(tmp_path)]
+    assert len(set(times)) == 3 and times == sorted(times)

@@ -123,7 +123,9 @@ class SQLiteBackend(Backend):
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
         except sqlite3.DatabaseError as exc:
-            raise ValueError(f"history store {path} is not a SQLite file: {exc}") from exc
+            raise ValueError(
+                f"history store {path} is not a SQLite file: {exc}"
+            ) from exc
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self.conn.execute(sql, tuple(params)).fetchall()

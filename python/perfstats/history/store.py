@@ -82,7 +82,9 @@ def _duration_ns(text: str | dt.timedelta, name: str) -> int:
             text = _DAY_UNIT.sub("D", text.strip())
         ns = int(pd.Timedelta(text).value)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a duration like '1h' or '1d', got {text!r}") from exc
+        raise ValueError(
+            f"{name} must be a duration like '1h' or '1d', got {text!r}"
+        ) from exc
     if ns <= 0:
         raise ValueError(f"{name} must be positive, got {text!r}")
     return ns
@@ -95,7 +97,7 @@ def _time_ns(value: Any, name: str) -> int:
         ts = pd.Timestamp(value)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be a time, got {value!r}") from exc
-    if ts is pd.NaT:
+    if pd.isna(ts):
         raise ValueError(f"{name} must be a time, got {value!r}")
     if ts.tzinfo is None:
         ts = ts.tz_localize("UTC")
@@ -105,7 +107,9 @@ def _time_ns(value: Any, name: str) -> int:
 def _pack(objects: Mapping[tuple[str, str], Any]) -> bytes:
     """``{(kind, metric): object}`` as one blob: a JSON header of (kind, metric, length)
     after its 4-byte length, then each object's ``to_bytes()``."""
-    parts = [(kind, name, obj.to_bytes()) for (kind, name), obj in sorted(objects.items())]
+    parts = [
+        (kind, name, obj.to_bytes()) for (kind, name), obj in sorted(objects.items())
+    ]
     header = json.dumps([[k, n, len(b)] for k, n, b in parts]).encode()
     return struct.pack(">I", len(header)) + header + b"".join(b for _, _, b in parts)
 
@@ -139,10 +143,18 @@ class _Acc:
     def add(self, row: Sequence[Any]) -> None:
         count, errors, tin, tout, cost, unknown, blob = row
         self.count += int(count)
-        self.errors = None if errors is None or self.errors is None else self.errors + int(errors)
-        self.input_tokens = None if tin is None or self.input_tokens is None else self.input_tokens + tin
+        self.errors = (
+            None if errors is None or self.errors is None else self.errors + int(errors)
+        )
+        self.input_tokens = (
+            None
+            if tin is None or self.input_tokens is None
+            else self.input_tokens + tin
+        )
         self.output_tokens = (
-            None if tout is None or self.output_tokens is None else self.output_tokens + tout
+            None
+            if tout is None or self.output_tokens is None
+            else self.output_tokens + tout
         )
         if cost is not None:
             self.cost_usd = (self.cost_usd or 0.0) + float(cost)
@@ -261,7 +273,9 @@ class History:
             The batch id.
         """
         if not isinstance(summary, Summary):
-            raise TypeError(f"summary must be a perfstats Summary, got {type(summary).__name__}")
+            raise TypeError(
+                f"summary must be a perfstats Summary, got {type(summary).__name__}"
+            )
         if summary.every is None or "window_start" not in summary.by:
             raise ValueError(
                 "History stores windowed summaries: summarize with every= (e.g. '1h')"
@@ -292,8 +306,8 @@ class History:
             }
             for m, obj in ((moments or {}).get(key) or {}).items():
                 objects[("m", m)] = obj
-            for m, obj in ((histograms or {}).get(key) or {}).items():
-                objects[("h", m)] = obj
+            for m, hist in ((histograms or {}).get(key) or {}).items():
+                objects[("h", m)] = hist
             count = int(table["count"].iloc[i])
             errors = col("errors", i)
             cost = col("cost_usd", i)
@@ -304,8 +318,12 @@ class History:
                 _group_text(names, group),
                 count,
                 None if errors is None else int(errors),
-                None if col("input_tokens", i) is None else float(col("input_tokens", i)),
-                None if col("output_tokens", i) is None else float(col("output_tokens", i)),
+                None
+                if col("input_tokens", i) is None
+                else float(col("input_tokens", i)),
+                None
+                if col("output_tokens", i) is None
+                else float(col("output_tokens", i)),
                 None if cost is None else float(cost),
                 count if "cost_usd" not in cols else int(unknown or 0),
                 _pack(objects),
@@ -401,20 +419,30 @@ class History:
                 hists[key] = {"latency_ms": h}
             # the summary's keys, matched by value
             lookup = {self._norm(k): k for k in s.sketches}
-            moments = {lookup[self._norm(k)]: v for k, v in moments.items() if self._norm(k) in lookup}
-            hists = {lookup[self._norm(k)]: v for k, v in hists.items() if self._norm(k) in lookup}
+            moments = {
+                lookup[self._norm(k)]: v
+                for k, v in moments.items()
+                if self._norm(k) in lookup
+            }
+            hists = {
+                lookup[self._norm(k)]: v
+                for k, v in hists.items()
+                if self._norm(k) in lookup
+            }
         src = source if source is not None else str(getattr(events, "source", "events"))
-        return self.append(s, batch=batch, moments=moments, histograms=hists, source=src)
+        return self.append(
+            s, batch=batch, moments=moments, histograms=hists, source=src
+        )
 
     @staticmethod
     def _norm(key: tuple[Any, ...]) -> str:
-        return repr([json_scalar(k) if not hasattr(k, "value") else int(k.value) for k in key])
+        return repr(
+            [json_scalar(k) if not hasattr(k, "value") else int(k.value) for k in key]
+        )
 
     # ---- reading ----------------------------------------------------------------------
 
-    def _rows(
-        self, start: int | None, end: int | None
-    ) -> list[tuple[Any, ...]]:
+    def _rows(self, start: int | None, end: int | None) -> list[tuple[Any, ...]]:
         sql = (
             "SELECT window_start, window_ns, grp, count, errors, input_tokens, "
             "output_tokens, cost_usd, cost_unknown, data FROM windows"
@@ -552,7 +580,10 @@ class History:
             raise ValueError(
                 f"the history store {self.url} holds no windows in [{start}, {end})"
             )
-        order = sorted(merged, key=lambda k: tuple((v is None, str(v)) for v in k[:-1]) + (k[-1] or 0,))
+        order = sorted(
+            merged,
+            key=lambda k: (*((v is None, str(v)) for v in k[:-1]), k[-1] or 0),
+        )
         qs = tuple(float(q) for q in quantiles)
         records: list[dict[str, Any]] = []
         sketches: dict[tuple[Any, ...], dict[str, QuantileSketch]] = {}
@@ -571,7 +602,9 @@ class History:
                 lo, hi = wilson_interval(acc.errors, n, confidence=confidence)
                 rec["error_rate_low"], rec["error_rate_high"] = float(lo), float(hi)
             else:
-                rec["error_rate"] = rec["error_rate_low"] = rec["error_rate_high"] = np.nan
+                rec["error_rate"] = rec["error_rate_low"] = rec["error_rate_high"] = (
+                    np.nan
+                )
             lat = objs.get(("s", "latency_ms"))
             if lat is not None and lat.count > 0:
                 rec["latency_mean"] = lat.mean
@@ -592,12 +625,18 @@ class History:
                 if kind == "s" and metric != "latency_ms" and obj.count > 0:
                     p50, p99 = obj.quantile([0.5, 0.99])
                     rec[f"{metric}_p50"], rec[f"{metric}_p99"] = float(p50), float(p99)
-            rec["input_tokens"] = np.nan if acc.input_tokens is None else acc.input_tokens
-            rec["output_tokens"] = np.nan if acc.output_tokens is None else acc.output_tokens
+            rec["input_tokens"] = (
+                np.nan if acc.input_tokens is None else acc.input_tokens
+            )
+            rec["output_tokens"] = (
+                np.nan if acc.output_tokens is None else acc.output_tokens
+            )
             rec["cost_usd"] = np.nan if acc.cost_usd is None else acc.cost_usd
             known = n - acc.cost_unknown
             rec["cost_per_request"] = (
-                acc.cost_usd / known if acc.cost_usd is not None and known > 0 else np.nan
+                acc.cost_usd / known
+                if acc.cost_usd is not None and known > 0
+                else np.nan
             )
             rec["cost_unknown"] = acc.cost_unknown
             records.append(rec)
@@ -729,14 +768,22 @@ class History:
         return table
 
     def week_over_week(
-        self, end: Any = None, *, by: str | Sequence[str] | None = None, alpha: float = 0.05
+        self,
+        end: Any = None,
+        *,
+        by: str | Sequence[str] | None = None,
+        alpha: float = 0.05,
     ) -> pd.DataFrame:
         """:meth:`compare` of the 7 days before ``end`` (default: the end of the
         store's last window, rounded up to a day) with the 7 days before them."""
         return self._period_over_period(end, 7, by, alpha)
 
     def month_over_month(
-        self, end: Any = None, *, by: str | Sequence[str] | None = None, alpha: float = 0.05
+        self,
+        end: Any = None,
+        *,
+        by: str | Sequence[str] | None = None,
+        alpha: float = 0.05,
     ) -> pd.DataFrame:
         """:meth:`compare` of the 28 days (four whole weeks, so weekdays match) before
         ``end`` with the 28 days before them."""
@@ -760,9 +807,7 @@ class History:
 
     # ---- retention --------------------------------------------------------------------
 
-    def retain(
-        self, keep: str = "90d", *, every: str = "1d", now: Any = None
-    ) -> int:
+    def retain(self, keep: str = "90d", *, every: str = "1d", now: Any = None) -> int:
         """Downsample windows older than ``keep`` to ``every`` windows (hourly to daily):
         the windows of each older bucket and group, of every batch, are merged into one
         (bucket for bucket the same sketches, so later roll-ups do not change).
@@ -816,13 +861,19 @@ class History:
                 out,
             )
             for b in sorted(batches - {_DOWNSAMPLED}):
-                self._db.execute("UPDATE batches SET compacted = 1 WHERE batch = ?", (b,))
+                self._db.execute(
+                    "UPDATE batches SET compacted = 1 WHERE batch = ?", (b,)
+                )
             if out:
                 self._db.execute(
                     "INSERT INTO batches (batch, appended_at, source, compacted) "
                     "VALUES (?, ?, ?, 1) ON CONFLICT (batch) DO UPDATE SET "
                     "appended_at = excluded.appended_at",
-                    (_DOWNSAMPLED, dt.datetime.now(dt.timezone.utc).isoformat(), "retain()"),
+                    (
+                        _DOWNSAMPLED,
+                        dt.datetime.now(dt.timezone.utc).isoformat(),
+                        "retain()",
+                    ),
                 )
         return removed
 
@@ -844,7 +895,10 @@ class History:
         return len(runs)
 
     def _import_run(
-        self, run: Mapping[str, Any], sketches: Mapping[str, Mapping[str, QuantileSketch]], name: str
+        self,
+        run: Mapping[str, Any],
+        sketches: Mapping[str, Mapping[str, QuantileSketch]],
+        name: str,
     ) -> None:
         from perfstats._display import group_label
 
@@ -855,7 +909,9 @@ class History:
         rows = []
         for g in run["groups"]:
             key = tuple(g.get(b) for b in by)
-            objects = {("s", m): s for m, s in sketches.get(group_label(key), {}).items()}
+            objects = {
+                ("s", m): s for m, s in sketches.get(group_label(key), {}).items()
+            }
             count = int(g["count"])
             cost = g.get("cost_usd")
             rows.append(
@@ -911,7 +967,11 @@ class History:
                 for rec in part.to_dict(orient="records")
             ]
             runs.append(
-                {"generated_at": pd.Timestamp(day).isoformat(), "by": names, "groups": groups}
+                {
+                    "generated_at": pd.Timestamp(str(day)).isoformat(),
+                    "by": names,
+                    "groups": groups,
+                }
             )
         return runs[-days:]
 
