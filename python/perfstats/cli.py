@@ -369,10 +369,8 @@ def _report(args: argparse.Namespace) -> int:
 def _baseline_p99(source: str, args: argparse.Namespace) -> dict[str, float]:
     from perfstats._display import group_label
     from perfstats.analysis.summary import summarize
-    from perfstats.history import load_runs
+    from perfstats.history import is_store_url, load_runs
     from perfstats.io.events import read_events
-
-    from perfstats.history import is_store_url
 
     if is_store_url(source):
         return _store_baseline_p99(source, args)
