@@ -216,7 +216,7 @@ class History:
     ...     with History(os.path.join(d, "h.sqlite")) as h:
     ...         batch = h.append_events(events, by="endpoint", every="1h")
     ...         daily = h.summary("2026-01-01", "2026-01-04", every="1d")
-    >>> daily.table["count"].sum()
+    >>> int(daily.table["count"].sum())
     4000
     >>> daily.by
     ['endpoint', 'window_start']
