@@ -81,7 +81,18 @@ def postgres() -> Iterator[str | None]:
     )
     opts = f"-p {port} -k {data} -c listen_addresses=127.0.0.1"
     subprocess.run(
-        [*prefix, str(bindir / "pg_ctl"), "-D", str(db), "-o", opts, "-l", str(data / "log"), "-w", "start"],
+        [
+            *prefix,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(db),
+            "-o",
+            opts,
+            "-l",
+            str(data / "log"),
+            "-w",
+            "start",
+        ],
         check=True,
         capture_output=True,
     )
@@ -115,7 +126,9 @@ def run_backend(url: str, summaries: list[Any], size: Any) -> dict[str, Any]:
             "total": float(np.sum(times)),
         }
         # the daily job re-run: replaces its batch
-        out["reappend_day_s"], _ = timed(lambda: h.append(summaries[-1], batch=f"day-{len(summaries) - 1}"))
+        out["reappend_day_s"], _ = timed(
+            lambda: h.append(summaries[-1], batch=f"day-{len(summaries) - 1}")
+        )
         out["store_bytes"] = size()
         end = START + pd.Timedelta(days=len(summaries))
         queries = {
@@ -125,20 +138,28 @@ def run_backend(url: str, summaries: list[Any], size: Any) -> dict[str, Any]:
             "all_one_window_by_group": (None, None, None),
         }
         for name, (a, b, every) in queries.items():
-            t, s = timed(lambda a=a, b=b, every=every: h.summary(a, b, by="endpoint", every=every))
+            t, s = timed(
+                lambda a=a, b=b, every=every: h.summary(
+                    a, b, by="endpoint", every=every
+                )
+            )
             out[f"query_{name}_s"] = t
             out[f"query_{name}_rows"] = len(s.table)
         out["week_over_week_s"], _ = timed(lambda: h.week_over_week(end))
         out["retain_90d_s"], merged = timed(lambda: h.retain("90d", now=end))
         out["retain_rows_merged"] = merged
         out["store_bytes_after_retain"] = size()
-        out["query_all_daily_after_retain_s"], _ = timed(lambda: h.summary(by="endpoint", every="1d"))
+        out["query_all_daily_after_retain_s"], _ = timed(
+            lambda: h.summary(by="endpoint", every="1d")
+        )
     return out
 
 
 def main() -> None:
     t, summaries = timed(
-        lambda: [summarize(day_events(d), by="endpoint", every="1h") for d in range(DAYS)]
+        lambda: [
+            summarize(day_events(d), by="endpoint", every="1h") for d in range(DAYS)
+        ]
     )
     results: dict[str, Any] = {
         "days": DAYS,
@@ -163,7 +184,9 @@ def main() -> None:
 
             def pg_size() -> int:
                 with psycopg.connect(url) as c:
-                    row = c.execute("SELECT pg_database_size(current_database())").fetchone()
+                    row = c.execute(
+                        "SELECT pg_database_size(current_database())"
+                    ).fetchone()
                     return int(row[0]) if row else -1
 
             results["postgresql"] = run_backend(url, summaries, pg_size)

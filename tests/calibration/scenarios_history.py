@@ -76,14 +76,25 @@ def calibration_rows(replications: int, seed: int) -> list[dict[str, object]]:
         ),
         (
             "A/A, heavy-tailed latency (sigma 1.5), 5% errors, 3 groups x 40/day",
-            {"per_day": 40, "sigma": 1.5, "error_p": 0.05, "groups": ("/a", "/b", "/c")},
+            {
+                "per_day": 40,
+                "sigma": 1.5,
+                "error_p": 0.05,
+                "groups": ("/a", "/b", "/c"),
+            },
             0.05,
             "<=",
             "small counts; Holm over 6 rows",
         ),
         (
             "latency +15%, 300 requests/day, 1 group",
-            {"per_day": 300, "sigma": 0.6, "error_p": 0.02, "lift": 0.15, "metric": "latency"},
+            {
+                "per_day": 300,
+                "sigma": 0.6,
+                "error_p": 0.02,
+                "lift": 0.15,
+                "metric": "latency",
+            },
             0.8,
             ">=",
             "power of the log-latency Welch test on stored moments",

@@ -290,17 +290,32 @@ class History:
         rows: list[tuple[Any, ...]] = []
         digest = hashlib.sha256()
         digest.update(json.dumps([names, summary.every]).encode())
-        cols = table.columns
+        n_rows = len(table)
 
-        def col(name: str, i: int) -> Any:
-            if name not in cols:
-                return None
-            v = table[name].iloc[i]
-            return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+        def column(name: str, kind: type) -> list[Any]:
+            """One column as Python values, None where absent or NaN (unknown)."""
+            if name not in table.columns:
+                return [None] * n_rows
+            v = table[name].to_numpy(dtype=np.float64, na_value=np.nan)
+            return [None if math.isnan(x) else kind(x) for x in v.tolist()]
 
+        counts = table["count"].to_numpy(dtype=np.int64).tolist()
+        errors = column("errors", int)
+        tin, tout = column("input_tokens", float), column("output_tokens", float)
+        cost = column("cost_usd", float)
+        unknown = column("cost_unknown", int) if "cost_usd" in table.columns else counts
+        import pandas as pd
+
+        starts = pd.DatetimeIndex([k[w_pos] for k in keys])
+        if starts.tz is None:
+            starts = starts.tz_localize("UTC")
+        start_ns = starts.as_unit("ns").asi8.tolist()
+        group_texts: dict[tuple[Any, ...], str] = {}
         for i, key in enumerate(keys):
-            start = _time_ns(key[w_pos], "window_start")
-            group = [k for j, k in enumerate(key) if j != w_pos]
+            group = tuple(k for j, k in enumerate(key) if j != w_pos)
+            text = group_texts.get(group)
+            if text is None:
+                text = group_texts[group] = _group_text(names, group)
             objects: dict[tuple[str, str], Any] = {
                 ("s", m): s for m, s in summary.sketches[key].items()
             }
@@ -308,24 +323,16 @@ class History:
                 objects[("m", m)] = obj
             for m, hist in ((histograms or {}).get(key) or {}).items():
                 objects[("h", m)] = hist
-            count = int(table["count"].iloc[i])
-            errors = col("errors", i)
-            cost = col("cost_usd", i)
-            unknown = col("cost_unknown", i)
             row = (
-                start,
+                start_ns[i],
                 step,
-                _group_text(names, group),
-                count,
-                None if errors is None else int(errors),
-                None
-                if col("input_tokens", i) is None
-                else float(col("input_tokens", i)),
-                None
-                if col("output_tokens", i) is None
-                else float(col("output_tokens", i)),
-                None if cost is None else float(cost),
-                count if "cost_usd" not in cols else int(unknown or 0),
+                text,
+                counts[i],
+                errors[i],
+                tin[i],
+                tout[i],
+                cost[i],
+                0 if unknown[i] is None else unknown[i],
                 _pack(objects),
             )
             digest.update(repr(row[:-1]).encode())
@@ -589,6 +596,7 @@ class History:
         sketches: dict[tuple[Any, ...], dict[str, QuantileSketch]] = {}
         index: list[tuple[Any, ...]] = []
         step_s = None if every is None else _duration_ns(every, "every") / 1e9
+        q_names = [f"latency_{_pct_name(q)}" for q in qs]
         for key in order:
             acc = merged[key]
             objs = acc.finished()
@@ -597,19 +605,13 @@ class History:
             if step_s is not None:
                 rec["throughput_rps"] = n / step_s
             rec["errors"] = acc.errors
-            if acc.errors is not None and n:
-                rec["error_rate"] = acc.errors / n
-                lo, hi = wilson_interval(acc.errors, n, confidence=confidence)
-                rec["error_rate_low"], rec["error_rate_high"] = float(lo), float(hi)
-            else:
-                rec["error_rate"] = rec["error_rate_low"] = rec["error_rate_high"] = (
-                    np.nan
-                )
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rec["error_rate"] = np.nan if acc.errors is None else acc.errors / n
             lat = objs.get(("s", "latency_ms"))
             if lat is not None and lat.count > 0:
                 rec["latency_mean"] = lat.mean
-                for q, v in zip(qs, lat.quantile(list(qs)), strict=True):
-                    rec[f"latency_{_pct_name(q)}"] = float(v)
+                for name, v in zip(q_names, lat.quantile(list(qs)), strict=True):
+                    rec[name] = float(v)
             hist = objs.get(("h", "latency_ms"))
             if hist is not None and hist.count > 0:
                 bounds = hist.boundaries
@@ -651,6 +653,16 @@ class History:
             table.index = pd.MultiIndex.from_tuples(index, names=out_by)
             if len(out_by) == 1:
                 table.index = table.index.get_level_values(0)
+        errs = table["errors"].to_numpy(dtype=np.float64, na_value=np.nan)
+        lo, hi = np.full(len(table), np.nan), np.full(len(table), np.nan)
+        known = ~np.isnan(errs) & (table["count"].to_numpy() > 0)
+        if known.any():
+            lo[known], hi[known] = wilson_interval(
+                errs[known], table["count"].to_numpy()[known], confidence=confidence
+            )
+        pos = table.columns.get_loc("error_rate") + 1
+        table.insert(pos, "error_rate_high", hi)
+        table.insert(pos, "error_rate_low", lo)
         if table["errors"].isna().any():
             table["errors"] = table["errors"].astype("Float64")
         missing: dict[str, str] = {}
