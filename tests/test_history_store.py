@@ -431,3 +431,51 @@ def test_two_runs_in_one_instant_keep_distinct_times(tmp_path: Path) -> None:
         append_run(tmp_path, s, generated_at=when)
     times = [r["generated_at"] for r in load_runs(tmp_path)]
     assert len(set(times)) == 3 and times == sorted(times)
+
+
+# ---- week over week -----------------------------------------------------------------
+
+
+def test_week_over_week_matches_scipy_on_the_raw_events(history_url: str) -> None:
+    from scipy import stats
+
+    rng = np.random.default_rng(11)
+    n = 6000
+    t0 = pd.Timestamp("2026-02-02", tz="UTC")  # a Monday
+    offsets = rng.uniform(0, 14 * 86_400, n)
+    current = offsets >= 7 * 86_400
+    ev = pd.DataFrame(
+        {
+            "timestamp": t0 + pd.to_timedelta(offsets, unit="s"),
+            "endpoint": rng.choice(["/a", "/b"], n),
+            "latency_ms": rng.lognormal(np.log(500), 0.5, n) * np.where(current, 1.2, 1),
+            "success": rng.random(n) > np.where(current, 0.05, 0.02),
+        }
+    )
+    with History(history_url) as h:
+        h.append_events(ev, by="endpoint", every="1h")
+        wow = h.week_over_week(t0 + pd.Timedelta(days=14))
+        assert wow.equals(h.week_over_week())  # end defaults to the store's last day
+    assert sorted(zip(wow["endpoint"], wow["metric"], strict=True)) == [
+        ("/a", "error_rate"),
+        ("/a", "latency"),
+        ("/b", "error_rate"),
+        ("/b", "latency"),
+    ]
+    for row in wow.itertuples():
+        mask = ev["endpoint"] == row.endpoint
+        a, b = ev[mask & current], ev[mask & ~current]
+        if row.metric == "latency":
+            x, y = np.log(a["latency_ms"]), np.log(b["latency_ms"])
+            assert row.ratio == pytest.approx(np.exp(x.mean() - y.mean()), rel=1e-9)
+            assert row.ratio_low < 1.2 < row.ratio_high
+        else:
+            x = (~a["success"]).astype(float)
+            y = (~b["success"]).astype(float)
+            assert row.difference == pytest.approx(x.mean() - y.mean(), rel=1e-9)
+        expected = stats.ttest_ind(x, y, equal_var=False).pvalue
+        assert row.pvalue == pytest.approx(expected, rel=1e-6, abs=1e-300)
+        assert row.significant  # a 20% latency rise and errors 2% -> 5%
+    with History(history_url) as h:
+        with pytest.raises(ValueError, match="both ranges"):
+            h.compare(("2030-01-01", "2030-01-08"), ("2026-02-02", "2026-02-09"))
