@@ -448,7 +448,8 @@ def test_week_over_week_matches_scipy_on_the_raw_events(history_url: str) -> Non
         {
             "timestamp": t0 + pd.to_timedelta(offsets, unit="s"),
             "endpoint": rng.choice(["/a", "/b"], n),
-            "latency_ms": rng.lognormal(np.log(500), 0.5, n) * np.where(current, 1.2, 1),
+            "latency_ms": rng.lognormal(np.log(500), 0.5, n)
+            * np.where(current, 1.2, 1),
             "success": rng.random(n) > np.where(current, 0.05, 0.02),
         }
     )

@@ -104,23 +104,42 @@ def _time_ns(value: Any, name: str) -> int:
     return int(ts.value)
 
 
+_ENTRY = struct.Struct(">cB")  # kind (one ASCII letter), length of the metric's name
+_LENGTH = struct.Struct(">I")
+
+
 def _pack(objects: Mapping[tuple[str, str], Any]) -> bytes:
-    """``{(kind, metric): object}`` as one blob: a JSON header of (kind, metric, length)
-    after its 4-byte length, then each object's ``to_bytes()``."""
-    parts = [
-        (kind, name, obj.to_bytes()) for (kind, name), obj in sorted(objects.items())
-    ]
-    header = json.dumps([[k, n, len(b)] for k, n, b in parts]).encode()
-    return struct.pack(">I", len(header)) + header + b"".join(b for _, _, b in parts)
+    """``{(kind, metric): object}`` as one blob: per object, its kind (``s`` sketch,
+    ``m`` moments, ``h`` histogram; one byte), the length of the metric's UTF-8 name
+    (one byte), the name, the length of its ``to_bytes()`` (4 bytes, big-endian) and
+    those bytes. Version 1 of the stored format."""
+    out = []
+    for (kind, name), obj in sorted(objects.items()):
+        raw_name = name.encode()
+        if len(raw_name) > 255:
+            raise ValueError(f"metric name {name[:40]!r}... is longer than 255 bytes")
+        payload = obj.to_bytes()
+        out += [
+            _ENTRY.pack(kind.encode(), len(raw_name)),
+            raw_name,
+            _LENGTH.pack(len(payload)),
+            payload,
+        ]
+    return b"".join(out)
 
 
 def _unpack(blob: bytes) -> dict[tuple[str, str], Any]:
     data = bytes(blob)
-    (n,) = struct.unpack(">I", data[:4])
-    pos = 4 + n
     out: dict[tuple[str, str], Any] = {}
-    for kind, name, length in json.loads(data[4:pos]):
-        out[(kind, name)] = _KINDS[kind].from_bytes(data[pos : pos + length])
+    pos, end = 0, len(data)
+    while pos < end:
+        kind, n = _ENTRY.unpack_from(data, pos)
+        pos += 2
+        name = data[pos : pos + n].decode()
+        (length,) = _LENGTH.unpack_from(data, pos + n)
+        pos += n + 4
+        k = kind.decode()
+        out[(k, name)] = _KINDS[k].from_bytes(data[pos : pos + length])
         pos += length
     return out
 
@@ -660,7 +679,7 @@ class History:
             lo[known], hi[known] = wilson_interval(
                 errs[known], table["count"].to_numpy()[known], confidence=confidence
             )
-        pos = table.columns.get_loc("error_rate") + 1
+        pos = list(table.columns).index("error_rate") + 1
         table.insert(pos, "error_rate_high", hi)
         table.insert(pos, "error_rate_low", lo)
         if table["errors"].isna().any():
