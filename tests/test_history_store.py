@@ -323,6 +323,8 @@ WRITER = textwrap.dedent(
         for i in range(n):
             ev = make_events(start="2026-03-01", hours=3, per_hour=20, seed=1000 * ord(name) + i)
             h.append_events(ev, every="1h", batch=f"{{name}}-{{i}}")
+            if i == n // 2:  # both processes run the same job once: counted once
+                h.append_events(make_events(hours=3, per_hour=20, seed=7), every="1h")
     """
 )
 
@@ -353,11 +355,16 @@ def test_two_processes_appending_at_once_lose_nothing(
     with History(history_url) as h:
         batches = h.batches()
         s = h.summary(by=[], every="1h")
-    assert len(batches) == 2 * n
+    assert len(batches) == 2 * n + 1
     every_batch = pd.concat(
-        make_events(hours=3, per_hour=20, seed=1000 * ord(name) + i)
-        for name in ("a", "b")
-        for i in range(n)
+        [
+            *(
+                make_events(hours=3, per_hour=20, seed=1000 * ord(name) + i)
+                for name in ("a", "b")
+                for i in range(n)
+            ),
+            make_events(hours=3, per_hour=20, seed=7),
+        ]
     )
     raw = summarize(every_batch, by=None, every="1h")
     assert_same(s.table, raw.table)
