@@ -187,6 +187,8 @@ def test_bad_input_names_the_field(history_url: str, tmp_path: Path) -> None:
             h.summary(every="soon")
         with pytest.raises(ValueError, match="start"):
             h.summary(start="not a time")
+        with pytest.raises(ValueError, match="not a multiple"):
+            h.summary(every="90min")
     with pytest.raises(ValueError, match="unknown scheme"):
         History("mysql://x/y")
     with pytest.raises(ValueError, match="no directory"):

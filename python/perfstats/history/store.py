@@ -533,13 +533,24 @@ class History:
     ) -> dict[tuple[Any, ...], _Acc]:
         """The rows of windows starting in ``[start, end)`` merged per (group values of
         ``by``..., bucket start in ns) — the building block of :meth:`summary`."""
+        import pandas as pd
+
         lo = None if start is None else _time_ns(start, "start")
         hi = None if end is None else _time_ns(end, "end")
         step = None if every is None else _duration_ns(every, "every")
         names = self._by(by)
         out: dict[tuple[Any, ...], _Acc] = {}
         parsed: dict[str, dict[str, Any]] = {}
-        for ws, _wn, grp, *values in self._rows(lo, hi):
+        sizes: set[int] = set()
+        for ws, wn, grp, *values in self._rows(lo, hi):
+            if step is not None and wn not in sizes:
+                sizes.add(wn)
+                if int(ws) % int(wn) == 0 and step % int(wn):
+                    raise ValueError(
+                        f"every={every!r} is not a multiple of the stored "
+                        f"{pd.Timedelta(int(wn), unit='ns')} windows: their requests "
+                        "cannot be split between roll-up windows"
+                    )
             g = parsed.get(grp)
             if g is None:
                 g = parsed[grp] = dict(json.loads(grp))
