@@ -11,10 +11,12 @@ tests. ``PERFSTATS_BENCH_HISTORY_DAYS`` (default 365) and ``..._GROUPS`` (200) s
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -159,7 +161,38 @@ def run_backend(url: str, size: Any) -> dict[str, Any]:
     return out
 
 
+def one_backend(kind: str) -> Any:
+    """Append and query with one backend (``sqlite`` or ``postgresql``)."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "history.sqlite"
+
+            def sqlite_size() -> int:
+                return sum(p.stat().st_size for p in Path(d).glob("history.sqlite*"))
+
+            return run_backend(str(path), sqlite_size)
+    with postgres() as url:
+        if url is None:
+            return "not installed"
+        import psycopg
+
+        def pg_size() -> int:
+            with psycopg.connect(url) as c:
+                row = c.execute(
+                    "SELECT pg_database_size(current_database())"
+                ).fetchone()
+                return int(row[0]) if row else -1
+
+        return run_backend(url, pg_size)
+
+
 def main() -> None:
+    """Both backends, each in its own process at the same time (the machine's cores are
+    shared: their times include that contention; see the load averages)."""
+    one = os.environ.get("PERFSTATS_BENCH_HISTORY_ONE")
+    if one:
+        print("RESULT " + json.dumps(one_backend(one)))
+        return
     t, _ = timed(lambda: day_summary(0))
     results: dict[str, Any] = {
         "days": DAYS,
@@ -169,27 +202,23 @@ def main() -> None:
         "summarize_one_day_s": t,
         "load_before": load_average(),
     }
-    with tempfile.TemporaryDirectory() as d:
-        path = Path(d) / "history.sqlite"
-
-        def sqlite_size() -> int:
-            return sum(p.stat().st_size for p in Path(d).glob("history.sqlite*"))
-
-        results["sqlite"] = run_backend(str(path), sqlite_size)
-    with postgres() as url:
-        if url is None:
-            results["postgresql"] = "not installed"
-        else:
-            import psycopg
-
-            def pg_size() -> int:
-                with psycopg.connect(url) as c:
-                    row = c.execute(
-                        "SELECT pg_database_size(current_database())"
-                    ).fetchone()
-                    return int(row[0]) if row else -1
-
-            results["postgresql"] = run_backend(url, pg_size)
+    root = Path(__file__).resolve().parents[1]
+    procs = {
+        kind: subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.bench_history"],
+            cwd=root,
+            env={**os.environ, "PERFSTATS_BENCH_HISTORY_ONE": kind},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for kind in ("sqlite", "postgresql")
+    }
+    for kind, proc in procs.items():
+        out, _ = proc.communicate()
+        lines = [x for x in out.splitlines() if x.startswith("RESULT ")]
+        if proc.returncode != 0 or not lines:
+            raise RuntimeError(f"the {kind} benchmark failed (exit {proc.returncode})")
+        results[kind] = json.loads(lines[-1].removeprefix("RESULT "))
     results["load_after"] = load_average()
     write_results("history", results)
 
