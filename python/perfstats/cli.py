@@ -616,14 +616,20 @@ def _history_command(args: argparse.Namespace) -> int:
 
 def _history_runs(args: argparse.Namespace, events: Any) -> list[dict[str, Any]]:
     """Earlier runs for the report: a directory's runs, or a store's last 14 days
-    before the events' first timestamp, one run per day."""
+    before the day of the events' first timestamp, one run per day."""
+    import pandas as pd
+
     from perfstats.history import is_store_url, load_runs
 
     if not is_store_url(args.history):
         return load_runs(args.history)
     with _open_store(args.history, must_exist=False) as store:
-        first = events.frame["timestamp"].min()
-        return list(store.daily_runs(by=[args.by], before=first))
+        # whole days before the one holding the first event: no window of this run
+        first = pd.Timestamp(events.frame["timestamp"].min())
+        if first.tzinfo is None:
+            first = first.tz_localize("UTC")
+        day = first.tz_convert("UTC").floor("D")
+        return list(store.daily_runs(by=[args.by], before=day))
 
 
 def _history_append(args: argparse.Namespace, events: Any) -> None:
