@@ -103,11 +103,14 @@ def test_daily_rollup_of_hourly_windows_is_bucket_exact(history_url: str) -> Non
     assert_same(by_endpoint.table, raw2.table)
 
 
-def test_appending_the_same_data_again_does_not_double_count(history_url: str) -> None:
-    ev = make_events(hours=30)
+def test_appending_the_same_data_again_does_not_double_count(
+    history_url: str, tmp_path: Path
+) -> None:
+    ev = make_events(hours=30).dropna(subset=["latency_ms"])  # read_events's rule
+    ev.to_parquet(tmp_path / "ev.parquet")
     with History(history_url) as h:
         first = h.append_events(ev, every="1h")
-        again = h.append_events(ev, every="1h")
+        again = h.append_events(tmp_path / "ev.parquet", every="1h")  # same, from file
         assert first == again and first.startswith("sha256:")
         s = h.summary(every=None)
         assert len(h.batches()) == 1

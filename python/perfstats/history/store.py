@@ -400,10 +400,15 @@ class History:
         with the Moments of latency and log latency (for the t-tests of
         :meth:`compare`) and an SLA Histogram of latency per window.
 
-        ``events`` is anything :func:`perfstats.summarize` reads. Returns the batch id.
+        ``events`` is an :class:`~perfstats.Events`, a DataFrame in the canonical
+        schema, or a path (read with :func:`perfstats.read_events`). Returns the
+        batch id.
         """
         from perfstats.analysis.summary import events_frame
+        from perfstats.io.events import read_events
 
+        if isinstance(events, (str, os.PathLike)):
+            events = read_events(events)
         frame = events_frame(events)
         s = summarize(
             frame,
