@@ -492,3 +492,31 @@ def test_week_over_week_matches_scipy_on_the_raw_events(history_url: str) -> Non
     with History(history_url) as h:
         with pytest.raises(ValueError, match="both ranges"):
             h.compare(("2030-01-01", "2030-01-08"), ("2026-02-02", "2026-02-09"))
+
+
+def test_month_over_month_compares_four_weeks_with_the_four_before(
+    history_url: str,
+) -> None:
+    rng = np.random.default_rng(5)
+    n = 3000
+    t0 = pd.Timestamp("2026-01-05", tz="UTC")
+    ev = pd.DataFrame(
+        {
+            "timestamp": t0 + pd.to_timedelta(rng.uniform(0, 60 * 86_400, n), unit="s"),
+            "endpoint": "/a",
+            "latency_ms": rng.lognormal(np.log(500), 0.5, n),
+            "success": rng.random(n) > 0.02,
+        }
+    )
+    end = t0 + pd.Timedelta(days=60)
+    with History(history_url) as h:
+        h.append_events(ev, every="1d")
+        mom = h.month_over_month(end).set_index("metric")
+    cur = (ev["timestamp"] >= end - pd.Timedelta(days=28)) & (ev["timestamp"] < end)
+    base = (ev["timestamp"] >= end - pd.Timedelta(days=56)) & ~cur
+    base &= ev["timestamp"] < end - pd.Timedelta(days=28)
+    assert mom.loc["latency", "n_current"] == cur.sum()
+    assert mom.loc["latency", "n_baseline"] == base.sum()
+    assert mom.loc["error_rate", "current"] == pytest.approx(
+        1 - ev.loc[cur, "success"].mean(), rel=1e-12
+    )
