@@ -81,6 +81,9 @@ class Backend:
     def close(self) -> None:
         raise NotImplementedError
 
+    def compact(self) -> None:
+        """Give back the space of a large write (after :meth:`History.retain`)."""
+
     def init(self) -> None:
         """Create the tables of an empty store; refuse a store of another version."""
         with self.write():
@@ -153,6 +156,11 @@ class SQLiteBackend(Backend):
 
     def close(self) -> None:
         self.conn.close()
+
+    def compact(self) -> None:
+        # a retain pass writes every merged row through the WAL file: fold it into
+        # the database file and truncate it, so the WAL does not keep that size
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 class PostgresBackend(Backend):

@@ -886,6 +886,7 @@ class History:
                     continue  # not on the grid (an imported run): left as it is
                 buckets.setdefault((ws // step * step, r[2]), []).append(r)
             out: list[tuple[Any, ...]] = []
+            gone: list[tuple[Any, ...]] = []
             batches: set[str] = set()
             for (bucket, grp), part in buckets.items():
                 if len(part) == 1 and part[0][1] == step:
@@ -894,13 +895,14 @@ class History:
                 for r in part:
                     acc.add(r[4:])
                     batches.add(r[3])
-                    self._db.execute(
-                        "DELETE FROM windows WHERE window_start = ? AND window_ns = ? "
-                        "AND grp = ? AND batch = ?",
-                        (r[0], r[1], r[2], r[3]),
-                    )
+                    gone.append((r[0], r[1], r[2], r[3]))
                 removed += len(part) - 1
                 out.append((bucket, step, grp, _DOWNSAMPLED, *acc.values()))
+            self._db.executemany(
+                "DELETE FROM windows WHERE window_start = ? AND window_ns = ? "
+                "AND grp = ? AND batch = ?",
+                gone,
+            )
             self._db.executemany(
                 "INSERT INTO windows (window_start, window_ns, grp, batch, count, errors, "
                 "input_tokens, output_tokens, cost_usd, cost_unknown, data) "
@@ -922,6 +924,7 @@ class History:
                         "retain()",
                     ),
                 )
+        self._db.compact()
         return removed
 
     # ---- import -----------------------------------------------------------------------
