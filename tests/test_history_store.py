@@ -202,6 +202,18 @@ def test_bad_input_names_the_field(history_url: str, tmp_path: Path) -> None:
         History(junk)
 
 
+def test_a_password_never_shows_in_messages(postgres_server: str) -> None:
+    port = postgres_server.rsplit(":", 1)[1]
+    with pytest.raises(ValueError, match="cannot connect") as err:
+        History("postgresql://perfstats:s3cret@127.0.0.1:1/nodb")
+    assert "s3cret" not in str(err.value) and "***" in str(err.value)
+    with History(f"postgresql://perfstats:s3cret@127.0.0.1:{port}/postgres") as h:
+        assert "s3cret" not in repr(h) and "***" in h.url
+        with pytest.raises(ValueError, match="holds no windows") as err:
+            h.summary("2000-01-01", "2000-01-02")
+    assert "s3cret" not in str(err.value)
+
+
 def test_is_store_url() -> None:
     assert is_store_url("postgresql://u@h/db") and is_store_url("x/h.sqlite")
     assert is_store_url("sqlite:///tmp/x") and not is_store_url("history-dir")

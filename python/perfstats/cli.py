@@ -606,7 +606,7 @@ def _history_command(args: argparse.Namespace) -> int:
             raise UsageError(f"no such history directory: {args.directory}")
         with _open_store(args.url, must_exist=False) as store:
             n = store.import_runs(args.directory)
-        print(f"imported {n} run(s) from {args.directory} into {args.url}")
+            print(f"imported {n} run(s) from {args.directory} into {store.url}")
         return 0
     with _open_store(args.url, must_exist=True) as store:
         n = store.retain(args.keep, every=args.every)
@@ -646,10 +646,10 @@ def _store_baseline_p99(url: str, args: argparse.Namespace) -> dict[str, float]:
     with _open_store(url, must_exist=True) as store:
         span = store.time_range()
         if span is None:
-            raise UsageError(f"baseline history store {url} holds no windows")
+            raise UsageError(f"baseline history store {store.url} holds no windows")
         s = store.summary(span[1] - pd.Timedelta(days=7), None, by=args.by, every=None)
     if "latency_p99" not in s.table:
-        raise UsageError(f"baseline history store {url} holds no latency")
+        raise UsageError(f"baseline history store {store.url} holds no latency")
     return {
         group_label(k): float(v)
         for k, v in zip(s.sketches, s.table["latency_p99"], strict=True)

@@ -9,6 +9,7 @@ transaction is rolled back by the database, never half applied.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -45,6 +46,18 @@ _SCHEMA = [
     )""",
     "CREATE INDEX IF NOT EXISTS windows_batch ON windows (batch)",
 ]
+
+
+def redact_url(text: str) -> str:
+    """``text`` with any password replaced by ``***`` (for messages and reprs).
+
+    Examples
+    --------
+    >>> redact_url("postgresql://ci:s3cret@db:5432/perf?sslmode=require&password=x")
+    'postgresql://ci:***@db:5432/perf?sslmode=require&password=***'
+    """
+    text = re.sub(r"(://[^/@:]*:)[^@/]*@", r"\1***@", text)
+    return re.sub(r"(password=)[^&\s]*", r"\1***", text)
 
 
 def is_store_url(text: str | os.PathLike[str]) -> bool:
@@ -176,7 +189,9 @@ class PostgresBackend(Backend):
         try:
             self.conn = psycopg.connect(url, autocommit=True)
         except psycopg.Error as exc:
-            raise ValueError(f"cannot connect to history store {url}: {exc}") from exc
+            raise ValueError(
+                f"cannot connect to history store {redact_url(url)}: {exc}"
+            ) from exc
 
     @staticmethod
     def _sql(sql: str) -> str:
@@ -222,7 +237,8 @@ def open_backend(url: str | os.PathLike[str]) -> Backend:
         backend = SQLiteBackend(path)
     elif "://" in text:
         raise ValueError(
-            f"history URL {text}: unknown scheme (use sqlite:///path or postgresql://...)"
+            f"history URL {redact_url(text)}: unknown scheme (use sqlite:///path or "
+            "postgresql://...)"
         )
     else:
         backend = SQLiteBackend(text)

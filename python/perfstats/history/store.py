@@ -56,6 +56,7 @@ from perfstats.history._backend import (
     Backend,
     is_store_url,
     open_backend,
+    redact_url,
 )
 from perfstats.stats.histogram import Histogram
 from perfstats.stats.hypothesis_tests import welch_t_test
@@ -242,8 +243,9 @@ class History:
     """
 
     def __init__(self, url: str | os.PathLike[str]) -> None:
-        self.url = os.fspath(url)
-        self._db: Backend = open_backend(self.url)
+        #: The store's URL for display, any password replaced by ``***``.
+        self.url = redact_url(os.fspath(url))
+        self._db: Backend = open_backend(os.fspath(url))
 
     # ---- life cycle -------------------------------------------------------------------
 
