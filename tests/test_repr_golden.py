@@ -16,6 +16,8 @@ import pytest
 
 import perfstats as ps
 from perfstats.analysis.costs import ModelPrice, PriceTable
+from perfstats.analysis.findings import Finding
+from perfstats.record.recorder import EndpointStats
 from perfstats.stats.detectors import RobustZScore
 from perfstats.stats.linear_model import LinearModel
 from perfstats.stats.scoring.nab import NabFileScore, NabScore
@@ -45,6 +47,12 @@ def _histogram() -> ps.Histogram:
     return h
 
 
+def _endpoint_stats() -> EndpointStats:
+    stats = EndpointStats(count=4, errors=1)
+    stats.latency.add([120.0, 180.0, 250.0, 900.0])
+    return stats
+
+
 def _events(days: int = 3, seed: int = 7) -> Any:
     """Hourly requests of two endpoints, two variants and two models, latency rising
     slowly; seeded, so the golden files hold fixed numbers."""
@@ -65,6 +73,7 @@ def _events(days: int = 3, seed: int = 7) -> Any:
             "input_tokens": rng.integers(100, 1000, n).astype(float),
             "output_tokens": rng.integers(10, 200, n).astype(float),
             "success": rng.uniform(size=n) > 0.02,
+            "user_id": [f"u{i % 50}" for i in range(n)],
         }
     )
 
@@ -124,6 +133,15 @@ CASES: dict[str, Callable[[], Any]] = {
     "metric_trend": lambda: ps.trend(
         _events(days=10), "latency_p50", every="1d", budget=260.0
     ),
+    "events": lambda: ps.read_events(_events(days=1)),
+    "exposures": lambda: ps.exposures(
+        _events(days=1), by="variant", planned={"A": 0.5, "B": 0.5}
+    ),
+    "endpoint_stats": _endpoint_stats,
+    "finding": lambda: Finding(
+        "warning", 2.5, "sla_miss", "p99 above 5 s on /chat", {"p99_ms": 6100.0}, "sla"
+    ),
+    "hdr_histogram_data": lambda: ps.HdrHistogramData.empty(3, 1, 3_600_000),
     "metric_anomalies": lambda: ps.anomalies(
         _spiky_events(), "latency_p95", detector=RobustZScore(window=12)
     ),

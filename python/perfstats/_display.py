@@ -131,8 +131,8 @@ class View:
     tables: Mapping[str, Any] = field(default_factory=dict)
     notes: Sequence[str] = ()
     warnings: Sequence[str] = ()
-    #: the columns of a table shown in text (all when a table is not named here): a
-    #: terminal is narrow, the HTML table scrolls sideways
+    #: the columns of a table shown in text (all when a table is not named here, none
+    #: and no table when empty): a terminal is narrow, the HTML table scrolls sideways
     text_columns: Mapping[str, Sequence[str]] = field(default_factory=dict)
     #: significant digits of float fields
     digits: int = 6
@@ -225,6 +225,8 @@ def render_text(view: View) -> str:
             for k, v in view.fields.items()
         ]
     for name, table in view.tables.items():
+        if name in view.text_columns and not view.text_columns[name]:
+            continue
         lines.append(f"  {name}:")
         text = _table_text(_as_table(table, view.text_columns.get(name)))
         lines += ["    " + line for line in text.splitlines()]
@@ -242,8 +244,14 @@ def render_one_line(view: View, names: Sequence[str] = ()) -> str:
     >>> render_one_line(View("Moments", {"count": 3, "mean": 2.0, "max": 3.0}))
     'Moments(count=3, mean=2, max=3)'
     """
+
+    def text(v: Any) -> str:  # no thousands separators between the commas
+        if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
+            return str(int(v))
+        return format_value(v, view.digits)
+
     keys = names or list(view.fields)
-    inner = ", ".join(f"{k}={format_value(view.fields[k], view.digits)}" for k in keys)
+    inner = ", ".join(f"{k}={text(view.fields[k])}" for k in keys)
     return f"{view.title}({inner})"
 
 
