@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -173,3 +175,45 @@ def test_json_is_strict_and_holds_to_dict(name: str) -> None:
     assert set(doc) == set(result.to_dict())
     pd = pytest.importorskip("pandas")
     assert isinstance(result.to_frame(), pd.DataFrame)
+
+
+#: results of the stats layer, which must print without pandas installed
+STATS_CASES = [
+    "welch_t_test",
+    "mann_whitney_u",
+    "srm_test",
+    "moments",
+    "quantile_sketch",
+    "histogram",
+    "linear_model",
+    "prediction",
+    "trend",
+    "changepoints",
+    "changepoint",
+    "anomaly_result",
+    "anomaly_event",
+    "nab_score",
+    "tcpd_f1",
+]
+
+
+def test_stats_results_print_without_pandas() -> None:
+    """The stats layer needs no pandas: its results are made and shown (text, HTML,
+    JSON) with pandas blocked, in a child process so the block cannot leak. (Blocked
+    after ``import perfstats``: the report module imports pandas at import time.)"""
+    code = f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+import test_repr_golden as g
+sys.modules["pandas"] = None  # from here on, any import of pandas raises ImportError
+for name in {STATS_CASES!r}:
+    r = g.CASES[name]()
+    for text, suffix in ((repr(r), "txt"), (r._repr_html_(), "html"), (r.to_json(), "json")):
+        assert text + "\\n" == (g.GOLDEN / f"{{name}}.{{suffix}}").read_text("utf-8"), name
+print("ok")
+"""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
