@@ -119,8 +119,9 @@ def test_outputs_and_bad_input(found: dict[str, MetricAnomalies]) -> None:
     res = found["latency_p95"]
     d = json.loads(json.dumps(res.to_dict(), default=str))
     assert d["metric"] == "latency_p95" and d["open"] is False
-    assert repr(res).startswith("MetricAnomalies(latency_p95 every 1h: ")
-    assert "latency_p95" in res._repr_html_()
+    assert repr(res).startswith("MetricAnomalies\n  metric ")
+    assert ">latency_p95<" in res._repr_html_()
+    assert json.loads(res.to_json())["metric"] == "latency_p95"
     ax = res.plot()
     assert ax.get_ylabel() == "latency_p95"
     with pytest.raises(ValueError, match="side"):

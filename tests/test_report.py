@@ -593,10 +593,15 @@ def test_html_renders_in_headless_chromium(report: Report) -> None:
 
 def test_repr_and_notebook_html(report: Report) -> None:
     text = repr(report)
-    assert text.splitlines()[0].startswith("Report('perfstats report'")
-    assert len(text.splitlines()) == 1 + len(report.findings)
+    assert text.splitlines()[0] == "Report: perfstats report"
+    for f in report.findings:
+        assert f.title in text
     snippet = report._repr_html_()
-    assert "<style" not in snippet and snippet.count("<li>") == len(report.findings)
+    assert "<style" not in snippet
+    assert snippet.count("<tr><th>") == 1 + len(report.findings)  # header, findings
+    assert "to_html() gives the full page" in snippet
+    frame = report.to_frame()
+    assert frame["title"].tolist() == [f.title for f in report.findings]
 
 
 def test_missing_group_column_reports_all_events_as_one_group() -> None:

@@ -273,11 +273,11 @@ def test_result_renders_serialises_and_plots() -> None:
     assert isinstance(trend, Trend)
     assert trend.names == ["intercept", "t", "t^2", "sin1", "cos1"]
     text = repr(trend)
-    assert text.startswith(
-        "Trend(nobs=200, degree=2, seasonal=period 24, 1 harmonic(s)"
-    )
-    assert "direction=" in text and "sin1" in text
-    assert "<table>" in trend._repr_html_()
+    assert text.startswith("Trend\n  nobs ")
+    assert "seasonal         period 24, 1 harmonic(s)" in text
+    assert "direction" in text and "sin1" in text
+    assert ">sin1<" in trend._repr_html_()
+    assert list(trend.to_frame().index) == trend.names
     d = json.loads(json.dumps(trend.to_dict()))
     assert d["direction"] == trend.direction and d["degree"] == 2
     assert (

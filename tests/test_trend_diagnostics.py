@@ -196,7 +196,7 @@ def test_log_scale_back_transforms_the_fit_of_log_y() -> None:
     level = np.exp(ref.params[0] + ref.params[1] * t[-1])
     assert fit.slope == pytest.approx(level * ref.params[1], rel=1e-9)
     assert fit.slope_se == pytest.approx(level * ref.bse[1], rel=1e-8)
-    assert fit.to_dict()["scale"] == "log" and "scale=log" in repr(fit)
+    assert fit.to_dict()["scale"] == "log" and "scale            log" in repr(fit)
     # the automatic rule: multiplicative noise growing with the level -> log
     big = 100.0 * np.exp(0.05 * np.arange(80.0) + rng.normal(0.0, 0.3, 80))
     assert fit_trend(np.arange(80.0), big, scale="auto").scale == "log"

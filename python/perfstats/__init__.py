@@ -12,7 +12,7 @@ from perfstats.analysis.comparison import Comparison, compare
 from perfstats.analysis.costs import CostReport, costs, load_prices
 from perfstats.analysis.metric_anomalies import MetricAnomalies, anomalies
 from perfstats.analysis.metric_changepoints import metric_changepoints
-from perfstats.analysis.metric_trend import MetricTrend, Trend, fit_trend, trend
+from perfstats.analysis.metric_trend import MetricTrend, trend
 from perfstats.analysis.series import metric_series
 from perfstats.analysis.summary import Summary, summarize
 from perfstats.history.store import History
@@ -66,6 +66,7 @@ from perfstats.stats.intervals import (
 from perfstats.stats.linear_model import LinearModel, Prediction
 from perfstats.stats.moments import Moments, lag1_autocorrelation
 from perfstats.stats.quantile_sketch import QuantileSketch
+from perfstats.stats.trend import Trend, fit_trend
 
 __all__ = [
     "AnomalyResult",

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    import pandas as pd
+    pass
 
 __all__ = [
+    "Table",
     "View",
     "format_cell",
     "format_ms",
@@ -22,6 +23,7 @@ __all__ = [
     "format_value",
     "group_label",
     "render_html",
+    "render_one_line",
     "render_text",
     "table_labels",
 ]
@@ -105,20 +107,64 @@ def table_labels(table: Any) -> list[str]:
 
 
 @dataclass(frozen=True)
+class Table:
+    """A table to show without pandas: column names, rows of cells and, optionally, a
+    label per row (shown first, under ``index_name``). Cells are formatted by their
+    column's name (:func:`format_cell`)."""
+
+    columns: Sequence[str]
+    rows: Sequence[Sequence[Any]]
+    labels: Sequence[str] = ()
+    index_name: str = ""
+    #: significant digits of float cells; None formats each cell by its column's name
+    digits: int | None = None
+
+
+@dataclass(frozen=True)
 class View:
-    """What a result shows: a title, named fields, named tables and notes (warnings,
-    caveats), rendered alike as text (:func:`render_text`) and HTML
-    (:func:`render_html`)."""
+    """What a result shows: a title, named fields, named tables (a :class:`Table`, or a
+    DataFrame where pandas is already needed), notes (caveats) and warnings, rendered
+    alike as text (:func:`render_text`) and HTML (:func:`render_html`)."""
 
     title: str
     fields: Mapping[str, Any] = field(default_factory=dict)
-    tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    tables: Mapping[str, Any] = field(default_factory=dict)
     notes: Sequence[str] = ()
+    warnings: Sequence[str] = ()
+    #: the columns of a table shown in text (all when a table is not named here, none
+    #: and no table when empty): a terminal is narrow, the HTML table scrolls sideways
+    text_columns: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    #: significant digits of float fields
+    digits: int = 6
 
 
-def format_value(v: Any) -> str:
-    """Display text of a field value: 6 significant digits, intervals in brackets,
-    NaN and None as "-".
+def _as_table(table: Any, columns: Sequence[str] | None = None) -> Table:
+    """A :class:`Table` as is; a DataFrame with its index as the row labels; only
+    ``columns`` when given."""
+    if isinstance(table, Table):
+        if columns is None:
+            return table
+        keep = [i for i, c in enumerate(table.columns) if c in columns]
+        return Table(
+            [table.columns[i] for i in keep],
+            [[row[i] for i in keep] for row in table.rows],
+            table.labels,
+            table.index_name,
+            table.digits,
+        )
+    if columns is not None:
+        table = table[[c for c in columns if c in table.columns]]
+    return Table(
+        columns=[str(c) for c in table.columns],
+        rows=[list(r) for r in table.itertuples(index=False, name=None)],
+        labels=table_labels(table),
+        index_name=" / ".join(str(n) for n in table.index.names if n),
+    )
+
+
+def format_value(v: Any, digits: int = 6) -> str:
+    """Display text of a field value: ``digits`` significant digits, intervals and
+    lists in brackets, NaN and None as "-".
 
     Examples
     --------
@@ -132,67 +178,96 @@ def format_value(v: Any) -> str:
     if isinstance(v, (int, np.integer)):
         return f"{int(v):,}" if abs(int(v)) >= 10_000 else str(int(v))
     if isinstance(v, (float, np.floating)):
-        return "-" if math.isnan(v) else f"{float(v):.6g}"
-    if isinstance(v, tuple):
-        return "[" + ", ".join(format_value(x) for x in v) + "]"
+        return "-" if math.isnan(v) else f"{float(v):.{digits}g}"
+    if isinstance(v, (tuple, list)):
+        return "[" + ", ".join(format_value(x, digits) for x in v) + "]"
     return str(v)
 
 
-def _table_text(table: pd.DataFrame) -> str:
-    labels = table_labels(table)
-    header = [
-        " / ".join(str(n) for n in table.index.names if n),
-        *map(str, table.columns),
-    ]
-    rows = [
-        [label, *(format_cell(str(c), v) for c, v in r.items())]
-        for label, (_, r) in zip(labels, table.iterrows(), strict=True)
-    ]
+def _cells(table: Table) -> tuple[list[str], list[list[str]]]:
+    """Header and display text of each row, the label column first when there is one."""
+    labelled = bool(table.labels)
+    header = ([table.index_name] if labelled else []) + [str(c) for c in table.columns]
+    rows = []
+    for i, row in enumerate(table.rows):
+        cells = [
+            format_value(v, table.digits)
+            if table.digits is not None and isinstance(v, (float, np.floating))
+            else format_cell(str(c), v)
+            for c, v in zip(table.columns, row, strict=True)
+        ]
+        rows.append(([str(table.labels[i])] if labelled else []) + cells)
+    return header, rows
+
+
+def _table_text(table: Table) -> str:
+    header, rows = _cells(table)
+    labelled = bool(table.labels)
     widths = [max(len(x) for x in col) for col in zip(header, *rows, strict=True)]
     lines = [
         "  ".join(
-            h.rjust(w) if i else h.ljust(w)
-            for i, (h, w) in enumerate(zip(header, widths, strict=True))
+            x.ljust(w) if i == 0 and labelled else x.rjust(w)
+            for i, (x, w) in enumerate(zip(row, widths, strict=True))
         )
+        for row in (header, *rows)
     ]
-    for row in rows:
-        lines.append(
-            "  ".join(
-                x.rjust(w) if i else x.ljust(w)
-                for i, (x, w) in enumerate(zip(row, widths, strict=True))
-            )
-        )
     return "\n".join(line.rstrip() for line in lines)
 
 
 def render_text(view: View) -> str:
     """A view as plain text: the title, one aligned ``name  value`` line per field,
-    each table under its name, then the notes."""
+    each table under its name, then the notes and warnings."""
     lines = [view.title]
     if view.fields:
         width = max(len(k) for k in view.fields)
         lines += [
-            f"  {k.ljust(width)}  {format_value(v)}" for k, v in view.fields.items()
+            f"  {k.ljust(width)}  {format_value(v, view.digits)}"
+            for k, v in view.fields.items()
         ]
     for name, table in view.tables.items():
+        if name in view.text_columns and not view.text_columns[name]:
+            continue
         lines.append(f"  {name}:")
-        lines += ["    " + line for line in _table_text(table).splitlines()]
+        text = _table_text(_as_table(table, view.text_columns.get(name)))
+        lines += ["    " + line for line in text.splitlines()]
     lines += [f"  note: {n}" for n in view.notes]
+    lines += [f"  warning: {w}" for w in view.warnings]
     return "\n".join(lines)
 
 
-def _html_table(table: pd.DataFrame) -> str:
+def render_one_line(view: View, names: Sequence[str] = ()) -> str:
+    """A view as one line, ``Title(name=value, ...)``, of the fields ``names`` (all
+    when empty): the repr of small value objects (sketches, moments, histograms).
+
+    Examples
+    --------
+    >>> render_one_line(View("Moments", {"count": 3, "mean": 2.0, "max": 3.0}))
+    'Moments(count=3, mean=2, max=3)'
+    """
+
+    def text(v: Any) -> str:  # no thousands separators between the commas
+        if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
+            return str(int(v))
+        return format_value(v, view.digits)
+
+    keys = names or list(view.fields)
+    inner = ", ".join(f"{k}={text(view.fields[k])}" for k in keys)
+    return f"{view.title}({inner})"
+
+
+def _html_table(table: Table) -> str:
     esc = html.escape
-    labels = table_labels(table)
-    index_name = " / ".join(str(n) for n in table.index.names if n)
-    head = f"<th>{esc(index_name)}</th>" + "".join(
-        f"<th>{esc(str(c))}</th>" for c in table.columns
-    )
+    header, rows = _cells(table)
+    labelled = bool(table.labels)
+    head = "".join(f"<th>{esc(h)}</th>" for h in header)
     body = "".join(
-        f"<tr><th>{esc(label)}</th>"
-        + "".join(f"<td>{esc(format_cell(str(c), v))}</td>" for c, v in r.items())
+        "<tr>"
+        + "".join(
+            f"<th>{esc(x)}</th>" if i == 0 and labelled else f"<td>{esc(x)}</td>"
+            for i, x in enumerate(row)
+        )
         + "</tr>"
-        for label, (_, r) in zip(labels, table.iterrows(), strict=True)
+        for row in rows
     )
     return (
         "<div style='overflow-x:auto'><table class='perfstats'>"
@@ -202,18 +277,19 @@ def _html_table(table: pd.DataFrame) -> str:
 
 def render_html(view: View) -> str:
     """A view as an HTML fragment for a notebook: a caption, a table of the fields,
-    each table (scrolling sideways when wide), then the notes."""
+    each table (scrolling sideways when wide), then the notes and warnings."""
     esc = html.escape
     parts = [f"<div class='perfstats-result'><b>{esc(view.title)}</b>"]
     if view.fields:
         rows = "".join(
             f"<tr><th style='text-align:left'>{esc(k)}</th>"
-            f"<td style='text-align:right'>{esc(format_value(v))}</td></tr>"
+            f"<td style='text-align:right'>{esc(format_value(v, view.digits))}</td></tr>"
             for k, v in view.fields.items()
         )
         parts.append(f"<table class='perfstats'>{rows}</table>")
     for name, table in view.tables.items():
-        parts.append(f"<div><i>{esc(name)}</i></div>{_html_table(table)}")
-    parts += [f"<p class='note'>{esc(n)}</p>" for n in view.notes]
+        parts.append(f"<div><i>{esc(name)}</i></div>{_html_table(_as_table(table))}")
+    parts += [f"<p class='note'>note: {esc(n)}</p>" for n in view.notes]
+    parts += [f"<p class='warning'>warning: {esc(w)}</p>" for w in view.warnings]
     parts.append("</div>")
     return "".join(parts)

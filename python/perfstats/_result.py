@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from perfstats._display import View, render_html, render_text
+from perfstats._display import View, render_html, render_one_line, render_text
 from perfstats._json import json_ready
 
 if TYPE_CHECKING:
@@ -30,6 +30,11 @@ class Result:
 
     #: Caption of the text and HTML display; the class name when empty.
     _title: str = ""
+    #: Small value objects (sketches, moments, histograms, single events) print on one
+    #: line, ``Name(field=value, ...)``, showing these fields of the view (all when
+    #: empty); every other result prints as a block (title, fields, tables, notes).
+    _one_line: bool = False
+    _repr_fields: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The result as plain data (numbers, strings, lists, dicts)."""
@@ -61,7 +66,10 @@ class Result:
         return View(self._title or type(self).__name__, fields)
 
     def __repr__(self) -> str:
-        return render_text(self._view())
+        view = self._view()
+        if self._one_line:
+            return render_one_line(view, self._repr_fields)
+        return render_text(view)
 
     def _repr_html_(self) -> str:
         return render_html(self._view())

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -12,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from perfstats._display import View
 from perfstats._json import json_scalar
+from perfstats._result import Result
 from perfstats._special import binom_cdf, binom_ppf, norm_sf, t_sf
 from perfstats.analysis.summary import events_frame
 from perfstats.io.failure import failed as failed_requests
@@ -439,8 +439,8 @@ def _required_n(
     )
 
 
-@dataclass
-class Comparison:
+@dataclass(repr=False)
+class Comparison(Result):
     """Result of :func:`compare`.
 
     Attributes
@@ -499,32 +499,25 @@ class Comparison:
             "sequential": self.sequential,
         }
 
-    def to_json(self, **kwargs: Any) -> str:
-        """:meth:`to_dict` as JSON text."""
-        return json.dumps(self.to_dict(), **kwargs)
-
-    def __repr__(self) -> str:
-        lines = [f"Comparison(by={self.by!r}, baseline={self.baseline!r})"]
+    def _view(self) -> View:
+        fields: dict[str, Any] = {"by": self.by, "baseline": self.baseline}
+        if self.sequential:
+            fields["sequential"] = True
         for variant, verdict in self.verdicts.items():
-            lines.append(f"  {variant}: {verdict.upper()} - {self.reasons[variant]}")
-        cols = [
-            "variant", "metric", "role", "relative_lift", "lift_low", "lift_high",
-            "pvalue_adjusted", "verdict",
+            fields[variant] = f"{verdict.upper()} - {self.reasons[variant]}"
+        if self.srm is not None:
+            fields["sample ratio p"] = self.srm.pvalue
+        table = self.table.set_index(["variant", "metric"])
+        brief = [
+            "role", "relative_lift", "lift_low", "lift_high", "pvalue_adjusted",
+            "verdict",
         ]  # fmt: skip
-        lines.append(
-            self.table[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}")
-        )
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        items = "".join(
-            f"<li><b>{html.escape(v)}</b>: {html.escape(d)} ({html.escape(self.reasons[v])})</li>"
-            for v, d in self.verdicts.items()
-        )
-        return (
-            f"<div class='perfstats-comparison'><p>Compared by {html.escape(self.by)} "
-            f"against {html.escape(self.baseline)}</p><ul>{items}</ul>"
-            f"{self.table.to_html(index=False, float_format=lambda v: f'{v:.4g}')}</div>"
+        return View(
+            "Comparison",
+            fields,
+            {"metrics": table},
+            notes=[f"not computed: {k} ({v})" for k, v in self.missing.items()],
+            text_columns={"metrics": brief},
         )
 
     def plot(self, ax: Axes | None = None) -> Axes:

@@ -8,7 +8,6 @@ your own overrides model by model.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
 import re
 import statistics
@@ -20,10 +19,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from perfstats._display import Table, View
+from perfstats._result import Result
 from perfstats.io.events import Events, _pandas, read_events
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.axes import Axes
 
 __all__ = [
     "BUDGET_LEVELS",
@@ -88,8 +90,11 @@ class ModelPrice:
         return re.fullmatch(self.pattern, model, flags=re.IGNORECASE) is not None
 
 
-@dataclass(frozen=True)
-class PriceTable:
+_PRICE_COLUMNS = ["pattern", "input", "output", "cached_input", "as_of", "source"]
+
+
+@dataclass(frozen=True, repr=False)
+class PriceTable(Result):
     """An ordered list of model prices: an entry named exactly as the model (a dated
     snapshot) wins, else the first entry whose pattern matches."""
 
@@ -121,8 +126,23 @@ class PriceTable:
         typed: pd.DataFrame = pdm.DataFrame([m.__dict__ for m in self.models])
         return typed
 
-    def __repr__(self) -> str:
-        return f"PriceTable({len(self.models)} models, as of {self.as_of or 'unknown'})"
+    def to_dict(self) -> dict[str, Any]:
+        """The table as plain data: as-of date, currency and one dict per model."""
+        return {
+            "as_of": self.as_of,
+            "currency": self.currency,
+            "models": [dict(m.__dict__) for m in self.models],
+        }
+
+    def _view(self) -> View:
+        rows = [[m.__dict__[k] for k in _PRICE_COLUMNS] for m in self.models]
+        table = Table(_PRICE_COLUMNS, rows, labels=[m.name for m in self.models])
+        fields = {
+            "models": len(self.models),
+            "as of": self.as_of or "unknown",
+            "currency": self.currency,
+        }
+        return View("PriceTable", fields, {"prices per 1M tokens": table})
 
 
 def _entry(raw: Any, where: str) -> ModelPrice:
@@ -292,8 +312,8 @@ def _budget_status(share: float) -> str:
     return f">= {int(reached[-1] * 100)}%" if reached else "ok"
 
 
-@dataclass
-class CostReport:
+@dataclass(repr=False)
+class CostReport(Result):
     """Spend computed by :func:`costs`.
 
     Attributes
@@ -393,59 +413,48 @@ class CostReport:
             "missing": list(self.missing),
         }
 
-    def to_json(self, **kwargs: Any) -> str:
-        """The report as JSON text (``json.dumps`` keyword arguments pass through)."""
-        return json.dumps(self.to_dict(), **kwargs)
-
-    def _lines(self) -> list[str]:
-        lines = [
+    def _view(self) -> View:
+        title = (
             f"CostReport: ${self.total_usd:,.2f} over {self.requests} requests "
             f"(prices as of {self.prices_as_of or 'unknown'})"
-        ]
-        for name, row in self.by_model.head(10).iterrows():
-            lines.append(
-                f"  {name!s:<28} ${row['cost_usd']:>12,.2f}  "
-                f"{row['cost_share']:6.1%} of spend, "
-                f"{row['request_share']:6.1%} of requests"
-            )
+        )
+        fields: dict[str, Any] = {}
+        tables: dict[str, Any] = {"spend by model": self.by_model}
         if self.budget is not None and len(self.budget):
             last = self.budget.iloc[-1]
-            lines.append(
-                f"  budget ({self.budget_period}) {self.budget.index[-1]}: "
+            fields[f"budget ({self.budget_period}) {self.budget.index[-1]}"] = (
                 f"${last['spend_usd']:,.2f} of ${last['budget_usd']:,.2f} "
                 f"({last['share']:.0%}, {last['status']}); projected "
                 f"${last['projected_usd']:,.2f}"
             )
             if not _pandas().isna(last["projected_100"]):
-                lines.append(
-                    f"  at this rate the budget runs out at {last['projected_100']}"
+                fields["at this rate"] = (
+                    f"the budget runs out at {last['projected_100']}"
                 )
+            tables[f"Budget per {self.budget_period}"] = self.budget
         if self.unpriced:
-            lines.append(f"  unpriced models: {self.unpriced}")
-        lines.extend(f"  warning: {w}" for w in self.warnings)
-        lines.extend(f"  not computed: {m}" for m in self.missing)
-        return lines
+            fields["unpriced models"] = str(self.unpriced)
+        if self.unknown_requests:
+            fields["requests of unknown cost"] = self.unknown_requests
+        return View(
+            title,
+            fields,
+            tables,
+            notes=[f"not computed: {m}" for m in self.missing],
+            warnings=self.warnings,
+            text_columns={
+                "spend by model": ["cost_usd", "cost_share", "request_share"],
+                f"Budget per {self.budget_period}": [
+                    "spend_usd",
+                    "budget_usd",
+                    "share",
+                    "status",
+                    "projected_usd",
+                ],
+            },
+        )
 
-    def __repr__(self) -> str:
-        return "\n".join(self._lines())
-
-    def _repr_html_(self) -> str:
-        head = html.escape(self._lines()[0])
-        parts = [
-            f"<p><b>{head}</b></p>",
-            self.by_model.to_html(float_format="{:,.4f}".format),
-        ]
-        if self.budget is not None:
-            parts += [f"<p>Budget per {self.budget_period}</p>", self.budget.to_html()]
-        if self.unpriced:
-            parts.append(f"<p>Unpriced models: {html.escape(str(self.unpriced))}</p>")
-        for w in self.warnings:
-            parts.append(f"<p><b>Warning:</b> {html.escape(w)}</p>")
-        for m in self.missing:
-            parts.append(f"<p>Not computed: {html.escape(m)}</p>")
-        return "".join(parts)
-
-    def plot(self, ax: Any = None) -> Any:
+    def plot(self, ax: Axes | None = None) -> Axes:
         """Daily spend stacked by model, with the daily budget (or month-to-date
         spend against a monthly budget). Returns the matplotlib Axes."""
         try:

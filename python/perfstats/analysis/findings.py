@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from perfstats._display import View, table_labels
 from perfstats._display import format_ms as _ms
 from perfstats._display import format_pct as _pct
-from perfstats._display import table_labels
 from perfstats._json import json_scalar as _clean
+from perfstats._result import Result
 from perfstats.stats.intervals import wilson_interval
 
 if TYPE_CHECKING:
@@ -40,8 +41,8 @@ __all__ = [
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 
-@dataclass(frozen=True)
-class Finding:
+@dataclass(frozen=True, repr=False)
+class Finding(Result):
     """One ranked statement with the numbers behind it.
 
     Attributes
@@ -77,6 +78,16 @@ class Finding:
             "score": _clean(self.score),
             "numbers": {k: _clean(v) for k, v in self.numbers.items()},
         }
+
+    def _view(self) -> View:
+        fields = {
+            "severity": self.severity,
+            "kind": self.kind,
+            "section": self.section,
+            "score": self.score,
+            **self.numbers,
+        }
+        return View(f"Finding: {self.title}", fields)
 
 
 def rank(findings: list[Finding]) -> list[Finding]:

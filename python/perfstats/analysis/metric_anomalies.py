@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from perfstats._display import Table, View
 from perfstats._json import json_scalar
 from perfstats.stats.detectors import (
     AnomalyResult,
@@ -24,6 +23,7 @@ from perfstats.stats.detectors import (
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.axes import Axes
 
 __all__ = [
     "MetricAnomalies",
@@ -237,15 +237,6 @@ def anomalies(
     return MetricAnomalies(result, metric=metric, every=every, series=series)
 
 
-def _plain(value: Any) -> Any:
-    """`value` with every scalar JSON-ready (NaN and inf as None, times as ISO text)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return json_scalar(value)
-
-
 def _is_rate(metric: str) -> bool:
     return metric in RATE_METRICS or metric.endswith("_rate")
 
@@ -372,32 +363,28 @@ class MetricAnomalies(AnomalyResult):
         ]
         return out
 
-    def to_json(self, **kwargs: Any) -> str:
-        """:meth:`to_dict` as JSON text (NaN written as null).
-
-        Examples
-        --------
-        >>> import json, numpy as np, pandas as pd
-        >>> ts = pd.date_range("2026-01-01", periods=48 * 60, freq="min", tz="UTC")
-        >>> events = pd.DataFrame({"timestamp": ts, "latency_ms": np.full(ts.size, 100.0)})
-        >>> json.loads(anomalies(events).to_json())["metric"]
-        'latency_p95'
-        """
-        return json.dumps(_plain(self.to_dict()), allow_nan=False, **kwargs)
-
-    def __repr__(self) -> str:
-        base = super().__repr__().removeprefix("AnomalyResult(")
-        state = ", open" if self.open else ""
-        return f"MetricAnomalies({self.metric} every {self.every}{state}: {base}"
-
-    def _repr_html_(self) -> str:
-        head = (
-            f"<p>Anomalies of <b>{html.escape(self.metric)}</b> every "
-            f"{html.escape(self.every)}{' (open)' if self.open else ''}</p>"
+    def _view(self) -> View:
+        base = super()._view()
+        fields = {
+            "metric": self.metric,
+            "every": self.every,
+            "open": self.open,
+            **base.fields,
+        }
+        if self.too_few is not None:
+            fields["too few requests"] = int(np.count_nonzero(self.too_few))
+        incidents = self.incidents()
+        shown = incidents.head(self._SHOWN_EVENTS)
+        rows = [list(r) for r in shown.itertuples(index=False, name=None)]
+        more = len(incidents) - len(shown)
+        return View(
+            "MetricAnomalies",
+            fields,
+            {"incidents": Table(list(shown.columns), rows)} if rows else {},
+            notes=[f"... and {more} more incidents"] if more > 0 else [],
         )
-        return head + super()._repr_html_()
 
-    def plot(self, ax: Any = None) -> Any:
+    def plot(self, ax: Axes | None = None) -> Axes:
         """The series, its expected band and the incidents; returns the Axes."""
         ax = super().plot(ax)
         ax.set_ylabel(self.metric)

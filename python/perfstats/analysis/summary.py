@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import decimal
-import html
 import itertools
-import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -16,7 +14,9 @@ import numpy as np
 import numpy.typing as npt
 
 from perfstats import _core
+from perfstats._display import View
 from perfstats._json import json_scalar
+from perfstats._result import Result
 from perfstats.io._parquet_footer import chunk_types, timestamp_ranges
 from perfstats.io.failure import failed as failed_requests
 from perfstats.stats.intervals import wilson_interval
@@ -785,8 +785,8 @@ def _stream_parquet_checked(
     )
 
 
-@dataclass
-class Summary:
+@dataclass(repr=False)
+class Summary(Result):
     """Result of :func:`summarize`: one row per group (and time window).
 
     Attributes
@@ -832,42 +832,22 @@ class Summary:
             "missing": self.missing,
         }
 
-    def to_json(self, **kwargs: Any) -> str:
-        """:meth:`to_dict` as JSON text (NaN written as null)."""
-        return json.dumps(self.to_dict(), **kwargs)
+    #: groups listed in the display; the rest are counted in a note
+    _SHOWN_GROUPS = 50
 
-    def __repr__(self) -> str:
-        cols = [
-            c
-            for c in ("count", "error_rate", "latency_p50", "latency_p99")
-            if c in self.table
-        ]
-        lines = [
-            f"Summary(by={self.by}, every={self.every!r}, groups={len(self.table)})"
-        ]
-        if cols:
-            lines.append(
-                self.table[cols].head(20).to_string(float_format=lambda v: f"{v:.4g}")
-            )
-        if self.missing:
-            lines.append(
-                "not computed: "
-                + "; ".join(f"{k} ({v})" for k, v in self.missing.items())
-            )
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        missing = ""
-        if self.missing:
-            items = "".join(
-                f"<li>{html.escape(k)}: {html.escape(v)}</li>"
-                for k, v in self.missing.items()
-            )
-            missing = f"<p>Not computed:</p><ul>{items}</ul>"
-        return (
-            f"<div class='perfstats-summary'><p>Summary by {html.escape(str(self.by))}"
-            f"{'' if self.every is None else ' every ' + html.escape(self.every)}</p>"
-            f"{self.table.head(50).to_html(float_format=lambda v: f'{v:.4g}')}{missing}</div>"
+    def _view(self) -> View:
+        every = "" if self.every is None else f" every {self.every}"
+        shown = self.table.head(self._SHOWN_GROUPS)
+        notes = [f"not computed: {k} ({v})" for k, v in self.missing.items()]
+        if len(self.table) > len(shown):
+            notes.insert(0, f"... and {len(self.table) - len(shown)} more groups")
+        brief = ["count", "error_rate", "latency_p50", "latency_p99"]
+        return View(
+            f"Summary by {', '.join(self.by) or 'nothing'}{every}",
+            {"groups": len(self.table), "sla_target_ms": self.sla_target_ms},
+            {"groups": shown} if len(shown.columns) else {},
+            notes=notes,
+            text_columns={"groups": brief},
         )
 
     def plot(self, ax: Axes | None = None, *, metric: str = "latency") -> Axes:

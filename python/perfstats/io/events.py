@@ -27,7 +27,6 @@ skips them and records each one in :attr:`Events.skipped`.
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import re
@@ -38,6 +37,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from perfstats._display import View
+from perfstats._result import Result
 from perfstats.io.failure import error_present
 
 if TYPE_CHECKING:
@@ -173,8 +174,8 @@ class _Problem:
     value: str
 
 
-@dataclass(eq=False)
-class Events:
+@dataclass(eq=False, repr=False)
+class Events(Result):
     """Events in the canonical schema, with a record of what was skipped.
 
     Returned by :func:`read_events`; every analysis also accepts a plain pandas
@@ -267,33 +268,25 @@ class Events:
             out["end"] = ts.max().isoformat()
         return out
 
-    def __repr__(self) -> str:
+    def _view(self) -> View:
         d = self.to_dict()
-        span = f", {d['start']} .. {d['end']}" if "start" in d else ""
-        skipped = ""
+        fields: dict[str, Any] = {"rows": d["rows"], "source": self.source}
+        if "start" in d:
+            fields |= {"start": d["start"], "end": d["end"]}
+        fields["columns"] = ", ".join(d["columns"])
+        if self.units:
+            fields["units"] = ", ".join(f"{k} {v}" for k, v in self.units.items())
+        notes = []
         if d["skipped"]:
             reasons = "; ".join(f"{k}: {v}" for k, v in d["skipped_by_reason"].items())
-            skipped = f"\nskipped {d['skipped']} invalid rows ({reasons})"
-        return (
-            f"Events({d['rows']} rows from {self.source}{span})\n"
-            f"columns: {', '.join(d['columns'])}{skipped}"
+            notes.append(f"skipped {d['skipped']} invalid rows ({reasons})")
+        return View(
+            "Events",
+            fields,
+            {"first rows": self.frame.head(10)} if len(self.frame) else {},
+            notes=notes,
+            text_columns={"first rows": []},
         )
-
-    def _repr_html_(self) -> str:
-        d = self.to_dict()
-        head = (
-            f"<p><b>Events</b>: {d['rows']} rows from {html.escape(self.source)}"
-            + (f", {d['start']} .. {d['end']}" if "start" in d else "")
-            + "</p>"
-        )
-        if d["skipped"]:
-            items = "".join(
-                f"<li>{html.escape(k)}: {v}</li>"
-                for k, v in d["skipped_by_reason"].items()
-            )
-            head += f"<p>skipped {d['skipped']} invalid rows:</p><ul>{items}</ul>"
-        table: str = self.frame.head(10).to_html(max_cols=30)
-        return head + table
 
 
 def _is_bool_dtype(dtype: Any) -> bool:

@@ -16,10 +16,13 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import numpy as np
 import numpy.typing as npt
 
+from perfstats._display import View
+from perfstats._result import Result
 from perfstats.stats.quantile_sketch import QuantileSketch
 
 if TYPE_CHECKING:
     import ddsketch
+    import pandas as pd
 
 __all__ = [
     "HdrHistogramData",
@@ -129,8 +132,8 @@ class _HdrLayout:
         return out.astype(np.int64)
 
 
-@dataclass(frozen=True, eq=False)
-class HdrHistogramData:
+@dataclass(frozen=True, eq=False, repr=False)
+class HdrHistogramData(Result):
     """The non-empty buckets of one HdrHistogram, exactly as it stores them.
 
     Attributes
@@ -154,6 +157,42 @@ class HdrHistogramData:
     highest_trackable_value: int
     conversion_ratio: float
     _indices: npt.NDArray[np.int64]
+
+    _one_line = True
+    _repr_fields = (
+        "total_count",
+        "min",
+        "max",
+        "significant_digits",
+        "lowest_discernible_value",
+        "highest_trackable_value",
+        "conversion_ratio",
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The buckets (``values``, ``counts``), their total, min and max, and the
+        construction parameters, as plain Python values."""
+        empty = self.total_count == 0
+        return {
+            "total_count": self.total_count,
+            "min": None if empty else self.min,
+            "max": None if empty else self.max,
+            "significant_digits": self.significant_digits,
+            "lowest_discernible_value": self.lowest_discernible_value,
+            "highest_trackable_value": self.highest_trackable_value,
+            "conversion_ratio": self.conversion_ratio,
+            "values": self.values.tolist(),
+            "counts": self.counts.tolist(),
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per non-empty bucket: its lowest ``value`` and ``count``."""
+        import pandas as pd
+
+        return pd.DataFrame({"value": self.values, "count": self.counts})
+
+    def _view(self) -> View:
+        return View("HdrHistogramData", self.to_dict())
 
     @property
     def _layout(self) -> _HdrLayout:

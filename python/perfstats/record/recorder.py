@@ -62,6 +62,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, runtime_checkabl
 
 import numpy as np
 
+from perfstats._result import Result
 from perfstats.stats.quantile_sketch import QuantileSketch
 
 if TYPE_CHECKING:
@@ -445,8 +446,8 @@ def _make_sink(sink: Any) -> _Sink:
 # ---------------------------------------------------------------------------------
 
 
-@dataclass
-class EndpointStats:
+@dataclass(repr=False)
+class EndpointStats(Result):
     """Live statistics of one endpoint, from the events written so far.
 
     Attributes
@@ -462,6 +463,8 @@ class EndpointStats:
     count: int = 0
     errors: int = 0
     latency: QuantileSketch = field(default_factory=QuantileSketch)
+
+    _one_line = True
 
     @property
     def error_rate(self) -> float:

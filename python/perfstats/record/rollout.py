@@ -41,6 +41,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Literal
 
+from perfstats._display import View
+from perfstats._result import Result
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -318,8 +321,8 @@ class Rollout:
         return {a: float(v / total) for a, v in zip(arms, values, strict=True) if v}
 
 
-@dataclass(frozen=True)
-class Exposures:
+@dataclass(frozen=True, repr=False)
+class Exposures(Result):
     """Units per arm, the sample-ratio check and units seen in more than one arm.
 
     Attributes
@@ -375,11 +378,31 @@ class Exposures:
             "warnings": self.warnings,
         }
 
-    def __repr__(self) -> str:
-        arms = ", ".join(f"{k}: {v}" for k, v in self.units.items())
-        srm = "" if self.srm is None else f"; SRM p={self.srm.pvalue:.4g}"
-        lines = [f"Exposures(units {arms}{srm})", *self.warnings]
-        return "\n".join(lines)
+    def _view(self) -> View:
+        fields: dict[str, Any] = {}
+        for arm, n in self.units.items():
+            fields[f"units {arm}"] = n
+            fields[f"events {arm}"] = self.events.get(arm, 0)
+        if self.planned is not None:
+            fields["planned"] = ", ".join(f"{k} {v:g}" for k, v in self.planned.items())
+        if self.srm is not None:
+            fields["sample ratio p"] = self.srm.pvalue
+        fields["crossed units"] = len(self.crossed)
+        return View("Exposures", fields, warnings=self.warnings)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per arm (index: its name): ``units``, ``events`` and the
+        ``planned`` share (NaN without a plan)."""
+        import pandas as pd
+
+        planned = self.planned or {}
+        return pd.DataFrame(
+            {
+                "units": self.units,
+                "events": {k: self.events.get(k, 0) for k in self.units},
+                "planned": {k: planned.get(k, math.nan) for k in self.units},
+            }
+        ).rename_axis("arm")
 
 
 def exposures(

@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import json
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -25,17 +24,20 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
+from perfstats._display import Table, View
 from perfstats._files import atomic_write
 from perfstats._json import json_scalar as _clean
+from perfstats._result import Result
 from perfstats.analysis.findings import Finding, rank
 from perfstats.analysis.summary import Summary
 from perfstats.io.events import read_events
 from perfstats.report.context import ReportContext, Section, SectionFunction
 from perfstats.report.context import index_labels as _index_labels
-from perfstats.report.html import render_html, render_html_summary
+from perfstats.report.html import render_html
 from perfstats.report.markdown import render_markdown
 from perfstats.report.prometheus import render_prometheus
 from perfstats.report.sections import DEFAULT_SECTIONS
+from perfstats.report.table_text import meta_line
 
 if TYPE_CHECKING:
     from perfstats.analysis.costs import CostReport
@@ -53,8 +55,8 @@ FORMATS: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass
-class Report:
+@dataclass(repr=False)
+class Report(Result):
     """A built report: metadata, ranked findings and sections. See :func:`build_report`."""
 
     title: str
@@ -93,10 +95,34 @@ class Report:
             ],
         }
 
-    def to_json(self, **kwargs: Any) -> str:
-        """:meth:`to_dict` as JSON (NaN written as null)."""
-        kwargs.setdefault("indent", 1)
-        return json.dumps(self.to_dict(), allow_nan=False, **kwargs)
+    def to_frame(self) -> pd.DataFrame:
+        """The ranked findings, one row each: ``severity``, ``kind``, ``title``,
+        ``section``, ``score``."""
+        import pandas as pd
+
+        columns = ["severity", "kind", "title", "section", "score"]
+        return pd.DataFrame(
+            [{k: f.to_dict()[k] for k in columns} for f in self.findings],
+            columns=columns,
+        )
+
+    def _view(self) -> View:
+        # A summary, not the whole page: its CSS would restyle the notebook around it.
+        fields = {
+            "generated": meta_line(self.meta, self.generated_at),
+            "sections": ", ".join(s.title for s in self.sections),
+        }
+        findings = Table(
+            ["severity", "finding"],
+            [[f.severity, f.title] for f in self.findings],
+            labels=[str(i) for i in range(1, len(self.findings) + 1)],
+        )
+        return View(
+            f"Report: {self.title}",
+            fields,
+            {"findings": findings} if self.findings else {},
+            notes=["to_html() gives the full page"],
+        )
 
     def to_csv(self) -> str:
         """Every number of every table, long format: ``section, table, row, column,
@@ -151,17 +177,6 @@ class Report:
         defaults to the one the file suffix names."""
         fmt = format or format_for(path)
         return atomic_write(path, self.render(fmt))
-
-    def __repr__(self) -> str:
-        lines = [f"Report({self.title!r}, sections={[s.key for s in self.sections]})"]
-        lines += [
-            f"  {i}. [{f.severity}] {f.title}" for i, f in enumerate(self.findings, 1)
-        ]
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        # Not the whole page: its CSS would restyle the notebook around it.
-        return render_html_summary(self)
 
 
 def format_for(path: str | os.PathLike[str]) -> Format:

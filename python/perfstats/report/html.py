@@ -14,7 +14,7 @@ from perfstats.report.table_text import meta_line, table_rows
 if TYPE_CHECKING:
     from perfstats.report.document import Report
 
-__all__ = ["render_html", "render_html_summary"]
+__all__ = ["render_html"]
 
 
 def render_html(report: Report) -> str:
@@ -58,21 +58,6 @@ def render_html(report: Report) -> str:
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{esc(report.title)}</title><style>{_CSS}</style></head>"
         f"<body>{''.join(body)}</body></html>\n"
-    )
-
-
-def render_html_summary(report: Report) -> str:
-    """The findings and section list, for a notebook cell (not the whole page: its CSS
-    would restyle the notebook around it)."""
-    esc = html.escape
-    items = "".join(
-        f"<li><b>{esc(f.severity)}</b> {esc(f.title)}</li>" for f in report.findings
-    )
-    return (
-        f"<div class='perfstats-report'><p><b>{esc(report.title)}</b>: "
-        f"{esc(meta_line(report.meta, report.generated_at))}</p><ol>{items}</ol>"
-        f"<p>Sections: {esc(', '.join(s.title for s in report.sections))}. "
-        "<code>to_html()</code> gives the full page.</p></div>"
     )
 
 

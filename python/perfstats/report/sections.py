@@ -584,7 +584,9 @@ def trend_section(ctx: ReportContext) -> Section | None:
         return sec
     frame = tr.to_frame()
     table = frame.rename(columns={"value": "latency_p95", "mean": "trend"})
-    table.index = pd.Index(frame.index.strftime("%Y-%m-%d"), name="day")
+    table.index = pd.Index(
+        pd.DatetimeIndex(frame.index).strftime("%Y-%m-%d"), name="day"
+    )
     sec.tables["p95_per_day"] = table
     slope, se = tr.slope_per_day, tr.fit.slope_se
     base = float(tr.fit.predict([0.0]).mean[0])

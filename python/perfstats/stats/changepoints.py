@@ -19,7 +19,6 @@ stays on the mean model (E-divisive), made for step changes in CI performance da
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -29,7 +28,9 @@ import numpy as np
 import numpy.typing as npt
 
 from perfstats import _core
+from perfstats._display import Table, View
 from perfstats._optional import require
+from perfstats._result import Result
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,8 +49,8 @@ _METHODS = ("edivisive", "binseg", "pelt")
 _MODELS = ("mean", "linear")
 
 
-@dataclass(frozen=True)
-class ChangePoint:
+@dataclass(frozen=True, repr=False)
+class ChangePoint(Result):
     """One change in the mean of a series.
 
     Attributes
@@ -81,16 +82,29 @@ class ChangePoint:
     slope_before: float = 0.0
     slope_after: float = 0.0
 
+    _one_line = True
+
     def to_dict(self) -> dict[str, Any]:
         """The fields as a plain dict."""
         return asdict(self)
 
+    def _view(self) -> View:
+        return View("ChangePoint", self.to_dict())
 
-def _fmt(v: float) -> str:
-    return f"{v:.4g}"
+
+_COLUMNS = [
+    "index",
+    "time",
+    "mean_before",
+    "mean_after",
+    "relative_change",
+    "pvalue",
+    "slope_before",
+    "slope_after",
+]
 
 
-class ChangePoints(Sequence[ChangePoint]):
+class ChangePoints(Result, Sequence[ChangePoint]):
     """The change points of one series, in order of position.
 
     A sequence of :class:`ChangePoint`; also keeps the series so it can plot it.
@@ -138,59 +152,31 @@ class ChangePoints(Sequence[ChangePoint]):
     def to_frame(self) -> pd.DataFrame:
         """One row per change point (needs pandas)."""
         pandas = require("pandas", "ChangePoints.to_frame")
-        columns = [
-            "index",
-            "time",
-            "mean_before",
-            "mean_after",
-            "relative_change",
-            "pvalue",
-            "slope_before",
-            "slope_after",
-        ]
         frame: pd.DataFrame = pandas.DataFrame(
-            [c.to_dict() for c in self.changepoints], columns=columns
+            [c.to_dict() for c in self.changepoints], columns=_COLUMNS
         )
         return frame
 
-    def __repr__(self) -> str:
-        model = self.options.get("model", "mean")
-        head = (
-            f"ChangePoints(n={len(self.values)}, method={self.options['method']!r}, "
-            f"model={model!r}, changes={len(self)})"
-        )
-        lines = [head]
-        for c in self.changepoints:
-            when = "" if c.time is None else f" time={c.time}"
-            slope = (
-                f" slope {_fmt(c.slope_before)} -> {_fmt(c.slope_after)}"
-                if self.options.get("model") == "linear"
-                else ""
-            )
-            lines.append(
-                f"  index={c.index}{when} mean {_fmt(c.mean_before)} -> "
-                f"{_fmt(c.mean_after)} ({c.relative_change:+.1%}){slope} "
-                f"p={c.pvalue:.3g}"
-            )
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        esc = html.escape
-        rows = "".join(
-            "<tr>"
-            f"<td>{c.index}</td><td>{esc('' if c.time is None else str(c.time))}</td>"
-            f"<td>{_fmt(c.mean_before)}</td><td>{_fmt(c.mean_after)}</td>"
-            f"<td>{c.relative_change:+.1%}</td><td>{c.pvalue:.3g}</td>"
-            "</tr>"
+    def _view(self) -> View:
+        linear = self.options.get("model", "mean") == "linear"
+        columns = _COLUMNS if linear else _COLUMNS[:6]
+        if all(c.time is None for c in self.changepoints):
+            columns = [c for c in columns if c != "time"]
+        rows = [
+            [
+                f"{c.relative_change:+.1%}" if k == "relative_change" else v
+                for k, v in ((k, c.to_dict()[k]) for k in columns)
+            ]
             for c in self.changepoints
-        )
-        return (
-            f"<p><b>ChangePoints</b>: n={len(self.values)}, "
-            f"method={esc(str(self.options['method']))}, {len(self)} change(s)</p>"
-            "<table><thead><tr><th>index</th><th>time</th><th>mean before</th>"
-            "<th>mean after</th><th>change</th><th>p-value</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table>"
-        )
+        ]
+        fields = {
+            "n": len(self.values),
+            **{k: v for k, v in self.options.items() if not isinstance(v, dict)},
+            "changes": len(self),
+        }
+        names = ["change" if k == "relative_change" else k for k in columns]
+        tables = {"changes": Table(names, rows)} if rows else {}
+        return View("ChangePoints", fields, tables)
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """Draw the series, each segment's fit and a line at every change.

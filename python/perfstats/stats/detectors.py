@@ -26,7 +26,6 @@ Example
 from __future__ import annotations
 
 import bisect
-import html
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +36,8 @@ import numpy as np
 import numpy.typing as npt
 
 from perfstats import _core, _thresholds
+from perfstats._display import Table, View
+from perfstats._result import Result
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -66,8 +67,8 @@ class AnomalyPoint(NamedTuple):
     upper: float
 
 
-@dataclass(frozen=True)
-class AnomalyEvent:
+@dataclass(frozen=True, repr=False)
+class AnomalyEvent(Result):
     """An incident: a run of flagged points (row indices, ``end`` inclusive).
 
     ``peak`` is the row with the largest ``|score|`` and ``peak_score`` its signed score;
@@ -82,14 +83,22 @@ class AnomalyEvent:
     end_time: Any = None
     peak_time: Any = None
 
-    def __repr__(self) -> str:
-        times = ""
+    _one_line = True
+
+    def _view(self) -> View:
+        fields = {
+            "start": self.start,
+            "end": self.end,
+            "peak": self.peak,
+            "peak_score": self.peak_score,
+        }
         if self.start_time is not None:
-            times = f", start_time={self.start_time!s}, end_time={self.end_time!s}"
-        return (
-            f"AnomalyEvent(start={self.start}, end={self.end}, peak={self.peak}, "
-            f"peak_score={self.peak_score:.6g}{times})"
-        )
+            fields |= {
+                "start_time": self.start_time,
+                "end_time": self.end_time,
+                "peak_time": self.peak_time,
+            }
+        return View("AnomalyEvent", fields)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python form (timestamps as strings)."""
@@ -108,7 +117,7 @@ class AnomalyEvent:
         return out
 
 
-class AnomalyResult:
+class AnomalyResult(Result):
     """Per-point output of a detector over one series.
 
     Attributes
@@ -257,27 +266,33 @@ class AnomalyResult:
             "events": [e.to_dict() for e in self.events()],
         }
 
-    def __repr__(self) -> str:
-        d = self.to_dict()
-        return (
-            f"AnomalyResult({self.detector}: {d['n']} points, {d['n_scored']} scored, "
-            f"{d['n_anomalies']} flagged in {len(d['events'])} events)"
-        )
+    #: incidents listed in the display; the rest are counted in a note
+    _SHOWN_EVENTS = 20
 
-    def _repr_html_(self) -> str:
+    def _view(self) -> View:
         d = self.to_dict()
-        rows = "".join(
-            f"<tr><td>{e['start']}</td><td>{e['end']}</td><td>{e['peak']}</td>"
-            f"<td>{e['peak_score']:.4g}</td></tr>"
-            for e in d["events"][:20]
-        )
-        more = len(d["events"]) - 20
-        tail = f"<p>... and {more} more events</p>" if more > 0 else ""
-        return (
-            f"<p><b>{html.escape(self.detector)}</b>: {d['n']} points, "
-            f"{d['n_scored']} scored, {d['n_anomalies']} flagged</p>"
-            "<table><tr><th>start</th><th>end</th><th>peak</th><th>peak score</th>"
-            f"</tr>{rows}</table>{tail}"
+        events = self.events()
+        fields = {
+            "detector": self.detector,
+            "threshold": self.threshold,
+            "points": d["n"],
+            "scored": d["n_scored"],
+            "flagged": d["n_anomalies"],
+            "incidents": len(events),
+        }
+        shown = events[: self._SHOWN_EVENTS]
+        timed = self.timestamps is not None
+        columns = ["start", "end", "peak", "peak_score"] + ["start_time"] * timed
+        rows = [
+            [e.start, e.end, e.peak, e.peak_score] + [e.start_time] * timed
+            for e in shown
+        ]
+        more = len(events) - len(shown)
+        return View(
+            type(self).__name__,
+            fields,
+            {"incidents": Table(columns, rows)} if rows else {},
+            notes=[f"... and {more} more incidents"] if more > 0 else [],
         )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import itertools
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -12,8 +11,11 @@ import numpy as np
 import numpy.typing as npt
 
 from perfstats import _core
+from perfstats._display import Table, View
+from perfstats._result import Result
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.axes import Axes
 
 __all__ = ["Histogram"]
@@ -79,12 +81,12 @@ _PRESETS: dict[str, tuple[float, ...]] = {
 }
 
 
-def _fmt(x: float) -> str:
+def _edge_text(x: float) -> str:
     """Shortest faithful text for a boundary or count (integers without '.0')."""
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e16 else repr(float(x))
 
 
-class Histogram:
+class Histogram(Result):
     """Weighted counts in fixed buckets with upper-inclusive (``le``) boundaries.
 
     Bucket 0 is ``(-inf, b[0]]``, bucket ``i`` is ``(b[i-1], b[i]]`` and the last,
@@ -256,7 +258,7 @@ class Histogram:
 
     def labels(self) -> list[str]:
         """A text label for each bucket, ``"(-inf, b0]"`` to ``"(b[-1], +inf)"``."""
-        edges = ["-inf", *(_fmt(b) for b in self._h.boundaries)]
+        edges = ["-inf", *(_edge_text(b) for b in self._h.boundaries)]
         labels = [f"({lo}, {hi}]" for lo, hi in itertools.pairwise(edges)]
         return [*labels, f"({edges[-1]}, +inf)"]
 
@@ -322,28 +324,38 @@ class Histogram:
     __hash__ = None  # type: ignore[assignment]
 
     # ---- display ----------------------------------------------------------------
-    def __repr__(self) -> str:
-        bounds = ", ".join(_fmt(b) for b in self._h.boundaries)
-        counts = ", ".join(_fmt(c) for c in self._h.counts)
-        return f"Histogram(boundaries=[{bounds}], counts=[{counts}])"
+    _one_line = True
+    _repr_fields = ("boundaries", "counts")
 
-    def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><td>{html.escape(label)}</td><td>{_fmt(c)}</td>"
-            f"<td>{f:.2%}</td><td>{_fmt(cum)}</td></tr>"
-            for label, c, f, cum in zip(
-                self.labels(), self.counts, self.fractions, self.cumulative, strict=True
-            )
+    def _view(self) -> View:
+        buckets = Table(
+            ["count", "share", "cumulative"],
+            list(
+                zip(
+                    self._h.counts.tolist(),
+                    self.fractions.tolist(),
+                    self.cumulative.tolist(),
+                    strict=True,
+                )
+            ),
+            labels=self.labels(),
+            index_name="bucket",
         )
-        summary = (
-            f"count {_fmt(self.count)}, sum {self.sum:.6g}, "
-            f"min {self.min:.6g}, max {self.max:.6g}"
-        )
-        return (
-            "<table><caption>Histogram: "
-            f"{html.escape(summary)}</caption>"
-            "<tr><th>bucket</th><th>count</th><th>fraction</th><th>cumulative</th></tr>"
-            f"{rows}</table>"
+        return View("Histogram", self.to_dict(), {"buckets": buckets}, digits=15)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per bucket: its label, upper bound (``inf`` for the overflow
+        bucket), count, fraction and cumulative count (needs pandas)."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            {
+                "bucket": self.labels(),
+                "le": [*self._h.boundaries.tolist(), float("inf")],
+                "count": self._h.counts,
+                "fraction": self.fractions,
+                "cumulative": self.cumulative,
+            }
         )
 
     def plot(self, ax: Axes | None = None) -> Axes:

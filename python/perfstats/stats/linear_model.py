@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import functools
-import html
-import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from perfstats import _core
+from perfstats._display import Table, View
+from perfstats._result import Result
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Interval = Literal["confidence", "prediction"]
 
@@ -45,8 +48,8 @@ def _check_interval(interval: str, level: float) -> None:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
 
 
-@dataclass(frozen=True, eq=False)
-class Prediction:
+@dataclass(frozen=True, eq=False, repr=False)
+class Prediction(Result):
     """Predicted mean with a two-sided interval; unpacks as ``mean, lower, upper``.
 
     ``interval="confidence"`` bounds the mean response (statsmodels ``mean_ci``);
@@ -92,18 +95,36 @@ class Prediction:
             "level": self.level,
         }
 
-    def __repr__(self) -> str:
-        return (
-            f"Prediction(n={len(self)}, interval={self.interval!r}, level={self.level})"
+    _one_line = True
+
+    def _view(self) -> View:
+        fields = {"n": len(self), "interval": self.interval, "level": self.level}
+        return View("Prediction", fields)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per point: x (one column per regressor), mean, se, lower, upper
+        (needs pandas)."""
+        import pandas as pd
+
+        x = self.x.reshape(len(self), -1)
+        xs = (
+            {"x": x[:, 0]}
+            if x.shape[1] == 1
+            else {f"x{j}": x[:, j] for j in range(x.shape[1])}
+        )
+        return pd.DataFrame(
+            {
+                **xs,
+                "mean": self.mean,
+                "se": self.se,
+                "lower": self.lower,
+                "upper": self.upper,
+            }
         )
 
 
-def _fmt(v: float) -> str:
-    return f"{v:.6g}" if math.isfinite(v) else str(v)
-
-
-class _FittedCoefficients:
-    """Shared coefficient table, text and HTML rendering for fitted models."""
+class _FittedCoefficients(Result):
+    """Shared coefficient table of fitted models."""
 
     _fit: Any
     _names: list[str]
@@ -207,35 +228,27 @@ class _FittedCoefficients:
             "df_resid": self.df_resid,
         }
 
-    def _table_text(self) -> str:
-        width = max(len(n) for n in self._names)
-        lines = [
-            f"  {'':{width}}  {'coef':>13} {'std err':>13} {'t':>10} {'P>|t|':>10}"
-        ]
-        for name, b, se, t, p in self._coefficient_rows():
-            lines.append(
-                f"  {name:{width}}  {b:>13.6g} {se:>13.6g} {t:>10.4g} {p:>10.3g}"
-            )
-        return "\n".join(lines)
+    def _coefficient_table(self) -> Table:
+        return Table(
+            ["coef", "std err", "t", "P>|t|"],
+            [row[1:] for row in self._coefficient_rows()],
+            labels=self.names,
+            digits=6,
+        )
 
-    def _table_html(self, title: str, summary: Sequence[tuple[str, str]]) -> str:
-        head = "".join(
-            f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-            for k, v in summary
-        )
-        rows = "".join(
-            "<tr>"
-            f"<td>{html.escape(name)}</td><td>{_fmt(b)}</td><td>{_fmt(se)}</td>"
-            f"<td>{_fmt(t)}</td><td>{_fmt(p)}</td>"
-            "</tr>"
-            for name, b, se, t, p in self._coefficient_rows()
-        )
-        return (
-            f"<div><strong>{html.escape(title)}</strong>"
-            f"<table>{head}</table>"
-            "<table><tr><th></th><th>coef</th><th>std err</th><th>t</th>"
-            "<th>P&gt;|t|</th>"
-            f"</tr>{rows}</table></div>"
+    def to_frame(self) -> pd.DataFrame:
+        """The coefficient table: one row per coefficient (index: its name) with
+        ``coef``, ``std_err``, ``t``, ``p_value`` (needs pandas)."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            {
+                "coef": self.coefficients,
+                "std_err": self.standard_errors,
+                "t": self.t_values,
+                "p_value": self.p_values,
+            },
+            index=pd.Index(self.names, name="name"),
         )
 
 
@@ -347,19 +360,13 @@ class LinearModel(_FittedCoefficients):
         """Plain-Python summary (coefficient table and fit statistics), for JSON."""
         return {"intercept": self._intercept, **self._coefficient_dict()}
 
-    def __repr__(self) -> str:
-        return (
-            f"LinearModel(nobs={self.nobs}, params={len(self._names)}, "
-            f"R^2={self.r_squared:.6g}, residual SE={self.residual_std_error:.6g})\n"
-            + self._table_text()
-        )
-
-    def _repr_html_(self) -> str:
-        return self._table_html(
-            "LinearModel",
-            [
-                ("nobs", str(self.nobs)),
-                ("R²", _fmt(self.r_squared)),
-                ("residual SE", _fmt(self.residual_std_error)),
-            ],
-        )
+    def _view(self) -> View:
+        fields = {
+            "nobs": self.nobs,
+            "params": len(self._names),
+            "R²": self.r_squared,
+            "adj. R²": self.adj_r_squared,
+            "residual SE": self.residual_std_error,
+            "df_resid": self.df_resid,
+        }
+        return View("LinearModel", fields, {"coefficients": self._coefficient_table()})

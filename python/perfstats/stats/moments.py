@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from perfstats import _core
+from perfstats._display import View
+from perfstats._result import Result
 
 __all__ = ["Moments", "lag1_autocorrelation"]
 
@@ -24,7 +25,7 @@ def _as_float_array(values: npt.ArrayLike, name: str) -> npt.NDArray[np.float64]
     return np.ascontiguousarray(arr)
 
 
-class Moments:
+class Moments(Result):
     """Count, mean, variance, skewness, kurtosis, min, max and sum of a sample.
 
     Summaries of separate batches merge exactly (the pairwise update of Chan, Golub
@@ -217,18 +218,11 @@ class Moments:
             "sum": self.sum,
         }
 
-    def __repr__(self) -> str:
-        return (
-            f"Moments(count={self.count:.10g}, mean={self.mean:.10g}, "
-            f"std={self.std():.10g}, min={self.min:.10g}, max={self.max:.10g})"
-        )
+    _one_line = True
+    _repr_fields = ("count", "mean", "std", "min", "max")
 
-    def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><th>{html.escape(k)}</th><td>{v:.10g}</td></tr>"
-            for k, v in self.to_dict().items()
-        )
-        return f"<table><caption>Moments</caption>{rows}</table>"
+    def _view(self) -> View:
+        return View("Moments", self.to_dict(), digits=10)
 
 
 def lag1_autocorrelation(values: npt.ArrayLike) -> float:

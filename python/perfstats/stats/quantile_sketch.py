@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable
 from typing import Any, overload
 
@@ -10,6 +9,8 @@ import numpy as np
 import numpy.typing as npt
 
 from perfstats import _core
+from perfstats._display import View
+from perfstats._result import Result
 
 ArrayLike = npt.ArrayLike
 _REPR_QUANTILES = (0.5, 0.9, 0.99, 0.999)
@@ -30,7 +31,7 @@ def as_float_array(values: ArrayLike, name: str) -> npt.NDArray[np.float64]:
     return arr.astype(np.float64)
 
 
-class QuantileSketch:
+class QuantileSketch(Result):
     """Mergeable quantile sketch with a guaranteed relative error.
 
     Values fall into logarithmic buckets on the OpenTelemetry exponential-histogram grid:
@@ -362,20 +363,16 @@ class QuantileSketch:
         out["max"] = self.max
         return out
 
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{k}={v:.6g}" for k, v in self._summary().items())
-        return (
-            f"QuantileSketch({fields}, relative_accuracy={self.relative_accuracy:.3g}, "
-            f"scale={self.scale})"
-        )
+    def to_dict(self) -> dict[str, Any]:
+        """Count, min, the 50th to 99.9th percentiles and max (units of the values),
+        with the accuracy and grid scale actually reached."""
+        return {
+            **self._summary(),
+            "relative_accuracy": self.relative_accuracy,
+            "scale": self.scale,
+        }
 
-    def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><th>{html.escape(k)}</th><td>{v:.6g}</td></tr>"
-            for k, v in self._summary().items()
-        )
-        return (
-            "<table class='perfstats-sketch'><caption>QuantileSketch "
-            f"(relative accuracy {self.relative_accuracy:.3g}, scale {self.scale})"
-            f"</caption>{rows}</table>"
-        )
+    _one_line = True
+
+    def _view(self) -> View:
+        return View("QuantileSketch", self.to_dict())

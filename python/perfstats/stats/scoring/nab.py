@@ -29,17 +29,22 @@ Example
 from __future__ import annotations
 
 import csv
-import html
 import itertools
 import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+
+from perfstats._display import Table, View
+from perfstats._result import Result
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "NAB_PROFILES",
@@ -61,8 +66,8 @@ _OUTSIDE = -1  # window id of rows outside every window
 _PROBATION = -2  # window id of probationary rows
 
 
-@dataclass(frozen=True)
-class NabFileScore:
+@dataclass(frozen=True, repr=False)
+class NabFileScore(Result):
     """One file scored at the corpus threshold: raw score and row counts (NAB's CSV)."""
 
     raw: float
@@ -73,13 +78,15 @@ class NabFileScore:
     total: int
     windows: int
 
+    _one_line = True
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python form."""
         return dict(self.__dict__)
 
 
-@dataclass(frozen=True)
-class NabScore:
+@dataclass(frozen=True, repr=False)
+class NabScore(Result):
     """A NAB result for one detector and profile.
 
     Attributes
@@ -119,25 +126,33 @@ class NabScore:
             "per_file": {k: v.to_dict() for k, v in self.per_file.items()},
         }
 
-    def __repr__(self) -> str:
-        return (
-            f"NabScore(score={self.score:.2f}, profile={self.profile!r}, "
-            f"raw={self.raw:.4g}, null={self.null:.4g}, perfect={self.perfect:.4g}, "
-            f"threshold={self.threshold:.6g}, files={len(self.per_file)})"
+    def _view(self) -> View:
+        fields = {
+            "score": self.score,
+            "profile": self.profile,
+            "raw": self.raw,
+            "null": self.null,
+            "perfect": self.perfect,
+            "threshold": self.threshold,
+            "files": len(self.per_file),
+        }
+        rows = [[f.raw, f.tp, f.fp, f.fn] for f in self.per_file.values()]
+        table = Table(
+            ["raw", "TP", "FP", "FN"],
+            rows,
+            labels=list(self.per_file),
+            index_name="file",
         )
+        return View("NabScore", fields, {"files": table} if rows else {})
 
-    def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><td>{html.escape(name)}</td><td>{f.raw:.4f}</td><td>{f.tp}</td>"
-            f"<td>{f.fp}</td><td>{f.fn}</td></tr>"
-            for name, f in self.per_file.items()
-        )
-        return (
-            f"<p><b>NAB {html.escape(self.profile)}</b>: score {self.score:.2f} "
-            f"(raw {self.raw:.4f}, null {self.null:.4f}, perfect {self.perfect:.4f}, "
-            f"threshold {self.threshold:.6g})</p><table><tr><th>file</th><th>raw</th>"
-            f"<th>TP</th><th>FP</th><th>FN</th></tr>{rows}</table>"
-        )
+    def to_frame(self) -> pd.DataFrame:
+        """One row per file (index: its name) with the raw score and row counts
+        (needs pandas)."""
+        import pandas as pd
+
+        return pd.DataFrame.from_dict(
+            {k: v.to_dict() for k, v in self.per_file.items()}, orient="index"
+        ).rename_axis("file")
 
 
 @dataclass(frozen=True)

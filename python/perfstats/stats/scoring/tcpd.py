@@ -24,13 +24,15 @@ from typing import Any
 
 import numpy as np
 
+from perfstats._result import Result
+
 __all__ = ["TcpdF1", "tcpd_cover", "tcpd_f1"]
 
 Annotations = Mapping[Any, Iterable[int]] | Iterable[Iterable[int]]
 
 
-@dataclass(frozen=True)
-class TcpdF1:
+@dataclass(frozen=True, repr=False)
+class TcpdF1(Result):
     """F1 score of predicted change points against several annotators.
 
     Attributes
@@ -48,7 +50,9 @@ class TcpdF1:
     precision: float
     recall: float
 
-    def to_dict(self) -> dict[str, float]:
+    _one_line = True
+
+    def to_dict(self) -> dict[str, Any]:
         """The three scores as a plain dict."""
         return {"f1": self.f1, "precision": self.precision, "recall": self.recall}
 
