@@ -18,6 +18,9 @@ EXTRAS: dict[str, str] = {
     "matplotlib.pyplot": "plot",
     "polars": "polars",
     "duckdb": "duckdb",
+    "dask": "dask",
+    "dask.dataframe": "dask",
+    "distributed": "dask",
 }
 
 
