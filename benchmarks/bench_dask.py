@@ -167,7 +167,9 @@ def main() -> None:
             ddf = dd.read_parquet(str(root))
             ddf = ddf.assign(hour=ddf.timestamp.dt.floor("1h"))
             t = time.perf_counter()
-            median = ddf.groupby(["endpoint", "hour"], observed=True).latency_ms.median()
+            median = ddf.groupby(
+                ["endpoint", "hour"], observed=True
+            ).latency_ms.median()
             median = median.compute()
             results["dask_groupby_median_s"] = round(time.perf_counter() - t, 2)
             exact = median.sort_index().to_numpy()

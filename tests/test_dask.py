@@ -5,6 +5,7 @@ summaries merge in any order; core objects pickle compactly."""
 from __future__ import annotations
 
 import concurrent.futures
+import itertools
 import os
 import pickle
 import signal
@@ -76,7 +77,7 @@ def parquet_dir(tmp_path_factory: pytest.TempPathFactory, events: pd.DataFrame) 
     """The events in 8 Parquet files (partitions of unequal size)."""
     root = tmp_path_factory.mktemp("events")
     cuts = [0, 1000, 6000, 6001, 15000, 22000, 30000, 39000, len(events)]
-    for i, (a, b) in enumerate(zip(cuts[:-1], cuts[1:], strict=True)):
+    for i, (a, b) in enumerate(itertools.pairwise(cuts)):
         events.iloc[a:b].to_parquet(root / f"part-{i:03d}.parquet", index=False)
     return root
 
@@ -158,14 +159,16 @@ def test_merged_partials_equal_summarize(
     cuts = [0, 7, 5000, 5000, 12345, 33333, len(events)]
     parts = [
         summarize_partial(events.iloc[a:b], by=by, every=every)
-        for a, b in zip(cuts[:-1], cuts[1:], strict=True)
+        for a, b in itertools.pairwise(cuts)
     ]
     # merged in an order other than the rows'
-    merged = parts[3].merge(parts[0], parts[5]).merge(parts[1].merge(parts[2], parts[4]))
+    merged = (
+        parts[3].merge(parts[0], parts[5]).merge(parts[1].merge(parts[2], parts[4]))
+    )
     # phases' tail shares need a second pass with the groups' p99s
     tails = [
         summarize_partial(events.iloc[a:b], by=by, every=every, tail_of=merged)
-        for a, b in zip(cuts[:-1], cuts[1:], strict=True)
+        for a, b in itertools.pairwise(cuts)
     ]
     got = tails[0].merge(*tails[1:]).finish()
     assert_same_summary(got, perfstats.summarize(events, by=by, every=every))
@@ -241,7 +244,9 @@ def test_summary_and_results_pickle(events: pd.DataFrame) -> None:
     cmp = perfstats.compare(events.assign(variant=np.where(events.index % 2, "a", "b")))
     back_cmp = pickle.loads(pickle.dumps(cmp))
     pd.testing.assert_frame_equal(back_cmp.table, cmp.table)
-    ttest = perfstats.welch_t_test(events.latency_ms[:500].dropna(), events.latency_ms[500:1000].dropna())
+    ttest = perfstats.welch_t_test(
+        events.latency_ms[:500].dropna(), events.latency_ms[500:1000].dropna()
+    )
     assert pickle.loads(pickle.dumps(ttest)).pvalue == ttest.pvalue
 
 
@@ -260,7 +265,7 @@ def test_summarize_on_cluster_equals_summarize(
 
 
 def test_summarize_refuses_bad_input(events: pd.DataFrame) -> None:
-    with pytest.raises(TypeError, match="dask.dataframe.DataFrame"):
+    with pytest.raises(TypeError, match=r"dask\.dataframe\.DataFrame"):
         psd.summarize(events)
     ddf = dd.from_pandas(events, npartitions=2)
     with pytest.raises(ValueError, match="quantiles"):
@@ -273,9 +278,7 @@ def test_summarize_refuses_bad_input(events: pd.DataFrame) -> None:
         dask.config.set(scheduler="sync"),
         pytest.raises(ValueError, match="timestamp at row"),
     ):
-        psd.summarize(
-            dd.from_pandas(events.assign(timestamp=pd.NaT), npartitions=2)
-        )
+        psd.summarize(dd.from_pandas(events.assign(timestamp=pd.NaT), npartitions=2))
 
 
 def _slow(frame: pd.DataFrame) -> pd.DataFrame:
@@ -283,9 +286,7 @@ def _slow(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def test_worker_killed_mid_job_is_recovered(
-    client: Any, parquet_dir: Path
-) -> None:
+def test_worker_killed_mid_job_is_recovered(client: Any, parquet_dir: Path) -> None:
     want = perfstats.summarize(pd.read_parquet(parquet_dir), every="30min")
     # 24 slow partitions on 2 one-thread workers: ~3 s, time to kill one
     ddf = dd.read_parquet(str(parquet_dir)).repartition(npartitions=24)
@@ -305,3 +306,57 @@ def test_worker_killed_mid_job_is_recovered(
     assert_same_summary(got, want)
     client.wait_for_workers(2, timeout=30)
     assert pids[0] not in client.run(os.getpid).values()
+
+
+# ---- series and anomalies ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("metric", "by"),
+    [
+        ("latency_p95", None),
+        ("latency_p75", ["endpoint"]),  # not a default quantile: from the sketches
+        ("queue_ms_p99", None),
+        ("error_rate", ["model"]),
+        ("count", None),
+        ("tokens", None),
+    ],
+)
+def test_metric_series_equals_one_machine(
+    events: pd.DataFrame, metric: str, by: list[str] | None
+) -> None:
+    ddf = dd.from_pandas(events, npartitions=5)
+    with dask.config.set(scheduler="sync"):
+        got = psd.metric_series(ddf, metric, every="20min", by=by)
+    pd.testing.assert_series_equal(
+        got, perfstats.metric_series(events, metric, every="20min", by=by)
+    )
+
+
+def test_metric_series_of_a_summary_refuses_other_options(
+    events: pd.DataFrame,
+) -> None:
+    summary = perfstats.summarize(events, by=None, every="1h")
+    with pytest.raises(ValueError, match="windows of '1h'"):
+        perfstats.metric_series(summary, "count", every="30min")
+    with pytest.raises(ValueError, match="grouped by"):
+        perfstats.metric_series(summary, "count", every="1h", by="endpoint")
+    with pytest.raises(ValueError, match="sla_target_ms"):
+        perfstats.metric_series(
+            summary, "sla_compliance", every="1h", sla_target_ms=1000.0
+        )
+
+
+def test_anomalies_equal_one_machine() -> None:
+    rng = np.random.default_rng(11)
+    ts = pd.date_range("2026-01-01", periods=9 * 24 * 60, freq="min", tz="UTC")
+    hour = ts.hour.to_numpy()
+    lat = rng.lognormal(np.log(300 + 100 * np.sin(2 * np.pi * hour / 24)), 0.3)
+    lat[(ts >= "2026-01-09 05:00") & (ts < "2026-01-09 07:00")] *= 2.5
+    events = pd.DataFrame({"timestamp": ts, "latency_ms": lat})
+    with dask.config.set(scheduler="sync"):
+        got = psd.anomalies(dd.from_pandas(events, npartitions=7))
+    want = perfstats.anomalies(events)
+    pd.testing.assert_frame_equal(got.incidents(), want.incidents())
+    pd.testing.assert_series_equal(got.series, want.series)
+    assert "2026-01-09 05:00:00+00:00" in got.incidents()["start"].astype(str).tolist()

@@ -1496,7 +1496,9 @@ class PartialSummary:
         if len(parts) == 1:
             return _copy_partial(parts[0])
         base = parts[0]
-        keys = [np.concatenate([p.keys[i] for p in parts]) for i in range(len(self.names))]
+        keys = [
+            np.concatenate([p.keys[i] for p in parts]) for i in range(len(self.names))
+        ]
         windows = (
             np.concatenate([p.windows for p in parts if p.windows is not None])
             if self.windows is not None
@@ -1661,7 +1663,9 @@ class PartialSummary:
             phases = [c for c in columns if c.endswith("_ms") and c != "latency_ms"]
             if phases:
                 shares = []
-                tail_latency = s("tail:latency_ms") if "tail:latency_ms" in self.sums else None
+                tail_latency = (
+                    s("tail:latency_ms") if "tail:latency_ms" in self.sums else None
+                )
                 for ph in phases:
                     ph_q = _core.quantiles_of(sketch_map[ph], np.array([0.5, 0.99]))
                     ph_q = ph_q.reshape(len(order), 2)

@@ -11,9 +11,12 @@ bytes each), never rows.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from perfstats._optional import require
+from perfstats.analysis.metric_anomalies import Detector, MetricAnomalies
+from perfstats.analysis.metric_anomalies import anomalies as _anomalies
+from perfstats.analysis.series import metric_series as _metric_series
 from perfstats.analysis.summary import (
     DEFAULT_QUANTILES,
     DEFAULT_SLA_BUCKETS_MS,
@@ -22,7 +25,10 @@ from perfstats.analysis.summary import (
     summarize_partial,
 )
 
-__all__ = ["merge_partials", "summarize"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["anomalies", "merge_partials", "metric_series", "summarize"]
 
 
 def merge_partials(*parts: PartialSummary) -> PartialSummary:
@@ -148,3 +154,121 @@ def summarize(
         (total,) = dask.compute(_tree(tasks, split_every))
     result: Summary = total.finish()
     return result
+
+
+def _series_quantiles(metric: str) -> tuple[float, ...]:
+    """The default quantiles, plus the latency percentile `metric` names (if any)."""
+    import decimal
+    import re
+
+    match = re.fullmatch(r"latency_p(\d+(?:\.\d+)?)", metric)
+    if match is None:
+        return DEFAULT_QUANTILES
+    q = float(decimal.Decimal(match[1]) / 100)
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"percentile of {metric!r} must be within 0-100")
+    return DEFAULT_QUANTILES if q in DEFAULT_QUANTILES else (*DEFAULT_QUANTILES, q)
+
+
+def metric_series(
+    ddf: Any,
+    metric: str = "latency_p95",
+    *,
+    every: str = "1h",
+    by: str | Sequence[str] | None = None,
+    sla_target_ms: float = 5000.0,
+) -> pd.Series[float]:
+    """:func:`perfstats.metric_series` of the events of a Dask DataFrame: the
+    windows summarized on the cluster by :func:`summarize`, the series made from
+    that summary (the same values as on one machine, sums up to their rounding).
+
+    Parameters
+    ----------
+    ddf : dask.dataframe.DataFrame
+        Events in the canonical schema.
+    metric, every, by, sla_target_ms
+        As for :func:`perfstats.metric_series`.
+
+    Returns
+    -------
+    pandas.Series
+
+    Examples
+    --------
+    >>> import dask, dask.dataframe as dd, pandas as pd
+    >>> events = pd.DataFrame({
+    ...     "timestamp": pd.to_datetime(
+    ...         ["2026-01-01 00:10", "2026-01-01 00:40", "2026-01-01 02:05"], utc=True),
+    ...     "latency_ms": [100.0, 300.0, 250.0]})
+    >>> with dask.config.set(scheduler="sync"):
+    ...     s = metric_series(dd.from_pandas(events, npartitions=2), "count")
+    >>> s.tolist()
+    [2.0, 0.0, 1.0]
+    """
+    if not isinstance(metric, str) or not metric:
+        raise TypeError(f"metric must be a metric name, got {metric!r}")
+    summary = summarize(
+        ddf,
+        by=by,
+        every=every,
+        quantiles=_series_quantiles(metric),
+        sla_target_ms=sla_target_ms,
+    )
+    return _metric_series(
+        summary, metric, every=every, by=by, sla_target_ms=sla_target_ms
+    )
+
+
+def anomalies(
+    ddf: Any,
+    metric: str = "latency_p95",
+    *,
+    every: str = "1h",
+    detector: Detector | None = None,
+    sla_target_ms: float = 5000.0,
+) -> MetricAnomalies:
+    """:func:`perfstats.anomalies` of the events of a Dask DataFrame: the windows
+    summarized on the cluster by :func:`summarize`, the detector run on the series
+    here (a few thousand windows, not the events).
+
+    Parameters
+    ----------
+    ddf : dask.dataframe.DataFrame
+        Events in the canonical schema.
+    metric, every, detector, sla_target_ms
+        As for :func:`perfstats.anomalies`.
+
+    Returns
+    -------
+    MetricAnomalies
+
+    Examples
+    --------
+    >>> import dask, dask.dataframe as dd, numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> ts = pd.date_range("2026-01-01", periods=3 * 24 * 60, freq="min", tz="UTC")
+    >>> lat = rng.lognormal(np.log(300), 0.3, len(ts))
+    >>> lat[(ts >= "2026-01-03 03:00") & (ts < "2026-01-03 04:00")] *= 3
+    >>> ddf = dd.from_pandas(pd.DataFrame({"timestamp": ts, "latency_ms": lat}),
+    ...                      npartitions=6)
+    >>> with dask.config.set(scheduler="sync"):
+    ...     found = anomalies(ddf)
+    >>> found.incidents()["start"].astype(str).tolist()
+    ['2026-01-03 03:00:00+00:00']
+    """
+    if not isinstance(metric, str) or not metric:
+        raise TypeError(f"metric must be a metric name, got {metric!r}")
+    summary = summarize(
+        ddf,
+        by=None,
+        every=every,
+        quantiles=_series_quantiles(metric),
+        sla_target_ms=sla_target_ms,
+    )
+    return _anomalies(
+        summary,
+        metric,
+        every=every,
+        detector=detector,
+        sla_target_ms=sla_target_ms,
+    )
