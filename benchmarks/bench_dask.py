@@ -60,6 +60,15 @@ def make_files(root: Path, n: int, per_file: int) -> list[Path]:
 
 
 def _peak_rss_mb() -> float:
+    """This process's peak resident memory (MB): VmHWM, which starts afresh at exec
+    (ru_maxrss carries the peak of the process that spawned it)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -132,12 +141,6 @@ def main() -> None:
             ddf = dd.read_parquet(str(root))
             return psd.summarize(ddf, by="endpoint", every="1h", quantiles=QS)
 
-        t = time.perf_counter()
-        with dask.config.set(scheduler="sync"):
-            one = run()
-        results["one_process_s"] = round(time.perf_counter() - t, 2)
-        results["one_process_peak_rss_mb"] = round(_peak_rss_mb(), 1)
-
         with (
             distributed.LocalCluster(
                 n_workers=2,
@@ -149,15 +152,24 @@ def main() -> None:
             distributed.Client(cluster) as client,
         ):
             client.run(lambda: None)  # workers up before the clock starts
-            t = time.perf_counter()
-            two = run()
-            results["cluster_2_workers_s"] = round(time.perf_counter() - t, 2)
+            # one process (the synchronous scheduler) and the cluster take turns, best
+            # of two rounds each, so a change in the machine's load touches both
+            best = {"one": float("inf"), "two": float("inf")}
+            for _ in range(2):
+                t = time.perf_counter()
+                with dask.config.set(scheduler="sync"):
+                    one = run()
+                best["one"] = min(best["one"], time.perf_counter() - t)
+                t = time.perf_counter()
+                two = run()
+                best["two"] = min(best["two"], time.perf_counter() - t)
+            results["one_process_s"] = round(best["one"], 2)
+            results["one_process_peak_rss_mb"] = round(_peak_rss_mb(), 1)
+            results["cluster_2_workers_s"] = round(best["two"], 2)
             results["worker_peak_rss_mb"] = [
                 round(v, 1) for v in client.run(_peak_rss_mb).values()
             ]
-            results["scaling_ratio"] = round(
-                results["one_process_s"] / results["cluster_2_workers_s"], 2
-            )
+            results["scaling_ratio"] = round(best["one"] / best["two"], 2)
             pd.testing.assert_index_equal(two.table.index, one.table.index)
             assert two.table["count"].equals(one.table["count"])
             for q in ("latency_p50", "latency_p90", "latency_p99"):
@@ -174,8 +186,10 @@ def main() -> None:
             results["dask_groupby_median_s"] = round(time.perf_counter() - t, 2)
             exact = median.sort_index().to_numpy()
             ours = one.table["latency_p50"].to_numpy()
-            lower = np.minimum(exact, ours) * 0.98  # accuracy 1 % + order statistics
-            assert np.all(ours >= lower) and np.all(ours <= exact * 1.02 + 1e-9)
+            # the sketch's 1 % plus the gap between neighbouring order statistics
+            # (~0.2 % with ~1400 events per endpoint and hour at 20 M events)
+            assert len(exact) == len(ours)
+            assert np.all(np.abs(ours - exact) <= 0.015 * exact)
             t = time.perf_counter()
             ddf.groupby(["endpoint", "hour"], observed=True).latency_ms.apply(
                 lambda s: s.quantile(QS),

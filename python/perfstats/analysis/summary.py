@@ -1430,7 +1430,9 @@ class PartialSummary:
     holding different groups merge. ``summarize_partial(a).merge(summarize_partial(b))
     .finish()`` equals ``summarize(concat([a, b]))`` bucket for bucket (sums up to
     their rounding). Built by :func:`summarize_partial`; pickles compactly (sketches
-    as bytes) to travel between workers.
+    as bytes) to travel between workers. Treat it as immutable: a merged partial
+    shares the sketches of groups that only one part held (merging copies those it
+    adds to), and so does the Summary that :meth:`finish` makes.
     """
 
     settings: dict[str, Any]
@@ -1533,15 +1535,19 @@ class PartialSummary:
         last = np.full(n, np.iinfo(np.int64).min)
         np.minimum.at(first, codes, np.concatenate([p.first for p in parts]))
         np.maximum.at(last, codes, np.concatenate([p.last for p in parts]))
+        # A group held by one part keeps that part's sketch (shared, never changed:
+        # merge changes only sketches it copied); the others merge into a copy.
+        shared = np.bincount(codes, minlength=n) > 1
         sketches: dict[str, list[_core.QuantileSketch]] = {}
         for name in base.sketches:
             flat = [s for p in parts for s in p.sketches[name]]
-            merged: list[Any] = [None] * n
-            for code, sketch in zip(codes.tolist(), flat, strict=True):
-                if merged[code] is None:
-                    merged[code] = sketch.__copy__()
-                else:
-                    merged[code].merge(sketch)
+            merged: list[Any] = [flat[i] for i in firsts.tolist()]
+            for g in np.flatnonzero(shared).tolist():
+                merged[g] = merged[g].__copy__()
+            rest = np.ones(n_all, dtype=bool)
+            rest[firsts] = False
+            for i in np.flatnonzero(rest).tolist():
+                merged[codes[i]].merge(flat[i])
             sketches[name] = merged
         score_range = {}
         for col in self.kinds:
