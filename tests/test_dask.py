@@ -360,3 +360,30 @@ def test_anomalies_equal_one_machine() -> None:
     pd.testing.assert_frame_equal(got.incidents(), want.incidents())
     pd.testing.assert_series_equal(got.series, want.series)
     assert "2026-01-09 05:00:00+00:00" in got.incidents()["start"].astype(str).tolist()
+
+
+def test_fitted_models_pickle_as_their_inputs() -> None:
+    """The core's least-squares models have no serialized form: LinearModel and Trend
+    pickle their inputs and refit, giving the same fit bit for bit."""
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(200, 2))
+    y = x @ [1.5, -2.0] + rng.normal(size=200)
+    model = perfstats.LinearModel(x, y, names=["a", "b"], weights=rng.random(200) + 1)
+    back = pickle.loads(pickle.dumps(model))
+    assert back.names == model.names
+    assert np.array_equal(back.coefficients, model.coefficients)
+    assert np.array_equal(back.standard_errors, model.standard_errors)
+    t = np.arange(80.0)
+    e = np.zeros(80)
+    for i in range(1, 80):
+        e[i] = 0.6 * e[i - 1] + rng.normal()
+    trend = perfstats.fit_trend(t, 100 + 0.3 * t + e, seasonal_period=24, harmonics=1)
+    again = pickle.loads(pickle.dumps(trend))
+    assert again.to_dict() == trend.to_dict()
+    assert np.array_equal(again.coefficients, trend.coefficients)
+    ts = pd.date_range("2026-01-01", periods=5 * 24 * 60, freq="min", tz="UTC")
+    events = pd.DataFrame(
+        {"timestamp": ts, "latency_ms": rng.lognormal(5, 0.3, len(ts))}
+    )
+    metric = perfstats.trend(events, every="1h")
+    assert pickle.loads(pickle.dumps(metric)).to_dict() == metric.to_dict()
