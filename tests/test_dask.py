@@ -387,3 +387,24 @@ def test_fitted_models_pickle_as_their_inputs() -> None:
     )
     metric = perfstats.trend(events, every="1h")
     assert pickle.loads(pickle.dumps(metric)).to_dict() == metric.to_dict()
+
+
+def test_partials_with_different_categories_sort_their_keys(
+    events: pd.DataFrame,
+) -> None:
+    """Parts whose categorical key has other categories (files written apart) merge;
+    the keys are then sorted like any other, the numbers are the same."""
+    a = events[:20_000].assign(
+        model=events.model[:20_000].cat.set_categories(["small", "large", "xl"])
+    )
+    b = events[20_000:].assign(
+        model=events.model[20_000:].cat.reorder_categories(["large", "small"])
+    )
+    got = summarize_partial(a, by="model").merge(summarize_partial(b, by="model"))
+    summary = got.finish()
+    assert list(summary.table.index) == ["large", "small"]
+    want = perfstats.summarize(
+        events.assign(model=events.model.astype(str)), by="model"
+    )
+    assert summary.table["count"].tolist() == want.table["count"].tolist()
+    assert summary.table["latency_p99"].tolist() == want.table["latency_p99"].tolist()

@@ -1557,7 +1557,11 @@ class PartialSummary:
                     min(r[0] for r in ranges),
                     max(r[1] for r in ranges),
                 )
-        categories = list(self.categories)
+        # partitions read with their own categories: sorted order, as for other keys
+        categories = [
+            cats if all(p.categories[i] == cats for p in parts) else None
+            for i, cats in enumerate(base.categories)
+        ]
         return PartialSummary(
             settings=self.settings,
             columns=self.columns,
