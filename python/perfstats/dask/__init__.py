@@ -49,13 +49,48 @@ def merge_partials(*parts: PartialSummary) -> PartialSummary:
     return parts[0].merge(*parts[1:])
 
 
+def _partial_of(
+    frame: pd.DataFrame, options: dict[str, Any], tail_of: PartialSummary | None
+) -> pd.Series[Any]:
+    """A partition's partial summary, in a one-element Series: map_partitions wants
+    pandas objects back, and a function of the partition fuses with its reading into
+    one task (no raw partition moves between workers, one at a time in memory)."""
+    import pandas as pd
+
+    part = summarize_partial(frame, tail_of=tail_of, **options)
+    return pd.Series([part], dtype=object)
+
+
+def _partials(ddf: Any, options: dict[str, Any], tail_of: Any) -> list[Any]:
+    """One delayed partial summary (in a Series) per partition of `ddf`."""
+    import pandas as pd
+
+    blocks = ddf.map_partitions(
+        _partial_of,
+        options,
+        tail_of,
+        meta=pd.Series([], dtype=object),
+        enforce_metadata=False,
+        align_dataframes=False,
+    )
+    return list(blocks.to_delayed())
+
+
+def _merge_nodes(*nodes: Any) -> PartialSummary:
+    """A node of the merge tree: partial summaries, or the Series that hold them."""
+    parts = [n if isinstance(n, PartialSummary) else n.iloc[0] for n in nodes]
+    return merge_partials(*parts)
+
+
 def _tree(parts: list[Any], split_every: int) -> Any:
     """The delayed merge tree over `parts`: `split_every` children per node."""
     delayed = require("dask", "perfstats.dask").delayed
     level = list(parts)
+    if len(level) == 1:
+        return delayed(_merge_nodes, pure=True)(level[0])
     while len(level) > 1:
         level = [
-            delayed(merge_partials, pure=True)(*level[i : i + split_every])
+            delayed(_merge_nodes, pure=True)(*level[i : i + split_every])
             for i in range(0, len(level), split_every)
         ]
     return level[0]
@@ -140,18 +175,12 @@ def summarize(
     }
     # options checked here, not on a worker
     summarize_partial(ddf._meta, **options)
-    parts = ddf.to_delayed()
-    tasks = [dask.delayed(summarize_partial, pure=True)(p, **options) for p in parts]
-    (total,) = dask.compute(_tree(tasks, split_every))
+    (total,) = dask.compute(_tree(_partials(ddf, options, None), split_every))
     phases = [c for c in total.columns if c.endswith("_ms") and c != "latency_ms"]
     if phases and "latency_ms" in total.columns and total.n_rows:
         # the tail shares need every group's p99: a second pass with them
         first = dask.delayed(total, traverse=False)
-        tasks = [
-            dask.delayed(summarize_partial, pure=True)(p, tail_of=first, **options)
-            for p in parts
-        ]
-        (total,) = dask.compute(_tree(tasks, split_every))
+        (total,) = dask.compute(_tree(_partials(ddf, options, first), split_every))
     result: Summary = total.finish()
     return result
 
