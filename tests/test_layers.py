@@ -22,6 +22,7 @@ LAYERS: dict[str, int] = {
     "analysis": 3,
     "datasets": 3,
     "history": 4,
+    "dask": 4,
     "report": 5,
     "record": 5,
     "cli": 6,

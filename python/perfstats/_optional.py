@@ -20,6 +20,9 @@ EXTRAS: dict[str, str] = {
     "duckdb": "duckdb",
     "opentelemetry.sdk.trace": "otel",
     "psycopg": "history-postgres",
+    "dask": "dask",
+    "dask.dataframe": "dask",
+    "distributed": "dask",
 }
 
 

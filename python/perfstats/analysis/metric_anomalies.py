@@ -140,8 +140,9 @@ def anomalies(
 
     Parameters
     ----------
-    events : perfstats.io.events.Events or pandas.DataFrame
-        Events in the canonical schema.
+    events : perfstats.io.events.Events, pandas.DataFrame or Summary
+        Events in the canonical schema, or their :class:`~perfstats.Summary` by no
+        group with the same `every` (see :func:`perfstats.metric_series`).
     metric : str, default "latency_p95"
         Any metric :func:`perfstats.metric_series` knows.
     every : str, default "1h"

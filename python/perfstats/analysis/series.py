@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from perfstats.analysis.summary import DEFAULT_QUANTILES, _window, summarize
+from perfstats.analysis.summary import DEFAULT_QUANTILES, Summary, _window, summarize
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,6 +64,33 @@ def _check_timeline(
     )
 
 
+def _check_summary(
+    summary: Summary,
+    step: pd.Timedelta,
+    by: str | Sequence[str] | None,
+    sla_target_ms: float,
+    metric: str,
+) -> None:
+    """ValueError when a summary given for events was made with other windows,
+    groups or (for ``sla_compliance``) SLA target than asked for."""
+    if summary.every is None or _window(summary.every) != step:
+        raise ValueError(
+            f"the summary has windows of {summary.every!r}, not the {step} asked for; "
+            "summarize with the same every"
+        )
+    by_list = [by] if isinstance(by, str) else list(by or [])
+    if [n for n in summary.by if n != "window_start"] != by_list:
+        raise ValueError(
+            f"the summary is grouped by {summary.by[:-1]}, not {by_list}; summarize "
+            "with the same by"
+        )
+    if metric == "sla_compliance" and summary.sla_target_ms != float(sla_target_ms):
+        raise ValueError(
+            f"the summary's sla_target_ms is {summary.sla_target_ms}, not "
+            f"{sla_target_ms}"
+        )
+
+
 def metric_series(
     events: Any,
     metric: str = "latency_p95",
@@ -76,8 +103,11 @@ def metric_series(
 
     Parameters
     ----------
-    events : perfstats.io.events.Events or pandas.DataFrame
-        Events in the canonical schema (``timestamp`` required).
+    events : perfstats.io.events.Events, pandas.DataFrame or Summary
+        Events in the canonical schema (``timestamp`` required), or their
+        :class:`~perfstats.Summary` with the same `every` and `by` (from
+        :func:`perfstats.dask.summarize` on a cluster, say); latency percentiles not
+        in its table are read from its sketches.
     metric : str, default "latency_p95"
         Any column of the :func:`~perfstats.summarize` table (``count``,
         ``throughput_rps``, ``error_rate``, ``sla_compliance``, ``cost_usd``,
@@ -141,13 +171,23 @@ def metric_series(
                 quantiles.append(q)
         elif match["column"].endswith("_ms"):
             phase = (match["column"], q)
-    summary = summarize(
-        events,
-        by=by,
-        every=every,
-        quantiles=quantiles,
-        sla_target_ms=sla_target_ms,
-    )
+    if isinstance(events, Summary):
+        summary = events
+        _check_summary(summary, step, by, sla_target_ms, metric)
+        if (
+            match is not None
+            and match["column"] == "latency"
+            and metric not in summary.table
+        ):
+            phase = ("latency_ms", float(decimal.Decimal(match["pct"]) / 100))
+    else:
+        summary = summarize(
+            events,
+            by=by,
+            every=every,
+            quantiles=quantiles,
+            sla_target_ms=sla_target_ms,
+        )
     table = summary.table
     group_names = [n for n in summary.by if n != "window_start"]
     if phase is not None:

@@ -26,7 +26,14 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
 
-__all__ = ["DEFAULT_SCORE_BANDS", "DEFAULT_SLA_BUCKETS_MS", "Summary", "summarize"]
+__all__ = [
+    "DEFAULT_SCORE_BANDS",
+    "DEFAULT_SLA_BUCKETS_MS",
+    "PartialSummary",
+    "Summary",
+    "summarize",
+    "summarize_partial",
+]
 
 #: Upper-inclusive SLA bucket bounds in ms: <=1 s, <=2 s, <=5 s, <=10 s, <=30 s, >30 s.
 DEFAULT_SLA_BUCKETS_MS: tuple[float, ...] = (1000.0, 2000.0, 5000.0, 10000.0, 30000.0)
@@ -1566,3 +1573,680 @@ def summarize(
         sketches={k: sketches[int(g)] for k, g in zip(keys, pos, strict=True)},
         missing=missing,
     )
+
+
+# ---- mergeable partial summaries (scale-out: perfstats.dask) ----------------------------
+
+
+def _summary_settings(
+    by: str | Sequence[str] | None,
+    every: str | None,
+    quantiles: Sequence[float],
+    sla_target_ms: float,
+    sla_buckets_ms: Sequence[float],
+    score_bands: Mapping[str, Mapping[str, float]] | None,
+    relative_accuracy: float,
+    confidence: float,
+) -> dict[str, Any]:
+    """The options of :func:`summarize`, checked as it checks them."""
+    by_list = [by] if isinstance(by, str) else list(by or [])
+    qs = tuple(float(q) for q in quantiles)
+    for q in qs:
+        if not 0.0 <= q <= 1.0:
+            raise ValueError(f"quantiles must be in [0, 1], got {q}")
+    if len({_pct_name(q) for q in qs}) != len(qs):
+        twice = sorted({q for q in qs if qs.count(q) > 1})
+        raise ValueError(f"quantiles must be distinct, got {twice} more than once")
+    buckets = tuple(float(b) for b in sla_buckets_ms)
+    if any(b2 <= b1 for b1, b2 in itertools.pairwise(buckets)) or not buckets:
+        raise ValueError(f"sla_buckets_ms must be strictly increasing, got {buckets}")
+    if every is not None:
+        _window(every)
+    return {
+        "by": by_list,
+        "every": every,
+        "quantiles": qs,
+        "sla_target_ms": float(sla_target_ms),
+        "sla_buckets_ms": buckets,
+        "edges": sorted({*buckets, float(sla_target_ms)}),
+        "score_bands": {k: dict(v) for k, v in (score_bands or {}).items()},
+        "relative_accuracy": float(relative_accuracy),
+        "confidence": float(confidence),
+    }
+
+
+@dataclass
+class PartialSummary:
+    """What :func:`summarize` counts, for part of the events, kept mergeable: rows,
+    errors, token, cost, outcome and score sums, latency and phase sketches and exact
+    SLA bucket counts per group (and window), keyed by the groups' labels so parts
+    holding different groups merge. ``summarize_partial(a).merge(summarize_partial(b))
+    .finish()`` equals ``summarize(concat([a, b]))`` bucket for bucket (sums up to
+    their rounding). Built by :func:`summarize_partial`; pickles compactly (sketches
+    as bytes) to travel between workers. Treat it as immutable: a merged partial
+    shares the sketches of groups that only one part held (merging copies those it
+    adds to), and so does the Summary that :meth:`finish` makes.
+    """
+
+    settings: dict[str, Any]
+    columns: list[str]  # the events' columns, in their order
+    names: list[str]  # grouping columns present (no window_start)
+    categories: list[list[Any] | None]  # per key, the categorical order, if any
+    keys: list[npt.NDArray[Any]]  # per key, each group's label
+    windows: npt.NDArray[np.int64] | None  # each group's window start (ns)
+    counts: npt.NDArray[np.int64]
+    sums: dict[str, npt.NDArray[np.float64]]  # per-group sums, by name
+    sketches: dict[str, list[_core.QuantileSketch]]  # latency and phases
+    hist: npt.NDArray[np.float64]  # latency counts between the SLA edges
+    first: npt.NDArray[np.int64]  # each group's first and last timestamp (ns)
+    last: npt.NDArray[np.int64]
+    kinds: dict[str, str]  # outcome and score columns: "outcome" or "score"
+    score_range: dict[str, tuple[float, float]]  # min and max of known scores
+    n_rows: int = 0
+    n_cost_known: int = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["sketches"] = {
+            k: [s.to_bytes() for s in v] for k, v in self.sketches.items()
+        }
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        state["sketches"] = {
+            k: [_core.QuantileSketch.from_bytes(b) for b in v]
+            for k, v in state["sketches"].items()
+        }
+        self.__dict__.update(state)
+
+    @property
+    def n_groups(self) -> int:
+        """Groups (and windows) held."""
+        return len(self.counts)
+
+    def merge(self, *others: PartialSummary) -> PartialSummary:
+        """A new partial summary of this one's events and `others`' (none is changed).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from perfstats.analysis.summary import summarize_partial
+        >>> ev = pd.DataFrame({"timestamp": pd.to_datetime([0, 1, 2], unit="s"),
+        ...                    "endpoint": ["/a", "/b", "/a"],
+        ...                    "latency_ms": [10.0, 20.0, 30.0]})
+        >>> part = summarize_partial(ev.iloc[:2]).merge(summarize_partial(ev.iloc[2:]))
+        >>> part.finish().table["count"].tolist()
+        [2, 1]
+        """
+        import pandas as pd
+
+        parts = [self, *others]
+        for p in parts[1:]:
+            if p.settings != self.settings or p.columns != self.columns:
+                raise ValueError(
+                    "partial summaries merge only with the same options and columns"
+                )
+        parts = [p for p in parts if p.n_groups] or [self]
+        if len(parts) == 1:
+            return _copy_partial(parts[0])
+        base = parts[0]
+        keys = [
+            np.concatenate([p.keys[i] for p in parts]) for i in range(len(self.names))
+        ]
+        windows = (
+            np.concatenate([p.windows for p in parts if p.windows is not None])
+            if self.windows is not None
+            else None
+        )
+        levels: list[Any] = list(keys)
+        if windows is not None:
+            levels.append(windows)
+        n_all = sum(p.n_groups for p in parts)
+        if levels:
+            frame = pd.DataFrame({i: lv for i, lv in enumerate(levels)})
+            codes = (
+                frame.groupby(list(frame.columns), sort=False, dropna=False)
+                .ngroup()
+                .to_numpy(dtype=np.int64)
+            )
+        else:
+            codes = np.zeros(n_all, dtype=np.int64)
+        n = int(codes.max()) + 1
+        firsts = np.full(n, -1, dtype=np.int64)
+        firsts[codes[::-1]] = np.arange(n_all - 1, -1, -1)  # first row of each group
+
+        def add(arrays: list[npt.NDArray[Any]]) -> npt.NDArray[Any]:
+            whole = np.concatenate(arrays)
+            if whole.ndim == 1:
+                return np.bincount(codes, weights=whole, minlength=n)
+            out = np.zeros((n, whole.shape[1]))
+            np.add.at(out, codes, whole)
+            return out
+
+        first = np.full(n, np.iinfo(np.int64).max)
+        last = np.full(n, np.iinfo(np.int64).min)
+        np.minimum.at(first, codes, np.concatenate([p.first for p in parts]))
+        np.maximum.at(last, codes, np.concatenate([p.last for p in parts]))
+        # A group held by one part keeps that part's sketch (shared, never changed:
+        # merge changes only sketches it copied); the others merge into a copy.
+        shared = np.bincount(codes, minlength=n) > 1
+        sketches: dict[str, list[_core.QuantileSketch]] = {}
+        for name in base.sketches:
+            flat = [s for p in parts for s in p.sketches[name]]
+            merged: list[Any] = [flat[i] for i in firsts.tolist()]
+            for g in np.flatnonzero(shared).tolist():
+                merged[g] = merged[g].__copy__()
+            rest = np.ones(n_all, dtype=bool)
+            rest[firsts] = False
+            for i in np.flatnonzero(rest).tolist():
+                merged[codes[i]].merge(flat[i])
+            sketches[name] = merged
+        score_range = {}
+        for col in self.kinds:
+            ranges = [p.score_range[col] for p in parts if col in p.score_range]
+            if ranges:
+                score_range[col] = (
+                    min(r[0] for r in ranges),
+                    max(r[1] for r in ranges),
+                )
+        # partitions read with their own categories: sorted order, as for other keys
+        categories = [
+            cats if all(p.categories[i] == cats for p in parts) else None
+            for i, cats in enumerate(base.categories)
+        ]
+        return PartialSummary(
+            settings=self.settings,
+            columns=self.columns,
+            names=self.names,
+            categories=categories,
+            keys=[k[firsts] for k in keys],
+            windows=None if windows is None else windows[firsts],
+            counts=add([p.counts for p in parts]).astype(np.int64),
+            sums={k: add([p.sums[k] for p in parts]) for k in base.sums},
+            sketches=sketches,
+            hist=add([p.hist for p in parts]),
+            first=first,
+            last=last,
+            kinds=self.kinds,
+            score_range=score_range,
+            n_rows=sum(p.n_rows for p in [self, *others]),
+            n_cost_known=sum(p.n_cost_known for p in [self, *others]),
+        )
+
+    def finish(self) -> Summary:
+        """The :class:`Summary` of all the events merged into this partial summary."""
+        import pandas as pd
+
+        st = self.settings
+        if self.n_rows == 0:
+            raise ValueError("events are empty: nothing to summarize")
+        every = st["every"]
+        qs: tuple[float, ...] = st["quantiles"]
+        buckets: tuple[float, ...] = st["sla_buckets_ms"]
+        edges: list[float] = st["edges"]
+        columns = self.columns
+        # output order: sorted keys (categorical order; missing last), then time
+        ranks: list[npt.NDArray[np.int64]] = []
+        for labels, cats in zip(self.keys, self.categories, strict=True):
+            isna = np.asarray(pd.isna(labels), dtype=bool)
+            rank = np.empty(len(labels), dtype=np.int64)
+            if cats is not None:
+                lookup = {v: i for i, v in enumerate(cats)}
+                rank[~isna] = [lookup[v] for v in labels[~isna]]
+                rank[isna] = len(cats)
+            else:
+                codes, uniques = pd.factorize(labels[~isna], sort=True)
+                rank[~isna] = codes
+                rank[isna] = len(uniques)
+            ranks.append(rank)
+        sort_keys: list[Any] = [] if self.windows is None else [self.windows]
+        sort_keys += ranks[::-1]
+        order = (
+            np.lexsort(sort_keys) if sort_keys else np.arange(self.n_groups)
+        ).astype(np.int64)
+        counts = self.counts[order].astype(np.float64)
+        cols: dict[str, npt.NDArray[Any]] = {"count": counts.astype(np.int64)}
+
+        def s(name: str) -> npt.NDArray[np.float64]:
+            return self.sums[name][order]
+
+        missing: dict[str, str] = {}
+        for col in [c for c in st["by"] if c not in columns]:
+            missing[f"by {col}"] = f"no {col!r} column; not grouped by it"
+        names = list(self.names)
+        if every is not None:
+            names.append("window_start")
+            step = _window(every).value
+            window_s = step / 1e9
+            w_start = self.windows[order].astype(np.float64)  # type: ignore[index]
+            t_first, t_last = int(self.first.min()), int(self.last.max())
+            covered_ns = np.minimum(w_start + step, t_last) - np.maximum(
+                w_start, t_first
+            )
+            span_s = np.clip(covered_ns, 1e6, step) / 1e9
+            cols["covered_s"] = span_s
+            cols["partial"] = span_s < window_s
+        else:
+            span_s = (self.last[order] - self.first[order]) / 1e9
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cols["throughput_rps"] = np.where(
+                span_s > 0, cols["count"] / span_s, np.nan
+            )
+        if "errors" in self.sums:
+            errors = s("errors")
+            cols["errors"] = errors.astype(np.int64)
+            cols["error_rate"] = errors / counts
+            lo, hi = wilson_interval(errors, counts, confidence=st["confidence"])
+            cols["error_rate_low"], cols["error_rate_high"] = lo, hi
+        else:
+            missing["error_rate"] = "no 'success' or 'error' column"
+        sketch_map: dict[str, list[_core.QuantileSketch]] = {
+            k: [v[g] for g in order] for k, v in self.sketches.items()
+        }
+        if "latency_ms" in columns:
+            lat = sketch_map["latency_ms"]
+            qtab = _core.quantiles_of(lat, np.array(qs)).reshape(len(order), len(qs))
+            cols["latency_mean"] = np.array([x.mean for x in lat])
+            for j, q in enumerate(qs):
+                cols[f"latency_{_pct_name(q)}"] = qtab[:, j]
+            hist = self.hist[order]
+            n_known = hist.sum(axis=1)
+            cum = np.cumsum(hist, axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                below: npt.NDArray[np.float64] | float = 0.0
+                for b in buckets:
+                    at_or_below = cum[:, edges.index(b)]
+                    cols[_sla_name(b)] = (at_or_below - below) / n_known
+                    below = at_or_below
+                cols[f"gt_{_sla_name(buckets[-1])[3:]}"] = (n_known - below) / n_known
+                cols["sla_compliance"] = (
+                    cum[:, edges.index(st["sla_target_ms"])] / n_known
+                )
+            phases = [c for c in columns if c.endswith("_ms") and c != "latency_ms"]
+            if phases:
+                shares = []
+                tail_latency = (
+                    s("tail:latency_ms") if "tail:latency_ms" in self.sums else None
+                )
+                for ph in phases:
+                    ph_q = _core.quantiles_of(sketch_map[ph], np.array([0.5, 0.99]))
+                    ph_q = ph_q.reshape(len(order), 2)
+                    cols[f"{ph}_p50"], cols[f"{ph}_p99"] = ph_q[:, 0], ph_q[:, 1]
+                    if ph == "ttft_ms" or tail_latency is None:
+                        continue
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        share = s(f"tail:{ph}") / tail_latency
+                    cols[f"{ph}_tail_share"] = share
+                    shares.append((ph, share))
+                if shares:
+                    stack = np.nan_to_num(np.vstack([x for _, x in shares]), nan=-1.0)
+                    names_ = np.array([p for p, _ in shares], dtype=object)
+                    cols["tail_driver"] = names_[np.argmax(stack, axis=0)]
+                if tail_latency is None:
+                    missing["phase tail shares"] = (
+                        "need the groups' p99 first: see perfstats.dask.summarize"
+                    )
+            else:
+                missing["phases"] = "no phase columns (*_ms other than latency_ms)"
+        else:
+            missing["latency"] = "no 'latency_ms' column"
+        for col in ("input_tokens", "output_tokens"):
+            if col in columns:
+                cols[col] = s(col)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    cols[f"{col}_mean"] = cols[col] / s(f"{col}:n")
+            else:
+                missing[col] = f"no {col!r} column"
+        if "cost_usd" in columns:
+            n_known = s("cost_usd:n")
+            total = s("cost_usd")
+            cols["cost_usd"] = np.where(n_known > 0, total, np.nan)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                cols["cost_per_request"] = np.where(
+                    n_known > 0, total / n_known, np.nan
+                )
+            cols["cost_unknown"] = (counts - n_known).astype(np.int64)
+            n_unknown = self.n_rows - self.n_cost_known
+            if n_unknown:
+                missing["cost_usd unknown"] = (
+                    f"{n_unknown} of {self.n_rows} requests have no cost_usd: cost_usd "
+                    "sums the known costs (NaN when none is known), cost_per_request "
+                    "averages them, cost_unknown counts the rest"
+                )
+        else:
+            missing["cost_usd"] = (
+                "no 'cost_usd' column (perfstats.analysis.costs derives it from tokens)"
+            )
+        bands = st["score_bands"]
+        for col, kind in self.kinds.items():
+            with np.errstate(divide="ignore", invalid="ignore"):
+                if kind == "outcome":
+                    n = s(f"{col}:n")
+                    k = s(f"{col}:k")
+                    cols[f"{col}_rate"] = k / n
+                    lo, hi = wilson_interval(k, n, confidence=st["confidence"])
+                    cols[f"{col}_rate_low"], cols[f"{col}_rate_high"] = lo, hi
+                    continue
+                col_bands = bands.get(col)
+                if col_bands is None:
+                    low, high = self.score_range.get(col, (0.0, 1.0))
+                    if low < 0 or high > 1:
+                        missing[f"{col} bands"] = (
+                            "scores outside [0, 1]; pass score_bands"
+                        )
+                        continue
+                    col_bands = DEFAULT_SCORE_BANDS
+                n = s(f"{col}:n")
+                for band, _ in sorted(col_bands.items(), key=lambda kv: -kv[1]):
+                    cols[f"{col}_{band}"] = s(f"{col}:{band}") / n
+                cols[f"{col}_poor"] = s(f"{col}:poor") / n
+                cols[f"{col}_mean"] = s(f"{col}:sum") / n
+        if names:
+            arrays: list[Any] = [k[order] for k in self.keys]
+            if every is not None:
+                starts = pd.to_datetime(self.windows[order], utc=True)  # type: ignore[index]
+                arrays.append(np.asarray(starts, dtype=object))
+            index: pd.Index[Any] = pd.MultiIndex.from_arrays(arrays, names=names)
+            if len(names) == 1:
+                index = index.get_level_values(0)
+            keys = [tuple(row) if isinstance(row, tuple) else (row,) for row in index]
+        else:
+            index = pd.RangeIndex(len(order))
+            keys = [() for _ in order]
+        sketches = {
+            key: {m: QuantileSketch._wrap(v[i]) for m, v in sketch_map.items()}
+            for i, key in enumerate(keys)
+        }
+        return Summary(
+            table=pd.DataFrame(cols, index=index),
+            by=names,
+            every=every,
+            sla_target_ms=st["sla_target_ms"],
+            sla_buckets_ms=buckets,
+            quantiles=qs,
+            sketches=sketches,
+            missing=missing,
+        )
+
+
+def _copy_partial(part: PartialSummary) -> PartialSummary:
+    """A copy of `part` whose sketches and arrays are its own."""
+    import copy
+
+    out = copy.copy(part)
+    out.sketches = {k: [s.__copy__() for s in v] for k, v in part.sketches.items()}
+    out.sums = {k: v.copy() for k, v in part.sums.items()}
+    return out
+
+
+def _group_keys(part: PartialSummary) -> list[tuple[Any, ...]]:
+    """Each group's labels (and window start, ns) as a hashable tuple; missing labels
+    as None so they match whatever missing value a part holds."""
+    import pandas as pd
+
+    levels: list[list[Any]] = [
+        [None if pd.isna(v) else v for v in k.tolist()] for k in part.keys
+    ]
+    if part.windows is not None:
+        levels.append(part.windows.tolist())
+    if not levels:
+        return [() for _ in range(part.n_groups)]
+    return list(zip(*levels, strict=True))
+
+
+def summarize_partial(
+    events: Any,
+    *,
+    by: str | Sequence[str] | None = ("endpoint",),
+    every: str | None = None,
+    quantiles: Sequence[float] = DEFAULT_QUANTILES,
+    sla_target_ms: float = 5000.0,
+    sla_buckets_ms: Sequence[float] = DEFAULT_SLA_BUCKETS_MS,
+    score_bands: Mapping[str, Mapping[str, float]] | None = None,
+    relative_accuracy: float = 0.01,
+    confidence: float = 0.95,
+    tail_of: PartialSummary | None = None,
+) -> PartialSummary:
+    """The mergeable state of :func:`summarize` over part of the events (one partition
+    of a Dask DataFrame, one file, one day ...); merge the parts with
+    :meth:`PartialSummary.merge` and :meth:`PartialSummary.finish` them into the
+    :class:`Summary` that ``summarize`` gives on all the events at once.
+
+    Parameters
+    ----------
+    events : perfstats.io.events.Events or pandas.DataFrame
+        Part of the events, in the canonical schema; may be empty.
+    by, every, quantiles, sla_target_ms, sla_buckets_ms, score_bands, relative_accuracy, confidence
+        As for :func:`summarize`, the same for every part.
+    tail_of : PartialSummary, optional
+        All the events' partial summary: with it, the sums behind the phases' tail
+        shares (phase time of the requests at or above their group's p99 latency, ms)
+        are added, which need every group's p99 first.
+
+    Returns
+    -------
+    PartialSummary
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from perfstats import summarize
+    >>> ev = pd.DataFrame({"timestamp": pd.to_datetime([0, 60, 120], unit="s"),
+    ...                    "latency_ms": [100.0, 250.0, 900.0]})
+    >>> whole = summarize(ev, by=None)
+    >>> parts = summarize_partial(ev[:1], by=None).merge(summarize_partial(ev[1:], by=None))
+    >>> parts.finish().table.equals(whole.table)
+    True
+    """
+    import pandas as pd
+
+    settings = _summary_settings(
+        by,
+        every,
+        quantiles,
+        sla_target_ms,
+        sla_buckets_ms,
+        score_bands,
+        relative_accuracy,
+        confidence,
+    )
+    frame = events_frame(events)
+    columns = [str(c) for c in frame.columns]
+    names = [c for c in settings["by"] if c in columns]
+    categories: list[list[Any] | None] = [
+        list(frame[c].cat.categories)
+        if isinstance(frame[c].dtype, pd.CategoricalDtype)
+        else None
+        for c in names
+    ]
+    kinds: dict[str, str] = {}
+    for col in frame.columns:
+        if col in _KNOWN or str(col).endswith("_ms") or col in names:
+            continue
+        if pd.api.types.is_bool_dtype(frame[col]):
+            kinds[str(col)] = "outcome"
+        elif pd.api.types.is_numeric_dtype(frame[col]):
+            kinds[str(col)] = "score"
+    bands: dict[str, dict[str, float]] = settings["score_bands"]
+    phases = [c for c in columns if c.endswith("_ms") and c != "latency_ms"]
+    edges: list[float] = settings["edges"]
+    accuracy: float = settings["relative_accuracy"]
+
+    if len(frame) == 0:
+        return PartialSummary(
+            settings=settings,
+            columns=columns,
+            names=names,
+            categories=categories,
+            keys=[np.zeros(0, dtype=object) for _ in names],
+            windows=np.zeros(0, np.int64) if every is not None else None,
+            counts=np.zeros(0, np.int64),
+            sums={k: np.zeros(0) for k in _sum_names(frame, kinds, bands, tail_of)},
+            sketches={
+                m: []
+                for m in (["latency_ms", *phases] if "latency_ms" in columns else [])
+            },
+            hist=np.zeros((0, len(edges) + 1)),
+            first=np.zeros(0, np.int64),
+            last=np.zeros(0, np.int64),
+            kinds=kinds,
+            score_range={},
+        )
+
+    ts_ns = _timestamps_ns(frame)
+    groups = _group_codes(frame, names, every)
+    codes = groups.codes
+    n_total = groups.n_total
+    pos = np.flatnonzero(groups.counts)
+    wide = codes.astype(np.int64, copy=False)
+
+    def per_group(weights: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        out = np.bincount(wide, weights=weights, minlength=n_total)
+        return out[pos].astype(np.float64)
+
+    first = np.full(n_total, np.iinfo(np.int64).max)
+    last = np.full(n_total, np.iinfo(np.int64).min)
+    np.minimum.at(first, wide, ts_ns)
+    np.maximum.at(last, wide, ts_ns)
+    sums: dict[str, npt.NDArray[np.float64]] = {}
+    if "success" in frame.columns:
+        failed = ~frame["success"].fillna(False).to_numpy(dtype=bool)
+        sums["errors"] = per_group(failed.astype(np.float64))
+    elif "error" in frame.columns:
+        failed = (
+            frame["error"].notna().to_numpy()
+            & (frame["error"].astype(str) != "").to_numpy()
+        )
+        sums["errors"] = per_group(failed.astype(np.float64))
+
+    sketches: dict[str, list[_core.QuantileSketch]] = {}
+    hist = np.zeros((len(pos), len(edges) + 1))
+
+    def sketch(
+        values: npt.NDArray[np.float64], boundaries: Sequence[float] = ()
+    ) -> tuple[list[_core.QuantileSketch], npt.NDArray[np.float64]]:
+        builder = _core.GroupedSketchBuilder(n_total, accuracy, 4096, list(boundaries))
+        builder.add(codes, values, 0)
+        cores, bucket_counts = builder.finish()
+        return [cores[g] for g in pos], bucket_counts[pos]
+
+    if "latency_ms" in columns:
+        lat = frame["latency_ms"].to_numpy(dtype=np.float64, na_value=np.nan)
+        sketches["latency_ms"], hist = sketch(lat, edges)
+        if phases and tail_of is not None:
+            # the requests at or above their group's p99 (of all the events)
+            p99s = _core.quantiles_of(tail_of.sketches["latency_ms"], np.array([0.99]))
+            lookup = dict(zip(_group_keys(tail_of), p99s[:, 0].tolist(), strict=True))
+            mine = _partial_keys(groups, pos)
+            threshold = np.full(n_total, np.inf)
+            threshold[pos] = [lookup.get(k, np.inf) for k in mine]
+            tail = ~np.isnan(lat) & (lat >= threshold[wide])
+            sums["tail:latency_ms"] = per_group(np.where(tail, lat, 0.0))
+        for ph in phases:
+            v = frame[ph].to_numpy(dtype=np.float64, na_value=np.nan)
+            sketches[ph], _ = sketch(v)
+            if tail_of is not None and ph != "ttft_ms":
+                sums[f"tail:{ph}"] = per_group(np.where(tail & ~np.isnan(v), v, 0.0))
+    for col in ("input_tokens", "output_tokens"):
+        if col in frame.columns:
+            v = frame[col].to_numpy(dtype=np.float64, na_value=np.nan)
+            ok = ~np.isnan(v)
+            sums[col] = per_group(np.where(ok, v, 0.0))
+            sums[f"{col}:n"] = per_group(ok.astype(np.float64))
+    n_cost_known = 0
+    if "cost_usd" in frame.columns:
+        v = frame["cost_usd"].to_numpy(dtype=np.float64, na_value=np.nan)
+        known = ~np.isnan(v)
+        n_cost_known = int(known.sum())
+        sums["cost_usd:n"] = per_group(known.astype(np.float64))
+        sums["cost_usd"] = per_group(np.where(known, v, 0.0))
+    score_range: dict[str, tuple[float, float]] = {}
+    for col, kind in kinds.items():
+        series = frame[col]
+        if kind == "outcome":
+            sums[f"{col}:n"] = per_group(series.notna().to_numpy().astype(np.float64))
+            hits = series.fillna(False).to_numpy(dtype=bool)
+            sums[f"{col}:k"] = per_group(hits.astype(np.float64))
+            continue
+        v = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        ok = ~np.isnan(v)
+        if ok.any():
+            score_range[col] = (float(v[ok].min()), float(v[ok].max()))
+        col_bands = bands.get(col, DEFAULT_SCORE_BANDS)
+        upper = np.inf
+        for band, lower in sorted(col_bands.items(), key=lambda kv: -kv[1]):
+            inside = ok & (v >= lower) & (v < upper)
+            sums[f"{col}:{band}"] = per_group(inside.astype(np.float64))
+            upper = lower
+        sums[f"{col}:poor"] = per_group((ok & (v < upper)).astype(np.float64))
+        sums[f"{col}:n"] = per_group(ok.astype(np.float64))
+        sums[f"{col}:sum"] = per_group(np.where(ok, v, 0.0))
+
+    level_codes = groups.level_codes(pos) if names or every is not None else []
+    return PartialSummary(
+        settings=settings,
+        columns=columns,
+        names=names,
+        categories=categories,
+        keys=[lv[c] for lv, c in zip(groups.labels, level_codes, strict=False)],
+        windows=groups.window_start_ns(pos) if every is not None else None,
+        counts=groups.counts[pos].astype(np.int64),
+        sums=sums,
+        sketches=sketches,
+        hist=np.asarray(hist, dtype=np.float64),
+        first=first[pos],
+        last=last[pos],
+        kinds=kinds,
+        score_range=score_range,
+        n_rows=len(frame),
+        n_cost_known=n_cost_known,
+    )
+
+
+def _partial_keys(groups: _Groups, pos: npt.NDArray[np.int64]) -> list[tuple[Any, ...]]:
+    """The hashable key of each present group, as :func:`_group_keys` makes them."""
+    import pandas as pd
+
+    levels: list[list[Any]] = []
+    if groups.labels:
+        level_codes = groups.level_codes(pos)
+        levels = [
+            [None if pd.isna(v) else v for v in lv[c].tolist()]
+            for lv, c in zip(groups.labels, level_codes, strict=False)
+        ]
+    if groups.step:
+        levels.append(groups.window_start_ns(pos).tolist())
+    if not levels:
+        return [() for _ in pos]
+    return list(zip(*levels, strict=True))
+
+
+def _sum_names(
+    frame: pd.DataFrame,
+    kinds: Mapping[str, str],
+    bands: Mapping[str, Mapping[str, float]],
+    tail_of: PartialSummary | None,
+) -> list[str]:
+    """The names of the sums :func:`summarize_partial` keeps for `frame`'s columns (so
+    an empty part has the same ones)."""
+    names: list[str] = []
+    if "success" in frame.columns or "error" in frame.columns:
+        names.append("errors")
+    phases = [c for c in frame.columns if str(c).endswith("_ms") and c != "latency_ms"]
+    if "latency_ms" in frame.columns and phases and tail_of is not None:
+        names.append("tail:latency_ms")
+        names += [f"tail:{ph}" for ph in phases if ph != "ttft_ms"]
+    for col in ("input_tokens", "output_tokens"):
+        if col in frame.columns:
+            names += [col, f"{col}:n"]
+    if "cost_usd" in frame.columns:
+        names += ["cost_usd:n", "cost_usd"]
+    for col, kind in kinds.items():
+        if kind == "outcome":
+            names += [f"{col}:n", f"{col}:k"]
+            continue
+        col_bands = bands.get(col, DEFAULT_SCORE_BANDS)
+        names += [f"{col}:{band}" for band in col_bands]
+        names += [f"{col}:poor", f"{col}:n", f"{col}:sum"]
+    return names

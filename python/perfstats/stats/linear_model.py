@@ -325,6 +325,18 @@ class LinearModel(_FittedCoefficients):
         self._fit = _core.LinearModel(
             xa, ya, self._intercept, _optional_weights(weights)
         )
+        # a pickle holds the data and refits (the core model has no serialized form;
+        # the fit is deterministic, so it is the same fit)
+        self._inputs = (
+            xa.copy(),
+            ya.copy(),
+            self._intercept,
+            None if weights is None else np.array(weights, dtype=float),
+            cols,
+        )
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return (_refit_linear_model, self._inputs)
 
     @property
     def intercept(self) -> bool:
@@ -370,3 +382,14 @@ class LinearModel(_FittedCoefficients):
             "df_resid": self.df_resid,
         }
         return View("LinearModel", fields, {"coefficients": self._coefficient_table()})
+
+
+def _refit_linear_model(
+    x: NDArray[Any],
+    y: NDArray[Any],
+    intercept: bool,
+    weights: NDArray[Any] | None,
+    names: list[str],
+) -> LinearModel:
+    """The LinearModel of these inputs (how a LinearModel unpickles)."""
+    return LinearModel(x, y, intercept=intercept, weights=weights, names=names)

@@ -378,6 +378,23 @@ def fit_trend(
         )
     ta = _as_float_array(t, "t", (1,))
     ya = _as_float_array(y, "y", (1,))
+    # what fit_trend was called with: a Trend pickles as these and refits (the core
+    # model has no serialized form; the fit is deterministic, so it is the same fit)
+    call = (
+        ta.copy(),
+        ya.copy(),
+        {
+            "degree": int(degree),
+            "seasonal_period": seasonal_period,
+            "harmonics": int(harmonics),
+            "weights": None if weights is None else np.array(weights, dtype=float),
+            "higher_is_worse": higher_is_worse,
+            "alpha": alpha,
+            "errors": errors,
+            "scale": scale,
+            "regime": regime,
+        },
+    )
     if ta.shape[0] != ya.shape[0]:
         raise ValueError(f"t has {ta.shape[0]} rows but y has {ya.shape[0]}")
     if errors not in ("auto", "iid", "ar1"):
@@ -465,7 +482,7 @@ def fit_trend(
                 fit, ta, yfit, degree, period, harmonics, phi, runs=not autocorrelated
             )
         )
-    return Trend(
+    trend = Trend(
         fit,
         ta,
         ya,
@@ -479,6 +496,13 @@ def fit_trend(
         warnings=tuple(notes),
         diagnostics=diagnostics,
     )
+    trend._call = call
+    return trend
+
+
+def _refit_trend(t: NDArray[Any], y: NDArray[Any], options: dict[str, Any]) -> Trend:
+    """The Trend that ``fit_trend(t, y, **options)`` gives (how a Trend unpickles)."""
+    return fit_trend(t, y, **options)
 
 
 def _last_regime(
@@ -683,6 +707,13 @@ class Trend(_FittedCoefficients):
         self._regime_start = regime_start
         self._warnings = tuple(warnings)
         self._diagnostics = dict(diagnostics or {})
+        # set by fit_trend: its arguments, which a pickle holds instead of the core model
+        self._call: tuple[NDArray[Any], NDArray[Any], dict[str, Any]] | None = None
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        if self._call is None:
+            raise TypeError("only a Trend made by fit_trend can be pickled")
+        return (_refit_trend, self._call)
 
     @property
     def scale(self) -> str:

@@ -1,0 +1,303 @@
+"""perfstats on a Dask cluster: :func:`summarize` over a Dask DataFrame, one partial
+summary per partition merged in a tree, equal to :func:`perfstats.summarize` on the
+same events.
+
+The same code runs on a laptop (Dask's threads), a ``distributed.LocalCluster`` or a
+real cluster (Kubernetes, YARN, SSH): whatever ``dask.distributed.Client`` is active
+runs the tasks. Only per-group state travels between workers (sketches as a few hundred
+bytes each), never rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from perfstats._optional import require
+from perfstats.analysis.metric_anomalies import Detector, MetricAnomalies
+from perfstats.analysis.metric_anomalies import anomalies as _anomalies
+from perfstats.analysis.series import metric_series as _metric_series
+from perfstats.analysis.summary import (
+    DEFAULT_QUANTILES,
+    DEFAULT_SLA_BUCKETS_MS,
+    PartialSummary,
+    Summary,
+    summarize_partial,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["anomalies", "merge_partials", "metric_series", "summarize"]
+
+
+def merge_partials(*parts: PartialSummary) -> PartialSummary:
+    """One partial summary of all `parts` (a node of the merge tree).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from perfstats.analysis.summary import summarize_partial
+    >>> ev = pd.DataFrame({"timestamp": pd.to_datetime([0, 1], unit="s"),
+    ...                    "latency_ms": [5.0, 7.0]})
+    >>> merge_partials(summarize_partial(ev[:1], by=None),
+    ...                summarize_partial(ev[1:], by=None)).n_rows
+    2
+    """
+    if not parts:
+        raise ValueError("merge_partials needs at least one partial summary")
+    return parts[0].merge(*parts[1:])
+
+
+def _partial_of(
+    frame: pd.DataFrame, options: dict[str, Any], tail_of: PartialSummary | None
+) -> pd.Series[Any]:
+    """A partition's partial summary, in a one-element Series: map_partitions wants
+    pandas objects back, and a function of the partition fuses with its reading into
+    one task (no raw partition moves between workers, one at a time in memory)."""
+    import pandas as pd
+
+    part = summarize_partial(frame, tail_of=tail_of, **options)
+    return pd.Series([part], dtype=object)
+
+
+def _partials(ddf: Any, options: dict[str, Any], tail_of: Any) -> list[Any]:
+    """One delayed partial summary (in a Series) per partition of `ddf`."""
+    import pandas as pd
+
+    blocks = ddf.map_partitions(
+        _partial_of,
+        options,
+        tail_of,
+        meta=pd.Series([], dtype=object),
+        enforce_metadata=False,
+        align_dataframes=False,
+    )
+    return list(blocks.to_delayed())
+
+
+def _merge_nodes(*nodes: Any) -> PartialSummary:
+    """A node of the merge tree: partial summaries, or the Series that hold them."""
+    parts = [n if isinstance(n, PartialSummary) else n.iloc[0] for n in nodes]
+    return merge_partials(*parts)
+
+
+def _tree(parts: list[Any], split_every: int) -> Any:
+    """The delayed merge tree over `parts`: `split_every` children per node."""
+    delayed = require("dask", "perfstats.dask").delayed
+    level = list(parts)
+    if len(level) == 1:
+        return delayed(_merge_nodes, pure=True)(level[0])
+    while len(level) > 1:
+        level = [
+            delayed(_merge_nodes, pure=True)(*level[i : i + split_every])
+            for i in range(0, len(level), split_every)
+        ]
+    return level[0]
+
+
+def summarize(
+    ddf: Any,
+    *,
+    by: str | Sequence[str] | None = ("endpoint",),
+    every: str | None = None,
+    quantiles: Sequence[float] = DEFAULT_QUANTILES,
+    sla_target_ms: float = 5000.0,
+    sla_buckets_ms: Sequence[float] = DEFAULT_SLA_BUCKETS_MS,
+    score_bands: Mapping[str, Mapping[str, float]] | None = None,
+    relative_accuracy: float = 0.01,
+    confidence: float = 0.95,
+    split_every: int = 8,
+) -> Summary:
+    """:func:`perfstats.summarize` of the events of a Dask DataFrame.
+
+    Each partition is summarized where it lies into a :class:`~perfstats.analysis.
+    summary.PartialSummary` (per-group counts, sums, latency sketches and exact SLA
+    bucket counts); the partials are merged in a tree, `split_every` at a time, and
+    only the root is brought back. The result equals ``perfstats.summarize`` of the
+    whole data in one process: the same groups and windows, the same sketches bucket
+    for bucket, counts, SLA shares, quantiles and rates; floating sums (latency mean,
+    cost) may differ in their last bit, being added in another order. With phase
+    columns (``*_ms``) a second pass over the data adds the phases' tail shares,
+    which need every group's p99 first.
+
+    Parameters
+    ----------
+    ddf : dask.dataframe.DataFrame
+        Events in the canonical schema (e.g. ``dask.dataframe.read_parquet`` over
+        many files), with ``timestamp`` as datetime64.
+    by, every, quantiles, sla_target_ms, sla_buckets_ms, score_bands, relative_accuracy, confidence
+        As for :func:`perfstats.summarize`.
+    split_every : int, default 8
+        Partial summaries merged per task of the tree (at least 2).
+
+    Returns
+    -------
+    Summary
+
+    Examples
+    --------
+    >>> import dask, dask.dataframe as dd, numpy as np, pandas as pd
+    >>> import perfstats, perfstats.dask
+    >>> rng = np.random.default_rng(1)
+    >>> events = pd.DataFrame({
+    ...     "timestamp": pd.date_range("2026-01-01", periods=2000, freq="s"),
+    ...     "endpoint": rng.choice(["/a", "/b"], 2000),
+    ...     "latency_ms": rng.lognormal(5, 0.5, 2000),
+    ... })
+    >>> ddf = dd.from_pandas(events, npartitions=4)
+    >>> with dask.config.set(scheduler="sync"):
+    ...     s = perfstats.dask.summarize(ddf, by="endpoint", every="10min")
+    >>> s.table["latency_p99"].equals(
+    ...     perfstats.summarize(events, by="endpoint", every="10min").table["latency_p99"])
+    True
+    """
+    dd = require("dask.dataframe", "perfstats.dask.summarize")
+    dask = require("dask", "perfstats.dask.summarize")
+    if not isinstance(ddf, dd.DataFrame):
+        raise TypeError(
+            f"ddf must be a dask.dataframe.DataFrame, got {type(ddf).__name__}; use "
+            "perfstats.summarize for pandas DataFrames"
+        )
+    if isinstance(split_every, bool) or not isinstance(split_every, int):
+        raise TypeError(f"split_every must be an int, got {split_every!r}")
+    if split_every < 2:
+        raise ValueError(f"split_every must be at least 2, got {split_every}")
+    options: dict[str, Any] = {
+        "by": by,
+        "every": every,
+        "quantiles": quantiles,
+        "sla_target_ms": sla_target_ms,
+        "sla_buckets_ms": sla_buckets_ms,
+        "score_bands": score_bands,
+        "relative_accuracy": relative_accuracy,
+        "confidence": confidence,
+    }
+    # options checked here, not on a worker
+    summarize_partial(ddf._meta, **options)
+    (total,) = dask.compute(_tree(_partials(ddf, options, None), split_every))
+    phases = [c for c in total.columns if c.endswith("_ms") and c != "latency_ms"]
+    if phases and "latency_ms" in total.columns and total.n_rows:
+        # the tail shares need every group's p99: a second pass with them
+        first = dask.delayed(total, traverse=False)
+        (total,) = dask.compute(_tree(_partials(ddf, options, first), split_every))
+    result: Summary = total.finish()
+    return result
+
+
+def _series_quantiles(metric: str) -> tuple[float, ...]:
+    """The default quantiles, plus the latency percentile `metric` names (if any)."""
+    import decimal
+    import re
+
+    match = re.fullmatch(r"latency_p(\d+(?:\.\d+)?)", metric)
+    if match is None:
+        return DEFAULT_QUANTILES
+    q = float(decimal.Decimal(match[1]) / 100)
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"percentile of {metric!r} must be within 0-100")
+    return DEFAULT_QUANTILES if q in DEFAULT_QUANTILES else (*DEFAULT_QUANTILES, q)
+
+
+def metric_series(
+    ddf: Any,
+    metric: str = "latency_p95",
+    *,
+    every: str = "1h",
+    by: str | Sequence[str] | None = None,
+    sla_target_ms: float = 5000.0,
+) -> pd.Series[float]:
+    """:func:`perfstats.metric_series` of the events of a Dask DataFrame: the
+    windows summarized on the cluster by :func:`summarize`, the series made from
+    that summary (the same values as on one machine, sums up to their rounding).
+
+    Parameters
+    ----------
+    ddf : dask.dataframe.DataFrame
+        Events in the canonical schema.
+    metric, every, by, sla_target_ms
+        As for :func:`perfstats.metric_series`.
+
+    Returns
+    -------
+    pandas.Series
+
+    Examples
+    --------
+    >>> import dask, dask.dataframe as dd, pandas as pd
+    >>> events = pd.DataFrame({
+    ...     "timestamp": pd.to_datetime(
+    ...         ["2026-01-01 00:10", "2026-01-01 00:40", "2026-01-01 02:05"], utc=True),
+    ...     "latency_ms": [100.0, 300.0, 250.0]})
+    >>> with dask.config.set(scheduler="sync"):
+    ...     s = metric_series(dd.from_pandas(events, npartitions=2), "count")
+    >>> s.tolist()
+    [2.0, 0.0, 1.0]
+    """
+    if not isinstance(metric, str) or not metric:
+        raise TypeError(f"metric must be a metric name, got {metric!r}")
+    summary = summarize(
+        ddf,
+        by=by,
+        every=every,
+        quantiles=_series_quantiles(metric),
+        sla_target_ms=sla_target_ms,
+    )
+    return _metric_series(
+        summary, metric, every=every, by=by, sla_target_ms=sla_target_ms
+    )
+
+
+def anomalies(
+    ddf: Any,
+    metric: str = "latency_p95",
+    *,
+    every: str = "1h",
+    detector: Detector | None = None,
+    sla_target_ms: float = 5000.0,
+) -> MetricAnomalies:
+    """:func:`perfstats.anomalies` of the events of a Dask DataFrame: the windows
+    summarized on the cluster by :func:`summarize`, the detector run on the series
+    here (a few thousand windows, not the events).
+
+    Parameters
+    ----------
+    ddf : dask.dataframe.DataFrame
+        Events in the canonical schema.
+    metric, every, detector, sla_target_ms
+        As for :func:`perfstats.anomalies`.
+
+    Returns
+    -------
+    MetricAnomalies
+
+    Examples
+    --------
+    >>> import dask, dask.dataframe as dd, numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> ts = pd.date_range("2026-01-01", periods=3 * 24 * 60, freq="min", tz="UTC")
+    >>> lat = rng.lognormal(np.log(300), 0.3, len(ts))
+    >>> lat[(ts >= "2026-01-03 03:00") & (ts < "2026-01-03 04:00")] *= 3
+    >>> ddf = dd.from_pandas(pd.DataFrame({"timestamp": ts, "latency_ms": lat}),
+    ...                      npartitions=6)
+    >>> with dask.config.set(scheduler="sync"):
+    ...     found = anomalies(ddf)
+    >>> found.incidents()["start"].astype(str).tolist()
+    ['2026-01-03 03:00:00+00:00']
+    """
+    if not isinstance(metric, str) or not metric:
+        raise TypeError(f"metric must be a metric name, got {metric!r}")
+    summary = summarize(
+        ddf,
+        by=None,
+        every=every,
+        quantiles=_series_quantiles(metric),
+        sla_target_ms=sla_target_ms,
+    )
+    return _anomalies(
+        summary,
+        metric,
+        every=every,
+        detector=detector,
+        sla_target_ms=sla_target_ms,
+    )
