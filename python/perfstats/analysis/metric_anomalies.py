@@ -560,9 +560,20 @@ def _sampled(
     quantiles = list(DEFAULT_QUANTILES)
     if pct is not None and pct[0] == "latency_ms" and pct[1] not in quantiles:
         quantiles.append(pct[1])
-    summary = summarize(
-        events, every=every, quantiles=quantiles, sla_target_ms=sla_target_ms
-    )
+    from perfstats.analysis.summary import Summary
+
+    if isinstance(events, Summary):  # e.g. from perfstats.dask: its windows must match
+        summary = events
+        grouped = [b for b in summary.by if b != "window_start"]
+        if summary.every is None or pd.Timedelta(summary.every) != step or grouped:
+            raise ValueError(
+                f"the summary must be ungrouped with every={every!r}, got "
+                f"by={list(summary.by)}, every={summary.every!r}"
+            )
+    else:
+        summary = summarize(
+            events, every=every, quantiles=quantiles, sla_target_ms=sla_target_ms
+        )
     table = summary.table
     keys = list(summary.sketches)
     n_win = len(keys)
