@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from perfstats import _core
+from perfstats._errors import Arg, UnknownNameError
 from perfstats._json import json_scalar
 from perfstats.io.failure import failed as failed_requests
 from perfstats.stats.intervals import wilson_interval
@@ -1199,7 +1200,9 @@ def summarize(
         cost, phases, outcomes, scores) are still kept whole. The result equals that of
         the same file read into a DataFrame, bit for bit.
     by : str or list of str or None, default "endpoint"
-        Grouping columns; grouping columns that do not exist are dropped (and reported).
+        Grouping columns. A name that is not a column raises a ValueError listing
+        the columns, except ``endpoint``: events without one are summarized
+        ungrouped, and ``missing`` says so.
     every : str, optional
         Time window as a pandas duration ("1h", "15min", "1d"); adds ``window_start``.
         Only windows holding events are rows, and memory and time follow the rows, not
@@ -1286,6 +1289,10 @@ def summarize(
         columns = list(frame.columns)
     missing: dict[str, str] = {}
     for col in [c for c in by_list if c not in columns]:
+        if col != "endpoint":
+            # a typo must not quietly give an ungrouped summary; only the default
+            # grouping is optional (noted below when the events have no endpoint)
+            raise UnknownNameError(col, [str(c) for c in columns], Arg("by=", "--by"))
         missing[f"by {col}"] = f"no {col!r} column; not grouped by it"
     by_list = [c for c in by_list if c in columns]
 
