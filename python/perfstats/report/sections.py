@@ -771,7 +771,7 @@ def tokens_section(ctx: ReportContext) -> Section | None:
                 )
 
     def draw(ax: Axes) -> None:
-        x = hourly.index.tz_convert(None)
+        x = pd.DatetimeIndex(hourly.index).tz_convert(None)
         for c in cols:
             ax.plot(x, hourly[c].to_numpy(dtype=float), label=c.replace("_", " "))
         ax.set_ylabel("tokens per hour")
