@@ -68,6 +68,7 @@ def test_sample_report_has_every_section_the_data_allow(report: Report) -> None:
         "latency",
         "phases",
         "errors",
+        "tokens",
         "cost",
         "variants",
         "ab",
