@@ -244,3 +244,28 @@ def test_unknown_metric_lists_the_metrics() -> None:
     ev = read_events(datasets.llm_app(days=2, seed=0))
     with pytest.raises(ValueError, match=r"unknown metric 'error_rat'.*error_rate"):
         anomalies(ev, "error_rat")
+
+
+def test_unknown_planned_arm_lists_the_arms_in_both_spellings() -> None:
+    from perfstats import datasets
+    from perfstats.analysis.comparison import compare
+
+    ev = read_events(datasets.llm_app(days=2, seed=0))
+    with pytest.raises(ArgumentError) as info:
+        compare(ev, planned_split={"control": 0.9, "v2": 0.1})
+    assert "planned_split= names arms with no events: ['v2']" in str(info.value)
+    assert "control, treatment" in str(info.value)
+    assert info.value.cli_message().startswith("--split names arms")
+
+
+def test_missing_timestamp_in_a_frame_names_errors_flag() -> None:
+    frame = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(["2024-01-01", None], utc=True),
+            "latency_ms": [1.0, 2.0],
+        }
+    )
+    with pytest.raises(ArgumentError) as info:
+        summarize(frame, by=None)
+    assert "errors='skip'" in str(info.value)
+    assert "--errors skip" in info.value.cli_message()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Arg", "ArgumentError", "UnknownNameError"]
+__all__ = ["Arg", "ArgumentError", "UnknownNameError", "braces"]
 
 
 @dataclass(frozen=True)
@@ -83,5 +83,15 @@ class UnknownNameError(ArgumentError):
         super().__init__(template, arg, field=name)
 
 
-def _escape(text: str) -> str:
+def braces(text: str) -> str:
+    """`text` escaped for use in an :class:`ArgumentError` template.
+
+    Examples
+    --------
+    >>> braces("{a}")
+    '{{a}}'
+    """
     return text.replace("{", "{{").replace("}", "}}")
+
+
+_escape = braces

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from perfstats import _core
-from perfstats._errors import Arg, UnknownNameError
+from perfstats._errors import Arg, ArgumentError, UnknownNameError
 from perfstats._json import json_scalar
 from perfstats.io.failure import failed as failed_requests
 from perfstats.stats.intervals import wilson_interval
@@ -120,10 +120,11 @@ def events_frame(events: Any) -> pd.DataFrame:
     missing = np.flatnonzero(frame["timestamp"].isna().to_numpy())
     if missing.size:
         # NaT would be dropped by some analyses and counted by others
-        raise ValueError(
+        raise ArgumentError(
             f"timestamp at row {int(missing[0])} is missing (NaT), {missing.size} "
-            "row(s) in all; read the events with read_events(..., errors='skip') "
-            "to skip and count them"
+            "row(s) in all; read the events with {0} to skip and count them",
+            Arg("read_events(..., errors='skip')", "--errors skip"),
+            field="timestamp",
         )
     _check_ms_columns(frame)
     return frame

@@ -458,8 +458,9 @@ def ab_section(ctx: ReportContext) -> Section | None:
     )
     if comp.srm is None:
         sec.notes.append(
-            "No planned split given (build_report(planned_split=...)): the "
-            "sample-ratio check was not made."
+            "No planned split given (--split on the command line, "
+            "build_report(planned_split=...) in Python): the sample-ratio check was "
+            "not made."
         )
     else:
         sec.tables["sample_ratio"] = pd.DataFrame([comp.srm.to_dict()])
