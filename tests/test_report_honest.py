@@ -96,3 +96,13 @@ def test_cli_on_a_trace_shaped_like_the_azure_llm_trace(
     assert doc["meta"]["start"].startswith(
         raw["TIMESTAMP"].min().replace(" ", "T")[:26]
     )
+
+
+def test_a_latency_under_another_name_is_pointed_out() -> None:
+    frame = token_trace(1, 0.0, seed=4).assign(duration=5.0)
+    report = build_report(frame)
+    why = next(
+        c["why"] for c in report.checks if c["check"] == "latency percentiles and SLA"
+    )
+    assert "--columns duration=latency_ms" in why
+    assert "columns={'duration': 'latency_ms'}" in why

@@ -970,9 +970,9 @@ def report_checks(ctx: ReportContext, built: Sequence[str]) -> list[dict[str, An
     days = (ts.max() - ts.min()) / pd.Timedelta(days=1) if len(ts) else 0.0
     latency = ctx.has("latency_ms") and bool(ctx.frame["latency_ms"].notna().any())
     no_latency = (
-        "no latency_ms column"
+        "no latency_ms column" + _latency_hint(ctx)
         if not ctx.has("latency_ms")
-        else ("no latency_ms values")
+        else "no latency_ms values"
     )
     out: list[dict[str, Any]] = []
 
@@ -1032,3 +1032,15 @@ def report_checks(ctx: ReportContext, built: Sequence[str]) -> list[dict[str, An
         else "no latency, error or token column to watch",
     )
     return out
+
+
+def _latency_hint(ctx: ReportContext) -> str:
+    """A numeric column whose name suggests a latency, named with how to map it."""
+    for c in ctx.events.scores:
+        if re.search(r"latency|duration|elapsed|response.?time", c, re.IGNORECASE):
+            return (
+                f" (is {c!r} the latency? map it: --columns {c}=latency_ms, or "
+                f"columns={{{c!r}: 'latency_ms'}} in Python; add --units/units= "
+                "if it is not in ms)"
+            )
+    return ""
