@@ -121,9 +121,9 @@ def load_schema(path: str | os.PathLike[str]) -> dict[str, Any]:
     --------
     >>> import tempfile, pathlib
     >>> f = pathlib.Path(tempfile.mkdtemp()) / "trace.toml"
-    >>> _ = f.write_text('origin = "2024-01-01T00:00:00Z"\n'
-    ...                  '[columns]\ninput_length = "input_tokens"\n'
-    ...                  '[units]\ntimestamp = "ms"\n')
+    >>> _ = f.write_text('origin = "2024-01-01T00:00:00Z"\\n'
+    ...                  '[columns]\\ninput_length = "input_tokens"\\n'
+    ...                  '[units]\\ntimestamp = "ms"\\n')
     >>> load_schema(f) == {"origin": "2024-01-01T00:00:00Z",
     ...     "columns": {"input_length": "input_tokens"}, "units": {"timestamp": "ms"}}
     True

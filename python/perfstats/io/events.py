@@ -1978,11 +1978,15 @@ def describe_columns(
     --------
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = (d / "t.csv").write_text("t,ms,host\n1700000000,12.5,a\n1700000001,3,b\n")
-    >>> plan = describe_columns(d / "t.csv", columns={"t": "timestamp", "ms": "latency_ms"})
-    >>> plan[["source", "canonical", "role", "unit"]].to_dict("records")[:2]
-    [{'source': 't', 'canonical': 'timestamp', 'role': 'canonical', 'unit': 's'}, \
-{'source': 'ms', 'canonical': 'latency_ms', 'role': 'canonical', 'unit': 'ms'}]
+    >>> text = "t,ms,host\\n1700000000,12.5,a\\n1700000001,3,b\\n"
+    >>> _ = (d / "t.csv").write_text(text)
+    >>> names = {"t": "timestamp", "ms": "latency_ms"}
+    >>> plan = describe_columns(d / "t.csv", columns=names)
+    >>> for r in plan.itertuples():
+    ...     print(r.source, r.canonical or "-", r.role, r.unit or "-")
+    t timestamp canonical s
+    ms latency_ms canonical ms
+    host - unused -
     """
     pdm = _pandas()
     raw = _read_path(Path(source), format, delimiter, None)
@@ -2022,7 +2026,9 @@ def describe_columns(
                 "source": src,
                 "canonical": name if role != "unused" else "",
                 "role": role,
-                "unit": events.units.get(name, ""),
+                "unit": events.units.get(
+                    name, "ms" if role == "canonical" and name.endswith("_ms") else ""
+                ),
                 "dtype": dtype,
                 "sample": ", ".join(shown),
             }
