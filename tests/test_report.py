@@ -68,6 +68,7 @@ def test_sample_report_has_every_section_the_data_allow(report: Report) -> None:
         "latency",
         "phases",
         "errors",
+        "tokens",
         "cost",
         "variants",
         "ab",
@@ -606,9 +607,13 @@ def test_repr_and_notebook_html(report: Report) -> None:
 
 def test_missing_group_column_reports_all_events_as_one_group() -> None:
     ev = small_events(500)
-    rep = build_report(ev, by="region")
+    # a name that is not a column is a typo to report, listing the columns (issue 14)
+    with pytest.raises(ValueError, match=r"by= names 'region'.*endpoint"):
+        build_report(ev, by="region")
+    # the default grouping is optional: without an endpoint column, one group
+    rep = build_report(ev.drop(columns="endpoint"))
     assert rep.section("latency").tables["latency"].shape[0] == 1
-    assert "by region" in " ".join(rep.section("overview").notes)
+    assert "by endpoint" in " ".join(rep.section("overview").notes)
     csv_text = rep.to_csv()
     assert "latency,latency,all,count,500" in csv_text
     assert "\nperfstats_requests 500.0\n" in rep.to_prometheus()

@@ -26,7 +26,165 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message} (see --help)")
+        # main() prefixes "perfstats: error:"; a subcommand adds its own name once.
+        sub = self.prog.removeprefix("perfstats").strip()
+        where = f"{sub}: " if sub else ""
+        raise UsageError(
+            f"{where}{message} (see perfstats {sub} --help)".replace("  ", " ")
+        )
+
+
+def _canonical_schema() -> str:
+    """The canonical columns as help text, from ``perfstats.io.CANONICAL_COLUMNS``."""
+    from perfstats.io.events import CANONICAL_COLUMNS
+
+    lines = ["canonical columns (map yours with --columns or a --schema file):"]
+    lines += [f"  {name:<20} {dtype}" for name, dtype in CANONICAL_COLUMNS.items()]
+    lines.append("  any other *_ms column is a phase duration (float64, ms)")
+    return "\n".join(lines)
+
+
+def _pairs(flag: str, example: str) -> Any:
+    """``a=b,c=d`` as {a: b, c: d}; an ArgumentTypeError naming ``flag`` otherwise."""
+
+    def conv(text: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for part in text.split(","):
+            key, sep, value = part.partition("=")
+            if not sep or not key.strip() or not value.strip():
+                raise argparse.ArgumentTypeError(
+                    f"{flag} must look like {example}, got {text!r}"
+                )
+            out[key.strip()] = value.strip()
+        return out
+
+    return conv
+
+
+def _mapping_options(p: argparse.ArgumentParser) -> None:
+    """How the input is read: the same options for every subcommand."""
+    g = p.add_argument_group("reading the input")
+    g.add_argument(
+        "--columns",
+        type=_pairs("--columns", "ElapsedTime=latency_ms,ts=timestamp"),
+        action="append",
+        metavar="SOURCE=CANONICAL,...",
+        help="read source columns as canonical ones, e.g. ElapsedTime=latency_ms",
+    )
+    g.add_argument(
+        "--units",
+        type=_pairs("--units", "latency_ms=s,timestamp=ms"),
+        action="append",
+        metavar="COLUMN=UNIT,...",
+        help="unit of durations (*_ms) and numeric timestamps as stored: s, ms, us "
+        "or ns, e.g. latency_ms=s,timestamp=ms",
+    )
+    g.add_argument(
+        "--origin",
+        metavar="TIME|unix",
+        help="time of offset 0 for numeric timestamps (e.g. 2024-01-01T00:00:00Z), "
+        "or 'unix' for epoch values",
+    )
+    g.add_argument(
+        "--timezone", help="time zone of timestamps without an offset (default UTC)"
+    )
+    g.add_argument(
+        "--errors",
+        choices=["raise", "skip"],
+        help="invalid rows: stop with an error (default) or skip and count them",
+    )
+    g.add_argument(
+        "--input-format",
+        choices=["parquet", "csv", "jsonl", "json", "otlp", "arrow"],
+        help="input format when the file name does not say",
+    )
+    g.add_argument(
+        "--schema",
+        metavar="FILE.toml",
+        help="TOML file with [columns], [units], origin, timezone, errors, format; "
+        "flags override it",
+    )
+
+
+_SCHEMA_KEYS = ("columns", "units", "origin", "timezone", "errors", "format")
+
+
+def load_schema(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a schema file: how a team's exports map onto the canonical columns.
+
+    The file is TOML with optional top-level ``origin``, ``timezone``, ``errors``
+    (``"raise"`` or ``"skip"``) and ``format``, and tables ``[columns]`` (source name
+    = canonical name) and ``[units]`` (column = unit). Returns keyword arguments for
+    :func:`perfstats.io.read_events`.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "trace.toml"
+    >>> _ = f.write_text('origin = "2024-01-01T00:00:00Z"\\n'
+    ...                  '[columns]\\ninput_length = "input_tokens"\\n'
+    ...                  '[units]\\ntimestamp = "ms"\\n')
+    >>> load_schema(f) == {"origin": "2024-01-01T00:00:00Z",
+    ...     "columns": {"input_length": "input_tokens"}, "units": {"timestamp": "ms"}}
+    True
+    """
+    try:
+        import tomllib
+    except ImportError:  # pragma: no cover - Python 3.10
+        from perfstats._optional import require
+
+        tomllib = require("tomli", "reading a --schema file on Python 3.10")
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise UsageError(f"--schema {path}: no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"--schema {path}: not valid TOML: {exc}") from None
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in _SCHEMA_KEYS:
+            raise UsageError(
+                f"--schema {path}: unknown key {key!r}; the keys are "
+                + ", ".join(_SCHEMA_KEYS)
+            )
+        if key in ("columns", "units"):
+            if not isinstance(value, dict) or not all(
+                isinstance(v, str) for v in value.values()
+            ):
+                raise UsageError(
+                    f"--schema {path}: [{key}] must be a table of names to strings, "
+                    f'e.g. [{key}] then ElapsedTime = "latency_ms"'
+                )
+            out[key] = {str(k): v for k, v in value.items()}
+        elif not isinstance(value, str):
+            raise UsageError(
+                f"--schema {path}: {key} must be a string, got {type(value).__name__}"
+            )
+        elif key == "errors" and value not in ("raise", "skip"):
+            raise UsageError(
+                f"--schema {path}: errors must be 'raise' or 'skip', got {value!r}"
+            )
+        else:
+            out[key] = value
+    return out
+
+
+def _read_options(args: argparse.Namespace) -> dict[str, Any]:
+    """read_events keyword arguments from --schema, then the flags over it."""
+    opts: dict[str, Any] = load_schema(args.schema) if args.schema else {}
+    for flag in ("columns", "units"):
+        for part in getattr(args, flag) or []:
+            opts.setdefault(flag, {}).update(part)
+    for flag, key in (
+        ("origin", "origin"),
+        ("timezone", "timezone"),
+        ("errors", "errors"),
+        ("input_format", "format"),
+    ):
+        if getattr(args, flag) is not None:
+            opts[key] = getattr(args, flag)
+    return opts
 
 
 class Progress:
@@ -132,7 +290,12 @@ def _split(text: str) -> dict[str, float]:
 
 
 def _parser() -> _Parser:
-    p = _Parser(prog="perfstats", description="Statistics of performance telemetry.")
+    p = _Parser(
+        prog="perfstats",
+        description="Statistics of performance telemetry.",
+        epilog=_canonical_schema(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     r = sub.add_parser(
@@ -140,6 +303,8 @@ def _parser() -> _Parser:
         help="write a report (HTML, Markdown, JSON, CSV or Prometheus text)",
         description="Analyse request telemetry into a report that opens with ranked "
         "findings.",
+        epilog=_canonical_schema(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     r.add_argument(
         "input",
@@ -184,8 +349,25 @@ def _parser() -> _Parser:
     )
     r.add_argument("--title", default="perfstats report")
     r.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show how each input column will be read (as 'perfstats columns') "
+        "and write nothing",
+    )
+    r.add_argument(
         "--quiet", action="store_true", help="no progress bar, no summary line"
     )
+
+    cols = sub.add_parser(
+        "columns",
+        help="show how each column of a file will be read",
+        description="Show how each input column will be read: canonical name, "
+        "unit, dtype, sample values, and the columns left unused.",
+        epilog=_canonical_schema(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cols.add_argument("input", nargs="?", help="events file")
+    _mapping_options(cols)
 
     c = sub.add_parser(
         "check",
@@ -230,6 +412,7 @@ def _parser() -> _Parser:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
+    _mapping_options(p)
     p.add_argument(
         "--by", default="endpoint", help="group by this column (default endpoint)"
     )
@@ -262,7 +445,51 @@ def _load(args: argparse.Namespace) -> Any:
     path = Path(args.input)
     if not path.exists():
         raise UsageError(f"no such file: {args.input}")
-    return read_events(path)
+    events = read_events(path, **_read_options(args))
+    _check_by(events, args.by)
+    return events
+
+
+def _check_by(events: Any, by: str | None) -> None:
+    """--by must name a column of the events (exit 2 listing them); only the
+    default, endpoint, may be absent (the report is then ungrouped, and says so)."""
+    if by and by != "endpoint" and by not in events.frame.columns:
+        from perfstats._errors import Arg, UnknownNameError
+
+        raise UnknownNameError(by, events.columns, Arg("by=", "--by"))
+
+
+def _columns(args: argparse.Namespace) -> int:
+    """``perfstats columns FILE``: how each column will be read."""
+    from perfstats.io.events import describe_columns
+
+    if not args.input:
+        raise UsageError("an INPUT file is required")
+    if not Path(args.input).exists():
+        raise UsageError(f"no such file: {args.input}")
+    opts = _read_options(args)
+    opts.pop("errors", None)
+    plan = describe_columns(args.input, **opts)
+    header = ["column", "read as", "role", "unit", "dtype", "sample values"]
+    table = [header] + [
+        [
+            str(r.source),
+            str(r.canonical) or "-",
+            str(r.role),
+            str(r.unit) or "-",
+            str(r.dtype) or "-",
+            str(r.sample),
+        ]
+        for r in plan.itertuples()
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
+    for row in table:
+        cells = [c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)]
+        print("  ".join([*cells, row[-1]]).rstrip())
+    unused = plan.loc[plan["role"] == "unused", "source"].tolist()
+    if unused:
+        print(f"unused columns: {', '.join(map(str, unused))}")
+    return 0
 
 
 def _same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
@@ -291,6 +518,10 @@ def _report(args: argparse.Namespace) -> int:
     from perfstats import history as hist
     from perfstats.report import DEFAULT_SECTIONS, build_report, format_for
 
+    if args.dry_run:
+        if args.sample:
+            raise UsageError("--dry-run shows how an INPUT file is read, not --sample")
+        return _columns(args)
     fmt = args.format
     if fmt is None:
         fmt = format_for(args.output) if args.output and args.output != "-" else "html"
@@ -549,13 +780,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _report(args)
         if args.command == "history":
             return _history_command(args)
+        if args.command == "columns":
+            return _columns(args)
         return _check(args)
     except UsageError as exc:
         print(f"perfstats: error: {exc}", file=sys.stderr)
         return 2
     except (OSError, ValueError, TypeError) as exc:
-        # Bad input surfaces from the readers and analyses as these; say it in one line.
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        # Bad input surfaces from the readers and analyses as these; say it in one line,
+        # with the command line's flags where the error names Python arguments.
+        from perfstats._errors import ArgumentError
+
+        text = exc.cli_message() if isinstance(exc, ArgumentError) else str(exc)
+        msg = text.splitlines()[0] if text else type(exc).__name__
         print(f"perfstats: error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -11,6 +11,8 @@ import numpy as np
 import numpy.typing as npt
 
 from perfstats._display import View
+from perfstats._errors import Arg, ArgumentError
+from perfstats._errors import braces as _braces
 from perfstats._json import json_scalar
 from perfstats._result import Result
 from perfstats._special import binom_cdf, binom_ppf, norm_sf, t_sf
@@ -732,8 +734,14 @@ def compare(
     if planned_split is not None:
         unknown = set(planned_split) - set(counts.index)
         if unknown:
-            raise ValueError(
-                f"planned_split names arms with no events: {sorted(unknown)}"
+            raise ArgumentError(
+                "{0} names arms with no events: "
+                + _braces(
+                    f"{sorted(unknown)}; the {by} values are: "
+                    + ", ".join(map(str, sorted(counts.index)))
+                ),
+                Arg("planned_split=", "--split"),
+                field=str(sorted(unknown)[0]),
             )
         names = list(planned_split)
         srm = srm_test(

@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from perfstats import _core
 from perfstats._display import View
+from perfstats._errors import Arg, ArgumentError, UnknownNameError
 from perfstats._json import json_scalar
 from perfstats._result import Result
 from perfstats.io._parquet_footer import chunk_types, timestamp_ranges
@@ -127,10 +128,11 @@ def events_frame(events: Any) -> pd.DataFrame:
     missing = np.flatnonzero(frame["timestamp"].isna().to_numpy())
     if missing.size:
         # NaT would be dropped by some analyses and counted by others
-        raise ValueError(
+        raise ArgumentError(
             f"timestamp at row {int(missing[0])} is missing (NaT), {missing.size} "
-            "row(s) in all; read the events with read_events(..., errors='skip') "
-            "to skip and count them"
+            "row(s) in all; read the events with {0} to skip and count them",
+            Arg("read_events(..., errors='skip')", "--errors skip"),
+            field="timestamp",
         )
     _check_ms_columns(frame)
     return frame
@@ -1218,7 +1220,9 @@ def summarize(
         cost, phases, outcomes, scores) are still kept whole. The result equals that of
         the same file read into a DataFrame, bit for bit.
     by : str or list of str or None, default "endpoint"
-        Grouping columns; grouping columns that do not exist are dropped (and reported).
+        Grouping columns. A name that is not a column raises a ValueError listing
+        the columns, except ``endpoint``: events without one are summarized
+        ungrouped, and ``missing`` says so.
     every : str, optional
         Time window as a pandas duration ("1h", "15min", "1d"); adds ``window_start``.
         Only windows holding events are rows, and memory and time follow the rows, not
@@ -1305,6 +1309,10 @@ def summarize(
         columns = list(frame.columns)
     missing: dict[str, str] = {}
     for col in [c for c in by_list if c not in columns]:
+        if col != "endpoint":
+            # a typo must not quietly give an ungrouped summary; only the default
+            # grouping is optional (noted below when the events have no endpoint)
+            raise UnknownNameError(col, [str(c) for c in columns], Arg("by=", "--by"))
         missing[f"by {col}"] = f"no {col!r} column; not grouped by it"
     by_list = [c for c in by_list if c in columns]
 

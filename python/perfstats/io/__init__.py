@@ -10,8 +10,16 @@ from perfstats.io.events import (
     CANONICAL_COLUMNS,
     TIME_UNITS,
     Events,
+    describe_columns,
     read_events,
     write_events,
 )
 
-__all__ = ["CANONICAL_COLUMNS", "TIME_UNITS", "Events", "read_events", "write_events"]
+__all__ = [
+    "CANONICAL_COLUMNS",
+    "TIME_UNITS",
+    "Events",
+    "describe_columns",
+    "read_events",
+    "write_events",
+]

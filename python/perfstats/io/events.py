@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from perfstats._display import View
+from perfstats._errors import Arg, ArgumentError
 from perfstats._result import Result
 from perfstats.io.failure import error_present
 
@@ -48,6 +49,7 @@ __all__ = [
     "CANONICAL_COLUMNS",
     "TIME_UNITS",
     "Events",
+    "describe_columns",
     "read_events",
     "write_events",
 ]
@@ -104,6 +106,15 @@ CANONICAL_COLUMNS: dict[str, str] = {
 }
 
 _SKIPPED_COLUMNS = ["row", "line", "column", "reason", "value"]
+_UNITS_TS_MS = Arg('units={"timestamp": "ms"}', "--units timestamp=ms")
+_ORIGIN = Arg("origin=", "--origin TIME")
+
+
+def _braces(text: str) -> str:
+    """`text` escaped for use in an :class:`ArgumentError` template."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
 _MAX_LISTED = 5
 
 # Year 2000 to 2100 as epoch values: the ranges for s, ms, us and ns are disjoint, so
@@ -337,9 +348,11 @@ def _format_of(path: Path) -> str:
         suffixes = suffixes[:-1]
     if suffixes and suffixes[-1] in _SUFFIXES:
         return _SUFFIXES[suffixes[-1]]
-    raise ValueError(
-        f"{path}: cannot tell the format from the file name; pass "
-        f"format= one of {', '.join(_FORMATS)}"
+    raise ArgumentError(
+        _braces(f"{path}: cannot tell the format from the file name; pass ")
+        + "{0} one of "
+        + ", ".join(_FORMATS),
+        Arg("format=", "--input-format"),
     )
 
 
@@ -1277,17 +1290,22 @@ def _numeric_timestamp(
     if unit is None:
         unit = _guess_epoch_unit(num[finite]) if origin is None or unix else None
         if unit is None:
-            raise ValueError(
-                "timestamp is numeric but its unit is not stated; pass "
-                'units={"timestamp": "s"} (or ms, us, ns)'
-                + (" and origin= for offsets" if origin is None else "")
+            raise ArgumentError(
+                "timestamp is numeric but its unit is not stated; pass {0} "
+                "(or s, us, ns)" + (" and {1} for offsets" if origin is None else ""),
+                _UNITS_TS_MS,
+                _ORIGIN,
+                field="timestamp",
             )
     elif origin is None and finite.any() and _guess_epoch_unit(num[finite]) != unit:
         lo, hi = float(num[finite].min()), float(num[finite].max())
-        raise ValueError(
+        raise ArgumentError(
             f"timestamp is numeric in {unit} ({lo:g} .. {hi:g}), which is not a Unix "
-            f"epoch time in 2000-2100: pass origin= (the time of offset 0), or "
-            f"origin='unix' if the values are epoch times"
+            "epoch time in 2000-2100: pass {0} (the time of offset 0), or "
+            "{1} if the values are epoch times",
+            _ORIGIN,
+            Arg("origin='unix'", "--origin unix"),
+            field="timestamp",
         )
     units_used[column] = unit
     base = 0
@@ -1296,22 +1314,34 @@ def _numeric_timestamp(
             o = pdm.Timestamp(origin)
             o = o.tz_localize(timezone) if o.tzinfo is None else o
         except (ValueError, TypeError) as exc:
-            raise ValueError(
-                f"origin={origin!r} is not a time (or 'unix'): {exc}"
+            raise ArgumentError(
+                "{0} is not a time (or 'unix'): " + _braces(str(exc)),
+                Arg(f"origin={origin!r}", f"--origin {origin}"),
+                field="timestamp",
             ) from exc
         if o is pdm.NaT:
-            raise ValueError(f"origin={origin!r} is not a time (or 'unix')")
+            raise ArgumentError(
+                "{0} is not a time (or 'unix')",
+                Arg(f"origin={origin!r}", f"--origin {origin}"),
+                field="timestamp",
+            )
         base = int(o.tz_convert("UTC").as_unit("ns").value)
     scale = _NS_PER_UNIT[unit]
     limit = 9.2e18
     with np.errstate(invalid="ignore", over="ignore"):
         ns_float = num * scale + base
         ok = finite & (np.abs(ns_float) < limit)
-    if values.dtype.kind in "iu" and base == 0:
+    # The offset is scaled on its own and the origin added in integers: adding a
+    # 1.7e18 ns origin in float64 would leave 2**8 ns of rounding noise on every time
+    # (00:58:56.999000064 for a whole millisecond).
+    if values.dtype.kind in "iu":
         ints = values.to_numpy()
         ns = np.where(ok, ints, 0).astype(np.int64) * np.int64(scale)
     else:
-        ns = np.where(ok, np.round(np.where(ok, ns_float, 0.0)), 0).astype(np.int64)
+        with np.errstate(invalid="ignore", over="ignore"):
+            scaled = np.round(np.where(ok, num, 0.0) * scale)
+        ns = np.where(ok, scaled, 0).astype(np.int64)
+    ns = np.where(ok, ns + np.int64(base), 0)
     check.flag(column, ~np.isfinite(num), "missing or non-finite timestamp", values)
     check.flag(column, finite & ~ok, "timestamp out of range", values)
     out = pdm.Series(ns.view("datetime64[ns]"), index=values.index)
@@ -1578,9 +1608,15 @@ def _canonicalize(
     present = [str(c) for c in frame.columns]
     missing_src = [c for c in mapping if c not in present]
     if missing_src:
-        raise ValueError(
-            f"{source}: columns= maps {missing_src} but the source has no such "
-            f"column; it has {present}"
+        raise ArgumentError(
+            _braces(f"{source}: ")
+            + "{0}"
+            + _braces(
+                f" maps {', '.join(map(repr, missing_src))} but the source has no "
+                f"such column; the columns found are: {', '.join(present)}"
+            ),
+            Arg("columns=", "--columns"),
+            field=missing_src[0],
         )
     targets = list(mapping.values())
     dupes = sorted({t for t in targets if targets.count(t) > 1})
@@ -1588,9 +1624,12 @@ def _canonicalize(
         t for t in targets if t in present and t not in mapping and mapping.get(t) != t
     ]
     if dupes or clash:
-        raise ValueError(
-            f"{source}: columns= would create duplicate column(s) "
-            f"{sorted(set(dupes) | set(clash))}"
+        raise ArgumentError(
+            _braces(f"{source}: ")
+            + "{0} would create duplicate column(s) "
+            + _braces(str(sorted(set(dupes) | set(clash)))),
+            Arg("columns=", "--columns"),
+            field=sorted(set(dupes) | set(clash))[0],
         )
     # Units stated in a mapped column's name (`end_to_end_latency_s`) are honoured.
     implied = {
@@ -1608,11 +1647,21 @@ def _canonicalize(
     stated: dict[str, str] = {}
     for col, unit in (units or {}).items():
         if col != "timestamp" and not col.endswith("_ms"):
-            raise ValueError(
-                f"units= names {col!r}: units apply to timestamp and *_ms columns"
+            raise ArgumentError(
+                "{0} names " + _braces(repr(col)) + ": units apply to timestamp and "
+                "*_ms columns",
+                Arg("units=", "--units"),
+                field=str(col),
             )
         if col not in names:
-            raise ValueError(f"{source}: units= names {col!r}, which is not a column")
+            raise ArgumentError(
+                _braces(f"{source}: ")
+                + "{0} names "
+                + _braces(f"{col!r}, which is not a column; the columns are: ")
+                + _braces(", ".join(names)),
+                Arg("units=", "--units"),
+                field=str(col),
+            )
         stated[col] = _normalize_unit(unit, what=f"column {col!r}")
     for col, unit in implied.items():
         stated.setdefault(col, unit)
@@ -1696,7 +1745,12 @@ def _canonicalize(
         # source order: malformed records and invalid values interleaved
         problems.sort(key=lambda p: (p.line or 0, p.row or 0))
     if problems and errors == "raise":
-        raise ValueError(_describe(source, problems, raw.row_label))
+        raise ArgumentError(
+            _braces(_describe(source, problems, raw.row_label)) + ". Fix them, or pass "
+            "{0} to skip and count them",
+            Arg("errors='skip'", "--errors skip"),
+            field=problems[0].column or None,
+        )
     skipped = pdm.DataFrame(
         {
             "row": pdm.array([p.row for p in problems], dtype="Int64"),
@@ -1738,12 +1792,7 @@ def _describe(source: str, problems: Sequence[_Problem], label: str = "row") -> 
         parts.append(f"{', '.join(where)}: {p.reason} ({value})")
     more = len(problems) - _MAX_LISTED
     tail = f"; and {more} more" if more > 0 else ""
-    return (
-        f"{source}: {len(problems)} invalid row(s): "
-        + "; ".join(parts)
-        + tail
-        + ". Fix them, or pass errors='skip' to skip and count them"
-    )
+    return f"{source}: {len(problems)} invalid row(s): " + "; ".join(parts) + tail
 
 
 # ---------------------------------------------------------------------------------
@@ -1885,6 +1934,111 @@ def read_events(
         timezone=timezone,
         errors=errors,
     )
+
+
+def describe_columns(
+    source: str | Path,
+    *,
+    columns: Mapping[str, str] | None = None,
+    units: Mapping[str, str] | None = None,
+    origin: Any = None,
+    timezone: str | None = None,
+    format: str | None = None,
+    delimiter: str | None = None,
+    samples: int = 3,
+) -> pd.DataFrame:
+    """How each column of a file will be read: a dry run of :func:`read_events`.
+
+    Parameters
+    ----------
+    source : str or Path
+        The events file.
+    columns, units, origin, timezone, format, delimiter
+        As for :func:`read_events`; invalid rows are skipped (counted by
+        :func:`read_events` itself).
+    samples : int
+        How many sample values to show per column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per source column: ``source`` (its name in the file), ``canonical``
+        (the name it is read as), ``role`` (``canonical``, ``outcome``, ``score``
+        or ``unused``), ``unit`` (of durations and numeric timestamps), ``dtype``
+        (after reading) and ``sample`` (the first values after reading, as text).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> text = "t,ms,host\\n1700000000,12.5,a\\n1700000001,3,b\\n"
+    >>> _ = (d / "t.csv").write_text(text)
+    >>> names = {"t": "timestamp", "ms": "latency_ms"}
+    >>> plan = describe_columns(d / "t.csv", columns=names)
+    >>> for r in plan.itertuples():
+    ...     print(r.source, r.canonical or "-", r.role, r.unit or "-")
+    t timestamp canonical s
+    ms latency_ms canonical ms
+    host - unused -
+    """
+    pdm = _pandas()
+    raw = _read_path(Path(source), format, delimiter, None)
+    events = read_events(
+        source,
+        columns=columns,
+        units=units,
+        origin=origin,
+        timezone=timezone,
+        format=format,
+        delimiter=delimiter,
+        errors="skip",
+    )
+    mapping = dict(columns or {})
+    frame = events.frame
+    outcomes, scores = set(events.outcomes), set(events.scores)
+    rows = []
+    for src in [str(c) for c in raw.frame.columns]:
+        name = mapping.get(src, src)
+        if name in frame.columns:
+            col = frame[name]
+            role = (
+                "canonical"
+                if name in CANONICAL_COLUMNS or name.endswith("_ms")
+                else "outcome"
+                if name in outcomes
+                else "score"
+                if name in scores
+                else "unused"
+            )
+            dtype = str(col.dtype)
+            shown = [_sample_text(v) for v in col.head(samples).tolist()]
+        else:
+            role, dtype, shown = "unused", "", []
+        rows.append(
+            {
+                "source": src,
+                "canonical": name if role != "unused" else "",
+                "role": role,
+                "unit": events.units.get(
+                    name, "ms" if role == "canonical" and name.endswith("_ms") else ""
+                ),
+                "dtype": dtype,
+                "sample": ", ".join(shown),
+            }
+        )
+    out: pd.DataFrame = pdm.DataFrame(
+        rows, columns=["source", "canonical", "role", "unit", "dtype", "sample"]
+    )
+    return out
+
+
+def _sample_text(v: Any) -> str:
+    pdm = _pandas()
+    if isinstance(v, pdm.Timestamp):
+        return str(v.isoformat())
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
 
 
 def _select(

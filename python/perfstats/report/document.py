@@ -18,7 +18,7 @@ import io
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -36,7 +36,7 @@ from perfstats.report.context import index_labels as _index_labels
 from perfstats.report.html import render_html
 from perfstats.report.markdown import render_markdown
 from perfstats.report.prometheus import render_prometheus
-from perfstats.report.sections import DEFAULT_SECTIONS
+from perfstats.report.sections import DEFAULT_SECTIONS, report_checks
 from perfstats.report.table_text import meta_line
 
 if TYPE_CHECKING:
@@ -66,6 +66,7 @@ class Report(Result):
     sections: list[Section]
     summary: Summary
     cost: CostReport | None = None
+    checks: list[dict[str, Any]] = field(default_factory=list)
 
     # -- plain data --
     def section(self, key: str) -> Section:
@@ -84,6 +85,7 @@ class Report(Result):
             "generated_at": self.generated_at.isoformat(),
             "meta": {k: _clean(v) for k, v in self.meta.items()},
             "findings": [f.to_dict() for f in self.findings],
+            "checks": [dict(c) for c in self.checks],
             "sections": [
                 {
                     "key": s.key,
@@ -315,6 +317,10 @@ def build_report(
         sections=built,
         summary=ctx.summary,
         cost=ctx.cost if any(s.key == "cost" for s in built) else None,
+        # which checks ran and why the others did not (known for the default sections)
+        checks=report_checks(ctx, [s.key for s in built])
+        if set(DEFAULT_SECTIONS) <= set(sections)
+        else [],
     )
 
 

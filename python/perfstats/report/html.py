@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from perfstats._display import format_cell as _fmt
-from perfstats.report.table_text import meta_line, table_rows
+from perfstats.report.table_text import checks_lines, meta_line, table_rows
 
 if TYPE_CHECKING:
     from perfstats.report.document import Report
@@ -23,21 +23,23 @@ def render_html(report: Report) -> str:
     nav = "".join(
         f"<a href='#{esc(s.key)}'>{esc(s.title)}</a>" for s in report.sections
     )
-    items = (
-        "".join(
-            f"<li class='{esc(f.severity)}'><span class='sev'>{esc(f.severity)}</span> "
-            f"{esc(f.title)}<details><summary>numbers</summary>"
-            f"{_html_numbers(f.numbers)}</details></li>"
-            for f in report.findings
-        )
-        or "<li>No findings: every check is within its limits.</li>"
+    items = "".join(
+        f"<li class='{esc(f.severity)}'><span class='sev'>{esc(f.severity)}</span> "
+        f"{esc(f.title)}<details><summary>numbers</summary>"
+        f"{_html_numbers(f.numbers)}</details></li>"
+        for f in report.findings
+    )
+    checks = "".join(
+        f"<p class='note'>{esc(line)}</p>"
+        for line in checks_lines(len(report.findings), report.checks)
     )
     body = [
         f"<header><h1>{esc(report.title)}</h1>"
         f"<p class='meta'>{esc(meta_line(report.meta, report.generated_at))}</p>"
         f"<nav>{nav}</nav></header>",
-        f"<section id='findings'><h2>Findings</h2><ol class='findings'>{items}</ol>"
-        "</section>",
+        "<section id='findings'><h2>Findings</h2>"
+        + (f"<ol class='findings'>{items}</ol>" if items else "")
+        + f"{checks}</section>",
     ]
     for s in report.sections:
         parts = [f"<section id='{esc(s.key)}'><h2>{esc(s.title)}</h2>"]

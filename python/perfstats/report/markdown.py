@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from perfstats.report.table_text import meta_line, table_rows
+from perfstats.report.table_text import checks_lines, meta_line, table_rows
 
 if TYPE_CHECKING:
     from perfstats.report.document import Report
@@ -19,10 +19,14 @@ def render_markdown(report: Report) -> str:
     """The report as Markdown (tables as pipe tables, no charts)."""
     out = [f"# {report.title}", "", meta_line(report.meta, report.generated_at), ""]
     out += ["## Findings", ""]
-    if not report.findings:
-        out.append("No findings: every check is within its limits.")
     for i, f in enumerate(report.findings, 1):
         out.append(f"{i}. **{f.severity}** {_md_escape(f.title)}")
+    if report.findings:
+        out.append("")
+    out += [
+        _md_escape(line) + "\n"
+        for line in checks_lines(len(report.findings), report.checks)
+    ]
     out.append("")
     for s in report.sections:
         out += [f"## {s.title}", ""]

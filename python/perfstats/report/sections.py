@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -46,6 +47,8 @@ __all__ = [
     "latency_section",
     "overview_section",
     "phases_section",
+    "report_checks",
+    "tokens_section",
     "trend_section",
     "variants_section",
 ]
@@ -455,8 +458,9 @@ def ab_section(ctx: ReportContext) -> Section | None:
     )
     if comp.srm is None:
         sec.notes.append(
-            "No planned split given (build_report(planned_split=...)): the "
-            "sample-ratio check was not made."
+            "No planned split given (--split on the command line, "
+            "build_report(planned_split=...) in Python): the sample-ratio check was "
+            "not made."
         )
     else:
         sec.tables["sample_ratio"] = pd.DataFrame([comp.srm.to_dict()])
@@ -672,6 +676,115 @@ def trend_section(ctx: ReportContext) -> Section | None:
     return sec
 
 
+#: Token columns the tokens section reads.
+TOKEN_COLUMNS = ("input_tokens", "output_tokens")
+#: Shortest span (days) over which the tokens section fits hourly token trends.
+TOKEN_TREND_MIN_DAYS = 1.0
+
+
+def tokens_section(ctx: ReportContext) -> Section | None:
+    """Input and output tokens per group, per-hour throughput (requests and tokens)
+    and the hourly token trends (:func:`perfstats.trend`, AR(1) noise when the hours
+    are autocorrelated); a finding when tokens per hour rise significantly. Made for
+    every trace with token counts, so a trace without latency still gets checked."""
+    import pandas as pd
+
+    from perfstats.analysis.metric_trend import trend
+
+    cols = [c for c in TOKEN_COLUMNS if ctx.has(c)]
+    if not cols:
+        return None
+    frame = ctx.frame
+    sec = Section("tokens", "Tokens and throughput")
+    keys = frame[ctx.by] if ctx.has(ctx.by) else pd.Series("all", index=frame.index)
+    grouped = frame[cols].groupby(keys.astype(str).to_numpy())
+    parts = {"requests": grouped.size()}
+    for c in cols:
+        g = grouped[c]
+        parts[f"{c}_total"] = g.sum(min_count=1)
+        parts[f"{c}_mean"] = g.mean()
+        parts[f"{c}_p50"] = g.quantile(0.5)
+        parts[f"{c}_p99"] = g.quantile(0.99)
+    table = pd.DataFrame(parts)
+    table.index.name = ctx.by if ctx.has(ctx.by) else "group"
+    sec.tables["tokens"] = table
+    hourly = frame.set_index("timestamp")[cols].resample("1h").sum(min_count=0)
+    hourly.insert(0, "requests", frame.set_index("timestamp").resample("1h").size())
+    stats = pd.DataFrame(
+        {
+            "mean": hourly.mean(),
+            "p50": hourly.median(),
+            "p99": hourly.quantile(0.99),
+            "max": hourly.max(),
+        }
+    )
+    stats.index.name = "per hour"
+    sec.tables["per_hour"] = stats
+    busiest = hourly["requests"].idxmax()
+    sec.notes.append(
+        f"Throughput over {len(hourly)} hours: {hourly['requests'].mean():,.0f} "
+        f"requests per hour on average, {int(hourly['requests'].max()):,} at most "
+        f"({busiest:%Y-%m-%d %H:00} UTC). Token counts are as recorded; missing "
+        "counts are left out, not counted as 0."
+    )
+    span = (frame["timestamp"].max() - frame["timestamp"].min()) / pd.Timedelta(days=1)
+    if span < TOKEN_TREND_MIN_DAYS:
+        sec.notes.append(
+            f"No token trend: {span:.2f} days of data; it needs "
+            f"{TOKEN_TREND_MIN_DAYS:g}."
+        )
+    else:
+        for c in cols:
+            try:
+                tr = trend(ctx.events, c, every="1h", horizon="1d")
+            except ValueError as err:
+                sec.notes.append(f"No {c} trend: {err}.")
+                continue
+            slope, se = tr.slope_per_day, tr.fit.slope_se
+            level = float(hourly[c].mean())
+            relative = slope / level if level > 0 else math.nan
+            noise = "independent" if tr.fit.errors == "iid" else "AR(1)"
+            sec.notes.append(
+                f"{c} per hour: trend {slope:+,.0f} ± {se:,.0f} tokens/hour per day "
+                f"({100 * relative:+.1f}%/day of the mean hour; {noise} noise), "
+                f"p = {tr.fit.slope_pvalue:.2g}: {tr.direction}."
+            )
+            sec.notes.extend(f"{c} trend warning: {w}" for w in tr.warnings)
+            if tr.direction == "degrading":
+                sec.findings.append(
+                    Finding(
+                        severity="info",
+                        score=abs(relative) * 100,
+                        kind="token_trend",
+                        title=(
+                            f"{c.replace('_', ' ').capitalize()} per hour are rising "
+                            f"{100 * relative:+.1f}%/day ({slope:+,.0f} ± {se:,.0f} "
+                            f"tokens/hour per day, p = {tr.fit.slope_pvalue:.2g})"
+                        ),
+                        numbers={
+                            "metric": c,
+                            "slope_tokens_per_hour_per_day": slope,
+                            "slope_se": se,
+                            "slope_pvalue": tr.fit.slope_pvalue,
+                            "relative_slope_per_day": relative,
+                            "mean_tokens_per_hour": level,
+                        },
+                        section="tokens",
+                    )
+                )
+
+    def draw(ax: Axes) -> None:
+        x = pd.DatetimeIndex(hourly.index).tz_convert(None)
+        for c in cols:
+            ax.plot(x, hourly[c].to_numpy(dtype=float), label=c.replace("_", " "))
+        ax.set_ylabel("tokens per hour")
+        ax.legend(fontsize="small")
+        ax.grid(alpha=0.3)
+
+    sec.charts.append(Chart("Tokens per hour", draw))
+    return sec
+
+
 #: Metrics the anomalies section scans (hourly), with the columns each needs, and the
 #: |score| an hour must exceed: 5 robust standard deviations, since 4 metrics x 24 hours
 #: a day at the detectors' default of 3 would flag a few ordinary hours every week.
@@ -680,6 +793,7 @@ ANOMALY_METRICS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("latency_p95", ("latency_ms",)),
     ("error_rate", ("success", "error")),
     ("input_tokens", ("input_tokens",)),
+    ("output_tokens", ("output_tokens",)),
 )
 ANOMALY_THRESHOLD = 5.0
 ANOMALY_MIN_DAYS = 3
@@ -834,6 +948,7 @@ DEFAULT_SECTIONS: tuple[SectionFunction, ...] = (
     latency_section,
     phases_section,
     errors_section,
+    tokens_section,
     cost_section,
     variants_section,
     ab_section,
@@ -841,3 +956,93 @@ DEFAULT_SECTIONS: tuple[SectionFunction, ...] = (
     anomalies_section,
     history_section,
 )
+
+
+def report_checks(ctx: ReportContext, built: Sequence[str]) -> list[dict[str, Any]]:
+    """Which checks of the default sections ran on these events and, for each that
+    did not, why: a report must not say "within limits" of a check it never made.
+
+    ``built`` holds the keys of the sections that were built. Returns one dict per
+    check: ``check`` (its name), ``ran`` (bool) and ``why`` (the reason it did not
+    run, "" when it ran).
+    """
+    import pandas as pd
+
+    ts = ctx.frame["timestamp"]
+    days = (ts.max() - ts.min()) / pd.Timedelta(days=1) if len(ts) else 0.0
+    latency = ctx.has("latency_ms") and bool(ctx.frame["latency_ms"].notna().any())
+    no_latency = (
+        "no latency_ms column" + _latency_hint(ctx)
+        if not ctx.has("latency_ms")
+        else "no latency_ms values"
+    )
+    out: list[dict[str, Any]] = []
+
+    def add(name: str, ran: bool, why: str) -> None:
+        out.append({"check": name, "ran": ran, "why": "" if ran else why})
+
+    add(
+        f"grouping by {ctx.by}",
+        ctx.has(ctx.by),
+        f"no {ctx.by} column: all requests are one group",
+    )
+    add(
+        "latency percentiles and SLA",
+        "latency" in built,
+        f"{no_latency}: percentiles and SLA compliance not computed",
+    )
+    add(
+        "phase breakdown",
+        "phases" in built,
+        "no phase duration columns (queue_ms, processing_ms ...)"
+        if not ctx.events.phases
+        else f"{no_latency}: tail shares need the total latency",
+    )
+    add(
+        "error rates",
+        "errors" in built,
+        "no success or error column: failures not counted",
+    )
+    add(
+        "token usage",
+        "tokens" in built,
+        "no input_tokens or output_tokens column",
+    )
+    add(
+        "cost and budget",
+        "cost" in built,
+        "no cost_usd column, and no model column to price the tokens",
+    )
+    add(
+        "A/B comparison",
+        "ab" in built,
+        "no variant column with two or more variants",
+    )
+    add(
+        "latency trend and forecast",
+        "trend" in built,
+        no_latency
+        if not latency
+        else f"{days:.1f} days of data; the trend needs {TREND_MIN_DAYS}",
+    )
+    watched = [m for m, needs in ANOMALY_METRICS if any(ctx.has(c) for c in needs)]
+    add(
+        "anomalies (" + ", ".join(watched) + ")" if watched else "anomalies",
+        "anomalies" in built,
+        f"{days:.1f} days of data; anomalies need {ANOMALY_MIN_DAYS}"
+        if watched
+        else "no latency, error or token column to watch",
+    )
+    return out
+
+
+def _latency_hint(ctx: ReportContext) -> str:
+    """A numeric column whose name suggests a latency, named with how to map it."""
+    for c in ctx.events.scores:
+        if re.search(r"latency|duration|elapsed|response.?time", c, re.IGNORECASE):
+            return (
+                f" (is {c!r} the latency? map it: --columns {c}=latency_ms, or "
+                f"columns={{{c!r}: 'latency_ms'}} in Python; add --units/units= "
+                "if it is not in ms)"
+            )
+    return ""

@@ -12,7 +12,7 @@ from perfstats._display import format_ms as _ms
 from perfstats._display import format_pct as _pct
 from perfstats.report.context import index_labels as _index_labels
 
-__all__ = ["meta_line", "table_rows"]
+__all__ = ["checks_lines", "meta_line", "table_rows"]
 
 
 def meta_line(meta: dict[str, Any], generated: dt.datetime) -> str:
@@ -39,3 +39,23 @@ def table_rows(t: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
             [label, *[_fmt(label if by_row else str(c), v) for c, v in r.items()]]
         )
     return header, rows
+
+
+def checks_lines(findings: int, checks: list[dict[str, Any]]) -> list[str]:
+    """What the findings rest on, in plain sentences: never "every check is within
+    its limits" when some checks could not run."""
+    ran = [c["check"] for c in checks if c["ran"]]
+    skipped = [c for c in checks if not c["ran"]]
+    out = []
+    if not findings:
+        if skipped:
+            out.append(
+                "No findings among the checks that ran; "
+                f"{len(skipped)} of {len(checks)} checks could not run (below)."
+            )
+        else:
+            out.append("No findings: every check is within its limits.")
+    if checks:
+        out.append("Checked: " + (", ".join(ran) if ran else "nothing") + ".")
+    out += [f"Not checked: {c['check']}: {c['why']}." for c in skipped]
+    return out
