@@ -23,6 +23,7 @@ LAYERS: dict[str, int] = {
     "datasets": 3,
     "history": 4,
     "report": 5,
+    "budgets": 5,
     "record": 5,
     "cli": 6,
     "__main__": 6,

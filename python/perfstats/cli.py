@@ -210,17 +210,36 @@ def _parser() -> _Parser:
         help="minimum share of requests within --sla-ms per group (0-1)",
     )
     c.add_argument(
+        "--budgets",
+        metavar="TOML",
+        help="budgets file: ceilings, floors, regression and forecast rules "
+        "(see examples/perf.toml)",
+    )
+    c.add_argument(
         "--baseline",
         metavar="OLD_INPUT_OR_HISTORY",
-        help="earlier events file, or a --history directory (its last run): "
-        "p99 may not rise by more than --max-p99-increase",
+        help="earlier events file (or a --history directory: its last run): the "
+        "--budgets regression rules, and p99 may not be significantly worse by more "
+        "than --max-p99-increase",
     )
     c.add_argument(
         "--max-p99-increase",
         type=_positive("--max-p99-increase"),
         default=0.1,
-        help="allowed relative p99 rise over the baseline (default 0.1 = 10%%)",
+        help="practical margin of the baseline p99 rule (default 0.1 = 10%%); it "
+        "fails only when the rise is significant and beyond this margin",
     )
+    c.add_argument(
+        "--alpha",
+        type=_fraction("--alpha"),
+        default=None,
+        help="family-wise false-failure rate of the regression rules (default 0.05, "
+        "or the budgets file's)",
+    )
+    c.add_argument("--summary", metavar="PATH", help="append a Markdown table (CI job summary, e.g. $GITHUB_STEP_SUMMARY)")
+    c.add_argument("--junit", metavar="PATH", help="write JUnit XML: one test case per rule")
+    c.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    c.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
     c.add_argument("--quiet", action="store_true", help="print failures only")
     return p
 
@@ -360,9 +379,9 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _baseline_p99(source: str, args: argparse.Namespace) -> dict[str, float]:
-    from perfstats._display import group_label
-    from perfstats.analysis.summary import summarize
+def _baseline_events(source: str) -> tuple[Any | None, str]:
+    """The baseline's events, or (None, why not) for a history directory (its runs
+    keep summaries and sketches, not the per-request data a test needs)."""
     from perfstats.history import load_runs
     from perfstats.io.events import read_events
 
@@ -370,30 +389,57 @@ def _baseline_p99(source: str, args: argparse.Namespace) -> dict[str, float]:
     if not path.exists():
         raise UsageError(f"no such baseline: {source}")
     if path.is_dir():
-        runs = load_runs(path)
-        if not runs:
+        if not load_runs(path):
             raise UsageError(f"baseline history {source} holds no runs")
-        run = runs[-1]
-        return {
-            group_label(tuple(g.get(b) for b in run["by"])): float(g["latency_p99"])
-            for g in run["groups"]
-            if g.get("latency_p99") is not None
-        }
-    s = summarize(read_events(path), by=args.by, sla_target_ms=args.sla_ms)
-    if "latency_p99" not in s.table:
-        raise UsageError(f"baseline {source} has no latency_ms column")
-    return dict(
-        zip(
-            (group_label(k) for k in s.sketches),
-            s.table["latency_p99"].astype(float),
-            strict=True,
+        return None, (
+            f"baseline history {source} keeps no per-request data: give the "
+            "baseline's events file to test the change"
         )
-    )
+    return read_events(path), ""
+
+
+def _spend_rows(args: argparse.Namespace, events: Any) -> list[dict[str, Any]]:
+    from perfstats.analysis.costs import costs
+
+    amount, period = args.budget
+    cost = costs(events, budget=amount, budget_period=period)
+    if cost.budget is None or not len(cost.budget):
+        raise UsageError("--budget needs timestamped cost data")
+    last = cost.budget.iloc[-1]
+    label = f"{period} {cost.budget.index[-1]}"
+
+    def row(rule: str, value: str, limit: str, status: str, evidence: str) -> dict[str, Any]:
+        return {"rule": rule, "group": label, "status": status, "value": value,
+                "limit": limit, "evidence": evidence, "kind": "ceiling",
+                "metric": "spend", "source": "--budget"}
+
+    spend = float(last["spend_usd"])
+    rows = [row("spend", f"${spend:,.2f}", f"<= ${amount:,.2f}",
+                "pass" if spend <= amount else "fail", f"{spend / amount:.0%} of the budget")]
+    projected = float(last["projected_usd"])
+    if math.isfinite(projected):
+        rows.append(row("projected spend", f"${projected:,.2f}", f"<= ${amount:,.2f}",
+                        "pass" if projected <= amount else "fail", "projected to the period's end"))
+    else:  # too little data to project is neither a pass nor a failure
+        rows.append(row("projected spend", "unknown", f"<= ${amount:,.2f}", "insufficient data",
+                        str(last.get("projection", "no projection"))))
+    if int(last.get("unknown_requests", 0)):
+        rows.append(row("unknown spend", f"{int(last['unknown_requests'])} requests without a known cost",
+                        "all costs known", "fail", "spend is a lower bound"))
+    return rows
 
 
 def _check(args: argparse.Namespace) -> int:
-    from perfstats._display import group_label
-    from perfstats.analysis.summary import summarize
+    from perfstats.budgets import (
+        BudgetCheck,
+        Budgets,
+        evaluate_budgets,
+        load_budgets,
+        to_junit_xml,
+        to_markdown,
+    )
+    from perfstats.budgets.core import Rule
+    from perfstats.budgets.output import to_text
 
     limits = [
         args.max_p99_ms,
@@ -401,134 +447,52 @@ def _check(args: argparse.Namespace) -> int:
         args.min_sla_compliance,
         args.budget,
         args.baseline,
+        args.budgets,
     ]
     if all(v is None for v in limits):
         raise UsageError(
-            "no checks given: use --max-p99-ms, --max-error-rate, "
+            "no checks given: use --budgets, --max-p99-ms, --max-error-rate, "
             "--min-sla-compliance, --budget or --baseline"
         )
+    budgets = load_budgets(args.budgets) if args.budgets else Budgets(())
     events = _load(args)
-    s = summarize(events, by=args.by, sla_target_ms=args.sla_ms)
-    t = s.table
-    labels = [group_label(k) or "all" for k in s.sketches]
-    rows: list[tuple[str, str, str, str, bool]] = []
-
-    def need(col: str, option: str) -> None:
-        if col not in t:
-            raise UsageError(f"{option} needs {s.missing.get(col, col)}")
-
+    each = {args.by: "*"}
+    short: list[Rule] = []
     if args.max_p99_ms is not None:
-        need("latency_p99", "--max-p99-ms")
-        for g, v in zip(labels, t["latency_p99"], strict=True):
-            rows.append(
-                (
-                    "p99 latency",
-                    g,
-                    f"{v:,.0f} ms",
-                    f"<= {args.max_p99_ms:,.0f} ms",
-                    bool(v <= args.max_p99_ms),
-                )
-            )
+        short.append(Rule("ceiling", "latency_p99", args.max_p99_ms, each, (),
+                          name="p99 latency", source="--max-p99-ms"))
     if args.max_error_rate is not None:
-        need("error_rate", "--max-error-rate")
-        for g, v in zip(labels, t["error_rate"], strict=True):
-            rows.append(
-                (
-                    "error rate",
-                    g,
-                    f"{100 * v:.3f}%",
-                    f"<= {100 * args.max_error_rate:.3f}%",
-                    bool(v <= args.max_error_rate),
-                )
-            )
+        short.append(Rule("ceiling", "error_rate", args.max_error_rate, each, (),
+                          name="error rate", source="--max-error-rate"))
     if args.min_sla_compliance is not None:
-        need("sla_compliance", "--min-sla-compliance")
-        for g, v in zip(labels, t["sla_compliance"], strict=True):
-            rows.append(
-                (
-                    f"within {args.sla_ms:g} ms",
-                    g,
-                    f"{100 * v:.3f}%",
-                    f">= {100 * args.min_sla_compliance:.3f}%",
-                    bool(v >= args.min_sla_compliance),
-                )
-            )
-    if args.budget is not None:
-        from perfstats.analysis.costs import costs
-
-        amount, period = args.budget
-        cost = costs(events, budget=amount, budget_period=period)
-        if cost.budget is None or not len(cost.budget):
-            raise UsageError("--budget needs timestamped cost data")
-        last = cost.budget.iloc[-1]
-        label = f"{period} {cost.budget.index[-1]}"
-        rows.append(
-            (
-                "spend",
-                label,
-                f"${last['spend_usd']:,.2f}",
-                f"<= ${amount:,.2f}",
-                bool(last["spend_usd"] <= amount),
-            )
-        )
-        projected = float(last["projected_usd"])
-        rows.append(
-            (
-                "projected spend",
-                label,
-                f"${projected:,.2f}"
-                if math.isfinite(projected)
-                else str(last.get("projection", "no projection")),
-                f"<= ${amount:,.2f}",
-                # too little data to project is not a failed check
-                bool(projected <= amount) if math.isfinite(projected) else True,
-            )
-        )
-        if int(last.get("unknown_requests", 0)):
-            rows.append(
-                (
-                    "unknown spend",
-                    label,
-                    f"{int(last['unknown_requests'])} requests without a known cost",
-                    "all costs known",
-                    False,
-                )
-            )
+        short.append(Rule("floor", "sla_compliance", args.min_sla_compliance, each, (),
+                          sla_ms=args.sla_ms, name=f"within {args.sla_ms:g} ms",
+                          source="--min-sla-compliance"))
+    base_events, base_missing = None, ""
     if args.baseline is not None:
-        need("latency_p99", "--baseline")
-        base = _baseline_p99(args.baseline, args)
-        for g, v in zip(labels, t["latency_p99"], strict=True):
-            key = "" if g == "all" else g
-            if key not in base:
-                rows.append(("p99 vs baseline", g, f"{v:,.0f} ms", "no baseline", True))
-                continue
-            b = base[key]
-            limit = b * (1 + args.max_p99_increase)
-            rows.append(
-                (
-                    "p99 vs baseline",
-                    g,
-                    f"{v:,.0f} ms ({(v / b - 1):+.1%})",
-                    f"<= {limit:,.0f} ms",
-                    bool(v <= limit),
-                )
-            )
-    failed = sum(not ok for *_, ok in rows)
-    shown = [r for r in rows if not (args.quiet and r[4])]
-    header = ("check", "group", "value", "limit", "result")
-    table = [
-        header,
-        *[(a, b, c, d, "PASS" if ok else "FAIL") for a, b, c, d, ok in shown],
-    ]
-    widths = [max(len(row[i]) for row in table) for i in range(5)]
-    for row in table:
-        print(
-            "  ".join(
-                cell.ljust(w) for cell, w in zip(row, widths, strict=True)
-            ).rstrip()
-        )
-    print(f"{len(rows) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+        base_events, base_missing = _baseline_events(args.baseline)
+        short.append(Rule("regression", "latency_p99", args.max_p99_increase, each, (),
+                          name="p99 vs baseline", source="--baseline"))
+    elif any(r.kind == "regression" for r in budgets.rules):
+        base_missing = "no --baseline given"
+    alpha = budgets.alpha if args.alpha is None else args.alpha
+    plan = Budgets((*short, *budgets.rules), alpha, budgets.source)
+    result = evaluate_budgets(plan, events, base_events)
+    if base_missing:
+        for r in result.rows:
+            if r["kind"] == "regression" and r["status"] == "insufficient data":
+                r["evidence"] = base_missing
+    if args.budget is not None:
+        result = BudgetCheck([*result.rows, *_spend_rows(args, events)], alpha)
+    print(to_text(result, quiet=args.quiet))
+    if args.summary:
+        with open(args.summary, "a", encoding="utf-8") as fh:
+            fh.write(to_markdown(result) + "\n")
+    if args.junit:
+        Path(args.junit).write_text(to_junit_xml(result), encoding="utf-8")
+    if args.json:
+        Path(args.json).write_text(result.to_json() + "\n", encoding="utf-8")
+    return result.exit_code(strict=args.strict)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
