@@ -219,8 +219,8 @@ def _parser() -> _Parser:
         "--baseline",
         metavar="OLD_INPUT_OR_HISTORY",
         help="earlier events file (or a --history directory: its last run): the "
-        "--budgets regression rules, and p99 may not be significantly worse by more "
-        "than --max-p99-increase",
+        "baseline of the --budgets regression rules; without --budgets, p99 may not "
+        "be significantly worse by more than --max-p99-increase",
     )
     c.add_argument(
         "--max-p99-increase",
@@ -236,8 +236,14 @@ def _parser() -> _Parser:
         help="family-wise false-failure rate of the regression rules (default 0.05, "
         "or the budgets file's)",
     )
-    c.add_argument("--summary", metavar="PATH", help="append a Markdown table (CI job summary, e.g. $GITHUB_STEP_SUMMARY)")
-    c.add_argument("--junit", metavar="PATH", help="write JUnit XML: one test case per rule")
+    c.add_argument(
+        "--summary",
+        metavar="PATH",
+        help="append a Markdown table (CI job summary, e.g. $GITHUB_STEP_SUMMARY)",
+    )
+    c.add_argument(
+        "--junit", metavar="PATH", help="write JUnit XML: one test case per rule"
+    )
     c.add_argument("--json", metavar="PATH", help="write the results as JSON")
     c.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
     c.add_argument("--quiet", action="store_true", help="print failures only")
@@ -408,24 +414,62 @@ def _spend_rows(args: argparse.Namespace, events: Any) -> list[dict[str, Any]]:
     last = cost.budget.iloc[-1]
     label = f"{period} {cost.budget.index[-1]}"
 
-    def row(rule: str, value: str, limit: str, status: str, evidence: str) -> dict[str, Any]:
-        return {"rule": rule, "group": label, "status": status, "value": value,
-                "limit": limit, "evidence": evidence, "kind": "ceiling",
-                "metric": "spend", "source": "--budget"}
+    def row(
+        rule: str, value: str, limit: str, status: str, evidence: str
+    ) -> dict[str, Any]:
+        return {
+            "rule": rule,
+            "group": label,
+            "status": status,
+            "value": value,
+            "limit": limit,
+            "evidence": evidence,
+            "kind": "ceiling",
+            "metric": "spend",
+            "source": "--budget",
+        }
 
     spend = float(last["spend_usd"])
-    rows = [row("spend", f"${spend:,.2f}", f"<= ${amount:,.2f}",
-                "pass" if spend <= amount else "fail", f"{spend / amount:.0%} of the budget")]
+    rows = [
+        row(
+            "spend",
+            f"${spend:,.2f}",
+            f"<= ${amount:,.2f}",
+            "pass" if spend <= amount else "fail",
+            f"{spend / amount:.0%} of the budget",
+        )
+    ]
     projected = float(last["projected_usd"])
     if math.isfinite(projected):
-        rows.append(row("projected spend", f"${projected:,.2f}", f"<= ${amount:,.2f}",
-                        "pass" if projected <= amount else "fail", "projected to the period's end"))
+        rows.append(
+            row(
+                "projected spend",
+                f"${projected:,.2f}",
+                f"<= ${amount:,.2f}",
+                "pass" if projected <= amount else "fail",
+                "projected to the period's end",
+            )
+        )
     else:  # too little data to project is neither a pass nor a failure
-        rows.append(row("projected spend", "unknown", f"<= ${amount:,.2f}", "insufficient data",
-                        str(last.get("projection", "no projection"))))
+        rows.append(
+            row(
+                "projected spend",
+                "unknown",
+                f"<= ${amount:,.2f}",
+                "insufficient data",
+                str(last.get("projection", "no projection")),
+            )
+        )
     if int(last.get("unknown_requests", 0)):
-        rows.append(row("unknown spend", f"{int(last['unknown_requests'])} requests without a known cost",
-                        "all costs known", "fail", "spend is a lower bound"))
+        rows.append(
+            row(
+                "unknown spend",
+                f"{int(last['unknown_requests'])} requests without a known cost",
+                "all costs known",
+                "fail",
+                "spend is a lower bound",
+            )
+        )
     return rows
 
 
@@ -459,20 +503,58 @@ def _check(args: argparse.Namespace) -> int:
     each = {args.by: "*"}
     short: list[Rule] = []
     if args.max_p99_ms is not None:
-        short.append(Rule("ceiling", "latency_p99", args.max_p99_ms, each, (),
-                          name="p99 latency", source="--max-p99-ms"))
+        short.append(
+            Rule(
+                "ceiling",
+                "latency_p99",
+                args.max_p99_ms,
+                each,
+                (),
+                name="p99 latency",
+                source="--max-p99-ms",
+            )
+        )
     if args.max_error_rate is not None:
-        short.append(Rule("ceiling", "error_rate", args.max_error_rate, each, (),
-                          name="error rate", source="--max-error-rate"))
+        short.append(
+            Rule(
+                "ceiling",
+                "error_rate",
+                args.max_error_rate,
+                each,
+                (),
+                name="error rate",
+                source="--max-error-rate",
+            )
+        )
     if args.min_sla_compliance is not None:
-        short.append(Rule("floor", "sla_compliance", args.min_sla_compliance, each, (),
-                          sla_ms=args.sla_ms, name=f"within {args.sla_ms:g} ms",
-                          source="--min-sla-compliance"))
+        short.append(
+            Rule(
+                "floor",
+                "sla_compliance",
+                args.min_sla_compliance,
+                each,
+                (),
+                sla_ms=args.sla_ms,
+                name=f"within {args.sla_ms:g} ms",
+                source="--min-sla-compliance",
+            )
+        )
     base_events, base_missing = None, ""
     if args.baseline is not None:
         base_events, base_missing = _baseline_events(args.baseline)
-        short.append(Rule("regression", "latency_p99", args.max_p99_increase, each, (),
-                          name="p99 vs baseline", source="--baseline"))
+    if args.baseline is not None and not args.budgets:
+        # the shorthand p99 rule; with --budgets the file's regression rules use it
+        short.append(
+            Rule(
+                "regression",
+                "latency_p99",
+                args.max_p99_increase,
+                each,
+                (),
+                name="p99 vs baseline",
+                source="--baseline",
+            )
+        )
     elif any(r.kind == "regression" for r in budgets.rules):
         base_missing = "no --baseline given"
     alpha = budgets.alpha if args.alpha is None else args.alpha

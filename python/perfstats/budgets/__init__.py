@@ -13,6 +13,7 @@ from perfstats.budgets.core import (
     evaluate_budgets,
     load_budgets,
     parse_budgets,
+    quantile_shift_test,
 )
 from perfstats.budgets.output import to_junit_xml, to_markdown, to_text
 
@@ -23,6 +24,7 @@ __all__ = [
     "evaluate_budgets",
     "load_budgets",
     "parse_budgets",
+    "quantile_shift_test",
     "to_junit_xml",
     "to_markdown",
     "to_text",

@@ -58,7 +58,14 @@ def to_text(result: BudgetCheck, *, quiet: bool = False) -> str:
     INSUFFICIENT DATA), evidence; ``quiet`` shows only rows that do not pass."""
     head = ("check", "group", "value", "limit", "result", "evidence")
     body = [
-        (r["rule"], r["group"], r["value"], r["limit"], r["status"].upper(), r["evidence"])
+        (
+            r["rule"],
+            r["group"],
+            r["value"],
+            r["limit"],
+            r["status"].upper(),
+            r["evidence"],
+        )
         for r in result.rows
         if not (quiet and r["status"] == "pass")
     ]
@@ -71,7 +78,10 @@ def to_text(result: BudgetCheck, *, quiet: bool = False) -> str:
     line = f"{result.count('pass')} passed, {result.count('fail')} failed"
     extra = [
         f"{result.count(s)} {label}"
-        for s, label in (("warn", "warned"), ("insufficient data", "with insufficient data"))
+        for s, label in (
+            ("warn", "warned"),
+            ("insufficient data", "with insufficient data"),
+        )
         if result.count(s)
     ]
     out.append(line + ("; " + ", ".join(extra) if extra else ""))
@@ -92,15 +102,32 @@ def to_junit_xml(result: BudgetCheck, suite: str = "perfstats check") -> str:
     True
     """
     n = len(result.rows)
-    root = ET.Element("testsuites", name=suite, tests=str(n),
-                      failures=str(result.count("fail")), errors="0",
-                      skipped=str(result.count("insufficient data")))
-    ts = ET.SubElement(root, "testsuite", name=suite, tests=str(n),
-                       failures=str(result.count("fail")), errors="0",
-                       skipped=str(result.count("insufficient data")), time="0")
+    root = ET.Element(
+        "testsuites",
+        name=suite,
+        tests=str(n),
+        failures=str(result.count("fail")),
+        errors="0",
+        skipped=str(result.count("insufficient data")),
+    )
+    ts = ET.SubElement(
+        root,
+        "testsuite",
+        name=suite,
+        tests=str(n),
+        failures=str(result.count("fail")),
+        errors="0",
+        skipped=str(result.count("insufficient data")),
+        time="0",
+    )
     for r in result.rows:
-        tc = ET.SubElement(ts, "testcase", classname=f"{suite}.{r['rule']}",
-                           name=f"{r['rule']} [{r['group']}]", time="0")
+        tc = ET.SubElement(
+            ts,
+            "testcase",
+            classname=f"{suite}.{r['rule']}",
+            name=f"{r['rule']} [{r['group']}]",
+            time="0",
+        )
         msg = f"{r['value']} (limit {r['limit']}): {r['evidence']}"
         if r["status"] == "fail":
             f = ET.SubElement(tc, "failure", message=msg, type="BudgetExceeded")
@@ -111,6 +138,8 @@ def to_junit_xml(result: BudgetCheck, suite: str = "perfstats check") -> str:
             out = ET.SubElement(tc, "system-out")
             out.text = f"{r['status']}: {msg}"
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
-
-
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        + ET.tostring(root, encoding="unicode")
+        + "\n"
+    )
