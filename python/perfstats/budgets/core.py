@@ -697,8 +697,8 @@ def quantile_shift_test(
     >>> rng = np.random.default_rng(0)
     >>> b = rng.lognormal(6, 0.5, 2000)
     >>> p, lift, _, _ = quantile_shift_test(b, 1.3 * rng.lognormal(6, 0.5, 2000), 0.95)
-    >>> p < 0.001, round(lift, 1)
-    (True, 0.3)
+    >>> p < 0.001, bool(0.2 < lift < 0.45)  # sample p95s: 1.3 x with noise
+    (True, True)
     """
     import numpy as np
 
