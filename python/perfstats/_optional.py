@@ -19,6 +19,7 @@ EXTRAS: dict[str, str] = {
     "polars": "polars",
     "duckdb": "duckdb",
     "opentelemetry.sdk.trace": "otel",
+    "opentelemetry.proto": "export",
 }
 
 

@@ -247,6 +247,20 @@ def _parser() -> _Parser:
     c.add_argument("--json", metavar="PATH", help="write the results as JSON")
     c.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
     c.add_argument("--quiet", action="store_true", help="print failures only")
+
+    e = sub.add_parser(
+        "export",
+        help="send per-window summaries to OTLP/HTTP or a DogStatsD agent",
+        description="Export per-window summaries: OpenTelemetry metrics over OTLP/HTTP "
+        "(latency as exponential histograms) and/or DogStatsD lines over UDP.",
+    )
+    e.add_argument("input", nargs="?", help="events file")
+    e.add_argument("--sample", action="store_true", help="use the sample telemetry")
+    e.add_argument("--otlp", metavar="URL", help="OTLP/HTTP metrics endpoint, e.g. http://localhost:4318/v1/metrics")
+    e.add_argument("--dogstatsd", metavar="HOST:PORT", help="DogStatsD agent (UDP), e.g. 127.0.0.1:8125")
+    e.add_argument("--every", default="1h", help="window length (default 1h)")
+    e.add_argument("--by", default="endpoint", help="comma-separated columns to label by (default endpoint; '' for none)")
+    e.add_argument("--service-name", default="perfstats", help="OTLP service.name")
     return p
 
 
@@ -577,6 +591,30 @@ def _check(args: argparse.Namespace) -> int:
     return result.exit_code(strict=args.strict)
 
 
+def _export(args: argparse.Namespace) -> int:
+    from perfstats.export import dogstatsd_lines, otlp_request, send_dogstatsd, send_otlp
+
+    if not args.otlp and not args.dogstatsd:
+        raise UsageError("nothing to export to: give --otlp URL and/or --dogstatsd HOST:PORT")
+    if args.otlp and not re.match(r"^https?://", args.otlp):
+        raise UsageError(f"--otlp must be an http(s) URL, got {args.otlp!r}")
+    events = _load(args)
+    by = [c for c in args.by.split(",") if c]
+    if args.otlp:
+        req = otlp_request(events, every=args.every, by=by, service_name=args.service_name)
+        points = sum(
+            len(getattr(m, m.WhichOneof("data")).data_points)
+            for m in req.resource_metrics[0].scope_metrics[0].metrics
+        )
+        status = send_otlp(req, args.otlp)
+        print(f"sent {points} data points to {args.otlp} (HTTP {status})")
+    if args.dogstatsd:
+        lines = dogstatsd_lines(events, every=args.every, by=by)
+        n = send_dogstatsd(lines, args.dogstatsd)
+        print(f"sent {n} DogStatsD lines to {args.dogstatsd}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); returns the
     exit code."""
@@ -585,6 +623,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
         if args.command == "report":
             return _report(args)
+        if args.command == "export":
+            return _export(args)
         return _check(args)
     except UsageError as exc:
         print(f"perfstats: error: {exc}", file=sys.stderr)
