@@ -256,10 +256,22 @@ def _parser() -> _Parser:
     )
     e.add_argument("input", nargs="?", help="events file")
     e.add_argument("--sample", action="store_true", help="use the sample telemetry")
-    e.add_argument("--otlp", metavar="URL", help="OTLP/HTTP metrics endpoint, e.g. http://localhost:4318/v1/metrics")
-    e.add_argument("--dogstatsd", metavar="HOST:PORT", help="DogStatsD agent (UDP), e.g. 127.0.0.1:8125")
+    e.add_argument(
+        "--otlp",
+        metavar="URL",
+        help="OTLP/HTTP metrics endpoint, e.g. http://localhost:4318/v1/metrics",
+    )
+    e.add_argument(
+        "--dogstatsd",
+        metavar="HOST:PORT",
+        help="DogStatsD agent (UDP), e.g. 127.0.0.1:8125",
+    )
     e.add_argument("--every", default="1h", help="window length (default 1h)")
-    e.add_argument("--by", default="endpoint", help="comma-separated columns to label by (default endpoint; '' for none)")
+    e.add_argument(
+        "--by",
+        default="endpoint",
+        help="comma-separated columns to label by (default endpoint; '' for none)",
+    )
     e.add_argument("--service-name", default="perfstats", help="OTLP service.name")
     return p
 
@@ -592,16 +604,29 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from perfstats.export import dogstatsd_lines, otlp_request, send_dogstatsd, send_otlp
+    from perfstats.export import (
+        dogstatsd_lines,
+        otlp_request,
+        send_dogstatsd,
+        send_otlp,
+    )
 
     if not args.otlp and not args.dogstatsd:
-        raise UsageError("nothing to export to: give --otlp URL and/or --dogstatsd HOST:PORT")
+        raise UsageError(
+            "nothing to export to: give --otlp URL and/or --dogstatsd HOST:PORT"
+        )
     if args.otlp and not re.match(r"^https?://", args.otlp):
         raise UsageError(f"--otlp must be an http(s) URL, got {args.otlp!r}")
+    if args.dogstatsd:
+        host, sep, port = args.dogstatsd.rpartition(":")
+        if not (sep and host and port.isdigit() and 0 < int(port) < 65536):
+            raise UsageError(f"--dogstatsd must be HOST:PORT, got {args.dogstatsd!r}")
     events = _load(args)
     by = [c for c in args.by.split(",") if c]
     if args.otlp:
-        req = otlp_request(events, every=args.every, by=by, service_name=args.service_name)
+        req = otlp_request(
+            events, every=args.every, by=by, service_name=args.service_name
+        )
         points = sum(
             len(getattr(m, m.WhichOneof("data")).data_points)
             for m in req.resource_metrics[0].scope_metrics[0].metrics

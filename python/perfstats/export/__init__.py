@@ -184,7 +184,11 @@ def otlp_request(
 
 
 def send_otlp(
-    request: Any, url: str, *, timeout: float = 10.0, headers: Mapping[str, str] | None = None
+    request: Any,
+    url: str,
+    *,
+    timeout: float = 10.0,
+    headers: Mapping[str, str] | None = None,
 ) -> int:
     """POST an ``ExportMetricsServiceRequest`` to an OTLP/HTTP endpoint (e.g.
     ``http://collector:4318/v1/metrics``) as protobuf; returns the HTTP status.
@@ -212,7 +216,11 @@ def _tag(v: str) -> str:
 
 
 def dogstatsd_lines(
-    events: Any, *, every: str = "1h", by: Sequence[str] = ("endpoint",), prefix: str = "perfstats"
+    events: Any,
+    *,
+    every: str = "1h",
+    by: Sequence[str] = ("endpoint",),
+    prefix: str = "perfstats",
 ) -> list[str]:
     """DogStatsD lines (one per metric, window and group, with the window's end as
     ``|T`` timestamp): request and error counts (``c``), latency p50/p95/p99 and error
@@ -233,7 +241,9 @@ def dogstatsd_lines(
         out.append(f"{prefix}.requests:{w['requests']}|c{suffix}")
         if w["errors"] is not None:
             out.append(f"{prefix}.request.errors:{w['errors']}|c{suffix}")
-            out.append(f"{prefix}.error_rate:{w['errors'] / w['requests']:.6g}|g{suffix}")
+            out.append(
+                f"{prefix}.error_rate:{w['errors'] / w['requests']:.6g}|g{suffix}"
+            )
         if w["sketch"] is not None:
             for q in (0.5, 0.95, 0.99):
                 v = float(w["sketch"].quantile(q))
