@@ -210,3 +210,13 @@ def test_grafana_dashboard_queries_only_metrics_the_report_writes(
     written = set(re.findall(r"^# TYPE (\S+)", out.read_text(), flags=re.M))
     assert len(queried) >= 10
     assert queried <= written, sorted(queried - written)
+
+
+def test_unknown_is_left_out_not_zero() -> None:
+    ev = events(300).drop(columns=["success", "cost_usd"])
+    req = otlp_request(ev, by=())
+    names = [m.name for m in req.resource_metrics[0].scope_metrics[0].metrics]
+    assert "perfstats.request.errors" not in names and "perfstats.cost" not in names
+    assert "perfstats.request.duration" in names
+    lines = dogstatsd_lines(ev, by=())
+    assert not any("error" in line or "cost" in line for line in lines)
