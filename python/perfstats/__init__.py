@@ -15,6 +15,7 @@ from perfstats.analysis.metric_changepoints import metric_changepoints
 from perfstats.analysis.metric_trend import MetricTrend, Trend, fit_trend, trend
 from perfstats.analysis.series import metric_series
 from perfstats.analysis.summary import Summary, summarize
+from perfstats.history.store import History
 from perfstats.io.events import Events, read_events, write_events
 from perfstats.io.interop import (
     HdrHistogramData,
@@ -77,6 +78,7 @@ __all__ = [
     "HdrHistogramData",
     "HdrInterval",
     "Histogram",
+    "History",
     "LinearModel",
     "MannWhitneyResult",
     "MetricAnomalies",

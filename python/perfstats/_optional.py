@@ -20,6 +20,7 @@ EXTRAS: dict[str, str] = {
     "duckdb": "duckdb",
     "opentelemetry.sdk.trace": "otel",
     "opentelemetry.proto": "export",
+    "psycopg": "history-postgres",
 }
 
 

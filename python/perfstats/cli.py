@@ -170,8 +170,10 @@ def _parser() -> _Parser:
     )
     r.add_argument(
         "--history",
-        metavar="DIR",
-        help="append this run to DIR and show earlier runs from it",
+        metavar="DIR_OR_URL",
+        help="append this run to DIR (one JSON file per run) or to a history store "
+        "(a .sqlite file, sqlite:///path or postgresql://...: hourly windows) and show "
+        "earlier runs (store: the last 14 days before the data) from it",
     )
     r.add_argument(
         "--split",
@@ -218,9 +220,10 @@ def _parser() -> _Parser:
     c.add_argument(
         "--baseline",
         metavar="OLD_INPUT_OR_HISTORY",
-        help="earlier events file (or a --history directory: its last run): the "
-        "baseline of the --budgets regression rules; without --budgets, p99 may not "
-        "be significantly worse by more than --max-p99-increase",
+        help="earlier events file, a --history directory (its last run) or a "
+        "history store: the baseline of the --budgets regression rules; without "
+        "--budgets, p99 may not be significantly worse by more than "
+        "--max-p99-increase (needs an events file: history keeps no per-request data)",
     )
     c.add_argument(
         "--max-p99-increase",
@@ -273,6 +276,7 @@ def _parser() -> _Parser:
         help="comma-separated columns to label by (default endpoint; '' for none)",
     )
     e.add_argument("--service-name", default="perfstats", help="OTLP service.name")
+    _history_parser(sub)
     return p
 
 
@@ -364,7 +368,7 @@ def _report(args: argparse.Namespace) -> int:
     bar = Progress(len(DEFAULT_SECTIONS) + 3, enabled=interactive)
     bar.step("reading")
     events = _load(args)
-    runs = hist.load_runs(args.history) if args.history else []
+    runs = _history_runs(args, events) if args.history else []
     budget, period_text = args.budget if args.budget else (None, "month")
     period: Literal["day", "month"] = "day" if period_text == "day" else "month"
     report = build_report(
@@ -386,7 +390,9 @@ def _report(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
     else:
         report.write(output, format=fmt)
-    if args.history:
+    if args.history and hist.is_store_url(args.history):
+        _history_append(args, events)
+    elif args.history:
         ts = events.frame["timestamp"]
         hist.append_run(
             args.history,
@@ -412,11 +418,19 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _baseline_events(source: str) -> tuple[Any | None, str]:
-    """The baseline's events, or (None, why not) for a history directory (its runs
-    keep summaries and sketches, not the per-request data a test needs)."""
-    from perfstats.history import load_runs
+    """The baseline's events, or (None, why not) for a history directory or store
+    (they keep summaries and sketches, not the per-request data a test needs)."""
+    from perfstats.history import is_store_url, load_runs
     from perfstats.io.events import read_events
 
+    if is_store_url(source):
+        with _open_store(source, must_exist=True) as store:
+            if store.time_range() is None:
+                raise UsageError(f"baseline history store {store.url} holds no windows")
+        return None, (
+            f"baseline history store {source} keeps sketches, not per-request data: "
+            "give the baseline's events file to test the change"
+        )
     path = Path(source)
     if not path.exists():
         raise UsageError(f"no such baseline: {source}")
@@ -650,6 +664,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _report(args)
         if args.command == "export":
             return _export(args)
+        if args.command == "history":
+            return _history_command(args)
         return _check(args)
     except UsageError as exc:
         print(f"perfstats: error: {exc}", file=sys.stderr)
@@ -662,6 +678,80 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("perfstats: interrupted", file=sys.stderr)
         return 130
+
+
+# ---- the history store (perfstats.history.History) ------------------------------------
+
+
+def _history_parser(sub: Any) -> None:
+    h = sub.add_parser(
+        "history",
+        help="manage a history store (import run directories, retention)",
+        description="History stores: a .sqlite file, sqlite:///path or postgresql://...",
+    )
+    hsub = h.add_subparsers(dest="history_command", required=True, parser_class=_Parser)
+    imp = hsub.add_parser(
+        "import",
+        help="import the run-*.json files of a --history directory into a store "
+        "(importing again changes nothing)",
+    )
+    imp.add_argument("directory", help="directory of run-*.json files")
+    imp.add_argument("url", help="history store (.sqlite file or URL)")
+    ret = hsub.add_parser(
+        "retain", help="downsample windows older than --keep to daily windows"
+    )
+    ret.add_argument("url", help="history store (.sqlite file or URL)")
+    ret.add_argument("--keep", default="90d", help="full resolution kept (default 90d)")
+    ret.add_argument("--every", default="1d", help="older windows' size (default 1d)")
+
+
+def _open_store(url: str, *, must_exist: bool) -> Any:
+    from perfstats.history import History
+
+    if (
+        must_exist
+        and not url.startswith(("postgresql:", "postgres:"))
+        and not Path(url.removeprefix("sqlite:").removeprefix("//")).exists()
+    ):
+        raise UsageError(f"no such history store: {url}")
+    return History(url)
+
+
+def _history_command(args: argparse.Namespace) -> int:
+    if args.history_command == "import":
+        if not Path(args.directory).is_dir():
+            raise UsageError(f"no such history directory: {args.directory}")
+        with _open_store(args.url, must_exist=False) as store:
+            n = store.import_runs(args.directory)
+            print(f"imported {n} run(s) from {args.directory} into {store.url}")
+        return 0
+    with _open_store(args.url, must_exist=True) as store:
+        n = store.retain(args.keep, every=args.every)
+    print(f"merged {n} window(s) older than {args.keep} into {args.every} windows")
+    return 0
+
+
+def _history_runs(args: argparse.Namespace, events: Any) -> list[dict[str, Any]]:
+    """Earlier runs for the report: a directory's runs, or a store's last 14 days
+    before the day of the events' first timestamp, one run per day."""
+    import pandas as pd
+
+    from perfstats.history import is_store_url, load_runs
+
+    if not is_store_url(args.history):
+        return load_runs(args.history)
+    with _open_store(args.history, must_exist=False) as store:
+        # whole days before the one holding the first event: no window of this run
+        first = pd.Timestamp(events.frame["timestamp"].min())
+        if first.tzinfo is None:
+            first = first.tz_localize("UTC")
+        day = first.tz_convert("UTC").floor("D")
+        return list(store.daily_runs(by=[args.by], before=day))
+
+
+def _history_append(args: argparse.Namespace, events: Any) -> None:
+    with _open_store(args.history, must_exist=False) as store:
+        store.append_events(events.frame, by=args.by, every="1h", source=events.source)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from perfstats import _core
 from perfstats._json import json_scalar
+from perfstats.io._parquet_footer import chunk_types, timestamp_ranges
 from perfstats.io.failure import failed as failed_requests
 from perfstats.stats.intervals import wilson_interval
 from perfstats.stats.quantile_sketch import QuantileSketch
@@ -345,11 +346,36 @@ def _open_parquet(path: str | os.PathLike[str], metadata: Any = None) -> Any:
     import pyarrow.parquet as pq
 
     try:
-        return pq.ParquetFile(path, memory_map=False, metadata=metadata)
+        pf = pq.ParquetFile(path, memory_map=False, metadata=metadata)
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
     except (pa.ArrowException, OSError, UnicodeDecodeError) as e:
         raise ValueError(f"{os.fspath(path)}: not a readable Parquet file ({e})") from e
+    if metadata is None:
+        _check_chunk_types(path, pf)
+    return pf
+
+
+def _check_chunk_types(path: str | os.PathLike[str], pf: Any) -> None:
+    """Refuses a file whose column chunks declare another physical type than the schema
+    (pyarrow's full read refuses it too, but its metadata accessors abort the process)."""
+    declared = chunk_types(path)
+    if declared is None:
+        return  # an unusual footer: pyarrow's read decides
+    schema = pf.schema
+    expected = {
+        tuple(schema.column(i).path.split(".")): schema.column(i).physical_type
+        for i in range(len(schema))
+    }
+    for r, chunks in enumerate(declared):
+        for names, ptype in chunks.items():
+            want = expected.get(names)
+            if want is not None and ptype != want:
+                raise ValueError(
+                    f"{os.fspath(path)}: not a readable Parquet file (row group {r}, "
+                    f"column {'.'.join(names)}: its chunk says {ptype}, the schema "
+                    f"{want})"
+                )
 
 
 def _ns_range_error(
@@ -438,16 +464,10 @@ def _stream_parquet_checked(
     unit = _UNIT_NS.get(str(logical.get("timeUnit", "")))
     if unit is None:
         return None
-    lo = hi = None
-    for r in range(meta.num_row_groups):
-        column = meta.row_group(r).column(k)
-        stats = column.statistics
-        if meta.row_group(r).num_rows == 0:
-            continue
-        if column.physical_type != "INT64" or stats is None or not stats.has_min_max:
-            return None
-        lo = stats.min_raw * unit if lo is None else min(lo, stats.min_raw * unit)
-        hi = stats.max_raw * unit if hi is None else max(hi, stats.max_raw * unit)
+    ends = _footer_time_range(path, meta.num_row_groups, unit)
+    if ends is None:
+        return None
+    lo, hi = ends
     ns = np.iinfo(np.int64)
     if lo is None or hi is None or lo <= ns.min or hi > ns.max:
         return None  # the whole read names the timestamp out of range
@@ -944,15 +964,27 @@ def _parquet_time_range(path: Any) -> tuple[int, int] | None:
     k = paths.index("timestamp")
     logical = json_.loads(meta.schema.column(k).logical_type.to_json())
     unit = _UNIT_NS.get(str(logical.get("timeUnit", "")))
+    if unit is None:
+        return None
+    return _footer_time_range(path, meta.num_row_groups, unit)
+
+
+def _footer_time_range(path: Any, row_groups: int, unit: int) -> tuple[int, int] | None:
+    """(first, last) timestamp in ns from the footer's statistics of the timestamp column,
+    read by our own bounded footer reader: pyarrow's ``row_group(r).column(k)`` aborts
+    the process on a footer whose chunk metadata contradicts the schema. None without
+    usable statistics for every non-empty row group."""
+    ranges = timestamp_ranges(path)
+    if ranges is None or len(ranges) != row_groups:
+        return None
     lo = hi = None
-    for r in range(meta.num_row_groups):
-        stats = meta.row_group(r).column(k).statistics
-        if meta.row_group(r).num_rows == 0:
+    for rows, got in ranges:
+        if rows == 0:
             continue
-        if unit is None or stats is None or not stats.has_min_max:
+        if got is None:
             return None
-        lo = stats.min_raw * unit if lo is None else min(lo, stats.min_raw * unit)
-        hi = stats.max_raw * unit if hi is None else max(hi, stats.max_raw * unit)
+        lo = got[0] * unit if lo is None else min(lo, got[0] * unit)
+        hi = got[1] * unit if hi is None else max(hi, got[1] * unit)
     return None if lo is None or hi is None else (lo, hi)
 
 

@@ -69,6 +69,14 @@ def append_run(
     if when.tzinfo is None:
         raise ValueError("generated_at must be timezone-aware")
     when = when.astimezone(dt.timezone.utc)
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"history path {directory} exists and is not a directory")
+    name = f"run-{when.strftime('%Y%m%dT%H%M%S%fZ')}.json"
+    while (directory / name).exists():  # two runs in the same microsecond
+        when += dt.timedelta(microseconds=1)
+        name = f"run-{when.strftime('%Y%m%dT%H%M%S%fZ')}.json"
+    # the run's time is that of its file name: two runs never share one
     doc = {
         "schema": HISTORY_SCHEMA,
         "generated_at": when.isoformat(),
@@ -86,13 +94,6 @@ def append_run(
             for key, metrics in summary.sketches.items()
         },
     }
-    directory = Path(directory)
-    if directory.exists() and not directory.is_dir():
-        raise ValueError(f"history path {directory} exists and is not a directory")
-    name = f"run-{when.strftime('%Y%m%dT%H%M%S%fZ')}.json"
-    while (directory / name).exists():  # two runs in the same microsecond
-        when += dt.timedelta(microseconds=1)
-        name = f"run-{when.strftime('%Y%m%dT%H%M%S%fZ')}.json"
     return atomic_write(directory / name, json.dumps(doc, allow_nan=False))
 
 
