@@ -24,6 +24,8 @@ LAYERS: dict[str, int] = {
     "history": 4,
     "dask": 4,
     "report": 5,
+    "budgets": 5,
+    "export": 5,
     "record": 5,
     "cli": 6,
     "__main__": 6,

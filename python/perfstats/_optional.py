@@ -19,6 +19,7 @@ EXTRAS: dict[str, str] = {
     "polars": "polars",
     "duckdb": "duckdb",
     "opentelemetry.sdk.trace": "otel",
+    "opentelemetry.proto": "export",
     "psycopg": "history-postgres",
     "dask": "dask",
     "dask.dataframe": "dask",

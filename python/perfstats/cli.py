@@ -394,19 +394,70 @@ def _parser() -> _Parser:
         help="minimum share of requests within --sla-ms per group (0-1)",
     )
     c.add_argument(
+        "--budgets",
+        metavar="TOML",
+        help="budgets file: ceilings, floors, regression and forecast rules "
+        "(see examples/perf.toml)",
+    )
+    c.add_argument(
         "--baseline",
         metavar="OLD_INPUT_OR_HISTORY",
         help="earlier events file, a --history directory (its last run) or a "
-        "history store (its last 7 days): p99 may not rise by more than "
-        "--max-p99-increase",
+        "history store: the baseline of the --budgets regression rules; without "
+        "--budgets, p99 may not be significantly worse by more than "
+        "--max-p99-increase (needs an events file: history keeps no per-request data)",
     )
     c.add_argument(
         "--max-p99-increase",
         type=_positive("--max-p99-increase"),
         default=0.1,
-        help="allowed relative p99 rise over the baseline (default 0.1 = 10%%)",
+        help="practical margin of the baseline p99 rule (default 0.1 = 10%%); it "
+        "fails only when the rise is significant and beyond this margin",
     )
+    c.add_argument(
+        "--alpha",
+        type=_fraction("--alpha"),
+        default=None,
+        help="family-wise false-failure rate of the regression rules (default 0.05, "
+        "or the budgets file's)",
+    )
+    c.add_argument(
+        "--summary",
+        metavar="PATH",
+        help="append a Markdown table (CI job summary, e.g. $GITHUB_STEP_SUMMARY)",
+    )
+    c.add_argument(
+        "--junit", metavar="PATH", help="write JUnit XML: one test case per rule"
+    )
+    c.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    c.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
     c.add_argument("--quiet", action="store_true", help="print failures only")
+
+    e = sub.add_parser(
+        "export",
+        help="send per-window summaries to OTLP/HTTP or a DogStatsD agent",
+        description="Export per-window summaries: OpenTelemetry metrics over OTLP/HTTP "
+        "(latency as exponential histograms) and/or DogStatsD lines over UDP.",
+    )
+    e.add_argument("input", nargs="?", help="events file")
+    e.add_argument("--sample", action="store_true", help="use the sample telemetry")
+    e.add_argument(
+        "--otlp",
+        metavar="URL",
+        help="OTLP/HTTP metrics endpoint, e.g. http://localhost:4318/v1/metrics",
+    )
+    e.add_argument(
+        "--dogstatsd",
+        metavar="HOST:PORT",
+        help="DogStatsD agent (UDP), e.g. 127.0.0.1:8125",
+    )
+    e.add_argument("--every", default="1h", help="window length (default 1h)")
+    e.add_argument(
+        "--by",
+        default="endpoint",
+        help="comma-separated columns to label by (default endpoint; '' for none)",
+    )
+    e.add_argument("--service-name", default="perfstats", help="OTLP service.name")
     _history_parser(sub)
     return p
 
@@ -597,42 +648,113 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _baseline_p99(source: str, args: argparse.Namespace) -> dict[str, float]:
-    from perfstats._display import group_label
-    from perfstats.analysis.summary import summarize
+def _baseline_events(source: str) -> tuple[Any | None, str]:
+    """The baseline's events, or (None, why not) for a history directory or store
+    (they keep summaries and sketches, not the per-request data a test needs)."""
     from perfstats.history import is_store_url, load_runs
     from perfstats.io.events import read_events
 
     if is_store_url(source):
-        return _store_baseline_p99(source, args)
+        with _open_store(source, must_exist=True) as store:
+            if store.time_range() is None:
+                raise UsageError(f"baseline history store {store.url} holds no windows")
+        return None, (
+            f"baseline history store {source} keeps sketches, not per-request data: "
+            "give the baseline's events file to test the change"
+        )
     path = Path(source)
     if not path.exists():
         raise UsageError(f"no such baseline: {source}")
     if path.is_dir():
-        runs = load_runs(path)
-        if not runs:
+        if not load_runs(path):
             raise UsageError(f"baseline history {source} holds no runs")
-        run = runs[-1]
-        return {
-            group_label(tuple(g.get(b) for b in run["by"])): float(g["latency_p99"])
-            for g in run["groups"]
-            if g.get("latency_p99") is not None
-        }
-    s = summarize(read_events(path), by=args.by, sla_target_ms=args.sla_ms)
-    if "latency_p99" not in s.table:
-        raise UsageError(f"baseline {source} has no latency_ms column")
-    return dict(
-        zip(
-            (group_label(k) for k in s.sketches),
-            s.table["latency_p99"].astype(float),
-            strict=True,
+        return None, (
+            f"baseline history {source} keeps no per-request data: give the "
+            "baseline's events file to test the change"
         )
-    )
+    return read_events(path), ""
+
+
+def _spend_rows(args: argparse.Namespace, events: Any) -> list[dict[str, Any]]:
+    from perfstats.analysis.costs import costs
+
+    amount, period = args.budget
+    cost = costs(events, budget=amount, budget_period=period)
+    if cost.budget is None or not len(cost.budget):
+        raise UsageError("--budget needs timestamped cost data")
+    last = cost.budget.iloc[-1]
+    label = f"{period} {cost.budget.index[-1]}"
+
+    def row(
+        rule: str, value: str, limit: str, status: str, evidence: str
+    ) -> dict[str, Any]:
+        return {
+            "rule": rule,
+            "group": label,
+            "status": status,
+            "value": value,
+            "limit": limit,
+            "evidence": evidence,
+            "kind": "ceiling",
+            "metric": "spend",
+            "source": "--budget",
+        }
+
+    spend = float(last["spend_usd"])
+    rows = [
+        row(
+            "spend",
+            f"${spend:,.2f}",
+            f"<= ${amount:,.2f}",
+            "pass" if spend <= amount else "fail",
+            f"{spend / amount:.0%} of the budget",
+        )
+    ]
+    projected = float(last["projected_usd"])
+    if math.isfinite(projected):
+        rows.append(
+            row(
+                "projected spend",
+                f"${projected:,.2f}",
+                f"<= ${amount:,.2f}",
+                "pass" if projected <= amount else "fail",
+                "projected to the period's end",
+            )
+        )
+    else:  # too little data to project is neither a pass nor a failure
+        rows.append(
+            row(
+                "projected spend",
+                "unknown",
+                f"<= ${amount:,.2f}",
+                "insufficient data",
+                str(last.get("projection", "no projection")),
+            )
+        )
+    if int(last.get("unknown_requests", 0)):
+        rows.append(
+            row(
+                "unknown spend",
+                f"{int(last['unknown_requests'])} requests without a known cost",
+                "all costs known",
+                "fail",
+                "spend is a lower bound",
+            )
+        )
+    return rows
 
 
 def _check(args: argparse.Namespace) -> int:
-    from perfstats._display import group_label
-    from perfstats.analysis.summary import summarize
+    from perfstats.budgets import (
+        BudgetCheck,
+        Budgets,
+        evaluate_budgets,
+        load_budgets,
+        to_junit_xml,
+        to_markdown,
+    )
+    from perfstats.budgets.core import Rule
+    from perfstats.budgets.output import to_text
 
     limits = [
         args.max_p99_ms,
@@ -640,134 +762,127 @@ def _check(args: argparse.Namespace) -> int:
         args.min_sla_compliance,
         args.budget,
         args.baseline,
+        args.budgets,
     ]
     if all(v is None for v in limits):
         raise UsageError(
-            "no checks given: use --max-p99-ms, --max-error-rate, "
+            "no checks given: use --budgets, --max-p99-ms, --max-error-rate, "
             "--min-sla-compliance, --budget or --baseline"
         )
+    budgets = load_budgets(args.budgets) if args.budgets else Budgets(())
     events = _load(args)
-    s = summarize(events, by=args.by, sla_target_ms=args.sla_ms)
-    t = s.table
-    labels = [group_label(k) or "all" for k in s.sketches]
-    rows: list[tuple[str, str, str, str, bool]] = []
-
-    def need(col: str, option: str) -> None:
-        if col not in t:
-            raise UsageError(f"{option} needs {s.missing.get(col, col)}")
-
+    each = {args.by: "*"}
+    short: list[Rule] = []
     if args.max_p99_ms is not None:
-        need("latency_p99", "--max-p99-ms")
-        for g, v in zip(labels, t["latency_p99"], strict=True):
-            rows.append(
-                (
-                    "p99 latency",
-                    g,
-                    f"{v:,.0f} ms",
-                    f"<= {args.max_p99_ms:,.0f} ms",
-                    bool(v <= args.max_p99_ms),
-                )
+        short.append(
+            Rule(
+                "ceiling",
+                "latency_p99",
+                args.max_p99_ms,
+                each,
+                (),
+                name="p99 latency",
+                source="--max-p99-ms",
             )
+        )
     if args.max_error_rate is not None:
-        need("error_rate", "--max-error-rate")
-        for g, v in zip(labels, t["error_rate"], strict=True):
-            rows.append(
-                (
-                    "error rate",
-                    g,
-                    f"{100 * v:.3f}%",
-                    f"<= {100 * args.max_error_rate:.3f}%",
-                    bool(v <= args.max_error_rate),
-                )
+        short.append(
+            Rule(
+                "ceiling",
+                "error_rate",
+                args.max_error_rate,
+                each,
+                (),
+                name="error rate",
+                source="--max-error-rate",
             )
+        )
     if args.min_sla_compliance is not None:
-        need("sla_compliance", "--min-sla-compliance")
-        for g, v in zip(labels, t["sla_compliance"], strict=True):
-            rows.append(
-                (
-                    f"within {args.sla_ms:g} ms",
-                    g,
-                    f"{100 * v:.3f}%",
-                    f">= {100 * args.min_sla_compliance:.3f}%",
-                    bool(v >= args.min_sla_compliance),
-                )
-            )
-    if args.budget is not None:
-        from perfstats.analysis.costs import costs
-
-        amount, period = args.budget
-        cost = costs(events, budget=amount, budget_period=period)
-        if cost.budget is None or not len(cost.budget):
-            raise UsageError("--budget needs timestamped cost data")
-        last = cost.budget.iloc[-1]
-        label = f"{period} {cost.budget.index[-1]}"
-        rows.append(
-            (
-                "spend",
-                label,
-                f"${last['spend_usd']:,.2f}",
-                f"<= ${amount:,.2f}",
-                bool(last["spend_usd"] <= amount),
+        short.append(
+            Rule(
+                "floor",
+                "sla_compliance",
+                args.min_sla_compliance,
+                each,
+                (),
+                sla_ms=args.sla_ms,
+                name=f"within {args.sla_ms:g} ms",
+                source="--min-sla-compliance",
             )
         )
-        projected = float(last["projected_usd"])
-        rows.append(
-            (
-                "projected spend",
-                label,
-                f"${projected:,.2f}"
-                if math.isfinite(projected)
-                else str(last.get("projection", "no projection")),
-                f"<= ${amount:,.2f}",
-                # too little data to project is not a failed check
-                bool(projected <= amount) if math.isfinite(projected) else True,
-            )
-        )
-        if int(last.get("unknown_requests", 0)):
-            rows.append(
-                (
-                    "unknown spend",
-                    label,
-                    f"{int(last['unknown_requests'])} requests without a known cost",
-                    "all costs known",
-                    False,
-                )
-            )
+    base_events, base_missing = None, ""
     if args.baseline is not None:
-        need("latency_p99", "--baseline")
-        base = _baseline_p99(args.baseline, args)
-        for g, v in zip(labels, t["latency_p99"], strict=True):
-            key = "" if g == "all" else g
-            if key not in base:
-                rows.append(("p99 vs baseline", g, f"{v:,.0f} ms", "no baseline", True))
-                continue
-            b = base[key]
-            limit = b * (1 + args.max_p99_increase)
-            rows.append(
-                (
-                    "p99 vs baseline",
-                    g,
-                    f"{v:,.0f} ms ({(v / b - 1):+.1%})",
-                    f"<= {limit:,.0f} ms",
-                    bool(v <= limit),
-                )
+        base_events, base_missing = _baseline_events(args.baseline)
+    if args.baseline is not None and not args.budgets:
+        # the shorthand p99 rule; with --budgets the file's regression rules use it
+        short.append(
+            Rule(
+                "regression",
+                "latency_p99",
+                args.max_p99_increase,
+                each,
+                (),
+                name="p99 vs baseline",
+                source="--baseline",
             )
-    failed = sum(not ok for *_, ok in rows)
-    shown = [r for r in rows if not (args.quiet and r[4])]
-    header = ("check", "group", "value", "limit", "result")
-    table = [
-        header,
-        *[(a, b, c, d, "PASS" if ok else "FAIL") for a, b, c, d, ok in shown],
-    ]
-    widths = [max(len(row[i]) for row in table) for i in range(5)]
-    for row in table:
-        print(
-            "  ".join(
-                cell.ljust(w) for cell, w in zip(row, widths, strict=True)
-            ).rstrip()
         )
-    print(f"{len(rows) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+    elif any(r.kind == "regression" for r in budgets.rules):
+        base_missing = "no --baseline given"
+    alpha = budgets.alpha if args.alpha is None else args.alpha
+    plan = Budgets((*short, *budgets.rules), alpha, budgets.source)
+    result = evaluate_budgets(plan, events, base_events)
+    if base_missing:
+        for r in result.rows:
+            if r["kind"] == "regression" and r["status"] == "insufficient data":
+                r["evidence"] = base_missing
+    if args.budget is not None:
+        result = BudgetCheck([*result.rows, *_spend_rows(args, events)], alpha)
+    print(to_text(result, quiet=args.quiet))
+    if args.summary:
+        with open(args.summary, "a", encoding="utf-8") as fh:
+            fh.write(to_markdown(result) + "\n")
+    if args.junit:
+        Path(args.junit).write_text(to_junit_xml(result), encoding="utf-8")
+    if args.json:
+        Path(args.json).write_text(result.to_json() + "\n", encoding="utf-8")
+    return result.exit_code(strict=args.strict)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from perfstats.export import (
+        dogstatsd_lines,
+        otlp_request,
+        send_dogstatsd,
+        send_otlp,
+    )
+
+    if not args.otlp and not args.dogstatsd:
+        raise UsageError(
+            "nothing to export to: give --otlp URL and/or --dogstatsd HOST:PORT"
+        )
+    if args.otlp and not re.match(r"^https?://", args.otlp):
+        raise UsageError(f"--otlp must be an http(s) URL, got {args.otlp!r}")
+    if args.dogstatsd:
+        host, sep, port = args.dogstatsd.rpartition(":")
+        if not (sep and host and port.isdigit() and 0 < int(port) < 65536):
+            raise UsageError(f"--dogstatsd must be HOST:PORT, got {args.dogstatsd!r}")
+    events = _load(args)
+    by = [c for c in args.by.split(",") if c]
+    if args.otlp:
+        req = otlp_request(
+            events, every=args.every, by=by, service_name=args.service_name
+        )
+        points = sum(
+            len(getattr(m, m.WhichOneof("data")).data_points)
+            for m in req.resource_metrics[0].scope_metrics[0].metrics
+        )
+        status = send_otlp(req, args.otlp)
+        print(f"sent {points} data points to {args.otlp} (HTTP {status})")
+    if args.dogstatsd:
+        lines = dogstatsd_lines(events, every=args.every, by=by)
+        n = send_dogstatsd(lines, args.dogstatsd)
+        print(f"sent {n} DogStatsD lines to {args.dogstatsd}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -778,6 +893,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
         if args.command == "report":
             return _report(args)
+        if args.command == "export":
+            return _export(args)
         if args.command == "history":
             return _history_command(args)
         if args.command == "columns":
@@ -872,26 +989,6 @@ def _history_runs(args: argparse.Namespace, events: Any) -> list[dict[str, Any]]
 def _history_append(args: argparse.Namespace, events: Any) -> None:
     with _open_store(args.history, must_exist=False) as store:
         store.append_events(events.frame, by=args.by, every="1h", source=events.source)
-
-
-def _store_baseline_p99(url: str, args: argparse.Namespace) -> dict[str, float]:
-    """p99 per group over the last 7 days held by a history store."""
-    import pandas as pd
-
-    from perfstats._display import group_label
-
-    with _open_store(url, must_exist=True) as store:
-        span = store.time_range()
-        if span is None:
-            raise UsageError(f"baseline history store {store.url} holds no windows")
-        s = store.summary(span[1] - pd.Timedelta(days=7), None, by=args.by, every=None)
-    if "latency_p99" not in s.table:
-        raise UsageError(f"baseline history store {store.url} holds no latency")
-    return {
-        group_label(k): float(v)
-        for k, v in zip(s.sketches, s.table["latency_p99"], strict=True)
-        if not math.isnan(v)
-    }
 
 
 if __name__ == "__main__":  # pragma: no cover
