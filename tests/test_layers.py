@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "history": 4,
     "report": 5,
     "record": 5,
+    "alerts": 5,
     "cli": 6,
     "__main__": 6,
     "__init__": 7,

@@ -134,6 +134,7 @@ def _split(text: str) -> dict[str, float]:
 def _parser() -> _Parser:
     p = _Parser(prog="perfstats", description="Statistics of performance telemetry.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _alert_parser(sub)
 
     r = sub.add_parser(
         "report",
@@ -223,6 +224,66 @@ def _parser() -> _Parser:
     )
     c.add_argument("--quiet", action="store_true", help="print failures only")
     return p
+
+
+class _IntermixedParser(_Parser):
+    """Positionals after options (``alert ack --by bob NAME``): argparse's intermixed
+    parsing, which itself calls ``parse_known_args`` (hence the guard)."""
+
+    _inner = False
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if self._inner:
+            return super().parse_known_args(args, namespace)
+        self._inner = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inner = False
+
+
+def _alert_parser(sub: Any) -> None:
+    a = sub.add_parser(
+        "alert",
+        help="evaluate alert rules and deliver notifications (run it from cron)",
+        description="perfstats alert --rules alerts.toml INPUT: evaluate the rules on "
+        "the events, update the state file and send what is due. "
+        "perfstats alert ack --rules alerts.toml --by NAME SELECTOR...: acknowledge "
+        "alerts (fingerprint, alert name or label matcher) so they do not escalate. "
+        "perfstats alert status --rules alerts.toml: show the alerts in the state. "
+        "Exit 0 when every notification was delivered, 1 when one is kept for the "
+        "next run or failed, or a rule could not be evaluated, 2 on bad input.",
+    )
+    a.add_argument(
+        "words",
+        nargs="*",
+        metavar="INPUT | ack SELECTOR... | status",
+        help="the events file, or a subcommand",
+    )
+    a.add_argument("--rules", required=True, help="the alerts file (TOML)")
+    a.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show what would be sent (with the payloads); change and send nothing",
+    )
+    a.add_argument(
+        "--now",
+        metavar="RFC3339",
+        help="evaluate as of this time instead of the clock (replays, tests)",
+    )
+    a.add_argument("--json", metavar="PATH", help="also write the run as JSON")
+    a.add_argument("--by", help="who acknowledges (for ack)")
+    a.add_argument("--quiet", action="store_true", help="print problems only")
+    a.__class__ = _IntermixedParser  # the subparsers action fixes the parser class
+
+
+def _alert(args: argparse.Namespace) -> int:
+    from perfstats.alerts.command import alert_command
+
+    return alert_command(
+        args,
+        load_events=lambda path: _load(argparse.Namespace(sample=False, input=path)),
+    )
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -539,6 +600,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
         if args.command == "report":
             return _report(args)
+        if args.command == "alert":
+            return _alert(args)
         return _check(args)
     except UsageError as exc:
         print(f"perfstats: error: {exc}", file=sys.stderr)
