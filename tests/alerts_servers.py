@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import threading
 import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 
@@ -77,10 +79,23 @@ class Recorder:
         self.server.server_close()
 
 
+def self_signed(tmp: Path) -> tuple[Path, Path]:
+    """A certificate and key for 127.0.0.1 made by the openssl command."""
+    cert, key = tmp / "cert.pem", tmp / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key), "-out",
+         str(cert), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext",
+         "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
 class MailRecorder:
     """An aiosmtpd SMTP server recording messages; optional AUTH login."""
 
-    def __init__(self, *, password: str | None = None) -> None:
+    def __init__(self, *, password: str | None = None, tls: Any = None) -> None:
         from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -107,7 +122,12 @@ class MailRecorder:
 
         kwargs: dict[str, Any] = {}
         if password is not None:
-            kwargs = {"authenticator": authenticator, "auth_require_tls": False}
+            kwargs = {
+                "authenticator": authenticator,
+                "auth_require_tls": tls is not None,
+            }
+        if tls is not None:
+            kwargs.update(tls_context=tls, require_starttls=True)
         self.port = free_port()
         self.controller: Any = Controller(
             Handler(), hostname="127.0.0.1", port=self.port, **kwargs

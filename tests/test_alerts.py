@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from alerts_servers import MailRecorder, Recorder, free_port
+from alerts_servers import MailRecorder, Recorder, free_port, self_signed
 
 from perfstats.alerts import (
     Sample,
@@ -418,6 +419,44 @@ def test_email_over_smtp_with_login(
         assert run.notifications[0]["status"] == "pending"
         assert "SMTP failed" in run.notifications[0]["error"]
         assert "hunter2-secret" not in repr(run)
+    finally:
+        mail.close()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_email_starttls_verifies_the_certificate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ssl
+
+    cert, key = self_signed(tmp_path)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    monkeypatch.setenv("SMTP_PW", "tls-only-secret")
+    mail = MailRecorder(password="tls-only-secret", tls=server_ctx)
+    try:
+        conf = {"to": "ops@example.com", "from": "p@example.com", "smarthost": f"127.0.0.1:{mail.port}",
+                "require_tls": True, "auth_username": "perfstats", "auth_password_env": "SMTP_PW"}  # fmt: skip
+        receivers = [
+            {"name": "trusted", "email_configs": [{**conf, "tls_ca_file": str(cert)}]},
+            {"name": "untrusted", "email_configs": [conf]},
+        ]
+        route = {
+            **NOW_ROUTE,
+            "receiver": "trusted",
+            "routes": [{"matchers": ["x=1"], "receiver": "untrusted"}],
+        }
+        cfg = make_config(tmp_path, receivers, route)
+        run = run_alerts(
+            cfg, samples=[alert("A"), alert("B", x="1")], now=T0, sleep=lambda s: None
+        )
+        status = {n["receiver"]: (n["status"], n["error"]) for n in run.notifications}
+        assert status["trusted"] == ("sent", None)
+        assert status["untrusted"][0] == "failed", status
+        assert "STARTTLS" in status["untrusted"][1]
+        assert [m["Subject"] for m in mail.messages] == [
+            "[FIRING:1] A"
+        ] and mail.logins == ["perfstats"]
     finally:
         mail.close()
 

@@ -167,7 +167,7 @@ class Rule:
     side: str = "high"
     horizon: str = "7d"
     bound: str = "band"
-    budget_period: str = "day"
+    budget_period: Literal["day", "month"] = "day"
     level: float = 1.0
     prices: str | None = None
     sla_target_ms: float = 5000.0

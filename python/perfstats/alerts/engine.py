@@ -390,7 +390,8 @@ def _plan(db: StateFile, config: AlertsConfig, t: float) -> None:
             )
     # The notification log keeps a week of sent notifications (failed ones stay).
     db.conn.execute(
-        "DELETE FROM outbox WHERE status = 'sent' AND sent_at < ?", (t - SENT_RETENTION,)
+        "DELETE FROM outbox WHERE status = 'sent' AND sent_at < ?",
+        (t - SENT_RETENTION,),
     )
     # Resolved alerts no group still has to announce are done.
     still = set()

@@ -10,6 +10,7 @@ import json
 import os
 import smtplib
 import socket
+import ssl
 import urllib.error
 import urllib.request
 from email.message import EmailMessage
@@ -33,7 +34,7 @@ _ALLOWED = {
     "pagerduty": {"url", "routing_key_env", "severity", "source", "send_resolved"},
     "email": {
         "to", "from", "smarthost", "require_tls", "auth_username",
-        "auth_password_env", "hello", "send_resolved",
+        "auth_password_env", "hello", "send_resolved", "tls_ca_file",
     },
 }  # fmt: skip
 
@@ -284,7 +285,9 @@ def _send_mail(settings: dict[str, Any], n: dict[str, Any], timeout: float) -> N
             if "hello" in settings:
                 smtp.ehlo(settings["hello"])
             if settings.get("require_tls", False):
-                smtp.starttls()
+                # Verify the server's certificate (smtplib's default does not).
+                ctx = ssl.create_default_context(cafile=settings.get("tls_ca_file"))
+                smtp.starttls(context=ctx)
             if "auth_username" in settings:
                 smtp.login(
                     settings["auth_username"], _env(settings["auth_password_env"])
@@ -301,6 +304,8 @@ def _send_mail(settings: dict[str, Any], n: dict[str, Any], timeout: float) -> N
         ) from None
     except TimeoutError:
         raise DeliveryError(f"SMTP timed out after {timeout:g} s", retry=True) from None
+    except ssl.SSLError as exc:
+        raise DeliveryError(f"SMTP STARTTLS failed: {exc}", retry=False) from None
     except (smtplib.SMTPException, OSError) as exc:
         raise DeliveryError(f"SMTP failed: {exc}", retry=True) from None
 

@@ -107,7 +107,7 @@ def _value(rule: Rule, part: Any) -> tuple[bool, float]:
         assert rule.threshold is not None
         report = costs(
             part, rule.prices, budget=rule.threshold, budget_period=rule.budget_period
-        )  # type: ignore[arg-type]
+        )
         if report.budget is None or len(report.budget) == 0:
             return False, math.nan
         share = float(report.budget["share"].iloc[-1])
