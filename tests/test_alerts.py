@@ -823,3 +823,19 @@ def test_cli_alert_run_ack_status(
     assert main([*base, "--now", "2026-01-05T01:01:00Z", str(path)]) == 2
     assert "moved to" in capsys.readouterr().err
     assert main([*base, "ack", "HighP95Latency"]) == 2  # --by missing
+
+
+def test_unreadable_state_is_an_error_but_not_moved(
+    tmp_path: Path, http: Recorder
+) -> None:
+    """An OS-level problem (here a folder where the file should be; also a locked or
+    unreadable file) is an error, not corruption: nothing is moved aside."""
+    import dataclasses
+
+    cfg = make_config(tmp_path, [hook(http.url())], NOW_ROUTE)
+    cfg = dataclasses.replace(cfg, state=tmp_path / "dir" / "state.sqlite")
+    (tmp_path / "dir" / "state.sqlite").mkdir(parents=True)
+    with pytest.raises(OSError, match="cannot read alerts state"):
+        run_alerts(cfg, samples=[alert("Slow")], now=T0)
+    assert (tmp_path / "dir" / "state.sqlite").is_dir()
+    assert list((tmp_path / "dir").glob("*corrupt*")) == []

@@ -138,7 +138,10 @@ class StateFile:
             self.conn.executescript(_DDL)
             return self
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
+        except sqlite3.OperationalError as exc:
+            raise OSError(f"cannot read alerts state {self.path}: {exc}") from None
         try:
             check = conn.execute("PRAGMA quick_check").fetchone()
             if check is None or check[0] != "ok":
@@ -158,6 +161,10 @@ class StateFile:
                     )
                 for (labels,) in conn.execute("SELECT labels FROM alerts"):
                     json.loads(labels)
+        except sqlite3.OperationalError as exc:
+            # Locked, busy, unreadable, disk full: the file may be fine; keep it there.
+            conn.close()
+            raise OSError(f"cannot read alerts state {self.path}: {exc}") from None
         except (sqlite3.DatabaseError, json.JSONDecodeError) as exc:
             conn.close()
             raise _move_aside(self.path, str(exc).splitlines()[0]) from None
