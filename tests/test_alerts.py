@@ -839,3 +839,48 @@ def test_unreadable_state_is_an_error_but_not_moved(
         run_alerts(cfg, samples=[alert("Slow")], now=T0)
     assert (tmp_path / "dir" / "state.sqlite").is_dir()
     assert list((tmp_path / "dir").glob("*corrupt*")) == []
+
+
+def test_processes_opening_a_new_state_at_once_never_see_it_as_corrupt(
+    tmp_path: Path,
+) -> None:
+    """A run, an ack and a status opening a state file that does not exist yet: the
+    one creating it holds the write lock, the others never see a half-made file."""
+    code = textwrap.dedent(
+        """
+        import sys
+        from pathlib import Path
+        from perfstats.alerts.state import StateFile
+        print("ready", flush=True)
+        for line in sys.stdin:  # one line per file, all processes at once
+            with StateFile(Path(sys.argv[1]) / f"{line.strip()}.sqlite") as db:
+                db.rows("SELECT * FROM alerts")
+            print("done", flush=True)
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path)],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    for p in procs:
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+    for k in range(8):
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write(f"s{k}\n")
+            p.stdin.flush()
+        for p in procs:
+            assert p.stdout is not None
+            p.stdout.readline()
+    errors = [p.communicate(timeout=60)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 3, errors
+    assert list(tmp_path.glob("*corrupt*")) == []
+    assert len(list(tmp_path.glob("s*.sqlite"))) == 8

@@ -146,8 +146,11 @@ class StateFile:
             check = conn.execute("PRAGMA quick_check").fetchone()
             if check is None or check[0] != "ok":
                 raise sqlite3.DatabaseError(f"integrity check: {check and check[0]}")
+            # Inspect and create under the write lock: a run creating the file at the
+            # same moment finishes first, so a new file is never taken for a foreign one.
+            conn.execute("BEGIN IMMEDIATE")
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-            if existed and "meta" not in tables:
+            if tables and "meta" not in tables:
                 raise sqlite3.DatabaseError("no perfstats alerts tables")
             if "meta" in tables:
                 meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
@@ -161,6 +164,13 @@ class StateFile:
                     )
                 for (labels,) in conn.execute("SELECT labels FROM alerts"):
                     json.loads(labels)
+            else:
+                for statement in _DDL.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute("INSERT INTO meta VALUES ('app', ?)", (APP,))
+                conn.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA,))
+            conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:
             # Locked, busy, unreadable, disk full: the file may be fine; keep it there.
             conn.close()
@@ -171,11 +181,11 @@ class StateFile:
         # WAL with synchronous=NORMAL: a crash of the process keeps every committed
         # transaction; a power cut may lose the last ones (then a notification may be
         # sent again: at least once), never corrupt the file.
-        conn.execute("PRAGMA journal_mode=WAL")
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError:
+            pass  # another process holds the file: keep its journal mode this time
         conn.execute("PRAGMA synchronous=NORMAL")
-        conn.executescript(_DDL)
-        conn.execute("INSERT OR IGNORE INTO meta VALUES ('app', ?)", (APP,))
-        conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA,))
         self.conn = conn
         return self
 
