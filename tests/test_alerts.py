@@ -884,3 +884,26 @@ def test_processes_opening_a_new_state_at_once_never_see_it_as_corrupt(
     assert [p.returncode for p in procs] == [0] * 3, errors
     assert list(tmp_path.glob("*corrupt*")) == []
     assert len(list(tmp_path.glob("s*.sqlite"))) == 8
+
+
+def test_a_group_without_data_in_the_last_window_is_unknown_not_resolved(
+    tmp_path: Path, http: Recorder
+) -> None:
+    ev = _events(hours=6)
+    gone = (ev.endpoint == "/slow") & (ev.timestamp >= "2026-01-01T05:00Z")
+    rule = Rule("SlowP95", "metric", every="1h", by=("endpoint",), threshold=500.0)
+    count = Rule(
+        "Busy", "metric", metric="count", every="1h", by=("endpoint",), threshold=30.0
+    )
+    before = evaluate_rule(rule, ev)
+    assert [(s.labels["endpoint"], s.unknown) for s in before] == [("/slow", False)]
+    after = evaluate_rule(rule, ev[~gone])  # /slow stopped an hour before the end
+    assert [(s.labels["endpoint"], s.unknown) for s in after] == [("/slow", True)]
+    # A count is known: 0 requests in the last window.
+    assert [s.labels["endpoint"] for s in evaluate_rule(count, ev[~gone])] == ["/fast"]
+    cfg = make_config(tmp_path, [hook(http.url())], NOW_ROUTE)
+    run_alerts(cfg, samples=before, now=T0)
+    run = run_alerts(cfg, samples=after, now=T0 + 10 * MIN)
+    assert [a["state"] for a in run.alerts] == ["firing"] and len(http.accepted) == 1
+    run = run_alerts(cfg, samples=[], now=T0 + 20 * MIN)  # known and below: resolves
+    assert [b["status"] for b in http.bodies()] == ["firing", "resolved"]

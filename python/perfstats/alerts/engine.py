@@ -170,7 +170,8 @@ def _update_states(
     """Prometheus's rule states: active -> pending -> firing after `for`; inactive
     firing -> resolved; inactive pending -> gone."""
     fors = {r.alert: r.for_seconds for r in config.rules}
-    active = {fingerprint(s.labels): s for s in samples}
+    active = {fingerprint(s.labels): s for s in samples if not s.unknown}
+    unknown = {fingerprint(s.labels) for s in samples if s.unknown}
     rows = {r["fingerprint"]: r for r in db.rows("SELECT * FROM alerts")}
     for fp, s in active.items():
         row = rows.get(fp)
@@ -208,7 +209,7 @@ def _update_states(
                 ),
             )
     for fp, row in rows.items():
-        if fp in active or row["rule"] in errors:
+        if fp in active or fp in unknown or row["rule"] in errors:
             continue
         if row["state"] == "pending":
             db.conn.execute("DELETE FROM alerts WHERE fingerprint = ?", (fp,))

@@ -26,12 +26,15 @@ _TEMPLATE = re.compile(r"\{\{\s*\$(labels\.([A-Za-z_][A-Za-z0-9_]*)|value)\s*\}\
 
 @dataclass(frozen=True)
 class Sample:
-    """One alert a rule finds active in this evaluation (Prometheus's active alert)."""
+    """One alert a rule finds active in this evaluation (Prometheus's active alert),
+    or, with ``unknown=True``, one whose value could not be known (a window without
+    data): such an alert keeps its state, neither firing nor resolving."""
 
     rule: str
     labels: dict[str, str]
     annotations: dict[str, str] = field(default_factory=dict)
     value: float = math.nan
+    unknown: bool = False
 
 
 def _fmt(v: float) -> str:
@@ -73,6 +76,51 @@ def _groups(
         key = key if isinstance(key, tuple) else (key,)
         out.append(({c: str(k) for c, k in zip(by, key, strict=True)}, part))
     return out
+
+
+def _evaluations(rule: Rule, frame: Any) -> list[tuple[dict[str, str], bool, float]]:
+    """(group labels, active, value) per group, all at the data's last window: a
+    group without requests there is 0 for counts and sums, unknown otherwise."""
+    groups = _groups(frame, rule.by, rule)
+    if rule.kind == "metric" and rule.by:
+        from perfstats.analysis.series import metric_series
+
+        s = metric_series(
+            frame, rule.metric, every=rule.every, by=list(rule.by),
+            sla_target_ms=rule.sla_target_ms,
+        )  # fmt: skip
+        last = s.groupby(level=list(range(len(rule.by))), sort=True, dropna=False).tail(
+            1
+        )
+        out = []
+        for key, v in last.items():
+            keys = tuple(key) if isinstance(key, tuple) else (key,)
+            labels = {c: str(k) for c, k in zip(rule.by, keys[:-1], strict=True)}
+            out.append((labels, *_compare(rule, float(v))))
+        return out
+    if rule.kind == "anomaly" and rule.by:
+        import pandas as pd
+
+        end = pd.Timestamp(frame["timestamp"].max()).floor(_freq(rule.every))
+        out = []
+        for labels, part in groups:
+            if pd.Timestamp(part["timestamp"].max()).floor(_freq(rule.every)) < end:
+                out.append((labels, False, math.nan))  # no data in the last window
+            else:
+                out.append((labels, *_value(rule, part)))
+        return out
+    return [(labels, *_value(rule, part)) for labels, part in groups]
+
+
+def _freq(every: str) -> str:
+    return re.sub(r"(?<=\d)\s*d(?![a-z])", "D", every.strip())
+
+
+def _compare(rule: Rule, v: float) -> tuple[bool, float]:
+    if math.isnan(v):
+        return False, v
+    assert rule.threshold is not None
+    return bool(_COMPARE[rule.op](v, rule.threshold)), v
 
 
 def _value(rule: Rule, part: Any) -> tuple[bool, float]:
@@ -137,7 +185,8 @@ def evaluate_rule(rule: Rule, events: Any) -> list[Sample]:
     """The active alerts of one rule on `events` (one per ``by`` group at most).
 
     The metric, anomaly and budget kinds look at the last window (or budget period)
-    of the data; the trend kind fires when the forecast crosses `threshold` within
+    of the data (a metric or budget that is unknown there, such as a percentile of a
+    window without requests, gives a Sample with ``unknown=True``); the trend kind fires when the forecast crosses `threshold` within
     `horizon` (value: days from the last window to the crossing).
 
     Parameters
@@ -153,11 +202,13 @@ def evaluate_rule(rule: Rule, events: Any) -> list[Sample]:
 
     frame = events_frame(events)
     out = []
-    for labels, part in _groups(frame, rule.by, rule):
-        active, value = _value(rule, part)
+    for labels, active, value in _evaluations(rule, frame):
+        full = {**labels, **rule.labels, "alertname": rule.alert}
+        if math.isnan(value) and rule.kind in ("metric", "budget", "anomaly"):
+            out.append(Sample(rule.alert, full, {}, value, unknown=True))
+            continue
         if not active:
             continue
-        full = {**labels, **rule.labels, "alertname": rule.alert}
         notes = {
             k: render_template(v, full, value) for k, v in rule.annotations.items()
         }
