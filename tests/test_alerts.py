@@ -809,7 +809,12 @@ def test_cli_alert_run_ack_status(
     assert main([*base, "--now", "2026-01-05T00:10:00Z", "--dry-run", str(path)]) == 0
     assert '"version": "4"' not in capsys.readouterr().out  # group_wait 30s not over
     assert main([*base, "--now", "2026-01-05T00:11:00Z", str(path)]) == 0  # fires
-    assert main([*base, "--now", "2026-01-05T00:12:00Z", str(path)]) == 0  # group_wait
+    report = tmp_path / "run.json"
+    argv = [*base, "--now", "2026-01-05T00:12:00Z", "--json", str(report), str(path)]
+    assert main(argv) == 0  # group_wait is over
+    sent = json.loads(report.read_text())["notifications"]
+    # (the trend alert, firing since 00:00 without `for`, went out at 00:11)
+    assert [(n["receiver"], n["status"]) for n in sent] == [("oncall-slack", "sent")]
     paths = sorted(r["path"] for r in http.accepted)
     assert paths == ["/hook", "/slack"], capsys.readouterr()
     assert main([*base, "ack", "--by", "bob", "HighP95Latency"]) == 0
