@@ -661,6 +661,22 @@ def acknowledge(
     -------
     list of str
         Fingerprints acknowledged (empty when nothing matched).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from perfstats.alerts import Sample, config_from_mapping
+    >>> cfg = config_from_mapping({
+    ...     "state": "s.sqlite",
+    ...     "route": {"receiver": "r", "group_wait": "1h"},
+    ...     "receivers": [{"name": "r", "webhook_configs": [{"url": "http://127.0.0.1:9"}]}],
+    ... }, pathlib.Path(tempfile.mkdtemp()), "example")
+    >>> hot = [Sample("Slow", {"alertname": "Slow", "endpoint": "/chat"})]
+    >>> _ = run_alerts(cfg, samples=hot, now=0)
+    >>> acknowledge(cfg, ['endpoint="/chat"'], by="alice", now=60) == [fingerprint(hot[0].labels)]
+    True
+    >>> [(a["state"], a["acked_by"]) for a in alert_status(cfg)]
+    [('firing', 'alice')]
     """
     if not selectors:
         raise ValueError("acknowledge needs at least one selector")
@@ -684,7 +700,10 @@ def acknowledge(
 
 
 def alert_status(config: AlertsConfig, *, now: Any = None) -> list[dict[str, Any]]:
-    """The alerts in the state file (state, labels, muted, acknowledged), read only."""
+    """The alerts in the state file, read only: one dict per alert with
+    ``fingerprint``, ``rule``, ``state`` (pending, firing, resolved), ``labels``,
+    ``annotations``, ``value``, ``startsAt``, ``firedAt`` (RFC 3339), ``muted`` (by a
+    silence or an inhibition at `now`) and ``acked_by``; see :func:`acknowledge`."""
     t = _now(now)
     with StateFile(config.state, create=False) as db:
         return _alert_rows(db, config, t)

@@ -157,7 +157,22 @@ def _body_text(n: dict[str, Any]) -> str:
 
 
 def webhook_payload(n: dict[str, Any], max_alerts: int = 0) -> dict[str, Any]:
-    """Alertmanager's version 4 webhook body for a notification."""
+    """Alertmanager's version 4 webhook body for a notification (the fields
+    Alertmanager sends, in its order; `max_alerts` > 0 truncates the list and counts
+    the rest in ``truncatedAlerts``).
+
+    Examples
+    --------
+    >>> n = {"groupKey": "{}:{}", "status": "firing", "receiver": "r",
+    ...      "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
+    ...      "externalURL": "", "alerts": [
+    ...          {"status": "firing", "labels": {"alertname": f"A{i}"},
+    ...           "annotations": {}, "startsAt": "", "endsAt": "",
+    ...           "generatorURL": "", "fingerprint": str(i)} for i in range(3)]}
+    >>> body = webhook_payload(n, max_alerts=2)
+    >>> body["version"], body["truncatedAlerts"], len(body["alerts"])
+    ('4', 1, 2)
+    """
     alerts = list(n["alerts"])
     truncated = 0
     if max_alerts and len(alerts) > max_alerts:

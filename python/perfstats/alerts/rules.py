@@ -197,6 +197,21 @@ def evaluate_rule(rule: Rule, events: Any) -> list[Sample]:
     Returns
     -------
     list of Sample
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from perfstats.alerts import Rule
+    >>> events = pd.DataFrame({
+    ...     "timestamp": pd.to_datetime(["2026-01-01 00:10", "2026-01-01 00:20",
+    ...                                  "2026-01-01 00:30"], utc=True),
+    ...     "endpoint": ["/a", "/b", "/b"],
+    ...     "latency_ms": [100.0, 900.0, 1100.0],
+    ... })
+    >>> rule = Rule("Slow", "metric", metric="latency_mean", every="1h",
+    ...             by=("endpoint",), threshold=500.0, labels={"severity": "page"})
+    >>> [(s.labels, s.value) for s in evaluate_rule(rule, events)]
+    [({'endpoint': '/b', 'severity': 'page', 'alertname': 'Slow'}, 1000.0)]
     """
     from perfstats.analysis.summary import events_frame
 
