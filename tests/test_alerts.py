@@ -912,3 +912,34 @@ def test_a_group_without_data_in_the_last_window_is_unknown_not_resolved(
     assert [a["state"] for a in run.alerts] == ["firing"] and len(http.accepted) == 1
     run = run_alerts(cfg, samples=[], now=T0 + 20 * MIN)  # known and below: resolves
     assert [b["status"] for b in http.bodies()] == ["firing", "resolved"]
+
+
+def test_silence_added_at_run_time_mutes_until_it_expires(
+    tmp_path: Path,
+    http: Recorder,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from perfstats.cli import main
+
+    monkeypatch.setenv("PERFSTATS_WEBHOOK_TOKEN", "tok")
+    text = (ROOT / "examples" / "alerts.toml").read_text()
+    rules = tmp_path / "alerts.toml"
+    rules.write_text(text.replace("http://127.0.0.1:9093/hook", http.url("/hook")))
+    base = ["alert", "--rules", str(rules)]
+    argv = [*base, "silence", "--by", "bob", "--duration", "1h", "--comment", "deploy"]
+    assert main([*argv, "--now", "2026-01-01T00:00:00Z", "team=api"]) == 0
+    assert main([*argv, "--duration", "0s", "team=api"]) == 2  # a silence must last
+    assert main([*argv, "team~api"]) == 2  # not a matcher
+    cfg = load_config(rules)
+    s = [alert("Slow", team="api")]
+    for k in range(60):
+        run = run_alerts(cfg, samples=s, now=T0 + k * MIN)
+        assert run.alerts[0]["muted"]
+    assert http.accepted == []
+    run_alerts(cfg, samples=s, now=T0 + 60 * MIN)  # expired
+    run_alerts(cfg, samples=s, now=T0 + 61 * MIN)  # group_wait 30 s
+    assert len(http.accepted) == 1
+    capsys.readouterr()
+    assert main([*base, "status", "--now", "2026-01-01T00:30:00Z"]) == 0
+    assert "silence active until 2026-01-01T01:00:00" in capsys.readouterr().out

@@ -250,14 +250,16 @@ def _alert_parser(sub: Any) -> None:
         "the events, update the state file and send what is due. "
         "perfstats alert ack --rules alerts.toml --by NAME SELECTOR...: acknowledge "
         "alerts (fingerprint, alert name or label matcher) so they do not escalate. "
-        "perfstats alert status --rules alerts.toml: show the alerts in the state. "
+        "perfstats alert silence --rules alerts.toml --by NAME --duration 2h "
+        "MATCHER...: mute matching alerts until the silence expires. "
+        "perfstats alert status --rules alerts.toml: show the alerts and silences. "
         "Exit 0 when every notification was delivered, 1 when one is kept for the "
         "next run or failed, or a rule could not be evaluated, 2 on bad input.",
     )
     a.add_argument(
         "words",
         nargs="*",
-        metavar="INPUT | ack SELECTOR... | status",
+        metavar="INPUT | ack SELECTOR... | silence MATCHER... | status",
         help="the events file, or a subcommand",
     )
     a.add_argument("--rules", required=True, help="the alerts file (TOML)")
@@ -272,7 +274,9 @@ def _alert_parser(sub: Any) -> None:
         help="evaluate as of this time instead of the clock (replays, tests)",
     )
     a.add_argument("--json", metavar="PATH", help="also write the run as JSON")
-    a.add_argument("--by", help="who acknowledges (for ack)")
+    a.add_argument("--by", help="who acknowledges or silences (ack, silence)")
+    a.add_argument("--duration", help="how long a silence lasts, e.g. 2h (silence)")
+    a.add_argument("--comment", default="", help="why (silence)")
     a.add_argument("--quiet", action="store_true", help="print problems only")
     a.__class__ = _IntermixedParser  # the subparsers action fixes the parser class
 

@@ -28,9 +28,11 @@ from perfstats.alerts.config import (
 from perfstats.alerts.engine import (
     AlertRun,
     acknowledge,
+    add_silence,
     alert_status,
     fingerprint,
     run_alerts,
+    silences,
 )
 from perfstats.alerts.receivers import DeliveryError, webhook_payload
 from perfstats.alerts.rules import (
@@ -57,6 +59,7 @@ __all__ = [
     "StateCorruptError",
     "StateLockedError",
     "acknowledge",
+    "add_silence",
     "alert_status",
     "config_from_mapping",
     "evaluate_rule",
@@ -66,5 +69,6 @@ __all__ = [
     "parse_duration",
     "render_template",
     "run_alerts",
+    "silences",
     "webhook_payload",
 ]

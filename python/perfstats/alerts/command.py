@@ -9,7 +9,13 @@ from datetime import datetime
 from typing import Any
 
 from perfstats.alerts.config import load_config
-from perfstats.alerts.engine import acknowledge, alert_status, run_alerts
+from perfstats.alerts.engine import (
+    acknowledge,
+    add_silence,
+    alert_status,
+    run_alerts,
+    silences,
+)
 from perfstats.alerts.state import StateCorruptError
 
 __all__ = ["alert_command"]
@@ -45,6 +51,21 @@ def alert_command(args: Any, *, load_events: Callable[[str], Any]) -> int:
             for fp in done:
                 print(f"acknowledged {fp} by {args.by}")
             return 0
+        if words and words[0] == "silence":
+            if len(words) < 2:
+                raise ValueError(
+                    "silence needs at least one MATCHER, e.g. endpoint=/batch"
+                )
+            if not args.by or not args.duration:
+                raise ValueError("silence needs --by NAME and --duration (e.g. 2h)")
+            sid = add_silence(
+                config, words[1:], duration=args.duration, by=args.by,
+                comment=args.comment, now=now,
+            )  # fmt: skip
+            print(
+                f"silence {sid} by {args.by} for {args.duration}: {' '.join(words[1:])}"
+            )
+            return 0
         if words and words[0] == "status":
             if len(words) != 1:
                 raise ValueError("status takes no arguments")
@@ -56,9 +77,15 @@ def alert_command(args: Any, *, load_events: Callable[[str], Any]) -> int:
                 print(f"{a['state']:<8} {a['fingerprint']} {{{labels}}}{extra}")
             if not rows:
                 print("no alerts")
+            for si in silences(config, now=now):
+                state = "active" if si["active"] else "inactive"
+                print(
+                    f"silence {state} until {si['ends_at']} {{{','.join(si['matchers'])}}}"
+                    f" by {si['created_by'] or '?'}: {si['comment']}"
+                )
             return 0
         if len(words) != 1:
-            raise ValueError("give one INPUT events file (or ack / status)")
+            raise ValueError("give one INPUT events file (or ack / silence / status)")
         events = load_events(words[0])
         run = run_alerts(config, events, now=now, dry_run=args.dry_run)
     except StateCorruptError as exc:

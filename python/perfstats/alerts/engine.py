@@ -14,12 +14,27 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from perfstats.alerts.config import AlertsConfig, Matcher, Route, matches_all
+from perfstats.alerts.config import (
+    AlertsConfig,
+    Matcher,
+    Route,
+    Silence,
+    matches_all,
+    parse_duration,
+)
 from perfstats.alerts.receivers import DeliveryError, deliver
 from perfstats.alerts.rules import Sample, evaluate_rules
 from perfstats.alerts.state import RunLock, StateFile, StateLockedError
 
-__all__ = ["AlertRun", "acknowledge", "alert_status", "fingerprint", "run_alerts"]
+__all__ = [
+    "AlertRun",
+    "acknowledge",
+    "add_silence",
+    "alert_status",
+    "fingerprint",
+    "run_alerts",
+    "silences",
+]
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"
 #: Seconds sent notifications stay in the state's log.
@@ -220,16 +235,34 @@ def _update_states(
             )
 
 
-def _muted(config: AlertsConfig, alerts: list[dict[str, Any]], t: float) -> set[str]:
+def _silences(db: StateFile, config: AlertsConfig) -> list[Silence]:
+    """The file's silences and those added with :func:`add_silence`."""
+    out = list(config.silences)
+    for r in db.rows("SELECT * FROM silences"):
+        ms = tuple(
+            Matcher.parse(m, f"silence {r['id']}") for m in json.loads(r["matchers"])
+        )
+        out.append(
+            Silence(ms, r["starts_at"], r["ends_at"], r["comment"], r["created_by"])
+        )
+    return out
+
+
+def _muted(
+    config: AlertsConfig,
+    alerts: list[dict[str, Any]],
+    t: float,
+    silences: list[Silence] | None = None,
+) -> set[str]:
     """Fingerprints silenced (an unexpired silence matches) or inhibited (a firing
     source alert matches with the `equal` labels equal; never by itself)."""
     out = set()
+    active = [
+        s for s in (config.silences if silences is None else silences) if s.active(t)
+    ]
     firing = [a for a in alerts if a["state"] == "firing"]
     for a in firing:
-        if any(
-            s.active(t) and matches_all(s.matchers, a["labels"])
-            for s in config.silences
-        ):
+        if any(matches_all(s.matchers, a["labels"]) for s in active):
             out.add(a["fingerprint"])
             continue
         for rule in config.inhibit_rules:
@@ -302,7 +335,7 @@ def _plan(db: StateFile, config: AlertsConfig, t: float) -> None:
         r["annotations"] = json.loads(r["annotations"])
         alerts.append(r)
     by_fp = {a["fingerprint"]: a for a in alerts}
-    muted = _muted(config, alerts, t)
+    muted = _muted(config, alerts, t, _silences(db, config))
     # (receiver, group_key) -> (route, group labels, firing fingerprints)
     current: dict[tuple[str, str], tuple[Route, dict[str, str], list[str]]] = {}
     for a in alerts:
@@ -513,7 +546,7 @@ def _alert_rows(db: StateFile, config: AlertsConfig, t: float) -> list[dict[str,
     for r in rows:
         r["labels"] = json.loads(r["labels"])
         r["annotations"] = json.loads(r["annotations"])
-    muted = _muted(config, rows, t)
+    muted = _muted(config, rows, t, _silences(db, config))
     return [
         {
             "fingerprint": r["fingerprint"],
@@ -707,3 +740,83 @@ def alert_status(config: AlertsConfig, *, now: Any = None) -> list[dict[str, Any
     t = _now(now)
     with StateFile(config.state, create=False) as db:
         return _alert_rows(db, config, t)
+
+
+def add_silence(
+    config: AlertsConfig,
+    matchers: list[str],
+    *,
+    duration: str | float,
+    by: str,
+    comment: str = "",
+    now: Any = None,
+) -> str:
+    """Silence the alerts matching every matcher from `now` for `duration`; kept in
+    the state file (the rules file's ``[[silences]]`` are the other way). It expires
+    by itself.
+
+    Parameters
+    ----------
+    config : AlertsConfig
+    matchers : list of str
+        Alertmanager matchers (``endpoint="/batch"``, ``severity=~"warning|info"``).
+    duration : str or float
+        How long, as a duration ("2h") or seconds.
+    by : str
+        Who silences.
+    comment : str
+    now : float or aware datetime, optional
+
+    Returns
+    -------
+    str
+        The silence's id.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from perfstats.alerts import config_from_mapping
+    >>> cfg = config_from_mapping({
+    ...     "state": "s.sqlite", "route": {"receiver": "r"},
+    ...     "receivers": [{"name": "r", "webhook_configs": [{"url": "http://127.0.0.1:9"}]}],
+    ... }, pathlib.Path(tempfile.mkdtemp()), "example")
+    >>> sid = add_silence(cfg, ['endpoint="/batch"'], duration="2h", by="bob", now=0)
+    >>> [(s["ends_at"], s["active"]) for s in silences(cfg, now=3600)]
+    [('1970-01-01T02:00:00.000000Z', True)]
+    """
+    t = _now(now)
+    if not matchers:
+        raise ValueError("a silence needs at least one matcher")
+    for m in matchers:
+        Matcher.parse(m, "silence matcher")
+    seconds = parse_duration(duration, "silence duration")
+    if seconds <= 0:
+        raise ValueError(f"silence duration must be > 0, got {duration!r}")
+    if not isinstance(by, str) or not by:
+        raise ValueError("by must name who silences")
+    sid = uuid.uuid4().hex[:12]
+    with StateFile(config.state) as db:
+        db.conn.execute(
+            "INSERT INTO silences VALUES (?, ?, ?, ?, ?, ?)",
+            (sid, json.dumps(list(matchers)), t, t + seconds, comment, by),
+        )
+    return sid
+
+
+def silences(config: AlertsConfig, *, now: Any = None) -> list[dict[str, Any]]:
+    """The silences of the rules file and of the state file, with ``active`` at
+    `now` (expired ones included, flagged inactive)."""
+    t = _now(now)
+    with StateFile(config.state, create=False) as db:
+        rows = _silences(db, config)
+    return [
+        {
+            "matchers": [f"{m.name}{m.op}{json.dumps(m.value)}" for m in s.matchers],
+            "starts_at": _rfc3339(s.starts_at),
+            "ends_at": _rfc3339(s.ends_at),
+            "comment": s.comment,
+            "created_by": s.created_by,
+            "active": s.active(t),
+        }
+        for s in rows
+    ]

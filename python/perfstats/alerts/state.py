@@ -55,6 +55,14 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_error TEXT,
     sent_at REAL
 );
+CREATE TABLE IF NOT EXISTS silences (
+    id TEXT PRIMARY KEY,
+    matchers TEXT NOT NULL,
+    starts_at REAL NOT NULL,
+    ends_at REAL NOT NULL,
+    comment TEXT NOT NULL,
+    created_by TEXT NOT NULL
+);
 """
 
 
@@ -164,10 +172,10 @@ class StateFile:
                     )
                 for (labels,) in conn.execute("SELECT labels FROM alerts"):
                     json.loads(labels)
-            else:
-                for statement in _DDL.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+            for statement in _DDL.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            if "meta" not in tables:
                 conn.execute("INSERT INTO meta VALUES ('app', ?)", (APP,))
                 conn.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA,))
             conn.execute("COMMIT")
