@@ -108,6 +108,8 @@ def test_durations_and_config_errors_name_the_field(tmp_path: Path) -> None:
             {"receiver": "hook"},
             rules=[{"alert": "Slow"}],
         )
+    with pytest.raises(ValueError, match=r"webhook_configs\[0\]\.url must be an http"):
+        make_config(tmp_path, [hook("ftp://x")], {"receiver": "hook"})
     with pytest.raises(ValueError, match="ends_at"):
         make_config(
             tmp_path,
@@ -943,3 +945,21 @@ def test_silence_added_at_run_time_mutes_until_it_expires(
     capsys.readouterr()
     assert main([*base, "status", "--now", "2026-01-01T00:30:00Z"]) == 0
     assert "silence active until 2026-01-01T01:00:00" in capsys.readouterr().out
+
+
+def test_a_bad_secret_url_is_reported_redacted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "SLACK_URL", "hooks.slack.example/T000/SECRET-PATH-42"
+    )  # no scheme
+    cfg = make_config(
+        tmp_path,
+        [{"name": "slack", "slack_configs": [{"url_env": "SLACK_URL"}]}],
+        {**NOW_ROUTE, "receiver": "slack"},
+    )
+    run = run_alerts(cfg, samples=[alert("Slow")], now=T0)
+    (n,) = run.notifications
+    assert n["status"] == "failed" and n["error"].startswith("bad URL")
+    assert "<redacted>" in n["error"]
+    assert "SECRET-PATH-42" not in repr(run) + json.dumps(run.to_dict())

@@ -62,6 +62,11 @@ def check_settings(kind: str, raw: dict[str, Any], where: str) -> None:
             raise ValueError(f"{where}.{k} must name an environment variable")
     if kind in ("webhook", "slack") and ("url" in raw) == ("url_env" in raw):
         raise ValueError(f"{where}: give exactly one of url or url_env")
+    url = raw.get("url")
+    if url is not None and (
+        not isinstance(url, str) or not url.startswith(("http://", "https://"))
+    ):
+        raise ValueError(f"{where}.url must be an http:// or https:// URL, got {url!r}")
     if kind == "pagerduty":
         if "routing_key_env" not in raw:
             raise ValueError(f"{where}: routing_key_env is required")
@@ -260,8 +265,8 @@ def build_request(
 
 
 def _post(url: str, headers: dict[str, str], data: bytes, timeout: float) -> None:
-    req = urllib.request.Request(url, data=data, headers=headers, method="POST")
     try:
+        req = urllib.request.Request(url, data=data, headers=headers, method="POST")
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             resp.read()
     except urllib.error.HTTPError as exc:
@@ -277,6 +282,8 @@ def _post(url: str, headers: dict[str, str], data: bytes, timeout: float) -> Non
         raise DeliveryError(f"connection failed: {reason}", retry=True) from None
     except (ConnectionError, OSError) as exc:
         raise DeliveryError(f"connection failed: {exc}", retry=True) from None
+    except ValueError as exc:  # "unknown url type: ..." names the URL: redacted above
+        raise DeliveryError(f"bad URL: {exc}", retry=False) from None
 
 
 def email_message(settings: dict[str, Any], n: dict[str, Any]) -> EmailMessage:
