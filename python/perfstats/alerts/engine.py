@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from perfstats._display import View
+from perfstats._result import Result
 from perfstats.alerts.config import (
     AlertsConfig,
     Matcher,
@@ -74,8 +76,8 @@ def _now(now: Any) -> float:
     raise TypeError(f"now must be Unix seconds or an aware datetime, got {now!r}")
 
 
-@dataclass
-class AlertRun:
+@dataclass(repr=False)
+class AlertRun(Result):
     """What one run of :func:`run_alerts` did.
 
     Attributes
@@ -171,8 +173,60 @@ class AlertRun:
                 out.append(json.dumps(n["body"], indent=2, sort_keys=True))
         return out
 
-    def __repr__(self) -> str:
-        return "\n".join(self.lines())
+    _title = "Alert run"
+
+    def _view(self) -> View:
+        import pandas as pd
+
+        fields = {
+            "now": _rfc3339(self.now),
+            "dry run": self.dry_run,
+            "skipped": self.skipped,
+            "sent": self.sent,
+            "ok": self.ok,
+        }
+        alerts = pd.DataFrame(
+            [
+                {
+                    "state": a["state"],
+                    "fingerprint": a["fingerprint"],
+                    "labels": ",".join(
+                        f"{k}={v}" for k, v in sorted(a["labels"].items())
+                    ),
+                    "muted": a["muted"],
+                    "acked by": a["acked_by"],
+                }
+                for a in self.alerts
+            ],
+            columns=["state", "fingerprint", "labels", "muted", "acked by"],
+        ).set_index("fingerprint")
+        notes = pd.DataFrame(
+            [
+                {
+                    "status": n["status"],
+                    "receiver": n["receiver"],
+                    "type": n["type"],
+                    "notification": n["body"]["status"],
+                    "alerts": len(n["body"]["alerts"]),
+                    "attempts": n["attempts"],
+                    "error": n["error"],
+                }
+                for n in self.notifications
+            ],
+            columns=[
+                "status", "receiver", "type", "notification", "alerts", "attempts",
+                "error",
+            ],
+        ).set_index("receiver")  # fmt: skip
+        return View(
+            self._title,
+            fields,
+            {"alerts": alerts, "notifications": notes},
+            [
+                f"rule {k} not evaluated: {v}"
+                for k, v in sorted(self.rule_errors.items())
+            ],
+        )
 
 
 def _update_states(
