@@ -561,7 +561,9 @@ def test_secrets_never_appear_in_output_errors_or_state(
     run = run_alerts(cfg, samples=s, now=T0, sleep=lambda s: None)
     assert {n["status"] for n in run.notifications} == {"pending"}
     dry = run_alerts(cfg, samples=s, now=T0 + MIN, dry_run=True)
-    texts = [repr(run), json.dumps(run.to_dict()), "\n".join(dry.lines(bodies=True))]
+    shown = "\n".join(dry.lines(bodies=True))
+    assert '"routing_key": "<$PD_KEY>"' in shown and '"url": "<$SLACK_URL>"' in shown
+    texts = [repr(run), json.dumps(run.to_dict()), shown]
     texts += [str(n["error"]) for n in run.notifications]
     texts.append((tmp_path / "state.sqlite").read_bytes().decode("latin-1"))
     monkeypatch.delenv("PD_KEY")
@@ -809,7 +811,11 @@ def test_cli_alert_run_ack_status(
     assert "would send" not in out and "1 pending" in out  # for = 10m
     assert main([*base, "--now", "2026-01-05T00:00:00Z", str(path)]) == 0
     assert main([*base, "--now", "2026-01-05T00:10:00Z", "--dry-run", str(path)]) == 0
-    assert '"version": "4"' not in capsys.readouterr().out  # group_wait 30s not over
+    out = capsys.readouterr().out  # the trend alert (no `for`) would go out, with
+    assert "would send: team-webhook/webhook firing" in out  # its v4 body shown
+    assert '"version": "4"' in out and '"alertname": "P95WillCrossSLA"' in out
+    assert "oncall-slack" not in out  # HighP95Latency fires now: group_wait 30 s
+    assert http.accepted == []
     assert main([*base, "--now", "2026-01-05T00:11:00Z", str(path)]) == 0  # fires
     report = tmp_path / "run.json"
     argv = [*base, "--now", "2026-01-05T00:12:00Z", "--json", str(report), str(path)]

@@ -24,7 +24,7 @@ from perfstats.alerts.config import (
     matches_all,
     parse_duration,
 )
-from perfstats.alerts.receivers import DeliveryError, deliver
+from perfstats.alerts.receivers import DeliveryError, deliver, preview
 from perfstats.alerts.rules import Sample, evaluate_rules
 from perfstats.alerts.state import RunLock, StateFile, StateLockedError
 
@@ -126,7 +126,8 @@ class AlertRun(Result):
             "dry_run": self.dry_run,
             "alerts": self.alerts,
             "notifications": [
-                {k: v for k, v in n.items() if k != "body"} for n in self.notifications
+                {k: v for k, v in n.items() if k not in ("body", "request")}
+                for n in self.notifications
             ],
             "rule_errors": self.rule_errors,
         }
@@ -170,7 +171,8 @@ class AlertRun(Result):
                 line += f": {n['error']}"
             out.append(line)
             if bodies:
-                out.append(json.dumps(n["body"], indent=2, sort_keys=True))
+                shown = n.get("request") or n["body"]
+                out.append(json.dumps(shown, indent=2, sort_keys=True))
         return out
 
     _title = "Alert run"
@@ -689,6 +691,14 @@ def run_alerts(
             for row in db.rows(
                 "SELECT * FROM outbox WHERE status = 'pending' ORDER BY seq"
             ):
+                body = json.loads(row["notification"])
+                receiver = config.receivers.get(row["receiver"])
+                request = None
+                if receiver is not None and row["integration"] < len(
+                    receiver.integrations
+                ):
+                    integ = receiver.integrations[row["integration"]]
+                    request = preview(integ.type, integ.settings, body)
                 run.notifications.append(
                     {
                         "id": row["id"],
@@ -698,7 +708,8 @@ def run_alerts(
                         "attempts": 0,
                         "status": "would send",
                         "error": None,
-                        "body": json.loads(row["notification"]),
+                        "body": body,
+                        "request": request,
                     }
                 )
             db.conn.execute("ROLLBACK")

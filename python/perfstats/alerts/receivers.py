@@ -21,6 +21,7 @@ __all__ = [
     "build_request",
     "check_settings",
     "deliver",
+    "preview",
     "redact",
     "secrets_of",
 ]
@@ -100,7 +101,7 @@ def check_settings(kind: str, raw: dict[str, Any], where: str) -> None:
         raise ValueError(f"{where}.send_resolved must be true or false")
 
 
-def _env(name: str) -> str:
+def _secret(name: str) -> str:
     value = os.environ.get(name)
     if not value:
         raise DeliveryError(
@@ -218,10 +219,15 @@ def pagerduty_dedup_key(group_key: str, receiver: str) -> str:
 
 
 def build_request(
-    kind: str, settings: dict[str, Any], n: dict[str, Any]
+    kind: str, settings: dict[str, Any], n: dict[str, Any], *, preview: bool = False
 ) -> tuple[str, dict[str, str], bytes]:
     """URL, headers and body of an HTTP integration's request for notification `n`
-    (reads the secrets from the environment)."""
+    (reads the secrets from the environment; with `preview`, writes ``<$NAME>``
+    in their place)."""
+
+    def _env(name: str) -> str:
+        return f"<${name}>" if preview else _secret(name)
+
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "perfstats-alerts",
@@ -312,7 +318,7 @@ def _send_mail(settings: dict[str, Any], n: dict[str, Any], timeout: float) -> N
                 smtp.starttls(context=ctx)
             if "auth_username" in settings:
                 smtp.login(
-                    settings["auth_username"], _env(settings["auth_password_env"])
+                    settings["auth_username"], _secret(settings["auth_password_env"])
                 )
             smtp.send_message(msg)
     except smtplib.SMTPAuthenticationError as exc:
@@ -330,6 +336,21 @@ def _send_mail(settings: dict[str, Any], n: dict[str, Any], timeout: float) -> N
         raise DeliveryError(f"SMTP STARTTLS failed: {exc}", retry=False) from None
     except (smtplib.SMTPException, OSError) as exc:
         raise DeliveryError(f"SMTP failed: {exc}", retry=True) from None
+
+
+def preview(kind: str, settings: dict[str, Any], n: dict[str, Any]) -> dict[str, Any]:
+    """What :func:`deliver` would send for notification `n`, secrets shown as
+    ``<$NAME>`` (for ``--dry-run``): URL and JSON body, or the email's headers and
+    text."""
+    if kind == "email":
+        msg = email_message(settings, n)
+        return {
+            "smarthost": settings["smarthost"],
+            **{k: str(msg[k]) for k in ("From", "To", "Subject")},
+            "text": msg.get_content(),
+        }
+    url, _, data = build_request(kind, settings, n, preview=True)
+    return {"url": url, "body": json.loads(data)}
 
 
 def deliver(
