@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "budgets": 5,
     "export": 5,
     "record": 5,
+    "alerts": 5,
     "cli": 6,
     "__main__": 6,
     "__init__": 7,

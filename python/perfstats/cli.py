@@ -297,6 +297,7 @@ def _parser() -> _Parser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _alert_parser(sub)
 
     r = sub.add_parser(
         "report",
@@ -460,6 +461,70 @@ def _parser() -> _Parser:
     e.add_argument("--service-name", default="perfstats", help="OTLP service.name")
     _history_parser(sub)
     return p
+
+
+class _IntermixedParser(_Parser):
+    """Positionals after options (``alert ack --by bob NAME``): argparse's intermixed
+    parsing, which itself calls ``parse_known_args`` (hence the guard)."""
+
+    _inner = False
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if self._inner:
+            return super().parse_known_args(args, namespace)
+        self._inner = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inner = False
+
+
+def _alert_parser(sub: Any) -> None:
+    a = sub.add_parser(
+        "alert",
+        help="evaluate alert rules and deliver notifications (run it from cron)",
+        description="perfstats alert --rules alerts.toml INPUT: evaluate the rules on "
+        "the events, update the state file and send what is due. "
+        "perfstats alert ack --rules alerts.toml --by NAME SELECTOR...: acknowledge "
+        "alerts (fingerprint, alert name or label matcher) so they do not escalate. "
+        "perfstats alert silence --rules alerts.toml --by NAME --duration 2h "
+        "MATCHER...: mute matching alerts until the silence expires. "
+        "perfstats alert status --rules alerts.toml: show the alerts and silences. "
+        "Exit 0 when every notification was delivered, 1 when one is kept for the "
+        "next run or failed, or a rule could not be evaluated, 2 on bad input.",
+    )
+    a.add_argument(
+        "words",
+        nargs="*",
+        metavar="INPUT | ack SELECTOR... | silence MATCHER... | status",
+        help="the events file, or a subcommand",
+    )
+    a.add_argument("--rules", required=True, help="the alerts file (TOML)")
+    a.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show what would be sent (with the payloads); change and send nothing",
+    )
+    a.add_argument(
+        "--now",
+        metavar="RFC3339",
+        help="evaluate as of this time instead of the clock (replays, tests)",
+    )
+    a.add_argument("--json", metavar="PATH", help="also write the run as JSON")
+    a.add_argument("--by", help="who acknowledges or silences (ack, silence)")
+    a.add_argument("--duration", help="how long a silence lasts, e.g. 2h (silence)")
+    a.add_argument("--comment", default="", help="why (silence)")
+    a.add_argument("--quiet", action="store_true", help="print problems only")
+    a.__class__ = _IntermixedParser  # the subparsers action fixes the parser class
+
+
+def _alert(args: argparse.Namespace) -> int:
+    from perfstats.alerts.command import alert_command
+
+    return alert_command(
+        args,
+        load_events=lambda path: _load(argparse.Namespace(sample=False, input=path)),
+    )
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -899,6 +964,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _history_command(args)
         if args.command == "columns":
             return _columns(args)
+        if args.command == "alert":
+            return _alert(args)
         return _check(args)
     except UsageError as exc:
         print(f"perfstats: error: {exc}", file=sys.stderr)
