@@ -71,6 +71,9 @@ def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
             }
             fh.write(json.dumps(rec) + "\n")
     (d / "trace.toml").write_text(blocks("toml")[0])
+    examples = README.parent / "examples"
+    for name in ("perf.toml", "alerts.toml"):  # the README's check and alert lines
+        (d / name).write_text((examples / name).read_text())
     return d
 
 
