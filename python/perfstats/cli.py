@@ -131,8 +131,39 @@ def _split(text: str) -> dict[str, float]:
     return out
 
 
+def version_text() -> str:
+    """``perfstats --version``: the version, the compiled core, and the Parquet
+    compression codecs this install can read (pyarrow's; none without pyarrow).
+
+    Examples
+    --------
+    >>> version_text().startswith("perfstats ")
+    True
+    """
+    import platform
+
+    from perfstats import __version__
+
+    lines = [f"perfstats {__version__} (Python {platform.python_version()})"]
+    try:
+        import pyarrow as pa
+
+        codecs = [
+            c
+            for c in ("snappy", "gzip", "brotli", "zstd", "lz4")
+            if pa.Codec.is_available(c)
+        ]
+        lines.append(
+            f"Parquet: pyarrow {pa.__version__}, codecs: {', '.join(codecs) or 'none'}"
+        )
+    except ImportError:
+        lines.append("Parquet: not available (pip install 'perfstats[cli]')")
+    return "; ".join(lines)
+
+
 def _parser() -> _Parser:
     p = _Parser(prog="perfstats", description="Statistics of performance telemetry.")
+    p.add_argument("--version", action="version", version=version_text())
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     r = sub.add_parser(
