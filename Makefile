@@ -10,6 +10,10 @@ FUZZ_SECS ?= 20
 APT_PKGS  := libeigen3-dev libboost-dev libgtest-dev clang libclang-rt-14-dev chromium
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYBIND_DIR = $(shell $(PY) -m pybind11 --cmakedir)
+# Filters pip -v output of a build down to "[3/24] cpp/src/trend.cpp" per compiled file,
+# the errors, and pip's last line.
+BUILD_PROGRESS = awk '/^ *\[[0-9]+\/[0-9]+\]/ { f = $$NF; sub(/^.*\/cpp\//, "cpp/", f); \
+  print $$1, f; fflush(); next } /[Ee]rror|Successfully|Saved/ { print; fflush() }'
 
 .PHONY: help deps apt venv install dev cpp-test asan-test fuzz pytest typecheck lint \
         format test report bench calibrate clean wheel
@@ -51,7 +55,7 @@ install: deps
 	@echo "building perfstats._core (C++, a few minutes on 2 cores; progress below)"
 	$(PY) -m pip install --no-build-isolation --no-deps \
 	  --config-settings=build.verbose=true -v . 2>&1 \
-	  | grep --line-buffered -E '^\[[0-9]+/[0-9]+\]|error|Error|Successfully' ; \
+	  | $(BUILD_PROGRESS) ; \
 	  exit $${PIPESTATUS[0]}
 
 # A wheel built once installs without a compiler or Debian dev packages (Eigen and Boost
@@ -59,7 +63,7 @@ install: deps
 wheel: deps
 	$(PY) -m pip wheel --no-build-isolation --no-deps -w dist \
 	  --config-settings=build.verbose=true -v . 2>&1 \
-	  | grep --line-buffered -E '^\[[0-9]+/[0-9]+\]|error|Error|Saved|Successfully' ; \
+	  | $(BUILD_PROGRESS) ; \
 	  exit $${PIPESTATUS[0]}
 
 # In-place build: perfstats/_core*.so next to the sources, for PYTHONPATH=python runs.
