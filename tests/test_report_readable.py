@@ -292,3 +292,20 @@ def test_small_report_html_matches_golden_file(small: Report) -> None:
         f"no golden file {path.name}; run with PERFSTATS_UPDATE_GOLDEN=1"
     )
     assert text == path.read_text(encoding="utf-8"), f"{path.name} differs"
+
+
+# ---- notebook plots ---------------------------------------------------------------
+
+
+def test_hourly_summary_plot_labels_groups_and_spaces_dates() -> None:
+    import matplotlib.dates as mdates
+    from matplotlib.figure import Figure
+
+    from perfstats.analysis.summary import summarize
+
+    hourly = summarize(_events(n=2000, days=3.0), by="endpoint", every="1h")
+    ax = Figure().add_subplot()
+    hourly.plot(ax=ax)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["/api/chat", "/api/small"]  # not "('/api/chat',)"
+    assert isinstance(ax.xaxis.get_major_formatter(), mdates.ConciseDateFormatter)
