@@ -261,8 +261,8 @@ def test_anomaly_findings_are_the_injected_incidents(report: Report) -> None:
         assert len(hit) == 1, f.title  # no false alarm in this sample
         kinds.add(hit["kind"].iloc[0])
         assert f.severity == "warning" and not f.numbers["open"]
-    # the cost spike (day 2, 03:00) falls before the 7-day profile has any depth
-    assert kinds == {"latency_spike", "error_burst", "queue_saturation"}
+    # the cost spike (day 2, 03:00: input tokens per request x2.5-3.4) is found too
+    assert kinds == {"cost_spike", "latency_spike", "error_burst", "queue_saturation"}
     table = report.section("anomalies").tables["incidents"]
     assert len(table) == len(found)
 

@@ -126,7 +126,7 @@ table{border-collapse:collapse;font-size:.85rem;font-variant-numeric:tabular-num
 th,td{padding:.2rem .6rem;border-bottom:1px solid #e6eaf0;text-align:right;
 white-space:nowrap}
 thead th{background:#f3f6fa}tbody th{text-align:left;font-weight:500;white-space:nowrap}
-.table{max-width:100%}.note{color:#3b4557;font-size:.92rem}
+.table{overflow-x:auto;max-width:100%}.note{color:#3b4557;font-size:.92rem}
 figure.chart{margin:1rem 0}figure.chart svg{width:100%;height:auto}
 figcaption{font-size:.85rem;color:#5b6477;text-align:center}
 details[open]{display:block;margin:.3rem 0 .5rem 0}
