@@ -10,9 +10,13 @@ FUZZ_SECS ?= 20
 APT_PKGS  := libeigen3-dev libboost-dev libgtest-dev clang libclang-rt-14-dev chromium postgresql
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYBIND_DIR = $(shell $(PY) -m pybind11 --cmakedir)
+# Filters pip -v output of a build down to "[3/24] cpp/src/trend.cpp" per compiled file,
+# the errors, and pip's last line.
+BUILD_PROGRESS = awk '/^ *\[[0-9]+\/[0-9]+\]/ { f = $$NF; sub(/^.*\/cpp\//, "cpp/", f); \
+  print $$1, f; fflush(); next } /[Ee]rror|Successfully|Saved/ { print; fflush() }'
 
 .PHONY: help deps apt venv install dev cpp-test asan-test fuzz pytest typecheck lint \
-        format test report bench calibrate clean
+        format test report bench calibrate clean wheel
 
 help:
 	@echo "make report  - build and write build/report.html from the bundled sample telemetry"
@@ -20,6 +24,7 @@ help:
 	@echo "make bench   - benchmarks against named peers, results in benchmarks/results/"
 	@echo "make calibrate - every decision's error rate by simulation: benchmarks/results/calibration.json"
 	@echo "make dev     - in-place build of perfstats._core for PYTHONPATH=python work"
+	@echo "make wheel   - dist/perfstats-*.whl, installable without a compiler"
 
 # ---- set-up -------------------------------------------------------------------------
 deps: apt venv
@@ -43,9 +48,23 @@ $(VENV)/.installed: requirements-dev.txt
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $@
 
-# Non-editable install into .venv: what users get from `pip install .`.
+# Non-editable install into .venv: what users get from `pip install .`. The compile takes
+# minutes on a busy 2-core machine, so its progress is shown (scikit-build-core's
+# verbose build: one line per compiled file) instead of minutes of silence.
 install: deps
-	$(PY) -m pip install -q --no-build-isolation --no-deps .
+	@echo "building perfstats._core (C++, a few minutes on 2 cores; progress below)"
+	$(PY) -m pip install --no-build-isolation --no-deps \
+	  --config-settings=build.verbose=true -v . 2>&1 \
+	  | $(BUILD_PROGRESS) ; \
+	  exit $${PIPESTATUS[0]}
+
+# A wheel built once installs without a compiler or Debian dev packages (Eigen and Boost
+# are header-only and compiled in; Parquet codecs come with pyarrow).
+wheel: deps
+	$(PY) -m pip wheel --no-build-isolation --no-deps -w dist \
+	  --config-settings=build.verbose=true -v . 2>&1 \
+	  | $(BUILD_PROGRESS) ; \
+	  exit $${PIPESTATUS[0]}
 
 # In-place build: perfstats/_core*.so next to the sources, for PYTHONPATH=python runs.
 dev: deps

@@ -262,8 +262,8 @@ def test_anomaly_findings_are_the_injected_incidents(report: Report) -> None:
         assert len(hit) == 1, f.title  # no false alarm in this sample
         kinds.add(hit["kind"].iloc[0])
         assert f.severity == "warning" and not f.numbers["open"]
-    # the cost spike (day 2, 03:00) falls before the 7-day profile has any depth
-    assert kinds == {"latency_spike", "error_burst", "queue_saturation"}
+    # the cost spike (day 2, 03:00: input tokens per request x2.5-3.4) is found too
+    assert kinds == {"cost_spike", "latency_spike", "error_burst", "queue_saturation"}
     table = report.section("anomalies").tables["incidents"]
     assert len(table) == len(found)
 
@@ -563,7 +563,7 @@ def test_html_renders_in_headless_chromium(report: Report) -> None:
         flags.append("--no-sandbox")  # Chromium refuses to run its sandbox as root
     url = page.as_uri()
     subprocess.run(
-        [browser, *flags, f"--screenshot={shot}", "--window-size=1280,12000", url],
+        [browser, *flags, f"--screenshot={shot}", "--window-size=1400,12000", url],
         check=True,
         capture_output=True,
         timeout=120,
@@ -590,6 +590,64 @@ def test_html_renders_in_headless_chromium(report: Report) -> None:
         n_charts = len(report.section(key).charts)
         assert n_charts >= 1 and part.count("<svg") == n_charts, key
         assert part.count("<path") > 10 * n_charts, key
+
+
+#: Probe run inside the page: the page's scroll width and any element reaching past the
+#: right edge outside a scrolling table box, written into the parent document.
+_OVERFLOW_PROBE = (
+    "<script>window.addEventListener('load',()=>{const d=document.documentElement;"
+    "const wide=[];document.querySelectorAll('body *').forEach(e=>{"
+    "const r=e.getBoundingClientRect();if(r.right>d.clientWidth+1&&!e.closest('.table'))"
+    "wide.push(e.tagName+'.'+e.className)});const o=parent.document.createElement('pre');"
+    "o.id='probe';o.textContent=JSON.stringify({scroll:d.scrollWidth,"
+    "client:d.clientWidth,wide:wide.slice(0,10)});parent.document.body.appendChild(o)})"
+    "</script>"
+)
+
+
+@pytest.mark.parametrize("width", [1400, 390])
+def test_page_body_never_scrolls_sideways(report: Report, width: int) -> None:
+    """At a desktop width and a phone's (390 px; headless Chromium's window is at least
+    500 px wide, so the page runs in an iframe of that width), nothing but a table's own
+    box is wider than the page."""
+    import html as _html
+
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    out = ROOT / "build"
+    out.mkdir(exist_ok=True)
+    page = report.to_html().replace("</body>", _OVERFLOW_PROBE + "</body>")
+    frame = out / f"test-report-{width}.html"
+    frame.write_text(
+        "<!DOCTYPE html><html><body style='margin:0'>"
+        f"<iframe style='width:{width}px;height:3000px;border:0' "
+        f'srcdoc="{_html.escape(page, quote=True)}"></iframe></body></html>',
+        encoding="utf-8",
+    )
+    flags = ["--headless", "--disable-gpu", "--no-first-run", "--hide-scrollbars"]
+    if os.geteuid() == 0:
+        flags.append("--no-sandbox")
+    dom = subprocess.run(
+        [
+            browser,
+            *flags,
+            f"--window-size={max(width, 800)},3000",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            frame.resolve().as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    found = re.search(r'<pre id="probe">(.*?)</pre>', dom)
+    assert found, "the probe did not run"
+    probe = json.loads(_html.unescape(found.group(1)))
+    assert probe["client"] == width
+    assert probe["scroll"] == width, probe
+    assert probe["wide"] == [], probe
 
 
 def test_repr_and_notebook_html(report: Report) -> None:

@@ -17,8 +17,10 @@ if TYPE_CHECKING:
 __all__ = [
     "Table",
     "View",
+    "column_header",
     "format_cell",
     "format_ms",
+    "format_number",
     "format_pct",
     "format_value",
     "group_label",
@@ -30,14 +32,71 @@ __all__ = [
 
 
 def format_ms(v: float) -> str:
-    """A duration given in ms, in s from one second up.
+    """A duration given in ms, always shown in ms (as in the tables), with thousands
+    separators; two decimals below 10 ms.
 
     Examples
     --------
-    >>> format_ms(850.0), format_ms(12_345.0)
-    ('850 ms', '12.35 s')
+    >>> format_ms(850.0), format_ms(12_345.0), format_ms(2.5)
+    ('850 ms', '12,345 ms', '2.50 ms')
     """
-    return f"{v / 1000:.2f} s" if v >= 1000 else f"{v:.0f} ms"
+    if not math.isfinite(v):
+        return "-" if math.isnan(v) else f"{v} ms"
+    return f"{v:,.0f} ms" if abs(v) >= 10 else f"{v:.2f} ms"
+
+
+def format_number(x: float) -> str:
+    """A plain number in the one format of tables and findings: thousands separators
+    and no exponent from 0.001 up (4 significant digits, integers whole), an exponent
+    only for smaller magnitudes (p-values).
+
+    Examples
+    --------
+    >>> format_number(10_240.0), format_number(3.14159), format_number(0.0123456)
+    ('10,240', '3.142', '0.01235')
+    >>> format_number(2.5e-07), format_number(0.0), format_number(-1234.5)
+    ('2.5e-07', '0', '-1,234')
+    """
+    if not math.isfinite(x):
+        return "-" if math.isnan(x) else str(x)
+    a = abs(x)
+    if a == 0 or (x.is_integer() and a < 1e15):
+        return f"{int(x):,}"
+    if a >= 1000:
+        return f"{x:,.0f}"
+    if a < 0.001:
+        return f"{x:.2g}"
+    decimals = max(0, 3 - math.floor(math.log10(a)))
+    text = f"{x:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def column_header(column: str) -> str:
+    """A table column's header with its unit: ``latency_p99 (ms)``; shares, money and
+    counts carry theirs in the cells (``12.3%``, ``$4.20``, ``1,024``).
+
+    Examples
+    --------
+    >>> column_header("latency_p99"), column_header("queue_ms_p50"), column_header("count")
+    ('latency_p99 (ms)', 'queue_ms_p50 (ms)', 'count')
+    """
+    if _is_ms(column.lower()) and "(" not in column:
+        return f"{column} (ms)"
+    return column
+
+
+def _is_ms(c: str) -> bool:
+    return (
+        (c.startswith("latency") or "_ms" in c)
+        and "_per_" not in c
+        and not _is_share(c)
+    )
+
+
+def _is_share(c: str) -> bool:
+    return any(
+        w in c for w in ("rate", "share", "compliance", "objective")
+    ) or c.startswith(("le_", "gt_"))
 
 
 def format_pct(v: float) -> str:
@@ -63,7 +122,17 @@ def group_label(key: tuple[Any, ...]) -> str:
 
 
 def format_cell(column: str, v: Any) -> str:
-    """Display text of a table cell, chosen by the column's name."""
+    """Display text of a table cell, chosen by the column's name: shares in %, money
+    in $, durations in ms (the unit in the header, :func:`column_header`), other
+    numbers by :func:`format_number`.
+
+    Examples
+    --------
+    >>> format_cell("latency_p99", 10_118.4), format_cell("slope", 10_240.0)
+    ('10,118', '10,240')
+    >>> format_cell("error_rate", 0.12), format_cell("cost_usd", 3.5)
+    ('12.0%', '$3.50')
+    """
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
     if hasattr(v, "strftime") and not isinstance(v, str):
@@ -81,17 +150,13 @@ def format_cell(column: str, v: Any) -> str:
     if not math.isfinite(x):
         return str(x)
     c = column.lower()
-    if any(
-        w in c for w in ("rate", "share", "compliance", "objective")
-    ) or c.startswith(("le_", "gt_")):
+    if _is_share(c):
         return format_pct(x)
     if "usd" in c or "cost" in c:
         return f"${x:,.4f}" if abs(x) < 1 else f"${x:,.2f}"
-    if c.startswith("latency") or "_ms" in c:
+    if _is_ms(c):
         return f"{x:,.0f}" if abs(x) >= 10 else f"{x:.2f}"
-    if x.is_integer() and abs(x) < 1e15:
-        return f"{int(x):,}"
-    return f"{x:.4g}"
+    return format_number(x)
 
 
 def table_labels(table: Any) -> list[str]:
@@ -187,7 +252,9 @@ def format_value(v: Any, digits: int = 6) -> str:
 def _cells(table: Table) -> tuple[list[str], list[list[str]]]:
     """Header and display text of each row, the label column first when there is one."""
     labelled = bool(table.labels)
-    header = ([table.index_name] if labelled else []) + [str(c) for c in table.columns]
+    header = ([table.index_name] if labelled else []) + [
+        column_header(str(c)) for c in table.columns
+    ]
     rows = []
     for i, row in enumerate(table.rows):
         cells = [

@@ -172,9 +172,10 @@ def load_schema(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def _read_options(args: argparse.Namespace) -> dict[str, Any]:
     """read_events keyword arguments from --schema, then the flags over it."""
-    opts: dict[str, Any] = load_schema(args.schema) if args.schema else {}
+    schema = getattr(args, "schema", None)
+    opts: dict[str, Any] = load_schema(schema) if schema else {}
     for flag in ("columns", "units"):
-        for part in getattr(args, flag) or []:
+        for part in getattr(args, flag, None) or []:
             opts.setdefault(flag, {}).update(part)
     for flag, key in (
         ("origin", "origin"),
@@ -182,7 +183,7 @@ def _read_options(args: argparse.Namespace) -> dict[str, Any]:
         ("errors", "errors"),
         ("input_format", "format"),
     ):
-        if getattr(args, flag) is not None:
+        if getattr(args, flag, None) is not None:
             opts[key] = getattr(args, flag)
     return opts
 
@@ -289,6 +290,36 @@ def _split(text: str) -> dict[str, float]:
     return out
 
 
+def version_text() -> str:
+    """``perfstats --version``: the version, the compiled core, and the Parquet
+    compression codecs this install can read (pyarrow's; none without pyarrow).
+
+    Examples
+    --------
+    >>> version_text().startswith("perfstats ")
+    True
+    """
+    import platform
+
+    from perfstats import __version__
+
+    lines = [f"perfstats {__version__} (Python {platform.python_version()})"]
+    try:
+        import pyarrow as pa
+
+        codecs = [
+            c
+            for c in ("snappy", "gzip", "brotli", "zstd", "lz4")
+            if pa.Codec.is_available(c)
+        ]
+        lines.append(
+            f"Parquet: pyarrow {pa.__version__}, codecs: {', '.join(codecs) or 'none'}"
+        )
+    except ImportError:
+        lines.append("Parquet: not available (pip install 'perfstats[cli]')")
+    return "; ".join(lines)
+
+
 def _parser() -> _Parser:
     p = _Parser(
         prog="perfstats",
@@ -296,6 +327,7 @@ def _parser() -> _Parser:
         epilog=_canonical_schema(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p.add_argument("--version", action="version", version=version_text())
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _alert_parser(sub)
 

@@ -31,6 +31,7 @@ __all__ = [
     "count_aware_metric",
     "default_detector",
     "default_min_count",
+    "metric_limits",
 ]
 
 Detector = (
@@ -385,9 +386,18 @@ class MetricAnomalies(AnomalyResult):
             notes=[f"... and {more} more incidents"] if more > 0 else [],
         )
 
-    def plot(self, ax: Axes | None = None) -> Axes:
-        """The series, its expected band and the incidents; returns the Axes."""
-        ax = super().plot(ax)
+    def plot(
+        self,
+        ax: Axes | None = None,
+        *,
+        limits: tuple[float | None, float | None] | None = None,
+    ) -> Axes:
+        """The series, its expected band (clipped to the metric's range: 0 to 1 for a
+        rate, from 0 up for the others, unless ``limits`` says otherwise) and the
+        incidents; returns the Axes."""
+        if limits is None:
+            limits = metric_limits(self.metric)
+        ax = super().plot(ax, limits=limits)
         ax.set_ylabel(self.metric)
         ax.set_title(f"{self.metric} every {self.every}: {self.detector}")
         ax.figure.autofmt_xdate()
@@ -402,6 +412,20 @@ RATE_METRICS: frozenset[str] = frozenset({"error_rate", "sla_compliance"})
 _CHI2_1_MEDIAN = 0.454936423119572
 #: Seasons a profile needs before a window is scored.
 _MIN_SEASONS = 3
+
+
+def metric_limits(metric: str) -> tuple[float | None, float | None]:
+    """The range a metric's values can take: ``(0, 1)`` for a rate or share of
+    requests, ``(0, None)`` for the others (durations, counts, tokens, money).
+
+    Examples
+    --------
+    >>> metric_limits("error_rate"), metric_limits("latency_p95")
+    ((0.0, 1.0), (0.0, None))
+    """
+    if metric in RATE_METRICS or metric.endswith(("_rate", "_share", "compliance")):
+        return 0.0, 1.0
+    return 0.0, None
 
 
 def count_aware_metric(metric: str) -> bool:

@@ -879,13 +879,24 @@ class Summary(Result):
             groups = [b for b in self.by if b != "window_start"]
             col = cols[-1]
             if groups:
+                from perfstats._display import group_label
+
                 for key, part in table.groupby(level=groups, observed=True):
                     times = part.index.get_level_values("window_start")
-                    ax.plot(times, part[col], label=str(key))
+                    label = group_label(key if isinstance(key, tuple) else (key,))
+                    ax.plot(times, part[col], label=label)
                 ax.legend(fontsize="small")
             else:
                 ax.plot(table.index.get_level_values("window_start"), table[col])
             ax.set_ylabel(f"{col} (ms)")
+            import matplotlib.dates as mdates
+
+            # dates that do not overlap: "Jun 02", "03", ... with the month once
+            locator = mdates.AutoDateLocator(maxticks=10)  # type: ignore[no-untyped-call]
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(
+                mdates.ConciseDateFormatter(locator)  # type: ignore[no-untyped-call]
+            )
         else:
             table[cols].plot.bar(ax=ax)
             ax.set_ylabel("latency (ms)")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from perfstats._display import column_header
 from perfstats._display import format_cell as _fmt
 from perfstats.report.table_text import checks_lines, meta_line, table_rows
 
@@ -26,7 +27,7 @@ def render_html(report: Report) -> str:
     items = "".join(
         f"<li class='{esc(f.severity)}'><span class='sev'>{esc(f.severity)}</span> "
         f"{esc(f.title)}<details><summary>numbers</summary>"
-        f"{_html_numbers(f.numbers)}</details></li>"
+        f"<div class='table'>{_html_numbers(f.numbers)}</div></details></li>"
         for f in report.findings
     )
     checks = "".join(
@@ -58,6 +59,7 @@ def render_html(report: Report) -> str:
         body.append("".join(parts))
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{esc(report.title)}</title><style>{_CSS}</style></head>"
         f"<body>{''.join(body)}</body></html>\n"
     )
@@ -82,16 +84,21 @@ def _html_numbers(numbers: dict[str, Any]) -> str:
     return (
         "<table class='numbers'>"
         + "".join(
-            f"<tr><th>{esc(k)}</th><td>{esc(_fmt(k, v))}</td></tr>"
+            f"<tr><th>{esc(column_header(k))}</th><td>{esc(_fmt(k, v))}</td></tr>"
             for k, v in numbers.items()
         )
         + "</table>"
     )
 
 
+# Wide tables scroll inside their own box (.table) so the page body never scrolls
+# sideways, down to a 390 px phone screen (tests/test_report.py checks both widths).
 _CSS = """
+*,*::before,*::after{box-sizing:border-box}
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;
-margin:0 auto;max-width:1100px;padding:0 1.5rem 3rem;color:#1d2330;line-height:1.45}
+margin:0 auto;max-width:1100px;padding:0 1.5rem 3rem;color:#1d2330;line-height:1.45;
+overflow-wrap:anywhere}
+section,header,figure,details{min-width:0;max-width:100%}
 header{border-bottom:2px solid #dde3ec;margin-bottom:1rem}
 h1{margin:1.2rem 0 .2rem}h2{border-bottom:1px solid #dde3ec;padding-bottom:.2rem;
 margin-top:2.2rem}h3{font-size:1rem;margin:1.2rem 0 .4rem;color:#3b4557}
@@ -106,7 +113,10 @@ table{border-collapse:collapse;font-size:.85rem;font-variant-numeric:tabular-num
 th,td{padding:.2rem .6rem;border-bottom:1px solid #e6eaf0;text-align:right;
 white-space:nowrap}
 thead th{background:#f3f6fa}tbody th{text-align:left;font-weight:500;white-space:nowrap}
-.table{overflow-x:auto}.note{color:#3b4557;font-size:.92rem}
+.table{overflow-x:auto;max-width:100%}.note{color:#3b4557;font-size:.92rem}
 figure.chart{margin:1rem 0}figure.chart svg{width:100%;height:auto}
 figcaption{font-size:.85rem;color:#5b6477;text-align:center}
+details[open]{display:block;margin:.3rem 0 .5rem 0}
+@media (max-width:600px){body{padding:0 .6rem 2rem}h1{font-size:1.4rem}
+.sev{min-width:0}ol.findings{padding-left:1.2rem}}
 """

@@ -45,6 +45,7 @@ __all__ = [
     "errors_section",
     "history_section",
     "latency_section",
+    "merge_incidents",
     "overview_section",
     "phases_section",
     "report_checks",
@@ -106,7 +107,8 @@ def _time_lines(ax: Axes, table: pd.DataFrame, column: str, by: str) -> None:
     if isinstance(table.index, pd.MultiIndex):
         for key, part in table.groupby(level=by, observed=True):
             times = part.index.get_level_values("window_start")
-            ax.plot(times, part[column].to_numpy(), lw=0.9, label=str(key))
+            label = group_label(key if isinstance(key, tuple) else (key,))
+            ax.plot(times, part[column].to_numpy(), lw=0.9, label=label)
         ax.legend(fontsize="small", loc="upper left")
     else:
         ax.plot(table.index, table[column].to_numpy(), lw=0.9)
@@ -116,6 +118,96 @@ def _time_lines(ax: Axes, table: pd.DataFrame, column: str, by: str) -> None:
     ax.xaxis.set_major_formatter(formatter)
     ax.tick_params(axis="x", labelsize="small")
     ax.grid(alpha=0.3)
+
+
+#: Most panels a small-multiples chart draws (the groups with the most requests).
+MAX_PANELS = 8
+
+
+def _hourly_panels(
+    title: str,
+    table: pd.DataFrame,
+    column: str,
+    by: str,
+    *,
+    ylabel: str,
+    reference: float | None = None,
+    band: tuple[str, str] | None = None,
+    percent: bool = False,
+) -> Chart:
+    """Small multiples of an hourly summary table: one panel per group (the
+    :data:`MAX_PANELS` largest), a shared time axis, the optional ``band`` columns
+    (an interval) shaded, and a log scale when the values span more than 20x, so a
+    spike does not flatten the others and nothing is cut at an axis limit."""
+    import pandas as pd
+
+    if isinstance(table.index, pd.MultiIndex):
+        sizes = table.groupby(level=by, observed=True)["count"].sum()
+        keys = list(sizes.sort_values(ascending=False, kind="stable").index)
+        parts = [
+            (group_label(k if isinstance(k, tuple) else (k,)), table.xs(k, level=by))
+            for k in keys[:MAX_PANELS]
+        ]
+        if len(keys) > MAX_PANELS:
+            title += f"; the {MAX_PANELS} largest of {len(keys)} groups"
+    else:
+        parts = [("all", table)]
+    values = table[column].to_numpy(dtype=float)
+    positive = values[np.isfinite(values) & (values > 0)]
+    log = (
+        not percent
+        and len(positive) > 1
+        and float(positive.max()) > 20 * float(positive.min())
+    )
+
+    def draw_panels(axes: Any) -> None:
+        import matplotlib.dates as mdates
+
+        for ax, (label, part) in zip(axes, parts, strict=True):
+            times = part.index.get_level_values("window_start")
+            if band is not None:
+                ax.fill_between(
+                    times,
+                    part[band[0]].to_numpy(dtype=float),
+                    part[band[1]].to_numpy(dtype=float),
+                    color="C0",
+                    alpha=0.25,
+                    lw=0,
+                    step="mid",
+                )
+            ax.plot(times, part[column].to_numpy(dtype=float), lw=0.9, color="C0")
+            if reference is not None:
+                ax.axhline(reference, color="k", ls="--", lw=0.8)
+            if log:
+                from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+                ax.set_yscale("log")
+                ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+                ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+                ax.yaxis.set_minor_formatter(NullFormatter())
+            elif percent:
+                from matplotlib.ticker import PercentFormatter
+
+                ax.set_ylim(bottom=0)
+                ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+            else:
+                ax.set_ylim(bottom=0)
+            ax.set_ylabel(ylabel, fontsize="small")
+            ax.set_title(label, fontsize="small", loc="left")
+            ax.tick_params(labelsize="small")
+            ax.grid(alpha=0.3)
+        locator = mdates.AutoDateLocator(maxticks=10)  # type: ignore[no-untyped-call]
+        axes[-1].xaxis.set_major_locator(locator)
+        formatter = mdates.ConciseDateFormatter(locator)  # type: ignore[no-untyped-call]
+        axes[-1].xaxis.set_major_formatter(formatter)
+
+    return Chart(
+        title,
+        None,
+        height=0.8 + 1.5 * len(parts),
+        panels=len(parts),
+        draw_panels=draw_panels,
+    )
 
 
 def latency_section(ctx: ReportContext) -> Section | None:
@@ -158,15 +250,17 @@ def latency_section(ctx: ReportContext) -> Section | None:
         )
 
     hourly = ctx.hourly.table
-
-    def draw_p99(ax: Axes) -> None:
-        _time_lines(ax, hourly, "latency_p99", ctx.by)
-        ax.axhline(ctx.sla_target_ms, color="k", ls="--", lw=0.8)
-        ax.set_ylabel("p99 latency per hour (ms)")
-        ax.set_ylim(bottom=0)
-
     sec.charts.append(Chart("SLA buckets", draw_buckets, height=0.6 + 0.5 * len(table)))
-    sec.charts.append(Chart("p99 latency per hour (dashed: SLA target)", draw_p99))
+    sec.charts.append(
+        _hourly_panels(
+            "p99 latency per hour, one panel per group (dashed: SLA target)",
+            hourly,
+            "latency_p99",
+            ctx.by,
+            ylabel="p99 (ms)",
+            reference=ctx.sla_target_ms,
+        )
+    )
     return sec
 
 
@@ -187,15 +281,46 @@ def phases_section(ctx: ReportContext) -> Section | None:
     )
     sec.findings += tail_drivers(ctx.summary, sla_target_ms=ctx.sla_target_ms)
 
+    p50 = {ph: f"{ph}_p50" for ph in phases if f"{ph}_p50" in table}
+    two = len(p50) == len(phases)
+
     def draw(ax: Axes) -> None:
-        labels = _index_labels(table)
-        left = np.zeros(len(table))
-        for ph in phases:
-            vals = np.nan_to_num(table[f"{ph}_tail_share"].to_numpy(dtype=float))
-            ax.barh(labels, vals, left=left, label=ph)
-            left += vals
+        groups = _index_labels(table)
+        pos = np.arange(len(table), dtype=float)
+        rows: list[tuple[str, np.ndarray, Any]] = []
+        if two:  # each phase's part of the sum of the phases' medians
+            med = table[[p50[ph] for ph in phases]].to_numpy(dtype=float)
+            total = np.nansum(med, axis=1, keepdims=True)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rows.append(("p50", np.nan_to_num(med / total), pos - 0.2))
+        tail = np.column_stack(
+            [table[f"{ph}_tail_share"].to_numpy(dtype=float) for ph in phases]
+        )
+        rows.append(("p99", np.nan_to_num(tail), pos + 0.2 if two else pos))
+        height = 0.38 if two else 0.7
+        for which, shares, y in rows:
+            left = np.zeros(len(table))
+            for i, ph in enumerate(phases):
+                ax.barh(
+                    y,
+                    shares[:, i],
+                    height=height,
+                    left=left,
+                    color=f"C{i}",
+                    label=ph if which == "p99" else None,
+                )
+                left += shares[:, i]
+        if two:
+            ticks = np.concatenate([pos - 0.2, pos + 0.2])
+            names = [f"{g} p50" for g in groups] + [f"{g} p99" for g in groups]
+            ax.set_yticks(ticks, names, fontsize="small")
+        else:
+            ax.set_yticks(pos, groups)
+        ax.invert_yaxis()
         ax.set_xlim(0, 1)
-        ax.set_xlabel("share of tail latency (requests >= p99)")
+        ax.set_xlabel(
+            "share of latency: p50 = phase medians, p99 = requests at or above p99"
+        )
         ax.legend(
             fontsize="small",
             ncol=len(phases),
@@ -205,7 +330,13 @@ def phases_section(ctx: ReportContext) -> Section | None:
         )
 
     sec.charts.append(
-        Chart("Phase shares of the p99 tail", draw, 0.6 + 0.5 * len(table))
+        Chart(
+            "Phase shares at p50 and in the p99 tail"
+            if two
+            else "Phase shares of the p99 tail",
+            draw,
+            0.8 + (0.8 if two else 0.5) * len(table),
+        )
     )
     return sec
 
@@ -248,15 +379,24 @@ def errors_section(ctx: ReportContext) -> Section | None:
         sec.tables["error_bursts"] = bursts
     sec.findings += burst_findings(bursts, overall)
 
-    def draw(ax: Axes) -> None:
-        _time_lines(ax, hourly, "error_rate", ctx.by)
-        ax.axhline(overall, color="k", ls="--", lw=0.8)
-        ax.set_ylabel("error rate per hour")
-        from matplotlib.ticker import PercentFormatter
-
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-
-    sec.charts.append(Chart("Error rate per hour (dashed: overall)", draw))
+    band = (
+        ("error_rate_low", "error_rate_high")
+        if {"error_rate_low", "error_rate_high"} <= set(hourly.columns)
+        else None
+    )
+    sec.charts.append(
+        _hourly_panels(
+            "Error rate per hour with its 95% Wilson interval, one panel per group "
+            "(dashed: overall rate)",
+            hourly,
+            "error_rate",
+            ctx.by,
+            ylabel="error rate",
+            reference=overall,
+            band=band,
+            percent=True,
+        )
+    )
     return sec
 
 
@@ -667,6 +807,7 @@ def trend_section(ctx: ReportContext) -> Section | None:
 
     def draw(ax: Axes) -> None:
         tr.plot(ax=ax)
+        _rename_legend(ax, {"budget": "SLA target"})
         ax.set_ylabel("p95 latency per day (ms)")
         ax.grid(alpha=0.3)
 
@@ -785,6 +926,17 @@ def tokens_section(ctx: ReportContext) -> Section | None:
     return sec
 
 
+def _rename_legend(ax: Axes, names: dict[str, str]) -> None:
+    """Relabel legend entries drawn by a result's ``plot`` in the report's words."""
+    for artist in [*ax.lines, *ax.collections, *ax.patches]:
+        label = str(artist.get_label())
+        for old, new in names.items():
+            if old in label:
+                artist.set_label(label.replace(old, new))
+    if ax.get_legend() is not None:
+        ax.legend(fontsize="small")
+
+
 #: Metrics the anomalies section scans (hourly), with the columns each needs, and the
 #: |score| an hour must exceed: 5 robust standard deviations, since 4 metrics x 24 hours
 #: a day at the detectors' default of 3 would flag a few ordinary hours every week.
@@ -792,11 +944,78 @@ ANOMALY_METRICS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("latency_p50", ("latency_ms",)),
     ("latency_p95", ("latency_ms",)),
     ("error_rate", ("success", "error")),
-    ("input_tokens", ("input_tokens",)),
+    # per request: an hour's total follows the traffic, and a prompt that grew 3x
+    # in a quiet hour hides in the day's swing of the total (issue 14's cost spike)
+    ("input_tokens_mean", ("input_tokens",)),
     ("output_tokens", ("output_tokens",)),
 )
 ANOMALY_THRESHOLD = 5.0
 ANOMALY_MIN_DAYS = 3
+
+
+def merge_incidents(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per incident of one quantity: overlapping incidents of metrics of the
+    same family (``latency_p50`` and ``latency_p95``: one slow-down seen by two
+    percentiles) become one row, spanning both, with the strongest one's peak and its
+    metric first in ``metric`` (``"latency_p50, latency_p95"``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.Timestamp("2025-06-13 14:00", tz="UTC")
+    >>> h = pd.Timedelta(hours=1)
+    >>> rows = pd.DataFrame({"metric": ["latency_p50", "latency_p95", "error_rate"],
+    ...     "start": [t, t + h, t], "end": [t + 2 * h, t + 3 * h, t + h],
+    ...     "peak": [t, t + h, t], "peak_value": [6.5e3, 3.1e4, 0.2],
+    ...     "expected": [2.4e3, 1.1e4, 0.02], "peak_score": [20.7, 9.8, 7.0],
+    ...     "windows": [2, 2, 1], "open": [False, False, False]})
+    >>> m = merge_incidents(rows)
+    >>> m["metric"].tolist(), m["windows"].tolist(), str(m["end"].iloc[0].time())
+    (['latency_p50, latency_p95', 'error_rate'], [3, 1], '17:00:00')
+    """
+    import pandas as pd
+
+    if table.empty:
+        return table
+    family = table["metric"].map(_metric_family)
+    merged = []
+    for _, part in table.groupby(family, sort=False):
+        part = part.sort_values("start", kind="stable")
+        run: list[pd.Series] = []
+        end = None
+        for _, row in part.iterrows():
+            if run and end is not None and row["start"] < end:
+                run.append(row)
+                end = max(end, row["end"])
+                continue
+            if run:
+                merged.append(_merged_row(run))
+            run, end = [row], row["end"]
+        merged.append(_merged_row(run))
+    return pd.DataFrame(merged, columns=table.columns).reset_index(drop=True)
+
+
+def _metric_family(metric: str) -> str:
+    """``latency`` for ``latency_p95``, ``queue_ms`` for ``queue_ms_p99``, else the
+    metric itself."""
+    m = re.fullmatch(r"(.+)_p[\d.]+", metric)
+    return m.group(1) if m else metric
+
+
+def _merged_row(rows: list[pd.Series]) -> pd.Series:
+    if len(rows) == 1:
+        return rows[0]
+    best = max(rows, key=lambda r: float(r["peak_score"]))
+    out = best.copy()
+    names = [str(best["metric"])]
+    names += sorted({str(r["metric"]) for r in rows} - {names[0]})
+    out["metric"] = ", ".join(names)
+    out["start"] = min(r["start"] for r in rows)
+    out["end"] = max(r["end"] for r in rows)
+    steps = [(r["end"] - r["start"]) / int(r["windows"]) for r in rows]
+    out["windows"] = round((out["end"] - out["start"]) / min(steps))
+    out["open"] = any(bool(r["open"]) for r in rows)
+    return out
 
 
 def anomalies_section(ctx: ReportContext) -> Section | None:
@@ -829,7 +1048,7 @@ def anomalies_section(ctx: ReportContext) -> Section | None:
         inc = res.incidents("high")
         inc.insert(0, "metric", res.metric)
         parts.append(inc)
-    table = pd.concat(parts, ignore_index=True).sort_values(
+    table = merge_incidents(pd.concat(parts, ignore_index=True)).sort_values(
         "peak_score", ascending=False, kind="stable"
     )
     sec.notes.append(
@@ -853,7 +1072,13 @@ def anomalies_section(ctx: ReportContext) -> Section | None:
         unit = (
             _ms
             if r["metric"].startswith("latency")
-            else (_pct if r["metric"] == "error_rate" else (lambda v: f"{v:,.0f}"))
+            else (
+                _pct
+                if r["metric"] == "error_rate"
+                else (lambda v: f"{v:,.0f} tokens per request")
+                if r["metric"] == "input_tokens_mean"
+                else (lambda v: f"{v:,.0f}")
+            )
         )
         sec.findings.append(
             Finding(

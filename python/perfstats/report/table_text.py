@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from perfstats._display import column_header
 from perfstats._display import format_cell as _fmt
 from perfstats._display import format_ms as _ms
 from perfstats._display import format_pct as _pct
@@ -30,13 +31,19 @@ def meta_line(meta: dict[str, Any], generated: dt.datetime) -> str:
 
 
 def table_rows(t: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of a report table as display text: units in the headers (or
+    in the row labels of a key-value table), cells by :func:`format_cell`."""
     index_name = " / ".join(str(n) for n in t.index.names if n) or ""
-    header = [index_name, *[str(c) for c in t.columns]]
-    rows = []
     by_row = list(t.columns) == ["value"]  # a key-value table: format by row name
+    header = [
+        index_name,
+        *[str(c) if by_row else column_header(str(c)) for c in t.columns],
+    ]
+    rows = []
     for label, (_, r) in zip(_index_labels(t), t.iterrows(), strict=True):
+        shown = column_header(label) if by_row else label
         rows.append(
-            [label, *[_fmt(label if by_row else str(c), v) for c, v in r.items()]]
+            [shown, *[_fmt(label if by_row else str(c), v) for c, v in r.items()]]
         )
     return header, rows
 

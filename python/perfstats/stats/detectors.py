@@ -223,8 +223,17 @@ class AnomalyResult(Result):
             index=index,
         )
 
-    def plot(self, ax: Axes | None = None) -> Axes:
-        """Draw the series, the expected band and the incidents; return the Axes."""
+    def plot(
+        self,
+        ax: Axes | None = None,
+        *,
+        limits: tuple[float | None, float | None] = (None, None),
+    ) -> Axes:
+        """Draw the series, the expected band and the incidents; return the Axes.
+
+        ``limits`` is the range the metric can take (``(0, 1)`` for a rate, ``(0,
+        None)`` for a duration): the band is clipped to it, so it never shows values
+        the metric cannot have."""
         try:
             import matplotlib.pyplot as plt
         except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -236,8 +245,14 @@ class AnomalyResult(Result):
         x: Any = (
             self.timestamps if self.timestamps is not None else np.arange(len(self))
         )
+        lo, hi = limits
         ax.fill_between(
-            x, self.lower, self.upper, color="C0", alpha=0.2, label="expected band"
+            x,
+            np.clip(self.lower, lo, hi),
+            np.clip(self.upper, lo, hi),
+            color="C0",
+            alpha=0.2,
+            label="expected band",
         )
         ax.plot(x, self.expected, color="C0", linewidth=0.8, label="expected")
         ax.plot(x, self.values, color="k", linewidth=0.8, label="value")
