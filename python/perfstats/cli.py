@@ -594,7 +594,8 @@ def _load(args: argparse.Namespace) -> Any:
     if not path.exists():
         raise UsageError(f"no such file: {args.input}")
     events = read_events(path, **_read_options(args))
-    _check_by(events, args.by)
+    if getattr(args, "by", None) is not None:
+        _check_by(events, args.by)
     return events
 
 
