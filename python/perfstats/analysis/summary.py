@@ -1301,23 +1301,35 @@ def summarize(
 
     streamed: _Streamed | None = None
     source_path = events if isinstance(events, (str, os.PathLike)) else None
-    if isinstance(events, (str, os.PathLike)):
-        _check_parquet_path(events)
-        if every is not None:
-            _window(every)  # a bad window is reported before the file is read
-        if every is None or _sparse_span(events, _window(every).value):
-            streamed = None  # the whole-file read numbers only windows that occur
+    try:
+        if isinstance(events, (str, os.PathLike)):
+            _check_parquet_path(events)
+            if every is not None:
+                _window(every)  # a bad window is reported before the file is read
+            if every is None or _sparse_span(events, _window(every).value):
+                streamed = None  # the whole-file read numbers only windows that occur
+            else:
+                streamed = _stream_parquet(
+                    events, by_list, every, edges, relative_accuracy
+                )
+            if streamed is None:
+                events = _read_parquet_columns(events, by_list)
+        if streamed is not None:
+            frame = streamed.frame
+            _check_ms_columns(frame)
+            columns = streamed.columns
         else:
-            streamed = _stream_parquet(events, by_list, every, edges, relative_accuracy)
-        if streamed is None:
-            events = _read_parquet_columns(events, by_list)
-    if streamed is not None:
-        frame = streamed.frame
-        _check_ms_columns(frame)
-        columns = streamed.columns
-    else:
-        frame = events_frame(events)
-        columns = list(frame.columns)
+            frame = events_frame(events)
+            columns = list(frame.columns)
+    except ValueError as err:
+        # a damaged file's errors name it, wherever in the read they arise
+        if (
+            source_path is None
+            or isinstance(err, ArgumentError)
+            or os.fspath(source_path) in str(err)
+        ):
+            raise
+        raise ValueError(f"{os.fspath(source_path)}: {err}") from err
     missing: dict[str, str] = {}
     for col in [c for c in by_list if c not in columns]:
         if col != "endpoint":
