@@ -150,7 +150,6 @@ def assert_same_summary(got: perfstats.Summary, want: perfstats.Summary) -> None
         (["endpoint", "model"], "15min"),
         (None, "1h"),
         (["model"], None),
-        (["endpoint", "no_such_column"], "30min"),
     ],
 )
 def test_merged_partials_equal_summarize(
@@ -172,6 +171,14 @@ def test_merged_partials_equal_summarize(
     ]
     got = tails[0].merge(*tails[1:]).finish()
     assert_same_summary(got, perfstats.summarize(events, by=by, every=every))
+
+
+def test_unknown_grouping_column_is_an_error_in_partials_as_in_summarize(
+    events: pd.DataFrame,
+) -> None:
+    for run in (summarize_partial, perfstats.summarize):
+        with pytest.raises(ValueError, match="no_such_column"):
+            run(events, by=["endpoint", "no_such_column"], every="30min")
 
 
 def test_partials_without_second_pass_say_tail_shares_are_missing(

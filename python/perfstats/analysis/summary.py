@@ -2084,6 +2084,9 @@ def summarize_partial(
     )
     frame = events_frame(events)
     columns = [str(c) for c in frame.columns]
+    for col in settings["by"]:
+        if col not in columns and col != "endpoint":  # as summarize: a typo is an error
+            raise UnknownNameError(col, columns, Arg("by=", "--by"))
     names = [c for c in settings["by"] if c in columns]
     categories: list[list[Any] | None] = [
         list(frame[c].cat.categories)
