@@ -30,7 +30,7 @@ def _load(path: Path) -> object:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--replications", type=int, default=2000)
+    parser.add_argument("--replications", type=int, default=500)
     parser.add_argument("--seed", type=int, default=20261206)
     parser.add_argument("--only", default=None, help="one family, e.g. compare")
     parser.add_argument(
