@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
-
 from perfstats._display import Table, View
 from perfstats._files import atomic_write
 from perfstats._json import json_scalar as _clean
@@ -40,6 +38,8 @@ from perfstats.report.sections import DEFAULT_SECTIONS, report_checks
 from perfstats.report.table_text import meta_line
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from perfstats.analysis.costs import CostReport
 
 __all__ = ["FORMATS", "Format", "Report", "build_report", "format_for"]

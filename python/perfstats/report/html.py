@@ -6,13 +6,13 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from perfstats._display import column_header
 from perfstats._display import format_cell as _fmt
 from perfstats.report.table_text import checks_lines, meta_line, table_rows
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from perfstats.report.document import Report
 
 __all__ = ["render_html"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 from perfstats.report.table_text import checks_lines, meta_line, table_rows
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from perfstats.report.document import Report
 
 __all__ = ["render_markdown"]

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from perfstats._display import column_header
 from perfstats._display import format_cell as _fmt
 from perfstats._display import format_ms as _ms
 from perfstats._display import format_pct as _pct
 from perfstats.report.context import index_labels as _index_labels
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["checks_lines", "meta_line", "table_rows"]
 
