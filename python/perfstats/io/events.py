@@ -381,7 +381,9 @@ def _read_parquet(path: Path, wanted: Sequence[str] | None = None) -> _Raw:
 def _read_arrow_ipc(path: Path) -> _Raw:
     pa = _pyarrow()
     try:
-        with pa.memory_map(str(path)) as src:
+        # read into memory, not mapped: a mapped file that shrinks while its columns are
+        # in use kills the process with SIGBUS
+        with pa.OSFile(str(path)) as src:
             try:
                 table = pa.ipc.open_file(src).read_all()
             except pa.ArrowInvalid:
