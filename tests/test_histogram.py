@@ -140,7 +140,9 @@ def test_contiguous_float64_input_is_not_copied() -> None:
         _, converted_peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak < 100_000
+    # other threads of the process (a server a test left running) allocate too; a copy
+    # of the input would add 8 MB
+    assert peak < 2_000_000
     assert converted_peak > 4_000_000
     assert h.count == 2_000_000
 

@@ -21,11 +21,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import perfstats
 from perfstats import QuantileSketch, summarize
 from perfstats.history import STORE_SCHEMA_VERSION, History, append_run, is_store_url
 
 FIXTURES = Path(__file__).parent / "fixtures"
-PYTHON_DIR = Path(__file__).resolve().parents[1] / "python"
+PYTHON_DIR = Path(perfstats.__file__).resolve().parents[1]  # the package under test
 
 
 def make_events(

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import perfstats
 from perfstats import QuantileSketch, _core
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -463,7 +464,7 @@ print("ok")
     import sys
 
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent / "python")
+    env["PYTHONPATH"] = str(Path(perfstats.__file__).resolve().parents[1])
     done = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

@@ -19,10 +19,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+import perfstats
 from perfstats import read_events
 from perfstats.record import Recorder, read_recorded
 
-PYTHON_DIR = str(Path(__file__).resolve().parents[1] / "python")
+PYTHON_DIR = str(
+    Path(perfstats.__file__).resolve().parents[1]
+)  # the package under test
 
 
 class Collect:

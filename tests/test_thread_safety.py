@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-PYTHON_DIR = Path(__file__).resolve().parent.parent / "python"
+import perfstats
+
+PYTHON_DIR = Path(perfstats.__file__).resolve().parents[1]  # the package under test
 
 PRELUDE = """
 import json, sys, threading
