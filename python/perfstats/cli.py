@@ -871,43 +871,17 @@ def _check(args: argparse.Namespace) -> int:
     events = _load(args)
     each = {args.by: "*"}
     short: list[Rule] = []
-    if args.max_p99_ms is not None:
-        short.append(
-            Rule(
-                "ceiling",
-                "latency_p99",
-                args.max_p99_ms,
-                each,
-                (),
-                name="p99 latency",
-                source="--max-p99-ms",
-            )
-        )
-    if args.max_error_rate is not None:
-        short.append(
-            Rule(
-                "ceiling",
-                "error_rate",
-                args.max_error_rate,
-                each,
-                (),
-                name="error rate",
-                source="--max-error-rate",
-            )
-        )
-    if args.min_sla_compliance is not None:
-        short.append(
-            Rule(
-                "floor",
-                "sla_compliance",
-                args.min_sla_compliance,
-                each,
-                (),
-                sla_ms=args.sla_ms,
-                name=f"within {args.sla_ms:g} ms",
-                source="--min-sla-compliance",
-            )
-        )
+    # the shorthand flags, each one ceiling or floor rule per group
+    for kind, metric, limit, flag, extra in (
+        ("ceiling", "latency_p99", args.max_p99_ms, "--max-p99-ms",
+         {"name": "p99 latency"}),
+        ("ceiling", "error_rate", args.max_error_rate, "--max-error-rate",
+         {"name": "error rate"}),
+        ("floor", "sla_compliance", args.min_sla_compliance, "--min-sla-compliance",
+         {"sla_ms": args.sla_ms, "name": f"within {args.sla_ms:g} ms"}),
+    ):  # fmt: skip
+        if limit is not None:
+            short.append(Rule(kind, metric, limit, each, (), source=flag, **extra))
     base_events, base_missing = None, ""
     if args.baseline is not None:
         base_events, base_missing = _baseline_events(args.baseline)

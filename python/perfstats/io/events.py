@@ -39,6 +39,7 @@ import numpy as np
 
 from perfstats._display import View
 from perfstats._errors import Arg, ArgumentError
+from perfstats._optional import require
 from perfstats._result import Result
 from perfstats.io.failure import error_present
 
@@ -131,23 +132,11 @@ _FALSE = {"false", "f", "no", "n", "0", "error", "failure", "fail"}
 
 
 def _pandas() -> Any:
-    try:
-        import pandas as pd
-    except ImportError as exc:  # pragma: no cover - pandas is in the test venv
-        raise ImportError(
-            "perfstats.io needs pandas: pip install 'perfstats[pandas]'"
-        ) from exc
-    return pd
+    return require("pandas", "perfstats.io")
 
 
 def _pyarrow() -> Any:
-    try:
-        import pyarrow as pa
-    except ImportError as exc:  # pragma: no cover - pyarrow is in the test venv
-        raise ImportError(
-            "reading this source needs pyarrow: pip install 'perfstats[pandas]'"
-        ) from exc
-    return pa
+    return require("pyarrow", "reading this source")
 
 
 def _string_dtype() -> Any:
