@@ -21,7 +21,8 @@ import numpy as np
 
 from perfstats._display import Table, View
 from perfstats._result import Result
-from perfstats.io.events import Events, _pandas, read_events
+from perfstats.io.events import Events, read_events
+from perfstats.io.schema import pandas_module as _pandas
 
 if TYPE_CHECKING:
     import pandas as pd
