@@ -12,6 +12,7 @@ import numpy.typing as npt
 
 from perfstats._display import Table, View
 from perfstats._json import json_scalar
+from perfstats.io.events import as_events_or_path
 from perfstats.stats.detectors import (
     AnomalyResult,
     EwmaZScore,
@@ -191,6 +192,9 @@ def anomalies(
     >>> strict.open
     False
     """
+    from perfstats.analysis.summary import Summary
+
+    events = as_events_or_path(events, keep=(Summary,))
     from perfstats.analysis.series import metric_series
     from perfstats.analysis.summary import _window
     from perfstats.stats.detectors import _positive

@@ -10,6 +10,7 @@ import numpy as np
 
 from perfstats._display import View, format_value
 from perfstats._result import Result
+from perfstats.io.events import as_events_or_path
 from perfstats.stats.linear_model import Prediction
 from perfstats.stats.trend import Direction, Errors, Scale, Trend, fit_trend
 
@@ -124,6 +125,9 @@ def trend(
     >>> tr.crossing.floor("D")  # the forecast median reaches 700 ms
     Timestamp('2026-02-01 00:00:00+0000', tz='UTC')
     """
+    from perfstats.analysis.summary import Summary
+
+    events = as_events_or_path(events, keep=(Summary,))
 
     from perfstats.analysis.series import metric_series
     from perfstats.analysis.summary import _window

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from perfstats.analysis.summary import DEFAULT_QUANTILES, Summary, _window, summarize
+from perfstats.io.events import as_events_or_path
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -154,6 +155,7 @@ def metric_series(
     >>> metric_series(events, "count", every="1h").tolist()
     [2.0, 0.0, 1.0]
     """
+    events = as_events_or_path(events, keep=(Summary,))
     import pandas as pd
 
     if not isinstance(metric, str) or not metric:

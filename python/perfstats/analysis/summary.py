@@ -19,6 +19,7 @@ from perfstats._errors import Arg, ArgumentError, UnknownNameError
 from perfstats._json import json_scalar
 from perfstats._result import Result
 from perfstats.io import parquet
+from perfstats.io.events import as_events_or_path
 from perfstats.io.failure import failed as failed_requests
 from perfstats.io.schema import FIXED_COLUMNS
 from perfstats.stats.intervals import wilson_interval
@@ -987,6 +988,7 @@ def summarize(
     >>> bool((s.table["latency_p50"] > 600).all())
     True
     """
+    events = as_events_or_path(events)
     import pandas as pd
 
     by_list = [by] if isinstance(by, str) else list(by or [])

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,7 @@ __all__ = [
     "CANONICAL_COLUMNS",
     "TIME_UNITS",
     "Events",
+    "as_events",
     "describe_columns",
     "read_events",
     "write_events",
@@ -91,7 +93,8 @@ class Events(Result):
     """Events in the canonical schema, with a record of what was skipped.
 
     Returned by :func:`read_events`; every analysis also accepts a plain pandas
-    DataFrame (it goes through :func:`read_events` first).
+    DataFrame (through :func:`as_events`: a canonical frame as it is, any other through
+    :func:`read_events`).
 
     Attributes
     ----------
@@ -397,7 +400,21 @@ def _canonicalize(
             Arg("errors='skip'", "--errors skip"),
             field=problems[0].column or None,
         )
-    skipped = pdm.DataFrame(
+    skipped = _skipped_frame(problems)
+    if bad_rows.any():
+        result = result.loc[~bad_rows]
+        for col in result.columns:
+            if str(result[col].dtype) == "category":
+                result[col] = result[col].cat.remove_unused_categories()
+    result = result.reset_index(drop=True)
+    result.attrs = {}
+    return Events(frame=result, skipped=skipped, source=source, units=used)
+
+
+def _skipped_frame(problems: Sequence[Problem]) -> pd.DataFrame:
+    """The :attr:`Events.skipped` table of `problems`."""
+    pdm = pandas_module()
+    skipped: pd.DataFrame = pdm.DataFrame(
         {
             "row": pdm.array([p.row for p in problems], dtype="Int64"),
             "line": pdm.array([p.line for p in problems], dtype="Int64"),
@@ -407,14 +424,7 @@ def _canonicalize(
         },
         columns=SKIPPED_COLUMNS,
     )
-    if bad_rows.any():
-        result = result.loc[~bad_rows]
-        for col in result.columns:
-            if str(result[col].dtype) == "category":
-                result[col] = result[col].cat.remove_unused_categories()
-    result = result.reset_index(drop=True)
-    result.attrs = {}
-    return Events(frame=result, skipped=skipped, source=source, units=used)
+    return skipped
 
 
 def _describe(source: str, problems: Sequence[Problem], label: str = "row") -> str:
@@ -685,6 +695,110 @@ def _sample_text(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:g}"
     return str(v)
+
+
+def _canonical_dtypes(frame: pd.DataFrame) -> bool:
+    """Whether every canonical column of `frame` already has a dtype the analyses take
+    as it is (datetime timestamps, numeric durations and counts, boolean ``success``,
+    text or categorical keys) and no negative or infinite count or cost: such a frame
+    is used without a copy."""
+    pdm = pandas_module()
+    types = pdm.api.types
+    for col in frame.columns:
+        kind = CANONICAL_COLUMNS.get(col)
+        is_ms = isinstance(col, str) and col.endswith("_ms")
+        if kind is None and is_ms:
+            kind = "float64"
+        if kind is None:
+            continue
+        dtype = frame[col].dtype
+        if kind.startswith("datetime64"):
+            ok = types.is_datetime64_any_dtype(dtype)
+        elif kind == "float64":
+            ok = types.is_numeric_dtype(dtype) and not is_bool_dtype(dtype)
+        elif kind == "bool":
+            ok = is_bool_dtype(dtype)
+        else:  # category and string columns: text of any kind
+            ok = isinstance(dtype, pdm.CategoricalDtype) or types.is_string_dtype(dtype)
+        if not ok:
+            return False
+        # counts and costs; durations (``*_ms``) are checked by the analyses that read
+        # them, with the message naming the first bad row and the count of them
+        if (
+            kind == "float64"
+            and not is_ms
+            and len(frame)
+            and not _plausible(frame[col])
+        ):
+            return False
+    return True
+
+
+def _plausible(values: pd.Series) -> bool:
+    """No negative or infinite value (NaN is "unknown" and fine): two NaN-ignoring
+    reductions, no copy of a float64 column."""
+    arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    if np.isnan(arr).all():
+        return True
+    return bool(np.fmin.reduce(arr) >= 0 and np.fmax.reduce(arr) < np.inf)
+
+
+def as_events(data: Any, **read_options: Any) -> Events:
+    """The events behind any input an analysis accepts, in the canonical schema.
+
+    Every analysis calls this first, so one input works everywhere or fails the same
+    way everywhere: an :class:`Events` is returned as it is; a pandas DataFrame whose
+    canonical columns already have canonical dtypes and no negative or infinite
+    counts or costs is wrapped without a copy (missing values stay missing); any other
+    DataFrame (text timestamps, durations with units, ``success`` as text, a negative
+    token count ...) and every other source go through :func:`read_events` with
+    `read_options`, which converts or names what is wrong.
+
+    Parameters
+    ----------
+    data : Events, DataFrame, path or any source :func:`read_events` reads
+        The events.
+    **read_options
+        Keywords of :func:`read_events` (``columns``, ``units``, ``errors`` ...); given
+        any, a DataFrame is always read by :func:`read_events`.
+
+    Returns
+    -------
+    Events
+        The events; ``frame`` is `data` itself for a canonical DataFrame.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> raw = pd.DataFrame({"timestamp": ["2026-01-01T00:00:00Z"], "latency_ms": ["12"]})
+    >>> ev = as_events(raw)
+    >>> str(ev.frame["timestamp"].dtype), float(ev.frame["latency_ms"].iloc[0])
+    ('datetime64[ns, UTC]', 12.0)
+    >>> as_events(ev.frame).frame is ev.frame
+    True
+    """
+    if isinstance(data, Events) and not read_options:
+        return data
+    pdm = pandas_module()
+    if isinstance(data, pdm.DataFrame) and not read_options and _canonical_dtypes(data):
+        return Events(frame=data, skipped=_skipped_frame([]), source="DataFrame")
+    return read_events(data, **read_options)
+
+
+def as_events_or_path(data: Any, keep: tuple[type, ...] = ()) -> Any:
+    """`data` itself when it is a path (which :func:`perfstats.summarize` reads in its
+    own way, a Parquet file streamed) or an instance of a type in `keep` (such as a
+    :class:`~perfstats.Summary` an analysis takes instead of events), else
+    :func:`as_events` of it.
+
+    Examples
+    --------
+    >>> as_events_or_path("events.parquet")
+    'events.parquet'
+    """
+    if isinstance(data, (str, os.PathLike)) or (keep and isinstance(data, keep)):
+        return data
+    return as_events(data)
 
 
 def _select(
