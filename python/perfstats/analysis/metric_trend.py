@@ -10,6 +10,7 @@ import numpy as np
 
 from perfstats._display import View, format_value
 from perfstats._result import Result
+from perfstats._time import parse_duration
 from perfstats._validate import renamed_keyword
 from perfstats.io.events import as_events_or_path
 from perfstats.stats.linear_model import Prediction
@@ -135,10 +136,9 @@ def trend(
     events = as_events_or_path(events, keep=(Summary,))
 
     from perfstats.analysis.series import metric_series
-    from perfstats.analysis.summary import _window
 
-    step = _window(every)
-    ahead = _window(horizon, "horizon")
+    step = parse_duration(every)
+    ahead = parse_duration(horizon, "horizon")
     if budget is not None and not (
         isinstance(budget, (int, float, np.integer, np.floating))
         and not isinstance(budget, bool)
@@ -150,7 +150,7 @@ def trend(
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
     period_days = None
     if seasonal_period is not None:
-        period_days = _window(seasonal_period, "seasonal_period") / _ONE_DAY
+        period_days = parse_duration(seasonal_period, "seasonal_period") / _ONE_DAY
     series = metric_series(events, metric, every=every)
     observed = series.dropna()
     needed = degree + 1 + (2 * harmonics if period_days is not None else 0) + 1

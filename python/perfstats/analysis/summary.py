@@ -5,7 +5,6 @@ from __future__ import annotations
 import decimal
 import itertools
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -18,6 +17,7 @@ from perfstats._display import View
 from perfstats._errors import Arg, ArgumentError, UnknownNameError
 from perfstats._json import json_scalar
 from perfstats._result import Result
+from perfstats._time import parse_duration as _window
 from perfstats.io import parquet
 from perfstats.io.events import as_events_or_path
 from perfstats.io.failure import failed as failed_requests
@@ -47,30 +47,6 @@ DEFAULT_QUANTILES: tuple[float, ...] = (0.5, 0.9, 0.95, 0.99, 0.999)
 # Columns with a fixed meaning; any other bool column is an outcome, any other numeric
 # column a score.
 _KNOWN = FIXED_COLUMNS
-
-
-_DAY_UNIT = re.compile(r"(?<=\d)\s*d(?![a-z])")
-
-
-def _duration_text(text: str) -> str:
-    """`text` with the day unit spelled "D": pandas 3 deprecates "1d" but not "1D"."""
-    return _DAY_UNIT.sub("D", text.strip())
-
-
-def _window(every: object, name: str = "every") -> pd.Timedelta:
-    import pandas as pd
-
-    if not isinstance(every, str):
-        raise TypeError(f"{name} must be a duration string such as '1h', got {every!r}")
-    try:
-        step = pd.Timedelta(_duration_text(every))
-    except ValueError as err:
-        raise ValueError(
-            f"{name} must be a duration such as '1h', got {every!r}"
-        ) from err
-    if step <= pd.Timedelta(0):
-        raise ValueError(f"{name} must be a positive duration, got {every!r}")
-    return step
 
 
 def _pct_name(q: float) -> str:
