@@ -429,8 +429,8 @@ def _stream_parquet_checked(
         if group.later is not None:
             raise group.later
 
-    # Two pool threads each decode a batch and then, when all earlier ones are in, add it
-    # to the builder (the sums depend on the order): while one adds, the other decodes.
+    # Pool threads each decode a batch and then, when all earlier ones are in, add it to
+    # the builder (the sums depend on the order): while one adds, the others decode.
     turn = threading.Condition()
     next_turn = 0
     failed = False
@@ -463,7 +463,9 @@ def _stream_parquet_checked(
             next_turn += 1
             turn.notify_all()
 
-    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+    # the machine's cores, bounded: more threads decode further ahead, and each holds a
+    # decoded batch in memory
+    with concurrent.futures.ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
         futures = [pool.submit(decode_and_consume, b) for b in range(len(batches))]
         for future in futures:
             future.result()  # the first error in row order, if any
@@ -905,12 +907,11 @@ def summarize(
         of a Parquet file in that schema, of which only the columns used here are read.
         Only ``timestamp`` is required; every metric whose columns exist is computed and
         the rest are listed in ``Summary.missing``. With ``every`` and at most one
-        (dictionary-encoded, e.g. categorical) grouping column, a Parquet file is read
-        one row group at a time, the next decoded while the current is counted, and its
-        timestamps, keys and latencies never held whole: memory for them is bounded by a
-        few row groups, however large the file. Other metric columns (errors, tokens,
-        cost, phases, outcomes, scores) are still kept whole. The result equals that of
-        the same file read into a DataFrame, bit for bit.
+        categorical grouping column, a Parquet file's timestamps, keys and latencies
+        are never held in memory whole, however large the file; the result equals that
+        of the same file read into a DataFrame, bit for bit. Any other input goes
+        through :func:`perfstats.as_events` (text timestamps are parsed as
+        :func:`perfstats.read_events` parses them).
     by : str or list of str or None, default "endpoint"
         Grouping columns. A name that is not a column raises a ValueError listing
         the columns, except ``endpoint``: events without one are summarized
