@@ -117,3 +117,62 @@ def test_summarize_parses_the_footer_once(
     calls.update(pyarrow=0, bounded=0)
     assert len(read_events(path)) == 40
     assert calls == {"pyarrow": 1, "bounded": 1}
+
+
+def test_read_events_reads_a_recorder_folder_while_it_records(tmp_path: Path) -> None:
+    # issue 17: a Recorder's Parquet sink is a folder of part files; read_events reads
+    # it in name order, also while the recorder is still writing parts
+    import threading
+
+    from perfstats import Recorder
+
+    path = tmp_path / "events.parquet"
+    rec = Recorder(path, batch_size=7, flush_interval=0.01)
+    n_spans = 400
+    stop = threading.Event()
+
+    def record() -> None:
+        for i in range(n_spans):
+            with rec.span("chat", endpoint=f"/e{i % 3}") as s:
+                s.set(i=i)
+            if i % 50 == 0:
+                stop.wait(0.01)
+
+    writer = threading.Thread(target=record)
+    try:
+        writer.start()
+        seen = []
+        while writer.is_alive() or not seen:
+            if parquet.part_files(path):
+                seen.append(len(read_events(path)))  # whole parts only, never torn
+        writer.join()
+        rec.flush()
+        assert seen == sorted(seen) and seen[-1] <= n_spans
+        assert len(read_events(path)) == n_spans  # the recorder still open
+        # a part still being written by another writer (no temporary name): its
+        # footer is incomplete, so it is skipped with a warning naming it
+        whole = parquet.part_files(path)[0].read_bytes()
+        partial = path / "part-zz-being-written.parquet"
+        partial.write_bytes(whole[: len(whole) // 2])
+        with pytest.warns(parquet.SkippedPartWarning, match="part-zz-being-written"):
+            assert len(read_events(path)) == n_spans
+        partial.unlink()
+        with rec.span("chat", endpoint="/late"):
+            pass
+    finally:
+        stop.set()
+        writer.join()
+        rec.close()
+    ev = read_events(path)
+    assert len(ev) == n_spans + 1
+    # parts in name order: one process's parts are numbered in the order written
+    order = ev.frame["i"].dropna().astype(int).tolist()
+    assert order == list(range(n_spans))
+    assert ev.frame["endpoint"].iloc[-1] == "/late"
+
+
+def test_a_folder_without_parts_or_as_another_format_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="without Parquet part files"):
+        read_events(tmp_path)
+    with pytest.raises(ValueError, match="is a directory"):
+        read_events(tmp_path, format="csv")

@@ -479,8 +479,10 @@ def read_events(
         A pandas or polars DataFrame (or LazyFrame), a pyarrow Table, RecordBatch or
         RecordBatchReader (or any object exporting ``__arrow_c_stream__``), a mapping
         of column name to values, a path to a Parquet, CSV/TSV, JSON lines, JSON
-        array, Arrow IPC or OpenTelemetry JSON trace file, or the string ``"sql"``
-        with ``query=``.
+        array, Arrow IPC or OpenTelemetry JSON trace file, a path to a folder of
+        Parquet part files (as :class:`perfstats.Recorder` writes them: read in name
+        order, a part still being written skipped with a warning naming it), or the
+        string ``"sql"`` with ``query=``.
     columns : mapping of str to str, optional
         Source column name to canonical name, e.g. ``{"ElapsedTime": "latency_ms"}``.
         A unit suffix on the source name (``end_to_end_latency_s``) sets the unit
@@ -829,7 +831,9 @@ def _read_path(
     if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")
     if path.is_dir():
-        raise ValueError(f"{path} is a directory; pass a file")
+        if fmt not in (None, "parquet"):
+            raise ValueError(f"{path} is a directory; pass a file")
+        return read_parquet(path, wanted)  # a folder of Parquet part files
     kind = fmt or _format_of(path)
     if kind == "parquet":
         return read_parquet(path, wanted)

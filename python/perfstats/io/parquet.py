@@ -41,12 +41,15 @@ __all__ = [
     "Footer",
     "OutsideStatistics",
     "RowGroups",
+    "SkippedPartWarning",
     "dictionary_error",
     "float_values",
     "footer_time_range",
     "ns_range_error",
     "one_array",
     "open_file",
+    "part_files",
+    "read_folder",
     "read_footer",
     "read_frame",
     "read_parquet",
@@ -260,19 +263,13 @@ def _check_timestamps(path: str | os.PathLike[str], table: Any) -> None:
         raise error
 
 
-def read_frame(
+def _read_table(
     path: str | os.PathLike[str],
-    columns: Sequence[str] | None = None,
-    *,
-    ns_timestamps: bool = True,
-    footer: Footer | None = None,
-) -> pd.DataFrame:
-    """The `columns` of the Parquet file at `path` that it has (all when None), read
-    straight by pyarrow (row groups decoded in parallel, no block consolidation copy, no
-    memory map). A damaged file, a dictionary index outside its dictionary, or (with
-    `ns_timestamps`) a timestamp that nanoseconds cannot hold raises ValueError naming
-    the file and row. Without `ns_timestamps` such timestamps are kept in their own
-    unit (read_events then reports, or with errors="skip" skips, each such row)."""
+    columns: Sequence[str] | None,
+    footer: Footer | None,
+) -> tuple[Any, Footer]:
+    """The `columns` of the Parquet file at `path` that it has (all when None) as one
+    pyarrow Table, and the file's footer; a damaged file raises ValueError naming it."""
     import pyarrow as pa
     import pyarrow.dataset as ds
 
@@ -303,6 +300,26 @@ def read_frame(
         raise
     except (OSError, pa.ArrowException, UnicodeDecodeError) as e:
         raise ValueError(f"{name}: not a readable Parquet file ({e})") from e
+    return table, footer
+
+
+def read_frame(
+    path: str | os.PathLike[str],
+    columns: Sequence[str] | None = None,
+    *,
+    ns_timestamps: bool = True,
+    footer: Footer | None = None,
+) -> pd.DataFrame:
+    """The `columns` of the Parquet file at `path` that it has (all when None), read
+    straight by pyarrow (row groups decoded in parallel, no block consolidation copy, no
+    memory map). A damaged file, a dictionary index outside its dictionary, or (with
+    `ns_timestamps`) a timestamp that nanoseconds cannot hold raises ValueError naming
+    the file and row. Without `ns_timestamps` such timestamps are kept in their own
+    unit (read_events then reports, or with errors="skip" skips, each such row)."""
+    import pyarrow as pa
+
+    name = os.fspath(path)
+    table, footer = _read_table(path, columns, footer)
     if ns_timestamps:
         _check_timestamps(path, table)
     try:
@@ -313,10 +330,85 @@ def read_frame(
 
 
 def read_parquet(path: Path, wanted: Sequence[str] | None = None) -> Raw:
-    """The raw event columns of the Parquet file at `path` (for read_events, which
-    checks each timestamp row by row: one out of the nanosecond range is a row-level
-    problem there)."""
+    """The raw event columns of the Parquet file at `path`, or of the part files of the
+    folder at `path` (see :func:`read_folder`), for read_events, which checks each
+    timestamp row by row: one out of the nanosecond range is a row-level problem there.
+    """
+    if path.is_dir():
+        return read_folder(path, wanted)
     return Raw(read_frame(path, wanted, ns_timestamps=False), str(path))
+
+
+class SkippedPartWarning(UserWarning):
+    """A part file of a Parquet folder was skipped: its footer is incomplete (a part
+    still being written by a writer that does not write under a temporary name)."""
+
+
+def part_files(folder: Path) -> list[Path]:
+    """The Parquet part files of `folder` in name order (``*.parquet`` and ``*.pq``;
+    hidden files and ``_``-prefixed ones such as ``_counters.json`` or ``_metadata``
+    are not parts)."""
+    return sorted(
+        f
+        for f in folder.iterdir()
+        if f.suffix.lower() in (".parquet", ".pq")
+        and not f.name.startswith((".", "_"))
+        and f.is_file()
+    )
+
+
+def _footer_complete(path: Path) -> bool:
+    """Whether the file ends in a whole Parquet footer (its length and the magic bytes);
+    a file still being written has neither yet."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            if size < 12:
+                return False
+            fh.seek(size - 8)
+            tail = fh.read(8)
+    except OSError:
+        return False
+    length = int.from_bytes(tail[:4], "little")
+    return tail[4:] == b"PAR1" and 0 < length <= size - 12
+
+
+def read_folder(folder: Path, wanted: Sequence[str] | None = None) -> Raw:
+    """The part files of the Parquet `folder` (as a :class:`perfstats.Recorder` writes
+    them) read in name order into one raw table; parts with different columns are
+    unified, a column a part lacks being missing in its rows. A part whose footer is
+    incomplete (still being written) is skipped with a :class:`SkippedPartWarning`
+    naming it; any other damaged part raises ValueError naming it."""
+    import warnings
+
+    pa = pyarrow_module()
+    parts = part_files(folder)
+    if not parts:
+        raise ValueError(
+            f"{folder} is a directory without Parquet part files (*.parquet); pass a "
+            "file, or a folder of Parquet part files"
+        )
+    tables = []
+    for part in parts:
+        if not _footer_complete(part):
+            warnings.warn(
+                f"{part}: skipped, its Parquet footer is incomplete (a part still "
+                "being written?)",
+                SkippedPartWarning,
+                stacklevel=4,
+            )
+            continue
+        table, _ = _read_table(part, wanted, None)
+        tables.append(table)
+    if not tables:
+        raise ValueError(f"{folder}: every Parquet part file is incomplete")
+    try:
+        table = pa.concat_tables(tables, promote_options="permissive")
+        frame = table.to_pandas()
+    except pa.ArrowException as e:
+        raise ValueError(f"{folder}: the part files do not combine ({e})") from e
+    return Raw(frame, str(folder))
 
 
 @dataclass
