@@ -17,6 +17,7 @@ from perfstats._json import json_scalar
 from perfstats._result import Result
 from perfstats._special import binom_cdf, binom_ppf, norm_sf, t_sf
 from perfstats.analysis.summary import events_frame
+from perfstats.io.events import as_events
 from perfstats.io.failure import failed as failed_requests
 from perfstats.stats.hypothesis_tests import (
     SRMResult,
@@ -676,6 +677,7 @@ def compare(
     >>> bool(-0.24 < row.relative_lift < -0.16)
     True
     """
+    events = as_events(events)
     import pandas as pd
 
     frame = events_frame(events)
