@@ -209,6 +209,8 @@ class _Effect:
     #: randomisation unit of each event of both arms (codes 0..G-1), or None
     groups: npt.NDArray[np.intp] | None = None
     _ratios: dict[float, float] = field(default_factory=dict)
+    #: design effects of the two arms' quantiles (clustered requests), else 1
+    deff: tuple[float, float] = (1.0, 1.0)
 
     def variance_factor(self, delta: float = 0.0) -> float:
         """Factor (>= 1) on the independent variance of the test of ``delta``: the
@@ -283,7 +285,7 @@ class _Effect:
     def _p(self, delta: float, *, below: bool) -> float:
         if self.metric in _QUANTILES:
             return _quantile_pvalue(
-                self.a, self.b, _QUANTILES[self.metric], delta, below
+                self.a, self.b, _QUANTILES[self.metric], delta, below, self.deff
             )
         gap, se, df = self._gap_se(delta)
         if not below:
@@ -332,27 +334,56 @@ def _fm_score(
 
 
 def _order_bounds(
-    x: npt.NDArray[np.float64], q: float, miss: float
+    x: npt.NDArray[np.float64], q: float, miss: float, deff: float = 1.0
 ) -> tuple[float, float]:
     """Distribution-free one-sided bounds of the q-quantile of the population of
-    sorted ``x``, each missing with probability <= ``miss`` (exact binomial ranks)."""
+    sorted ``x``, each missing with probability <= ``miss`` (exact binomial ranks).
+    ``deff`` > 1 (clustered requests): the ranks of ``n / deff`` independent
+    requests, scaled back to ``n`` (the effective-sample-size approximation)."""
     n = x.size
-    k = binom_ppf(1.0 - miss, n, q) + 1  # upper: P(X_(k) >= Q) = P(Bin <= k-1)
+    ne = n if deff <= 1.0 else max(int(n / deff), 1)
+    k = binom_ppf(1.0 - miss, ne, q) + 1  # upper: P(X_(k) >= Q) = P(Bin <= k-1)
+    if ne < n:
+        k = math.ceil(k * n / ne) if k <= ne else n + 1
     upper = float(x[k - 1]) if k <= n else math.inf
-    m = binom_ppf(miss, n, q)  # lower: X_(j), P(X_(j) <= Q) = P(Bin >= j)
-    j = m if binom_cdf(m, n, q) > miss else m + 1
+    m = binom_ppf(miss, ne, q)  # lower: X_(j), P(X_(j) <= Q) = P(Bin >= j)
+    j = m if binom_cdf(m, ne, q) > miss else m + 1
+    if ne < n:
+        j = math.floor((j - 1) * n / ne) + 1 if j >= 1 else 0
     lower = float(x[j - 1]) if j >= 1 else 0.0
     return lower, upper
 
 
+def _quantile_deff(
+    x: npt.NDArray[np.float64], groups: npt.NDArray[np.intp] | None, q: float
+) -> float:
+    """Design effect (>= 1) of one arm's q-quantile: the CR1 over the independent
+    variance of the mean of ``x <= its q-quantile`` over the arm's units."""
+    if groups is None or x.size < 2:
+        return 1.0
+    ind = (x <= np.quantile(x, q)).astype(np.float64)
+    dev = ind - ind.mean()
+    s0 = float(dev @ dev)
+    _, codes = np.unique(groups, return_inverse=True)
+    g = int(codes.max()) + 1
+    if g < 2 or not s0 > 0:
+        return 1.0
+    sums = np.bincount(codes, weights=dev)
+    return max(1.0, g / (g - 1.0) * float(sums @ sums) / s0)
+
+
 def _quantile_lift_ci(
-    a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], q: float, alpha2: float
+    a: npt.NDArray[np.float64],
+    b: npt.NDArray[np.float64],
+    q: float,
+    alpha2: float,
+    deff: tuple[float, float] = (1.0, 1.0),
 ) -> tuple[float, float]:
     """Two-sided interval of Q_a / Q_b - 1 at level 1 - alpha2: each end from one-sided
     bounds of both arms at 1 - g with (1 - g)^2 = 1 - alpha2 / 2 (conservative)."""
     g = 1.0 - math.sqrt(1.0 - alpha2 / 2.0)
-    la, ua = _order_bounds(a, q, g)
-    lb, ub = _order_bounds(b, q, g)
+    la, ua = _order_bounds(a, q, g, deff[0])
+    lb, ub = _order_bounds(b, q, g, deff[1])
     low = la / ub - 1.0 if ub > 0 and math.isfinite(ub) else -1.0
     high = ua / lb - 1.0 if lb > 0 else math.inf
     return low, high
@@ -364,6 +395,7 @@ def _quantile_pvalue(
     q: float,
     delta: float,
     below: bool,
+    deff: tuple[float, float] = (1.0, 1.0),
 ) -> float:
     """Smallest alpha at which the conservative order-statistic bound of Q_a / Q_b
     lies below (or above) 1 + delta (bisection on alpha)."""
@@ -371,8 +403,8 @@ def _quantile_pvalue(
 
     def rejects(alpha: float) -> bool:
         g = 1.0 - math.sqrt(1.0 - alpha)
-        la, ua = _order_bounds(a, q, g)
-        lb, ub = _order_bounds(b, q, g)
+        la, ua = _order_bounds(a, q, g, deff[0])
+        lb, ub = _order_bounds(b, q, g, deff[1])
         if below:
             return lb > 0 and ua / lb < c
         return math.isfinite(ub) and ub > 0 and la / ub > c
@@ -411,12 +443,18 @@ def _effect(
     }  # fmt: skip
     if metric in _QUANTILES:
         q = _QUANTILES[metric]
+        deff = (1.0, 1.0)
+        if groups is not None:
+            deff = (
+                _quantile_deff(a, groups[: a.size], q),
+                _quantile_deff(b, groups[a.size :], q),
+            )
         a, b = np.sort(a), np.sort(b)
-        common["a"], common["b"] = a, b
+        common["a"], common["b"], common["deff"] = a, b, deff
         qa, qb = float(np.quantile(a, q)), float(np.quantile(b, q))
         return _Effect(
             mean=qa, mean_b=qb, lift=qa / qb - 1.0,
-            lift_ci=_quantile_lift_ci(a, b, q, alpha2),
+            lift_ci=_quantile_lift_ci(a, b, q, alpha2, deff),
             pvalue=math.nan,  # quantiles: the interval; tests only with a role
             **common,
         )  # fmt: skip
@@ -755,7 +793,9 @@ def compare(
       1,000 runs either way), while arms that occupy different stretches of time
       widen it; that falls short for long runs (sessions of ~20 without a unit
       column: 31 % -> 11 %), so pass ``unit`` when assignment is by user. The
-      latency_pXX order-statistic bounds assume independent requests.
+      latency_pXX order-statistic bounds use the effective sample size n / deff
+      of each arm (deff: the CR1 design effect of its quantile indicator) when
+      clustered, and assume independent requests otherwise.
 
     Verdicts and their error rates (``alpha`` is the family-wise error rate over all
     arms and metrics):
