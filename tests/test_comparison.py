@@ -460,3 +460,10 @@ def test_clustered_quantile_bounds_use_the_effective_sample_size() -> None:
         )
 
     assert width(unit="session_id") > 1.5 * width(unit=None)
+
+
+def test_required_n_grows_with_the_design_effect() -> None:
+    ev = session_events(4000, seed=9)
+    clustered = compare(ev, metrics=("latency",)).table.iloc[0]
+    plain = compare(ev, metrics=("latency",), unit=None).table.iloc[0]
+    assert clustered.required_n > 3 * plain.required_n

@@ -596,7 +596,8 @@ def _required_n(
 ) -> float:
     """Per-arm size (at the observed split) for one test of the ship family to reach
     ``power`` one-sided at ``alpha``: a primary detecting a true improvement of
-    ``mde``, a guardrail showing non-inferiority within ``margin`` when unchanged."""
+    ``mde``, a guardrail showing non-inferiority within ``margin`` when unchanged;
+    times the design effect of clustered requests (:meth:`_Effect.variance_factor`)."""
     a, b = eff.a, eff.b
     ratio = b.size / a.size
     if eff.metric in _QUANTILES:
@@ -613,7 +614,14 @@ def _required_n(
         effect = (mde if role == "primary" else margin) * abs(float(b.mean()))
     if not (sd > 0 and effect > 0):
         return float(MIN_REQUESTS)
-    return required_sample_size(
+    # clustered requests carry less information: the size times the design effect
+    # (not the Newey-West factor, ~1 under per-request randomisation, only noise here)
+    factor = (
+        eff.variance_factor(0.0 if role == "primary" else margin)
+        if eff.groups is not None
+        else 1.0
+    )
+    return factor * required_sample_size(
         effect, sd, alpha=alpha, power=power, ratio=ratio, alternative="greater"
     )
 
@@ -840,7 +848,9 @@ def compare(
         is better by ``minimum_detectable_effect`` and every guardrail is unchanged:
         each of the k tests a ship needs gets power ``1 - (1 - power) / k`` at level
         ``alpha / m`` (m: hypotheses in the ship family; Holm is never stricter than
-        that). Fixed-horizon sizes: a sequential analysis needs more.
+        that), times the design effect when requests are clustered by a ``unit``
+        (the size assumes as many requests per unit as now).
+        Fixed-horizon sizes: a sequential analysis needs more.
     confidence : float, default 0.95
         Level of the (unadjusted, two-sided) lift intervals shown in the table.
     primary : sequence of str, default ("latency",)
