@@ -467,3 +467,17 @@ def test_required_n_grows_with_the_design_effect() -> None:
     clustered = compare(ev, metrics=("latency",)).table.iloc[0]
     plain = compare(ev, metrics=("latency",), unit=None).table.iloc[0]
     assert clustered.required_n > 3 * plain.required_n
+
+
+def test_newey_west_factor_on_block_sums_of_long_series() -> None:
+    """Above 20,000 requests the factor is computed on block sums (O(n)): it agrees
+    with the full Newey-West ratio on dependent and on independent contributions."""
+    from perfstats import long_run_variance_ratio
+    from perfstats.analysis.comparison import _time_ratio
+
+    rng = np.random.default_rng(12)
+    runs = np.repeat(rng.normal(size=10_000), 30)
+    runs -= runs.mean()
+    assert _time_ratio(runs) == pytest.approx(long_run_variance_ratio(runs)[0], rel=0.1)
+    iid = rng.normal(size=300_000)
+    assert _time_ratio(iid) == pytest.approx(1.0, abs=0.05)

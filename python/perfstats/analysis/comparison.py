@@ -237,7 +237,7 @@ class _Effect:
                 )
             else:
                 assert self.order is not None
-                ratio, _ = long_run_variance_ratio(psi[self.order])
+                ratio = _time_ratio(psi[self.order])
             self._ratios[c] = max(1.0, ratio)
         return self._ratios[c]
 
@@ -525,6 +525,28 @@ def _effect(
     return eff
 
 
+#: Above this many requests the Newey-West factor is computed on the sums of
+#: consecutive blocks of requests (as many blocks as this), which keeps it O(n).
+_HAC_BLOCKS = 20_000
+
+
+def _time_ratio(psi: npt.NDArray[np.float64]) -> float:
+    """Newey-West over independent variance of the sum of time-ordered ``psi``;
+    for long series on block sums (their lag-0 term holds every within-block
+    covariance exactly; the kernel weighs the covariance between blocks)."""
+    n = psi.size
+    if n <= _HAC_BLOCKS:
+        return long_run_variance_ratio(psi)[0]
+    size = -(-n // _HAC_BLOCKS)
+    padded = np.zeros(size * _HAC_BLOCKS)
+    padded[:n] = psi
+    sums = padded.reshape(_HAC_BLOCKS, size).sum(axis=1)
+    s0 = float(psi @ psi)
+    if not s0 > 0:
+        return 1.0
+    return long_run_variance_ratio(sums)[0] * float(sums @ sums) / s0
+
+
 def _t_isf(p: float, df: float) -> float:
     """t with ``t_sf(t, df) == p`` (0 < p < 0.5), by bisection."""
     lo, hi = 0.0, 1.0
@@ -564,10 +586,10 @@ def _unit_codes(
         if col not in frame.columns or bool(frame[col].isna().any()):
             continue
         codes = pd.factorize(frame[col])[0].astype(np.intp)
-        arm_codes = pd.factorize(arms)[0]
-        pairs = pd.DataFrame({"u": codes, "a": arm_codes}).drop_duplicates()
-        n_units = int(pairs["u"].nunique())
-        if len(pairs) == n_units and n_units < len(frame):  # one arm per unit
+        arm_codes = pd.factorize(arms)[0].astype(np.intp) + 1  # NA arm: -1 -> 0
+        n_units = int(codes.max()) + 1 if codes.size else 0
+        pairs = np.unique(codes * (int(arm_codes.max()) + 1) + arm_codes).size
+        if pairs == n_units and n_units < len(frame):  # one arm per unit
             return col, codes
     return None, None
 
@@ -999,7 +1021,7 @@ def compare(
                 groups = np.concatenate(
                     [unit_codes[mask][rows_a], unit_codes[base_mask][rows_b]]
                 )
-            elif times is not None:
+            elif times is not None and metric not in _QUANTILES:
                 when = np.concatenate([times[mask][rows_a], times[base_mask][rows_b]])
                 time_order = np.argsort(when, kind="stable")
             effects[variant].append(

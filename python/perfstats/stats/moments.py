@@ -304,7 +304,12 @@ def long_run_variance_ratio(
         return 1.0, 0.0
     cap = max(n // 4 if max_lag is None else int(max_lag), 0)
     pre = min(int(4.0 * (n / 100.0) ** (2.0 / 9.0)), n - 1)
-    g = np.array([float(x[j:] @ x[: n - j]) for j in range(1, pre + 1)])
+
+    def acov(j: int) -> float:  # sum_i x[i] x[i + j]; no BLAS call: a threaded
+        # dot product of a short vector stalls on a loaded machine
+        return float(np.multiply(x[j:], x[: n - j]).sum())
+
+    g = np.array([acov(j) for j in range(1, pre + 1)])
     sigma0 = s0 + 2.0 * float(g.sum())
     sigma1 = 2.0 * float(np.arange(1, pre + 1) @ g)
     if not sigma0 > 0:
@@ -313,5 +318,5 @@ def long_run_variance_ratio(
     lags = min(math.ceil(bandwidth) - 1, n - 1)
     total = s0
     for j in range(1, lags + 1):
-        total += 2.0 * (1.0 - j / bandwidth) * float(x[j:] @ x[: n - j])
+        total += 2.0 * (1.0 - j / bandwidth) * (g[j - 1] if j <= pre else acov(j))
     return max(total, 0.0) / s0, bandwidth
