@@ -261,3 +261,48 @@ def test_crossing_now_for_a_metric_where_lower_is_worse() -> None:
     assert when is not None and when > fit.t_last
     mean = fit.predict([when], interval="prediction").mean[0]
     assert mean == pytest.approx(level - 20.0, rel=1e-9)
+
+
+# ---- regime=True cuts only at a change that is clear after the search --------------
+
+
+@pytest.mark.parametrize("seed", [8, 54, 63, 78])
+def test_regime_does_not_cut_a_flat_series_at_a_spurious_change(seed: int) -> None:
+    """Flat AR(1) series (30 days) that detect_changepoints cuts at penalty 6: the
+    short last segment was called trending (before the Wald check: each of these was
+    'improving' or 'degrading'); the change is not clear, so every row is kept."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(30.0)
+    y = 500.0 + 10.0 * _ar1(rng, 30, 0.6)
+    from perfstats.stats.trend import _REGIME_PENALTY, _last_regime
+
+    assert _last_regime(t, y, None, 3, _REGIME_PENALTY)[3] is not None
+    fit = fit_trend(t, y, regime=True)
+    assert fit.regime_start is None
+    assert fit.direction == fit_trend(t, y).direction == "stable"
+
+
+def test_change_wald_is_the_least_squares_wald_without_autocorrelation() -> None:
+    """With negatively correlated noise the bias-corrected phi is 0: the statistic is
+    statsmodels' OLS Wald test of the step and the slope change."""
+    from perfstats.stats.trend import _change_wald
+
+    rng = np.random.default_rng(3)
+    u = rng.normal(size=61)
+    t = np.arange(60.0)
+    y = 100.0 + 0.2 * t + 3.0 * (t >= 35) + (u[1:] - 0.6 * u[:-1])
+    after = (t >= 35).astype(float)
+    x = sm.add_constant(np.column_stack([t, after, after * (t - 35.0)]))
+    ols = sm.OLS(y, x).fit()
+    wald = ols.wald_test(np.eye(4)[2:], use_f=False, scalar=True).statistic
+    assert _change_wald(t, y, 35.0, 1) == pytest.approx(float(wald), rel=1e-9)
+
+
+def test_regime_still_cuts_a_clear_level_shift() -> None:
+    from perfstats.stats.trend import _CHANGE_WALD, _change_wald
+
+    rng = np.random.default_rng(5)
+    t = np.arange(60.0)
+    y = np.where(t < 40, 900.0, 1000.0) + 10.0 * _ar1(rng, 60, 0.6)
+    assert _change_wald(t, y, 40.0, 1) > 2 * _CHANGE_WALD
+    assert fit_trend(t, y, regime=True).regime_start == pytest.approx(40.0, abs=3)

@@ -98,8 +98,8 @@ def trend(
         Stated rates with it (AR(1) noise phi = 0.6, 30-90 days, seeded simulation in
         ``tests/calibration/scenarios_trend.py``): band coverage of the next 7 days
         at least 93 %, slope CI at least 92 %, a flat series called trending at most
-        8 % (about 5 % of such series are cut at a spurious change and the cut
-        selects the data; pass ``regime=False`` for the 5 % of :func:`fit_trend`);
+        5 %, as without the cut (a change is cut at only when its Wald statistic
+        clears the 1 % point of the search, see :func:`fit_trend`; it was 7.6 %);
         a series that levels off below the budget, or a level shift below it, is
         said to cross within 14 days at most 5 % of the time.
     level : float, optional
