@@ -11,7 +11,7 @@ from scipy import stats
 from statsmodels.stats import proportion as sm_proportion
 from statsmodels.stats.multitest import multipletests
 
-from perfstats import compare
+from perfstats import compare, welch_t_test
 from perfstats.analysis.comparison import holm
 
 
@@ -342,3 +342,98 @@ def test_distribution_functions_match_scipy() -> None:
         assert binom_cdf(k, n, p) == pytest.approx(stats.binom.cdf(k, n, p), abs=1e-11)
         level = rng.uniform(1e-6, 1 - 1e-6)
         assert binom_ppf(level, n, p) == stats.binom.ppf(level, n, p)
+
+
+# ---- dependent requests: clustered by the randomisation unit, or Newey-West in time --
+
+
+def session_events(
+    n: int, seed: int, *, lat: float = 1.0, mean_length: float = 20.0
+) -> pd.DataFrame:
+    """Requests in time order, in sessions (geometric lengths) that keep one arm and
+    one latency level: assignment by user."""
+    rng = np.random.default_rng(seed)
+    session = np.cumsum(rng.random(n) < 1.0 / mean_length)
+    k = int(session[-1]) + 1
+    v2 = (rng.random(k) < 0.5)[session]
+    level = rng.normal(0.0, 0.3, k)[session]
+    return pd.DataFrame(
+        {
+            "timestamp": pd.date_range("2026-03-01", periods=n, freq="20s", tz="UTC"),
+            "session_id": session.astype(str),
+            "variant": np.where(v2, "v2", "control"),
+            "latency_ms": rng.lognormal(np.log(800.0), 0.5, n)
+            * np.exp(level)
+            * np.where(v2, lat, 1.0),
+            "success": rng.random(n) > 0.02,
+        }
+    )
+
+
+def test_clustered_latency_test_is_statsmodels_cluster_robust_ols() -> None:
+    import statsmodels.api as sm
+
+    ev = session_events(3000, seed=3, lat=0.95)
+    c = compare(ev, unit="session_id")
+    assert c.variance == "clustered by session_id (CR1)"
+    row = c.table.set_index("metric").loc["latency"]
+    ok = ev[ev.success]
+    x = sm.add_constant((ok.variant == "v2").to_numpy(dtype=float))
+    fit = sm.OLS(np.log(ok.latency_ms.to_numpy()), x).fit(
+        cov_type="cluster",
+        cov_kwds={"groups": ok.session_id.astype(int).to_numpy()},
+        use_t=True,
+    )
+    # same sandwich; statsmodels' CR1 also has (N - 1) / (N - K) and df G - 1 where
+    # perfstats keeps Welch's ddof: they differ by O(1/N) relative
+    assert row["pvalue"] == pytest.approx(fit.pvalues[1], rel=5e-3)
+    np.testing.assert_allclose(
+        row[["lift_low", "lift_high"]].to_numpy(dtype=float),
+        np.expm1(fit.conf_int()[1]),
+        rtol=5e-3,
+    )
+
+
+def test_unit_is_found_when_each_session_stays_in_one_arm() -> None:
+    ev = session_events(2000, seed=4)
+    assert compare(ev).variance == "clustered by session_id (CR1)"
+    assert compare(ev, unit=None).variance == "Newey-West over time"
+    assert "variance" in compare(ev).to_dict()
+    # requests randomised one by one: a user's requests span both arms, no clustering
+    per_request = ab_events(4000, seed=2)
+    per_request["user_id"] = np.arange(4000) % 50
+    assert compare(per_request).variance == "Newey-West over time"
+
+
+def test_unit_errors_name_the_column_and_row() -> None:
+    ev = session_events(500, seed=5)
+    with pytest.raises(ValueError, match="unit: events have no 'user' column"):
+        compare(ev, unit="user")
+    ev.loc[7, "session_id"] = None
+    with pytest.raises(ValueError, match="'session_id' is empty in row 7"):
+        compare(ev, unit="session_id")
+
+
+def test_clustering_widens_only_what_depends() -> None:
+    """Sessions that keep their arm: the cluster-robust interval is wider than the
+    independent one (the A/A false-ship rate fell from 31 % to 5 %, see the
+    calibration row); requests randomised one by one under a shared drift: the
+    Newey-West factor stays near 1, so the interval barely moves."""
+
+    def widths(ev: pd.DataFrame) -> tuple[float, float]:
+        row = compare(ev).table.set_index("metric").loc["latency"]
+        ok = ev[ev.success]
+        iid = welch_t_test(
+            ok.latency_ms[ok.variant != "control"].to_numpy(),
+            ok.latency_ms[ok.variant == "control"].to_numpy(),
+            log=True,
+        ).relative_lift_ci
+        return row.lift_high - row.lift_low, iid[1] - iid[0]
+
+    clustered, independent = widths(session_events(4000, seed=6))
+    assert clustered > 2.0 * independent
+    drift = ab_events(20_000, seed=7)
+    t = np.arange(len(drift))
+    drift["latency_ms"] *= np.exp(0.3 * np.sin(2 * np.pi * t / 5000))
+    hac, independent = widths(drift)
+    assert 1.0 <= hac / independent < 1.05

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from perfstats import Moments, lag1_autocorrelation
+from perfstats import Moments, lag1_autocorrelation, long_run_variance_ratio
 
 NIST_FILES = ["Lew", "Lottery", "Mavro", "Michelso", "NumAcc1", "NumAcc2", "PiDigits"]
 
@@ -413,3 +413,52 @@ def test_sum_overflows_to_inf_not_nan_and_round_trips() -> None:
     assert back.sum == np.inf and back == m
     neg = Moments([-1e308, -1e308])
     assert neg.sum == -np.inf
+
+
+# ---- long_run_variance_ratio: Newey-West with the Newey-West (1994) bandwidth ------
+
+
+def _nw94_bandwidth(x: np.ndarray) -> float:
+    """Newey and West (1994), Bartlett kernel, written out independently: pre-bandwidth
+    4 (n/100)^(2/9), s0 = g0 + 2 sum g_j, s1 = 2 sum j g_j, S = 1.1447 ((s1/s0)^2 n)^(1/3)."""
+    n = x.size
+    pre = int(4 * (n / 100) ** (2 / 9))
+    g = [float(np.dot(x[j:], x[: n - j])) for j in range(pre + 1)]
+    s0 = g[0] + 2 * sum(g[1:])
+    s1 = 2 * sum(j * g[j] for j in range(1, pre + 1))
+    return 1.1447 * ((s1 / s0) ** 2 * n) ** (1 / 3)
+
+
+@pytest.mark.parametrize("kind", ["iid", "ma5", "ar0.7"])
+def test_long_run_variance_ratio_matches_statsmodels_hac(kind: str) -> None:
+    from statsmodels.stats.sandwich_covariance import S_hac_simple
+
+    rng = np.random.default_rng(11)
+    e = rng.normal(size=3000)
+    if kind == "ma5":
+        e = np.convolve(e, np.ones(5), "same")
+    elif kind == "ar0.7":
+        for i in range(1, e.size):
+            e[i] += 0.7 * e[i - 1]
+    x = e - e.mean()
+    ratio, bandwidth = long_run_variance_ratio(x)
+    assert bandwidth == pytest.approx(_nw94_bandwidth(x), rel=1e-12)
+    lags = math.ceil(bandwidth) - 1
+    expected = S_hac_simple(
+        x, nlags=lags, weights_func=lambda m: 1 - np.arange(m + 1) / bandwidth
+    )[0, 0] / float(x @ x)
+    assert ratio == pytest.approx(expected, rel=1e-10)
+    # and the ratio estimates the true long-run / marginal variance ratio
+    truth = {"iid": 1.0, "ma5": 5.0, "ar0.7": (1 + 0.7) / (1 - 0.7)}[kind]
+    assert 0.6 * truth < ratio < 1.2 * truth
+
+
+def test_long_run_variance_ratio_edges() -> None:
+    assert long_run_variance_ratio([1.0, -1.0]) == (1.0, 0.0)
+    assert long_run_variance_ratio(np.zeros(50)) == (1.0, 0.0)
+    with pytest.raises(ValueError, match=r"contrast\[2\]"):
+        long_run_variance_ratio([0.1, 0.2, np.nan, 0.3])
+    with pytest.raises(ValueError, match="1-D"):
+        long_run_variance_ratio(np.zeros((3, 3)))
+    ratio, bandwidth = long_run_variance_ratio(np.repeat([1.0, -1.0], 500), max_lag=10)
+    assert bandwidth <= 11.0 and ratio > 1.0

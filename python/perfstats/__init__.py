@@ -64,7 +64,11 @@ from perfstats.stats.intervals import (
     wilson_interval,
 )
 from perfstats.stats.linear_model import LinearModel, Prediction
-from perfstats.stats.moments import Moments, lag1_autocorrelation
+from perfstats.stats.moments import (
+    Moments,
+    lag1_autocorrelation,
+    long_run_variance_ratio,
+)
 from perfstats.stats.quantile_sketch import QuantileSketch
 from perfstats.stats.trend import Trend, fit_trend
 
@@ -112,6 +116,7 @@ __all__ = [
     "fit_trend",
     "lag1_autocorrelation",
     "load_prices",
+    "long_run_variance_ratio",
     "mann_whitney_u",
     "metric_changepoints",
     "metric_series",

@@ -81,6 +81,39 @@ def experiment(
     return frame
 
 
+def sessions(
+    rng: np.random.Generator, n: int, *, lat: float = 1.0, mean_length: float = 20.0
+) -> pd.DataFrame:
+    """``n`` requests in time order, in sessions of consecutive requests (geometric
+    lengths, mean ``mean_length``) that each keep one arm (control or v2, 50/50) and
+    one latency level (log-normal, sigma 0.3): assignment by user, whose requests
+    arrive together and share their conditions. ``lat``: v2's latency multiplier;
+    the ``session_id`` column names each request's session."""
+    starts = np.flatnonzero(rng.random(n) < 1.0 / mean_length)
+    session = np.zeros(n, dtype=np.int64)
+    session[starts] = 1
+    session = np.cumsum(session)
+    k = int(session[-1]) + 1
+    v2 = (rng.random(k) < 0.5)[session]
+    level = rng.normal(0.0, 0.3, k)[session]
+    latency = (
+        rng.lognormal(np.log(800.0), 0.5, n) * np.exp(level) * np.where(v2, lat, 1.0)
+    )
+    return pd.DataFrame(
+        {
+            "timestamp": pd.Timestamp("2026-03-01", tz="UTC")
+            + pd.to_timedelta(np.arange(n) * 20, unit="s"),
+            "session_id": session.astype(str),
+            "variant": np.where(v2, "v2", "control"),
+            "latency_ms": latency,
+            "error": np.where(rng.random(n) < 0.02, "timeout", ""),
+            "input_tokens": rng.integers(200, 800, n),
+            "output_tokens": rng.integers(50, 250, n),
+            "cost_usd": rng.gamma(2.0, 0.001, n),
+        }
+    )
+
+
 def _rate(
     replications: int,
     rng: np.random.Generator,
@@ -91,6 +124,16 @@ def _rate(
 
 def _ships(c: Any) -> bool:
     return any(v == "ship" for v in c.verdicts.values())
+
+
+def aa_sessions_rate(replications: int, seed: int, n: int = 4000) -> float:
+    """False ``ship`` rate of an A/A whose arms are assigned by session (see
+    :func:`sessions`); its own generator, so the other rows keep their draws."""
+
+    def trial(r: np.random.Generator) -> bool:
+        return _ships(compare(sessions(r, n), metrics=METRICS, margins=WIDE))
+
+    return _rate(replications, np.random.default_rng([seed, 1]), trial)
 
 
 def calibration_rows(replications: int, seed: int) -> list[dict[str, object]]:
@@ -130,6 +173,11 @@ def calibration_rows(replications: int, seed: int) -> list[dict[str, object]]:
     row("A/A, autocorrelated latency", ALPHA, "<=",
         _rate(replications, rng, lambda r: aa(r, drift=True)),
         "AR(1) level and daily cycle shared by both arms")  # fmt: skip
+
+    row("A/A, sessions keep their arm and latency level (session_id)", ALPHA, "<=",
+        aa_sessions_rate(replications, seed),
+        "4,000 requests in sessions of ~20 consecutive requests (assignment by "
+        "user); compare finds the unit and clusters its variance by it")  # fmt: skip
 
     def regression_guardrail(r: np.random.Generator) -> bool:
         ev = experiment(r, {"control": {"n": n},
