@@ -16,6 +16,7 @@ from perfstats._errors import braces as _braces
 from perfstats._json import json_scalar
 from perfstats._result import Result
 from perfstats._special import binom_cdf, binom_ppf, norm_sf, t_sf
+from perfstats.analysis.findings import crossed_units, crossed_units_message
 from perfstats.analysis.summary import events_frame
 from perfstats.io.failure import failed as failed_requests
 from perfstats.stats.hypothesis_tests import (
@@ -615,6 +616,9 @@ class Comparison(Result):
     variance : str
         How the variances account for dependent requests: "clustered by <unit>
         (CR1)" or "Newey-West over time" (see :func:`compare`).
+    warnings : list of str
+        What makes the comparison doubtful, e.g. units (``user_id``) seen in more
+        than one arm.
     """
 
     table: pd.DataFrame
@@ -626,6 +630,7 @@ class Comparison(Result):
     missing: dict[str, str] = field(default_factory=dict)
     sequential: bool = False
     variance: str = "Newey-West over time"
+    warnings: list[str] = field(default_factory=list)
 
     def to_frame(self) -> pd.DataFrame:
         """The per-metric table (a copy)."""
@@ -647,6 +652,7 @@ class Comparison(Result):
             "missing": self.missing,
             "sequential": self.sequential,
             "variance": self.variance,
+            "warnings": list(self.warnings),
         }
 
     def _view(self) -> View:
@@ -668,6 +674,7 @@ class Comparison(Result):
             fields,
             {"metrics": table},
             notes=[f"not computed: {k} ({v})" for k, v in self.missing.items()],
+            warnings=self.warnings,
             text_columns={"metrics": brief},
         )
 
@@ -923,6 +930,7 @@ def compare(
     base_frame = frame[base_mask]
     base_bad = failed_requests(base_frame)
     unit_used, unit_codes = _unit_codes(frame, arms, unit)
+    checked = "user_id" if unit == "auto" else unit
     times = None if unit_codes is not None else _event_times(frame)
     variants = [str(v) for v in counts.index if v != baseline]
     effects: dict[str, list[tuple[str, _Effect]]] = {}
@@ -1082,6 +1090,12 @@ def compare(
             "Newey-West over time"
             if unit_used is None
             else f"clustered by {unit_used} (CR1)"
+        ),
+        warnings=(
+            [crossed_units_message(crossed, by=by, unit=checked)]
+            if checked is not None
+            and (crossed := crossed_units(frame, by=by, unit=checked))
+            else []
         ),
     )
 
