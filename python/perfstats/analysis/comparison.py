@@ -777,8 +777,9 @@ def compare(
     >>> pre, post = week("2026-01-01", 4000, 1.0), week("2026-01-08", 4000, 0.97)
     >>> plain = compare(post, metrics=["latency"], unit="user_id")
     >>> c = compare(post, metrics=["latency"], unit="user_id", pre_period=pre)
-    >>> c.cuped.loc[0, ["metric", "units", "units_without_pre"]].tolist()
-    ['latency', 200, 0]
+    >>> print(c.cuped[["metric", "units", "units_without_pre"]].to_string(index=False))
+     metric  units  units_without_pre
+    latency    200                  0
     >>> bool(c.cuped.loc[0, "variance_reduction"] > 0.5)
     True
     >>> width = lambda r: float(r.table.lift_high[0] - r.table.lift_low[0])
@@ -791,7 +792,9 @@ def compare(
     if by not in frame.columns:
         raise ValueError(f"events have no {by!r} column to compare by")
     if pre_period is not None and unit is None:
-        raise ValueError("pre_period needs unit=, the column naming each request's unit")
+        raise ValueError(
+            "pre_period needs unit=, the column naming each request's unit"
+        )
     pre_frame = None
     if unit is not None:
         frame, pre_frame = split_pre_period(frame, pre_period, unit, by)
@@ -889,7 +892,9 @@ def compare(
                 if fit is None:
                     missing[f"{metric} ({variant})"] = f"fewer than 2 {unit} in an arm"
                     continue
-                eff = _with_unit_fit(eff, fit, confidence, sequential, sequential_tuning)
+                eff = _with_unit_fit(
+                    eff, fit, confidence, sequential, sequential_tuning
+                )
             effects[variant].append((metric, eff))
 
     # the ship family: superiority of primaries, non-inferiority of guardrails

@@ -33,7 +33,7 @@ def _time(value: Any, what: str) -> pd.Timestamp:
         ts = pd.Timestamp(value)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"pre_period {what} {value!r} is not a time: {exc}") from None
-    if ts is pd.NaT:
+    if pd.isna(ts):
         raise ValueError(f"pre_period {what} is missing (NaT)")
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts
 
@@ -68,7 +68,9 @@ def split_pre_period(
         pre = frame[((ts >= start) & (ts < end)).to_numpy()]
         frame = frame[(ts >= end).to_numpy()]
         if frame.empty:
-            raise ValueError(f"no events at or after the pre_period end {end}: nothing to compare")
+            raise ValueError(
+                f"no events at or after the pre_period end {end}: nothing to compare"
+            )
     elif pre_period is not None:
         pre = events_frame(pre_period)
         if unit not in pre.columns:
@@ -133,7 +135,9 @@ def _request_values(
             return None
         val = frame["cost_usd"].to_numpy(dtype=np.float64, na_value=np.nan)
     else:
-        raise ValueError(f"CUPED: unsupported metric {metric!r}; one of {CUPED_METRICS}")
+        raise ValueError(
+            f"CUPED: unsupported metric {metric!r}; one of {CUPED_METRICS}"
+        )
     keep = ~np.isnan(val)
     return np.where(keep, val, 0.0), keep
 
