@@ -320,3 +320,15 @@ def test_sequential_mode_uses_units_and_stays_wider() -> None:
     w = lambda r: float(r.table.lift_high[0] - r.table.lift_low[0])  # noqa: E731
     assert w(seq) > w(fixed)
     assert math.isfinite(w(seq))
+
+
+def test_zero_failures_per_unit_keep_a_nondegenerate_error_interval() -> None:
+    """No failures in either arm: the per-unit variance is 0, but the guardrail's
+    interval keeps the binomial width of that many requests (issue 13, item 5)."""
+    pre, post = _experiment(10, users=40)
+    pre, post = pre.assign(success=True), post.assign(success=True)
+    c = compare(post, unit="user_id", pre_period=pre, metrics=["latency", "error_rate"])
+    row = c.table.set_index("metric").loc["error_rate"]
+    n = row["n"] + row["n_baseline"]
+    assert row["difference_low"] < -1.0 / n and row["difference_high"] > 1.0 / n
+    assert row["pvalue_adjusted"] > 1e-6  # not shown within 0.5 points by fiat

@@ -197,9 +197,9 @@ class _Effect:
 
     def _gap_se(self, delta: float) -> tuple[float, float, float]:
         """(estimate - null value, its standard error, Welch df) for mean metrics."""
-        if self.unit_fit is not None:
-            return _unit_gap_se(self.unit_fit, self.metric, delta)
         a, b = self.a, self.b
+        if self.unit_fit is not None:
+            return _unit_gap_se(self.unit_fit, self.metric, delta, a, b)
         if self.metric == "latency":
             la, lb = np.log(a), np.log(b)
             va, vb = (
@@ -423,13 +423,25 @@ def _effect(
     return eff
 
 
-def _unit_gap_se(fit: Cuped, metric: str, delta: float) -> tuple[float, float, float]:
+def _unit_gap_se(
+    fit: Cuped,
+    metric: str,
+    delta: float,
+    a: npt.NDArray[np.float64],
+    b: npt.NDArray[np.float64],
+) -> tuple[float, float, float]:
     """_Effect._gap_se of a per-unit (CUPED) fit on the metric's test scale."""
     if metric == "latency":  # fit of mean log latency: a difference of logs
         return fit.contrast(shift=math.log1p(delta))
-    if metric == "error_rate":
-        return fit.contrast(shift=delta)
-    return fit.contrast(scale=1.0 + delta)
+    if metric != "error_rate":
+        return fit.contrast(scale=1.0 + delta)
+    gap, se, df = fit.contrast(shift=delta)
+    # no pre-period removes the requests' own Bernoulli noise: the smoothed binomial
+    # error is a floor, so zero or few failures never give a zero-width interval
+    pa = (a.sum() + 1.0) / (a.size + 2.0)
+    pb = (b.sum() + 1.0) / (b.size + 2.0)
+    floor = math.sqrt(pa * (1 - pa) / a.size + pb * (1 - pb) / b.size)
+    return gap, max(se, floor), df
 
 
 def _with_unit_fit(
@@ -450,7 +462,7 @@ def _with_unit_fit(
     eff.lift = math.expm1(d)
     eff.lift_ci = (math.expm1(d - half(se)), math.expm1(d + half(se)))
     if eff.metric == "error_rate":
-        eff.diff, h = fit.difference, half(fit.se)
+        eff.diff, h = fit.difference, half(eff._gap_se(0.0)[1])
         eff.diff_ci = (max(eff.diff - h, -1.0), min(eff.diff + h, 1.0))
     return eff
 
