@@ -1,7 +1,9 @@
 """Calibration of compare with CUPED (``unit=``, ``pre_period=``): seeded experiments
 randomised by user, with per-user persistent speed, token use and error propensity.
 
-Rows: the false ``ship`` rate under A/A (latency alone, and with the guardrails), under a
+Rows: the false ``ship`` rate under A/A (latency alone, and with the guardrails; and
+per unit without a pre-period, beside the per-request tests, which ignore that a user's
+requests are alike), under a
 guardrail (tokens) truly worse by its margin, and the power at a true latency
 improvement with CUPED, whose note gives the same experiments' power without CUPED
 (per-unit analysis, no pre-period): the gain CUPED measures. A last row checks that a
@@ -123,6 +125,19 @@ def calibration_rows(replications: int, seed: int) -> list[dict[str, object]]:
 
     row("A/A, latency primary alone", ALPHA, "<=", rate(aa_latency),
         f"{USERS} users, ~{PER_USER:.0f} requests each per period; persistent users")  # fmt: skip
+
+    per_request: list[bool] = []
+
+    def aa_unit() -> bool:
+        post = experiment(rng)[1]
+        per_request.append(_ships(compare(post, metrics=["latency"])))
+        return _ships(compare(post, metrics=["latency"], unit="user_id"))
+
+    measured = rate(aa_unit)
+    row("A/A, latency alone, per unit without pre-period", ALPHA, "<=", measured,
+        "the per-request tests (no unit=) on the same experiments: "
+        f"{np.mean(per_request):.3f}: a user's requests are alike, so they are not "
+        "independent observations", decision="compare ship (per unit)")  # fmt: skip
 
     def aa_all() -> bool:
         pre, post = experiment(rng)

@@ -19,7 +19,7 @@ Check = Callable[[Mapping[str, object]], None]
 def test_cuped_meets_its_stated_rates(check_calibration_row: Check) -> None:
     rows = calibration_rows(10, SEED)
     assert {r["decision"] for r in rows} == {
-        "compare ship (CUPED)", "compare power (CUPED)"
+        "compare ship (CUPED)", "compare power (CUPED)", "compare ship (per unit)"
     }  # fmt: skip
     for row in rows:
         check_calibration_row(row)
