@@ -332,3 +332,19 @@ def test_zero_failures_per_unit_keep_a_nondegenerate_error_interval() -> None:
     n = row["n"] + row["n_baseline"]
     assert row["difference_low"] < -1.0 / n and row["difference_high"] > 1.0 / n
     assert row["pvalue_adjusted"] > 1e-6  # not shown within 0.5 points by fiat
+
+
+def test_required_n_follows_the_design_effect() -> None:
+    """A user's requests are alike: the per-unit analysis needs more requests than the
+    per-request formula says, CUPED fewer than the per-unit analysis without it."""
+    pre, post = _experiment(11)
+    need = {
+        name: float(compare(post, metrics=["latency"], **kw).table["required_n"][0])
+        for name, kw in (
+            ("request", {}),
+            ("unit", {"unit": "user_id"}),
+            ("cuped", {"unit": "user_id", "pre_period": pre}),
+        )
+    }
+    assert need["unit"] > 3 * need["request"], need
+    assert need["cuped"] < 0.5 * need["unit"], need

@@ -147,6 +147,20 @@ def calibration_rows(replications: int, seed: int) -> list[dict[str, object]]:
     row("A/A, latency primary and 3 guardrails", ALPHA, "<=", rate(aa_all),
         "wide guardrail margins, so only the primary can err")  # fmt: skip
 
+    def peeking() -> bool:  # the same experiment looked at after each of 7 days
+        pre, post = experiment(rng)
+        post = post.iloc[rng.permutation(len(post))]
+        return any(
+            _ships(
+                compare(post.iloc[: len(post) * day // 7], metrics=["latency"],
+                        unit="user_id", pre_period=pre, sequential=True)
+            )
+            for day in range(1, 8)
+        )  # fmt: skip
+
+    row("A/A, 7 daily looks, sequential=True: any ship", ALPHA, "<=", rate(peeking),
+        "confidence sequence over users, CUPED at every look")  # fmt: skip
+
     def tokens_at_margin() -> bool:
         pre, post = experiment(rng, lat=0.8, tok=1.1)
         c = compare(post, metrics=METRICS, margins=WIDE, unit="user_id", pre_period=pre)
@@ -159,6 +173,22 @@ def calibration_rows(replications: int, seed: int) -> list[dict[str, object]]:
     cuped, plain = power_pair(replications, sub)
     row("latency 7% better: power with CUPED", 0.8, ">=", cuped,
         f"same experiments without CUPED (per unit, no pre-period): {plain:.3f}",
+        decision="compare power (CUPED)")  # fmt: skip
+
+    # power at the product's own required_n (requests per arm, design effect of CUPED
+    # included): latency truly 5 % better, the default minimum detectable effect
+    pre, post = experiment(rng, users=8000)
+    pilot = compare(post, metrics=["latency"], unit="user_id", pre_period=pre)
+    per_user = float(pilot.table["n"][0]) / float(pilot.cuped["units"][0])
+    planned = 2 * int(np.ceil(float(pilot.table["required_n"][0]) / per_user))
+
+    def powered() -> bool:
+        pre, post = experiment(rng, lat=0.95, users=planned)
+        c = compare(post, metrics=["latency"], unit="user_id", pre_period=pre)
+        return _ships(c)
+
+    row(f"power at required_n with CUPED ({planned} users), latency 5% better", 0.8,
+        ">=", rate(powered), "required_n (successful requests per arm) from an 8,000-user pilot",
         decision="compare power (CUPED)")  # fmt: skip
 
     sub = int(rng.integers(1 << 30))

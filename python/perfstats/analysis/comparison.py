@@ -194,6 +194,7 @@ class _Effect:
     diff_ci: tuple[float, float] = (math.nan, math.nan)
     diff: float = math.nan
     unit_fit: Cuped | None = None  # per-unit (CUPED) analysis, when `unit` is given
+    design_effect: float = 1.0  # its variance over the per-request tests' variance
 
     def _gap_se(self, delta: float) -> tuple[float, float, float]:
         """(estimate - null value, its standard error, Welch df) for mean metrics."""
@@ -456,7 +457,11 @@ def _with_unit_fit(
             return _cs_halfwidth(se, n, 1.0 - confidence, tuning)
         return crit * se
 
+    se_request = eff._gap_se(0.0)[1]
     eff.unit_fit = fit
+    se_unit = eff._gap_se(0.0)[1]
+    if se_request > 0 and math.isfinite(se_unit):
+        eff.design_effect = (se_unit / se_request) ** 2
     eff.pvalue = fit.pvalue()
     d, se = (fit.difference, fit.se) if eff.metric == "latency" else fit.log_ratio()
     eff.lift = math.expm1(d)
@@ -472,7 +477,8 @@ def _required_n(
 ) -> float:
     """Per-arm size (at the observed split) for one test of the ship family to reach
     ``power`` one-sided at ``alpha``: a primary detecting a true improvement of
-    ``mde``, a guardrail showing non-inferiority within ``margin`` when unchanged."""
+    ``mde``, a guardrail showing non-inferiority within ``margin`` when unchanged;
+    a per-unit (CUPED) analysis scales it by its design effect."""
     a, b = eff.a, eff.b
     ratio = b.size / a.size
     if eff.metric in _QUANTILES:
@@ -489,7 +495,7 @@ def _required_n(
         effect = (mde if role == "primary" else margin) * abs(float(b.mean()))
     if not (sd > 0 and effect > 0):
         return float(MIN_REQUESTS)
-    return required_sample_size(
+    return eff.design_effect * required_sample_size(
         effect, sd, alpha=alpha, power=power, ratio=ratio, alternative="greater"
     )
 
@@ -713,7 +719,10 @@ def compare(
         is better by ``minimum_detectable_effect`` and every guardrail is unchanged:
         each of the k tests a ship needs gets power ``1 - (1 - power) / k`` at level
         ``alpha / m`` (m: hypotheses in the ship family; Holm is never stricter than
-        that). Fixed-horizon sizes: a sequential analysis needs more.
+        that). Fixed-horizon sizes: a sequential analysis needs more. With ``unit``,
+        requests per arm scaled by the design effect (per-unit variance over the
+        per-request one: > 1 when a unit's requests are alike, < 1 when CUPED removes
+        more), at the observed requests per unit.
     confidence : float, default 0.95
         Level of the (unadjusted, two-sided) lift intervals shown in the table.
     primary : sequence of str, default ("latency",)
