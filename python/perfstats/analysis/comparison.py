@@ -464,6 +464,8 @@ def _with_unit_fit(
         eff.design_effect = (se_unit / se_request) ** 2
     eff.pvalue = fit.pvalue()
     d, se = (fit.difference, fit.se) if eff.metric == "latency" else fit.log_ratio()
+    if eff.metric == "error_rate" and fit.se > 0:  # the ratio widened as the floor
+        se *= max(1.0, se_unit / fit.se)
     eff.lift = math.expm1(d)
     eff.lift_ci = (math.expm1(d - half(se)), math.expm1(d + half(se)))
     if eff.metric == "error_rate":
