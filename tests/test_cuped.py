@@ -348,3 +348,21 @@ def test_required_n_follows_the_design_effect() -> None:
     }
     assert need["unit"] > 3 * need["request"], need
     assert need["cuped"] < 0.5 * need["unit"], need
+
+
+def test_three_arms_each_against_the_baseline_with_its_own_units() -> None:
+    pre, post = _experiment(12, users=300)
+    third = post["user_id"].str[1:].astype(int) % 3 == 0
+    post.loc[third & (post["variant"] == "v2"), "variant"] = "v3"
+    c = compare(post, unit="user_id", pre_period=pre, metrics=["latency"])
+    t = c.cuped.set_index("variant")
+    users = post.groupby("variant")["user_id"].nunique()
+    assert t.loc["v2", "units"] == users["v2"] and t.loc["v3", "units"] == users["v3"]
+    assert (t["units_baseline"] == users["control"]).all()
+    assert set(c.verdicts) == {"v2", "v3"}
+
+
+def test_pre_period_of_the_wrong_type_names_the_argument() -> None:
+    pre, post = _experiment(13, users=40)
+    with pytest.raises(TypeError, match="pre_period must be events"):
+        compare(post, unit="user_id", pre_period="last-week.parquet")

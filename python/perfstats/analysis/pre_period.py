@@ -72,7 +72,13 @@ def split_pre_period(
                 f"no events at or after the pre_period end {end}: nothing to compare"
             )
     elif pre_period is not None:
-        pre = events_frame(pre_period)
+        try:
+            pre = events_frame(pre_period)
+        except TypeError as exc:
+            raise TypeError(
+                f"pre_period must be events (Events or DataFrame) or a (start, end) "
+                f"pair of times: {exc}"
+            ) from None
         if unit not in pre.columns:
             found = ", ".join(map(str, pre.columns))
             raise ValueError(
