@@ -363,6 +363,6 @@ def test_three_arms_each_against_the_baseline_with_its_own_units() -> None:
 
 
 def test_pre_period_of_the_wrong_type_names_the_argument() -> None:
-    pre, post = _experiment(13, users=40)
+    _, post = _experiment(13, users=40)
     with pytest.raises(TypeError, match="pre_period must be events"):
         compare(post, unit="user_id", pre_period="last-week.parquet")
