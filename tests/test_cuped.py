@@ -224,7 +224,8 @@ def test_cuped_shrinks_the_intervals_and_says_so() -> None:
         )
     assert (adj.table["width"][:4] < plain.table["width"][:4]).all()  # not quantiles
     d = adj.to_dict()
-    assert d["unit"] == "user_id"
+    assert d["unit"] == "user_id" and d["pre_period"] is True
+    assert plain.to_dict()["pre_period"] is False and "per unit" in repr(plain)
     assert {"theta", "variance_reduction", "units_without_pre"} <= set(d["cuped"][0])
     text = repr(adj)
     assert "CUPED" in text and "variance_reduction" in text and "user_id" in text

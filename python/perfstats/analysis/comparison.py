@@ -532,6 +532,8 @@ class Comparison(Result):
         Sample-ratio check against ``planned_split`` (None when no split was given).
     unit : str or None
         The unit column of a per-unit analysis (``compare(..., unit=...)``).
+    pre_period : bool
+        True when a pre-period adjusted the per-unit analysis (CUPED).
     cuped : pandas.DataFrame or None
         With ``unit``: one row per (variant, metric) analysed per unit: ``units``,
         ``units_baseline``, ``units_without_pre`` (given the pooled pre-period mean),
@@ -549,6 +551,7 @@ class Comparison(Result):
     sequential: bool = False
     unit: str | None = None
     cuped: pd.DataFrame | None = None
+    pre_period: bool = False
 
     def to_frame(self) -> pd.DataFrame:
         """The per-metric table (a copy)."""
@@ -574,6 +577,7 @@ class Comparison(Result):
                 if self.cuped is None
                 else {
                     "unit": self.unit,
+                    "pre_period": self.pre_period,
                     "cuped": [
                         {k: json_scalar(v) for k, v in r.items()}
                         for r in self.cuped.to_dict(orient="records")
@@ -592,8 +596,10 @@ class Comparison(Result):
             fields["sample ratio p"] = self.srm.pvalue
         tables = {"metrics": self.table.set_index(["variant", "metric"])}
         if self.cuped is not None:
-            fields["unit"] = self.unit
-            tables["CUPED"] = self.cuped.set_index(["variant", "metric"])
+            how = "CUPED: adjusted by the pre-period" if self.pre_period else "per unit"
+            fields["unit"] = f"{self.unit} ({how})"
+            name = "CUPED" if self.pre_period else "per unit"
+            tables[name] = self.cuped.set_index(["variant", "metric"])
         brief = [
             "role", "relative_lift", "lift_low", "lift_high", "pvalue_adjusted",
             "verdict",
@@ -1035,6 +1041,7 @@ def compare(
         sequential=sequential,
         unit=unit,
         cuped=None if unit is None else _cuped_table(effects),
+        pre_period=pre_frame is not None,
     )
 
 
