@@ -211,7 +211,12 @@ def cuped(
 
     Notes
     -----
-    The covariate of a ratio metric is the pooled-linearised pre-period mean
+    ``theta`` is the slope of ``y`` on ``x`` within arms, pooled over both; the
+    difference and its standard error are the coefficient of ``treated`` and its HC2
+    error in the least-squares fit ``y ~ 1 + treated + (x - mean(x))`` (statsmodels
+    ``OLS(...).fit(cov_type="HC2")``), which accounts for estimating ``theta``; with
+    no covariate they are Welch's. Tests use Welch-Satterthwaite degrees of freedom
+    from the arms' HC2 residuals. The covariate of a ratio metric is the pooled-linearised pre-period mean
     ``P + (x - P x_count) / mean(x_count)`` (P: pooled pre-period ratio), a function of
     pre-period data only, so the adjustment cannot bias the difference; it differs
     from gbstats' per-arm ratios only in second-order terms.
