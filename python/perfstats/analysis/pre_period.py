@@ -43,7 +43,7 @@ def split_pre_period(
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """``(experiment frame, pre-period frame or None)``, checked for CUPED.
 
-    ``pre_period`` is None (per-unit analysis, no adjustment), events (an
+    ``pre_period`` is None (no pre-period: the unit checks only), events (an
     :class:`~perfstats.io.events.Events` or DataFrame) or a ``(start, end)`` pair of
     times: then the pre-period is the rows of ``frame`` with ``start <= timestamp <
     end``, the experiment the rows at or after ``end`` (earlier rows are left out).
@@ -87,7 +87,7 @@ def split_pre_period(
     if pre is not None and pre.empty:
         raise ValueError(
             "pre_period has no events: CUPED needs the units' pre-period requests "
-            "(pass pre_period=None for a per-unit analysis without adjustment)"
+            "(pass pre_period=None to cluster by the unit without adjustment)"
         )
     units = frame[unit]
     nulls = int(units.isna().sum())
