@@ -188,3 +188,18 @@ def test_explicit_unit_errors_name_the_column() -> None:
     with pytest.raises(ValueError, match=r"'user_id' is empty in 2 row.*first row 3"):
         compare(ev, unit="user_id")
     assert compare(ev).unit == INDEPENDENT  # "auto" skips a column with gaps
+
+
+def test_report_ab_section_says_the_unit_and_warns_about_crossed_sessions() -> None:
+    from perfstats import build_report
+
+    ev = user_events(2000, seed=9)
+    sec = build_report(ev, sla_target_ms=2000.0).section("ab")
+    assert any("Randomisation unit: clustered by user_id" in n for n in sec.notes)
+    crossed = user_events(2000, seed=9, leak=0.5).rename(
+        columns={"user_id": "session_id"}
+    )
+    sec = build_report(crossed, sla_target_ms=2000.0).section("ab")
+    assert any("Randomisation unit: none found" in n for n in sec.notes)
+    (f,) = [f for f in sec.findings if f.kind == "crossed_units"]
+    assert f.numbers["unit"] == "session_id"
