@@ -124,7 +124,7 @@ def main() -> None:
                         model="mean",
                         method=method,
                         min_size=min_size,
-                        pvalue=pvalue,
+                        alpha=pvalue,
                         autocorrelation=autocorrelation,
                     )
                     grid.append(

@@ -53,7 +53,7 @@ def test_energy_statistic_matches_the_quadratic_definition(n: int) -> None:
 def test_reported_segments_match_numpy_and_scipy_welch() -> None:
     rng = np.random.default_rng(11)
     x = np.r_[rng.normal(10, 1, 80), rng.normal(10.6, 2, 60), rng.normal(9.5, 1, 90)]
-    cps = detect_changepoints(x, model="mean", pvalue=0.05, autocorrelation=False)
+    cps = detect_changepoints(x, model="mean", alpha=0.05, autocorrelation=False)
     assert len(cps) >= 1
     edges = [0, *(int(c.index) for c in cps), len(x)]
     for k, c in enumerate(cps):
@@ -208,8 +208,8 @@ def test_detect_regressions_keeps_only_bad_changes() -> None:
         ("abc", {}, TypeError, "string"),
         (np.zeros(30), {"min_size": 1}, ValueError, "min_size"),
         (np.zeros(30), {"min_size": 2.5}, TypeError, "min_size"),
-        (np.zeros(30), {"pvalue": 0.0}, ValueError, "pvalue"),
-        (np.zeros(30), {"pvalue": float("nan")}, ValueError, "pvalue"),
+        (np.zeros(30), {"alpha": 0.0}, ValueError, "alpha"),
+        (np.zeros(30), {"alpha": float("nan")}, ValueError, "alpha"),
         (np.zeros(30), {"penalty": -1.0}, ValueError, "penalty"),
         (np.zeros(30), {"method": "magic"}, ValueError, "method"),
         (np.zeros(30), {"model": "cubic"}, ValueError, "model"),
@@ -317,14 +317,14 @@ def test_threads_get_the_same_answers() -> None:
 def test_segments_respect_min_size_and_are_deterministic(
     values: list[float], method: str, min_size: int
 ) -> None:
-    cps = detect_changepoints(values, method=method, min_size=min_size, pvalue=0.2)  # type: ignore[arg-type]
+    cps = detect_changepoints(values, method=method, min_size=min_size, alpha=0.2)  # type: ignore[arg-type]
     idx = list(cps.indices)
     edges = [0, *idx, len(values)]
     assert len(values) >= 2 * min_size or not idx
     if idx:
         assert all(b - a >= min_size for a, b in itertools.pairwise(edges))
     assert all(0 <= c.pvalue < 0.2 for c in cps)
-    again = detect_changepoints(values, method=method, min_size=min_size, pvalue=0.2)  # type: ignore[arg-type]
+    again = detect_changepoints(values, method=method, min_size=min_size, alpha=0.2)  # type: ignore[arg-type]
     assert list(again.indices) == idx
 
 
@@ -495,3 +495,22 @@ def test_default_settings_clear_the_tcpd_bars_on_the_series_we_have(
         covers.append(tcpd_cover(ann, merged, n_obs=int(data["n_obs"])))
     assert np.mean(f1s) >= 0.75
     assert np.mean(covers) >= 0.70
+
+
+def test_pvalue_is_a_deprecated_name_of_alpha() -> None:
+    # issue 12: one vocabulary (alpha); the old keyword gives the same answer, warned
+    rng = np.random.default_rng(7)
+    x = np.r_[rng.normal(0, 1, 60), rng.normal(3, 1, 60)]
+    new = detect_changepoints(x, model="mean", alpha=0.05, autocorrelation=False)
+    with pytest.warns(DeprecationWarning, match="pvalue= is deprecated"):
+        old = detect_changepoints(x, model="mean", pvalue=0.05, autocorrelation=False)
+    assert [c.index for c in old] == [c.index for c in new]
+    with pytest.warns(DeprecationWarning, match="pvalue= is deprecated"):
+        reg = detect_regressions(x, pvalue=0.05, autocorrelation=False)
+    assert [c.index for c in reg] == [
+        c.index for c in detect_regressions(x, alpha=0.05, autocorrelation=False)
+    ]
+    with pytest.raises(ValueError, match="alpha"):
+        detect_changepoints(x, alpha=0.0)
+    with pytest.raises(TypeError, match="not both"):
+        detect_changepoints(x, alpha=0.05, pvalue=0.05)

@@ -89,3 +89,32 @@ def test_imports_run_downward(path: Path) -> None:
 def test_every_part_has_a_layer() -> None:
     parts = {_part(_module_name(p)) for p in SOURCES}
     assert parts <= set(LAYERS), f"modules without a layer: {parts - set(LAYERS)}"
+
+
+def _private_names(path: Path) -> list[str]:
+    """``line: from M import _name`` for each private name (not a submodule) imported
+    from another perfstats module by the module at `path`."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not (isinstance(node, ast.ImportFrom) and node.module and node.level == 0):
+            continue
+        if node.module != "perfstats" and not node.module.startswith("perfstats."):
+            continue
+        for alias in node.names:
+            if not alias.name.startswith("_") or alias.name.startswith("__"):
+                continue
+            package = ROOT.parent.joinpath(*node.module.split("."))
+            if (package / alias.name).is_dir() or any(package.glob(f"{alias.name}.*")):
+                continue  # a (private) module, such as perfstats._core
+            found.append(f"{node.lineno}: from {node.module} import {alias.name}")
+    return found
+
+
+@pytest.mark.parametrize(
+    "path", sorted(ROOT.rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_no_module_imports_another_modules_private_name(path: Path) -> None:
+    """Issue 12: a helper two modules need moves to a shared private module (``_time``,
+    ``_validate`` ...) under a public name, instead of one importing the other's
+    private name."""
+    assert _private_names(path) == []

@@ -123,5 +123,11 @@ def test_no_budget_and_bad_input(sample: pd.DataFrame) -> None:
         trend(sample, horizon="-1D")
     with pytest.raises(ValueError, match="needs at least 3"):
         trend(sample.head(50), every="1D")
-    with pytest.raises(ValueError, match="level"):
-        trend(sample, level=1.0)
+    with pytest.raises(ValueError, match="confidence"):
+        trend(sample, confidence=1.0)
+    # the former keyword still works, with a deprecation warning (issue 12)
+    with pytest.warns(DeprecationWarning, match="level= is deprecated"):
+        with pytest.raises(ValueError, match="confidence"):
+            trend(sample, level=1.0)
+    with pytest.raises(TypeError, match="not both"):
+        trend(sample, confidence=0.9, level=0.9)

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from perfstats import read_events, summarize
-from perfstats.analysis import summary as summary_module
+from perfstats.io import parquet as parquet_module
 
 N = 2_500
 START = pd.Timestamp("2026-03-01", tz="UTC").value
@@ -287,11 +287,11 @@ def test_many_tiny_row_groups_are_read_in_batches(
                 )
             )
     reads: list[int] = []
-    monkeypatch.setattr(summary_module, "_BATCH_ROWS", 50)
-    real_open = summary_module._open_parquet
+    monkeypatch.setattr(parquet_module, "BATCH_ROWS", 50)
+    real_open = parquet_module.open_file
 
-    def counting_open(p: Any, metadata: Any = None) -> Any:
-        pf = real_open(p, metadata)
+    def counting_open(p: Any, footer: Any = None) -> Any:
+        pf = real_open(p, footer)
         read = pf.read_row_groups
 
         def read_row_groups(groups: list[int], **kw: Any) -> Any:
@@ -301,7 +301,7 @@ def test_many_tiny_row_groups_are_read_in_batches(
         pf.read_row_groups = read_row_groups
         return pf
 
-    monkeypatch.setattr(summary_module, "_open_parquet", counting_open)
+    monkeypatch.setattr(parquet_module, "open_file", counting_open)
     from_path = summarize(path, by="endpoint", every="1h")
     from_frame = summarize(pd.read_parquet(path), by="endpoint", every="1h")
     pd.testing.assert_frame_equal(from_path.table, from_frame.table, check_exact=True)

@@ -712,8 +712,7 @@ def test_grouped_fills_overflow_to_inf_not_nan() -> None:
     builder = _core.GroupedSketchBuilder(1, 0.01)
     builder.add(codes, values, 0)
     (streamed,), _ = builder.finish()
-    (batch,), _ = _core.sketch_groups(codes, values, 1)
-    assert streamed.sum == np.inf and batch.sum == np.inf
+    assert streamed.sum == np.inf
     assert streamed.mean == np.inf
     negative = _core.GroupedSketchBuilder(1, 0.01)
     negative.add(codes, -values, 0)

@@ -215,36 +215,6 @@ void register_sketch(py::module_& m) {
         std::copy(out.bucket_counts.begin(), out.bucket_counts.end(), counts.mutable_data());
         return py::make_tuple(std::move(out.sketches), counts);
       });
-
-  m.def(
-      "sketch_groups",
-      [](const py::handle& codes, const DoubleArray& values, std::size_t n_groups,
-         double relative_accuracy, std::size_t max_buckets, const std::vector<double>& boundaries,
-         std::size_t threads) {
-        const std::size_t n = length_1d(values, "values");
-        const py::array held = group_codes(codes, n);
-        const bool narrow = held.dtype().itemsize() == 4;
-        GroupedSketches out;
-        {
-          // Safe without the GIL: both arrays are held by the caller for the whole call, and the
-          // worker threads touch only them and C++ objects.
-          py::gil_scoped_release release;
-          if (narrow) {
-            out = sketch_groups(static_cast<const std::int32_t*>(held.data()), values.data(), n,
-                                n_groups, relative_accuracy, max_buckets, boundaries, threads);
-          } else {
-            out = sketch_groups(static_cast<const std::int64_t*>(held.data()), values.data(), n,
-                                n_groups, relative_accuracy, max_buckets, boundaries, threads);
-          }
-        }
-        py::array_t<double> counts({static_cast<py::ssize_t>(n_groups),
-                                    static_cast<py::ssize_t>(boundaries.size() + 1)});
-        std::copy(out.bucket_counts.begin(), out.bucket_counts.end(), counts.mutable_data());
-        return py::make_tuple(std::move(out.sketches), counts);
-      },
-      py::arg("codes"), py::arg("values"), py::arg("n_groups"),
-      py::arg("relative_accuracy") = 0.01, py::arg("max_buckets") = S::kDefaultMaxBuckets,
-      py::arg("boundaries") = std::vector<double>{}, py::arg("threads") = 0);
 }
 
 }  // namespace perfstats::python

@@ -16,7 +16,7 @@ from perfstats.analysis.metric_trend import MetricTrend, trend
 from perfstats.analysis.series import metric_series
 from perfstats.analysis.summary import Summary, summarize
 from perfstats.history.store import History
-from perfstats.io.events import Events, read_events, write_events
+from perfstats.io.events import Events, as_events, read_events, write_events
 from perfstats.io.interop import (
     HdrHistogramData,
     HdrInterval,
@@ -106,6 +106,7 @@ __all__ = [
     "__version__",
     "anomalies",
     "anomaly_likelihood",
+    "as_events",
     "assign",
     "build_report",
     "compare",

@@ -88,16 +88,6 @@ class GroupedSketchBuilder:
     def add(self, codes: Any, values: Any, first_row: int = 0) -> None: ...
     def finish(self) -> tuple[list[QuantileSketch], npt.NDArray[np.float64]]: ...
 
-def sketch_groups(
-    codes: Any,
-    values: Any,
-    n_groups: int,
-    relative_accuracy: float = 0.01,
-    max_buckets: int = 4096,
-    boundaries: list[float] = ...,
-    threads: int = 0,
-) -> tuple[list[QuantileSketch], npt.NDArray[np.float64]]: ...
-
 # ---- time windows -------------------------------------------------------------------------
 def window_grid(timestamps: Any, step: int) -> tuple[int, int]: ...
 def window_codes(

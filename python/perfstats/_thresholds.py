@@ -83,7 +83,7 @@ def t_critical(threshold: float, m: int) -> float:
     return q * math.sqrt(1.0 + 1.0 / m)
 
 
-def _erfc(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+def erfc(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """Vectorised erfc (Numerical Recipes' Chebyshev fit, relative error < 1.2e-7)."""
     a = np.abs(x)
     t = 1.0 / (1.0 + 0.5 * a)
@@ -144,8 +144,8 @@ def _robust_critical(threshold: float, m: int) -> float:
     root2 = math.sqrt(2.0)
 
     def rate(c: float) -> float:
-        lo = _erfc((c * scale + med) / root2)
-        hi = _erfc((c * scale - med) / root2)
+        lo = erfc((c * scale + med) / root2)
+        hi = erfc((c * scale - med) / root2)
         return float(np.mean(0.5 * (lo + hi)))
 
     lo_c, hi_c = threshold * 0.5, threshold * 2.0

@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from perfstats.io.events import _pandas, _string_dtype
+from perfstats.io.schema import pandas_module as _pandas
+from perfstats.io.schema import string_dtype as _string_dtype
 
 if TYPE_CHECKING:
     import pandas as pd

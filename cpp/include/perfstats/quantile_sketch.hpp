@@ -149,39 +149,22 @@ struct GroupedSketches {
   std::vector<double> bucket_counts;      // n_groups x (boundaries + 1), row-major
 };
 
-// values[i] goes to group codes[i] (0 <= code < n_groups). NaN values are missing data and
-// skipped; infinities and out-of-range codes throw. With `boundaries` b_0 < ... < b_{k-1},
-// bucket_counts[g][j] counts group g's values in (b_{j-1}, b_j] (bucket k: above b_{k-1}).
-// Values are counting-sorted by group first so every group is filled by the fast batch path.
-// `threads` worker threads share the passes (0: two for large inputs, else one); each group
-// is filled from its values in row order by one thread, so results equal those of one thread.
-GroupedSketches sketch_groups(const std::int64_t* codes, const double* values, std::size_t n,
-                              std::size_t n_groups, double relative_accuracy,
-                              std::size_t max_buckets = QuantileSketch::kDefaultMaxBuckets,
-                              const std::vector<double>& boundaries = {},
-                              std::size_t threads = 0);
-// The same with 32-bit codes (half the memory traffic when n_groups < 2^31).
-GroupedSketches sketch_groups(const std::int32_t* codes, const double* values, std::size_t n,
-                              std::size_t n_groups, double relative_accuracy,
-                              std::size_t max_buckets = QuantileSketch::kDefaultMaxBuckets,
-                              const std::vector<double>& boundaries = {},
-                              std::size_t threads = 0);
-
-// The grouped fill of sketch_groups, streamed: rows arrive in chunks (a Parquet row group at a
-// time, say) and only per-group state is kept, so memory does not grow with the rows. One pass
-// per chunk; nothing is sorted or copied. A group's stores grow when a value falls outside
-// them, coarsening the scale exactly when adding all its values at once would.
+// Sketches of values split by group (values[i] to group codes[i]), streamed: rows arrive in
+// chunks (a Parquet row group at a time, say) and only per-group state is kept, so memory does
+// not grow with the rows. One pass per chunk; nothing is sorted or copied. A group's stores
+// grow when a value falls outside them, coarsening the scale exactly when adding all its values
+// at once would.
 //
-// finish() returns the sketches and bucket counts of sketch_groups over all rows: the same
-// buckets, scale, count, min and max. The compensated sum is accumulated per group in four
-// lanes by row number (global row mod 4, so consecutive rows of a group never wait on each
-// other), which rounds differently from QuantileSketch::add in the last bits but depends only
-// on the rows, never on how they were split into chunks: two builders fed the same rows in any
-// chunks finish bit for bit equal. The exact bucket counts of positive values are read off
-// the sketch buckets in finish() (all values of a bucket that holds no boundary lie between
-// the same boundaries); only values in the few buckets straddling a boundary, zeros and
-// negatives are counted one by one. Not thread-safe: one builder is fed by one thread at a
-// time.
+// finish() returns the sketches and bucket counts over all rows: the same buckets, scale,
+// count, min and max as one QuantileSketch per group fed its values. The compensated sum is
+// accumulated per group in four lanes by row number (global row mod 4, so consecutive rows of a
+// group never wait on each other), which rounds differently from QuantileSketch::add in the
+// last bits but depends only on the rows, never on how they were split into chunks: two
+// builders fed the same rows in any chunks finish bit for bit equal. The exact bucket counts of
+// positive values are read off the sketch buckets in finish() (all values of a bucket that
+// holds no boundary lie between the same boundaries); only values in the few buckets straddling
+// a boundary, zeros and negatives are counted one by one. Not thread-safe: one builder is fed
+// by one thread at a time.
 class GroupedSketchBuilder {
  public:
   GroupedSketchBuilder(std::size_t n_groups, double relative_accuracy,
@@ -201,7 +184,7 @@ class GroupedSketchBuilder {
   void add(const std::int64_t* codes, const double* values, std::size_t n,
            std::size_t first_row = 0);
 
-  // The sketches and bucket counts (as sketch_groups); the builder is left empty.
+  // The sketches and bucket counts (see GroupedSketches); the builder is left empty.
   GroupedSketches finish();
 
  private:

@@ -19,6 +19,7 @@ from perfstats._special import binom_cdf, binom_ppf, norm_sf, t_sf
 from perfstats.analysis.findings import crossed_units, crossed_units_message
 from perfstats.analysis.pre_period import CUPED_METRICS, split_pre_period, unit_fit
 from perfstats.analysis.summary import events_frame
+from perfstats.io.events import as_events
 from perfstats.io.failure import failed as failed_requests
 from perfstats.stats.cuped import Cuped
 from perfstats.stats.hypothesis_tests import (
@@ -1034,6 +1035,7 @@ def compare(
     >>> bool(width(c) < 0.7 * width(plain))
     True
     """
+    events = as_events(events)
     import pandas as pd
 
     frame = events_frame(events)

@@ -21,7 +21,8 @@ import numpy as np
 
 from perfstats._display import Table, View
 from perfstats._result import Result
-from perfstats.io.events import Events, _pandas, read_events
+from perfstats.io.events import Events, as_events
+from perfstats.io.schema import pandas_module as _pandas
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -606,9 +607,9 @@ def costs(
     >>> report.budget["status"].tolist()
     ['>= 50%']
     """
+    ev = as_events(events)
     pdm = _pandas()
 
-    ev = read_events(events)
     frame = ev.frame
     table = prices if isinstance(prices, PriceTable) else load_prices(prices)
     if budget is not None:

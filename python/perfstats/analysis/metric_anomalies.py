@@ -12,6 +12,8 @@ import numpy.typing as npt
 
 from perfstats._display import Table, View
 from perfstats._json import json_scalar
+from perfstats._time import parse_duration
+from perfstats.io.events import as_events_or_path
 from perfstats.stats.detectors import (
     AnomalyResult,
     EwmaZScore,
@@ -67,9 +69,7 @@ def default_detector(
     """
     import pandas as pd
 
-    from perfstats.analysis.summary import _window
-
-    step = _window(every)
+    step = parse_duration(every)
     per_day = pd.Timedelta(days=1) / step
     if per_day >= 2 and float(per_day).is_integer():
         arr = np.asarray([] if values is None else values, dtype=np.float64)
@@ -191,11 +191,13 @@ def anomalies(
     >>> strict.open
     False
     """
-    from perfstats.analysis.series import metric_series
-    from perfstats.analysis.summary import _window
-    from perfstats.stats.detectors import _positive
+    from perfstats.analysis.summary import Summary
 
-    thr = _positive("threshold", threshold)
+    events = as_events_or_path(events, keep=(Summary,))
+    from perfstats.analysis.series import metric_series
+    from perfstats.stats.detectors import positive_number
+
+    thr = positive_number("threshold", threshold)
     if min_count is not None and (
         isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1
     ):
@@ -203,7 +205,7 @@ def anomalies(
     if detector is None and count_aware_metric(metric):
         import pandas as pd
 
-        per_day = pd.Timedelta(days=1) / _window(every)
+        per_day = pd.Timedelta(days=1) / parse_duration(every)
         if per_day >= 2 and float(per_day).is_integer():
             series, data = _sampled(events, metric, every, sla_target_ms)
             need = default_min_count(metric) if min_count is None else min_count
@@ -317,11 +319,9 @@ class MetricAnomalies(AnomalyResult):
         """
         import pandas as pd
 
-        from perfstats.analysis.summary import _window
-
         if side not in ("both", "high", "low"):
             raise ValueError(f"side must be 'both', 'high' or 'low', got {side!r}")
-        step = _window(self.every)
+        step = parse_duration(self.every)
         rows = []
         for e in self.events():
             if side == "high" and not e.peak_score > 0:
@@ -457,9 +457,9 @@ def default_min_count(metric: str) -> int:
 
 def _percentile(metric: str) -> tuple[str, float] | None:
     """(sketch name, q) of a percentile metric, else None."""
-    from perfstats.analysis.series import _PERCENTILE
+    from perfstats.analysis.series import PERCENTILE_METRIC
 
-    match = _PERCENTILE.match(metric)
+    match = PERCENTILE_METRIC.match(metric)
     if match is None:
         return None
     q = float(match["pct"]) / 100.0
@@ -475,22 +475,22 @@ def _percentile(metric: str) -> tuple[str, float] | None:
 
 def _norm_isf2(p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """``x`` with ``erfc(x / sqrt 2) = p`` (two-sided normal critical value), p > 0."""
-    from perfstats._thresholds import _erfc
+    from perfstats._thresholds import erfc
 
     lo = np.zeros_like(p)
     hi = np.full_like(p, 40.0)
     for _ in range(60):
         mid = 0.5 * (lo + hi)
-        above = _erfc(mid / math.sqrt(2.0)) > p
+        above = erfc(mid / math.sqrt(2.0)) > p
         lo = np.where(above, mid, lo)
         hi = np.where(above, hi, mid)
     return 0.5 * (lo + hi)
 
 
 def _two_sided_p(z: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    from perfstats._thresholds import _erfc
+    from perfstats._thresholds import erfc
 
-    return _erfc(np.abs(z) / math.sqrt(2.0))
+    return erfc(np.abs(z) / math.sqrt(2.0))
 
 
 def _lagged(x: npt.NDArray[np.float64], lags: Sequence[int]) -> npt.NDArray[np.float64]:
@@ -577,9 +577,9 @@ def _sampled(
     sampling half-width of each window's value."""
     import pandas as pd
 
-    from perfstats.analysis.summary import DEFAULT_QUANTILES, _window, summarize
+    from perfstats.analysis.summary import DEFAULT_QUANTILES, summarize
 
-    step = _window(every)
+    step = parse_duration(every)
     pct = _percentile(metric)
     quantiles = list(DEFAULT_QUANTILES)
     if pct is not None and pct[0] == "latency_ms" and pct[1] not in quantiles:

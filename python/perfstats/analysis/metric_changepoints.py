@@ -9,6 +9,7 @@ import numpy as np
 
 from perfstats._display import group_label
 from perfstats.analysis.series import metric_series
+from perfstats.io.events import as_events_or_path
 from perfstats.stats.changepoints import ChangePoints, detect_changepoints
 
 __all__ = ["metric_changepoints"]
@@ -63,6 +64,9 @@ def metric_changepoints(
     >>> [str(c.time) for c in cps]
     ['2026-01-03 00:00:00+00:00']
     """
+    from perfstats.analysis.summary import Summary
+
+    events = as_events_or_path(events, keep=(Summary,))
     series = metric_series(
         events, metric, every=every, by=by, sla_target_ms=sla_target_ms
     )

@@ -10,6 +10,9 @@ import numpy as np
 
 from perfstats._display import View, format_value
 from perfstats._result import Result
+from perfstats._time import parse_duration
+from perfstats._validate import renamed_keyword
+from perfstats.io.events import as_events_or_path
 from perfstats.stats.linear_model import Prediction
 from perfstats.stats.trend import Direction, Errors, Scale, Trend, fit_trend
 
@@ -39,12 +42,13 @@ def trend(
     harmonics: int = 1,
     budget: float | None = None,
     horizon: str = "7d",
-    level: float = 0.95,
+    confidence: float | None = None,
     higher_is_worse: bool | None = None,
     alpha: float = 0.05,
     errors: Errors = "auto",
     scale: Scale = "auto",
     regime: bool = True,
+    level: float | None = None,
 ) -> MetricTrend:
     """Trend of one metric of request events, with a forecast and a budget crossing.
 
@@ -72,8 +76,8 @@ def trend(
         spend in USD ...) whose crossing by the forecast band is reported.
     horizon : str, default "7d"
         How far past the last window to forecast and to look for the crossing.
-    level : float, default 0.95
-        Level of the two-sided prediction band.
+    confidence : float, default 0.95
+        Confidence level of the two-sided prediction band.
     higher_is_worse : bool, optional
         Whether a rising metric is "degrading"; by default True except for
         ``count``, ``throughput_rps`` and ``sla_compliance``.
@@ -98,6 +102,9 @@ def trend(
         selects the data; pass ``regime=False`` for the 5 % of :func:`fit_trend`);
         a series that levels off below the budget, or a level shift below it, is
         said to cross within 14 days at most 5 % of the time.
+    level : float, optional
+        Deprecated name of `confidence` (a DeprecationWarning; passing both is a
+        TypeError).
 
     Returns
     -------
@@ -124,23 +131,26 @@ def trend(
     >>> tr.crossing.floor("D")  # the forecast median reaches 700 ms
     Timestamp('2026-02-01 00:00:00+0000', tz='UTC')
     """
+    from perfstats.analysis.summary import Summary
+
+    events = as_events_or_path(events, keep=(Summary,))
 
     from perfstats.analysis.series import metric_series
-    from perfstats.analysis.summary import _window
 
-    step = _window(every)
-    ahead = _window(horizon, "horizon")
+    step = parse_duration(every)
+    ahead = parse_duration(horizon, "horizon")
     if budget is not None and not (
         isinstance(budget, (int, float, np.integer, np.floating))
         and not isinstance(budget, bool)
         and math.isfinite(float(budget))
     ):
         raise ValueError(f"budget must be a finite number, got {budget!r}")
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    confidence = renamed_keyword("confidence", confidence, "level", level, 0.95)
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
     period_days = None
     if seasonal_period is not None:
-        period_days = _window(seasonal_period, "seasonal_period") / _ONE_DAY
+        period_days = parse_duration(seasonal_period, "seasonal_period") / _ONE_DAY
     series = metric_series(events, metric, every=every)
     observed = series.dropna()
     needed = degree + 1 + (2 * harmonics if period_days is not None else 0) + 1
@@ -182,7 +192,7 @@ def trend(
         step_days=step / _ONE_DAY,
         horizon_days=ahead / _ONE_DAY,
         budget=None if budget is None else float(budget),
-        level=float(level),
+        level=float(confidence),
     )
 
 

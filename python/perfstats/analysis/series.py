@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from perfstats.analysis.summary import DEFAULT_QUANTILES, Summary, _window, summarize
+from perfstats._time import parse_duration
+from perfstats.analysis.summary import DEFAULT_QUANTILES, Summary, summarize
+from perfstats.io.events import as_events_or_path
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,7 +33,8 @@ ADDITIVE_METRICS: frozenset[str] = frozenset(
     }
 )
 
-_PERCENTILE = re.compile(r"^(?P<column>[a-z0-9_]+?)_p(?P<pct>\d+(?:\.\d+)?)$")
+#: A percentile metric name, ``<column>_p<percent>`` (``latency_p95``).
+PERCENTILE_METRIC = re.compile(r"^(?P<column>[a-z0-9_]+?)_p(?P<pct>\d+(?:\.\d+)?)$")
 
 
 #: Most windows (x groups) a dense timeline may have: beyond it the span is set by a few
@@ -73,7 +76,7 @@ def _check_summary(
 ) -> None:
     """ValueError when a summary given for events was made with other windows,
     groups or (for ``sla_compliance``) SLA target than asked for."""
-    if summary.every is None or _window(summary.every) != step:
+    if summary.every is None or parse_duration(summary.every) != step:
         raise ValueError(
             f"the summary has windows of {summary.every!r}, not the {step} asked for; "
             "summarize with the same every"
@@ -154,14 +157,15 @@ def metric_series(
     >>> metric_series(events, "count", every="1h").tolist()
     [2.0, 0.0, 1.0]
     """
+    events = as_events_or_path(events, keep=(Summary,))
     import pandas as pd
 
     if not isinstance(metric, str) or not metric:
         raise TypeError(f"metric must be a metric name, got {metric!r}")
-    step = _window(every)
+    step = parse_duration(every)
     quantiles = list(DEFAULT_QUANTILES)
     phase: tuple[str, float] | None = None
-    match = _PERCENTILE.match(metric)
+    match = PERCENTILE_METRIC.match(metric)
     if match is not None:
         q = float(decimal.Decimal(match["pct"]) / 100)  # p99.99999999 exactly
         if not 0.0 <= q <= 1.0:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import decimal
 import itertools
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -18,8 +17,11 @@ from perfstats._display import View
 from perfstats._errors import Arg, ArgumentError, UnknownNameError
 from perfstats._json import json_scalar
 from perfstats._result import Result
-from perfstats.io._parquet_footer import chunk_types, timestamp_ranges
+from perfstats._time import parse_duration as _window
+from perfstats.io import parquet
+from perfstats.io.events import as_events_or_path
 from perfstats.io.failure import failed as failed_requests
+from perfstats.io.schema import FIXED_COLUMNS
 from perfstats.stats.intervals import wilson_interval
 from perfstats.stats.quantile_sketch import QuantileSketch
 
@@ -44,46 +46,7 @@ DEFAULT_QUANTILES: tuple[float, ...] = (0.5, 0.9, 0.95, 0.99, 0.999)
 
 # Columns with a fixed meaning; any other bool column is an outcome, any other numeric
 # column a score.
-_KNOWN = {
-    "timestamp",
-    "endpoint",
-    "variant",
-    "model",
-    "latency_ms",
-    "input_tokens",
-    "output_tokens",
-    "cached_input_tokens",
-    "cost_usd",
-    "success",
-    "error",
-    "steps",
-    "user_id",
-    "session_id",
-}
-
-
-_DAY_UNIT = re.compile(r"(?<=\d)\s*d(?![a-z])")
-
-
-def _duration_text(text: str) -> str:
-    """`text` with the day unit spelled "D": pandas 3 deprecates "1d" but not "1D"."""
-    return _DAY_UNIT.sub("D", text.strip())
-
-
-def _window(every: object, name: str = "every") -> pd.Timedelta:
-    import pandas as pd
-
-    if not isinstance(every, str):
-        raise TypeError(f"{name} must be a duration string such as '1h', got {every!r}")
-    try:
-        step = pd.Timedelta(_duration_text(every))
-    except ValueError as err:
-        raise ValueError(
-            f"{name} must be a duration such as '1h', got {every!r}"
-        ) from err
-    if step <= pd.Timedelta(0):
-        raise ValueError(f"{name} must be a positive duration, got {every!r}")
-    return step
+_KNOWN = FIXED_COLUMNS
 
 
 def _pct_name(q: float) -> str:
@@ -157,8 +120,10 @@ def _check_ms_columns(frame: pd.DataFrame) -> None:
             )
 
 
-# Canonical columns summarize never reads unless it groups by them.
-_UNUSED = ("variant", "model", "steps", "user_id", "session_id")
+# Fixed-meaning columns summarize computes from (besides timestamp, latency and the
+# keys), and the others, which it never reads unless it groups by them.
+_USED_KNOWN = ("success", "error", "input_tokens", "output_tokens", "cost_usd")
+_UNUSED = FIXED_COLUMNS - {"timestamp", "endpoint", "latency_ms", *_USED_KNOWN}
 
 
 def _check_parquet_path(path: str | os.PathLike[str]) -> None:
@@ -175,97 +140,15 @@ def _check_parquet_path(path: str | os.PathLike[str]) -> None:
         ) from exc
 
 
-def _read_parquet_columns(path: str | os.PathLike[str], by: list[str]) -> pd.DataFrame:
-    """The columns of the Parquet file at `path` that summarize uses, read straight by
-    pyarrow (no identifier or unused text columns decoded, row groups decoded in
-    parallel, no block consolidation copy, no memory map). A damaged file, or a timestamp
-    that nanoseconds cannot hold, raises ValueError naming the file."""
-    import pyarrow as pa
-    import pyarrow.dataset as ds
-
-    name = os.fspath(path)
-    try:
-        pf = _open_parquet(path)
-        names = pf.schema_arrow.names
-        wanted = [c for c in names if c not in _UNUSED or c in by]
-        meta = pf.metadata
-        if meta.num_rows < _BATCH_ROWS * meta.num_row_groups:
-            # small row groups: one fragment each would cost more than it decodes
-            table = pf.read(columns=wanted)
-        else:
-            # One fragment per row group: Arrow's scanner then decodes row groups on all
-            # its threads (read_table decodes a column's row groups one after another),
-            # and to_table keeps them in file order.
-            whole = ds.dataset(path, format="parquet")
-            parts = [rg for f in whole.get_fragments() for rg in f.split_by_row_group()]
-            table = ds.FileSystemDataset(
-                parts, whole.schema, whole.format, whole.filesystem
-            ).to_table(columns=wanted)
-        # One contiguous buffer per column from Arrow's memory pool, which it reuses
-        # across reads; to_pandas then wraps them without copying (read-only arrays).
-        table = table.combine_chunks()
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
-        raise
-    except (OSError, pa.ArrowException, UnicodeDecodeError) as e:
-        raise ValueError(f"{name}: not a readable Parquet file ({e})") from e
-    if "timestamp" in table.column_names and pa.types.is_timestamp(
-        table.schema.field("timestamp").type
-    ):
-        stamps = _one_array(table.column("timestamp"))
-        raw = stamps.cast(pa.int64()).to_numpy(zero_copy_only=False)
-        if stamps.null_count == 0:
-            error = _ns_range_error(path, raw, stamps.type.unit, 0)
-        else:
-            known = stamps.is_valid().to_numpy(zero_copy_only=False)
-            error = _ns_range_error(path, np.where(known, raw, 0), stamps.type.unit, 0)
-        if error is not None:
-            raise error
-    try:
-        frame: pd.DataFrame = table.to_pandas(split_blocks=True, self_destruct=True)
-    except pa.ArrowException as e:
-        raise _dictionary_error(path) or ValueError(f"{name}: {e}") from e
-    return frame
+def _read_parquet_columns(footer: parquet.Footer, by: list[str]) -> pd.DataFrame:
+    """The columns of the Parquet file whose footer is `footer` that summarize uses (no
+    identifier or unused text columns decoded), read by
+    :func:`perfstats.io.parquet.read_frame`."""
+    names = footer.file.schema_arrow.names
+    wanted = [c for c in names if c not in _UNUSED or c in by]
+    return parquet.read_frame(footer.path, wanted, footer=footer)
 
 
-def _dictionary_error(path: str | os.PathLike[str]) -> ValueError | None:
-    """The error naming the first row group and column of the file at `path` with a
-    dictionary index outside its dictionary, or None when there is none."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    try:
-        pf = _open_parquet(path)
-    except (OSError, ValueError):
-        return None
-    names = [f.name for f in pf.schema_arrow if pa.types.is_dictionary(f.type)]
-    for r in range(pf.metadata.num_row_groups):
-        try:
-            table = pf.read_row_group(r, columns=names)
-        except (OSError, pa.ArrowException):
-            return None
-        for c in names:
-            for chunk in table.column(c).chunks:
-                if len(chunk) == chunk.null_count:
-                    continue
-                low, high = (v.as_py() for v in pc.min_max(chunk.indices).values())
-                size = len(chunk.dictionary)
-                if low < 0 or high >= size:
-                    return ValueError(
-                        f"{os.fspath(path)}: row group {r}: column {c!r} has dictionary "
-                        f"index {high if high >= size else low} outside its dictionary "
-                        f"of {size} values (a damaged file)"
-                    )
-    return None
-
-
-# Known columns summarize computes from (besides timestamp, latency and the keys).
-_USED_KNOWN = ("success", "error", "input_tokens", "output_tokens", "cost_usd")
-_UNIT_NS = {
-    "seconds": 10**9,
-    "milliseconds": 10**6,
-    "microseconds": 10**3,
-    "nanoseconds": 1,
-}
 _NO_KEY = object()  # the dictionary entry of missing keys while streaming
 
 
@@ -314,138 +197,49 @@ def _bad_ms(values: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_] | None:
     return bad if bad.any() else None
 
 
-def _one_array(column: Any) -> Any:
-    """A pyarrow ChunkedArray as one Array, without a copy when it has one chunk
-    (combine_chunks copies even then)."""
-    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
-
-
-def _float_values(array: Any) -> npt.NDArray[np.float64]:
-    """A pyarrow numeric array as float64 with NaN for nulls (no copy when it is one)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if array.type != pa.float64():
-        array = array.cast(
-            pa.float64(), safe=False
-        )  # int64 beyond 2^53 rounds, as in NumPy
-    if array.null_count:
-        array = pc.fill_null(array, np.nan)
-    out: npt.NDArray[np.float64] = array.to_numpy(zero_copy_only=False)
-    return out
-
-
 class _NotStreamed(Exception):
     """The file is readable but its data break an assumption of the streamed path (its
     footer statistics do not bound its timestamps): summarize reads it whole instead."""
 
 
-# Row groups smaller than this are read several at a time: per read, pyarrow and the
-# window pass cost tens of microseconds, which 20,000 one-row row groups multiply.
-_BATCH_ROWS = 1 << 16
-_ARROW_UNIT_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
-
-
-def _open_parquet(path: str | os.PathLike[str], metadata: Any = None) -> Any:
-    """pyarrow's ParquetFile of `path`, read with positioned reads (no memory map: a map of
-    a file that shrinks while it is read kills the process with SIGBUS); a file that is no
-    Parquet raises ValueError naming it. `metadata` from an earlier open saves parsing the
-    footer again (tens of milliseconds per 1,000 row groups)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        pf = pq.ParquetFile(path, memory_map=False, metadata=metadata)
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
-        raise
-    except (pa.ArrowException, OSError, UnicodeDecodeError) as e:
-        raise ValueError(f"{os.fspath(path)}: not a readable Parquet file ({e})") from e
-    if metadata is None:
-        _check_chunk_types(path, pf)
-    return pf
-
-
-def _check_chunk_types(path: str | os.PathLike[str], pf: Any) -> None:
-    """Refuses a file whose column chunks declare another physical type than the schema
-    (pyarrow's full read refuses it too, but its metadata accessors abort the process)."""
-    declared = chunk_types(path)
-    if declared is None:
-        return  # an unusual footer: pyarrow's read decides
-    schema = pf.schema
-    expected = {
-        tuple(schema.column(i).path.split(".")): schema.column(i).physical_type
-        for i in range(len(schema))
-    }
-    for r, chunks in enumerate(declared):
-        for names, ptype in chunks.items():
-            want = expected.get(names)
-            if want is not None and ptype != want:
-                raise ValueError(
-                    f"{os.fspath(path)}: not a readable Parquet file (row group {r}, "
-                    f"column {'.'.join(names)}: its chunk says {ptype}, the schema "
-                    f"{want})"
-                )
-
-
-def _ns_range_error(
-    path: str | os.PathLike[str], raw: npt.NDArray[np.int64], unit: str, first_row: int
-) -> ValueError | None:
-    """The error for the first timestamp of `raw` (in `unit`) that nanoseconds since the
-    epoch cannot hold, or None when they all fit."""
-    factor = _ARROW_UNIT_NS[unit]
-    if factor == 1 or len(raw) == 0:
-        return None
-    limit = np.iinfo(np.int64).max // factor
-    if -limit <= raw.min() and raw.max() <= limit:
-        return None
-    row = int(np.argmax((raw < -limit) | (raw > limit)))
-    value = raw[row : row + 1].view(f"datetime64[{unit}]")[0]
-    return ValueError(
-        f"{os.fspath(path)}: timestamp at row {first_row + row} ({value}) is outside the "
-        "range of nanosecond timestamps (1677-09-21 to 2262-04-11)"
-    )
-
-
 def _stream_parquet(
-    path: str | os.PathLike[str],
+    footer: parquet.Footer,
     by: list[str],
     every: str | None,
     edges: list[float],
     relative_accuracy: float,
 ) -> _Streamed | None:
-    """Window codes, rows per group and latency sketches of the Parquet file at `path`,
-    one row group (or a batch of small ones) at a time on two threads, each decoding its
+    """Window codes, rows per group and latency sketches of the Parquet file of `footer`,
+    one row group (or a batch of small ones) at a time on a few threads, each decoding its
     row group with pyarrow and then adding it to the sketches in row order; only per-group
     state stays in memory. None when the file does not have the shape this handles
     (windows, at most one dictionary-encoded key, integer timestamps with row-group
     statistics that bound them, a numeric latency column); summarize then reads the file
     whole."""
     try:
-        return _stream_parquet_checked(path, by, every, edges, relative_accuracy)
+        return _stream_parquet_checked(footer, by, every, edges, relative_accuracy)
     except _NotStreamed:
         return None
 
 
 def _stream_parquet_checked(
-    path: str | os.PathLike[str],
+    footer: parquet.Footer,
     by: list[str],
     every: str | None,
     edges: list[float],
     relative_accuracy: float,
 ) -> _Streamed | None:
     import concurrent.futures
-    import json as json_
     import queue
     import threading
 
     import pandas as pd
     import pyarrow as pa
-    import pyarrow.compute as pc
 
+    path = footer.path
     name = os.fspath(path)
-    pf = _open_parquet(path)
-    schema = pf.schema_arrow
-    meta = pf.metadata
+    schema = footer.file.schema_arrow
+    meta = footer.metadata
     names = list(schema.names)
     keys = [c for c in by if c in names]
     if (
@@ -465,15 +259,7 @@ def _stream_parquet_checked(
     # The window grid from the row groups' statistics of the timestamp column. They are
     # only a hint: each row group's timestamps are checked against them, and a file whose
     # statistics do not bound its data is read whole.
-    paths = [meta.schema.column(i).path for i in range(meta.num_columns)]
-    if "timestamp" not in paths:
-        return None
-    k = paths.index("timestamp")
-    logical = json_.loads(meta.schema.column(k).logical_type.to_json())
-    unit = _UNIT_NS.get(str(logical.get("timeUnit", "")))
-    if unit is None:
-        return None
-    ends = _footer_time_range(path, meta.num_row_groups, unit)
+    ends = parquet.footer_time_range(footer)
     if ends is None:
         return None
     lo, hi = ends
@@ -496,14 +282,13 @@ def _stream_parquet_checked(
     if any(c.endswith("_ms") for c in rest):
         rest.append("latency_ms")  # the phases' tail shares need every latency
     columns = [c for c in wanted if c in core or c in rest]
-    ts_unit = schema.field("timestamp").type.unit
 
     rows = [meta.row_group(r).num_rows for r in range(meta.num_row_groups)]
-    # Consecutive row groups read together until they hold _BATCH_ROWS rows.
+    # Consecutive row groups read together until they hold BATCH_ROWS rows.
     batches: list[list[int]] = []
-    held = _BATCH_ROWS
+    held = parquet.BATCH_ROWS
     for r, n_r in enumerate(rows):
-        if held >= _BATCH_ROWS:
+        if held >= parquet.BATCH_ROWS:
             batches.append([])
             held = 0
         batches[-1].append(r)
@@ -512,102 +297,36 @@ def _stream_parquet_checked(
     most = max(starts[b[-1] + 1] - starts[b[0]] for b in batches)
     free: queue.SimpleQueue[Any] = queue.SimpleQueue()
     local = threading.local()  # each pool thread's own reader and scratch array
-    limit = {u: np.iinfo(np.int64).max // f for u, f in _ARROW_UNIT_NS.items()}
-
-    def where(batch: list[int]) -> str:
-        if len(batch) == 1:
-            return f"{name}: row group {batch[0]}"
-        return f"{name}: row groups {batch[0]}-{batch[-1]}"
 
     def prepare(b: int) -> _RowGroup:
         """Batch b decoded, checked and given window codes keyed by its own dictionary's
         indices (on a pool thread; pyarrow and the window pass release the GIL)."""
         batch = batches[b]
         first = starts[batch[0]]
-        n = starts[batch[-1] + 1] - first
         # a ParquetFile is not safe to read from two threads at once: one per thread
         if getattr(local, "file", None) is None:
-            local.file = _open_parquet(path, meta)
-        later: ValueError | None = None  # a damaged row group after the good ones
+            local.file = parquet.open_file(path, footer)
         try:
-            table = local.file.read_row_groups(
-                batch, columns=columns, use_threads=False
+            got = parquet.read_row_groups(
+                local.file,
+                path,
+                batch,
+                first,
+                starts[batch[-1] + 1] - first,
+                columns,
+                key=keys[0] if keys else None,
+                floats="latency_ms",
+                bounds=(lo, hi),
+                scratch=local,
             )
-        except (
-            OSError,
-            pa.ArrowException,
-            UnicodeDecodeError,
-        ) as e:  # a damaged or shrunk file
-            if len(batch) == 1:
-                raise ValueError(f"{where(batch)}: {e}") from e
-            # the errors come in row order: the row groups before the damaged one are
-            # added (and their own errors raised) first
-            good: list[int] = []
-            for r in batch:
-                try:
-                    local.file.read_row_group(r, columns=columns, use_threads=False)
-                except (OSError, pa.ArrowException, UnicodeDecodeError) as e_r:
-                    later = ValueError(f"{where([r])}: {e_r}")
-                    break
-                good.append(r)
-            if later is None:
-                raise ValueError(f"{where(batch)}: {e}") from e
-            if not good:
-                raise later from e
-            batch = good
-            n = starts[batch[-1] + 1] - first
-            try:
-                table = local.file.read_row_groups(
-                    batch, columns=columns, use_threads=False
-                )
-            except (OSError, pa.ArrowException) as e_good:
-                raise ValueError(f"{where(batch)}: {e_good}") from e_good
-        if table.num_rows != n:
-            raise ValueError(
-                f"{where(batch)}: {table.num_rows} rows where the footer says {n}"
-            )
-        stamps = _one_array(table.column("timestamp"))
-        if stamps.null_count:
-            nulls = stamps.is_null().to_numpy(zero_copy_only=False)
-            return _RowGroup(n, nat=int(np.flatnonzero(nulls)[0]))
-        raw = stamps.cast(pa.int64()).to_numpy()  # no copy
-        low, high = (int(v) for v in pc.min_max(raw).values()) if n else (0, 0)
-        low_ts, high_ts = low, high
-        factor = _ARROW_UNIT_NS[ts_unit]
-        if factor != 1 and not -limit[ts_unit] <= low <= high <= limit[ts_unit]:
-            error = _ns_range_error(path, raw, ts_unit, first)
-            assert error is not None
-            raise error
-        if n and (low * factor < lo or high * factor > hi):
-            raise _NotStreamed  # the statistics do not bound the data
-        ts = raw
-        if factor != 1:
-            if getattr(local, "ts", None) is None or len(local.ts) < n:
-                local.ts = np.empty(n, np.int64)
-            ts = np.multiply(raw, factor, out=local.ts[:n])
-        dictionary: list[Any] = []
-        key_idx = None
-        if keys:
-            column = table.column(keys[0])
-            if column.num_chunks > 1:
-                column = column.unify_dictionaries()
-            arr = _one_array(column)
-            dictionary = arr.dictionary.to_pylist()
-            indices = arr.indices
-            if len(indices) > indices.null_count:
-                low, high = (v.as_py() for v in pc.min_max(indices).values())
-                if low < 0 or high >= len(dictionary):
-                    raise ValueError(
-                        f"{where(batch)}: column {keys[0]!r} has dictionary index "
-                        f"{high if high >= len(dictionary) else low} outside its "
-                        f"dictionary of {len(dictionary)} values (a damaged file)"
-                    )
-            if indices.null_count or not pa.types.is_signed_integer(indices.type):
-                # nulls: the index after the dictionary (unsigned indices, as polars
-                # writes them, cannot hold -1)
-                indices = pc.fill_null(indices.cast(pa.int64()), len(dictionary))
-            key_idx = indices.to_numpy()
-        lat = _float_values(_one_array(table.column("latency_ms")))
+        except parquet.OutsideStatistics as e:
+            raise _NotStreamed from e  # the statistics do not bound the data
+        n, table, later = got.n, got.table, got.later
+        if got.nat is not None:
+            return _RowGroup(n, nat=got.nat)
+        ts, key_idx, lat = got.timestamps, got.key_codes, got.floats
+        dictionary = got.dictionary
+        assert ts is not None and lat is not None
         n_raw = len(dictionary) + 1  # the last key number: a missing key
         out = None
         if n_raw * n_windows <= np.iinfo(np.int32).max:
@@ -637,7 +356,7 @@ def _stream_parquet_checked(
             rest=table.select(rest) if rest else None,
             buffer=out,
             later=later,
-            time_range=(low_ts * factor, high_ts * factor) if n else None,
+            time_range=got.time_range,
         )
 
     ids: dict[Any, int] = {}  # key value -> key number, in order of first appearance
@@ -668,12 +387,14 @@ def _stream_parquet_checked(
             later = list(range(batches[b][-1] + 1, meta.num_row_groups))
             if later:
                 try:
-                    more = _open_parquet(path, meta).read_row_groups(
+                    more = parquet.open_file(path, footer).read_row_groups(
                         later, columns=["latency_ms"]
                     )
                 except (OSError, pa.ArrowException) as e:
                     raise ValueError(f"{name}: {e}") from e
-                rest_bad = _bad_ms(_float_values(_one_array(more.column(0))))
+                rest_bad = _bad_ms(
+                    parquet.float_values(parquet.one_array(more.column(0)))
+                )
                 total += 0 if rest_bad is None else int(rest_bad.sum())
             raise ValueError(
                 f"column 'latency_ms' has {total} negative or infinite value(s); "
@@ -708,8 +429,8 @@ def _stream_parquet_checked(
         if group.later is not None:
             raise group.later
 
-    # Two pool threads each decode a batch and then, when all earlier ones are in, add it
-    # to the builder (the sums depend on the order): while one adds, the other decodes.
+    # Pool threads each decode a batch and then, when all earlier ones are in, add it to
+    # the builder (the sums depend on the order): while one adds, the others decode.
     turn = threading.Condition()
     next_turn = 0
     failed = False
@@ -742,7 +463,9 @@ def _stream_parquet_checked(
             next_turn += 1
             turn.notify_all()
 
-    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+    # the machine's cores, bounded: more threads decode further ahead, and each holds a
+    # decoded batch in memory
+    with concurrent.futures.ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
         futures = [pool.submit(decode_and_consume, b) for b in range(len(batches))]
         for future in futures:
             future.result()  # the first error in row order, if any
@@ -950,53 +673,13 @@ _DENSE_FACTOR = 2
 _DENSE_MIN = 1 << 16
 
 
-def _parquet_time_range(path: Any) -> tuple[int, int] | None:
-    """First and last timestamp (ns) of a Parquet file from its row-group statistics
-    (which a streamed read relies on), or None without them."""
-    if path is None:
-        return None
-    import json as json_
-
-    import pyarrow.parquet as pq
-
-    meta = pq.ParquetFile(path).metadata
-    paths = [meta.schema.column(i).path for i in range(meta.num_columns)]
-    k = paths.index("timestamp")
-    logical = json_.loads(meta.schema.column(k).logical_type.to_json())
-    unit = _UNIT_NS.get(str(logical.get("timeUnit", "")))
-    if unit is None:
-        return None
-    return _footer_time_range(path, meta.num_row_groups, unit)
-
-
-def _footer_time_range(path: Any, row_groups: int, unit: int) -> tuple[int, int] | None:
-    """(first, last) timestamp in ns from the footer's statistics of the timestamp column,
-    read by our own bounded footer reader: pyarrow's ``row_group(r).column(k)`` aborts
-    the process on a footer whose chunk metadata contradicts the schema. None without
-    usable statistics for every non-empty row group."""
-    ranges = timestamp_ranges(path)
-    if ranges is None or len(ranges) != row_groups:
-        return None
-    lo = hi = None
-    for rows, got in ranges:
-        if rows == 0:
-            continue
-        if got is None:
-            return None
-        lo = got[0] * unit if lo is None else min(lo, got[0] * unit)
-        hi = got[1] * unit if hi is None else max(hi, got[1] * unit)
-    return None if lo is None or hi is None else (lo, hi)
-
-
-def _sparse_span(path: Any, step: int) -> bool:
+def _sparse_span(footer: parquet.Footer, step: int) -> bool:
     """Whether the Parquet file's time span holds far more `step` windows than it has
     rows (one stray timestamp decades away): the streamed read numbers every window of
     the span, so such a file is read whole and only the windows that occur are kept."""
     try:
-        import pyarrow.parquet as pq
-
-        ends = _parquet_time_range(path)
-        rows = pq.ParquetFile(path).metadata.num_rows
+        ends = parquet.footer_time_range(footer)
+        rows = footer.metadata.num_rows
     except Exception:  # damaged or unusual files: the streamed read reports them
         return False
     if ends is None:
@@ -1224,12 +907,11 @@ def summarize(
         of a Parquet file in that schema, of which only the columns used here are read.
         Only ``timestamp`` is required; every metric whose columns exist is computed and
         the rest are listed in ``Summary.missing``. With ``every`` and at most one
-        (dictionary-encoded, e.g. categorical) grouping column, a Parquet file is read
-        one row group at a time, the next decoded while the current is counted, and its
-        timestamps, keys and latencies never held whole: memory for them is bounded by a
-        few row groups, however large the file. Other metric columns (errors, tokens,
-        cost, phases, outcomes, scores) are still kept whole. The result equals that of
-        the same file read into a DataFrame, bit for bit.
+        categorical grouping column, a Parquet file's timestamps, keys and latencies
+        are never held in memory whole, however large the file; the result equals that
+        of the same file read into a DataFrame, bit for bit. Any other input goes
+        through :func:`perfstats.as_events` (text timestamps are parsed as
+        :func:`perfstats.read_events` parses them).
     by : str or list of str or None, default "endpoint"
         Grouping columns. A name that is not a column raises a ValueError listing
         the columns, except ``endpoint``: events without one are summarized
@@ -1283,6 +965,7 @@ def summarize(
     >>> bool((s.table["latency_p50"] > 600).all())
     True
     """
+    events = as_events_or_path(events)
     import pandas as pd
 
     by_list = [by] if isinstance(by, str) else list(by or [])
@@ -1306,14 +989,15 @@ def summarize(
             _check_parquet_path(events)
             if every is not None:
                 _window(every)  # a bad window is reported before the file is read
-            if every is None or _sparse_span(events, _window(every).value):
+            footer = parquet.read_footer(events)  # parsed once, passed to every read
+            if every is None or _sparse_span(footer, _window(every).value):
                 streamed = None  # the whole-file read numbers only windows that occur
             else:
                 streamed = _stream_parquet(
-                    events, by_list, every, edges, relative_accuracy
+                    footer, by_list, every, edges, relative_accuracy
                 )
             if streamed is None:
-                events = _read_parquet_columns(events, by_list)
+                events = _read_parquet_columns(footer, by_list)
         if streamed is not None:
             frame = streamed.frame
             _check_ms_columns(frame)
@@ -1392,7 +1076,7 @@ def summarize(
             # the timestamps read, not the footer's statistics (which may be edited)
             else streamed.time_range
             if streamed is not None
-            else _parquet_time_range(source_path)
+            else None
         )
         if ends is not None:
             # Partial windows: the data cover [first event, last event]; a window

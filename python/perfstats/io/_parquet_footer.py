@@ -17,7 +17,13 @@ import os
 import struct
 from typing import Any
 
-__all__ = ["PHYSICAL_TYPES", "chunk_types", "timestamp_ranges"]
+__all__ = [
+    "PHYSICAL_TYPES",
+    "RowGroupChunks",
+    "chunk_types",
+    "row_groups",
+    "timestamp_ranges",
+]
 
 #: Parquet physical types by their Thrift enum value.
 PHYSICAL_TYPES = (
@@ -198,9 +204,14 @@ def _row_group(r: _Reader) -> tuple[int, _Chunks]:
     return rows, chunks
 
 
-def _footer(path: str | os.PathLike[str]) -> list[tuple[int, _Chunks]] | None:
+#: Per row group: its rows and, per column path, the chunk's physical type and (min, max).
+RowGroupChunks = list[tuple[int, _Chunks]]
+
+
+def row_groups(path: str | os.PathLike[str]) -> RowGroupChunks | None:
     """Rows and chunk metadata of each row group, or None when the footer is unreadable
-    or unusual."""
+    or unusual (parse it once and pass it to :func:`chunk_types` and
+    :func:`timestamp_ranges`)."""
     try:
         with open(path, "rb") as fh:
             fh.seek(0, os.SEEK_END)
@@ -236,14 +247,18 @@ def _footer(path: str | os.PathLike[str]) -> list[tuple[int, _Chunks]] | None:
     return groups
 
 
+def _parsed(source: str | os.PathLike[str] | RowGroupChunks) -> RowGroupChunks | None:
+    return source if isinstance(source, list) else row_groups(source)
+
+
 def chunk_types(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | RowGroupChunks,
 ) -> list[dict[tuple[str, ...], str]] | None:
     """Per row group, the physical type each column chunk's own metadata declares
     ("INT64", ..., or "UNKNOWN"), to check against the schema before pyarrow's metadata
     accessors see a contradiction (which aborts the process); None when the footer is
-    unreadable."""
-    groups = _footer(path)
+    unreadable (`path` may also be the parse :func:`row_groups` returned)."""
+    groups = _parsed(path)
     if groups is None:
         return None
     return [
@@ -256,7 +271,7 @@ def chunk_types(
 
 
 def timestamp_ranges(
-    path: str | os.PathLike[str], column: str = "timestamp"
+    path: str | os.PathLike[str] | RowGroupChunks, column: str = "timestamp"
 ) -> list[tuple[int, tuple[int, int] | None]] | None:
     """Per row group: (rows, (min, max) raw INT64 statistics of ``column`` or None), read
     from the file's footer; None when the footer is unreadable or unusual (then read the
@@ -271,7 +286,7 @@ def timestamp_ranges(
     ...     timestamp_ranges(p)
     [(3, (1, 9))]
     """
-    groups = _footer(path)
+    groups = _parsed(path)
     if groups is None:
         return None
     out: list[tuple[int, tuple[int, int] | None]] = []

@@ -28,7 +28,7 @@ from perfstats._json import json_scalar as _clean
 from perfstats._result import Result
 from perfstats.analysis.findings import Finding, rank
 from perfstats.analysis.summary import Summary
-from perfstats.io.events import read_events
+from perfstats.io.events import as_events
 from perfstats.report.context import ReportContext, Section, SectionFunction
 from perfstats.report.context import index_labels as _index_labels
 from perfstats.report.html import render_html
@@ -275,7 +275,7 @@ def build_report(
         )
     if not 0 < sla_objective <= 1:
         raise ValueError(f"sla_objective must be in (0, 1], got {sla_objective}")
-    ev = read_events(events)
+    ev = as_events(events)
     if len(ev.frame) == 0:
         raise ValueError("events are empty: nothing to report")
     ctx = ReportContext(

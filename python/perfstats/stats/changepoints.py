@@ -31,6 +31,7 @@ from perfstats import _core
 from perfstats._display import Table, View
 from perfstats._optional import require
 from perfstats._result import Result
+from perfstats._validate import renamed_keyword
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -288,10 +289,11 @@ def detect_changepoints(
     method: Method | None = None,
     model: Model | None = None,
     min_size: int = 10,
-    pvalue: float = 0.001,
+    alpha: float | None = None,
     autocorrelation: bool = True,
     penalty: float | None = None,
     max_changepoints: int | None = None,
+    pvalue: float | None = None,
 ) -> ChangePoints:
     """Find the points where the mean (or the trend) of a series changes.
 
@@ -318,16 +320,17 @@ def detect_changepoints(
         its neighbours and changes are dropped while that lowers the BIC, with
         ``n`` replaced by ``n (1 - rho) / (1 + rho)`` when ``autocorrelation``
         is on (``rho`` the lag-1 autocorrelation of the residuals, estimated
-        again after each round of drops until no change drops). ``pvalue``
+        again after each round of drops until no change drops). ``alpha``
         does not apply; p-values are Chow F-tests of one line against two.
         ``"mean"`` (the default when a method is given): a piecewise-constant
         mean tested by Welch t-tests, for step changes as in CI performance
         data (what :func:`detect_regressions` uses).
     min_size : int, default 10
         Fewest observations in a segment (>= 2; >= 3 for ``model="linear"``).
-    pvalue : float, default 0.001
+    alpha : float, default 0.001
         ``model="mean"``: a change is kept when the two-sided Welch t-test
-        between its adjacent segments gives a p-value below this.
+        between its adjacent segments gives a p-value below this (a low default:
+        many candidate splits are tested).
     autocorrelation : bool, default True
         Mean model: shrink each segment to its effective size
         ``n (1 - rho) / (1 + rho)`` before testing, with
@@ -346,6 +349,9 @@ def detect_changepoints(
     max_changepoints : int, optional
         Keep at most this many changes (the most significant; with
         ``model="linear"`` the first splits of the binary segmentation).
+    pvalue : float, optional
+        Deprecated name of `alpha` (a DeprecationWarning; passing both is a
+        TypeError).
 
     Returns
     -------
@@ -383,8 +389,9 @@ def detect_changepoints(
     if model == "linear" and method != "binseg":
         raise ValueError(f"model='linear' needs method='binseg', got {method!r}")
     min_size = _check_int("min_size", min_size, 3 if model == "linear" else 2)
-    if not isinstance(pvalue, int | float | np.floating) or not 0.0 < pvalue <= 1.0:
-        raise ValueError(f"pvalue must be in (0, 1], got {pvalue!r}")
+    alpha = renamed_keyword("alpha", alpha, "pvalue", pvalue, 0.001)
+    if not isinstance(alpha, int | float | np.floating) or not 0.0 < alpha <= 1.0:
+        raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
     if penalty is None:
         penalty = 3.0 if model == "linear" else 2.0
     if not isinstance(penalty, int | float | np.floating) or not (
@@ -401,7 +408,7 @@ def detect_changepoints(
         method=method,
         model=model,
         min_size=min_size,
-        pvalue=float(pvalue),
+        pvalue=float(alpha),
         penalty=float(penalty),
         max_changepoints=limit,
         autocorrelation=bool(autocorrelation),
@@ -432,7 +439,7 @@ def detect_changepoints(
         "method": method,
         "model": model,
         "min_size": min_size,
-        "pvalue": float(pvalue),
+        "pvalue": float(alpha),
         "autocorrelation": bool(autocorrelation),
         "penalty": float(penalty),
         "max_changepoints": max_changepoints,
@@ -448,9 +455,10 @@ def detect_regressions(
     min_change: float = 0.05,
     method: Method = "edivisive",
     min_size: int = 10,
-    pvalue: float = 0.001,
+    alpha: float | None = None,
     autocorrelation: bool = True,
     penalty: float = 2.0,
+    pvalue: float | None = None,
 ) -> ChangePoints:
     """Change points that make a metric worse by at least a given fraction.
 
@@ -468,8 +476,8 @@ def detect_regressions(
         ``"decrease"`` for throughput.
     min_change : float, default 0.05
         Smallest relative change reported (0.05 = 5 %), >= 0.
-    method, min_size, pvalue, autocorrelation, penalty
-        As in :func:`detect_changepoints`.
+    method, min_size, alpha, autocorrelation, penalty, pvalue
+        As in :func:`detect_changepoints` (``pvalue``: the deprecated name of `alpha`).
 
     Returns
     -------
@@ -501,7 +509,7 @@ def detect_regressions(
         timestamps,
         method=method,
         min_size=min_size,
-        pvalue=pvalue,
+        alpha=renamed_keyword("alpha", alpha, "pvalue", pvalue, 0.001),
         autocorrelation=autocorrelation,
         penalty=penalty,
     )

@@ -38,6 +38,7 @@ import numpy.typing as npt
 from perfstats import _core, _thresholds
 from perfstats._display import Table, View
 from perfstats._result import Result
+from perfstats._validate import float_array
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -319,7 +320,8 @@ def _int(name: str, value: object, minimum: int) -> int:
     return int(value)
 
 
-def _positive(name: str, value: object) -> float:
+def positive_number(name: str, value: object) -> float:
+    """`value` as a positive finite float; TypeError or ValueError naming `name`."""
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     v = float(value)
@@ -333,12 +335,7 @@ def _min_periods(value: int | None, lowest: int) -> int:
 
 
 def _series(values: object) -> npt.NDArray[np.float64]:
-    arr = np.asarray(values)
-    if arr.dtype.kind not in "iuf":
-        raise TypeError(f"values must be real numbers, got dtype {arr.dtype}")
-    if arr.ndim != 1:
-        raise ValueError(f"values must be one-dimensional, got {arr.ndim} dimensions")
-    return np.ascontiguousarray(arr, dtype=np.float64)
+    return float_array(values, "values")  # type: ignore[arg-type]
 
 
 class _Detector:
@@ -602,7 +599,7 @@ class RollingZScore(_Calibrated):
     ) -> None:
         self._args = (
             _int("window", window, 2),
-            _positive("threshold", threshold),
+            positive_number("threshold", threshold),
             _min_periods(min_periods, 2),
         )
         self._setup(calibration)
@@ -679,7 +676,7 @@ class RobustZScore(_Calibrated):
     ) -> None:
         self._args = (
             _int("window", window, 1),
-            _positive("threshold", threshold),
+            positive_number("threshold", threshold),
             _min_periods(min_periods, 1),
         )
         self._setup(calibration)
@@ -725,8 +722,8 @@ class EwmaZScore(_Detector):
         self, halflife: float, *, threshold: float = 3.0, min_periods: int | None = None
     ) -> None:
         self._args = (
-            _positive("halflife", halflife),
-            _positive("threshold", threshold),
+            positive_number("halflife", halflife),
+            positive_number("threshold", threshold),
             _min_periods(min_periods, 2),
         )
         self._stream = self._make()
@@ -782,7 +779,7 @@ class SeasonalZScore(_Detector):
         self._args = (
             _int("period", period, 2),
             _int("window", window, 1),
-            _positive("threshold", threshold),
+            positive_number("threshold", threshold),
             bool(log),
             _min_periods(min_periods, 1),
         )
@@ -800,7 +797,7 @@ class SeasonalZScore(_Detector):
 
 
 def _probability(name: str, value: object) -> float:
-    v = _positive(name, value)
+    v = positive_number(name, value)
     if not v < 1.0:
         raise ValueError(f"{name} must be a probability in (0, 1), got {value}")
     return v
@@ -1052,7 +1049,7 @@ def anomaly_likelihood(
     learn = _int("learning_period", learning_period, 0)
     if ws > w:
         raise ValueError(f"short_window must be <= window, got {ws} > {w}")
-    floor = _positive("min_std", min_std)
+    floor = positive_number("min_std", min_std)
     a = np.abs(s.astype(np.float64))
     out = np.full(a.shape, np.nan)
     valid = np.flatnonzero(~np.isnan(a))

@@ -13,6 +13,7 @@ import numpy.typing as npt
 from perfstats import _core
 from perfstats._display import Table, View
 from perfstats._result import Result
+from perfstats._validate import float_array
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -401,11 +402,5 @@ def _scalar(x: npt.ArrayLike, name: str) -> float:
 
 
 def _as_1d_float(x: npt.ArrayLike, name: str) -> npt.NDArray[np.float64]:
-    """`x` as float64 (no copy when it already is one); clear errors otherwise."""
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be real numbers, got dtype {arr.dtype}")
-    arr = arr.astype(np.float64, copy=False)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got {arr.ndim} dimensions")
-    return arr
+    """`x` as 1-D float64 (no copy when it already is one); clear errors otherwise."""
+    return float_array(x, name)

@@ -18,7 +18,8 @@ import numpy.typing as npt
 from perfstats import _core
 from perfstats._display import View
 from perfstats._result import Result
-from perfstats.stats.moments import Moments, _as_float_array
+from perfstats._validate import float_array
+from perfstats.stats.moments import Moments
 
 __all__ = [
     "MannWhitneyResult",
@@ -149,6 +150,11 @@ def _result(
         confidence=float(confidence),
         log=log,
     )
+
+
+def _as_float_array(x: npt.ArrayLike, name: str) -> npt.NDArray[np.float64]:
+    """`x` (a scalar counts as one value) as a 1-D float64 array."""
+    return float_array(np.atleast_1d(np.asarray(x)), name)
 
 
 def _values(x: npt.ArrayLike, name: str, log: bool) -> npt.NDArray[np.float64]:

@@ -13,6 +13,7 @@ from numpy.typing import ArrayLike, NDArray
 from perfstats import _core
 from perfstats._display import Table, View
 from perfstats._result import Result
+from perfstats._validate import check_interval, float_array, optional_weights
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -20,32 +21,6 @@ if TYPE_CHECKING:
 Interval = Literal["confidence", "prediction"]
 
 __all__ = ["LinearModel", "Prediction"]
-
-
-def _as_float_array(
-    values: ArrayLike, name: str, ndim: tuple[int, ...]
-) -> NDArray[Any]:
-    """`values` as a float64 array of an allowed dimension, or a clear error."""
-    arr = np.asarray(values)
-    if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    if arr.ndim not in ndim:
-        allowed = " or ".join(str(d) for d in ndim)
-        raise ValueError(f"{name} must have {allowed} dimension(s), got {arr.ndim}")
-    return np.ascontiguousarray(arr, dtype=np.float64)
-
-
-def _optional_weights(weights: ArrayLike | None) -> NDArray[Any] | None:
-    return None if weights is None else _as_float_array(weights, "weights", (1,))
-
-
-def _check_interval(interval: str, level: float) -> None:
-    if interval not in ("confidence", "prediction"):
-        raise ValueError(
-            f"interval must be 'confidence' or 'prediction', got {interval!r}"
-        )
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be in (0, 1), got {level!r}")
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -123,7 +98,7 @@ class Prediction(Result):
         )
 
 
-class _FittedCoefficients(Result):
+class FittedCoefficients(Result):
     """Shared coefficient table of fitted models."""
 
     _fit: Any
@@ -252,7 +227,7 @@ class _FittedCoefficients(Result):
         )
 
 
-class LinearModel(_FittedCoefficients):
+class LinearModel(FittedCoefficients):
     """Ordinary or weighted least squares of `y` on the columns of `x`.
 
     Solved by column-pivoting QR on centred, scaled columns with the solution refined in
@@ -306,10 +281,10 @@ class LinearModel(_FittedCoefficients):
         weights: ArrayLike | None = None,
         names: Sequence[str] | None = None,
     ) -> None:
-        xa = _as_float_array(x, "x", (1, 2))
+        xa = float_array(x, "x", (1, 2))
         if xa.ndim == 1:
             xa = xa.reshape(-1, 1)
-        ya = _as_float_array(y, "y", (1,))
+        ya = float_array(y, "y", (1,))
         if xa.shape[0] != ya.shape[0]:
             raise ValueError(f"x has {xa.shape[0]} rows but y has {ya.shape[0]}")
         k = xa.shape[1]
@@ -323,7 +298,7 @@ class LinearModel(_FittedCoefficients):
         self._intercept = bool(intercept)
         self._names = (["intercept"] if intercept else []) + cols
         self._fit = _core.LinearModel(
-            xa, ya, self._intercept, _optional_weights(weights)
+            xa, ya, self._intercept, optional_weights(weights)
         )
         # a pickle holds the data and refits (the core model has no serialized form;
         # the fit is deterministic, so it is the same fit)
@@ -361,8 +336,8 @@ class LinearModel(_FittedCoefficients):
         level : float
             Coverage of the interval, in (0, 1).
         """
-        _check_interval(interval, level)
-        xa = _as_float_array(x_new, "x_new", (1, 2))
+        check_interval(interval, level)
+        xa = float_array(x_new, "x_new", (1, 2))
         if xa.ndim == 1:
             xa = xa.reshape(-1, 1) if self._k == 1 else xa.reshape(1, -1)
         mean, se, lower, upper = self._fit.predict(xa, interval, level)

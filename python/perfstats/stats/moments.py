@@ -12,19 +12,14 @@ import numpy.typing as npt
 from perfstats import _core
 from perfstats._display import View
 from perfstats._result import Result
+from perfstats._validate import float_array
 
 __all__ = ["Moments", "lag1_autocorrelation", "long_run_variance_ratio"]
 
 
 def _as_float_array(values: npt.ArrayLike, name: str) -> npt.NDArray[np.float64]:
-    """`values` as a 1-D float64 array; TypeError for non-numeric input."""
-    arr = np.asarray(values)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be real numbers, got dtype {arr.dtype}")
-    arr = np.atleast_1d(arr.astype(np.float64, copy=False))
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got {arr.ndim} dimensions")
-    return np.ascontiguousarray(arr)
+    """`values` (a scalar counts as one value) as a 1-D float64 array."""
+    return float_array(np.atleast_1d(np.asarray(values)), name)
 
 
 class Moments(Result):

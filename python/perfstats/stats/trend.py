@@ -12,13 +12,11 @@ from numpy.typing import ArrayLike, NDArray
 
 from perfstats import _core
 from perfstats._display import View
+from perfstats._validate import check_interval, float_array, optional_weights
 from perfstats.stats.linear_model import (
+    FittedCoefficients,
     Interval,
     Prediction,
-    _as_float_array,
-    _check_interval,
-    _FittedCoefficients,
-    _optional_weights,
 )
 
 if TYPE_CHECKING:
@@ -376,8 +374,8 @@ def fit_trend(
         raise ValueError(
             f"seasonal_period must be positive and finite, got {seasonal_period!r}"
         )
-    ta = _as_float_array(t, "t", (1,))
-    ya = _as_float_array(y, "y", (1,))
+    ta = float_array(t, "t", (1,))
+    ya = float_array(y, "y", (1,))
     # what fit_trend was called with: a Trend pickles as these and refits (the core
     # model has no serialized form; the fit is deterministic, so it is the same fit)
     call = (
@@ -433,7 +431,7 @@ def fit_trend(
                 f"Fitted on the {ta.shape[0]} points since the change point at "
                 f"t = {regime_start:g} (detect_changepoints); earlier data left out."
             )
-    wa = _optional_weights(weights)
+    wa = optional_weights(weights)
     if scale == "log" and not bool(np.all(ya > 0.0)):
         bad = int(np.flatnonzero(~(ya > 0.0))[0])
         raise ValueError(f"scale='log' needs y > 0, got y[{bad}] = {ya[bad]!r}")
@@ -667,7 +665,7 @@ def _lack_of_fit(
     return out
 
 
-class Trend(_FittedCoefficients):
+class Trend(FittedCoefficients):
     """A fitted trend (from `fit_trend`): coefficients, tests, predictions, forecasts.
 
     Coefficients are named ``intercept, t, t^2, ..., sin1, cos1, ...`` and apply to the
@@ -843,8 +841,8 @@ class Trend(_FittedCoefficients):
         back-transformed (exp) and `se` is the delta-method one. Unpacks as
         ``mean, lower, upper``.
         """
-        _check_interval(interval, level)
-        ta = _as_float_array(t_new, "t_new", (0, 1)).reshape(-1)
+        check_interval(interval, level)
+        ta = float_array(t_new, "t_new", (0, 1)).reshape(-1)
         # The standard errors are an array the band does not need: computed on request.
         mean, _, lower, upper = self._fit.predict(ta, interval, level, False)
         if self._scale == "log":
@@ -915,7 +913,7 @@ class Trend(_FittedCoefficients):
             raise ValueError(f"threshold must be finite, got {threshold!r}")
         if bound not in ("mean", "band"):
             raise ValueError(f"bound must be 'mean' or 'band', got {bound!r}")
-        _check_interval("prediction", level)
+        check_interval("prediction", level)
         span = float(self._fit.t_max - self._fit.t_min)
         horizon = span if max_horizon is None else float(max_horizon)
         if not (horizon > 0.0 and math.isfinite(horizon)):
