@@ -203,3 +203,12 @@ def test_report_ab_section_says_the_unit_and_warns_about_crossed_sessions() -> N
     assert any("Randomisation unit: none found" in n for n in sec.notes)
     (f,) = [f for f in sec.findings if f.kind == "crossed_units"]
     assert f.numbers["unit"] == "session_id"
+
+
+def test_integer_unit_ids_match_between_the_experiment_and_its_pre_period() -> None:
+    """compare reads its events through as_events (an integer user_id becomes text);
+    a pre-period DataFrame goes the same way, so its users are found."""
+    pre, post = user_events(seed=10), user_events(seed=11, start="2026-03-08")
+    number = {"user_id": lambda f: f["user_id"].str[1:].astype(int)}
+    c = compare(post.assign(**number), pre_period=pre.assign(**number))
+    assert (c.cuped["units_without_pre"] == 0).all(), c.cuped

@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from perfstats.analysis.summary import events_frame
+from perfstats.io.events import as_events
 from perfstats.io.failure import failed as failed_requests
 from perfstats.stats.cuped import Cuped, cuped
 
@@ -79,6 +80,9 @@ def split_pre_period(
                 f"pre_period must be events (Events or DataFrame) or a (start, end) "
                 f"pair of times: {exc}"
             ) from None
+        # the same canonical dtypes as the experiment's events (compare reads them
+        # through as_events): an integer user_id is then text in both
+        pre = events_frame(as_events(pre))
         if unit not in pre.columns:
             found = ", ".join(map(str, pre.columns))
             raise ValueError(
