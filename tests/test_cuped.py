@@ -273,6 +273,8 @@ def test_a_pre_period_sharing_no_unit_adjusts_nothing() -> None:
     assert c.cuped.loc[0, "units_without_pre"] == 300
     assert c.cuped.loc[0, "theta"] == 0
     assert c.cuped.loc[0, "variance_reduction"] == pytest.approx(0.0, abs=1e-12)
+    (warning,) = c.warnings
+    assert warning.startswith("pre_period shares no user_id with the experiment")
 
 
 def test_units_in_two_arms_are_an_error_naming_how_many() -> None:

@@ -984,7 +984,8 @@ def compare(
         pair of times: rows of ``events`` with ``start <= timestamp < end`` are the
         pre-period and rows at or after ``end`` the experiment (earlier rows are
         left out). Units without pre-period requests get the pooled pre-period mean
-        (gbstats gives them 0); an empty pre-period is a ValueError.
+        (gbstats gives them 0); an empty pre-period is a ValueError, one sharing
+        no unit with the experiment a warning.
 
     Returns
     -------
@@ -1275,6 +1276,7 @@ def compare(
         "difference_low", "difference_high", "pvalue", "pvalue_adjusted",
         "pvalue_worse_adjusted", "required_n", "sample_size_met", "verdict",
     ]  # fmt: skip
+    cuped_table = None if pre_frame is None else _cuped_table(effects)
     return Comparison(
         table=pd.DataFrame(rows, columns=columns),
         baseline=baseline,
@@ -1289,9 +1291,23 @@ def compare(
             if unit_used is None
             else f"{'CUPED' if pre_frame is not None else 'clustered'} by {unit_used}"
         ),
-        warnings=unit_warnings,
-        cuped=None if pre_frame is None else _cuped_table(effects),
+        warnings=unit_warnings + _cuped_warnings(cuped_table, unit_used),
+        cuped=cuped_table,
     )
+
+
+def _cuped_warnings(table: pd.DataFrame | None, unit: str | None) -> list[str]:
+    """A warning when the pre-period shares no unit with the experiment (CUPED then
+    adjusts nothing: usually ids spelled differently in the two periods)."""
+    if table is None or table.empty:
+        return []
+    units = table["units"] + table["units_baseline"]
+    if not bool((table["units_without_pre"] >= units).all()):
+        return []
+    return [
+        f"pre_period shares no {unit} with the experiment: CUPED adjusted nothing "
+        f"(are the {unit} values spelled the same in both periods?)"
+    ]
 
 
 def _cuped_table(effects: dict[str, list[tuple[str, _Effect]]]) -> pd.DataFrame:
