@@ -12,7 +12,7 @@ from statsmodels.stats import proportion as sm_proportion
 from statsmodels.stats.multitest import multipletests
 
 from perfstats import compare, welch_t_test
-from perfstats.analysis.comparison import holm
+from perfstats.analysis.comparison import INDEPENDENT, holm
 
 
 def ab_events(
@@ -375,7 +375,7 @@ def test_clustered_latency_test_is_statsmodels_cluster_robust_ols() -> None:
 
     ev = session_events(3000, seed=3, lat=0.95)
     c = compare(ev, unit="session_id")
-    assert c.variance == "clustered by session_id (CR1)"
+    assert c.unit == "clustered by session_id"
     row = c.table.set_index("metric").loc["latency"]
     ok = ev[ev.success]
     x = sm.add_constant((ok.variant == "v2").to_numpy(dtype=float))
@@ -396,21 +396,27 @@ def test_clustered_latency_test_is_statsmodels_cluster_robust_ols() -> None:
 
 def test_unit_is_found_when_each_session_stays_in_one_arm() -> None:
     ev = session_events(2000, seed=4)
-    assert compare(ev).variance == "clustered by session_id (CR1)"
-    assert compare(ev, unit=None).variance == "Newey-West over time"
-    assert "variance" in compare(ev).to_dict()
+    assert compare(ev).unit == "clustered by session_id"
+    assert compare(ev, unit=None).unit == INDEPENDENT
+    assert compare(ev).to_dict()["unit"] == "clustered by session_id"
     # requests randomised one by one: a user's requests span both arms, no clustering
     per_request = ab_events(4000, seed=2)
     per_request["user_id"] = np.arange(4000) % 50
-    assert compare(per_request).variance == "Newey-West over time"
+    auto = compare(per_request)
+    assert auto.unit == INDEPENDENT
+    (warning,) = auto.warnings
+    assert warning.startswith("50 user_id values appear in more than one variant")
+    assert "unit='auto' does not cluster by user_id" in warning
 
 
 def test_unit_errors_name_the_column_and_row() -> None:
     ev = session_events(500, seed=5)
-    with pytest.raises(ValueError, match="unit: events have no 'user' column"):
+    with pytest.raises(ValueError, match="unit='user': the events have no such column"):
         compare(ev, unit="user")
     ev.loc[7, "session_id"] = None
-    with pytest.raises(ValueError, match="'session_id' is empty in row 7"):
+    with pytest.raises(
+        ValueError, match=r"'session_id' is empty in 1 row.*first row 7"
+    ):
         compare(ev, unit="session_id")
 
 

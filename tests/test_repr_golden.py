@@ -130,6 +130,15 @@ CASES: dict[str, Callable[[], Any]] = {
     "tcpd_f1": lambda: tcpd_f1({"a": [10, 20], "b": [11]}, [10, 30]),
     "summary": lambda: ps.summarize(_events(), by="endpoint"),
     "comparison": lambda: ps.compare(_events(), by="variant", baseline="A"),
+    "comparison_cuped": lambda: ps.compare(
+        _events(),
+        by="variant",
+        baseline="A",
+        metrics=["latency", "error_rate", "tokens"],
+        unit="user_id",
+        pre_period=("2026-01-01", "2026-01-02"),
+    ),
+    "cuped": lambda: ps.cuped(Y, np.arange(12) % 2 == 0, X),
     "cost_report": lambda: ps.costs(_events(), _PRICES, budget=5.0),
     "price_table": lambda: _PRICES,
     "metric_trend": lambda: ps.trend(
@@ -180,6 +189,7 @@ def test_json_is_strict_and_holds_to_dict(name: str) -> None:
 #: results of the stats layer, which must print without pandas installed
 STATS_CASES = [
     "welch_t_test",
+    "cuped",
     "mann_whitney_u",
     "srm_test",
     "moments",

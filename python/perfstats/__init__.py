@@ -34,6 +34,7 @@ from perfstats.stats.changepoints import (
     detect_changepoints,
     detect_regressions,
 )
+from perfstats.stats.cuped import Cuped, cuped
 from perfstats.stats.detectors import (
     AnomalyResult,
     EwmaZScore,
@@ -78,6 +79,7 @@ __all__ = [
     "ChangePoints",
     "Comparison",
     "CostReport",
+    "Cuped",
     "Events",
     "EwmaZScore",
     "HdrHistogramData",
@@ -109,6 +111,7 @@ __all__ = [
     "build_report",
     "compare",
     "costs",
+    "cuped",
     "datasets",
     "detect_changepoints",
     "detect_regressions",

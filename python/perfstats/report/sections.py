@@ -17,6 +17,7 @@ from perfstats._display import group_label
 from perfstats.analysis.findings import (
     Finding,
     burst_findings,
+    crossed_units_finding,
     error_bursts,
     error_outliers,
     sla_misses,
@@ -565,7 +566,7 @@ def ab_section(ctx: ReportContext) -> Section | None:
     have two or more: relative lift with its CI, Holm-adjusted p-value and verdict per
     metric, the overall verdict per variant, and the sample-ratio check when the
     planned split is known."""
-    from perfstats.analysis.comparison import compare
+    from perfstats.analysis.comparison import INDEPENDENT, compare
 
     if not ctx.has("variant") or ctx.frame["variant"].nunique() < 2:
         return None
@@ -585,6 +586,17 @@ def ab_section(ctx: ReportContext) -> Section | None:
     import pandas as pd
 
     sec.tables["verdicts"] = pd.DataFrame.from_dict(overall, orient="index")
+    for unit in ("user_id", "session_id"):  # the columns compare's unit="auto" tries
+        crossed = crossed_units_finding(ctx.frame, by="variant", unit=unit)
+        if crossed is not None:
+            sec.findings.append(crossed)
+    sec.notes.append(
+        f"Randomisation unit: {comp.unit} (the variances of the mean and rate tests "
+        "account for a unit's requests being alike)."
+        if comp.unit != INDEPENDENT
+        else f"Randomisation unit: none found ({comp.unit}): no user_id or "
+        "session_id column whose every value stays in one arm."
+    )
     sec.notes.append(
         f"Each variant against {comp.baseline!r}. Latency is the primary metric "
         "(Welch t on the log scale: lifts are ratios of geometric means); error rate, "
