@@ -445,7 +445,7 @@ def test_live_stats_match_the_written_events() -> None:
     ("kwargs", "error", "match"),
     [
         ({"sink": 42}, TypeError, "sink must be"),
-        ({"sink": "events.csv"}, ValueError, "must end in .jsonl or .parquet"),
+        ({"sink": "events.csv"}, ValueError, "must end in .jsonl, .parquet"),
         ({"sample_rate": 0.0}, ValueError, "sample_rate"),
         ({"buffer_size": 0}, ValueError, "buffer_size"),
         ({"flush_interval": -1}, ValueError, "flush_interval"),

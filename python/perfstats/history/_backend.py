@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -70,10 +71,29 @@ def is_store_url(text: str | os.PathLike[str]) -> bool:
 
 
 class Backend:
-    """One open connection to a store, with the write-lock transaction of its kind."""
+    """One open connection to a store, with the write-lock transaction of its kind.
+
+    The connection may be used from any thread (a Recorder appends from its writer
+    thread), one transaction at a time: :meth:`write` and :meth:`read` hold
+    ``lock`` for the whole transaction. It cannot follow a ``fork``: in the child
+    :meth:`write` and :meth:`read` raise RuntimeError (open a new History there).
+    """
 
     kind: str
     blob: str
+    lock: threading.RLock
+    pid: int
+
+    def _opened(self) -> None:
+        self.lock = threading.RLock()
+        self.pid = os.getpid()
+
+    def _check_process(self) -> None:
+        if os.getpid() != self.pid:
+            raise RuntimeError(
+                "this history store connection was opened before fork: open a "
+                "new History in the child process"
+            )
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         raise NotImplementedError
@@ -133,8 +153,11 @@ class SQLiteBackend(Backend):
                 raise ValueError(f"history store {path}: no directory {parent}")
             if Path(path).is_dir():
                 raise ValueError(f"history store {path} is a directory, not a file")
+        self._opened()
         try:
-            self.conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+            self.conn = sqlite3.connect(
+                path, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
@@ -151,21 +174,25 @@ class SQLiteBackend(Backend):
 
     @contextmanager
     def write(self) -> Iterator[None]:
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+        self._check_process()
+        with self.lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
 
     @contextmanager
     def read(self) -> Iterator[None]:
-        self.conn.execute("BEGIN")  # one snapshot for every query of the read
-        try:
-            yield
-        finally:
-            self.conn.execute("COMMIT")
+        self._check_process()
+        with self.lock:
+            self.conn.execute("BEGIN")  # one snapshot for every query of the read
+            try:
+                yield
+            finally:
+                self.conn.execute("COMMIT")
 
     def close(self) -> None:
         self.conn.close()
@@ -186,6 +213,7 @@ class PostgresBackend(Backend):
 
     def __init__(self, url: str) -> None:
         psycopg = require("psycopg", "the PostgreSQL history store")
+        self._opened()
         try:
             self.conn = psycopg.connect(url, autocommit=True)
         except psycopg.Error as exc:
@@ -208,14 +236,16 @@ class PostgresBackend(Backend):
 
     @contextmanager
     def write(self) -> Iterator[None]:
-        with self.conn.transaction():
+        self._check_process()
+        with self.lock, self.conn.transaction():
             # serializes writers, and the creation of the tables too
             self.conn.execute("SELECT pg_advisory_xact_lock(7215816)")
             yield
 
     @contextmanager
     def read(self) -> Iterator[None]:
-        with self.conn.transaction():
+        self._check_process()
+        with self.lock, self.conn.transaction():
             self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             yield
 

@@ -18,9 +18,16 @@ Sinks
   appended without rewriting its footer, which a kill can tear.
 * a callable: called with each batch as a list of dicts, one per event, the
   ``timestamp`` in integer nanoseconds since the Unix epoch (UTC).
-* an object with an ``append(events)`` method and not itself callable (the
-  history store of issue 16 plugs in so, unchanged): called from the writer
-  thread with each batch as canonical :class:`perfstats.io.Events`.
+* a history store: a :class:`perfstats.history.History`, a store URL
+  (``"postgresql://..."``, ``"sqlite:///path"``, a ``.sqlite``/``.db`` path) or a
+  :class:`~perfstats.record.HistorySink` (to choose ``by`` and ``every``). Each batch
+  is one store batch with an id of its own; a batch whose write failed is kept and
+  written again under the same id when the writer next wakes (the store replaces a
+  batch id it holds, so a retry never counts twice), up to ``buffer_size`` events
+  held; the events of batches given up are counted in ``failed``.
+* any other object with an ``append(events)`` method and not itself callable:
+  called from the writer thread with each batch as canonical
+  :class:`perfstats.io.Events`.
 
 Columns written: ``timestamp`` (start, UTC), ``operation`` (the span name),
 ``latency_ms``, one ``<phase>_ms`` per phase, ``success`` and ``error`` (the
@@ -52,6 +59,7 @@ import os
 import random
 import threading
 import time
+import uuid
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -419,7 +427,27 @@ class _HistorySink(_CallableSink):
         super().__init__(append)
 
 
-def _make_sink(sink: Any) -> _Sink:
+class _KeyedSink(Protocol):
+    """A sink that stores a batch under a key, replacing a batch of the same key:
+    a failed batch can be written again without counting twice."""
+
+    idempotent: bool
+
+    def write(self, records: list[dict[str, Any]], key: str) -> None: ...
+
+    def close(self) -> None: ...
+
+    def reopen(self) -> None: ...
+
+    def counters_path(self) -> Path | None: ...
+
+
+def _make_sink(sink: Any) -> _Sink | _KeyedSink:
+    from perfstats.history import History, is_store_url
+    from perfstats.record.history_sink import HistorySink
+
+    if isinstance(sink, HistorySink):
+        return sink
     if isinstance(sink, (str, os.PathLike)):
         path = Path(sink)
         suffix = path.suffix.lower()
@@ -427,17 +455,23 @@ def _make_sink(sink: Any) -> _Sink:
             return _JsonlSink(path)
         if suffix in (".parquet", ".pq"):
             return _ParquetDirSink(path)
+        if is_store_url(sink):
+            return HistorySink(sink)
         raise ValueError(
-            f"sink {str(sink)!r}: the name must end in .jsonl or .parquet (a "
-            "directory of part files)"
+            f"sink {str(sink)!r}: the name must end in .jsonl, .parquet (a "
+            "directory of part files) or .sqlite, or be a sqlite:// or "
+            "postgresql:// URL (a history store)"
         )
+    if isinstance(sink, History):
+        return HistorySink(sink)
     if isinstance(sink, HistoryLike) and not callable(sink):
         return _HistorySink(sink)
     if callable(sink):
         return _CallableSink(sink)
     raise TypeError(
-        "sink must be a .jsonl or .parquet path, a callable taking a list of "
-        f"dicts, or an object with append(events); got {type(sink).__name__}"
+        "sink must be a .jsonl or .parquet path, a history store (History, "
+        "HistorySink or store URL), a callable taking a list of dicts, or an "
+        f"object with append(events); got {type(sink).__name__}"
     )
 
 
@@ -518,10 +552,12 @@ class Recorder:
 
     Parameters
     ----------
-    sink : str, Path, callable or history store
+    sink : str, Path, History, HistorySink or callable
         Where batches go: a ``.jsonl`` file, a ``.parquet`` directory of part
-        files, a callable taking a list of event dicts, or an object with an
-        ``append(events)`` method (see the module docstring).
+        files, a history store (a :class:`~perfstats.history.History`, its URL
+        or a :class:`~perfstats.record.HistorySink`), a callable taking a list
+        of event dicts, or an object with an ``append(events)`` method (see the
+        module docstring).
     sample_rate : float
         Fraction of top-level spans recorded, in (0, 1]. Each span is kept with
         this probability (independently, from ``seed``); its child spans follow
@@ -610,6 +646,12 @@ class Recorder:
         self._sink_errors = 0
         self._failed = 0
         self._last_error: str | None = None
+        # batches of a keyed sink whose write failed, oldest first, written again
+        # under the same key before newer ones
+        self._held: deque[tuple[str, list[dict[str, Any]]]] = deque()
+        self._held_events = 0
+        self._run_id = uuid.uuid4().hex[:16]
+        self._batch_no = itertools.count(1)
         self._stats: dict[str, EndpointStats] = {}
         self._stats_lock = threading.Lock()
         self._thread = threading.Thread(
@@ -712,6 +754,8 @@ class Recorder:
 
     def _drain(self) -> None:
         with self._write_lock:
+            if self._held and not self._write_held():
+                return  # the sink still fails: new spans wait in the buffer
             while self._buf:
                 batch: list[_Event] = []
                 pop = self._buf.popleft
@@ -721,6 +765,8 @@ class Recorder:
                 except IndexError:
                     pass
                 self._write(batch)
+                if self._held:  # the sink failed: the rest waits for the next wake
+                    return
 
     def _records(self, batch: list[_Event]) -> list[dict[str, Any]]:
         pid = self._pid
@@ -754,24 +800,70 @@ class Recorder:
     def _write(self, batch: list[_Event]) -> None:
         records = self._records(batch)
         self._update_stats(records)
-        try:
-            self._sink.write(records)
-        except Exception as exc:
+        sink = self._sink
+        if getattr(sink, "idempotent", False):
+            key = f"recorder-{self._run_id}-{next(self._batch_no)}"
             with self._lock:
-                self._sink_errors += 1
-                self._failed += len(records)
-                first = self._last_error is None
-                self._last_error = f"{type(exc).__name__}: {exc}"
-            if first:
-                _log.warning(
-                    "perfstats Recorder: the sink failed (%s); events of "
-                    "failed batches are counted in counters()['failed']",
-                    self._last_error,
-                )
+                self._held.append((key, records))
+                self._held_events += len(records)
+            self._write_held()
+            self._write_counters()
+            return
+        try:
+            cast(_Sink, sink).write(records)
+        except Exception as exc:
+            self._sink_failed(exc, len(records))
         else:
             with self._lock:
                 self._written += len(records)
         self._write_counters()
+
+    def _sink_failed(self, exc: Exception, lost: int) -> None:
+        with self._lock:
+            self._sink_errors += 1
+            self._failed += lost
+            first = self._last_error is None
+            self._last_error = f"{type(exc).__name__}: {exc}"
+        if first:
+            _log.warning(
+                "perfstats Recorder: the sink failed (%s); events of "
+                "failed batches are counted in counters()['failed']",
+                self._last_error,
+            )
+
+    def _write_held(self) -> bool:
+        """Write the held batches, oldest first, until one fails; True when all went.
+
+        A batch the sink refuses for good (ValueError, TypeError: bad data;
+        RuntimeError: a store that cannot follow a fork) is given up at once; on
+        any other error (the store is down, locked, the connection broke) it stays
+        held and is written again, under the same key, at the next wake.
+        """
+        sink = cast(_KeyedSink, self._sink)
+        while self._held:
+            key, records = self._held[0]
+            try:
+                sink.write(records, key)
+            except (ValueError, TypeError, RuntimeError) as exc:
+                self._sink_failed(exc, 0)
+                self._give_up_held(self._held_events - len(records))
+                continue
+            except Exception as exc:
+                self._sink_failed(exc, 0)
+                return False
+            with self._lock:
+                self._held.popleft()
+                self._held_events -= len(records)
+                self._written += len(records)
+        return True
+
+    def _give_up_held(self, keep: int) -> None:
+        """Drop the oldest held batches until at most ``keep`` events are held."""
+        while self._held and self._held_events > keep:
+            _, records = self._held.popleft()
+            with self._lock:
+                self._held_events -= len(records)
+                self._failed += len(records)
 
     def _update_stats(self, records: list[dict[str, Any]]) -> None:
         groups: dict[str, tuple[list[float], list[bool]]] = {}
@@ -820,6 +912,13 @@ class Recorder:
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join()
         self._drain()
+        with self._write_lock:
+            if self._held:  # the sink failed once more just now: give up
+                self._give_up_held(0)
+                with self._lock:
+                    self._failed += len(self._buf)
+                    self._buf.clear()
+        self._write_counters()
         self._sink.close()
         _LIVE.discard(self)
 
@@ -833,13 +932,16 @@ class Recorder:
         """Spans written, dropped (buffer full), sampled out, lost to sink errors.
 
         ``pending`` spans are in the buffer; ``failed`` spans were in batches the
-        sink raised on (``sink_errors`` batches; ``last_error`` says why).
+        sink raised on (``sink_errors`` failed writes; ``last_error`` says why);
+        ``retrying`` spans are in batches a history store sink failed to take, held
+        to be written again (under the same batch id) when the writer next wakes.
         """
         with self._lock:
             return {
                 "pid": self._pid,
                 "written": self._written,
                 "pending": len(self._buf),
+                "retrying": self._held_events,
                 "dropped": self._dropped,
                 "sampled_out": self._sampled_out,
                 "failed": self._failed,
