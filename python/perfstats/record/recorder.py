@@ -110,20 +110,25 @@ class _Sink(Protocol):
 # ---------------------------------------------------------------------------------
 
 
-# name, attributes, start (epoch ns), t0, t1 (perf_counter ns), phases, fields,
-# error, span id, parent id
+# name, attributes, clock offset (epoch ns - perf_counter ns), t0, t1
+# (perf_counter ns; the start is t0 + offset), phases, fields, error, span id,
+# parent id
 _Event = tuple[
     str,
     dict[str, Any],
     int,
     int,
     int,
-    "list[tuple[str, int]] | None",
+    "tuple[str | int, ...] | None",
     "dict[str, Any] | None",
     "str | None",
     int,
     int,
 ]
+
+_FIELDS = 10  # items of one event in the buffer
+_new = object.__new__
+_perf_ns = time.perf_counter_ns
 
 
 class Span:
@@ -135,6 +140,10 @@ class Span:
     ``success=False`` and ``error`` to the exception type, then propagates.
     """
 
+    # The hot path (Recorder.span, __enter__, __exit__) reads one clock per end,
+    # makes no dict copy and calls no other Python function: a span is built by
+    # Recorder.span without __init__, and the event is made from it in the
+    # writer thread (epoch timestamps, phases, ids as text).
     __slots__ = (
         "_rec",
         "_token",
@@ -145,7 +154,6 @@ class Span:
         "parent",
         "phases",
         "span_id",
-        "start_ns",
         "t0",
         "t1",
     )
@@ -155,48 +163,57 @@ class Span:
         self.name = name
         self.attrs = attrs
         self.fields: dict[str, Any] | None = None
-        self.phases: list[tuple[str, int]] | None = None
+        # name, perf_counter ns, name, ns ... (a tuple of atoms: untracked by the GC)
+        self.phases: tuple[str | int, ...] | None = None
         self.error: str | None = None
         self.span_id = 0
         self.parent = 0
-        self.t1 = 0
+        self.t0 = self.t1 = 0
 
     def __enter__(self) -> Span:
         parent = _current.get()
         self.parent = 0 if parent is None else parent.span_id
         self.span_id = next(self._rec._ids)
         self._token = _current.set(self)
-        self.start_ns = time.time_ns()
-        self.t0 = time.perf_counter_ns()
+        self.t0 = _perf_ns()
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        self.t1 = time.perf_counter_ns()
+        t1 = _perf_ns()
         _current.reset(self._token)
-        if exc_type is not None:
-            self.error = exc_type.__name__
-        # A plain tuple, not the Span: once the collector sees it holds only
-        # atomic values it untracks it, so a full buffer costs no GC traversals.
-        self._rec._put(
+        rec = self._rec
+        buf = rec._buf
+        if len(buf) >= rec._limit:
+            with rec._lock:
+                rec._dropped += 1
+            return
+        # The event's fields go flat into the buffer (one atomic extend), not as a
+        # tuple: a tuple holding a dict stays tracked by the garbage collector, and
+        # a buffer of tracked tuples made every collection walk all of them (a
+        # third of the cost of a span). The items here are not tracked.
+        buf.extend(
             (
                 self.name,
                 self.attrs,
-                self.start_ns,
+                rec._clock_offset,
                 self.t0,
-                self.t1,
+                t1,
                 self.phases,
                 self.fields,
-                self.error,
+                None if exc_type is None else exc_type.__name__,
                 self.span_id,
                 self.parent,
             )
         )
+        if len(buf) >= rec._wake_at and not rec._wake.is_set():
+            rec._wake.set()
 
     def _event(self) -> _Event:
+        """The event of a span whose ``t0``/``t1`` are epoch nanoseconds."""
         return (
             self.name,
             self.attrs,
-            self.start_ns,
+            0,
             self.t0,
             self.t1,
             self.phases,
@@ -208,13 +225,15 @@ class Span:
 
     def phase(self, name: str) -> None:
         """Start phase ``name`` now (written as ``<name>_ms``); repeats add up."""
+        t = _perf_ns()
         if self.phases is None:
-            self.phases = []
-        self.phases.append((name, time.perf_counter_ns()))
+            self.phases = (name, t)
+        else:
+            self.phases += (name, t)
 
     def first_token(self) -> None:
         """Mark the first output token: ``ttft_ms`` is the time since the start."""
-        self.set(ttft_ms=(time.perf_counter_ns() - self.t0) / 1e6)
+        self.set(ttft_ms=(_perf_ns() - self.t0) / 1e6)
 
     def set(self, **fields: Any) -> None:
         """Add or overwrite columns of this event (``input_tokens=``, ``success=``)."""
@@ -631,11 +650,13 @@ class Recorder:
     # -- state that a forked child must not share -------------------------------
 
     def _start_fresh(self) -> None:
-        import itertools
 
         self._pid = os.getpid()
         self._ids = itertools.count(1)
-        self._buf: deque[_Event] = deque()
+        # events flat, _FIELDS items each (see Span.__exit__)
+        self._buf: deque[Any] = deque()
+        self._limit = self.buffer_size * _FIELDS
+        self._wake_at = self.batch_size * _FIELDS
         self._lock = threading.Lock()  # counters
         self._write_lock = threading.Lock()  # one batch at a time
         self._wake = threading.Event()
@@ -652,6 +673,7 @@ class Recorder:
         self._held_events = 0
         self._run_id = uuid.uuid4().hex[:16]
         self._batch_no = itertools.count(1)
+        self._set_clock()
         self._stats: dict[str, EndpointStats] = {}
         self._stats_lock = threading.Lock()
         self._thread = threading.Thread(
@@ -694,16 +716,21 @@ class Recorder:
                 with self._lock:
                     self._sampled_out += 1
                 return cast(Span, _NoSpan())
-        return Span(self, name, attributes)
+        s = _new(Span)  # Span.__init__ without its call: the hot path
+        s._rec = self
+        s.name = name
+        s.attrs = attributes
+        s.phases = s.fields = None
+        return s
 
     def _put(self, event: _Event) -> None:
         buf = self._buf
-        if len(buf) >= self.buffer_size:
+        if len(buf) >= self._limit:
             with self._lock:
                 self._dropped += 1
             return
-        buf.append(event)
-        if len(buf) >= self.batch_size and not self._wake.is_set():
+        buf.extend(event)
+        if len(buf) >= self._wake_at and not self._wake.is_set():
             self._wake.set()
 
     def timed(self, name: str | None = None, **attributes: Any) -> Callable[[F], F]:
@@ -744,10 +771,16 @@ class Recorder:
 
     # -- writer -----------------------------------------------------------------
 
+    def _set_clock(self) -> None:
+        # spans read only the monotonic clock; their start in epoch time is
+        # t0 + this offset, taken again at each wake so a clock step is followed
+        self._clock_offset = time.time_ns() - time.perf_counter_ns()
+
     def _run(self) -> None:
         while True:
             self._wake.wait(self.flush_interval)
             self._wake.clear()
+            self._set_clock()
             self._drain()
             if self._stop:
                 return
@@ -756,15 +789,14 @@ class Recorder:
         with self._write_lock:
             if self._held and not self._write_held():
                 return  # the sink still fails: new spans wait in the buffer
-            while self._buf:
-                batch: list[_Event] = []
-                pop = self._buf.popleft
-                try:
-                    for _ in range(self.batch_size):
-                        batch.append(pop())
-                except IndexError:
-                    pass
-                self._write(batch)
+            buf = self._buf
+            while buf:
+                # whole events only: an extend is atomic, so the length is a
+                # multiple of _FIELDS whenever the writer looks
+                n = min(len(buf), self._wake_at) // _FIELDS * _FIELDS
+                pop = buf.popleft
+                flat = [pop() for _ in range(n)]
+                self._write(list(zip(*[iter(flat)] * _FIELDS, strict=True)))
                 if self._held:  # the sink failed: the rest waits for the next wake
                     return
 
@@ -772,17 +804,18 @@ class Recorder:
         pid = self._pid
         base = self.attributes
         out = []
-        for name, attrs, start_ns, t0, t1, phases, fields, error, sid, parent in batch:
+        for name, attrs, offset, t0, t1, phases, fields, error, sid, parent in batch:
             r: dict[str, Any] = {
-                "timestamp": start_ns,
+                "timestamp": t0 + offset,
                 "operation": name,
                 **base,
                 **attrs,
                 "latency_ms": (t1 - t0) / 1e6,
             }
             if phases:
-                marks = [*phases, ("", t1)]
-                for (ph, t), (_, t_next) in itertools.pairwise(marks):
+                names = cast("tuple[str, ...]", phases[::2])
+                ends = [*cast("tuple[int, ...]", phases[1::2]), t1]
+                for ph, t, t_next in zip(names, ends, ends[1:], strict=False):
                     key = ph + "_ms"
                     r[key] = r.get(key, 0.0) + (t_next - t) / 1e6
             if fields:
@@ -906,7 +939,7 @@ class Recorder:
         if self._closed:
             return
         self._closed = True
-        self.buffer_size = 0  # spans finished after close count as dropped
+        self.buffer_size = self._limit = 0  # spans finished after close: dropped
         self._stop = True
         self._wake.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
@@ -916,7 +949,7 @@ class Recorder:
             if self._held:  # the sink failed once more just now: give up
                 self._give_up_held(0)
                 with self._lock:
-                    self._failed += len(self._buf)
+                    self._failed += len(self._buf) // _FIELDS
                     self._buf.clear()
         self._write_counters()
         self._sink.close()
@@ -940,7 +973,7 @@ class Recorder:
             return {
                 "pid": self._pid,
                 "written": self._written,
-                "pending": len(self._buf),
+                "pending": len(self._buf) // _FIELDS,
                 "retrying": self._held_events,
                 "dropped": self._dropped,
                 "sampled_out": self._sampled_out,
