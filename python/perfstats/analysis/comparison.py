@@ -16,6 +16,7 @@ from perfstats._errors import braces as _braces
 from perfstats._json import json_scalar
 from perfstats._result import Result
 from perfstats._special import binom_cdf, binom_ppf, norm_sf, t_sf
+from perfstats.analysis.findings import crossed_units, crossed_units_message
 from perfstats.analysis.summary import events_frame
 from perfstats.io.failure import failed as failed_requests
 from perfstats.stats.hypothesis_tests import (
@@ -469,6 +470,9 @@ class Comparison(Result):
         Why, in one sentence per variant.
     srm : SRMResult or None
         Sample-ratio check against ``planned_split`` (None when no split was given).
+    warnings : list of str
+        What makes the comparison doubtful, e.g. units (``user_id``) seen in more
+        than one arm.
     """
 
     table: pd.DataFrame
@@ -479,6 +483,7 @@ class Comparison(Result):
     srm: SRMResult | None
     missing: dict[str, str] = field(default_factory=dict)
     sequential: bool = False
+    warnings: list[str] = field(default_factory=list)
 
     def to_frame(self) -> pd.DataFrame:
         """The per-metric table (a copy)."""
@@ -499,6 +504,7 @@ class Comparison(Result):
             ],
             "missing": self.missing,
             "sequential": self.sequential,
+            "warnings": list(self.warnings),
         }
 
     def _view(self) -> View:
@@ -519,6 +525,7 @@ class Comparison(Result):
             fields,
             {"metrics": table},
             notes=[f"not computed: {k} ({v})" for k, v in self.missing.items()],
+            warnings=self.warnings,
             text_columns={"metrics": brief},
         )
 
@@ -565,6 +572,7 @@ def compare(
     min_requests: int = MIN_REQUESTS,
     sequential: bool = False,
     sequential_tuning: float = SEQUENTIAL_TUNING,
+    unit: str | None = "user_id",
 ) -> Comparison:
     """Compare each variant with the baseline; verdicts with stated error rates.
 
@@ -652,6 +660,9 @@ def compare(
         Always-valid inference for an ongoing experiment (see above).
     sequential_tuning : float, default 5000
         Tuning parameter of the confidence sequence (total requests of both arms).
+    unit : str or None, default "user_id"
+        The randomization-unit column: when the events have it, units seen in more
+        than one arm are counted and reported in ``warnings`` (with examples).
 
     Returns
     -------
@@ -888,6 +899,11 @@ def compare(
         srm=srm,
         missing=missing,
         sequential=sequential,
+        warnings=(
+            [crossed_units_message(crossed, by=by, unit=unit)]
+            if unit is not None and (crossed := crossed_units(frame, by=by, unit=unit))
+            else []
+        ),
     )
 
 

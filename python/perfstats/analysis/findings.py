@@ -30,6 +30,9 @@ __all__ = [
     "SEVERITY_ORDER",
     "Finding",
     "burst_findings",
+    "crossed_units",
+    "crossed_units_finding",
+    "crossed_units_message",
     "error_bursts",
     "error_outliers",
     "rank",
@@ -314,3 +317,79 @@ def burst_findings(
             )
         )
     return out
+
+
+def crossed_units(
+    frame: pd.DataFrame, *, by: str = "variant", unit: str = "user_id"
+) -> list[str]:
+    """Units seen in more than one arm: the ``unit`` values (as text, sorted) whose
+    rows carry two or more distinct ``by`` values. Rows missing either are ignored;
+    an empty list when either column is absent.
+
+    A unit in two arms means the assignment is not sticky per unit (a coin per
+    request): its requests are counted in both arms and the arms are not
+    independent samples.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ev = pd.DataFrame({"variant": ["a", "b", "a", "b", "a"],
+    ...                    "user_id": ["u1", "u1", "u2", "u3", "u3"]})
+    >>> crossed_units(ev)
+    ['u1', 'u3']
+    """
+    if by not in frame.columns or unit not in frame.columns:
+        return []
+    sub = frame[[by, unit]].dropna()
+    if sub.empty:
+        return []
+    sub = sub.astype({by: "string", unit: "string"})
+    arms = sub.groupby(unit, observed=True, sort=False)[by].nunique()
+    return sorted(str(u) for u in arms.index[arms.to_numpy() > 1])
+
+
+def crossed_units_message(
+    crossed: list[str], *, by: str = "variant", unit: str = "user_id", shown: int = 5
+) -> str:
+    """The warning for :func:`crossed_units`: how many, and the first ``shown``."""
+    examples = ", ".join(crossed[:shown])
+    more = "" if len(crossed) <= shown else f" and {len(crossed) - shown:,} more"
+    return (
+        f"{len(crossed):,} {unit} value{'s' if len(crossed) != 1 else ''} "
+        f"appear{'' if len(crossed) != 1 else 's'} in more than one {by} "
+        f"({examples}{more}): the assignment is not sticky per {unit}, so their "
+        "requests count in several arms and the arms are not independent"
+    )
+
+
+def crossed_units_finding(
+    frame: pd.DataFrame, *, by: str = "variant", unit: str = "user_id"
+) -> Finding | None:
+    """A warning when units appear in more than one arm (None when none do),
+    scored by their share of the units.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ev = pd.DataFrame({"variant": ["a", "b", "a"], "user_id": ["u1", "u1", "u2"]})
+    >>> crossed_units_finding(ev).numbers["crossed_units"]
+    1
+    """
+    crossed = crossed_units(frame, by=by, unit=unit)
+    if not crossed:
+        return None
+    n_units = int(frame[unit].dropna().nunique())
+    return Finding(
+        severity="warning",
+        score=len(crossed) / max(n_units, 1),
+        kind="crossed_units",
+        title=crossed_units_message(crossed, by=by, unit=unit),
+        numbers={
+            "crossed_units": len(crossed),
+            "units": n_units,
+            "examples": ", ".join(crossed[:5]),
+            "by": by,
+            "unit": unit,
+        },
+        section="ab",
+    )

@@ -441,6 +441,7 @@ def exposures(
     >>> ex.units, ex.crossed
     ({'a': 2, 'b': 2}, ['u1'])
     """
+    from perfstats.analysis.findings import crossed_units
     from perfstats.io import read_events
     from perfstats.stats.hypothesis_tests import srm_test
 
@@ -455,8 +456,7 @@ def exposures(
     sub = sub.astype({by: str, unit: str})
     units = sub.groupby(by, observed=True)[unit].nunique()
     counts = sub.groupby(by, observed=True).size()
-    arms_per_unit = sub.groupby(unit, observed=True)[by].nunique()
-    crossed = sorted(str(u) for u in arms_per_unit.index[arms_per_unit > 1])
+    crossed = crossed_units(sub, by=by, unit=unit)
     split: dict[str, float] | None
     if isinstance(planned, Rollout):
         split = planned.planned_split

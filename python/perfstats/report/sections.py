@@ -17,6 +17,7 @@ from perfstats._display import group_label
 from perfstats.analysis.findings import (
     Finding,
     burst_findings,
+    crossed_units_finding,
     error_bursts,
     error_outliers,
     sla_misses,
@@ -585,6 +586,9 @@ def ab_section(ctx: ReportContext) -> Section | None:
     import pandas as pd
 
     sec.tables["verdicts"] = pd.DataFrame.from_dict(overall, orient="index")
+    crossed = crossed_units_finding(ctx.frame, by="variant", unit="user_id")
+    if crossed is not None:
+        sec.findings.append(crossed)
     sec.notes.append(
         f"Each variant against {comp.baseline!r}. Latency is the primary metric "
         "(Welch t on the log scale: lifts are ratios of geometric means); error rate, "
