@@ -645,3 +645,13 @@ def test_timestamps_are_wall_clock_starts_from_the_monotonic_clock() -> None:
         # the clock offset is taken at each wake: within a millisecond of the truth
         assert lo - 1_000_000 <= start <= hi + 1_000_000
         assert start + ms * 1e6 <= hi + 1_000_000 and ms >= 3
+
+
+def test_live_stats_key_non_text_endpoints_as_text() -> None:
+    rec = Recorder(Collect(), batch_size=1000)
+    for i in range(30):
+        with rec.span("s", endpoint=i % 3):
+            pass
+    stats = rec.stats()
+    rec.close()
+    assert {k: v.count for k, v in stats.items()} == {"0": 10, "1": 10, "2": 10}

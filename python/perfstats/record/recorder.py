@@ -654,7 +654,7 @@ class Recorder:
         self._pid = os.getpid()
         self._ids = itertools.count(1)
         # events flat, _FIELDS items each (see Span.__exit__)
-        self._buf: deque[Any] = deque()
+        self._buf: list[Any] = []
         self._limit = self.buffer_size * _FIELDS
         self._wake_at = self.batch_size * _FIELDS
         self._lock = threading.Lock()  # counters
@@ -794,23 +794,31 @@ class Recorder:
                 # whole events only: an extend is atomic, so the length is a
                 # multiple of _FIELDS whenever the writer looks
                 n = min(len(buf), self._wake_at) // _FIELDS * _FIELDS
-                pop = buf.popleft
-                flat = [pop() for _ in range(n)]
-                self._write(list(zip(*[iter(flat)] * _FIELDS, strict=True)))
+                flat = buf[:n]
+                # only this thread removes, and only from the front: spans that
+                # finish meanwhile extend the end (each step holds the GIL)
+                del buf[:n]
+                self._write(flat)
                 if self._held:  # the sink failed: the rest waits for the next wake
                     return
 
-    def _records(self, batch: list[_Event]) -> list[dict[str, Any]]:
+    def _records(
+        self, flat: list[Any]
+    ) -> tuple[list[dict[str, Any]], dict[str, tuple[list[float], list[bool]]]]:
+        """The events as dicts, and per endpoint their latencies and successes."""
         pid = self._pid
         base = self.attributes
         out = []
-        for name, attrs, offset, t0, t1, phases, fields, error, sid, parent in batch:
+        groups: dict[str, tuple[list[float], list[bool]]] = {}
+        events = zip(*(flat[i::_FIELDS] for i in range(_FIELDS)), strict=True)
+        for name, attrs, offset, t0, t1, phases, fields, error, sid, parent in events:
+            latency = (t1 - t0) / 1e6
             r: dict[str, Any] = {
                 "timestamp": t0 + offset,
                 "operation": name,
                 **base,
                 **attrs,
-                "latency_ms": (t1 - t0) / 1e6,
+                "latency_ms": latency,
             }
             if phases:
                 names = cast("tuple[str, ...]", phases[::2])
@@ -828,11 +836,20 @@ class Recorder:
             r["span_id"] = f"{pid}.{sid}"
             r["parent_id"] = f"{pid}.{parent}" if parent else None
             out.append(r)
-        return out
+            key = r.get("endpoint") or name
+            if type(key) is not str:
+                key = str(key)
+            g = groups.get(key)
+            if g is None:
+                g = groups[key] = ([], [])
+            g[0].append(latency)
+            g[1].append(bool(r["success"]))
+        return out, groups
 
-    def _write(self, batch: list[_Event]) -> None:
-        records = self._records(batch)
-        self._update_stats(records)
+    def _write(self, flat: list[Any]) -> None:
+        """Write the events of ``flat`` (``_FIELDS`` items each) as one batch."""
+        records, groups = self._records(flat)
+        self._update_stats(groups)
         sink = self._sink
         if getattr(sink, "idempotent", False):
             key = f"recorder-{self._run_id}-{next(self._batch_no)}"
@@ -898,15 +915,7 @@ class Recorder:
                 self._held_events -= len(records)
                 self._failed += len(records)
 
-    def _update_stats(self, records: list[dict[str, Any]]) -> None:
-        groups: dict[str, tuple[list[float], list[bool]]] = {}
-        for r in records:
-            key = str(r.get("endpoint") or r["operation"])
-            g = groups.get(key)
-            if g is None:
-                g = groups[key] = ([], [])
-            g[0].append(r["latency_ms"])
-            g[1].append(bool(r.get("success", True)))
+    def _update_stats(self, groups: dict[str, tuple[list[float], list[bool]]]) -> None:
         with self._stats_lock:
             for key, (lat, ok) in groups.items():
                 st = self._stats.get(key)
