@@ -836,12 +836,13 @@ class Recorder:
             r["span_id"] = f"{pid}.{sid}"
             r["parent_id"] = f"{pid}.{parent}" if parent else None
             out.append(r)
-            key = r.get("endpoint") or name
-            if type(key) is not str:
-                key = str(key)
-            g = groups.get(key)
+            ep = r.get("endpoint")
+            group = name if ep is None or ep == "" else ep  # 0 is an endpoint
+            if type(group) is not str:
+                group = str(group)
+            g = groups.get(group)
             if g is None:
-                g = groups[key] = ([], [])
+                g = groups[group] = ([], [])
             g[0].append(latency)
             g[1].append(bool(r["success"]))
         return out, groups
