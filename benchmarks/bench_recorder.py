@@ -10,8 +10,9 @@ and one ``set()`` of two fields in each span; ``recorder_discard`` adds the writ
 the live statistics (the sink discards the batches), ``recorder_jsonl`` adds
 writing a JSON lines file. OpenTelemetry's exporter discards its batches.
 
-The previous results file is kept under ``previous_run`` (its figures and load
-average), so a run on a busy machine and one on a quieter machine sit side by side.
+The figures and load averages of the last three earlier results files are kept
+under ``previous_runs`` (newest first), so a run on a busy machine and one on a
+quieter machine (and the code before a change) sit side by side.
 """
 
 from __future__ import annotations
@@ -47,17 +48,20 @@ def _loop_phases(make_span: Callable[[], Any], n: int) -> None:
             s.set(input_tokens=812, output_tokens=95)
 
 
-def _previous() -> dict[str, Any] | None:
+def _previous() -> list[dict[str, Any]]:
     try:
         old = json.loads((RESULTS / "recorder.json").read_text())
     except (OSError, ValueError):
-        return None
+        return []
     keep = ("machine", "time_utc", "load_average_before", "load_average_after")
     out = {k: old[k] for k in keep if k in old}
     for key in ("single_thread", f"{THREADS}_threads"):
         if key in old:
             out[key] = old[key]
-    return out
+    earlier = old.get("previous_runs") or (
+        [old["previous_run"]] if "previous_run" in old else []
+    )
+    return [out, *earlier][:3]
 
 
 def _threaded(
@@ -200,8 +204,8 @@ def main() -> dict[str, Any]:
         otel[1]()
     results["load_average_after"] = load_average()
     results["cpus"] = os.cpu_count()
-    if previous is not None:
-        results["previous_run"] = previous
+    if previous:
+        results["previous_runs"] = previous
     write_results("recorder", results)
     return results
 
