@@ -288,3 +288,87 @@ def test_a_forked_child_opens_its_own_connection(history_url: str) -> None:
     with History(history_url) as h:
         table = h.summary(every=None).table
     assert table["count"].to_dict() == {"/url": 7}
+
+
+DIE_IN_TRANSACTION = """
+import os, signal, sys
+from perfstats.history import History
+from perfstats.record import Recorder
+store = History(sys.argv[1])
+insert = store._db.executemany
+inserts = []
+
+def insert_then_die(sql, rows):
+    insert(sql, rows)  # the 4th batch's rows are written, not committed
+    inserts.append(1)
+    if len(inserts) == 4:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+store._db.executemany = insert_then_die
+rec = Recorder(store, batch_size=100, flush_interval=3600)
+for _ in range(6):
+    for i in range(100):
+        with rec.span("chat", endpoint=f"/e{i % 7}"):
+            pass
+    rec.flush()
+"""
+
+
+def test_killed_inside_the_transaction_the_batch_is_absent(history_url: str) -> None:
+    """Deterministic: the writer dies after inserting a batch's rows and before
+    the commit; the store holds exactly the three batches committed before."""
+    env = {**os.environ, "PYTHONPATH": PYTHON_DIR}
+    out = subprocess.run(
+        [sys.executable, "-c", DIE_IN_TRANSACTION, history_url],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert out.returncode == -signal.SIGKILL, out.stderr
+    counts = _batch_counts(history_url)
+    assert sorted(counts.values()) == [100, 100, 100]
+    with History(history_url) as h:
+        assert len(h.batches()) == 3
+    with Recorder(history_url) as rec, rec.span("after"):
+        pass
+    assert _total(history_url) == 301
+
+
+def test_one_history_shared_by_threads_runs_one_transaction_at_a_time(
+    history_url: str,
+) -> None:
+    import pandas as pd
+
+    store = History(history_url)
+    errors: list[BaseException] = []
+
+    def frame(k: int) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "timestamp": pd.date_range(
+                    "2026-01-01", periods=20, freq="min", tz="UTC"
+                )
+                + pd.Timedelta(hours=k),
+                "endpoint": "/a",
+                "latency_ms": [100.0 + k] * 20,
+                "success": True,
+            }
+        )
+
+    def appender(t: int) -> None:
+        try:
+            for k in range(8):
+                store.append_events(frame(k), every="1h", batch=f"t{t}-{k}")
+                store.summary(every=None)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    pool = [threading.Thread(target=appender, args=(t,)) for t in range(3)]
+    for th in pool:
+        th.start()
+    for th in pool:
+        th.join()
+    store.close()
+    assert errors == []
+    assert _total(history_url) == 3 * 8 * 20

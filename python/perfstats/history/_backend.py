@@ -195,12 +195,14 @@ class SQLiteBackend(Backend):
                 self.conn.execute("COMMIT")
 
     def close(self) -> None:
-        self.conn.close()
+        with self.lock:  # after a transaction another thread is in
+            self.conn.close()
 
     def compact(self) -> None:
         # a retain pass writes every merged row through the WAL file: fold it into
         # the database file and truncate it, so the WAL does not keep that size
-        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        with self.lock:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 class PostgresBackend(Backend):
@@ -250,7 +252,8 @@ class PostgresBackend(Backend):
             yield
 
     def close(self) -> None:
-        self.conn.close()
+        with self.lock:  # after a transaction another thread is in
+            self.conn.close()
 
 
 def open_backend(url: str | os.PathLike[str]) -> Backend:
