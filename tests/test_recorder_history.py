@@ -372,3 +372,12 @@ def test_one_history_shared_by_threads_runs_one_transaction_at_a_time(
     store.close()
     assert errors == []
     assert _total(history_url) == 3 * 8 * 20
+
+
+def test_a_history_sink_flushes_every_minute_unless_told(tmp_path: Path) -> None:
+    with Recorder(tmp_path / "h.sqlite") as rec:
+        assert rec.flush_interval == 60.0
+    with Recorder(tmp_path / "h.sqlite", flush_interval=5) as rec:
+        assert rec.flush_interval == 5.0
+    with Recorder(tmp_path / "e.jsonl") as rec:
+        assert rec.flush_interval == 1.0

@@ -588,8 +588,9 @@ class Recorder:
         thread.
     batch_size : int
         The writer wakes when this many spans wait ...
-    flush_interval : float
-        ... or after this many seconds.
+    flush_interval : float, optional
+        ... or after this many seconds. Default 1 s; 60 s for a history store,
+        where every batch adds rows (one per window and group it touches).
     attributes : mapping, optional
         Columns added to every event (``service``, ``region`` ...).
     seed : int, optional
@@ -620,7 +621,7 @@ class Recorder:
         sample_rate: float = 1.0,
         buffer_size: int = 100_000,
         batch_size: int = 10_000,
-        flush_interval: float = 1.0,
+        flush_interval: float | None = None,
         attributes: Mapping[str, Any] | None = None,
         seed: int | None = None,
     ) -> None:
@@ -629,11 +630,15 @@ class Recorder:
         for name, value in (("buffer_size", buffer_size), ("batch_size", batch_size)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not (isinstance(flush_interval, (int, float)) and flush_interval > 0):
+        if flush_interval is not None and not (
+            isinstance(flush_interval, (int, float)) and flush_interval > 0
+        ):
             raise ValueError(
                 f"flush_interval must be > 0 seconds, got {flush_interval!r}"
             )
         self._sink = _make_sink(sink)
+        if flush_interval is None:
+            flush_interval = 60.0 if getattr(self._sink, "idempotent", False) else 1.0
         self.sample_rate = float(sample_rate)
         self.buffer_size = buffer_size
         self.batch_size = min(batch_size, buffer_size)
