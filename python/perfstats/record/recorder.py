@@ -33,6 +33,9 @@ Columns written: ``timestamp`` (start, UTC), ``operation`` (the span name),
 ``latency_ms``, one ``<phase>_ms`` per phase, ``success`` and ``error`` (the
 exception type), ``span_id`` and ``parent_id`` (``"<pid>.<n>"``), the span's
 attributes (``endpoint``, ``model``, ``variant`` ...) and whatever ``s.set()`` adds.
+A span reads only the monotonic clock; its ``timestamp`` is its start on that clock
+plus the offset to the wall clock the writer measured at its last wake (at most
+``flush_interval`` earlier), so a step of the wall clock shows from the next wake.
 
 Exit and fork: buffered spans are written at interpreter exit (``atexit``) and
 when a ``multiprocessing`` child ends; a forked child starts with an empty buffer
