@@ -381,3 +381,30 @@ def test_a_history_sink_flushes_every_minute_unless_told(tmp_path: Path) -> None
         assert rec.flush_interval == 5.0
     with Recorder(tmp_path / "e.jsonl") as rec:
         assert rec.flush_interval == 1.0
+
+
+def test_a_url_sink_reconnects_after_a_failed_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = str(tmp_path / "h.sqlite")
+    sink = HistorySink(url)
+    first = sink._store
+    real = History.append_events
+    failures = [ConnectionError("server closed the connection")]
+
+    def flaky(self: History, events: Any, **kw: Any) -> str:
+        if failures:
+            raise failures.pop()
+        return real(self, events, **kw)
+
+    monkeypatch.setattr(History, "append_events", flaky)
+    rec = Recorder(sink, flush_interval=3600)
+    with rec.span("chat", endpoint="/a"):
+        pass
+    rec.flush()
+    assert sink._store is None and rec.counters()["retrying"] == 1
+    rec.flush()  # a new connection, the same batch id
+    assert sink._store is not None and sink._store is not first
+    rec.close()
+    assert rec.counters()["written"] == 1 and _batch_counts(url) != {}
+    assert sum(_batch_counts(url).values()) == 1
