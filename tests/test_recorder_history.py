@@ -269,7 +269,8 @@ def test_a_forked_child_opens_its_own_connection(history_url: str) -> None:
         pass
     by_url.close()
     by_object.close()
-    print(os.waitstatus_to_exitcode(status))
+    c = by_url.counters()
+    print(os.waitstatus_to_exitcode(status), c["sink_errors"], c["last_error"])
     """
     env = {**os.environ, "PYTHONPATH": PYTHON_DIR}
     out = subprocess.run(
@@ -280,11 +281,14 @@ def test_a_forked_child_opens_its_own_connection(history_url: str) -> None:
         timeout=120,
     )
     assert out.returncode == 0, out.stderr
-    child_line, parent_line = out.stdout.strip().splitlines()
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 2, out.stdout + out.stderr
+    child_line, parent_line = lines
     # a History object cannot follow a fork: its spans are reported as failed
     assert child_line.startswith("5 RuntimeError: this history store connection was")
     assert "give the Recorder the store's URL" in child_line
-    assert parent_line == "0"
+    # the child's own connection left the parent's session alone
+    assert parent_line == "0 0 None"
     with History(history_url) as h:
         table = h.summary(every=None).table
     assert table["count"].to_dict() == {"/url": 7}
@@ -403,6 +407,19 @@ def test_a_url_sink_reconnects_after_a_failed_write(
         pass
     rec.flush()
     assert sink._store is None and rec.counters()["retrying"] == 1
+    real_init = History.__init__
+    refused = [ValueError("cannot connect to history store: connection refused")]
+
+    def refuse_once(self: History, url: Any) -> None:
+        if refused:
+            raise refused.pop()
+        real_init(self, url)
+
+    monkeypatch.setattr(History, "__init__", refuse_once)
+    rec.flush()  # the reconnect fails: still held (not given up as bad data)
+    c = rec.counters()
+    assert (c["retrying"], c["failed"]) == (1, 0)
+    assert c["last_error"].startswith("ConnectionError: cannot reopen")
     rec.flush()  # a new connection, the same batch id
     assert sink._store is not None and sink._store is not first
     rec.close()

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 
 __all__ = ["HistorySink"]
 
+# Stores a forked child inherited from its parent, kept (not closed) for the
+# child's life: see HistorySink.reopen.
+_INHERITED: list[Any] = []
+
 
 class HistorySink:
     """Write a Recorder's batches to a history store (SQLite or PostgreSQL).
@@ -104,7 +108,12 @@ class HistorySink:
 
         if self._store is None:  # reconnect after a failure, or in a forked child
             assert self._url is not None
-            self._store = History(self._url)
+            try:
+                self._store = History(self._url)
+            except Exception as exc:  # the server is down: retried, not given up
+                raise ConnectionError(
+                    f"cannot reopen the history store: {exc}"
+                ) from exc
         frame = pd.DataFrame.from_records(records)
         frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="ns", utc=True)
         for col in self.by:
@@ -136,9 +145,12 @@ class HistorySink:
 
     def reopen(self) -> None:
         """In a forked child: a connection of our own (a URL), or refuse (an object)."""
-        if self._url is not None:
-            # the parent's connection, made harmless here by the store at the fork
-            self._drop_store()
+        if self._url is not None and self._store is not None:
+            # The parent's connection: never closed here (closing a PostgreSQL
+            # connection sends a Terminate on the socket the parent shares, ending
+            # its session), only set aside; a new one opens at the next write.
+            _INHERITED.append(self._store)
+            self._store = None
 
     def close(self) -> None:
         """Close the store when the sink opened it."""
