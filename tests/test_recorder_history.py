@@ -425,3 +425,35 @@ def test_a_url_sink_reconnects_after_a_failed_write(
     rec.close()
     assert rec.counters()["written"] == 1 and _batch_counts(url) != {}
     assert sum(_batch_counts(url).values()) == 1
+
+
+def test_closing_a_history_in_a_forked_child_keeps_the_parents_session(
+    history_url: str,
+) -> None:
+    code = """
+    import os, sys
+    import pandas as pd
+    from perfstats.history import History
+    h = History(sys.argv[1])
+    ev = pd.DataFrame({"timestamp": pd.Timestamp("2026-01-01", tz="UTC"),
+                       "endpoint": ["/a"], "latency_ms": [1.0], "success": [True]})
+    h.append_events(ev, batch="before")
+    pid = os.fork()
+    if pid == 0:
+        h.close()
+        os._exit(0)
+    os.waitpid(pid, 0)
+    h.append_events(ev, batch="after")  # the parent's connection still works
+    print(len(h.batches()))
+    h.close()
+    """
+    env = {**os.environ, "PYTHONPATH": PYTHON_DIR}
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), history_url],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "2"

@@ -76,7 +76,8 @@ class Backend:
     The connection may be used from any thread (a Recorder appends from its writer
     thread), one transaction at a time: :meth:`write` and :meth:`read` hold
     ``lock`` for the whole transaction. It cannot follow a ``fork``: in the child
-    :meth:`write` and :meth:`read` raise RuntimeError (open a new History there).
+    :meth:`write` and :meth:`read` raise RuntimeError (open a new History there)
+    and :meth:`close` leaves the parent's connection open.
     """
 
     kind: str
@@ -195,6 +196,10 @@ class SQLiteBackend(Backend):
                 self.conn.execute("COMMIT")
 
     def close(self) -> None:
+        if os.getpid() != self.pid:
+            # a forked child's copy: closing it could end the parent's session
+            # (PostgreSQL: a Terminate on the shared socket)
+            return
         with self.lock:  # after a transaction another thread is in
             self.conn.close()
 
@@ -252,6 +257,10 @@ class PostgresBackend(Backend):
             yield
 
     def close(self) -> None:
+        if os.getpid() != self.pid:
+            # a forked child's copy: closing it could end the parent's session
+            # (PostgreSQL: a Terminate on the shared socket)
+            return
         with self.lock:  # after a transaction another thread is in
             self.conn.close()
 

@@ -20,10 +20,6 @@ if TYPE_CHECKING:
 
 __all__ = ["HistorySink"]
 
-# Stores a forked child inherited from its parent, kept (not closed) for the
-# child's life: see HistorySink.reopen.
-_INHERITED: list[Any] = []
-
 
 class HistorySink:
     """Write a Recorder's batches to a history store (SQLite or PostgreSQL).
@@ -145,12 +141,10 @@ class HistorySink:
 
     def reopen(self) -> None:
         """In a forked child: a connection of our own (a URL), or refuse (an object)."""
-        if self._url is not None and self._store is not None:
-            # The parent's connection: never closed here (closing a PostgreSQL
-            # connection sends a Terminate on the socket the parent shares, ending
-            # its session), only set aside; a new one opens at the next write.
-            _INHERITED.append(self._store)
-            self._store = None
+        if self._url is not None:
+            # the parent's connection: close() in a child leaves it to the parent
+            # (see History); a new one opens at the next write
+            self._drop_store()
 
     def close(self) -> None:
         """Close the store when the sink opened it."""
