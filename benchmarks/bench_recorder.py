@@ -5,22 +5,29 @@ Each contender runs N spans in a loop (split over the threads); the figures are 
 span. ``wall`` is the caller's elapsed time (what the application waits), ``cpu``
 the process CPU time of every thread (the background writer or exporter included).
 ``recorder_hot_path`` is the application thread's share alone (the writer sleeps
-during the loop); ``recorder_discard`` adds the writer building every event and
+during the loop), ``recorder_hot_path_phases`` the same with two ``phase()`` marks
+and one ``set()`` of two fields in each span; ``recorder_discard`` adds the writer building every event and
 the live statistics (the sink discards the batches), ``recorder_jsonl`` adds
 writing a JSON lines file. OpenTelemetry's exporter discards its batches.
+
+The figures and load averages of the last three earlier results files are kept
+under ``previous_runs`` (newest first), so a run on a busy machine and one on a
+quieter machine (and the code before a change) sit side by side.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import best_wall_and_cpu, load_average, write_results
+from benchmarks.common import RESULTS, best_wall_and_cpu, load_average, write_results
 from perfstats.record import Recorder
 
 N = 200_000
@@ -33,13 +40,42 @@ def _loop(make_span: Callable[[], Any], n: int) -> None:
             pass
 
 
-def _threaded(make_span: Callable[[], Any], n: int, threads: int) -> Callable[[], None]:
+def _loop_phases(make_span: Callable[[], Any], n: int) -> None:
+    for _ in range(n):
+        with make_span() as s:
+            s.phase("queue")
+            s.phase("processing")
+            s.set(input_tokens=812, output_tokens=95)
+
+
+def _previous() -> list[dict[str, Any]]:
+    try:
+        old = json.loads((RESULTS / "recorder.json").read_text())
+    except (OSError, ValueError):
+        return []
+    keep = ("machine", "time_utc", "load_average_before", "load_average_after")
+    out = {k: old[k] for k in keep if k in old}
+    for key in ("single_thread", f"{THREADS}_threads"):
+        if key in old:
+            out[key] = old[key]
+    earlier = old.get("previous_runs") or (
+        [old["previous_run"]] if "previous_run" in old else []
+    )
+    return [out, *earlier][:3]
+
+
+def _threaded(
+    make_span: Callable[[], Any],
+    n: int,
+    threads: int,
+    loop: Callable[[Callable[[], Any], int], None] = _loop,
+) -> Callable[[], None]:
     def run() -> None:
         if threads == 1:
-            _loop(make_span, n)
+            loop(make_span, n)
             return
         pool = [
-            threading.Thread(target=_loop, args=(make_span, n // threads))
+            threading.Thread(target=loop, args=(make_span, n // threads))
             for _ in range(threads)
         ]
         for t in pool:
@@ -103,18 +139,25 @@ def main() -> dict[str, Any]:
     contenders: dict[str, Callable[[], Any]] = {
         "empty_with": lambda: null,
         "recorder_hot_path": idle_span,
+        "recorder_hot_path_phases": idle_span,
         "recorder_discard": flushing(discard),
         "recorder_jsonl": flushing(to_file),
     }
     otel = _otel()
     if otel is not None:
         contenders["otel_sdk_batch"] = otel[0]
-    results: dict[str, Any] = {"n_spans": N, "load_average_before": load_average()}
+    previous = _previous()
+    results: dict[str, Any] = {
+        "n_spans": N,
+        "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "load_average_before": load_average(),
+    }
     for threads in (1, THREADS):
         fns = {}
         for name, make in contenders.items():
-            run = _threaded(make, N, threads)
-            if name == "recorder_hot_path":
+            loop = _loop_phases if name.endswith("_phases") else _loop
+            run = _threaded(make, N, threads, loop)
+            if name.startswith("recorder_hot_path"):
 
                 def run_emptied(run: Callable[[], None] = run) -> None:
                     idle._buf.clear()
@@ -161,6 +204,8 @@ def main() -> dict[str, Any]:
         otel[1]()
     results["load_average_after"] = load_average()
     results["cpus"] = os.cpu_count()
+    if previous:
+        results["previous_runs"] = previous
     write_results("recorder", results)
     return results
 

@@ -445,7 +445,7 @@ def test_live_stats_match_the_written_events() -> None:
     ("kwargs", "error", "match"),
     [
         ({"sink": 42}, TypeError, "sink must be"),
-        ({"sink": "events.csv"}, ValueError, "must end in .jsonl or .parquet"),
+        ({"sink": "events.csv"}, ValueError, "must end in .jsonl, .parquet"),
         ({"sample_rate": 0.0}, ValueError, "sample_rate"),
         ({"buffer_size": 0}, ValueError, "buffer_size"),
         ({"flush_interval": -1}, ValueError, "flush_interval"),
@@ -608,3 +608,50 @@ def test_threads_have_their_own_parents_unless_given_the_context() -> None:
     parents = {r["endpoint"]: r["parent_id"] for r in sink.records if "endpoint" in r}
     assert parents["plain"] is None
     assert parents["inherit"] == f"{os.getpid()}.{outer.span_id}"
+
+
+def test_buffered_spans_hold_nothing_the_garbage_collector_walks() -> None:
+    """A buffer of GC-tracked objects made every collection walk all of them (a
+    third of a span's cost): the buffer holds only untracked items."""
+    import gc
+
+    rec = Recorder(Collect(), buffer_size=5000, batch_size=5000, flush_interval=3600)
+    for i in range(3000):
+        with rec.span("chat", endpoint="/a", model="m1") as s:
+            if i % 2:
+                s.phase("queue")
+                s.phase("processing")
+                s.set(input_tokens=i, success=True)
+    gc.collect()  # untracks tuples of atoms, as any young collection does
+    items = list(rec._buf)
+    assert len(items) >= 3000
+    assert sum(gc.is_tracked(x) for x in items) == 0
+    rec.close()
+
+
+def test_timestamps_are_wall_clock_starts_from_the_monotonic_clock() -> None:
+    sink = Collect()
+    rec = Recorder(sink, flush_interval=0.05)
+    bounds = []
+    for _ in range(20):
+        before = time.time_ns()
+        with rec.span("s"):
+            time.sleep(0.003)
+        bounds.append((before, time.time_ns()))
+    rec.close()
+    starts = [r["timestamp"] for r in sink.records]
+    lat = [r["latency_ms"] for r in sink.records]
+    for (lo, hi), start, ms in zip(bounds, starts, lat, strict=True):
+        # the clock offset is taken at each wake: within a millisecond of the truth
+        assert lo - 1_000_000 <= start <= hi + 1_000_000
+        assert start + ms * 1e6 <= hi + 1_000_000 and ms >= 3
+
+
+def test_live_stats_key_non_text_endpoints_as_text() -> None:
+    rec = Recorder(Collect(), batch_size=1000)
+    for i in range(30):
+        with rec.span("s", endpoint=i % 3):
+            pass
+    stats = rec.stats()
+    rec.close()
+    assert {k: v.count for k, v in stats.items()} == {"0": 10, "1": 10, "2": 10}

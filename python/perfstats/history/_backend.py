@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -70,10 +71,30 @@ def is_store_url(text: str | os.PathLike[str]) -> bool:
 
 
 class Backend:
-    """One open connection to a store, with the write-lock transaction of its kind."""
+    """One open connection to a store, with the write-lock transaction of its kind.
+
+    The connection may be used from any thread (a Recorder appends from its writer
+    thread), one transaction at a time: :meth:`write` and :meth:`read` hold
+    ``lock`` for the whole transaction. It cannot follow a ``fork``: in the child
+    :meth:`write` and :meth:`read` raise RuntimeError (open a new History there)
+    and :meth:`close` leaves the parent's connection open.
+    """
 
     kind: str
     blob: str
+    lock: threading.RLock
+    pid: int
+
+    def _opened(self) -> None:
+        self.lock = threading.RLock()
+        self.pid = os.getpid()
+
+    def _check_process(self) -> None:
+        if os.getpid() != self.pid:
+            raise RuntimeError(
+                "this history store connection was opened before fork: open a "
+                "new History in the child process"
+            )
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         raise NotImplementedError
@@ -133,8 +154,11 @@ class SQLiteBackend(Backend):
                 raise ValueError(f"history store {path}: no directory {parent}")
             if Path(path).is_dir():
                 raise ValueError(f"history store {path} is a directory, not a file")
+        self._opened()
         try:
-            self.conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+            self.conn = sqlite3.connect(
+                path, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
@@ -151,29 +175,39 @@ class SQLiteBackend(Backend):
 
     @contextmanager
     def write(self) -> Iterator[None]:
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+        self._check_process()
+        with self.lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
 
     @contextmanager
     def read(self) -> Iterator[None]:
-        self.conn.execute("BEGIN")  # one snapshot for every query of the read
-        try:
-            yield
-        finally:
-            self.conn.execute("COMMIT")
+        self._check_process()
+        with self.lock:
+            self.conn.execute("BEGIN")  # one snapshot for every query of the read
+            try:
+                yield
+            finally:
+                self.conn.execute("COMMIT")
 
     def close(self) -> None:
-        self.conn.close()
+        if os.getpid() != self.pid:
+            # a forked child's copy: closing it could end the parent's session
+            # (PostgreSQL: a Terminate on the shared socket)
+            return
+        with self.lock:  # after a transaction another thread is in
+            self.conn.close()
 
     def compact(self) -> None:
         # a retain pass writes every merged row through the WAL file: fold it into
         # the database file and truncate it, so the WAL does not keep that size
-        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        with self.lock:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 class PostgresBackend(Backend):
@@ -186,6 +220,7 @@ class PostgresBackend(Backend):
 
     def __init__(self, url: str) -> None:
         psycopg = require("psycopg", "the PostgreSQL history store")
+        self._opened()
         try:
             self.conn = psycopg.connect(url, autocommit=True)
         except psycopg.Error as exc:
@@ -208,19 +243,26 @@ class PostgresBackend(Backend):
 
     @contextmanager
     def write(self) -> Iterator[None]:
-        with self.conn.transaction():
+        self._check_process()
+        with self.lock, self.conn.transaction():
             # serializes writers, and the creation of the tables too
             self.conn.execute("SELECT pg_advisory_xact_lock(7215816)")
             yield
 
     @contextmanager
     def read(self) -> Iterator[None]:
-        with self.conn.transaction():
+        self._check_process()
+        with self.lock, self.conn.transaction():
             self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             yield
 
     def close(self) -> None:
-        self.conn.close()
+        if os.getpid() != self.pid:
+            # a forked child's copy: closing it could end the parent's session
+            # (PostgreSQL: a Terminate on the shared socket)
+            return
+        with self.lock:  # after a transaction another thread is in
+            self.conn.close()
 
 
 def open_backend(url: str | os.PathLike[str]) -> Backend:

@@ -7,12 +7,14 @@ application; :func:`assign` gives each unit a stable experiment arm and
 
 from __future__ import annotations
 
+from perfstats.record.history_sink import HistorySink
 from perfstats.record.recorder import EndpointStats, Recorder, Span, read_recorded
 from perfstats.record.rollout import Exposures, Rollout, assign, bucket, exposures
 
 __all__ = [
     "EndpointStats",
     "Exposures",
+    "HistorySink",
     "Recorder",
     "Rollout",
     "Span",

@@ -111,7 +111,6 @@ class RecorderSpanProcessor(_base()):  # type: ignore[misc]
         columns.setdefault("endpoint", span.name)
         operation = attrs.get("gen_ai.operation.name") or span.name
         out = Span(rec, str(operation), columns)
-        out.start_ns = span.start_time
         out.t0, out.t1 = span.start_time, span.end_time
         out.span_id = next(rec._ids)
         error = attrs.get("error.type")

@@ -18,14 +18,24 @@ Sinks
   appended without rewriting its footer, which a kill can tear.
 * a callable: called with each batch as a list of dicts, one per event, the
   ``timestamp`` in integer nanoseconds since the Unix epoch (UTC).
-* an object with an ``append(events)`` method and not itself callable (the
-  history store of issue 16 plugs in so, unchanged): called from the writer
-  thread with each batch as canonical :class:`perfstats.io.Events`.
+* a history store: a :class:`perfstats.history.History`, a store URL
+  (``"postgresql://..."``, ``"sqlite:///path"``, a ``.sqlite``/``.db`` path) or a
+  :class:`~perfstats.record.HistorySink` (to choose ``by`` and ``every``). Each batch
+  is one store batch with an id of its own; a batch whose write failed is kept and
+  written again under the same id when the writer next wakes (the store replaces a
+  batch id it holds, so a retry never counts twice), up to ``buffer_size`` events
+  held; the events of batches given up are counted in ``failed``.
+* any other object with an ``append(events)`` method and not itself callable:
+  called from the writer thread with each batch as canonical
+  :class:`perfstats.io.Events`.
 
 Columns written: ``timestamp`` (start, UTC), ``operation`` (the span name),
 ``latency_ms``, one ``<phase>_ms`` per phase, ``success`` and ``error`` (the
 exception type), ``span_id`` and ``parent_id`` (``"<pid>.<n>"``), the span's
 attributes (``endpoint``, ``model``, ``variant`` ...) and whatever ``s.set()`` adds.
+A span reads only the monotonic clock; its ``timestamp`` is its start on that clock
+plus the offset to the wall clock the writer measured at its last wake (at most
+``flush_interval`` earlier), so a step of the wall clock shows from the next wake.
 
 Exit and fork: buffered spans are written at interpreter exit (``atexit``) and
 when a ``multiprocessing`` child ends; a forked child starts with an empty buffer
@@ -52,6 +62,7 @@ import os
 import random
 import threading
 import time
+import uuid
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -102,20 +113,25 @@ class _Sink(Protocol):
 # ---------------------------------------------------------------------------------
 
 
-# name, attributes, start (epoch ns), t0, t1 (perf_counter ns), phases, fields,
-# error, span id, parent id
+# name, attributes, clock offset (epoch ns - perf_counter ns), t0, t1
+# (perf_counter ns; the start is t0 + offset), phases, fields, error, span id,
+# parent id
 _Event = tuple[
     str,
     dict[str, Any],
     int,
     int,
     int,
-    "list[tuple[str, int]] | None",
+    "tuple[str | int, ...] | None",
     "dict[str, Any] | None",
     "str | None",
     int,
     int,
 ]
+
+_FIELDS = 10  # items of one event in the buffer
+_new = object.__new__
+_perf_ns = time.perf_counter_ns
 
 
 class Span:
@@ -127,6 +143,10 @@ class Span:
     ``success=False`` and ``error`` to the exception type, then propagates.
     """
 
+    # The hot path (Recorder.span, __enter__, __exit__) reads one clock per end,
+    # makes no dict copy and calls no other Python function: a span is built by
+    # Recorder.span without __init__, and the event is made from it in the
+    # writer thread (epoch timestamps, phases, ids as text).
     __slots__ = (
         "_rec",
         "_token",
@@ -137,7 +157,6 @@ class Span:
         "parent",
         "phases",
         "span_id",
-        "start_ns",
         "t0",
         "t1",
     )
@@ -147,48 +166,57 @@ class Span:
         self.name = name
         self.attrs = attrs
         self.fields: dict[str, Any] | None = None
-        self.phases: list[tuple[str, int]] | None = None
+        # name, perf_counter ns, name, ns ... (a tuple of atoms: untracked by the GC)
+        self.phases: tuple[str | int, ...] | None = None
         self.error: str | None = None
         self.span_id = 0
         self.parent = 0
-        self.t1 = 0
+        self.t0 = self.t1 = 0
 
     def __enter__(self) -> Span:
         parent = _current.get()
         self.parent = 0 if parent is None else parent.span_id
         self.span_id = next(self._rec._ids)
         self._token = _current.set(self)
-        self.start_ns = time.time_ns()
-        self.t0 = time.perf_counter_ns()
+        self.t0 = _perf_ns()
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        self.t1 = time.perf_counter_ns()
+        t1 = _perf_ns()
         _current.reset(self._token)
-        if exc_type is not None:
-            self.error = exc_type.__name__
-        # A plain tuple, not the Span: once the collector sees it holds only
-        # atomic values it untracks it, so a full buffer costs no GC traversals.
-        self._rec._put(
+        rec = self._rec
+        buf = rec._buf
+        if len(buf) >= rec._limit:
+            with rec._lock:
+                rec._dropped += 1
+            return
+        # The event's fields go flat into the buffer (one atomic extend), not as a
+        # tuple: a tuple holding a dict stays tracked by the garbage collector, and
+        # a buffer of tracked tuples made every collection walk all of them (a
+        # third of the cost of a span). The items here are not tracked.
+        buf.extend(
             (
                 self.name,
                 self.attrs,
-                self.start_ns,
+                rec._clock_offset,
                 self.t0,
-                self.t1,
+                t1,
                 self.phases,
                 self.fields,
-                self.error,
+                None if exc_type is None else exc_type.__name__,
                 self.span_id,
                 self.parent,
             )
         )
+        if len(buf) >= rec._wake_at and not rec._wake.is_set():
+            rec._wake.set()
 
     def _event(self) -> _Event:
+        """The event of a span whose ``t0``/``t1`` are epoch nanoseconds."""
         return (
             self.name,
             self.attrs,
-            self.start_ns,
+            0,
             self.t0,
             self.t1,
             self.phases,
@@ -200,13 +228,15 @@ class Span:
 
     def phase(self, name: str) -> None:
         """Start phase ``name`` now (written as ``<name>_ms``); repeats add up."""
+        t = _perf_ns()
         if self.phases is None:
-            self.phases = []
-        self.phases.append((name, time.perf_counter_ns()))
+            self.phases = (name, t)
+        else:
+            self.phases += (name, t)
 
     def first_token(self) -> None:
         """Mark the first output token: ``ttft_ms`` is the time since the start."""
-        self.set(ttft_ms=(time.perf_counter_ns() - self.t0) / 1e6)
+        self.set(ttft_ms=(_perf_ns() - self.t0) / 1e6)
 
     def set(self, **fields: Any) -> None:
         """Add or overwrite columns of this event (``input_tokens=``, ``success=``)."""
@@ -419,7 +449,27 @@ class _HistorySink(_CallableSink):
         super().__init__(append)
 
 
-def _make_sink(sink: Any) -> _Sink:
+class _KeyedSink(Protocol):
+    """A sink that stores a batch under a key, replacing a batch of the same key:
+    a failed batch can be written again without counting twice."""
+
+    idempotent: bool
+
+    def write(self, records: list[dict[str, Any]], key: str) -> None: ...
+
+    def close(self) -> None: ...
+
+    def reopen(self) -> None: ...
+
+    def counters_path(self) -> Path | None: ...
+
+
+def _make_sink(sink: Any) -> _Sink | _KeyedSink:
+    from perfstats.history import History, is_store_url
+    from perfstats.record.history_sink import HistorySink
+
+    if isinstance(sink, HistorySink):
+        return sink
     if isinstance(sink, (str, os.PathLike)):
         path = Path(sink)
         suffix = path.suffix.lower()
@@ -427,17 +477,23 @@ def _make_sink(sink: Any) -> _Sink:
             return _JsonlSink(path)
         if suffix in (".parquet", ".pq"):
             return _ParquetDirSink(path)
+        if is_store_url(sink):
+            return HistorySink(sink)
         raise ValueError(
-            f"sink {str(sink)!r}: the name must end in .jsonl or .parquet (a "
-            "directory of part files)"
+            f"sink {str(sink)!r}: the name must end in .jsonl, .parquet (a "
+            "directory of part files) or .sqlite, or be a sqlite:// or "
+            "postgresql:// URL (a history store)"
         )
+    if isinstance(sink, History):
+        return HistorySink(sink)
     if isinstance(sink, HistoryLike) and not callable(sink):
         return _HistorySink(sink)
     if callable(sink):
         return _CallableSink(sink)
     raise TypeError(
-        "sink must be a .jsonl or .parquet path, a callable taking a list of "
-        f"dicts, or an object with append(events); got {type(sink).__name__}"
+        "sink must be a .jsonl or .parquet path, a history store (History, "
+        "HistorySink or store URL), a callable taking a list of dicts, or an "
+        f"object with append(events); got {type(sink).__name__}"
     )
 
 
@@ -518,10 +574,12 @@ class Recorder:
 
     Parameters
     ----------
-    sink : str, Path, callable or history store
+    sink : str, Path, History, HistorySink or callable
         Where batches go: a ``.jsonl`` file, a ``.parquet`` directory of part
-        files, a callable taking a list of event dicts, or an object with an
-        ``append(events)`` method (see the module docstring).
+        files, a history store (a :class:`~perfstats.history.History`, its URL
+        or a :class:`~perfstats.record.HistorySink`), a callable taking a list
+        of event dicts, or an object with an ``append(events)`` method (see the
+        module docstring).
     sample_rate : float
         Fraction of top-level spans recorded, in (0, 1]. Each span is kept with
         this probability (independently, from ``seed``); its child spans follow
@@ -533,8 +591,9 @@ class Recorder:
         thread.
     batch_size : int
         The writer wakes when this many spans wait ...
-    flush_interval : float
-        ... or after this many seconds.
+    flush_interval : float, optional
+        ... or after this many seconds. Default 1 s; 60 s for a history store,
+        where every batch adds rows (one per window and group it touches).
     attributes : mapping, optional
         Columns added to every event (``service``, ``region`` ...).
     seed : int, optional
@@ -565,7 +624,7 @@ class Recorder:
         sample_rate: float = 1.0,
         buffer_size: int = 100_000,
         batch_size: int = 10_000,
-        flush_interval: float = 1.0,
+        flush_interval: float | None = None,
         attributes: Mapping[str, Any] | None = None,
         seed: int | None = None,
     ) -> None:
@@ -574,11 +633,15 @@ class Recorder:
         for name, value in (("buffer_size", buffer_size), ("batch_size", batch_size)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not (isinstance(flush_interval, (int, float)) and flush_interval > 0):
+        if flush_interval is not None and not (
+            isinstance(flush_interval, (int, float)) and flush_interval > 0
+        ):
             raise ValueError(
                 f"flush_interval must be > 0 seconds, got {flush_interval!r}"
             )
         self._sink = _make_sink(sink)
+        if flush_interval is None:
+            flush_interval = 60.0 if getattr(self._sink, "idempotent", False) else 1.0
         self.sample_rate = float(sample_rate)
         self.buffer_size = buffer_size
         self.batch_size = min(batch_size, buffer_size)
@@ -595,11 +658,13 @@ class Recorder:
     # -- state that a forked child must not share -------------------------------
 
     def _start_fresh(self) -> None:
-        import itertools
 
         self._pid = os.getpid()
         self._ids = itertools.count(1)
-        self._buf: deque[_Event] = deque()
+        # events flat, _FIELDS items each (see Span.__exit__)
+        self._buf: list[Any] = []
+        self._limit = self.buffer_size * _FIELDS
+        self._wake_at = self.batch_size * _FIELDS
         self._lock = threading.Lock()  # counters
         self._write_lock = threading.Lock()  # one batch at a time
         self._wake = threading.Event()
@@ -610,6 +675,13 @@ class Recorder:
         self._sink_errors = 0
         self._failed = 0
         self._last_error: str | None = None
+        # batches of a keyed sink whose write failed, oldest first, written again
+        # under the same key before newer ones
+        self._held: deque[tuple[str, list[dict[str, Any]]]] = deque()
+        self._held_events = 0
+        self._run_id = uuid.uuid4().hex[:16]
+        self._batch_no = itertools.count(1)
+        self._set_clock()
         self._stats: dict[str, EndpointStats] = {}
         self._stats_lock = threading.Lock()
         self._thread = threading.Thread(
@@ -652,16 +724,21 @@ class Recorder:
                 with self._lock:
                     self._sampled_out += 1
                 return cast(Span, _NoSpan())
-        return Span(self, name, attributes)
+        s = _new(Span)  # Span.__init__ without its call: the hot path
+        s._rec = self
+        s.name = name
+        s.attrs = attributes
+        s.phases = s.fields = None
+        return s
 
     def _put(self, event: _Event) -> None:
         buf = self._buf
-        if len(buf) >= self.buffer_size:
+        if len(buf) >= self._limit:
             with self._lock:
                 self._dropped += 1
             return
-        buf.append(event)
-        if len(buf) >= self.batch_size and not self._wake.is_set():
+        buf.extend(event)
+        if len(buf) >= self._wake_at and not self._wake.is_set():
             self._wake.set()
 
     def timed(self, name: str | None = None, **attributes: Any) -> Callable[[F], F]:
@@ -702,41 +779,59 @@ class Recorder:
 
     # -- writer -----------------------------------------------------------------
 
+    def _set_clock(self) -> None:
+        # spans read only the monotonic clock; their start in epoch time is
+        # t0 + this offset, taken again at each wake so a clock step is followed
+        self._clock_offset = time.time_ns() - time.perf_counter_ns()
+
     def _run(self) -> None:
         while True:
             self._wake.wait(self.flush_interval)
             self._wake.clear()
+            self._set_clock()
             self._drain()
             if self._stop:
                 return
 
     def _drain(self) -> None:
         with self._write_lock:
-            while self._buf:
-                batch: list[_Event] = []
-                pop = self._buf.popleft
-                try:
-                    for _ in range(self.batch_size):
-                        batch.append(pop())
-                except IndexError:
-                    pass
-                self._write(batch)
+            if self._held and not self._write_held():
+                return  # the sink still fails: new spans wait in the buffer
+            buf = self._buf
+            while buf:
+                # whole events only: an extend is atomic, so the length is a
+                # multiple of _FIELDS whenever the writer looks
+                n = min(len(buf), self._wake_at) // _FIELDS * _FIELDS
+                flat = buf[:n]
+                # only this thread removes, and only from the front: spans that
+                # finish meanwhile extend the end (each step holds the GIL)
+                del buf[:n]
+                self._write(flat)
+                if self._held:  # the sink failed: the rest waits for the next wake
+                    return
 
-    def _records(self, batch: list[_Event]) -> list[dict[str, Any]]:
+    def _records(
+        self, flat: list[Any]
+    ) -> tuple[list[dict[str, Any]], dict[str, tuple[list[float], list[bool]]]]:
+        """The events as dicts, and per endpoint their latencies and successes."""
         pid = self._pid
         base = self.attributes
         out = []
-        for name, attrs, start_ns, t0, t1, phases, fields, error, sid, parent in batch:
+        groups: dict[str, tuple[list[float], list[bool]]] = {}
+        events = zip(*(flat[i::_FIELDS] for i in range(_FIELDS)), strict=True)
+        for name, attrs, offset, t0, t1, phases, fields, error, sid, parent in events:
+            latency = (t1 - t0) / 1e6
             r: dict[str, Any] = {
-                "timestamp": start_ns,
+                "timestamp": t0 + offset,
                 "operation": name,
                 **base,
                 **attrs,
-                "latency_ms": (t1 - t0) / 1e6,
+                "latency_ms": latency,
             }
             if phases:
-                marks = [*phases, ("", t1)]
-                for (ph, t), (_, t_next) in itertools.pairwise(marks):
+                names = cast("tuple[str, ...]", phases[::2])
+                ends = [*cast("tuple[int, ...]", phases[1::2]), t1]
+                for ph, t, t_next in zip(names, ends, ends[1:], strict=False):
                     key = ph + "_ms"
                     r[key] = r.get(key, 0.0) + (t_next - t) / 1e6
             if fields:
@@ -749,39 +844,87 @@ class Recorder:
             r["span_id"] = f"{pid}.{sid}"
             r["parent_id"] = f"{pid}.{parent}" if parent else None
             out.append(r)
-        return out
+            ep = r.get("endpoint")
+            group = name if ep is None or ep == "" else ep  # 0 is an endpoint
+            if type(group) is not str:
+                group = str(group)
+            g = groups.get(group)
+            if g is None:
+                g = groups[group] = ([], [])
+            g[0].append(latency)
+            g[1].append(bool(r["success"]))
+        return out, groups
 
-    def _write(self, batch: list[_Event]) -> None:
-        records = self._records(batch)
-        self._update_stats(records)
-        try:
-            self._sink.write(records)
-        except Exception as exc:
+    def _write(self, flat: list[Any]) -> None:
+        """Write the events of ``flat`` (``_FIELDS`` items each) as one batch."""
+        records, groups = self._records(flat)
+        self._update_stats(groups)
+        sink = self._sink
+        if getattr(sink, "idempotent", False):
+            key = f"recorder-{self._run_id}-{next(self._batch_no)}"
             with self._lock:
-                self._sink_errors += 1
-                self._failed += len(records)
-                first = self._last_error is None
-                self._last_error = f"{type(exc).__name__}: {exc}"
-            if first:
-                _log.warning(
-                    "perfstats Recorder: the sink failed (%s); events of "
-                    "failed batches are counted in counters()['failed']",
-                    self._last_error,
-                )
+                self._held.append((key, records))
+                self._held_events += len(records)
+            self._write_held()
+            self._write_counters()
+            return
+        try:
+            cast(_Sink, sink).write(records)
+        except Exception as exc:
+            self._sink_failed(exc, len(records))
         else:
             with self._lock:
                 self._written += len(records)
         self._write_counters()
 
-    def _update_stats(self, records: list[dict[str, Any]]) -> None:
-        groups: dict[str, tuple[list[float], list[bool]]] = {}
-        for r in records:
-            key = str(r.get("endpoint") or r["operation"])
-            g = groups.get(key)
-            if g is None:
-                g = groups[key] = ([], [])
-            g[0].append(r["latency_ms"])
-            g[1].append(bool(r.get("success", True)))
+    def _sink_failed(self, exc: Exception, lost: int) -> None:
+        with self._lock:
+            self._sink_errors += 1
+            self._failed += lost
+            first = self._last_error is None
+            self._last_error = f"{type(exc).__name__}: {exc}"
+        if first:
+            _log.warning(
+                "perfstats Recorder: the sink failed (%s); events of "
+                "failed batches are counted in counters()['failed']",
+                self._last_error,
+            )
+
+    def _write_held(self) -> bool:
+        """Write the held batches, oldest first, until one fails; True when all went.
+
+        A batch the sink refuses for good (ValueError, TypeError: bad data;
+        RuntimeError: a store that cannot follow a fork) is given up at once; on
+        any other error (the store is down, locked, the connection broke) it stays
+        held and is written again, under the same key, at the next wake.
+        """
+        sink = cast(_KeyedSink, self._sink)
+        while self._held:
+            key, records = self._held[0]
+            try:
+                sink.write(records, key)
+            except (ValueError, TypeError, RuntimeError) as exc:
+                self._sink_failed(exc, 0)
+                self._give_up_held(self._held_events - len(records))
+                continue
+            except Exception as exc:
+                self._sink_failed(exc, 0)
+                return False
+            with self._lock:
+                self._held.popleft()
+                self._held_events -= len(records)
+                self._written += len(records)
+        return True
+
+    def _give_up_held(self, keep: int) -> None:
+        """Drop the oldest held batches until at most ``keep`` events are held."""
+        while self._held and self._held_events > keep:
+            _, records = self._held.popleft()
+            with self._lock:
+                self._held_events -= len(records)
+                self._failed += len(records)
+
+    def _update_stats(self, groups: dict[str, tuple[list[float], list[bool]]]) -> None:
         with self._stats_lock:
             for key, (lat, ok) in groups.items():
                 st = self._stats.get(key)
@@ -814,12 +957,19 @@ class Recorder:
         if self._closed:
             return
         self._closed = True
-        self.buffer_size = 0  # spans finished after close count as dropped
+        self.buffer_size = self._limit = 0  # spans finished after close: dropped
         self._stop = True
         self._wake.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join()
         self._drain()
+        with self._write_lock:
+            if self._held:  # the sink failed once more just now: give up
+                self._give_up_held(0)
+                with self._lock:
+                    self._failed += len(self._buf) // _FIELDS
+                    self._buf.clear()
+        self._write_counters()
         self._sink.close()
         _LIVE.discard(self)
 
@@ -833,13 +983,16 @@ class Recorder:
         """Spans written, dropped (buffer full), sampled out, lost to sink errors.
 
         ``pending`` spans are in the buffer; ``failed`` spans were in batches the
-        sink raised on (``sink_errors`` batches; ``last_error`` says why).
+        sink raised on (``sink_errors`` failed writes; ``last_error`` says why);
+        ``retrying`` spans are in batches a history store sink failed to take, held
+        to be written again (under the same batch id) when the writer next wakes.
         """
         with self._lock:
             return {
                 "pid": self._pid,
                 "written": self._written,
-                "pending": len(self._buf),
+                "pending": len(self._buf) // _FIELDS,
+                "retrying": self._held_events,
                 "dropped": self._dropped,
                 "sampled_out": self._sampled_out,
                 "failed": self._failed,
