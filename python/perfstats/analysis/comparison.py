@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ from perfstats.stats.hypothesis_tests import (
     welch_t_test,
 )
 from perfstats.stats.intervals import newcombe_difference_interval, rate_ratio_interval
+from perfstats.stats.moments import Moments
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,8 +37,13 @@ __all__ = [
     "MIN_REQUESTS",
     "SEQUENTIAL_TUNING",
     "Comparison",
+    "MetricSample",
     "compare",
+    "compare_samples",
+    "comparison_plan",
     "holm",
+    "metric_values",
+    "quantile_ranks",
 ]
 
 #: Metric name -> how it is built from events. Every metric here is better when lower.
@@ -94,10 +100,34 @@ def holm(pvalues: npt.ArrayLike) -> npt.NDArray[np.float64]:
     return adjusted
 
 
-def _metric_values(
+def metric_values(
     frame: pd.DataFrame, metric: str, bad: npt.NDArray[np.bool_] | None
 ) -> npt.NDArray[np.float64] | None:
-    """One metric's per-request values; ``bad`` marks the failed requests."""
+    """One metric's per-request values, as :func:`compare` tests them.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Events of one arm (canonical schema).
+    metric : str
+        One of :data:`METRICS`.
+    bad : numpy.ndarray of bool or None
+        The failed requests (:func:`perfstats.io.failure.failed` of `frame`).
+
+    Returns
+    -------
+    numpy.ndarray or None
+        Latency (ms) of successful requests with a positive latency for latency
+        metrics, 1.0/0.0 per failed/ok request for error_rate, tokens or USD per
+        request with a known value; None when `frame` lacks the columns.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ev = pd.DataFrame({"latency_ms": [120.0, 0.0, 80.0, None]})
+    >>> metric_values(ev, "latency", None).tolist()
+    [120.0, 80.0]
+    """
     cols = frame.columns
     if metric == "latency" or metric in _QUANTILES:
         if "latency_ms" not in cols:
@@ -123,6 +153,80 @@ def _metric_values(
         arr = frame["cost_usd"].to_numpy(dtype=np.float64, na_value=np.nan)
         return arr[~np.isnan(arr)]
     raise ValueError(f"unknown metric {metric!r}; choose from {sorted(METRICS)}")
+
+
+@dataclass(frozen=True, eq=False)
+class MetricSample:
+    """One arm's values of one metric, reduced to what :func:`compare` uses, so that
+    arms summarized elsewhere (merged partitions: ``perfstats.dask.compare``) get the
+    same tests as arrays in memory.
+
+    Attributes
+    ----------
+    size : int
+        Number of values.
+    total : float
+        Their sum (error_rate: the failed requests).
+    average, variance : float
+        Mean and variance (ddof=1) on the test scale: of the logs for "latency",
+        of the values otherwise (NaN for quantile metrics, and the variance for
+        fewer than 2 values).
+    low, high : float
+        Smallest and largest value (raw scale).
+    moments : Moments or None
+        :class:`Moments` of the values on the test scale (the Welch test's input).
+    order : callable or None
+        Quantile metrics: ``order(k)`` is the k-th smallest value (1-based); it may
+        hold only the ranks :func:`quantile_ranks` names.
+    quantile : callable or None
+        Quantile metrics: ``quantile(q)``, as ``numpy.quantile`` (linear).
+
+    Examples
+    --------
+    >>> s = MetricSample.of([3.0, 1.0, 2.0], "latency_p50")
+    >>> s.size, s.order(1), s.quantile(0.5)
+    (3, 1.0, 2.0)
+    """
+
+    size: int
+    total: float
+    average: float
+    variance: float
+    low: float
+    high: float
+    moments: Moments | None = None
+    order: Callable[[int], float] | None = None
+    quantile: Callable[[float], float] | None = None
+
+    def mean(self) -> float:
+        """The mean on the test scale (``average``)."""
+        return self.average
+
+    def sum(self) -> float:
+        """The sum of the values (``total``)."""
+        return self.total
+
+    @classmethod
+    def of(cls, values: npt.ArrayLike, metric: str) -> MetricSample:
+        """The sample of `values` (from :func:`metric_values`) for `metric`."""
+        x = np.asarray(values, dtype=np.float64)
+        n = int(x.size)
+        low = float(x.min()) if n else math.nan
+        high = float(x.max()) if n else math.nan
+        if metric in _QUANTILES:
+            s = np.sort(x)
+            return cls(
+                size=n, total=float(s.sum()), average=math.nan,
+                variance=math.nan, low=low, high=high,
+                order=lambda k: float(s[k - 1]),
+                quantile=lambda q: float(np.quantile(s, q)),
+            )  # fmt: skip
+        t = np.log(x) if metric == "latency" else x
+        return cls(
+            size=n, total=float(x.sum()), average=float(t.mean()) if n else math.nan,
+            variance=float(np.var(t, ddof=1)) if n > 1 else math.nan,
+            low=low, high=high, moments=Moments(t) if n else None,
+        )  # fmt: skip
 
 
 def _cs_halfwidth(se: float, n_total: float, alpha: float, tuning: float) -> float:
@@ -185,8 +289,8 @@ class _Effect:
     lift: float
     lift_ci: tuple[float, float]
     pvalue: float  # two-sided, no difference
-    a: npt.NDArray[np.float64]
-    b: npt.NDArray[np.float64]
+    a: MetricSample
+    b: MetricSample
     sequential: bool
     tuning: float
     diff_ci: tuple[float, float] = (math.nan, math.nan)
@@ -196,12 +300,8 @@ class _Effect:
         """(estimate - null value, its standard error, Welch df) for mean metrics."""
         a, b = self.a, self.b
         if self.metric == "latency":
-            la, lb = np.log(a), np.log(b)
-            va, vb = (
-                float(np.var(la, ddof=1)) / a.size,
-                float(np.var(lb, ddof=1)) / b.size,
-            )
-            gap = float(la.mean() - lb.mean()) - math.log1p(delta)
+            va, vb = a.variance / a.size, b.variance / b.size
+            gap = float(a.average - b.average) - math.log1p(delta)
         elif self.metric == "error_rate":
             # Wald variance from smoothed rates, so a zero count has a variance
             pa = (a.sum() + 1.0) / (a.size + 2.0)
@@ -210,8 +310,8 @@ class _Effect:
             gap = float(a.mean() - b.mean()) - delta
         else:
             c = 1.0 + delta
-            va = float(np.var(a, ddof=1)) / a.size
-            vb = c * c * float(np.var(b, ddof=1)) / b.size
+            va = a.variance / a.size
+            vb = c * c * b.variance / b.size
             gap = float(a.mean()) - c * float(b.mean())
         se = math.sqrt(va + vb)
         den = (va * va / (a.size - 1) if va else 0.0) + (
@@ -245,9 +345,7 @@ class _Effect:
         return t_sf(-gap / se, df)
 
 
-def _fm_score(
-    a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], delta: float
-) -> float:
+def _fm_score(a: MetricSample, b: MetricSample, delta: float) -> float:
     """Farrington-Manning score statistic of H0: p_a - p_b = delta (restricted MLE)."""
     n1, n2 = float(a.size), float(b.size)
     p1, p2 = float(a.mean()), float(b.mean())
@@ -277,22 +375,58 @@ def _fm_score(
     return num / math.sqrt(var)
 
 
-def _order_bounds(
-    x: npt.NDArray[np.float64], q: float, miss: float
-) -> tuple[float, float]:
-    """Distribution-free one-sided bounds of the q-quantile of the population of
-    sorted ``x``, each missing with probability <= ``miss`` (exact binomial ranks)."""
-    n = x.size
+def _order_ranks(n: int, q: float, miss: float) -> tuple[int, int]:
+    """Ranks (1-based) of the lower and upper order-statistic bounds of the
+    q-quantile, each missing with probability <= ``miss`` (exact binomial ranks);
+    0 is "no lower bound" (0.0), n + 1 "no upper bound" (inf)."""
     k = binom_ppf(1.0 - miss, n, q) + 1  # upper: P(X_(k) >= Q) = P(Bin <= k-1)
-    upper = float(x[k - 1]) if k <= n else math.inf
     m = binom_ppf(miss, n, q)  # lower: X_(j), P(X_(j) <= Q) = P(Bin >= j)
     j = m if binom_cdf(m, n, q) > miss else m + 1
-    lower = float(x[j - 1]) if j >= 1 else 0.0
+    return max(j, 0), min(k, n + 1)
+
+
+def _order_bounds(x: MetricSample, q: float, miss: float) -> tuple[float, float]:
+    """Distribution-free one-sided bounds of the q-quantile of the population of
+    ``x``, each missing with probability <= ``miss`` (exact binomial ranks)."""
+    assert x.order is not None
+    j, k = _order_ranks(x.size, q, miss)
+    upper = x.order(k) if k <= x.size else math.inf
+    lower = x.order(j) if j >= 1 else 0.0
     return lower, upper
 
 
+#: Least and largest error rate a quantile bound is computed at: the p-value's
+#: bisection runs from _P_MIN to 1 - _P_GAP.
+_P_MIN, _P_GAP = 1e-12, 1e-9
+
+
+def quantile_ranks(n: int, q: float, confidence: float) -> tuple[int, int]:
+    """The ranks of the order statistics :func:`compare` may read for the q-quantile
+    of an arm of `n` values: its estimate, interval at `confidence` and p-values.
+
+    A distributed comparison gathers only the values of these ranks (a window of
+    about 14 standard deviations of the binomial rank, O(sqrt(n)) values).
+
+    Examples
+    --------
+    >>> quantile_ranks(1000, 0.5, 0.95)
+    (388, 613)
+    """
+    h = math.floor((n - 1) * q)  # numpy's linear quantile reads h+1 and h+2
+    lo, hi = max(h, 1), min(h + 3, n)
+    gs = (
+        1.0 - math.sqrt(1.0 - (1.0 - confidence) / 2.0),
+        1.0 - math.sqrt(1.0 - _P_MIN),
+        1.0 - math.sqrt(_P_GAP),
+    )
+    for g in gs:
+        j, k = _order_ranks(n, q, g)
+        lo, hi = min(lo, max(j, 1), min(k, n)), max(hi, max(j, 1), min(k, n))
+    return lo, hi
+
+
 def _quantile_lift_ci(
-    a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], q: float, alpha2: float
+    a: MetricSample, b: MetricSample, q: float, alpha2: float
 ) -> tuple[float, float]:
     """Two-sided interval of Q_a / Q_b - 1 at level 1 - alpha2: each end from one-sided
     bounds of both arms at 1 - g with (1 - g)^2 = 1 - alpha2 / 2 (conservative)."""
@@ -305,8 +439,8 @@ def _quantile_lift_ci(
 
 
 def _quantile_pvalue(
-    a: npt.NDArray[np.float64],
-    b: npt.NDArray[np.float64],
+    a: MetricSample,
+    b: MetricSample,
     q: float,
     delta: float,
     below: bool,
@@ -323,11 +457,11 @@ def _quantile_pvalue(
             return lb > 0 and ua / lb < c
         return math.isfinite(ub) and ub > 0 and la / ub > c
 
-    if not rejects(1.0 - 1e-9):
+    if not rejects(1.0 - _P_GAP):
         return 1.0
-    lo, hi = math.log(1e-12), math.log(1.0 - 1e-9)
-    if rejects(1e-12):
-        return 1e-12
+    lo, hi = math.log(_P_MIN), math.log(1.0 - _P_GAP)
+    if rejects(_P_MIN):
+        return _P_MIN
     for _ in range(20):
         mid = 0.5 * (lo + hi)
         if rejects(math.exp(mid)):
@@ -339,8 +473,8 @@ def _quantile_pvalue(
 
 def _effect(
     metric: str,
-    a: npt.NDArray[np.float64],
-    b: npt.NDArray[np.float64],
+    a: MetricSample,
+    b: MetricSample,
     confidence: float,
     sequential: bool,
     tuning: float,
@@ -352,9 +486,8 @@ def _effect(
     }  # fmt: skip
     if metric in _QUANTILES:
         q = _QUANTILES[metric]
-        a, b = np.sort(a), np.sort(b)
-        common["a"], common["b"] = a, b
-        qa, qb = float(np.quantile(a, q)), float(np.quantile(b, q))
+        assert a.quantile is not None and b.quantile is not None
+        qa, qb = a.quantile(q), b.quantile(q)
         return _Effect(
             mean=qa, mean_b=qb, lift=qa / qb - 1.0,
             lift_ci=_quantile_lift_ci(a, b, q, alpha2),
@@ -381,16 +514,21 @@ def _effect(
             eff.diff_ci = (max(pa - pb - h, -1.0), min(pa - pb + h, 1.0))
         return eff
     log = metric == "latency"
-    if np.ptp(a) == 0 and np.ptp(b) == 0 and a[0] == b[0]:
-        res_p, lift, ci = 1.0, (0.0 if b[0] != 0 else math.nan), (math.nan, math.nan)
+    if a.low == a.high and b.low == b.high and a.low == b.low:
+        res_p, lift, ci = 1.0, (0.0 if b.low != 0 else math.nan), (math.nan, math.nan)
     else:
+        assert a.moments is not None and b.moments is not None
+        # Moments of the logs for latency: the lift is exp of their difference
         res = welch_t_test(
-            a, b, alternative="two-sided", confidence=confidence, log=log
+            a.moments, b.moments, alternative="two-sided", confidence=confidence
         )
         res_p, lift, ci = res.pvalue, res.relative_lift, res.relative_lift_ci
+        if log:
+            lift = math.expm1(res.mean_difference)
+            ci = (math.expm1(res.ci[0]), math.expm1(res.ci[1]))
     eff = _Effect(
-        mean=float(np.exp(np.mean(np.log(a)))) if log else float(a.mean()),
-        mean_b=float(np.exp(np.mean(np.log(b)))) if log else float(b.mean()),
+        mean=float(np.exp(a.average)) if log else float(a.mean()),
+        mean_b=float(np.exp(b.average)) if log else float(b.mean()),
         lift=lift, lift_ci=ci, pvalue=res_p, **common,
     )  # fmt: skip
     if sequential:
@@ -402,8 +540,7 @@ def _effect(
             d = math.log(ma / mb) if ma > 0 and mb > 0 else math.nan
             se = (
                 math.sqrt(
-                    float(np.var(a, ddof=1)) / (a.size * ma * ma)
-                    + float(np.var(b, ddof=1)) / (b.size * mb * mb)
+                    a.variance / (a.size * ma * ma) + b.variance / (b.size * mb * mb)
                 )
                 if ma > 0 and mb > 0
                 else math.nan
@@ -425,14 +562,14 @@ def _required_n(
     if eff.metric in _QUANTILES:
         return math.nan
     if eff.metric == "latency":
-        sd = float(np.std(np.log(b), ddof=1))
+        sd = math.sqrt(b.variance)
         effect = -math.log1p(-mde) if role == "primary" else math.log1p(margin)
     elif eff.metric == "error_rate":
         pb = float(b.mean())
         sd = math.sqrt(pb * (1 - pb))
         effect = mde * pb if role == "primary" else margin
     else:
-        sd = float(np.std(b, ddof=1))
+        sd = math.sqrt(b.variance)
         effect = (mde if role == "primary" else margin) * abs(float(b.mean()))
     if not (sd > 0 and effect > 0):
         return float(MIN_REQUESTS)
@@ -676,11 +813,55 @@ def compare(
     >>> bool(-0.24 < row.relative_lift < -0.16)
     True
     """
-    import pandas as pd
-
     frame = events_frame(events)
     if by not in frame.columns:
         raise ValueError(f"events have no {by!r} column to compare by")
+    order, _, _ = comparison_plan(
+        metrics, primary=primary, guardrails=guardrails, margins=margins,
+        alpha=alpha, minimum_detectable_effect=minimum_detectable_effect,
+        sequential=sequential, sequential_tuning=sequential_tuning,
+    )  # fmt: skip
+    arms = frame[by].astype("string")
+
+    def samples(arm: str) -> dict[str, MetricSample | None]:
+        sub = frame[(arms == arm).fillna(False).to_numpy(dtype=bool)]
+        bad = failed_requests(sub)
+        out: dict[str, MetricSample | None] = {}
+        for metric in order:
+            values = metric_values(sub, metric, bad)
+            out[metric] = None if values is None else MetricSample.of(values, metric)
+        return out
+
+    return compare_samples(
+        arms.value_counts(dropna=True), samples, by=by, baseline=baseline,
+        metrics=metrics, planned_split=planned_split, alpha=alpha,
+        minimum_detectable_effect=minimum_detectable_effect, power=power,
+        confidence=confidence, primary=primary, guardrails=guardrails,
+        margins=margins, min_requests=min_requests, sequential=sequential,
+        sequential_tuning=sequential_tuning,
+    )  # fmt: skip
+
+
+def comparison_plan(
+    metrics: Sequence[str] = _DEFAULT_METRICS,
+    *,
+    primary: Sequence[str] = _DEFAULT_PRIMARY,
+    guardrails: Sequence[str] | None = None,
+    margins: Mapping[str, float] | None = None,
+    alpha: float = 0.05,
+    minimum_detectable_effect: float = 0.05,
+    sequential: bool = False,
+    sequential_tuning: float = SEQUENTIAL_TUNING,
+) -> tuple[list[str], dict[str, str], dict[str, float]]:
+    """The metrics :func:`compare` tests, in order, with their roles and margins,
+    after checking the options (ValueError naming the bad one).
+
+    Examples
+    --------
+    >>> order, role, margin = comparison_plan(["latency", "error_rate", "latency_p95"])
+    >>> order, role["latency_p95"], margin["error_rate"]
+    (['latency', 'error_rate', 'latency_p95'], 'reported', 0.005)
+    """
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     if not 0 < minimum_detectable_effect < 1:
@@ -717,8 +898,65 @@ def compare(
                 f"sequential=True: quantile metrics cannot be primary or guardrail: {bad}"
             )
     order = [*primary, *guardrails, *[m for m in metrics if role[m] == "reported"]]
-    arms = frame[by].astype("string")
-    counts = arms.value_counts(dropna=True)
+    return order, role, margin
+
+
+def compare_samples(
+    counts: pd.Series[int],
+    samples: Callable[[str], Mapping[str, MetricSample | None]],
+    *,
+    by: str = "variant",
+    baseline: str | None = None,
+    metrics: Sequence[str] = _DEFAULT_METRICS,
+    planned_split: Mapping[str, float] | None = None,
+    alpha: float = 0.05,
+    minimum_detectable_effect: float = 0.05,
+    power: float = 0.8,
+    confidence: float = 0.95,
+    primary: Sequence[str] = _DEFAULT_PRIMARY,
+    guardrails: Sequence[str] | None = None,
+    margins: Mapping[str, float] | None = None,
+    min_requests: int = MIN_REQUESTS,
+    sequential: bool = False,
+    sequential_tuning: float = SEQUENTIAL_TUNING,
+) -> Comparison:
+    """:func:`compare` of arms given by their sizes and per-metric samples: the
+    tests, corrections and verdicts of :func:`compare` without the events (which
+    ``perfstats.dask.compare`` summarizes on a cluster).
+
+    Parameters
+    ----------
+    counts : pandas.Series of int
+        Requests per arm, indexed by arm, largest first (as ``value_counts``).
+    samples : callable
+        ``samples(arm)`` maps each metric of :func:`comparison_plan` to the arm's
+        :class:`MetricSample`, or None when the events lack its columns.
+    by, baseline, metrics, planned_split, alpha, minimum_detectable_effect, power, confidence, primary, guardrails, margins, min_requests, sequential, sequential_tuning
+        As for :func:`compare`.
+
+    Returns
+    -------
+    Comparison
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(2)
+    >>> lat = {"control": rng.lognormal(6, 0.5, 500), "v2": rng.lognormal(5.8, 0.5, 500)}
+    >>> c = compare_samples(
+    ...     pd.Series({"control": 500, "v2": 500}),
+    ...     lambda arm: {"latency": MetricSample.of(lat[arm], "latency")},
+    ...     metrics=["latency"])
+    >>> c.verdicts
+    {'v2': 'ship'}
+    """
+    import pandas as pd
+
+    order, role, margin = comparison_plan(
+        metrics, primary=primary, guardrails=guardrails, margins=margins,
+        alpha=alpha, minimum_detectable_effect=minimum_detectable_effect,
+        sequential=sequential, sequential_tuning=sequential_tuning,
+    )  # fmt: skip
     if len(counts) < 2:
         raise ValueError(
             f"need at least two {by} values to compare, got {list(counts.index)}"
@@ -749,19 +987,14 @@ def compare(
         )
 
     missing: dict[str, str] = {}
-    base_mask = (arms == baseline).fillna(False).to_numpy(dtype=bool)
-    base_frame = frame[base_mask]
-    base_bad = failed_requests(base_frame)
+    base = samples(baseline)
     variants = [str(v) for v in counts.index if v != baseline]
     effects: dict[str, list[tuple[str, _Effect]]] = {}
     for variant in variants:
-        mask = (arms == variant).fillna(False).to_numpy(dtype=bool)
-        var_frame = frame[mask]
-        var_bad = failed_requests(var_frame)
+        own = samples(variant)
         effects[variant] = []
         for metric in order:
-            a = _metric_values(var_frame, metric, var_bad)
-            b = _metric_values(base_frame, metric, base_bad)
+            a, b = own.get(metric), base.get(metric)
             if a is None or b is None:
                 missing[metric] = f"no columns for {metric} ({METRICS[metric]})"
                 continue

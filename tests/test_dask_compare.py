@@ -1,0 +1,235 @@
+"""perfstats.dask.compare equals perfstats.compare on the same events: the same
+verdicts, reasons and table, order statistics (quantile estimates and their bounds)
+exactly, means and p-values to 1e-12 (merged Moments add in another order)."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import perfstats
+from perfstats.analysis.comparison import MetricSample, quantile_ranks
+
+dd = pytest.importorskip("dask.dataframe", reason="perfstats.dask needs dask")
+distributed = pytest.importorskip("distributed", reason="the cluster tests need it")
+import dask  # noqa: E402
+
+import perfstats.dask as psd  # noqa: E402
+import perfstats.dask.comparison as dask_comparison  # noqa: E402
+
+# columns whose values come from exact counts or order statistics
+EXACT = [
+    "variant", "metric", "role", "margin", "n", "n_baseline", "required_n",
+    "sample_size_met", "verdict",
+]  # fmt: skip
+ORDER_STATS = ["mean", "mean_baseline", "relative_lift", "lift_low", "lift_high"]
+QUANTILE_METRICS = ["latency_p50", "latency_p95", "latency_p99"]
+
+
+def make_events(n: int, seed: int) -> pd.DataFrame:
+    """Three arms (v1 20 % faster, v2 as control) and unassigned requests, failures,
+    missing latencies, tokens and partly unknown costs."""
+    rng = np.random.default_rng(seed)
+    variant = rng.choice(["control", "v1", "v2"], n, p=[0.4, 0.3, 0.3]).astype(object)
+    variant[rng.random(n) < 0.01] = None
+    latency = rng.lognormal(np.log(700), 0.8, n) * np.where(variant == "v1", 0.8, 1.0)
+    latency[rng.random(n) < 0.005] = np.nan
+    cost = rng.gamma(2.0, 0.001, n)
+    cost[rng.random(n) < 0.05] = np.nan
+    return pd.DataFrame(
+        {
+            "timestamp": pd.Timestamp("2026-03-01", tz="UTC")
+            + pd.to_timedelta(np.sort(rng.integers(0, 6 * 3600 * 10**9, n)), "ns"),
+            "variant": variant,
+            "latency_ms": latency,
+            "success": rng.random(n) > 0.03,
+            "input_tokens": rng.integers(10, 2000, n).astype(np.float64),
+            "output_tokens": rng.integers(1, 500, n).astype(np.float64),
+            "cost_usd": cost,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def events() -> pd.DataFrame:
+    return make_events(30_000, seed=11)
+
+
+@pytest.fixture(scope="module")
+def parquet_dir(tmp_path_factory: pytest.TempPathFactory, events: pd.DataFrame) -> Path:
+    """The events in 6 Parquet files of unequal size."""
+    root = tmp_path_factory.mktemp("compare")
+    cuts = [0, 700, 9000, 9001, 17000, 26000, len(events)]
+    for i, (a, b) in enumerate(itertools.pairwise(cuts)):
+        events.iloc[a:b].to_parquet(root / f"part-{i:03d}.parquet", index=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def client() -> Any:
+    """Two worker processes with one thread each, on 127.0.0.1, no dashboard."""
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        processes=True,
+        threads_per_worker=1,
+        host="127.0.0.1",
+        dashboard_address=None,
+        memory_limit="1GiB",
+    )
+    with distributed.Client(cluster) as c:
+        yield c
+    cluster.close()
+
+
+def assert_same_comparison(got: Any, want: Any) -> None:
+    assert got.verdicts == want.verdicts
+    assert got.reasons == want.reasons
+    assert got.baseline == want.baseline and got.by == want.by
+    assert got.missing == want.missing
+    assert (got.srm is None) == (want.srm is None)
+    if want.srm is not None:
+        assert got.srm.to_dict() == want.srm.to_dict()
+    assert list(got.table.columns) == list(want.table.columns)
+    assert len(got.table) == len(want.table) > 0
+    pd.testing.assert_frame_equal(got.table[EXACT], want.table[EXACT], check_exact=True)
+    quantile = want.table["metric"].isin(QUANTILE_METRICS).to_numpy()
+    for col in want.table.columns:
+        if col in EXACT:
+            continue
+        a = got.table[col].to_numpy(dtype=float)
+        b = want.table[col].to_numpy(dtype=float)
+        if col in ORDER_STATS:  # from the same order statistics: bit for bit
+            np.testing.assert_array_equal(a[quantile], b[quantile], err_msg=col)
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=0, err_msg=col)
+
+
+CASES: list[dict[str, Any]] = [
+    {},  # defaults: latency primary, error rate, tokens, cost guardrails
+    {
+        "primary": ["latency_p95"],
+        "guardrails": ["error_rate", "latency_p99"],
+        "metrics": ["latency_p50", "latency"],
+        "baseline": "v2",
+        "planned_split": {"control": 0.4, "v1": 0.3, "v2": 0.3},
+    },
+    {"sequential": True, "confidence": 0.9, "margins": {"tokens": 0.01}},
+]
+
+
+@pytest.mark.parametrize("options", CASES, ids=["defaults", "quantiles", "sequential"])
+def test_compare_on_cluster_equals_compare(
+    client: Any, parquet_dir: Path, options: dict[str, Any]
+) -> None:
+    want = perfstats.compare(pd.read_parquet(parquet_dir), **options)
+    got = psd.compare(dd.read_parquet(str(parquet_dir)), split_every=3, **options)
+    assert_same_comparison(got, want)
+
+
+def test_ties_missing_columns_and_tiny_arms_as_one_machine(
+    events: pd.DataFrame,
+) -> None:
+    """Arms of equal size keep compare's order (value_counts: first appearance among
+    equals), an arm with one latency is listed as too small, absent columns missing."""
+    ev = events.drop(columns=["input_tokens", "output_tokens"]).iloc[:4000].copy()
+    ev["variant"] = np.where(np.arange(len(ev)) % 2 == 0, "b", "a")
+    ev.loc[ev.index[-1], "variant"] = "c"
+    ev.loc[ev.index[-3], "variant"] = "c"
+    ev.loc[ev.index[-3], "latency_ms"] = np.nan
+    options = {"metrics": ["latency", "error_rate", "tokens", "latency_p99"]}
+    want = perfstats.compare(ev, **options)
+    with dask.config.set(scheduler="sync"):
+        got = psd.compare(dd.from_pandas(ev, npartitions=5), **options)
+    assert "latency (c)" in want.missing and "tokens" in want.missing
+    assert_same_comparison(got, want)
+
+
+def test_second_pass_widens_a_range_that_missed(
+    events: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A value range that misses ranks compare reads is detected and gathered again,
+    wider: the order statistics stay exact."""
+    real = dask_comparison._value_range
+    calls: list[int] = []
+
+    def narrow(
+        sketch: Any, n: int, lo: int, hi: int, widen: int
+    ) -> tuple[float, float]:
+        calls.append(widen)
+        if widen == 0:
+            mid = float(sketch.quantile(0.5))
+            return mid, mid  # holds at most a few values
+        return real(sketch, n, lo, hi, widen)
+
+    monkeypatch.setattr(dask_comparison, "_value_range", narrow)
+    options = {"primary": ["latency_p50"], "metrics": ["latency_p50"]}
+    want = perfstats.compare(events, **options)
+    with dask.config.set(scheduler="sync"):
+        got = psd.compare(dd.from_pandas(events, npartitions=4), **options)
+    assert 0 in calls and 1 in calls
+    assert_same_comparison(got, want)
+
+
+def test_quantile_ranks_cover_every_rank_compare_reads() -> None:
+    """Every order statistic compare reads (estimate, interval, p-value bisection at
+    both roles) lies within quantile_ranks: a sample that holds only those ranks
+    gives the same comparison."""
+    rng = np.random.default_rng(3)
+    arms = {"control": rng.lognormal(6, 0.7, 3000), "v1": rng.lognormal(5.9, 0.7, 2500)}
+    read: list[int] = []
+
+    def windowed(values: np.ndarray, q: float) -> MetricSample:
+        x = np.sort(values)
+        lo, hi = quantile_ranks(x.size, q, 0.95)
+
+        def order(k: int) -> float:
+            read.append(k)
+            assert lo <= k <= hi, (k, lo, hi)
+            return float(x[k - 1])
+
+        full = MetricSample.of(values, "latency_p95")
+        return MetricSample(
+            full.size, full.total, full.average, full.variance, full.low, full.high,
+            order=order, quantile=full.quantile,
+        )  # fmt: skip
+
+    for metric, q in [("latency_p95", 0.95), ("latency_p50", 0.5)]:
+        frame = pd.DataFrame(
+            {
+                "timestamp": pd.Timestamp("2026-01-01", tz="UTC"),
+                "variant": np.repeat(list(arms), [a.size for a in arms.values()]),
+                "latency_ms": np.concatenate(list(arms.values())),
+            }
+        )
+        want = perfstats.compare(frame, primary=[metric], metrics=[metric])
+        got = perfstats.analysis.comparison.compare_samples(
+            frame["variant"].astype("string").value_counts(),
+            lambda arm, q=q, metric=metric: {metric: windowed(arms[arm], q)},
+            primary=[metric],
+            metrics=[metric],
+        )
+        pd.testing.assert_frame_equal(got.table, want.table, check_exact=True)
+    assert len(set(read)) > 20  # the bisection read many ranks, all inside
+
+
+def test_compare_refuses_bad_input(events: pd.DataFrame) -> None:
+    ddf = dd.from_pandas(events, npartitions=2)
+    with pytest.raises(TypeError, match=r"dask\.dataframe\.DataFrame"):
+        psd.compare(events)
+    with pytest.raises(ValueError, match="no 'arm' column"):
+        psd.compare(ddf, by="arm")
+    with pytest.raises(ValueError, match="alpha"):
+        psd.compare(ddf, alpha=2.0)
+    with pytest.raises(ValueError, match="unknown metric 'p42'"):
+        psd.compare(ddf, metrics=["p42"])
+    with pytest.raises(ValueError, match="split_every"):
+        psd.compare(ddf, split_every=1)
+    with (
+        dask.config.set(scheduler="sync"),
+        pytest.raises(ValueError, match="at least two variant values"),
+    ):
+        psd.compare(dd.from_pandas(events.assign(variant="x"), npartitions=2))
