@@ -26,11 +26,19 @@ from perfstats.analysis.summary import (
 )
 from perfstats.dask._tree import check_frame, per_partition, tree
 from perfstats.dask.comparison import compare
+from perfstats.dask.costs import costs
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["anomalies", "compare", "merge_partials", "metric_series", "summarize"]
+__all__ = [
+    "anomalies",
+    "compare",
+    "costs",
+    "merge_partials",
+    "metric_series",
+    "summarize",
+]
 
 
 def merge_partials(*parts: PartialSummary) -> PartialSummary:
