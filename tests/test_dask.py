@@ -415,3 +415,26 @@ def test_partials_with_different_categories_sort_their_keys(
     )
     assert summary.table["count"].tolist() == want.table["count"].tolist()
     assert summary.table["latency_p99"].tolist() == want.table["latency_p99"].tolist()
+
+
+def test_perfstats_dask_imports_without_loading_dask() -> None:
+    """perfstats.dask and its compare/costs load dask only when called (a child
+    process, so this run's imports do not count)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, perfstats.dask, perfstats.dask.comparison, perfstats.dask.costs\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('dask', 'distributed'))\n"
+        "assert not loaded, loaded\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(perfstats.__file__).parents[1])}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
