@@ -233,3 +233,19 @@ def test_compare_refuses_bad_input(events: pd.DataFrame) -> None:
         pytest.raises(ValueError, match="at least two variant values"),
     ):
         psd.compare(dd.from_pandas(events.assign(variant="x"), npartitions=2))
+
+
+def test_without_latency_the_quantiles_are_missing_as_one_machine(
+    events: pd.DataFrame,
+) -> None:
+    ev = events.drop(columns=["latency_ms"]).iloc[:6000]
+    options = {
+        "metrics": ["error_rate", "tokens", "latency_p95"],
+        "primary": ["error_rate"],
+        "guardrails": ["tokens"],
+    }
+    want = perfstats.compare(ev, **options)
+    with dask.config.set(scheduler="sync"):
+        got = psd.compare(dd.from_pandas(ev, npartitions=3), **options)
+    assert "latency_p95" in want.missing
+    assert_same_comparison(got, want)

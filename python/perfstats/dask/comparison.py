@@ -350,11 +350,7 @@ def compare(
 
     gathered: dict[str, MetricSample] = {}
     need = {}
-    if (
-        quantiles
-        and "latency_p50" not in total.absent
-        and total.absent.isdisjoint(quantiles)
-    ):
+    if quantiles and total.absent.isdisjoint(quantiles):
         need = {
             k: a
             for k, a in arms.items()
