@@ -4,7 +4,11 @@ exactly, means and p-values to 1e-12 (merged Moments add in another order)."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
+import os
+import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -249,3 +253,32 @@ def test_without_latency_the_quantiles_are_missing_as_one_machine(
         got = psd.compare(dd.from_pandas(ev, npartitions=3), **options)
     assert "latency_p95" in want.missing
     assert_same_comparison(got, want)
+
+
+def _slow(frame: pd.DataFrame) -> pd.DataFrame:
+    time.sleep(0.25)
+    return frame
+
+
+def test_worker_killed_mid_compare_is_recovered(client: Any, parquet_dir: Path) -> None:
+    """A worker killed during pass 1: Dask reruns its tasks on a new one; the
+    comparison (with the quantiles' second pass) is unchanged."""
+    options = {"primary": ["latency_p99"], "metrics": ["latency_p99", "error_rate"]}
+    want = perfstats.compare(pd.read_parquet(parquet_dir), **options)
+    ddf = dd.read_parquet(str(parquet_dir)).repartition(npartitions=24)
+    ddf = ddf.map_partitions(_slow, meta=ddf._meta)
+    pids = list(client.run(os.getpid).values())
+    assert len(pids) == 2
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        job = pool.submit(psd.compare, ddf, **options)
+        deadline = time.monotonic() + 20
+        while not client.processing() or not any(client.processing().values()):
+            assert time.monotonic() < deadline, "the job never started"
+            time.sleep(0.05)
+        time.sleep(0.5)
+        assert not job.done()
+        os.kill(pids[0], signal.SIGKILL)
+        got = job.result(timeout=90)
+    assert_same_comparison(got, want)
+    client.wait_for_workers(2, timeout=30)
+    assert pids[0] not in client.run(os.getpid).values()
