@@ -59,19 +59,32 @@ def _events_in(
     ranges: list[tuple[int, int]],
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """Pass 2 over one partition: the time (ns, UTC) and cost of its events in the
-    minute ranges, in the events' order."""
+    minute ranges, in the events' order (only those events are priced)."""
+    pd = require("pandas", "perfstats.dask.costs")
+
+    if pd.api.types.is_datetime64_any_dtype(frame["timestamp"]):
+        frame = frame[_within(_ns(frame["timestamp"]), ranges)]
     events, cost = request_costs(frame, table, use_recorded=use_recorded)
-    t = (
-        events["timestamp"]
-        .dt.tz_convert(None)
-        .to_numpy()
-        .astype("datetime64[ns]")
-        .astype(np.int64)
-    )
+    t = _ns(events["timestamp"])
+    keep = _within(t, ranges)
+    return t[keep], cost[keep]
+
+
+def _ns(ts: Any) -> npt.NDArray[np.int64]:
+    """Times as ns since the epoch, UTC."""
+    if getattr(ts.dt, "tz", None) is not None:
+        ts = ts.dt.tz_convert(None)
+    out: npt.NDArray[np.int64] = ts.to_numpy().astype("datetime64[ns]").astype(np.int64)
+    return out
+
+
+def _within(
+    t: npt.NDArray[np.int64], ranges: list[tuple[int, int]]
+) -> npt.NDArray[np.bool_]:
     keep = np.zeros(t.size, dtype=bool)
     for first, last in ranges:
         keep |= (t >= first) & (t < last + _NS_PER_MINUTE)
-    return t[keep], cost[keep]
+    return keep
 
 
 def _concat(
