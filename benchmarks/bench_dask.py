@@ -16,7 +16,8 @@ all are reused); PERFSTATS_BENCH_DASK_ROUNDS (default 2) rounds of one process v
 cluster, best kept. dask's own groupby contenders run up to
 PERFSTATS_BENCH_DASK_GROUPBY_MAX events (default 50 million: the exact median takes
 minutes per 20 million events here, groupby-apply several times that);
-PERFSTATS_BENCH_DASK_APPLY=0 skips the slowest (groupby-apply). The run checks that
+PERFSTATS_BENCH_DASK_APPLY=0 skips the slowest (groupby-apply),
+PERFSTATS_BENCH_DASK_ANALYSES=0 the compare and costs timings. The run checks that
 the cluster's summary equals the one-process summary and that its p50 is within the
 sketch's accuracy of dask's exact median.
 """
@@ -192,30 +193,31 @@ def main() -> None:
             ours = one.table["latency_p50"].to_numpy()
             del one, two
 
-            # compare (endpoints as arms: 19 variants x 4 metrics, quantiles' second
-            # pass) and costs (a recorded cost per request, monthly budget: second
-            # pass over the minutes where a level is crossed)
-            ddf = dd.read_parquet(str(root))
-            t = time.perf_counter()
-            cmp = psd.compare(
-                ddf, by="endpoint", baseline=ENDPOINTS[0],
-                metrics=["latency", "error_rate", "latency_p50", "latency_p99"],
-            )  # fmt: skip
-            results["compare_cluster_s"] = round(time.perf_counter() - t, 2)
-            results["compare_rows"] = len(cmp.table)
-            t = time.perf_counter()
-            report = psd.costs(
-                ddf.assign(cost_usd=ddf.latency_ms * 1e-6),
-                budget=n * 4e-4,  # a third of the month's spend: every level is crossed
-            )
-            results["costs_cluster_s"] = round(time.perf_counter() - t, 2)
-            assert report.budget is not None
-            results["costs_levels_reached"] = int(
-                report.budget.filter(like="reached").notna().sum().sum()
-            )
-            results["worker_peak_rss_mb_after_compare_costs"] = [
-                round(v, 1) for v in client.run(_peak_rss_mb).values()
-            ]
+            if os.environ.get("PERFSTATS_BENCH_DASK_ANALYSES", "1") != "0":
+                # compare (endpoints as arms: 19 variants x 4 metrics, quantiles' second
+                # pass) and costs (a recorded cost per request, monthly budget: second
+                # pass over the minutes where a level is crossed)
+                ddf = dd.read_parquet(str(root))
+                t = time.perf_counter()
+                cmp = psd.compare(
+                    ddf, by="endpoint", baseline=ENDPOINTS[0],
+                    metrics=["latency", "error_rate", "latency_p50", "latency_p99"],
+                )  # fmt: skip
+                results["compare_cluster_s"] = round(time.perf_counter() - t, 2)
+                results["compare_rows"] = len(cmp.table)
+                t = time.perf_counter()
+                # the month's spend is about 3 budgets: every level is crossed
+                report = psd.costs(
+                    ddf.assign(cost_usd=ddf.latency_ms * 1e-6), budget=n * 4e-4
+                )
+                results["costs_cluster_s"] = round(time.perf_counter() - t, 2)
+                assert report.budget is not None
+                results["costs_levels_reached"] = int(
+                    report.budget.filter(like="reached").notna().sum().sum()
+                )
+                results["worker_peak_rss_mb_after_compare_costs"] = [
+                    round(v, 1) for v in client.run(_peak_rss_mb).values()
+                ]
             if n > groupby_max:
                 results["dask_groupby_median_s"] = None  # not run at this size
                 results["dask_groupby_apply_quantiles_s"] = None
