@@ -283,3 +283,19 @@ def test_worker_killed_mid_compare_is_recovered(client: Any, parquet_dir: Path) 
     assert_same_comparison(got, want)
     client.wait_for_workers(2, timeout=30)
     assert pids[0] not in client.run(os.getpid).values()
+
+
+def test_arm_labels_spelled_alike_are_one_arm_as_one_machine(
+    events: pd.DataFrame,
+) -> None:
+    """compare reads arms as strings: 1 and "1" are one arm, on both paths."""
+    ev = events.iloc[:3000].copy()
+    arms = np.array([1, "1", 2, "control"], dtype=object)
+    ev["variant"] = arms[np.arange(len(ev)) % 4]
+    want = perfstats.compare(ev, metrics=["latency", "latency_p50"])
+    with dask.config.set(scheduler="sync"):
+        got = psd.compare(
+            dd.from_pandas(ev, npartitions=3), metrics=["latency", "latency_p50"]
+        )
+    assert set(want.table["variant"]) == {"1", "2"}
+    assert_same_comparison(got, want)

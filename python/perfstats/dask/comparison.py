@@ -111,16 +111,37 @@ class ComparePartial:
         return out
 
 
+def _arm_rows(column: Any) -> dict[str, npt.NDArray[np.intp]]:
+    """Row positions of each arm in order of first appearance, labelled as compare
+    spells them (the column as "string"); rows without an arm are left out. One
+    factorization and a stable sort, not a comparison per arm."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(column)
+    labels = pd.Series(uniques).astype("string")
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes[codes >= 0], minlength=len(labels))
+    start = int((codes < 0).sum())
+    out: dict[str, npt.NDArray[np.intp]] = {}
+    for c, label in enumerate(labels):
+        rows = order[start : start + counts[c]]
+        start += int(counts[c])
+        if pd.isna(label):
+            continue
+        key = str(label)
+        # two values spelled alike (1 and "1") are one arm, as in compare
+        out[key] = rows if key not in out else np.sort(np.concatenate([out[key], rows]))
+    return out
+
+
 def _partial(
     frame: Any, by: str, order: list[str], sketch_accuracy: float | None
 ) -> ComparePartial:
     """Pass 1 over one partition."""
     frame = events_frame(frame)
-    arms = frame[by].astype("string")
-    labels = [str(v) for v in arms.dropna().unique()]
     out = ComparePartial()
-    for label in labels:
-        sub = frame[(arms == label).fillna(False).to_numpy(dtype=bool)]
+    for label, rows in _arm_rows(frame[by]).items():
+        sub = frame.iloc[rows]
         bad = failed_requests(sub)
         arm = _Arm(rows=len(sub))
         for metric in order:
@@ -164,10 +185,10 @@ def _gather(
 ) -> dict[str, _Window]:
     """Pass 2 over one partition: per arm, the count below its range and the
     latencies inside it."""
-    arms = frame[by].astype("string")
     out: dict[str, _Window] = {}
+    arms = _arm_rows(frame[by])
     for label, (low, high) in ranges.items():
-        sub = frame[(arms == label).fillna(False).to_numpy(dtype=bool)]
+        sub = frame.iloc[arms.get(label, np.zeros(0, dtype=np.intp))]
         values = metric_values(sub, "latency", failed_requests(sub))
         assert values is not None
         inside = values[(values >= low) & (values <= high)]
