@@ -192,6 +192,7 @@ def main() -> None:
                 assert two.table[q].equals(one.table[q]), q
             ours = one.table["latency_p50"].to_numpy()
             del one, two
+            write_results(name, results)  # so far, in case a long run is stopped
 
             if os.environ.get("PERFSTATS_BENCH_DASK_ANALYSES", "1") != "0":
                 # compare (endpoints as arms: 19 variants x 4 metrics, quantiles' second
@@ -218,6 +219,7 @@ def main() -> None:
                 results["worker_peak_rss_mb_after_compare_costs"] = [
                     round(v, 1) for v in client.run(_peak_rss_mb).values()
                 ]
+                write_results(name, results)
             if n > groupby_max:
                 results["dask_groupby_median_s"] = None  # not run at this size
                 results["dask_groupby_apply_quantiles_s"] = None
