@@ -1,11 +1,14 @@
 """perfstats on a Dask cluster: :func:`summarize` over a Dask DataFrame, one partial
 summary per partition merged in a tree, equal to :func:`perfstats.summarize` on the
-same events.
+same events; :func:`compare` and :func:`costs` (:mod:`perfstats.dask.comparison`,
+:mod:`perfstats.dask.costs`) equal to :func:`perfstats.compare` and
+:func:`perfstats.costs`; :func:`metric_series` and :func:`anomalies` from the summary.
 
 The same code runs on a laptop (Dask's threads), a ``distributed.LocalCluster`` or a
 real cluster (Kubernetes, YARN, SSH): whatever ``dask.distributed.Client`` is active
 runs the tasks. Only per-group state travels between workers (sketches as a few hundred
-bytes each), never rows.
+bytes each), never rows; compare's second pass gathers the O(sqrt n) latencies its
+quantile bounds read, costs' the events of the minutes where a budget level is crossed.
 """
 
 from __future__ import annotations
