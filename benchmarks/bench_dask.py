@@ -4,12 +4,22 @@ dask.dataframe's own groupby statistics (exact median by shuffle, and p50/p90/p9
 groupby-apply), with each worker's peak RSS next to the size of one partition; plus the
 bytes shipped per sketch and the cost of merging partial summaries of a million groups.
 
-N is PERFSTATS_BENCH_DASK_EVENTS (default 200 million, the issue's size); files of
+Also timed on the cluster: perfstats.dask.compare (endpoints as arms, so the latency
+quantiles' second pass runs) and perfstats.dask.costs (a monthly budget, so the budget
+crossings' second pass runs).
+
+N is PERFSTATS_BENCH_DASK_EVENTS (default 20 million; the issue's 200 million is
+`PERFSTATS_BENCH_DASK_EVENTS=200000000`, results then in dask_200m.json); files of
 PERFSTATS_BENCH_DASK_PARTITION rows (default 5 million) go to PERFSTATS_BENCH_DASK_DIR
-(default a temporary directory, removed after); PERFSTATS_BENCH_DASK_APPLY=0 skips
-the slowest contender (groupby-apply, minutes at 20 million events). The run checks
-that the cluster's summary equals the one-process summary and that its p50 is within
-the sketch's accuracy of dask's exact median.
+(default a temporary directory, removed after; files already there with N rows in
+all are reused); PERFSTATS_BENCH_DASK_ROUNDS (default 2) rounds of one process vs
+cluster, best kept. dask's own groupby contenders run up to
+PERFSTATS_BENCH_DASK_GROUPBY_MAX events (default 50 million: the exact median takes
+minutes per 20 million events here, groupby-apply several times that);
+PERFSTATS_BENCH_DASK_APPLY=0 skips the slowest (groupby-apply),
+PERFSTATS_BENCH_DASK_ANALYSES=0 the compare and costs timings. The run checks that
+the cluster's summary equals the one-process summary and that its p50 is within the
+sketch's accuracy of dask's exact median.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ import pandas as pd
 from benchmarks.common import load_average, write_results
 
 QS = [0.5, 0.9, 0.99]
+DEFAULT_EVENTS = 20_000_000
 ENDPOINTS = [f"/api/v1/endpoint-{i:02d}" for i in range(20)]
 
 
@@ -115,7 +126,10 @@ def main() -> None:
 
     import perfstats.dask as psd
 
-    n = int(os.environ.get("PERFSTATS_BENCH_DASK_EVENTS", 200_000_000))
+    n = int(os.environ.get("PERFSTATS_BENCH_DASK_EVENTS", DEFAULT_EVENTS))
+    rounds = int(os.environ.get("PERFSTATS_BENCH_DASK_ROUNDS", 2))
+    groupby_max = int(os.environ.get("PERFSTATS_BENCH_DASK_GROUPBY_MAX", 50_000_000))
+    name = "dask" if n == DEFAULT_EVENTS else f"dask_{n // 1_000_000}m"
     per_file = int(os.environ.get("PERFSTATS_BENCH_DASK_PARTITION", 5_000_000))
     where = os.environ.get("PERFSTATS_BENCH_DASK_DIR")
     root = Path(where or tempfile.mkdtemp(prefix="perfstats-bench-dask-"))
@@ -148,7 +162,7 @@ def main() -> None:
                 processes=True,
                 threads_per_worker=1,
                 host="127.0.0.1",
-                dashboard_address=None,
+                dashboard_address=":0",
             ) as cluster,
             distributed.Client(cluster) as client,
         ):
@@ -156,7 +170,8 @@ def main() -> None:
             # one process (the synchronous scheduler) and the cluster take turns, best
             # of two rounds each, so a change in the machine's load touches both
             best = {"one": float("inf"), "two": float("inf")}
-            for _ in range(2):
+            results["rounds"] = rounds
+            for _ in range(rounds):
                 t = time.perf_counter()
                 with dask.config.set(scheduler="sync"):
                     one = run()
@@ -175,6 +190,46 @@ def main() -> None:
             assert two.table["count"].equals(one.table["count"])
             for q in ("latency_p50", "latency_p90", "latency_p99"):
                 assert two.table[q].equals(one.table[q]), q
+            ours = one.table["latency_p50"].to_numpy()
+            del one, two
+            write_results(name, results)  # so far, in case a long run is stopped
+
+            if os.environ.get("PERFSTATS_BENCH_DASK_ANALYSES", "1") != "0":
+                # compare (endpoints as arms: 19 variants x 4 metrics, quantiles' second
+                # pass) and costs (a recorded cost per request, monthly budget: second
+                # pass over the minutes where a level is crossed)
+                ddf = dd.read_parquet(str(root))
+                t = time.perf_counter()
+                cmp = psd.compare(  # type: ignore[attr-defined]
+                    ddf, by="endpoint", baseline=ENDPOINTS[0],
+                    metrics=["latency", "error_rate", "latency_p50", "latency_p99"],
+                )  # fmt: skip
+                results["compare_cluster_s"] = round(time.perf_counter() - t, 2)
+                results["compare_rows"] = len(cmp.table)
+                t = time.perf_counter()
+                # the month's spend is about 3 budgets: every level is crossed
+                report = psd.costs(
+                    ddf.assign(cost_usd=ddf.latency_ms * 1e-6), budget=n * 4e-4
+                )
+                results["costs_cluster_s"] = round(time.perf_counter() - t, 2)
+                assert report.budget is not None
+                results["costs_levels_reached"] = int(
+                    report.budget.filter(like="reached").notna().sum().sum()
+                )
+                results["worker_peak_rss_mb_after_compare_costs"] = [
+                    round(v, 1) for v in client.run(_peak_rss_mb).values()
+                ]
+                write_results(name, results)
+            if n > groupby_max:
+                results["dask_groupby_median_s"] = None  # not run at this size
+                results["dask_groupby_apply_quantiles_s"] = None
+                results["dask_groupby_note"] = (
+                    f"dask's groupby contenders not run above {groupby_max} events"
+                )
+                results["merge"] = merge_cost(1_000_000)
+                results["load_after"] = load_average()
+                write_results(name, results)
+                return
 
             # dask's own: exact median by shuffle; exact quantiles by groupby-apply
             ddf = dd.read_parquet(str(root))
@@ -186,16 +241,16 @@ def main() -> None:
             median = median.compute()
             results["dask_groupby_median_s"] = round(time.perf_counter() - t, 2)
             exact = median.sort_index().to_numpy()
-            ours = one.table["latency_p50"].to_numpy()
             # the sketch's 1 % plus the gap between neighbouring order statistics
             # (~0.2 % with ~1400 events per endpoint and hour at 20 M events)
             assert len(exact) == len(ours)
-            assert np.all(np.abs(ours - exact) <= 0.015 * exact)
+            # (further apart below 20 M events: a looser check there)
+            assert np.all(np.abs(ours - exact) <= (0.015 if n >= 2e7 else 0.25) * exact)
             if os.environ.get("PERFSTATS_BENCH_DASK_APPLY", "1") == "0":
                 results["dask_groupby_apply_quantiles_s"] = None  # skipped
                 results["merge"] = merge_cost(1_000_000)
                 results["load_after"] = load_average()
-                write_results("dask", results)
+                write_results(name, results)
                 return
             t = time.perf_counter()
             ddf.groupby(["endpoint", "hour"], observed=True).latency_ms.apply(
@@ -210,7 +265,7 @@ def main() -> None:
     finally:
         if where is None:
             shutil.rmtree(root, ignore_errors=True)
-    write_results("dask", results)
+    write_results(name, results)
 
 
 def _rows(path: Path) -> int:

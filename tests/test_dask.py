@@ -84,13 +84,14 @@ def parquet_dir(tmp_path_factory: pytest.TempPathFactory, events: pd.DataFrame) 
 
 @pytest.fixture(scope="session")
 def client() -> Any:
-    """Two worker processes with one thread each, on 127.0.0.1, no dashboard."""
+    """Two worker processes with one thread each, on 127.0.0.1 (dashboard on a free
+    port)."""
     cluster = distributed.LocalCluster(
         n_workers=2,
         processes=True,
         threads_per_worker=1,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address=":0",  # a free port: other clusters may hold 8787
         memory_limit="1GiB",
     )
     with distributed.Client(cluster) as c:
@@ -415,3 +416,26 @@ def test_partials_with_different_categories_sort_their_keys(
     )
     assert summary.table["count"].tolist() == want.table["count"].tolist()
     assert summary.table["latency_p99"].tolist() == want.table["latency_p99"].tolist()
+
+
+def test_perfstats_dask_imports_without_loading_dask() -> None:
+    """perfstats.dask and its compare/costs load dask only when called (a child
+    process, so this run's imports do not count)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, perfstats.dask, perfstats.dask.costs\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('dask', 'distributed'))\n"
+        "assert not loaded, loaded\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(perfstats.__file__).parents[1])}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr

@@ -21,7 +21,7 @@ import numpy as np
 
 from perfstats._display import Table, View
 from perfstats._result import Result
-from perfstats.io.events import Events, as_events
+from perfstats.io.events import Events, read_events
 from perfstats.io.schema import pandas_module as _pandas
 
 if TYPE_CHECKING:
@@ -30,11 +30,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUDGET_LEVELS",
+    "CostPartial",
     "CostReport",
     "ModelPrice",
     "PriceTable",
+    "budget_crossings",
+    "budget_minutes",
     "costs",
+    "costs_partial",
     "load_prices",
+    "request_costs",
 ]
 
 #: Shares of the budget at which the status changes.
@@ -507,9 +512,11 @@ class CostReport(Result):
         return ax
 
 
-def _group(
-    frame: pd.DataFrame, key: Any, cost: np.ndarray[Any, Any], total: float
+def _group_sums(
+    frame: pd.DataFrame, key: Any, cost: np.ndarray[Any, Any]
 ) -> pd.DataFrame:
+    """Per group (in order of first appearance): requests, token sums, the sum and
+    number of known costs, and the requests of unknown cost; mergeable by adding."""
     pdm = _pandas()
 
     work = pdm.DataFrame(
@@ -526,15 +533,24 @@ def _group(
             "requests": g.size(),
             "input_tokens": g["input_tokens"].sum(),
             "output_tokens": g["output_tokens"].sum(),
-            # unknown costs are not $0: the known ones summed, NaN when none is known
-            "cost_usd": g["cost_usd"].sum(min_count=1),
-            "unknown_cost_requests": g["cost_usd"].apply(lambda c: int(c.isna().sum())),
+            "cost_usd": g["cost_usd"].sum(),  # the known costs
+            "cost_known": g["cost_usd"].count(),
         }
     )
+    out["unknown_cost_requests"] = out["requests"] - out["cost_known"]
+    out.index.name = None
+    typed: pd.DataFrame = out
+    return typed
+
+
+def _group_table(sums: pd.DataFrame, total: float, requests: int) -> pd.DataFrame:
+    """The breakdown shown from :func:`_group_sums`: unknown costs are not $0 (the
+    known ones summed, NaN when none is known), shares, sorted by cost."""
+    out = sums.drop(columns="cost_known")
+    out["cost_usd"] = out["cost_usd"].where(sums["cost_known"] > 0)
     out["unpriced"] = out["unknown_cost_requests"] > 0
     out["cost_share"] = out["cost_usd"] / total if total > 0 else np.nan
-    out["request_share"] = out["requests"] / len(frame)
-    out.index.name = None
+    out["request_share"] = out["requests"] / requests
     typed: pd.DataFrame = out.sort_values(
         "cost_usd", ascending=False, kind="stable", na_position="first"
     )
@@ -556,6 +572,396 @@ def _empty_breakdown() -> pd.DataFrame:
         ]
     )
     return typed
+
+
+#: The breakdowns of a cost report: events column -> its label.
+_BREAKDOWNS = {"model": "model", "endpoint": "endpoint", "user_id": "user"}
+
+
+@dataclass
+class CostPartial:
+    """What :func:`costs` adds up, for part of the events, kept mergeable: requests,
+    known spend, unknown and unpriced counts, per-group sums of every breakdown
+    (model, endpoint, user, day, day x model) and per budget period and minute the
+    known spend. ``costs_partial(a).merge(costs_partial(b)).finish()`` is the
+    report of both parts (sums up to their rounding; budget times need the events:
+    ``perfstats.dask.costs`` finds them in a second pass). Built by
+    :func:`costs_partial`.
+    """
+
+    columns: list[str]
+    budget_period: str
+    prices_as_of: str
+    requests: int = 0
+    known: int = 0
+    total: float = 0.0
+    no_cost: int = 0  # requests with no token counts and no recorded cost
+    unpriced: dict[str, int] = field(default_factory=dict)
+    groups: dict[str, pd.DataFrame] = field(default_factory=dict)
+    daily: pd.DataFrame | None = None  # index (day, model): sum and count known
+    minutes: pd.DataFrame | None = None  # index minute (ns): spend, first/last ...
+
+    def merge(self, *others: CostPartial) -> CostPartial:
+        """A new partial of this one's events and `others'` (none is changed)."""
+        pdm = _pandas()
+        parts = [self, *others]
+        out = CostPartial(
+            columns=self.columns,
+            budget_period=self.budget_period,
+            prices_as_of=self.prices_as_of,
+            requests=sum(p.requests for p in parts),
+            known=sum(p.known for p in parts),
+            total=float(sum(p.total for p in parts)),
+            no_cost=sum(p.no_cost for p in parts),
+        )
+        for p in parts:
+            for k, v in p.unpriced.items():
+                out.unpriced[k] = out.unpriced.get(k, 0) + v
+        for name in self.groups:
+            frames = [p.groups[name] for p in parts]
+            out.groups[name] = _add_frames(frames, levels=0)
+        if self.daily is not None:
+            out.daily = _add_frames(
+                [p.daily for p in parts if p.daily is not None], [0, 1]
+            )
+        if self.minutes is not None:
+            frames = [p.minutes for p in parts if p.minutes is not None]
+            whole = pdm.concat(frames)
+            g = whole.groupby(level=0, sort=True)
+            out.minutes = g.sum()
+            out.minutes["first"] = g["first"].min()
+            out.minutes["last"] = g["last"].max()
+        return out
+
+    def finish(
+        self,
+        table: PriceTable,
+        budget: float | None,
+        reached: Mapping[tuple[Any, float], Any] | None = None,
+    ) -> CostReport:
+        """The :class:`CostReport` of the events seen; `reached` maps (period
+        start, budget level) to the time the level was first reached (needed with a
+        budget; from :func:`budget_crossings` on the events of those minutes)."""
+        return _report(self, table, budget, reached, None)
+
+
+def _add_frames(frames: list[pd.DataFrame], levels: Any) -> pd.DataFrame:
+    """Per-group sums of several parts: added, groups in order of first appearance."""
+    pdm = _pandas()
+    if isinstance(levels, int) and all(
+        isinstance(f.index, pdm.CategoricalIndex) for f in frames
+    ):
+        # parts read separately hold different categories: their union, sorted when
+        # each part's was (as read_events makes them), so the index is as one read
+        indexes: list[Any] = [f.index for f in frames]
+        cats: list[Any] = []
+        for index in indexes:
+            cats += [c for c in index.categories if c not in set(cats)]
+        if all(list(i.categories) == sorted(i.categories) for i in indexes):
+            cats = sorted(cats)
+        dtype = pdm.CategoricalDtype(cats, ordered=indexes[0].ordered)
+        frames = [f.set_axis(f.index.astype(dtype)) for f in frames]
+    whole = pdm.concat(frames)
+    added: pd.DataFrame = whole.groupby(level=levels, sort=False, observed=True).sum()
+    if isinstance(levels, int):
+        added.index.name = None
+    return added
+
+
+def _minute_table(ts: pd.Series, cost: np.ndarray[Any, Any]) -> pd.DataFrame:
+    """Per minute with events (its start in ns since the epoch, UTC): known spend,
+    unknown requests, paid requests and their squared costs, first and last event
+    (ns). One factorization and a bincount per column."""
+    pdm = _pandas()
+    t = ts.dt.tz_convert(None).to_numpy().astype("datetime64[ns]").astype(np.int64)
+    codes, minutes = pdm.factorize(t // 60_000_000_000 * 60_000_000_000)
+    k = len(minutes)
+    known = ~np.isnan(cost)
+    spend = np.where(known, cost, 0.0)
+    first = np.full(k, np.iinfo(np.int64).max)
+    last = np.full(k, np.iinfo(np.int64).min)
+    np.minimum.at(first, codes, t)
+    np.maximum.at(last, codes, t)
+    out = pdm.DataFrame(
+        {
+            "spend": np.bincount(codes, weights=spend, minlength=k),
+            "unknown": np.bincount(codes, weights=~known, minlength=k).astype(np.int64),
+            "paid": np.bincount(codes, weights=known, minlength=k).astype(np.int64),
+            "squares": np.bincount(codes, weights=spend * spend, minlength=k),
+            "first": first,
+            "last": last,
+        },
+        index=pdm.Index(minutes),
+    ).sort_index()
+    out.index.name = None
+    typed: pd.DataFrame = out
+    return typed
+
+
+def _period_of(ns: np.ndarray[Any, Any], period: str) -> np.ndarray[Any, Any]:
+    """The start (naive UTC datetime64[ns]) of the budget period of each time."""
+    pdm = _pandas()
+    naive = pdm.Series(ns.astype("datetime64[ns]"))
+    if period == "day":
+        start = naive.dt.floor("D")
+    else:
+        start = naive.dt.to_period("M").dt.start_time
+    out: np.ndarray[Any, Any] = start.to_numpy().astype("datetime64[ns]")
+    return out
+
+
+def costs_partial(
+    events: Events | pd.DataFrame,
+    prices: str | Path | Mapping[str, Any] | PriceTable | None = None,
+    *,
+    budget_period: Literal["day", "month"] = "month",
+    use_recorded: bool = False,
+) -> CostPartial:
+    """What :func:`costs` adds up of `events`, in a mergeable :class:`CostPartial`.
+
+    Parameters
+    ----------
+    events, prices, budget_period, use_recorded
+        As for :func:`costs`.
+
+    Returns
+    -------
+    CostPartial
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ev = pd.DataFrame({
+    ...     "timestamp": ["2025-01-01T10:00Z", "2025-01-01T11:00Z"],
+    ...     "model": ["gpt-4o", "gpt-4o-mini"],
+    ...     "input_tokens": [1_000_000, 2_000_000], "output_tokens": [100_000, 0],
+    ... })
+    >>> part = costs_partial(ev.iloc[:1]).merge(costs_partial(ev.iloc[1:]))
+    >>> round(part.finish(load_prices(), None).total_usd, 4)
+    3.8
+    """
+    return _partial(events, prices, budget_period, use_recorded)[0]
+
+
+def request_costs(
+    events: Events | pd.DataFrame,
+    prices: str | Path | Mapping[str, Any] | PriceTable | None = None,
+    *,
+    use_recorded: bool = False,
+) -> tuple[pd.DataFrame, np.ndarray[Any, Any]]:
+    """The events (canonical frame) and the cost of each request in USD, as
+    :func:`costs` prices them (NaN when unknown).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ev = pd.DataFrame({"timestamp": ["2025-01-01T10:00Z"] * 2,
+    ...                    "model": ["gpt-4o", "no-such-model"],
+    ...                    "input_tokens": [1_000_000, 5], "output_tokens": [0, 5]})
+    >>> request_costs(ev)[1].tolist()
+    [2.5, nan]
+    """
+    _, frame, cost, _ = _partial(
+        events, prices, "month", use_recorded, minutes=False, aggregate=False
+    )
+    return frame, cost
+
+
+def _partial(
+    events: Any,
+    prices: Any,
+    budget_period: str,
+    use_recorded: bool,
+    *,
+    minutes: bool = True,
+    aggregate: bool = True,
+) -> tuple[CostPartial, pd.DataFrame, np.ndarray[Any, Any], PriceTable]:
+    """The partial (without groups unless `aggregate`, without the minute table
+    unless `minutes`), and the frame and per-request costs it was made of."""
+    pdm = _pandas()
+
+    ev = read_events(events)
+    frame = ev.frame
+    table = prices if isinstance(prices, PriceTable) else load_prices(prices)
+    if budget_period not in ("day", "month"):
+        raise ValueError(
+            f"budget_period must be 'day' or 'month', got {budget_period!r}"
+        )
+    n = len(frame)
+    part = CostPartial(
+        columns=[str(c) for c in frame.columns],
+        budget_period=budget_period,
+        prices_as_of=table.as_of,
+        requests=n,
+    )
+    has_tokens = "input_tokens" in frame.columns or "output_tokens" in frame.columns
+    recorded = (
+        frame["cost_usd"].to_numpy(dtype=np.float64, na_value=np.nan)
+        if "cost_usd" in frame.columns
+        else np.full(n, np.nan)
+    )
+    if "model" in frame.columns and has_tokens:
+        p_in, p_cached, p_out, _ = _price_rows(frame["model"], table)
+        tokens_in = _tokens(frame, "input_tokens")
+        cached = np.minimum(_tokens(frame, "cached_input_tokens"), tokens_in)
+        tokens_out = _tokens(frame, "output_tokens")
+        cost = (
+            (tokens_in - cached) * p_in + cached * p_cached + tokens_out * p_out
+        ) / 1e6
+        # A request with no token count at all is not free: it has no price.
+        no_tokens = _unknown(frame, "input_tokens") & _unknown(frame, "output_tokens")
+        cost[no_tokens] = np.nan
+        no_price = np.isnan(p_in) | no_tokens
+        if use_recorded:
+            cost = np.where(np.isnan(recorded), cost, recorded)
+        cost = np.where(no_price & ~np.isnan(recorded), recorded, cost)
+        still = np.isnan(cost)
+        part.no_cost = int((still & no_tokens).sum())
+        still &= ~no_tokens
+        if still.any():
+            models = (
+                frame["model"].astype(object).where(frame["model"].notna(), "<missing>")
+            )
+            counts = models[still].value_counts(sort=False)
+            part.unpriced = {str(k): int(v) for k, v in counts.items()}
+    elif "cost_usd" in frame.columns:
+        cost = recorded
+    else:
+        raise ValueError(
+            "costs needs model with input_tokens/output_tokens, or a cost_usd column; "
+            f"the events have {ev.columns}"
+        )
+    known = ~np.isnan(cost)
+    part.known = int(known.sum())
+    part.total = float(cost[known].sum())
+    if not aggregate:
+        return part, frame, cost, table
+    for column in _BREAKDOWNS:
+        if column in frame.columns:
+            part.groups[column] = _group_sums(frame, frame[column].array, cost)
+    if "timestamp" in frame.columns and n:
+        ts = frame["timestamp"]
+        day = ts.dt.floor("D")
+        part.groups["day"] = _group_sums(frame, day.array, cost)
+        if "model" in frame.columns:
+            long = pdm.DataFrame(
+                {"day": day, "model": frame["model"].astype(object), "c": cost}
+            )
+            g = long.groupby(["day", "model"], dropna=False, sort=False)["c"]
+            part.daily = pdm.DataFrame({"sum": g.sum(), "count": g.count()})
+        if minutes:
+            part.minutes = _minute_table(ts, cost)
+    return part, frame, cost, table
+
+
+def _report(
+    part: CostPartial,
+    table: PriceTable,
+    budget: float | None,
+    reached: Mapping[tuple[Any, float], Any] | None,
+    budget_frame: pd.DataFrame | None,
+) -> CostReport:
+    """The report of a (merged) partial: `budget_frame` when the budget table was
+    made from the events, else from the minutes and `reached`."""
+    pdm = _pandas()
+
+    columns = set(part.columns)
+    n = part.requests
+    has_tokens = "input_tokens" in columns or "output_tokens" in columns
+    missing: list[str] = []
+    if "model" in columns and has_tokens:
+        if part.no_cost:
+            missing.append(
+                f"cost of {part.no_cost} requests: no token counts and no recorded "
+                "cost_usd"
+            )
+    elif not has_tokens:
+        missing.append("cost from tokens: no input_tokens/output_tokens; used cost_usd")
+    else:
+        missing.append("cost from tokens: no model column; used cost_usd")
+    unpriced = {
+        str(k): int(v)
+        for k, v in pdm.Series(part.unpriced, dtype="int64")
+        .sort_values(ascending=False, kind="stable")
+        .items()
+    }
+    total = part.total
+    n_unknown = n - part.known
+    warnings: list[str] = []
+    if n_unknown:
+        named = f" (unpriced models: {unpriced})" if unpriced else ""
+        warnings.append(
+            f"{n_unknown} of {n} requests have no known cost{named}: total_usd and the "
+            "breakdowns sum the known costs; groups with unknown costs are flagged "
+            "'unpriced' (NaN when none is known) and budgets count them as unknown "
+            "spend"
+        )
+    breakdowns: dict[str, pd.DataFrame] = {}
+    for column, label in _BREAKDOWNS.items():
+        if column not in part.groups:
+            missing.append(f"spend per {label}: no {column} column")
+            breakdowns[column] = _empty_breakdown()
+        else:
+            breakdowns[column] = _group_table(part.groups[column], total, n)
+    by_model = breakdowns["model"]
+    daily_by_model = pdm.DataFrame()
+    if "day" in part.groups:
+        by_day = _group_table(part.groups["day"], total, n).sort_index()
+        idx = pdm.DatetimeIndex(by_day.index)
+        by_day.index = (
+            idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
+        )
+        if part.daily is not None:
+            long = part.daily.reset_index()
+            long["c"] = long["sum"].where(long["count"] > 0)
+            daily_by_model = long.pivot_table(
+                index="day",
+                columns="model",
+                values="c",
+                aggfunc=lambda c: c.sum(min_count=1),
+                dropna=False,
+            )
+            order = [m for m in by_model.index if m in daily_by_model.columns]
+            daily_by_model = daily_by_model[order]
+        else:
+            daily_by_model = by_day[["cost_usd"]].rename(columns={"cost_usd": "all"})
+        if budget is not None and budget_frame is None:
+            assert part.minutes is not None and reached is not None
+            budget_frame = _budget_table(
+                _period_stats(part.minutes, part.budget_period),
+                reached,
+                float(budget),
+                part.budget_period,
+            )
+    else:
+        by_day = _empty_breakdown()
+        missing.append("spend per day: no timestamp column")
+        if budget is not None:
+            missing.append("budget status: no timestamp column")
+    return CostReport(
+        total_usd=total,
+        requests=n,
+        by_model=by_model,
+        by_endpoint=breakdowns["endpoint"],
+        by_user=breakdowns["user_id"],
+        by_day=by_day,
+        daily_by_model=daily_by_model,
+        budget=budget_frame,
+        budget_period=part.budget_period if budget is not None else None,
+        unpriced=unpriced,
+        missing=missing,
+        prices_as_of=table.as_of,
+        unknown_requests=n_unknown,
+        warnings=warnings,
+    )
+
+
+def _check_budget(budget: float | None) -> None:
+    if budget is not None:
+        if isinstance(budget, bool) or not isinstance(budget, (int, float)):
+            raise TypeError(f"budget must be a number of USD, got {budget!r}")
+        if not np.isfinite(budget) or budget <= 0:
+            raise ValueError(f"budget must be a positive number of USD, got {budget}")
 
 
 def costs(
@@ -607,140 +1013,14 @@ def costs(
     >>> report.budget["status"].tolist()
     ['>= 50%']
     """
-    ev = as_events(events)
-    pdm = _pandas()
-
-    frame = ev.frame
-    table = prices if isinstance(prices, PriceTable) else load_prices(prices)
-    if budget is not None:
-        if isinstance(budget, bool) or not isinstance(budget, (int, float)):
-            raise TypeError(f"budget must be a number of USD, got {budget!r}")
-        if not np.isfinite(budget) or budget <= 0:
-            raise ValueError(f"budget must be a positive number of USD, got {budget}")
-    if budget_period not in ("day", "month"):
-        raise ValueError(
-            f"budget_period must be 'day' or 'month', got {budget_period!r}"
-        )
-    n = len(frame)
-    missing: list[str] = []
-    unpriced: dict[str, int] = {}
-    has_tokens = "input_tokens" in frame.columns or "output_tokens" in frame.columns
-    recorded = (
-        frame["cost_usd"].to_numpy(dtype=np.float64, na_value=np.nan)
-        if "cost_usd" in frame.columns
-        else np.full(n, np.nan)
+    _check_budget(budget)
+    part, frame, cost, table = _partial(
+        events, prices, budget_period, use_recorded, minutes=False
     )
-    if "model" in frame.columns and has_tokens:
-        p_in, p_cached, p_out, _ = _price_rows(frame["model"], table)
-        tokens_in = _tokens(frame, "input_tokens")
-        cached = np.minimum(_tokens(frame, "cached_input_tokens"), tokens_in)
-        tokens_out = _tokens(frame, "output_tokens")
-        cost = (
-            (tokens_in - cached) * p_in + cached * p_cached + tokens_out * p_out
-        ) / 1e6
-        # A request with no token count at all is not free: it has no price.
-        no_tokens = _unknown(frame, "input_tokens") & _unknown(frame, "output_tokens")
-        cost[no_tokens] = np.nan
-        no_price = np.isnan(p_in) | no_tokens
-        if use_recorded:
-            cost = np.where(np.isnan(recorded), cost, recorded)
-        cost = np.where(no_price & ~np.isnan(recorded), recorded, cost)
-        still = np.isnan(cost)
-        if (still & no_tokens).any():
-            missing.append(
-                f"cost of {int((still & no_tokens).sum())} requests: no token counts "
-                "and no recorded cost_usd"
-            )
-        still &= ~no_tokens
-        if still.any():
-            models = (
-                frame["model"].astype(object).where(frame["model"].notna(), "<missing>")
-            )
-            counts = models[still].value_counts()
-            unpriced = {str(k): int(v) for k, v in counts.items()}
-    elif "cost_usd" in frame.columns:
-        cost = recorded
-        if not has_tokens:
-            missing.append(
-                "cost from tokens: no input_tokens/output_tokens; used cost_usd"
-            )
-        else:
-            missing.append("cost from tokens: no model column; used cost_usd")
-    else:
-        raise ValueError(
-            "costs needs model with input_tokens/output_tokens, or a cost_usd column; "
-            f"the events have {ev.columns}"
-        )
-    known = ~np.isnan(cost)
-    total = float(cost[known].sum())
-    n_unknown = int(n - known.sum())
-    warnings: list[str] = []
-    if n_unknown:
-        named = f" (unpriced models: {unpriced})" if unpriced else ""
-        warnings.append(
-            f"{n_unknown} of {n} requests have no known cost{named}: total_usd and the "
-            "breakdowns sum the known costs; groups with unknown costs are flagged "
-            "'unpriced' (NaN when none is known) and budgets count them as unknown "
-            "spend"
-        )
-    cost_filled = cost  # NaN stays unknown in every breakdown
-
-    def breakdown(column: str, label: str) -> pd.DataFrame:
-        if column not in frame.columns:
-            missing.append(f"spend per {label}: no {column} column")
-            return _empty_breakdown()
-        return _group(frame, frame[column].array, cost_filled, total)
-
-    by_model = breakdown("model", "model")
-    by_endpoint = breakdown("endpoint", "endpoint")
-    by_user = breakdown("user_id", "user")
-    budget_frame: pd.DataFrame | None = None
-    daily_by_model = pdm.DataFrame()
-    if "timestamp" in frame.columns and n:
-        ts = frame["timestamp"]
-        day = ts.dt.floor("D")
-        by_day = _group(frame, day.array, cost_filled, total).sort_index()
-        idx = pdm.DatetimeIndex(by_day.index)
-        by_day.index = (
-            idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
-        )
-        if "model" in frame.columns:
-            daily_by_model = pdm.DataFrame(
-                {"day": day, "model": frame["model"].astype(object), "c": cost_filled}
-            ).pivot_table(
-                index="day",
-                columns="model",
-                values="c",
-                aggfunc=lambda c: c.sum(min_count=1),
-                dropna=False,
-            )
-            order = [m for m in by_model.index if m in daily_by_model.columns]
-            daily_by_model = daily_by_model[order]
-        else:
-            daily_by_model = by_day[["cost_usd"]].rename(columns={"cost_usd": "all"})
-        if budget is not None:
-            budget_frame = _budget(ts, cost_filled, float(budget), budget_period)
-    else:
-        by_day = _empty_breakdown()
-        missing.append("spend per day: no timestamp column")
-        if budget is not None:
-            missing.append("budget status: no timestamp column")
-    return CostReport(
-        total_usd=total,
-        requests=n,
-        by_model=by_model,
-        by_endpoint=by_endpoint,
-        by_user=by_user,
-        by_day=by_day,
-        daily_by_model=daily_by_model,
-        budget=budget_frame,
-        budget_period=budget_period if budget is not None else None,
-        unpriced=unpriced,
-        missing=missing,
-        prices_as_of=table.as_of,
-        unknown_requests=n_unknown,
-        warnings=warnings,
-    )
+    budget_frame = None
+    if budget is not None and "timestamp" in frame.columns and len(frame):
+        budget_frame = _budget(frame["timestamp"], cost, float(budget), budget_period)
+    return _report(part, table, budget, None, budget_frame)
 
 
 _Z95 = statistics.NormalDist().inv_cdf(0.975)
@@ -751,6 +1031,115 @@ MIN_PROJECTION_SPAN: dict[str, dt.timedelta] = {
     "day": dt.timedelta(hours=2),
     "month": dt.timedelta(days=2),
 }
+
+
+@dataclass
+class _Period:
+    """One budget period's numbers: known spend, unknown requests, first and last
+    event (naive UTC), paid requests and the mean of their squared costs."""
+
+    spend: float
+    unknown: int
+    first: Any
+    last: Any
+    paid: int
+    m2: float
+
+
+def _period_stats(minutes: pd.DataFrame, period: str) -> dict[Any, _Period]:
+    """Per budget period (its start, naive UTC), from the minute table."""
+    pdm = _pandas()
+    starts = _period_of(minutes.index.to_numpy(), period)
+    g = minutes.groupby(starts, sort=True)
+    sums = g[["spend", "unknown", "paid", "squares"]].sum()
+    first: Any = g["first"].min()
+    last: Any = g["last"].max()
+    out: dict[Any, _Period] = {}
+    for p, row in sums.iterrows():
+        paid = int(row["paid"])
+        out[pdm.Timestamp(p)] = _Period(
+            spend=float(row["spend"]),
+            unknown=int(row["unknown"]),
+            first=pdm.Timestamp(int(first[p])),
+            last=pdm.Timestamp(int(last[p])),
+            paid=paid,
+            m2=float(row["squares"]) / paid if paid else 0.0,
+        )
+    return out
+
+
+def budget_minutes(
+    minutes: pd.DataFrame, budget: float, period: str
+) -> dict[tuple[Any, float], tuple[int, int, float]]:
+    """Where each budget level is first reached, to the minute, from the per-minute
+    spend of :class:`CostPartial` (sums rounded in another order than one pass over
+    the events): (period start, level) -> (first and last minute (ns) that may hold
+    it, the known spend of the period before the first). :func:`budget_crossings`
+    finds the exact time from the events of those minutes.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> ev = pd.DataFrame({"timestamp": pd.date_range("2026-01-01", periods=4,
+    ...                    freq="30s", tz="UTC"), "cost_usd": [1.0, 1.0, 1.0, 1.0]})
+    >>> part = costs_partial(ev)
+    >>> where = budget_minutes(part.minutes, 4.0, "month")
+    >>> [(lv, (b - a) // 60_000_000_000, before) for (_, lv), (a, b, before)
+    ...  in where.items()]
+    [(0.5, 1, 0.0), (0.8, 1, 0.0), (0.9, 1, 0.0), (1.0, 1, 0.0)]
+    """
+    pdm = _pandas()
+    starts = _period_of(minutes.index.to_numpy(), period)
+    out: dict[tuple[Any, float], tuple[int, int, float]] = {}
+    index = minutes.index.to_numpy()
+    for p in np.unique(starts):
+        sel = starts == p
+        idx = index[sel]
+        cum = np.cumsum(minutes["spend"].to_numpy()[sel])
+        for lv in BUDGET_LEVELS:
+            early = np.flatnonzero(cum >= lv * budget * (1.0 - 1e-9))
+            if not early.size:
+                continue
+            i = max(int(early[0]) - 1, 0)
+            late = np.flatnonzero(cum >= lv * budget * (1.0 + 1e-9))
+            j = int(late[0]) if late.size else len(idx) - 1
+            before = float(cum[i - 1]) if i > 0 else 0.0
+            out[(pdm.Timestamp(p), lv)] = (int(idx[i]), int(idx[j]), before)
+    return out
+
+
+def budget_crossings(
+    where: Mapping[tuple[Any, float], tuple[int, int, float]],
+    times: np.ndarray[Any, Any],
+    cost: np.ndarray[Any, Any],
+    budget: float,
+) -> dict[tuple[Any, float], Any]:
+    """The time (UTC) each budget level was first reached: the events of the
+    minutes :func:`budget_minutes` names (`times` in ns since the epoch, UTC, in the
+    events' order; `cost` per event, NaN unknown), added in time order to the spend
+    before them. Levels not reached are NaT.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> where = {("2026-01", 0.5): (0, 60_000_000_000, 0.0)}
+    >>> budget_crossings(where, np.array([5, 7, 6]), np.array([1.0, 1.0, 1.0]), 4.0)
+    {('2026-01', 0.5): Timestamp('1970-01-01 00:00:00.000000006+0000', tz='UTC')}
+    """
+    pdm = _pandas()
+    order = np.argsort(times, kind="stable")
+    t, c = times[order], np.nan_to_num(cost[order], nan=0.0)
+    out: dict[tuple[Any, float], Any] = {}
+    for key, (first, last, before) in where.items():
+        sel = (t >= first) & (t < last + 60_000_000_000)
+        cum = before + np.cumsum(c[sel])
+        hit = np.flatnonzero(cum >= key[1] * budget)
+        out[key] = (
+            pdm.Timestamp(int(t[sel][hit[0]])).tz_localize("UTC")
+            if hit.size
+            else pdm.NaT
+        )
+    return out
 
 
 def _budget(
@@ -769,16 +1158,45 @@ def _budget(
     p_sorted = start.to_numpy()[order]
     c_sorted = np.nan_to_num(cost[order], nan=0.0)  # known spend
     u_sorted = np.isnan(cost[order])
-    rows: list[dict[str, Any]] = []
-    labels: list[str] = []
-    periods = np.unique(p_sorted)
-    for k, p in enumerate(periods):
+    stats: dict[Any, _Period] = {}
+    reached: dict[tuple[Any, float], Any] = {}
+    for p in np.unique(p_sorted):
         sel = p_sorted == p
         t = t_sorted[sel]
         cum = np.cumsum(c_sorted[sel])
-        spend = float(cum[-1])
-        unknown = int(u_sorted[sel].sum())
+        paid = c_sorted[sel][~u_sorted[sel]]
         p_ts = pdm.Timestamp(p)
+        stats[p_ts] = _Period(
+            spend=float(cum[-1]),
+            unknown=int(u_sorted[sel].sum()),
+            first=pdm.Timestamp(t[0]),
+            last=pdm.Timestamp(t[-1]),
+            paid=len(paid),
+            m2=float(np.mean(paid**2)) if len(paid) else 0.0,
+        )
+        for lv in BUDGET_LEVELS:
+            hit = np.flatnonzero(cum >= lv * budget)
+            reached[(p_ts, lv)] = (
+                pdm.Timestamp(t[hit[0]]).tz_localize("UTC") if hit.size else pdm.NaT
+            )
+    return _budget_table(stats, reached, budget, period)
+
+
+def _budget_table(
+    stats: Mapping[Any, _Period],
+    reached: Mapping[tuple[Any, float], Any],
+    budget: float,
+    period: str,
+) -> pd.DataFrame:
+    """The budget table from each period's numbers and the times levels were hit."""
+    pdm = _pandas()
+
+    rows: list[dict[str, Any]] = []
+    labels: list[str] = []
+    periods = sorted(stats)
+    for k, p_ts in enumerate(periods):
+        st = stats[p_ts]
+        spend, unknown = st.spend, st.unknown
         end = p_ts + (
             pdm.Timedelta(days=1) if period == "day" else pdm.offsets.MonthBegin(1)
         )
@@ -791,16 +1209,13 @@ def _budget(
             "unknown_requests": unknown,
         }
         for lv in BUDGET_LEVELS:
-            hit = np.flatnonzero(cum >= lv * budget)
-            row[f"reached_{int(lv * 100)}"] = (
-                pdm.Timestamp(t[hit[0]]).tz_localize("UTC") if hit.size else pdm.NaT
-            )
+            row[f"reached_{int(lv * 100)}"] = reached.get((p_ts, lv), pdm.NaT)
         # The period still running is projected at the run rate over the span the
         # data cover in it (first to last event), not since the period start; earlier
         # periods are over. Under MIN_PROJECTION_SPAN of data there is no projection.
         last = k == len(periods) - 1
-        observed = pdm.Timestamp(t[-1]) - pdm.Timestamp(t[0])
-        remaining = end - pdm.Timestamp(t[-1])
+        observed = st.last - st.first
+        remaining = end - st.last
         row["projection"] = "final" if not last else "run rate"
         row["projected_usd"] = spend
         row["projected_low"] = row["projected_high"] = spend
@@ -821,9 +1236,7 @@ def _budget(
             # m2), and the run rate itself is estimated from the observed compound
             # Poisson sum (variance N m2 / obs^2): both added, normal approximation,
             # floored at the spend so far.
-            paid = c_sorted[sel][~u_sorted[sel]]
-            n_paid = len(paid)
-            m2 = float(np.mean(paid**2)) if n_paid else 0.0
+            n_paid, m2 = st.paid, st.m2
             future_n = n_paid / obs_s * rem_s
             var = future_n * m2 + rem_s**2 * n_paid * m2 / obs_s**2
             half = _Z95 * float(np.sqrt(var))
@@ -831,9 +1244,7 @@ def _budget(
             row["projected_high"] = row["projected_usd"] + half
             # when that rate uses up the budget, if inside this period
             if 0 < spend < budget and rate > 0:
-                at = pdm.Timestamp(t[-1]) + pdm.Timedelta(
-                    seconds=(budget - spend) / rate
-                )
+                at = st.last + pdm.Timedelta(seconds=(budget - spend) / rate)
                 crossing = at.tz_localize("UTC") if at < end else pdm.NaT
         row["projected_100"] = crossing
         rows.append(row)

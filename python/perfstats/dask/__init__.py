@@ -1,11 +1,13 @@
 """perfstats on a Dask cluster: :func:`summarize` over a Dask DataFrame, one partial
 summary per partition merged in a tree, equal to :func:`perfstats.summarize` on the
-same events.
+same events; :func:`costs` (:mod:`perfstats.dask.costs`) equal to
+:func:`perfstats.costs`; :func:`metric_series` and :func:`anomalies` from the summary.
 
 The same code runs on a laptop (Dask's threads), a ``distributed.LocalCluster`` or a
 real cluster (Kubernetes, YARN, SSH): whatever ``dask.distributed.Client`` is active
 runs the tasks. Only per-group state travels between workers (sketches as a few hundred
-bytes each), never rows.
+bytes each), never rows; costs' second pass gathers the events of the minutes where a
+budget level is crossed.
 """
 
 from __future__ import annotations
@@ -24,11 +26,19 @@ from perfstats.analysis.summary import (
     Summary,
     summarize_partial,
 )
+from perfstats.dask._tree import check_frame, per_partition, tree
+from perfstats.dask.costs import costs
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["anomalies", "merge_partials", "metric_series", "summarize"]
+__all__ = [
+    "anomalies",
+    "costs",
+    "merge_partials",
+    "metric_series",
+    "summarize",
+]
 
 
 def merge_partials(*parts: PartialSummary) -> PartialSummary:
@@ -49,51 +59,11 @@ def merge_partials(*parts: PartialSummary) -> PartialSummary:
     return parts[0].merge(*parts[1:])
 
 
-def _partial_of(
+def _summary_part(
     frame: pd.DataFrame, options: dict[str, Any], tail_of: PartialSummary | None
-) -> pd.Series[Any]:
-    """A partition's partial summary, in a one-element Series: map_partitions wants
-    pandas objects back, and a function of the partition fuses with its reading into
-    one task (no raw partition moves between workers, one at a time in memory)."""
-    import pandas as pd
-
-    part = summarize_partial(frame, tail_of=tail_of, **options)
-    return pd.Series([part], dtype=object)
-
-
-def _partials(ddf: Any, options: dict[str, Any], tail_of: Any) -> list[Any]:
-    """One delayed partial summary (in a Series) per partition of `ddf`."""
-    import pandas as pd
-
-    blocks = ddf.map_partitions(
-        _partial_of,
-        options,
-        tail_of,
-        meta=pd.Series([], dtype=object),
-        enforce_metadata=False,
-        align_dataframes=False,
-    )
-    return list(blocks.to_delayed())
-
-
-def _merge_nodes(*nodes: Any) -> PartialSummary:
-    """A node of the merge tree: partial summaries, or the Series that hold them."""
-    parts = [n if isinstance(n, PartialSummary) else n.iloc[0] for n in nodes]
-    return merge_partials(*parts)
-
-
-def _tree(parts: list[Any], split_every: int) -> Any:
-    """The delayed merge tree over `parts`: `split_every` children per node."""
-    delayed = require("dask", "perfstats.dask").delayed
-    level = list(parts)
-    if len(level) == 1:
-        return delayed(_merge_nodes, pure=True)(level[0])
-    while len(level) > 1:
-        level = [
-            delayed(_merge_nodes, pure=True)(*level[i : i + split_every])
-            for i in range(0, len(level), split_every)
-        ]
-    return level[0]
+) -> PartialSummary:
+    """A partition's partial summary (one task per partition, fused with its read)."""
+    return summarize_partial(frame, tail_of=tail_of, **options)
 
 
 def summarize(
@@ -152,17 +122,8 @@ def summarize(
     ...     perfstats.summarize(events, by="endpoint", every="10min").table["latency_p99"])
     True
     """
-    dd = require("dask.dataframe", "perfstats.dask.summarize")
     dask = require("dask", "perfstats.dask.summarize")
-    if not isinstance(ddf, dd.DataFrame):
-        raise TypeError(
-            f"ddf must be a dask.dataframe.DataFrame, got {type(ddf).__name__}; use "
-            "perfstats.summarize for pandas DataFrames"
-        )
-    if isinstance(split_every, bool) or not isinstance(split_every, int):
-        raise TypeError(f"split_every must be an int, got {split_every!r}")
-    if split_every < 2:
-        raise ValueError(f"split_every must be at least 2, got {split_every}")
+    check_frame(ddf, split_every, "perfstats.dask.summarize")
     options: dict[str, Any] = {
         "by": by,
         "every": every,
@@ -175,12 +136,18 @@ def summarize(
     }
     # options checked here, not on a worker
     summarize_partial(ddf._meta, **options)
-    (total,) = dask.compute(_tree(_partials(ddf, options, None), split_every))
+    (total,) = dask.compute(
+        tree(per_partition(ddf, _summary_part, options, None), merge_partials,
+             split_every)
+    )  # fmt: skip
     phases = [c for c in total.columns if c.endswith("_ms") and c != "latency_ms"]
     if phases and "latency_ms" in total.columns and total.n_rows:
         # the tail shares need every group's p99: a second pass with them
         first = dask.delayed(total, traverse=False)
-        (total,) = dask.compute(_tree(_partials(ddf, options, first), split_every))
+        (total,) = dask.compute(
+            tree(per_partition(ddf, _summary_part, options, first), merge_partials,
+                 split_every)
+        )  # fmt: skip
     result: Summary = total.finish()
     return result
 
