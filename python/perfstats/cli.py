@@ -515,8 +515,9 @@ def _alert_parser(sub: Any) -> None:
     a = sub.add_parser(
         "alert",
         help="evaluate alert rules and deliver notifications (run it from cron)",
-        description="perfstats alert --rules alerts.toml INPUT: evaluate the rules on "
-        "the events, update the state file and send what is due. "
+        description="perfstats alert --rules alerts.toml INPUT (or --history URL): "
+        "evaluate the rules on the events (or a history store's windows), update the "
+        "state file and send what is due. "
         "perfstats alert ack --rules alerts.toml --by NAME SELECTOR...: acknowledge "
         "alerts (fingerprint, alert name or label matcher) so they do not escalate. "
         "perfstats alert silence --rules alerts.toml --by NAME --duration 2h "
@@ -532,6 +533,19 @@ def _alert_parser(sub: Any) -> None:
         help="the events file, or a subcommand",
     )
     a.add_argument("--rules", required=True, help="the alerts file (TOML)")
+    a.add_argument(
+        "--history",
+        metavar="URL",
+        help="evaluate the rules on a history store (.sqlite file or URL) instead of "
+        "an events file: its windows of the last --lookback, rolled up per each "
+        "rule's every and by (budget rules need events)",
+    )
+    a.add_argument(
+        "--lookback",
+        metavar="DURATION",
+        help="how much of the --history store to read, up to --now or the end of its "
+        "last window (default 28d)",
+    )
     a.add_argument(
         "--dry-run",
         action="store_true",
@@ -553,9 +567,12 @@ def _alert_parser(sub: Any) -> None:
 def _alert(args: argparse.Namespace) -> int:
     from perfstats.alerts.command import alert_command
 
+    if args.lookback is not None and args.history is None:
+        raise UsageError("--lookback reads a --history store: give --history URL")
     return alert_command(
         args,
         load_events=lambda path: _load(argparse.Namespace(sample=False, input=path)),
+        open_history=lambda url: _open_store(url, must_exist=True),
     )
 
 

@@ -81,6 +81,13 @@ class Backend:
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         raise NotImplementedError
 
+    def stream(
+        self, sql: str, params: Sequence[Any] = (), size: int = 10_000
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows of a query in chunks of up to ``size`` (inside :meth:`read`), so a
+        query over a year of windows does not hold every row at once."""
+        raise NotImplementedError
+
     @contextmanager
     def write(self) -> Iterator[None]:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -149,6 +156,16 @@ class SQLiteBackend(Backend):
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self.conn.executemany(sql, rows)
 
+    def stream(
+        self, sql: str, params: Sequence[Any] = (), size: int = 10_000
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        cur = self.conn.execute(sql, tuple(params))
+        try:
+            while rows := cur.fetchmany(size):
+                yield rows
+        finally:
+            cur.close()
+
     @contextmanager
     def write(self) -> Iterator[None]:
         self.conn.execute("BEGIN IMMEDIATE")
@@ -205,6 +222,16 @@ class PostgresBackend(Backend):
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with self.conn.cursor() as cur:
             cur.executemany(self._sql(sql), rows)
+
+    def stream(
+        self, sql: str, params: Sequence[Any] = (), size: int = 10_000
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        # a server-side cursor (inside the read transaction): rows arrive in chunks
+        with self.conn.cursor(name="perfstats_stream") as cur:
+            cur.itersize = size
+            cur.execute(self._sql(sql), tuple(params))
+            while rows := cur.fetchmany(size):
+                yield rows
 
     @contextmanager
     def write(self) -> Iterator[None]:

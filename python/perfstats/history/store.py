@@ -37,8 +37,7 @@ import math
 import os
 import re
 import struct
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -66,6 +65,9 @@ from perfstats.stats.quantile_sketch import QuantileSketch
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from perfstats.analysis.metric_trend import MetricTrend
+    from perfstats.stats.trend import Errors, Scale
 
 __all__ = ["STORE_SCHEMA_VERSION", "History", "is_store_url"]
 
@@ -129,71 +131,173 @@ def _pack(objects: Mapping[tuple[str, str], Any]) -> bytes:
     return b"".join(out)
 
 
-def _unpack(blob: bytes) -> dict[tuple[str, str], Any]:
-    data = bytes(blob)
-    out: dict[tuple[str, str], Any] = {}
-    pos, end = 0, len(data)
+#: Payloads of one object collected before they are merged (bounds the memory of a
+#: roll-up of many windows into one).
+_FLUSH = 4096
+_HEADERS: dict[bytes, tuple[str, str]] = {}
+
+
+def _entries(blob: Any) -> list[tuple[tuple[str, str], memoryview]]:
+    """The ``((kind, metric), payload)`` entries of a stored blob, the payloads as
+    zero-copy views. ValueError when the blob is truncated or names an unknown kind."""
+    view = memoryview(blob)
+    out = []
+    pos, end = 0, len(view)
     while pos < end:
-        kind, n = _ENTRY.unpack_from(data, pos)
-        pos += 2
-        name = data[pos : pos + n].decode()
-        (length,) = _LENGTH.unpack_from(data, pos + n)
-        pos += n + 4
-        k = kind.decode()
-        out[(k, name)] = _KINDS[k].from_bytes(data[pos : pos + length])
-        pos += length
+        name_end = pos + 2 + (view[pos + 1] if pos + 1 < end else 0)
+        header = bytes(view[pos:name_end])
+        key = _HEADERS.get(header)
+        if key is None:
+            kind = header[:1].decode("latin-1")
+            if kind not in _KINDS or len(header) < 2:
+                raise ValueError(
+                    f"stored windows blob has an entry of unknown kind {kind!r}"
+                )
+            key = _HEADERS[header] = (kind, header[2:].decode())
+        if name_end + 4 > end:
+            raise ValueError("stored windows blob is truncated")
+        length = int.from_bytes(view[name_end : name_end + 4], "big")
+        pos = name_end + 4 + length
+        if pos > end:
+            raise ValueError("stored windows blob is truncated")
+        out.append((key, view[name_end + 4 : pos]))
     return out
 
 
-@dataclass
-class _Acc:
-    """A merge of rows: counts, sums (None: unknown) and mergeable objects."""
+def _unpack(blob: bytes) -> dict[tuple[str, str], Any]:
+    return {key: _KINDS[key[0]].from_bytes(p) for key, p in _entries(blob)}
 
-    count: int = 0
-    errors: int | None = 0
-    input_tokens: float | None = 0.0
-    output_tokens: float | None = 0.0
-    cost_usd: float | None = None
-    cost_unknown: int = 0
-    objects: dict[tuple[str, str], Any] = field(default_factory=dict)
-    rows: int = 0
-    # moments and histograms are kept only when every merged row carried them
-    partial: set[tuple[str, str]] = field(default_factory=set)
+
+class _Acc:
+    """A merge of rows: counts, sums (None: unknown) and mergeable objects. The
+    objects' payloads are collected and merged in bulk (``merge_serialized``, in C++)
+    in row order: the result is that of merging row by row."""
+
+    __slots__ = (
+        "_carried",
+        "_objects",
+        "_pending",
+        "cost_unknown",
+        "cost_usd",
+        "count",
+        "errors",
+        "input_tokens",
+        "output_tokens",
+        "rows",
+    )
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.errors: int | None = 0
+        self.input_tokens: float | None = 0.0
+        self.output_tokens: float | None = 0.0
+        self.cost_usd: float | None = None
+        self.cost_unknown = 0
+        self.rows = 0
+        self._objects: dict[tuple[str, str], Any] = {}
+        self._pending: dict[tuple[str, str], list[Any]] = {}
+        # rows that carried each object: moments and histograms are kept only when
+        # every merged row carried them
+        self._carried: dict[tuple[str, str], int] = {}
 
     def add(self, row: Sequence[Any]) -> None:
         count, errors, tin, tout, cost, unknown, blob = row
-        self.count += int(count)
+        self.count += count
+        if errors is None or self.errors is None:
+            self.errors = None
+        else:
+            self.errors += errors
+        if tin is None or self.input_tokens is None:
+            self.input_tokens = None
+        else:
+            self.input_tokens += tin
+        if tout is None or self.output_tokens is None:
+            self.output_tokens = None
+        else:
+            self.output_tokens += tout
+        if cost is not None:
+            self.cost_usd = (self.cost_usd or 0.0) + cost
+        self.cost_unknown += unknown
+        pending, carried = self._pending, self._carried
+        for key, payload in _entries(blob):
+            part = pending.get(key)
+            if part is None:
+                part = pending[key] = []
+            part.append(payload)
+            carried[key] = carried.get(key, 0) + 1
+            if len(part) >= _FLUSH:
+                self._flush(key)
+        self.rows += 1
+
+    def add_sums(
+        self,
+        rows: int,
+        count: int,
+        errors: float,
+        input_tokens: float,
+        output_tokens: float,
+        cost_usd: float,
+        cost_known: int,
+        cost_unknown: int,
+    ) -> None:
+        """Add the sums of ``rows`` rows (NaN: some row's value unknown; ``cost_usd``
+        the sum of the ``cost_known`` rows that carry a cost); their blobs are added
+        with :meth:`add_blob`."""
+        self.rows += rows
+        self.count += count
         self.errors = (
-            None if errors is None or self.errors is None else self.errors + int(errors)
+            None
+            if self.errors is None or math.isnan(errors)
+            else self.errors + int(errors)
         )
         self.input_tokens = (
             None
-            if tin is None or self.input_tokens is None
-            else self.input_tokens + tin
+            if self.input_tokens is None or math.isnan(input_tokens)
+            else self.input_tokens + input_tokens
         )
         self.output_tokens = (
             None
-            if tout is None or self.output_tokens is None
-            else self.output_tokens + tout
+            if self.output_tokens is None or math.isnan(output_tokens)
+            else self.output_tokens + output_tokens
         )
-        if cost is not None:
-            self.cost_usd = (self.cost_usd or 0.0) + float(cost)
-        self.cost_unknown += int(unknown)
-        objects = _unpack(blob)
-        for key in list(self.objects):
-            if key not in objects and key[0] != "s":
-                self.partial.add(key)
-        for key, obj in objects.items():
-            if key in self.objects:
-                self.objects[key].merge(obj)
-            else:
-                if self.rows and key[0] != "s":
-                    self.partial.add(key)
-                self.objects[key] = obj
-        self.rows += 1
+        if cost_known:
+            self.cost_usd = (self.cost_usd or 0.0) + cost_usd
+        self.cost_unknown += cost_unknown
+
+    def add_blob(self, blob: Any) -> None:
+        """Collect the objects of one row's blob (its sums go to :meth:`add_sums`)."""
+        pending, carried = self._pending, self._carried
+        for key, payload in _entries(blob):
+            part = pending.get(key)
+            if part is None:
+                part = pending[key] = []
+            part.append(payload)
+            carried[key] = carried.get(key, 0) + 1
+            if len(part) >= _FLUSH:
+                self._flush(key)
+
+    def _flush(self, key: tuple[str, str]) -> None:
+        part = self._pending.pop(key, None)
+        if not part:
+            return
+        done = self._objects.get(key)
+        if done is None:
+            self._objects[key] = _KINDS[key[0]].merge_serialized(part)
+        else:  # continues the merge in row order
+            done.merge_bytes(part)
+
+    def flush(self) -> None:
+        """Merge every collected payload (frees them)."""
+        for key in list(self._pending):
+            self._flush(key)
 
     def finished(self) -> dict[tuple[str, str], Any]:
-        return {k: v for k, v in self.objects.items() if k not in self.partial}
+        self.flush()
+        return {
+            k: v
+            for k, v in self._objects.items()
+            if k[0] == "s" or self._carried[k] == self.rows
+        }
 
     def values(self) -> tuple[Any, ...]:
         return (
@@ -205,6 +309,33 @@ class _Acc:
             self.cost_unknown,
             _pack(self.finished()),
         )
+
+
+def _chunk_sums(
+    cols: Sequence[Sequence[Any]], kid: np.ndarray, keep: np.ndarray, n: int
+) -> Iterator[tuple[Any, ...]]:
+    """Per key of a chunk of rows (``kid``: the key of each kept row): rows, count,
+    errors, input and output tokens (NaN when a row's is unknown), the cost of the
+    rows that carry one, how many carry one, and the requests of unknown cost."""
+
+    def total(col: int) -> list[float]:
+        v = np.array(cols[col], dtype=np.float64)[keep]  # None (unknown) -> NaN
+        out: list[float] = np.bincount(kid, weights=v, minlength=n).tolist()
+        return out
+
+    cost = np.array(cols[7], dtype=np.float64)[keep]
+    known = ~np.isnan(cost)
+    return zip(
+        np.bincount(kid, minlength=n).tolist(),
+        total(3),
+        total(4),
+        total(5),
+        total(6),
+        np.bincount(kid, weights=np.where(known, cost, 0.0), minlength=n).tolist(),
+        np.bincount(kid, weights=known, minlength=n).tolist(),
+        total(8),
+        strict=True,
+    )
 
 
 def _group_text(names: Sequence[str], key: Sequence[Any]) -> str:
@@ -475,7 +606,11 @@ class History:
 
     # ---- reading ----------------------------------------------------------------------
 
-    def _rows(self, start: int | None, end: int | None) -> list[tuple[Any, ...]]:
+    def _chunks(
+        self, start: int | None, end: int | None
+    ) -> Generator[list[tuple[Any, ...]], None, None]:
+        """The stored rows of windows starting in ``[start, end)``, in chunks, in the
+        order of the primary key (time first: a fixed merge order on every backend)."""
         sql = (
             "SELECT window_start, window_ns, grp, count, errors, input_tokens, "
             "output_tokens, cost_usd, cost_unknown, data FROM windows"
@@ -489,8 +624,9 @@ class History:
             params.append(end)
         if where:
             sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY window_start, window_ns, grp, batch"
         with self._db.read():
-            return self._db.execute(sql + " ORDER BY window_start", params)
+            yield from self._db.stream(sql, params)
 
     def groups(self) -> list[str]:
         """The group columns stored (in order of first appearance)."""
@@ -537,37 +673,106 @@ class History:
         *,
         by: str | Sequence[str] | None = None,
         every: str | None = "1d",
+        where: Mapping[str, Any] | None = None,
     ) -> dict[tuple[Any, ...], _Acc]:
-        """The rows of windows starting in ``[start, end)`` merged per (group values of
-        ``by``..., bucket start in ns) — the building block of :meth:`summary`."""
+        """The rows of windows starting in ``[start, end)`` (of the groups matching
+        ``where``) merged per (group values of ``by``..., bucket start in ns) — the
+        building block of :meth:`summary`."""
         import pandas as pd
 
         lo = None if start is None else _time_ns(start, "start")
         hi = None if end is None else _time_ns(end, "end")
         step = None if every is None else _duration_ns(every, "every")
         names = self._by(by)
+        wanted = self._where(where)
         out: dict[tuple[Any, ...], _Acc] = {}
-        parsed: dict[str, dict[str, Any]] = {}
+        # per stored group: its key without the bucket (None: not wanted)
+        parsed: dict[str, tuple[Any, ...] | None] = {}
         sizes: set[int] = set()
-        for ws, wn, grp, *values in self._rows(lo, hi):
-            if step is not None and wn not in sizes:
-                sizes.add(wn)
-                if int(ws) % int(wn) == 0 and step % int(wn):
-                    raise ValueError(
-                        f"every={every!r} is not a multiple of the stored "
-                        f"{pd.Timedelta(int(wn), unit='ns')} windows: their requests "
-                        "cannot be split between roll-up windows"
+        # rows come in time order: a bucket is complete once a later one starts, and
+        # its accumulators merge their payloads then (memory: about one bucket's rows)
+        open_accs: dict[int, list[_Acc]] = {}
+        chunks = self._chunks(lo, hi)
+        try:  # closed at once on an error: the read transaction ends
+            for chunk in chunks:
+                cols = list(zip(*chunk, strict=True))
+                ws_col, wn_col, grp_col, blobs = cols[0], cols[1], cols[2], cols[9]
+                if step is not None:
+                    for wn in set(wn_col) - sizes:
+                        sizes.add(wn)
+                        ws = ws_col[wn_col.index(wn)]
+                        if ws % wn == 0 and step % wn:
+                            raise ValueError(
+                                f"every={every!r} is not a multiple of the stored "
+                                f"{pd.Timedelta(int(wn), unit='ns')} windows: their "
+                                "requests cannot be split between roll-up windows"
+                            )
+                for grp in set(grp_col) - parsed.keys():
+                    d = dict(json.loads(grp))
+                    parsed[grp] = (
+                        tuple(d.get(n) for n in names)
+                        if all(d.get(k) == v for k, v in wanted.items())
+                        else None
                     )
-            g = parsed.get(grp)
-            if g is None:
-                g = parsed[grp] = dict(json.loads(grp))
-            bucket = int(ws) // step * step if step is not None else None
-            key = (*(g.get(n) for n in names), bucket)
-            acc = out.get(key)
-            if acc is None:
-                acc = out[key] = _Acc()
-            acc.add(values)
+                groups = [parsed[g] for g in grp_col]
+                buckets: list[int | None]
+                if step is None:
+                    buckets = [None] * len(chunk)
+                else:
+                    starts = np.array(ws_col, dtype=np.int64)
+                    buckets = (starts // step * step).tolist()
+                # rows -> keys of this chunk (-1: a group not wanted)
+                local: dict[tuple[Any, ...], int] = {}
+                ids = [
+                    -1 if g is None else local.setdefault((*g, b), len(local))
+                    for g, b in zip(groups, buckets, strict=True)
+                ]
+                if not local:
+                    continue
+                kid = np.array(ids, dtype=np.intp)
+                keep = kid >= 0
+                kid = kid[keep]
+
+                sums = _chunk_sums(cols, kid, keep, len(local))
+                accs: list[_Acc] = []
+                for key, (rows, n, e, tin, tout, c, ck, cu) in zip(
+                    local, sums, strict=True
+                ):
+                    acc = out.get(key)
+                    if acc is None:
+                        acc = out[key] = _Acc()
+                        if key[-1] is not None:
+                            open_accs.setdefault(key[-1], []).append(acc)
+                    acc.add_sums(rows, int(n), e, tin, tout, c, int(ck), int(cu))
+                    accs.append(acc)
+                for j, blob in zip(ids, blobs, strict=True):
+                    if j >= 0:
+                        accs[j].add_blob(blob)
+                if step is not None:
+                    last = buckets[-1]
+                    for b in [b for b in open_accs if b != last]:
+                        for acc in open_accs.pop(b):
+                            acc.flush()
+        finally:
+            chunks.close()
         return out
+
+    def _where(self, where: Mapping[str, Any] | None) -> dict[str, Any]:
+        """``where`` checked against the stored group columns, values as stored."""
+        if where is None:
+            return {}
+        if not isinstance(where, Mapping):
+            raise TypeError(
+                f"where must be a mapping of group column to value, got {where!r}"
+            )
+        stored = self.groups()
+        for n in where:
+            if n not in stored:
+                raise ValueError(
+                    f"where={{{n!r}: ...}}: the history store holds no {n!r} column "
+                    f"(it has {stored})"
+                )
+        return {k: json_scalar(v) for k, v in where.items()}
 
     def _by(self, by: str | Sequence[str] | None) -> list[str]:
         if by is None:
@@ -591,6 +796,7 @@ class History:
         quantiles: Sequence[float] = DEFAULT_QUANTILES,
         sla_target_ms: float = 5000.0,
         confidence: float = 0.95,
+        where: Mapping[str, Any] | None = None,
     ) -> Summary:
         """The stored windows starting in ``[start, end)``, rolled up per ``every``
         (None: one row per group over the whole range) and group, by merging.
@@ -606,6 +812,8 @@ class History:
             are aligned on the epoch, as :func:`perfstats.summarize` aligns them.
         quantiles, sla_target_ms, confidence
             As in :func:`perfstats.summarize`.
+        where : mapping, optional
+            Only the groups with these values, e.g. ``{"endpoint": "/chat"}``.
 
         Returns
         -------
@@ -619,10 +827,11 @@ class History:
         import pandas as pd
 
         names = self._by(by)
-        merged = self.merged(start, end, by=names, every=every)
+        merged = self.merged(start, end, by=names, every=every, where=where)
         if not merged:
             raise ValueError(
                 f"the history store {self.url} holds no windows in [{start}, {end})"
+                + (f" for {dict(where)}" if where else "")
             )
         order = sorted(
             merged,
@@ -717,6 +926,93 @@ class History:
             quantiles=qs,
             sketches=sketches,
             missing=missing,
+        )
+
+    # ---- trend ------------------------------------------------------------------------
+
+    def trend(
+        self,
+        metric: str = "latency_p95",
+        *,
+        start: Any = None,
+        end: Any = None,
+        where: Mapping[str, Any] | None = None,
+        every: str = "1d",
+        degree: int = 1,
+        seasonal_period: str | None = None,
+        harmonics: int = 1,
+        budget: float | None = None,
+        horizon: str = "7d",
+        level: float = 0.95,
+        higher_is_worse: bool | None = None,
+        alpha: float = 0.05,
+        errors: Errors = "auto",
+        scale: Scale = "auto",
+        regime: bool = True,
+    ) -> MetricTrend:
+        """:func:`perfstats.trend` of the stored windows starting in ``[start, end)``
+        of the groups matching ``where`` (default all of them, merged), rolled up per
+        ``every``.
+
+        The stored sketches merge bucket for bucket, so the result is that of
+        :func:`perfstats.trend` on the raw events of those windows and groups (the
+        same series, fit and forecast). ``sla_compliance`` needs the SLA histograms
+        :meth:`append_events` stores, with a bound at 5000 ms.
+
+        Parameters
+        ----------
+        metric : str, default "latency_p95"
+            As in :func:`perfstats.trend` (latency in ms, rates as fractions ...).
+        start, end : time, optional
+            UTC unless the time has a zone; default the whole store.
+        where : mapping, optional
+            Only the groups with these values, e.g. ``{"endpoint": "/chat"}``.
+        every : str, default "1d"
+            Roll-up window, a multiple of the stored windows.
+        degree, seasonal_period, harmonics, budget, horizon, level, higher_is_worse, \
+alpha, errors, scale, regime
+            As in :func:`perfstats.trend`.
+
+        Returns
+        -------
+        MetricTrend
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd, tempfile, os
+        >>> from perfstats.history import History
+        >>> rng = np.random.default_rng(1)
+        >>> ts = pd.date_range("2026-01-01", periods=30 * 96, freq="15min", tz="UTC")
+        >>> days = (ts - ts[0]) / pd.Timedelta(days=1)
+        >>> events = pd.DataFrame({  # p95 grows 3 % a day
+        ...     "timestamp": ts, "endpoint": "/chat",
+        ...     "latency_ms": rng.lognormal(np.log(400), 0.3, len(ts)) * 1.03**days,
+        ... })
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     with History(os.path.join(d, "h.sqlite")) as h:
+        ...         _ = h.append_events(events, every="1h")
+        ...         tr = h.trend("latency_p95", where={"endpoint": "/chat"})
+        >>> tr.direction, len(tr.series)
+        ('degrading', 30)
+        """
+        from perfstats.analysis.metric_trend import trend
+
+        s = self.summary(start, end, by=[], every=every, where=where)
+        return trend(
+            s,
+            metric,
+            every=every,
+            degree=degree,
+            seasonal_period=seasonal_period,
+            harmonics=harmonics,
+            budget=budget,
+            horizon=horizon,
+            level=level,
+            higher_is_worse=higher_is_worse,
+            alpha=alpha,
+            errors=errors,
+            scale=scale,
+            regime=regime,
         )
 
     # ---- comparison -------------------------------------------------------------------
