@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from perfstats import Moments, summarize, trend
+from perfstats import Histogram, Moments, QuantileSketch, summarize, trend
 from perfstats.alerts import Sample, evaluate_rules
 from perfstats.alerts.config import Rule
 from perfstats.history import History
@@ -216,15 +217,33 @@ def test_cli_alert_reads_a_history_store(
 # ---- the bulk roll-up -----------------------------------------------------------------
 
 
-def test_rollup_merges_in_row_order_whatever_the_flush_size(
+def unpack(blob: bytes) -> dict[tuple[str, str], Any]:
+    """A stored blob read in Python (the oracle of the C++ roll-up): per object, its
+    kind (1 byte), the length of its name (1 byte), the name, the length of its bytes
+    (4 bytes, big-endian) and the bytes."""
+    kinds: dict[str, Any] = {"s": QuantileSketch, "m": Moments, "h": Histogram}
+    out, pos = {}, 0
+    while pos < len(blob):
+        kind, n = chr(blob[pos]), blob[pos + 1]
+        name = blob[pos + 2 : pos + 2 + n].decode()
+        length = int.from_bytes(blob[pos + 2 + n : pos + 6 + n], "big")
+        out[(kind, name)] = kinds[kind].from_bytes(
+            blob[pos + 6 + n : pos + 6 + n + length]
+        )
+        pos += 6 + n + length
+    return out
+
+
+def test_rollup_in_chunks_equals_the_row_by_row_merge(
     tmp_path: Path, events: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Payloads are merged in bulk, in chunks of _FLUSH; a merge continued across
-    chunks must give the row-by-row merge exactly (Moments: bit for bit)."""
+    """Rows are read and merged (in C++) a chunk at a time; whatever the chunk size, the
+    roll-up equals from_bytes and merge one row after another: sketches bucket for
+    bucket, Moments to rounding (the partial merges associate differently)."""
     url = str(tmp_path / "h.sqlite")
     with stored(url, events) as h:
         whole = h.merged(by="endpoint", every=None)
-        monkeypatch.setattr(store_module, "_FLUSH", 3)
+        monkeypatch.setattr(store_module, "_CHUNK", 7)
         small = h.merged(by="endpoint", every=None)
         rows = h._db.execute(
             "SELECT grp, data FROM windows ORDER BY window_start, window_ns, grp, batch"
@@ -235,14 +254,26 @@ def test_rollup_merges_in_row_order_whatever_the_flush_size(
             ("s", "latency_ms"), ("m", "latency_ms"), ("m", "log_latency_ms"),
             ("h", "latency_ms"),
         }  # fmt: skip
-        assert all(a[k] == b[k] for k in a)
         # the oracle: from_bytes and merge one row after another
-        mine = [store_module._unpack(d) for g, d in rows if key[0] in g]
-        m = mine[0][("m", "latency_ms")]
+        mine = [unpack(d) for g, d in rows if key[0] in g]
+        want = mine[0]
         for objs in mine[1:]:
-            m = m.merge(objs[("m", "latency_ms")])
-        assert isinstance(m, Moments) and m == a[("m", "latency_ms")]
-        assert m.to_bytes() == a[("m", "latency_ms")].to_bytes()  # every bit
+            for k, obj in objs.items():
+                want[k].merge(obj)
+        for got in (a, b):
+            assert got[("h", "latency_ms")] == want[("h", "latency_ms")]
+            s, w = got[("s", "latency_ms")], want[("s", "latency_ms")]
+            for neg in (False, True):
+                (i1, c1), (i2, c2) = s.buckets(negative=neg), w.buckets(negative=neg)
+                assert i1 == i2 and np.array_equal(c1, c2)
+            assert (s.count, s.min, s.max) == (w.count, w.min, w.max)
+            assert s.sum == pytest.approx(w.sum, rel=1e-13)
+            for m in ("latency_ms", "log_latency_ms"):
+                gm, wm = got[("m", m)], want[("m", m)]
+                assert gm.count == wm.count
+                assert gm.mean == pytest.approx(wm.mean, rel=1e-13)
+                assert gm.variance() == pytest.approx(wm.variance(), rel=1e-11)
+                assert gm.skewness == pytest.approx(wm.skewness, rel=1e-9, abs=1e-12)
 
 
 def test_a_damaged_stored_blob_is_a_clear_error(

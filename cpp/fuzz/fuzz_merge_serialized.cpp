@@ -1,6 +1,7 @@
 // libFuzzer: merge_serialized / merge_serialized_into on any input either throw
 // std::invalid_argument (leaving the target unchanged) or give the object that from_bytes
-// and merge one after another give. The input is cut into objects at the positions its
+// and merge one after another give; merge_packed_rows (the history store's rows) either
+// throws std::invalid_argument or gives one object per (group, kind, name) of the rows. The input is cut into objects at the positions its
 // first byte picks, so a mutation reaches every object boundary; each object is tried as a
 // QuantileSketch, Moments and Histogram. Objects with a mended CRC trailer are also tried.
 #include <cstddef>
@@ -14,6 +15,7 @@
 #include "perfstats/histogram.hpp"
 #include "perfstats/merge_serialized.hpp"
 #include "perfstats/moments.hpp"
+#include "perfstats/packed_rows.hpp"
 #include "perfstats/quantile_sketch.hpp"
 
 namespace {
@@ -91,6 +93,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     perfstats::Histogram h({100.0, 500.0, 1000.0});
     h.add(250.0);
     check(p, ends, h);
+    // the same pieces as rows of a history store, in groups 0, 1 and skipped (-1)
+    std::vector<std::int64_t> groups;
+    for (std::size_t i = 0; i < ends.size(); ++i) groups.push_back(static_cast<std::int64_t>(i % 3) - 1);
+    try {
+      const auto merged = perfstats::merge_packed_rows(p, ends.data(), groups.data(), ends.size());
+      for (const auto& m : merged) {
+        if (m.group < 0 || m.rows == 0 || m.rows > ends.size()) std::abort();
+        if (m.kind != 's' && m.kind != 'm' && m.kind != 'h') std::abort();
+      }
+    } catch (const std::invalid_argument&) {
+    }
   }
   return 0;
 }

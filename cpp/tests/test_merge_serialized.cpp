@@ -116,3 +116,89 @@ TEST(MergeSerialized, HostileInputNamesItsIndexAndChangesNothing) {
     EXPECT_NE(std::string(e.what()).find("object 1"), std::string::npos) << e.what();
   }
 }
+
+namespace {
+
+// One stored row: entries [kind][name length][name][u32 BE length][payload].
+std::string entry(char kind, const std::string& name, const std::string& payload) {
+  std::string out(1, kind);
+  out += static_cast<char>(name.size());
+  out += name;
+  const auto n = static_cast<std::uint32_t>(payload.size());
+  for (int shift : {24, 16, 8, 0}) out += static_cast<char>((n >> shift) & 0xff);
+  return out + payload;
+}
+
+}  // namespace
+
+TEST(MergePackedRows, MergesPerGroupKindAndNameInRowOrder) {
+  std::mt19937_64 rng(11);
+  std::lognormal_distribution<double> d(6.0, 0.5);
+  Packed rows;
+  std::vector<std::int64_t> groups;
+  QuantileSketch want_s[2];
+  Moments want_m[2];
+  bool first[2] = {true, true};
+  for (int i = 0; i < 30; ++i) {
+    const int g = i % 3 == 2 ? -1 : i % 3;  // every third row skipped
+    QuantileSketch s;
+    Moments m;
+    for (int k = 0; k < 5; ++k) {
+      const double x = d(rng);
+      s.add(x);
+      m.add(x);
+    }
+    rows.add(entry('m', "latency_ms", m.to_bytes()) + entry('s', "latency_ms", s.to_bytes()));
+    groups.push_back(g);
+    if (g < 0) continue;
+    if (first[g]) {
+      want_s[g] = s;
+      want_m[g] = m;
+      first[g] = false;
+    } else {
+      want_s[g].merge(s);
+      want_m[g].merge(m);
+    }
+  }
+  const auto got = perfstats::merge_packed_rows(rows.bytes(), rows.ends.data(), groups.data(),
+                                                groups.size());
+  ASSERT_EQ(got.size(), 4u);  // (0, m), (0, s), (1, m), (1, s) in order of first sight
+  EXPECT_EQ(got[0].group, 0);
+  EXPECT_EQ(got[0].kind, 'm');
+  EXPECT_EQ(got[1].kind, 's');
+  EXPECT_EQ(got[2].group, 1);
+  for (const auto& r : got) {
+    EXPECT_EQ(r.name, "latency_ms");
+    EXPECT_EQ(r.rows, 10u);
+    if (r.kind == 's') {
+      EXPECT_TRUE(std::get<QuantileSketch>(r.object) == want_s[r.group]);
+    } else {
+      EXPECT_TRUE(std::get<Moments>(r.object) == want_m[r.group]);
+    }
+  }
+}
+
+TEST(MergePackedRows, DamagedRowsAreNamed) {
+  QuantileSketch s;
+  s.add(3.0);
+  const std::string good = entry('s', "latency_ms", s.to_bytes());
+  const std::int64_t groups[] = {0, 0};
+  const auto expect_error = [&](const std::string& second, const std::string& what) {
+    Packed p;
+    p.add(good);
+    p.add(second);
+    try {
+      perfstats::merge_packed_rows(p.bytes(), p.ends.data(), groups, 2);
+      FAIL() << "no error for " << what;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("row 1"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+    }
+  };
+  for (std::size_t cut = 1; cut < good.size(); ++cut) {
+    expect_error(good.substr(0, cut), "truncated");
+  }
+  expect_error("z" + good.substr(1), "unknown kind 'z'");
+  Histogram h({1.0});
+  expect_error(entry('s', "latency_ms", h.to_bytes()), "QuantileSketch");
+}

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from perfstats import _core
 from perfstats._json import json_scalar
 from perfstats.analysis.comparison import holm
 from perfstats.analysis.summary import (
@@ -131,52 +132,38 @@ def _pack(objects: Mapping[tuple[str, str], Any]) -> bytes:
     return b"".join(out)
 
 
-#: Payloads of one object collected before they are merged (bounds the memory of a
-#: roll-up of many windows into one).
-_FLUSH = 4096
-_HEADERS: dict[bytes, tuple[str, str]] = {}
+#: Rows read and rolled up at a time (bounds the memory of a query over a year).
+_CHUNK = 10_000
 
 
-def _entries(blob: Any) -> list[tuple[tuple[str, str], memoryview]]:
-    """The ``((kind, metric), payload)`` entries of a stored blob, the payloads as
-    zero-copy views. ValueError when the blob is truncated or names an unknown kind."""
-    view = memoryview(blob)
-    out = []
-    pos, end = 0, len(view)
-    while pos < end:
-        name_end = pos + 2 + (view[pos + 1] if pos + 1 < end else 0)
-        header = bytes(view[pos:name_end])
-        key = _HEADERS.get(header)
-        if key is None:
-            kind = header[:1].decode("latin-1")
-            if kind not in _KINDS or len(header) < 2:
-                raise ValueError(
-                    f"stored windows blob has an entry of unknown kind {kind!r}"
-                )
-            key = _HEADERS[header] = (kind, header[2:].decode())
-        if name_end + 4 > end:
-            raise ValueError("stored windows blob is truncated")
-        length = int.from_bytes(view[name_end : name_end + 4], "big")
-        pos = name_end + 4 + length
-        if pos > end:
-            raise ValueError("stored windows blob is truncated")
-        out.append((key, view[name_end + 4 : pos]))
-    return out
+def _wrap(kind: str, core: Any) -> Any:
+    """The public object around a ``perfstats._core`` sketch, moments or histogram."""
+    if kind == "h":
+        h = Histogram.__new__(Histogram)
+        h._h = core
+        return h
+    return _KINDS[kind]._wrap(core)
 
 
-def _unpack(blob: bytes) -> dict[tuple[str, str], Any]:
-    return {key: _KINDS[key[0]].from_bytes(p) for key, p in _entries(blob)}
+def _merge_rows(
+    blobs: Sequence[Any], groups: Any
+) -> list[tuple[int, tuple[str, str], Any, int]]:
+    """The objects of stored blobs merged per (group, kind, metric) in row order, in
+    C++ (``perfstats._core.merge_packed_rows``: the blob format of :func:`_pack`, every
+    payload validated as ``from_bytes`` validates it): ``(group, (kind, metric),
+    object, rows that carried it)``; rows of a negative group are skipped."""
+    return [
+        (g, (kind, name), _wrap(kind, obj), rows)
+        for g, kind, name, obj, rows in _core.merge_packed_rows(blobs, groups)
+    ]
 
 
 class _Acc:
-    """A merge of rows: counts, sums (None: unknown) and mergeable objects. The
-    objects' payloads are collected and merged in bulk (``merge_serialized``, in C++)
-    in row order: the result is that of merging row by row."""
+    """A merge of rows: counts, sums (None: unknown) and mergeable objects."""
 
     __slots__ = (
         "_carried",
         "_objects",
-        "_pending",
         "cost_unknown",
         "cost_usd",
         "count",
@@ -195,39 +182,9 @@ class _Acc:
         self.cost_unknown = 0
         self.rows = 0
         self._objects: dict[tuple[str, str], Any] = {}
-        self._pending: dict[tuple[str, str], list[Any]] = {}
         # rows that carried each object: moments and histograms are kept only when
         # every merged row carried them
         self._carried: dict[tuple[str, str], int] = {}
-
-    def add(self, row: Sequence[Any]) -> None:
-        count, errors, tin, tout, cost, unknown, blob = row
-        self.count += count
-        if errors is None or self.errors is None:
-            self.errors = None
-        else:
-            self.errors += errors
-        if tin is None or self.input_tokens is None:
-            self.input_tokens = None
-        else:
-            self.input_tokens += tin
-        if tout is None or self.output_tokens is None:
-            self.output_tokens = None
-        else:
-            self.output_tokens += tout
-        if cost is not None:
-            self.cost_usd = (self.cost_usd or 0.0) + cost
-        self.cost_unknown += unknown
-        pending, carried = self._pending, self._carried
-        for key, payload in _entries(blob):
-            part = pending.get(key)
-            if part is None:
-                part = pending[key] = []
-            part.append(payload)
-            carried[key] = carried.get(key, 0) + 1
-            if len(part) >= _FLUSH:
-                self._flush(key)
-        self.rows += 1
 
     def add_sums(
         self,
@@ -241,8 +198,8 @@ class _Acc:
         cost_unknown: int,
     ) -> None:
         """Add the sums of ``rows`` rows (NaN: some row's value unknown; ``cost_usd``
-        the sum of the ``cost_known`` rows that carry a cost); their blobs are added
-        with :meth:`add_blob`."""
+        the sum of the ``cost_known`` rows that carry a cost); their objects are added
+        with :meth:`add_object`."""
         self.rows += rows
         self.count += count
         self.errors = (
@@ -264,35 +221,16 @@ class _Acc:
             self.cost_usd = (self.cost_usd or 0.0) + cost_usd
         self.cost_unknown += cost_unknown
 
-    def add_blob(self, blob: Any) -> None:
-        """Collect the objects of one row's blob (its sums go to :meth:`add_sums`)."""
-        pending, carried = self._pending, self._carried
-        for key, payload in _entries(blob):
-            part = pending.get(key)
-            if part is None:
-                part = pending[key] = []
-            part.append(payload)
-            carried[key] = carried.get(key, 0) + 1
-            if len(part) >= _FLUSH:
-                self._flush(key)
-
-    def _flush(self, key: tuple[str, str]) -> None:
-        part = self._pending.pop(key, None)
-        if not part:
-            return
+    def add_object(self, key: tuple[str, str], obj: Any, rows: int) -> None:
+        """Merge ``obj``, the merge of ``rows`` rows' ``key`` object."""
         done = self._objects.get(key)
         if done is None:
-            self._objects[key] = _KINDS[key[0]].merge_serialized(part)
-        else:  # continues the merge in row order
-            done.merge_bytes(part)
-
-    def flush(self) -> None:
-        """Merge every collected payload (frees them)."""
-        for key in list(self._pending):
-            self._flush(key)
+            self._objects[key] = obj
+        else:
+            done.merge(obj)
+        self._carried[key] = self._carried.get(key, 0) + rows
 
     def finished(self) -> dict[tuple[str, str], Any]:
-        self.flush()
         return {
             k: v
             for k, v in self._objects.items()
@@ -626,7 +564,7 @@ class History:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY window_start, window_ns, grp, batch"
         with self._db.read():
-            yield from self._db.stream(sql, params)
+            yield from self._db.stream(sql, params, _CHUNK)
 
     def groups(self) -> list[str]:
         """The group columns stored (in order of first appearance)."""
@@ -689,9 +627,6 @@ class History:
         # per stored group: its key without the bucket (None: not wanted)
         parsed: dict[str, tuple[Any, ...] | None] = {}
         sizes: set[int] = set()
-        # rows come in time order: a bucket is complete once a later one starts, and
-        # its accumulators merge their payloads then (memory: about one bucket's rows)
-        open_accs: dict[int, list[_Acc]] = {}
         chunks = self._chunks(lo, hi)
         try:  # closed at once on an error: the read transaction ends
             for chunk in chunks:
@@ -729,10 +664,9 @@ class History:
                 ]
                 if not local:
                     continue
-                kid = np.array(ids, dtype=np.intp)
-                keep = kid >= 0
-                kid = kid[keep]
-
+                row_keys = np.array(ids, dtype=np.int64)
+                keep = row_keys >= 0
+                kid = row_keys[keep]
                 sums = _chunk_sums(cols, kid, keep, len(local))
                 accs: list[_Acc] = []
                 for key, (rows, n, e, tin, tout, c, ck, cu) in zip(
@@ -741,18 +675,10 @@ class History:
                     acc = out.get(key)
                     if acc is None:
                         acc = out[key] = _Acc()
-                        if key[-1] is not None:
-                            open_accs.setdefault(key[-1], []).append(acc)
                     acc.add_sums(rows, int(n), e, tin, tout, c, int(ck), int(cu))
                     accs.append(acc)
-                for j, blob in zip(ids, blobs, strict=True):
-                    if j >= 0:
-                        accs[j].add_blob(blob)
-                if step is not None:
-                    last = buckets[-1]
-                    for b in [b for b in open_accs if b != last]:
-                        for acc in open_accs.pop(b):
-                            acc.flush()
+                for j, obj_key, obj, rows in _merge_rows(blobs, row_keys):
+                    accs[j].add_object(obj_key, obj, rows)
         finally:
             chunks.close()
         return out
@@ -1171,31 +1097,53 @@ alpha, errors, scale, regime
         cutoff = (now_ns - keep_ns) // step * step
         removed = 0
         with self._db.write():
+            # the columns of _chunks (sums at 3-8, blob at 9), then the batch
             rows = self._db.execute(
-                "SELECT window_start, window_ns, grp, batch, count, errors, input_tokens, "
-                "output_tokens, cost_usd, cost_unknown, data FROM windows "
-                "WHERE window_start < ? AND window_ns <= ?",
+                "SELECT window_start, window_ns, grp, count, errors, input_tokens, "
+                "output_tokens, cost_usd, cost_unknown, data, batch FROM windows "
+                "WHERE window_start < ? AND window_ns <= ? "
+                "ORDER BY window_start, window_ns, grp, batch",
                 (cutoff, step),
             )
-            buckets: dict[tuple[int, str], list[tuple[Any, ...]]] = {}
-            for r in rows:
+            buckets: dict[tuple[int, str], list[int]] = {}
+            for i, r in enumerate(rows):
                 ws, wn = int(r[0]), int(r[1])
                 if step % wn or ws % wn or (ws + wn) > (ws // step * step + step):
                     continue  # not on the grid (an imported run): left as it is
-                buckets.setdefault((ws // step * step, r[2]), []).append(r)
-            out: list[tuple[Any, ...]] = []
+                buckets.setdefault((ws // step * step, r[2]), []).append(i)
             gone: list[tuple[Any, ...]] = []
             batches: set[str] = set()
+            merged: list[tuple[int, str]] = []
+            row_keys = np.full(len(rows), -1, dtype=np.int64)
             for (bucket, grp), part in buckets.items():
-                if len(part) == 1 and part[0][1] == step:
+                if len(part) == 1 and rows[part[0]][1] == step:
                     continue  # already one window of the target size
-                acc = _Acc()
-                for r in part:
-                    acc.add(r[4:])
-                    batches.add(r[3])
-                    gone.append((r[0], r[1], r[2], r[3]))
+                row_keys[part] = len(merged)
+                merged.append((bucket, grp))
+                for i in part:
+                    r = rows[i]
+                    batches.add(r[10])
+                    gone.append((r[0], r[1], r[2], r[10]))
                 removed += len(part) - 1
-                out.append((bucket, step, grp, _DOWNSAMPLED, *acc.values()))
+            accs = [_Acc() for _ in merged]
+            for lo in range(0, len(rows), _CHUNK):  # bounds the blobs copied at once
+                part_keys = row_keys[lo : lo + _CHUNK]
+                keep = part_keys >= 0
+                if not keep.any():
+                    continue
+                cols = list(zip(*rows[lo : lo + _CHUNK], strict=True))
+                uniq, local = np.unique(part_keys[keep], return_inverse=True)
+                sums = _chunk_sums(cols, local, keep, len(uniq))
+                for j, (n_rows, n, e, tin, tout, c, ck, cu) in zip(
+                    uniq.tolist(), sums, strict=True
+                ):
+                    accs[j].add_sums(n_rows, int(n), e, tin, tout, c, int(ck), int(cu))
+                for j, obj_key, obj, n_rows in _merge_rows(cols[9], part_keys):
+                    accs[j].add_object(obj_key, obj, n_rows)
+            out = [
+                (bucket, step, grp, _DOWNSAMPLED, *acc.values())
+                for (bucket, grp), acc in zip(merged, accs, strict=True)
+            ]
             self._db.executemany(
                 "DELETE FROM windows WHERE window_start = ? AND window_ns = ? "
                 "AND grp = ? AND batch = ?",
