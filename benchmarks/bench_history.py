@@ -109,9 +109,16 @@ def postgres() -> Iterator[str | None]:
         shutil.rmtree(data, ignore_errors=True)
 
 
-def timed(fn: Any) -> tuple[float, Any]:
-    t = time.perf_counter()
+#: CPU seconds of this process per timed step (the machine's cores are shared: wall
+#: times include waiting for a core; CPU times compare runs at different loads).
+CPU: dict[str, float] = {}
+
+
+def timed(fn: Any, name: str | None = None) -> tuple[float, Any]:
+    t, c = time.perf_counter(), time.process_time()
     out = fn()
+    if name is not None:
+        CPU[name] = time.process_time() - c
     return time.perf_counter() - t, out
 
 
@@ -146,18 +153,24 @@ def run_backend(url: str, size: Any) -> dict[str, Any]:
             t, s = timed(
                 lambda a=a, b=b, every=every: h.summary(
                     a, b, by="endpoint", every=every
-                )
+                ),
+                f"query_{name}",
             )
             out[f"query_{name}_s"] = t
             out[f"query_{name}_rows"] = len(s.table)
         if DAYS >= 14:
-            out["week_over_week_s"], _ = timed(lambda: h.week_over_week(end))
-        out["retain_90d_s"], merged = timed(lambda: h.retain("90d", now=end))
+            out["week_over_week_s"], _ = timed(
+                lambda: h.week_over_week(end), "week_over_week"
+            )
+        out["retain_90d_s"], merged = timed(
+            lambda: h.retain("90d", now=end), "retain_90d"
+        )
         out["retain_rows_merged"] = merged
         out["store_bytes_after_retain"] = size()
         out["query_all_daily_after_retain_s"], _ = timed(
-            lambda: h.summary(by="endpoint", every="1d")
+            lambda: h.summary(by="endpoint", every="1d"), "query_all_daily_after_retain"
         )
+    out["cpu_s"] = dict(CPU)
     return out
 
 

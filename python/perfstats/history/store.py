@@ -32,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -769,32 +770,56 @@ class History:
         index: list[tuple[Any, ...]] = []
         step_s = None if every is None else _duration_ns(every, "every") / 1e9
         q_names = [f"latency_{_pct_name(q)}" for q in qs]
-        for key in order:
+        finished = [merged[key].finished() for key in order]
+        # the latency quantiles of every row in one call
+        lats = [objs.get(("s", "latency_ms")) for objs in finished]
+        with_lat = [
+            i for i, lat in enumerate(lats) if lat is not None and lat.count > 0
+        ]
+        q_rows: dict[int, list[float]] = {}
+        if with_lat:
+            qtab = _core.quantiles_of(
+                [lats[i]._core for i in with_lat],  # type: ignore[union-attr]
+                np.array(qs, dtype=np.float64),
+            )
+            table_q = qtab.reshape(len(with_lat), len(qs)).tolist()
+            q_rows = dict(zip(with_lat, table_q, strict=True))
+        # per set of histogram bounds: column names, position of the SLA target
+        layouts: dict[tuple[float, ...], tuple[list[str], str, int | None]] = {}
+        for i, key in enumerate(order):
             acc = merged[key]
-            objs = acc.finished()
+            objs = finished[i]
             n = acc.count
             rec: dict[str, Any] = {"count": n}
             if step_s is not None:
                 rec["throughput_rps"] = n / step_s
             rec["errors"] = acc.errors
-            with np.errstate(divide="ignore", invalid="ignore"):
-                rec["error_rate"] = np.nan if acc.errors is None else acc.errors / n
-            lat = objs.get(("s", "latency_ms"))
-            if lat is not None and lat.count > 0:
-                rec["latency_mean"] = lat.mean
-                for name, v in zip(q_names, lat.quantile(list(qs)), strict=True):
-                    rec[name] = float(v)
+            rec["error_rate"] = (
+                np.nan if acc.errors is None or n == 0 else acc.errors / n
+            )
+            if i in q_rows:
+                rec["latency_mean"] = lats[i].mean  # type: ignore[union-attr]
+                rec.update(zip(q_names, q_rows[i], strict=True))
             hist = objs.get(("h", "latency_ms"))
             if hist is not None and hist.count > 0:
-                bounds = hist.boundaries
-                fr = hist.fractions
-                cum = np.cumsum(hist.counts) / hist.count
-                if float(sla_target_ms) in set(bounds.tolist()):
-                    j = int(np.flatnonzero(bounds == float(sla_target_ms))[0])
-                    rec["sla_compliance"] = float(cum[j])
-                for j, b in enumerate(bounds):
-                    rec[_sla_name(float(b))] = float(fr[j])
-                rec[f"gt_{_sla_name(float(bounds[-1]))[3:]}"] = float(fr[-1])
+                counts = hist.counts
+                bounds = tuple(hist.boundaries.tolist())
+                layout = layouts.get(bounds)
+                if layout is None:
+                    target = float(sla_target_ms)
+                    layout = layouts[bounds] = (
+                        [_sla_name(b) for b in bounds],
+                        f"gt_{_sla_name(bounds[-1])[3:]}",
+                        bounds.index(target) if target in bounds else None,
+                    )
+                bucket_names, over, j_sla = layout
+                fr = (counts / float(counts.sum())).tolist()
+                if j_sla is not None:
+                    rec["sla_compliance"] = float(
+                        list(itertools.accumulate(counts.tolist()))[j_sla] / hist.count
+                    )
+                rec.update(zip(bucket_names, fr, strict=False))
+                rec[over] = fr[-1]
             for (kind, metric), obj in objs.items():
                 if kind == "s" and metric != "latency_ms" and obj.count > 0:
                     p50, p99 = obj.quantile([0.5, 0.99])
