@@ -12,6 +12,7 @@
 #include "perfstats/histogram.hpp"
 #include "perfstats/merge_serialized.hpp"
 #include "perfstats/moments.hpp"
+#include "perfstats/packed_rows.hpp"
 #include "perfstats/quantile_sketch.hpp"
 
 using perfstats::Histogram;

@@ -625,8 +625,9 @@ class History:
         names = self._by(by)
         wanted = self._where(where)
         out: dict[tuple[Any, ...], _Acc] = {}
-        # per stored group: its key without the bucket (None: not wanted)
-        parsed: dict[str, tuple[Any, ...] | None] = {}
+        # per stored group: the index of its key without the bucket (-1: not wanted)
+        parsed: dict[str, int] = {}
+        group_ids: dict[tuple[Any, ...], int] = {}
         sizes: set[int] = set()
         chunks = self._chunks(lo, hi)
         try:  # closed at once on an error: the read transaction ends
@@ -645,29 +646,34 @@ class History:
                             )
                 for grp in set(grp_col) - parsed.keys():
                     d = dict(json.loads(grp))
-                    parsed[grp] = (
-                        tuple(d.get(n) for n in names)
-                        if all(d.get(k) == v for k, v in wanted.items())
-                        else None
-                    )
-                groups = [parsed[g] for g in grp_col]
-                buckets: list[int | None]
-                if step is None:
-                    buckets = [None] * len(chunk)
-                else:
-                    starts = np.array(ws_col, dtype=np.int64)
-                    buckets = (starts // step * step).tolist()
-                # rows -> keys of this chunk (-1: a group not wanted)
-                local: dict[tuple[Any, ...], int] = {}
-                ids = [
-                    -1 if g is None else local.setdefault((*g, b), len(local))
-                    for g, b in zip(groups, buckets, strict=True)
-                ]
-                if not local:
+                    if all(d.get(k) == v for k, v in wanted.items()):
+                        g = tuple(d.get(n) for n in names)
+                        parsed[grp] = group_ids.setdefault(g, len(group_ids))
+                    else:
+                        parsed[grp] = -1
+                gidx = np.array([parsed[g] for g in grp_col], dtype=np.int64)
+                keep = gidx >= 0
+                if not keep.any():
                     continue
-                row_keys = np.array(ids, dtype=np.int64)
-                keep = row_keys >= 0
-                kid = row_keys[keep]
+                if step is None:
+                    bnum = np.zeros(len(chunk), dtype=np.int64)
+                else:
+                    bnum = np.array(ws_col, dtype=np.int64) // step
+                # rows -> keys (group, bucket) of this chunk; -1: a group not wanted
+                lo_b = int(bnum[keep].min())
+                span = int(bnum[keep].max()) - lo_b + 1
+                combined = gidx[keep] * span + (bnum[keep] - lo_b)
+                uniq, kid = np.unique(combined, return_inverse=True)
+                row_keys = np.full(len(chunk), -1, dtype=np.int64)
+                row_keys[keep] = kid
+                groups_list = list(group_ids)
+                local = [
+                    (
+                        *groups_list[c // span],
+                        None if step is None else (c % span + lo_b) * step,
+                    )
+                    for c in uniq.tolist()
+                ]
                 sums = _chunk_sums(cols, kid, keep, len(local))
                 accs: list[_Acc] = []
                 for key, (rows, n, e, tin, tout, c, ck, cu) in zip(
@@ -1153,12 +1159,12 @@ alpha, errors, scale, regime
             accs = [_Acc() for _ in merged]
             for lo in range(0, len(rows), _CHUNK):  # bounds the blobs copied at once
                 part_keys = row_keys[lo : lo + _CHUNK]
-                keep = part_keys >= 0
-                if not keep.any():
+                sel = part_keys >= 0
+                if not sel.any():
                     continue
                 cols = list(zip(*rows[lo : lo + _CHUNK], strict=True))
-                uniq, local = np.unique(part_keys[keep], return_inverse=True)
-                sums = _chunk_sums(cols, local, keep, len(uniq))
+                uniq, local = np.unique(part_keys[sel], return_inverse=True)
+                sums = _chunk_sums(cols, local, sel, len(uniq))
                 for j, (n_rows, n, e, tin, tout, c, ck, cu) in zip(
                     uniq.tolist(), sums, strict=True
                 ):
