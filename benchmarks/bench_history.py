@@ -233,6 +233,12 @@ def main() -> None:
             raise RuntimeError(f"the {kind} benchmark failed (exit {proc.returncode})")
         results[kind] = json.loads(lines[-1].removeprefix("RESULT "))
     results["load_after"] = load_average()
+    # the previous run's results are kept beside the new ones (before/after a change)
+    previous = root / "benchmarks" / "results" / "history.json"
+    if previous.exists():
+        before = json.loads(previous.read_text())
+        before.pop("previous", None)
+        results["previous"] = before
     write_results("history", results)
 
 
