@@ -81,6 +81,15 @@ class Backend:
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         raise NotImplementedError
 
+    def delete_windows(self, keys: Sequence[Sequence[Any]]) -> None:
+        """Delete the windows rows of these ``(window_start, window_ns, grp, batch)``
+        keys (inside :meth:`write`)."""
+        self.executemany(
+            "DELETE FROM windows WHERE window_start = ? AND window_ns = ? "
+            "AND grp = ? AND batch = ?",
+            keys,
+        )
+
     def stream(
         self, sql: str, params: Sequence[Any] = (), size: int = 10_000
     ) -> Iterator[list[tuple[Any, ...]]]:
@@ -232,6 +241,26 @@ class PostgresBackend(Backend):
             cur.execute(self._sql(sql), tuple(params))
             while rows := cur.fetchmany(size):
                 yield rows
+
+    def delete_windows(self, keys: Sequence[Sequence[Any]]) -> None:
+        # a retention pass deletes a million rows: COPY their keys into a temporary
+        # table and delete with one join, not a statement per row
+        with self.conn.cursor() as cur:
+            cur.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS perfstats_gone (window_start BIGINT, "
+                "window_ns BIGINT, grp TEXT, batch TEXT) ON COMMIT DELETE ROWS"
+            )
+            with cur.copy(
+                "COPY perfstats_gone (window_start, window_ns, grp, batch) FROM STDIN"
+            ) as copy:
+                for key in keys:
+                    copy.write_row(key)
+            cur.execute(
+                "DELETE FROM windows w USING perfstats_gone g WHERE "
+                "w.window_start = g.window_start AND w.window_ns = g.window_ns "
+                "AND w.grp = g.grp AND w.batch = g.batch"
+            )
+            cur.execute("DELETE FROM perfstats_gone")
 
     @contextmanager
     def write(self) -> Iterator[None]:

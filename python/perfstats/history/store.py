@@ -1175,11 +1175,7 @@ alpha, errors, scale, regime
                 (bucket, step, grp, _DOWNSAMPLED, *acc.values())
                 for (bucket, grp), acc in zip(merged, accs, strict=True)
             ]
-            self._db.executemany(
-                "DELETE FROM windows WHERE window_start = ? AND window_ns = ? "
-                "AND grp = ? AND batch = ?",
-                gone,
-            )
+            self._db.delete_windows(gone)
             self._db.executemany(
                 "INSERT INTO windows (window_start, window_ns, grp, batch, count, errors, "
                 "input_tokens, output_tokens, cost_usd, cost_unknown, data) "
