@@ -714,7 +714,7 @@ def _report(args: argparse.Namespace) -> int:
     bar = Progress(len(DEFAULT_SECTIONS) + 3, enabled=interactive)
     bar.step("reading")
     events = _load(args)
-    runs = _history_runs(args, events) if args.history else []
+    runs, history_trend = _history_runs(args, events) if args.history else ([], None)
     budget, period_text = args.budget if args.budget else (None, "month")
     period: Literal["day", "month"] = "day" if period_text == "day" else "month"
     report = build_report(
@@ -725,6 +725,7 @@ def _report(args: argparse.Namespace) -> int:
         sla_target_ms=args.sla_ms,
         sla_objective=args.sla_objective,
         history=runs,
+        history_trend=history_trend,
         planned_split=args.split,
         title=args.title,
         progress=bar.step,
@@ -1059,22 +1060,30 @@ def _history_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _history_runs(args: argparse.Namespace, events: Any) -> list[dict[str, Any]]:
+def _history_runs(
+    args: argparse.Namespace, events: Any
+) -> tuple[list[dict[str, Any]], Any]:
     """Earlier runs for the report: a directory's runs, or a store's last 14 days
-    before the day of the events' first timestamp, one run per day."""
+    before the day of the events' first timestamp, one run per day, with the trend of
+    p99 latency over the store's days before it (None when it has too few)."""
     import pandas as pd
 
     from perfstats.history import is_store_url, load_runs
 
     if not is_store_url(args.history):
-        return load_runs(args.history)
+        return load_runs(args.history), None
     with _open_store(args.history, must_exist=False) as store:
         # whole days before the one holding the first event: no window of this run
         first = pd.Timestamp(events.frame["timestamp"].min())
         if first.tzinfo is None:
             first = first.tz_localize("UTC")
         day = first.tz_convert("UTC").floor("D")
-        return list(store.daily_runs(by=[args.by], before=day))
+        runs = list(store.daily_runs(by=[args.by], before=day))
+        try:
+            trend = store.trend("latency_p99", end=day, every="1d") if runs else None
+        except ValueError:  # too few days, or no latency stored
+            trend = None
+        return runs, trend
 
 
 def _history_append(args: argparse.Namespace, events: Any) -> None:
