@@ -297,3 +297,20 @@ def test_a_damaged_stored_blob_is_a_clear_error(
             h.summary()
         # the read transaction ended with the error: the store is still writable
         h.append_events(events.iloc[500:600], by="endpoint", every="1h")
+
+
+def test_group_columns_follow_appends_from_another_connection(
+    history_url: str, events: pd.DataFrame
+) -> None:
+    """groups() is remembered while the batches are unchanged (it scans every
+    window); an append from another connection or process shows at once."""
+    ev = events.assign(model="small")
+    with History(history_url) as reader:
+        with History(history_url) as writer:
+            writer.append_events(ev.iloc[:100], by="endpoint", every="1h")
+            assert reader.groups() == ["endpoint"]
+            assert reader.groups() == ["endpoint"]  # remembered
+            writer.append_events(ev.iloc[100:200], by=["endpoint", "model"], every="1h")
+        assert reader.groups() == ["endpoint", "model"]
+        by_model = reader.summary(by="model", every=None).table
+        assert len(by_model) == 2 and by_model["count"].sum() == 200  # small, unknown

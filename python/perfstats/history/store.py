@@ -316,6 +316,7 @@ class History:
         #: The store's URL for display, any password replaced by ``***``.
         self.url = redact_url(os.fspath(url))
         self._db: Backend = open_backend(os.fspath(url))
+        self._groups: tuple[tuple[Any, ...], list[str]] | None = None
 
     # ---- life cycle -------------------------------------------------------------------
 
@@ -570,11 +571,19 @@ class History:
     def groups(self) -> list[str]:
         """The group columns stored (in order of first appearance)."""
         with self._db.read():
+            # every write appends or re-appends a batch: while the batches are as they
+            # were, so are the groups (reading them scans every stored window)
+            state = tuple(
+                self._db.execute("SELECT COUNT(*), MAX(appended_at) FROM batches")[0]
+            )
+            if self._groups is not None and self._groups[0] == state:
+                return list(self._groups[1])
             rows = self._db.execute("SELECT DISTINCT grp FROM windows")
         seen: dict[str, None] = {}
         for (text,) in rows:
             for name, _ in json.loads(text):
                 seen.setdefault(name, None)
+        self._groups = (state, list(seen))
         return list(seen)
 
     def time_range(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
