@@ -6,7 +6,10 @@ that day's events, 24 windows x 200 groups (10 requests per window, so the sketc
 small, as most hourly per-group sketches are). Measured: the time per daily append, the
 store's size, and queries: a week hourly by group, a month daily by group, the whole
 year daily by group and the whole year in one window per group, and the week-over-week
-tests. ``PERFSTATS_BENCH_HISTORY_DAYS`` (default 365) and ``..._GROUPS`` (200) scale it.
+tests, and retention. Each timed query and retention pass also records the CPU seconds
+of its process (``cpu_s``: the cores are shared, and wall times include waiting for
+one). ``PERFSTATS_BENCH_HISTORY_DAYS`` (default 365) and ``..._GROUPS`` (200) scale it;
+the previous results are kept under ``previous``.
 """
 
 from __future__ import annotations
