@@ -573,7 +573,7 @@ class Comparison(Result):
         for yi, low in zip(y[undefined], lo[undefined], strict=True):
             # x in axes coordinates, y in data coordinates: stays on the row
             ax.text(
-                0.02, yi, "undefined (baseline rate 0): see plot_rates()"
+                0.02, yi, "ratio undefined: no errors in the baseline"
                 if np.isnan(low) else f"ratio undefined, lower bound {low:+.0f} %",
                 transform=ax.get_yaxis_transform(), va="center", fontsize=8,
                 color="tab:gray",
