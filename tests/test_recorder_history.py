@@ -197,7 +197,7 @@ def test_history_sink_arguments_are_checked(tmp_path: Path) -> None:
 KILL_CHILD = """
 import sys
 from perfstats.record import Recorder
-rec = Recorder(sys.argv[1], batch_size=100, flush_interval=3600)
+rec = Recorder(sys.argv[1], batch_size=10_000, flush_interval=3600)  # flush() only
 print("ready", flush=True)
 while True:
     for i in range(100):
