@@ -83,6 +83,7 @@ SEQUENTIAL_TUNING = 5000
 INDEPENDENT = "independent requests, Newey-West over time"
 #: Columns ``unit="auto"`` tries, in order.
 _AUTO_UNITS = ("user_id", "session_id")
+AUTO_UNITS = _AUTO_UNITS
 
 _QUANTILES = {"latency_p50": 0.5, "latency_p95": 0.95, "latency_p99": 0.99}
 _DEFAULT_METRICS = tuple(METRICS)
@@ -167,9 +168,16 @@ def metric_values(
     raise ValueError(f"unknown metric {metric!r}; choose from {sorted(METRICS)}")
 
 
-def _event_times(frame: pd.DataFrame) -> npt.NDArray[np.int64]:
-    """Request times as int64 nanoseconds (events_frame guarantees a complete
-    ``timestamp`` column)."""
+def event_times(frame: pd.DataFrame) -> npt.NDArray[np.int64]:
+    """Request times as int64 nanoseconds since the epoch (UTC), as :func:`compare`
+    orders requests in time (events_frame guarantees a complete ``timestamp``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> event_times(pd.DataFrame({"timestamp": ["1970-01-01T00:00:01Z"]})).tolist()
+    [1000000000]
+    """
     import pandas as pd
 
     ts = pd.to_datetime(frame["timestamp"], utc=True)
@@ -620,7 +628,7 @@ def _effect(
     if not isinstance(a, MetricSample) or not isinstance(b, MetricSample):
         xa, xb = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
         if dependence is None:
-            dependence = _array_dependence(metric, xa, xb, order, groups)
+            dependence = array_dependence(metric, xa, xb, order, groups)
         a, b = MetricSample.of(xa, metric), MetricSample.of(xb, metric)
     alpha2 = 1.0 - confidence
     common: dict[str, Any] = {
@@ -710,6 +718,7 @@ def _effect(
 #: Above this many requests the Newey-West factor is computed on the sums of
 #: consecutive blocks of requests (as many blocks as this), which keeps it O(n).
 _HAC_BLOCKS = 20_000
+HAC_BLOCKS = _HAC_BLOCKS
 
 
 def _time_ratio(psi: npt.NDArray[np.float64]) -> float:
@@ -1285,7 +1294,7 @@ def compare(
         # after compare_samples checked the arms (their errors come first)
         nonlocal unit_used, unit_codes, times
         unit_used, unit_codes, warnings = _unit_codes(frame, unit, by)
-        times = None if unit_codes is not None else _event_times(frame)
+        times = None if unit_codes is not None else event_times(frame)
         return unit_used, warnings
 
     masks: dict[str, npt.NDArray[np.bool_]] = {}
@@ -1347,7 +1356,7 @@ def compare(
     )  # fmt: skip
 
 
-def _array_dependence(
+def array_dependence(
     metric: str,
     a: npt.NDArray[np.float64],
     b: npt.NDArray[np.float64],
@@ -1356,7 +1365,15 @@ def _array_dependence(
 ) -> Dependence | None:
     """The :class:`Dependence` of the values ``a`` and ``b`` (in memory) given
     their randomisation units (``groups``, ``a``'s first) or else the time order of
-    their requests (``order``)."""
+    their requests (``order``), as :func:`compare` computes it.
+
+    Examples
+    --------
+    >>> a, b = np.array([1.0, 2.0, 3.0, 4.0]), np.array([1.0, 3.0, 2.0, 4.0])
+    >>> d = array_dependence("tokens", a, b, None, np.array([0, 0, 1, 1, 2, 2, 3, 3]))
+    >>> d.units, d.clustered, round(d.ratio(1.0), 3)
+    (4.0, True, 1.333)
+    """
     if groups is not None:
         if metric in _QUANTILES:
             q = _QUANTILES[metric]
