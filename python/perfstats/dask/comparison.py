@@ -530,7 +530,7 @@ def _sq(m: Moments) -> float:
 def _cluster_dependence(metric: str, a: _Arm, b: _Arm) -> Dependence:
     """CR1 of the contrast from per-unit counts and sums (units may be in both)."""
     ta, tb = a.units[metric], b.units[metric]
-    both = ta.join(tb, how="outer", lsuffix="_a", rsuffix="_b").fillna(0.0)
+    both = ta.add_suffix("_a").join(tb.add_suffix("_b"), how="outer").fillna(0.0)
     ka, sa = both["k_a"].to_numpy(), both["s_a"].to_numpy()
     kb, sb = both["k_b"].to_numpy(), both["s_b"].to_numpy()
     g = int(np.count_nonzero(ka + kb))
@@ -820,7 +820,8 @@ def compare(
             if metric in _QUANTILE_LEVELS:
                 units = (
                     a.units["latency"]
-                    .join(b.units["latency"], how="outer", lsuffix="_a", rsuffix="_b")
+                    .add_suffix("_a")
+                    .join(b.units["latency"].add_suffix("_b"), how="outer")
                     .fillna(0.0)
                 )
                 g = int(np.count_nonzero(units["k_a"] + units["k_b"]))
