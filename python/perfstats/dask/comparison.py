@@ -348,7 +348,8 @@ def _binned(
     else:
         idx = np.zeros(times.size, dtype=np.intp)
     k = np.bincount(idx, minlength=HAC_BLOCKS).astype(np.float64)
-    return k, np.bincount(idx, weights=values, minlength=HAC_BLOCKS)
+    sums = np.bincount(idx, weights=values, minlength=HAC_BLOCKS)
+    return k, np.asarray(sums, dtype=np.float64)
 
 
 def _merge_partials(*parts: ComparePartial) -> ComparePartial:
@@ -720,7 +721,7 @@ def compare(
 
     # Newey-West on contrasts of at most HAC_BLOCKS requests: their times and values
     small: dict[str, list[str]] = {}
-    if unit_used is None and base in arms and span is not None:
+    if unit_used is None and base is not None and base in arms and span is not None:
         for metric in order:
             if metric in _QUANTILE_LEVELS or metric in total.absent:
                 continue
