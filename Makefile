@@ -7,7 +7,7 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 JOBS      ?= 2
 FUZZ_SECS ?= 20
-APT_PKGS  := libeigen3-dev libboost-dev libgtest-dev clang libclang-rt-14-dev chromium postgresql
+APT_PKGS  := libeigen3-dev libboost-dev libgtest-dev clang libclang-rt-14-dev chromium postgresql ccache
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYBIND_DIR = $(shell $(PY) -m pybind11 --cmakedir)
 # Filters pip -v output of a build down to "[3/24] cpp/src/trend.cpp" per compiled file,

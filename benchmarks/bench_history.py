@@ -6,7 +6,10 @@ that day's events, 24 windows x 200 groups (10 requests per window, so the sketc
 small, as most hourly per-group sketches are). Measured: the time per daily append, the
 store's size, and queries: a week hourly by group, a month daily by group, the whole
 year daily by group and the whole year in one window per group, and the week-over-week
-tests. ``PERFSTATS_BENCH_HISTORY_DAYS`` (default 365) and ``..._GROUPS`` (200) scale it.
+tests, and retention. Each timed query and retention pass also records the CPU seconds
+of its process (``cpu_s``: the cores are shared, and wall times include waiting for
+one). ``PERFSTATS_BENCH_HISTORY_DAYS`` (default 365) and ``..._GROUPS`` (200) scale it;
+the previous results are kept under ``previous``.
 """
 
 from __future__ import annotations
@@ -109,9 +112,16 @@ def postgres() -> Iterator[str | None]:
         shutil.rmtree(data, ignore_errors=True)
 
 
-def timed(fn: Any) -> tuple[float, Any]:
-    t = time.perf_counter()
+#: CPU seconds of this process per timed step (the machine's cores are shared: wall
+#: times include waiting for a core; CPU times compare runs at different loads).
+CPU: dict[str, float] = {}
+
+
+def timed(fn: Any, name: str | None = None) -> tuple[float, Any]:
+    t, c = time.perf_counter(), time.process_time()
     out = fn()
+    if name is not None:
+        CPU[name] = time.process_time() - c
     return time.perf_counter() - t, out
 
 
@@ -146,18 +156,24 @@ def run_backend(url: str, size: Any) -> dict[str, Any]:
             t, s = timed(
                 lambda a=a, b=b, every=every: h.summary(
                     a, b, by="endpoint", every=every
-                )
+                ),
+                f"query_{name}",
             )
             out[f"query_{name}_s"] = t
             out[f"query_{name}_rows"] = len(s.table)
         if DAYS >= 14:
-            out["week_over_week_s"], _ = timed(lambda: h.week_over_week(end))
-        out["retain_90d_s"], merged = timed(lambda: h.retain("90d", now=end))
+            out["week_over_week_s"], _ = timed(
+                lambda: h.week_over_week(end), "week_over_week"
+            )
+        out["retain_90d_s"], merged = timed(
+            lambda: h.retain("90d", now=end), "retain_90d"
+        )
         out["retain_rows_merged"] = merged
         out["store_bytes_after_retain"] = size()
         out["query_all_daily_after_retain_s"], _ = timed(
-            lambda: h.summary(by="endpoint", every="1d")
+            lambda: h.summary(by="endpoint", every="1d"), "query_all_daily_after_retain"
         )
+    out["cpu_s"] = dict(CPU)
     return out
 
 
@@ -220,6 +236,12 @@ def main() -> None:
             raise RuntimeError(f"the {kind} benchmark failed (exit {proc.returncode})")
         results[kind] = json.loads(lines[-1].removeprefix("RESULT "))
     results["load_after"] = load_average()
+    # the previous run's results are kept beside the new ones (before/after a change)
+    previous = root / "benchmarks" / "results" / "history.json"
+    if previous.exists():
+        before = json.loads(previous.read_text())
+        before.pop("previous", None)
+        results["previous"] = before
     write_results("history", results)
 
 

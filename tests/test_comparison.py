@@ -204,6 +204,37 @@ def test_outputs() -> None:
     assert len(ax.get_yticklabels()) == 7
 
 
+def test_plot_rates_is_each_arms_wilson_interval_even_at_zero_errors() -> None:
+    # Three arms; the baseline has no failed request, so every error-rate ratio is
+    # undefined (NaN), but each arm's rate has a Wilson interval (notebook 02, issue 14).
+    ev = ab_events(6000, seed=3)
+    ev["variant"] = np.array(["a", "b", "c"])[np.arange(len(ev)) % 3]
+    ev.loc[ev["variant"] == "a", "success"] = True
+    c = compare(ev, baseline="a", metrics=["latency", "error_rate"])
+    rows = c.table[c.table["metric"] == "error_rate"]
+    assert rows["relative_lift"].isna().all()
+    ax = c.plot_rates()
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    frame = ev.groupby("variant")["success"].agg(["size", "sum"])
+    errors = frame["size"] - frame["sum"]
+    assert labels == [f"{v}: {errors[v]:,} of {frame['size'][v]:,}" for v in "abc"]
+    lo, hi = sm_proportion.proportion_confint(
+        errors.to_numpy(), frame["size"].to_numpy(), alpha=0.05, method="wilson"
+    )
+    drawn = [line.get_xdata() for line in ax.lines]
+    np.testing.assert_allclose(drawn, 100 * np.column_stack([lo, hi]), rtol=1e-9)
+    assert abs(drawn[0][0]) < 1e-12 and drawn[0][1] > 0.1  # 0 of 2,000: [0, 0.19 %]
+    # the forest plot: no empty rows; undefined ratios are said so on the row
+    ax = c.plot(metrics=["latency"])
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["b: latency", "c: latency"]
+    ax = c.plot()
+    assert sum("undefined" in t.get_text() for t in ax.texts) == 2
+    with pytest.raises(ValueError, match=r"metrics.*tokens"):
+        c.plot(metrics=["tokens"])
+    with pytest.raises(ValueError, match="no error_rate"):
+        compare(ev, baseline="a", metrics=["latency"]).plot_rates()
+
+
 def test_small_arms_have_real_intervals_and_no_verdict() -> None:
     # 19 requests per arm, no errors: the old code gave "-100 % (CI -100 % to -100 %)"
     ev = ab_events(38, error_b=0.0, seed=8)

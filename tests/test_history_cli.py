@@ -123,3 +123,44 @@ def test_history_import_and_retain_commands(
     assert code == 2 and "no such history directory" in err
     code, _, err = run(["history", "retain", str(tmp_path / "x.sqlite")], capsys)
     assert code == 2 and "no such history store" in err
+
+
+def test_report_states_the_trend_of_the_stored_days(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """report --history reads History.trend of p99 latency over the store's days
+    before the run: the same trend as on those days' raw events."""
+    from perfstats import trend
+
+    rng = np.random.default_rng(8)
+    ts = pd.date_range("2026-03-01", periods=15 * 288, freq="5min", tz="UTC")
+    days_in = np.asarray((ts - ts[0]) / pd.Timedelta(days=1))
+    ev = pd.DataFrame(
+        {
+            "timestamp": ts,
+            "endpoint": "/chat",
+            "latency_ms": rng.lognormal(np.log(500), 0.3, len(ts)) * 1.04**days_in,
+        }
+    )
+    store = str(tmp_path / "h.sqlite")
+    earlier = ev[ev.timestamp < pd.Timestamp("2026-03-15", tz="UTC")]
+    with History(store) as h:
+        h.append_events(earlier, every="1h")
+    today = tmp_path / "today.csv"
+    ev[ev.timestamp >= pd.Timestamp("2026-03-15", tz="UTC")].to_csv(today, index=False)
+    out = tmp_path / "r.json"
+    code, _, err = run(
+        ["report", str(today), "-o", str(out), "--history", store, "--quiet"], capsys
+    )
+    assert code == 0, err
+    doc = json.loads(out.read_text())
+    (note,) = [
+        n
+        for s in doc["sections"]
+        if s["key"] == "history"
+        for n in s["notes"]
+        if "Stored history" in n
+    ]
+    want = trend(earlier, "latency_p99")
+    assert "14 day(s)" in note and "p99 latency is degrading" in note, note
+    assert f"{want.slope_per_day:+.3g} ms/day" in note, (note, want.slope_per_day)

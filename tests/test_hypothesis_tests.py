@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 from statsmodels.stats.power import TTestIndPower
@@ -345,3 +346,38 @@ def test_result_objects_print_and_convert() -> None:
     assert repr(m).startswith("Mann-Whitney U test\n  statistic    0")
     assert m.to_dict()["statistic"] == 0.0 and "<table" in m._repr_html_()
     assert "Sample-ratio mismatch" in ps.srm_test([10, 12])._repr_html_()
+
+
+def test_power_and_sample_size_for_huge_standardized_effects() -> None:
+    # Near-constant data (an sd of 1e-16 from rounding) gave a noncentral t with
+    # nc ~ 1e13: Boost's series raised RuntimeError, which crashed compare().
+    # Both sides of the shortcut (|nc| >= 40 |c|: 117 one-sided, 172 two-sided at df 2),
+    # where statsmodels (SciPy's nct) gives a number (it returns NaN at some effects).
+    for alt, sm_alt, effects in (
+        ("greater", "larger", (5.0, 50.0, 100.0, 150.0, 200.0)),
+        ("two-sided", "two-sided", (5.0, 40.0, 100.0, 171.0, 173.0, 200.0)),
+    ):
+        for effect in effects:
+            ours = ps.power(effect, 1.0, 2, 2, alpha=0.05, alternative=alt)
+            expected = TTestIndPower().power(
+                effect, 2, 0.05, ratio=1.0, alternative=sm_alt
+            )
+            assert ours == pytest.approx(expected, abs=1e-12), (alt, effect)
+    assert ps.power(1e13, 1.0, 2, 2, alpha=0.05, alternative="greater") == 1.0
+    assert ps.power(-1e13, 1.0, 2, 2, alpha=0.05, alternative="greater") == 0.0
+    assert ps.power(-1e13, 1.0, 2, 2, alpha=0.05, alternative="two-sided") == 1.0
+    n = ps.required_sample_size(1e5, 1.0, alpha=0.025, power=0.9, alternative="greater")
+    assert n == 2.0
+    # compare() on a constant latency (log sd 8.9e-16 after rounding) and one failure
+    frame = pd.DataFrame(
+        {
+            "timestamp": pd.date_range("2024-01-01", periods=400, freq="s", tz="UTC"),
+            "latency_ms": 100.0,
+            "variant": ["a", "b"] * 200,
+            "success": [True] * 399 + [False],
+        }
+    )
+    c = ps.compare(
+        ps.read_events(frame), baseline="a", metrics=["latency", "error_rate"]
+    )
+    assert set(c.table["metric"]) == {"latency", "error_rate"}

@@ -113,6 +113,14 @@ def test_sh_lines_run_through_the_cli(
     # an absolute output path (node_exporter's textfile folder) goes to a temp dir
     argv = [str(tmp_path / Path(a).name) if a.startswith("/") else a for a in argv]
     code = main(argv)
-    err = capsys.readouterr().err
+    captured = capsys.readouterr()
+    err = captured.err
+    if argv[0] == "alert" and "--history" in argv and code == 1:
+        # on the store, the rules it cannot evaluate there (budget rules need
+        # requests, 5-minute rules finer windows than the hourly ones) make it exit 1,
+        # and only those: every other rule ran
+        said = [ln for ln in captured.out.splitlines() if ln.startswith("rule ")]
+        assert said and all("not evaluated" in ln for ln in said), captured.out
+        return
     allowed = {0, 1} if argv[0] == "check" else {0}  # a CI gate may fail the sample
     assert code in allowed, err

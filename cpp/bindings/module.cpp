@@ -16,4 +16,5 @@ PYBIND11_MODULE(_core, m) {
   perfstats::python::register_anomaly(m);
   perfstats::python::register_changepoints(m);
   perfstats::python::register_time_windows(m);
+  perfstats::python::register_packed_rows(m);
 }

@@ -21,6 +21,7 @@ void register_regression(py::module_& m);
 void register_anomaly(py::module_& m);
 void register_changepoints(py::module_& m);
 void register_time_windows(py::module_& m);
+void register_packed_rows(py::module_& m);
 
 // A 1-D float64 view of any array-like. Contiguous float64 NumPy arrays are not copied;
 // anything else is converted once. The caller must not keep the pointer past the call.

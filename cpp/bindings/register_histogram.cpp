@@ -6,6 +6,7 @@
 
 #include "perfstats/histogram.hpp"
 #include "guard.hpp"
+#include "serialized.hpp"
 #include "pybind.hpp"
 
 namespace perfstats::python {
@@ -77,6 +78,18 @@ void register_histogram(py::module_& m) {
             return Histogram::from_bytes(b.data(), b.size());
           },
           py::arg("data"))
+      .def_static(
+          "merge_serialized",
+          [](const py::handle& payloads) {
+            return merge_serialized_items<Histogram>(payloads, "payloads");
+          },
+          py::arg("payloads"))
+      .def(
+          "merge_bytes",
+          [](Histogram& self, const py::handle& payloads) {
+            merge_serialized_into_self(self, payloads, "payloads");
+          },
+          py::arg("payloads"))
       .def(
           "__eq__",
           [](const Histogram& a, const Histogram& b) { return locked([&] { return a == b; }, &a, &b); },

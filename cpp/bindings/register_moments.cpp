@@ -4,6 +4,7 @@
 
 #include "perfstats/moments.hpp"
 #include "guard.hpp"
+#include "serialized.hpp"
 #include "pybind.hpp"
 
 namespace perfstats::python {
@@ -79,6 +80,18 @@ void register_moments(py::module_& m) {
             return Moments::from_bytes(b.data(), b.size());
           },
           py::arg("data"))
+      .def_static(
+          "merge_serialized",
+          [](const py::handle& payloads) {
+            return merge_serialized_items<Moments>(payloads, "payloads");
+          },
+          py::arg("payloads"))
+      .def(
+          "merge_bytes",
+          [](Moments& self, const py::handle& payloads) {
+            merge_serialized_into_self(self, payloads, "payloads");
+          },
+          py::arg("payloads"))
       .def("__eq__", [](const Moments& a, const Moments& b) {
         return locked([&] { return a == b; }, &a, &b);
       });

@@ -3,6 +3,7 @@
 
 #include "perfstats/quantile_sketch.hpp"
 #include "guard.hpp"
+#include "serialized.hpp"
 #include "pybind.hpp"
 
 namespace perfstats::python {
@@ -147,6 +148,18 @@ void register_sketch(py::module_& m) {
             return S::from_bytes(b.data(), b.size());
           },
           py::arg("data"))
+      .def_static(
+          "merge_serialized",
+          [](const py::handle& payloads) {
+            return merge_serialized_items<S>(payloads, "payloads");
+          },
+          py::arg("payloads"))
+      .def(
+          "merge_bytes",
+          [](S& self, const py::handle& payloads) {
+            merge_serialized_into_self(self, payloads, "payloads");
+          },
+          py::arg("payloads"))
       .def("__eq__", [](const S& a, const S& b) { return locked([&] { return a == b; }, &a, &b); })
       .def("__copy__", [](const S& self) { return locked_copy(self); });
 

@@ -332,14 +332,20 @@ double t_test_power(double effect, double sd, double n_a, double n_b, double alp
   const boost::math::students_t central(df);
   const boost::math::non_central_t shifted(df, nc);
   const double tail = alternative == Alternative::two_sided ? alpha / 2.0 : alpha;
+  // P(T' > c) for a noncentral t with |nc| >= 40 max(|c|, 1): T' = (Z + nc) / S with
+  // S = sqrt(chi2_df / df) falls on the other side of c only if |Z| > |nc| / 2 or
+  // S > |nc| / (2 |c|) >= 20, each below 1e-80 for df >= 2: the tail is exactly 0 or 1
+  // in double. Boost's series fails for such |nc| (near-constant data, sd ~ 1e-16).
+  const auto decided = [nc](double c) { return std::abs(nc) >= 40.0 * std::max(std::abs(c), 1.0); };
   double result = 0.0;
   if (alternative != Alternative::less) {
     const double upper = boost::math::quantile(boost::math::complement(central, tail));
-    result += boost::math::cdf(boost::math::complement(shifted, upper));
+    result += decided(upper) ? (nc > 0.0 ? 1.0 : 0.0)
+                             : boost::math::cdf(boost::math::complement(shifted, upper));
   }
   if (alternative != Alternative::greater) {
     const double lower = boost::math::quantile(central, tail);
-    result += boost::math::cdf(shifted, lower);
+    result += decided(lower) ? (nc < 0.0 ? 1.0 : 0.0) : boost::math::cdf(shifted, lower);
   }
   return result;
 }

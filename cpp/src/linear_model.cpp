@@ -421,8 +421,9 @@ std::optional<FitResult> fit_streaming_fast(const DesignRows& rows,
     inv_d(k) = std::ldexp(1.0L, -e);
   }
   const MatrixXld rs = rfull.topLeftCorner(p, p).cast<long double>() * inv_d.asDiagonal();
-  const Eigen::VectorXd sv =
-      Eigen::JacobiSVD<Eigen::MatrixXd>(rs.cast<double>()).singularValues();
+  // R is square: JacobiSVD's QR preconditioner (for rectangular input) never runs.
+  using SquareSvd = Eigen::JacobiSVD<Eigen::MatrixXd, Eigen::NoQRPreconditioner>;
+  const Eigen::VectorXd sv = SquareSvd(rs.cast<double>()).singularValues();
   if (!(sv(p - 1) > 0)) return std::nullopt;
   const double pd = static_cast<double>(p);
   const double gamma = static_cast<double>(kBlock + 2) * kUnit /
@@ -559,9 +560,11 @@ FitResult fit_streaming(const DesignRows& rows, const Eigen::Ref<const Eigen::Ve
     scale(k) = norm > 0 ? std::ldexp(1.0L, e) : 1.0L;
     r.col(k) /= static_cast<double>(scale(k));
   }
-  Eigen::ColPivHouseholderQR<Eigen::MatrixXd> small(p, p);
+  // In place on a copy, with the dense path's QR type: one instantiation of the
+  // decomposition instead of two (compile time). rank() reads the threshold when asked.
+  Eigen::MatrixXd factored = r;
+  Eigen::ColPivHouseholderQR<Eigen::Ref<Eigen::MatrixXd>> small(factored);
   small.setThreshold(kRankThreshold);
-  small.compute(r);
   if (small.rank() < p) {
     std::ostringstream os;
     os << "design matrix is rank deficient: rank " << small.rank() << " of " << p
@@ -578,7 +581,8 @@ FitResult fit_streaming(const DesignRows& rows, const Eigen::Ref<const Eigen::Ve
                       (rinv * rinv.transpose()).cast<long double>() * inv_scale.asDiagonal();
   VectorXld x = inv_scale.cwiseProduct(small.solve(rt.col(p).head(p)).cast<long double>());
 
-  const Eigen::VectorXd sv = Eigen::JacobiSVD<Eigen::MatrixXd>(r).singularValues();
+  const Eigen::VectorXd sv =
+      Eigen::JacobiSVD<Eigen::MatrixXd, Eigen::NoQRPreconditioner>(r).singularValues();
   const long double cond = sv(0) / sv(p - 1);
   const long double contraction =
       16 * cond * cond * static_cast<long double>(std::numeric_limits<double>::epsilon());

@@ -515,8 +515,9 @@ def _alert_parser(sub: Any) -> None:
     a = sub.add_parser(
         "alert",
         help="evaluate alert rules and deliver notifications (run it from cron)",
-        description="perfstats alert --rules alerts.toml INPUT: evaluate the rules on "
-        "the events, update the state file and send what is due. "
+        description="perfstats alert --rules alerts.toml INPUT (or --history URL): "
+        "evaluate the rules on the events (or a history store's windows), update the "
+        "state file and send what is due. "
         "perfstats alert ack --rules alerts.toml --by NAME SELECTOR...: acknowledge "
         "alerts (fingerprint, alert name or label matcher) so they do not escalate. "
         "perfstats alert silence --rules alerts.toml --by NAME --duration 2h "
@@ -532,6 +533,19 @@ def _alert_parser(sub: Any) -> None:
         help="the events file, or a subcommand",
     )
     a.add_argument("--rules", required=True, help="the alerts file (TOML)")
+    a.add_argument(
+        "--history",
+        metavar="URL",
+        help="evaluate the rules on a history store (.sqlite file or URL) instead of "
+        "an events file: its windows of the last --lookback, rolled up per each "
+        "rule's every and by (budget rules need events)",
+    )
+    a.add_argument(
+        "--lookback",
+        metavar="DURATION",
+        help="how much of the --history store to read, up to --now or the end of its "
+        "last window (default 28d)",
+    )
     a.add_argument(
         "--dry-run",
         action="store_true",
@@ -553,9 +567,12 @@ def _alert_parser(sub: Any) -> None:
 def _alert(args: argparse.Namespace) -> int:
     from perfstats.alerts.command import alert_command
 
+    if args.lookback is not None and args.history is None:
+        raise UsageError("--lookback reads a --history store: give --history URL")
     return alert_command(
         args,
         load_events=lambda path: _load(argparse.Namespace(sample=False, input=path)),
+        open_history=lambda url: _open_store(url, must_exist=True),
     )
 
 
@@ -697,7 +714,7 @@ def _report(args: argparse.Namespace) -> int:
     bar = Progress(len(DEFAULT_SECTIONS) + 3, enabled=interactive)
     bar.step("reading")
     events = _load(args)
-    runs = _history_runs(args, events) if args.history else []
+    runs, history_trend = _history_runs(args, events) if args.history else ([], None)
     budget, period_text = args.budget if args.budget else (None, "month")
     period: Literal["day", "month"] = "day" if period_text == "day" else "month"
     report = build_report(
@@ -708,6 +725,7 @@ def _report(args: argparse.Namespace) -> int:
         sla_target_ms=args.sla_ms,
         sla_objective=args.sla_objective,
         history=runs,
+        history_trend=history_trend,
         planned_split=args.split,
         title=args.title,
         progress=bar.step,
@@ -1042,22 +1060,30 @@ def _history_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _history_runs(args: argparse.Namespace, events: Any) -> list[dict[str, Any]]:
+def _history_runs(
+    args: argparse.Namespace, events: Any
+) -> tuple[list[dict[str, Any]], Any]:
     """Earlier runs for the report: a directory's runs, or a store's last 14 days
-    before the day of the events' first timestamp, one run per day."""
+    before the day of the events' first timestamp, one run per day, with the trend of
+    p99 latency over the store's days before it (None when it has too few)."""
     import pandas as pd
 
     from perfstats.history import is_store_url, load_runs
 
     if not is_store_url(args.history):
-        return load_runs(args.history)
+        return load_runs(args.history), None
     with _open_store(args.history, must_exist=False) as store:
         # whole days before the one holding the first event: no window of this run
         first = pd.Timestamp(events.frame["timestamp"].min())
         if first.tzinfo is None:
             first = first.tz_localize("UTC")
         day = first.tz_convert("UTC").floor("D")
-        return list(store.daily_runs(by=[args.by], before=day))
+        runs = list(store.daily_runs(by=[args.by], before=day))
+        try:
+            trend = store.trend("latency_p99", end=day, every="1d") if runs else None
+        except ValueError:  # too few days, or no latency stored
+            trend = None
+        return runs, trend
 
 
 def _history_append(args: argparse.Namespace, events: Any) -> None:

@@ -16,6 +16,7 @@ from perfstats.alerts.engine import (
     run_alerts,
     silences,
 )
+from perfstats.alerts.rules import DEFAULT_LOOKBACK
 from perfstats.alerts.state import StateCorruptError
 
 __all__ = ["alert_command"]
@@ -33,8 +34,14 @@ def _parse_now(text: str | None) -> float | None:
     return dt.timestamp()
 
 
-def alert_command(args: Any, *, load_events: Callable[[str], Any]) -> int:
-    """Run ``perfstats alert`` with parsed arguments; returns the exit code."""
+def alert_command(
+    args: Any,
+    *,
+    load_events: Callable[[str], Any],
+    open_history: Callable[[str], Any] | None = None,
+) -> int:
+    """Run ``perfstats alert`` with parsed arguments; returns the exit code.
+    ``open_history`` opens the ``--history`` store (a context manager)."""
     config = load_config(args.rules)
     now = _parse_now(args.now)
     words = list(args.words)
@@ -84,10 +91,29 @@ def alert_command(args: Any, *, load_events: Callable[[str], Any]) -> int:
                     f" by {si['created_by'] or '?'}: {si['comment']}"
                 )
             return 0
-        if len(words) != 1:
-            raise ValueError("give one INPUT events file (or ack / silence / status)")
-        events = load_events(words[0])
-        run = run_alerts(config, events, now=now, dry_run=args.dry_run)
+        history = getattr(args, "history", None)
+        lookback = getattr(args, "lookback", None) or DEFAULT_LOOKBACK
+        if history is not None:
+            if words:
+                raise ValueError(
+                    "give either an INPUT events file or --history, not both"
+                )
+            if open_history is None:
+                from perfstats.history import History
+
+                open_history = History
+            with open_history(history) as store:
+                run = run_alerts(
+                    config, store, now=now, dry_run=args.dry_run, lookback=lookback
+                )
+        else:
+            if len(words) != 1:
+                raise ValueError(
+                    "give one INPUT events file or --history URL (or ack / silence / "
+                    "status)"
+                )
+            events = load_events(words[0])
+            run = run_alerts(config, events, now=now, dry_run=args.dry_run)
     except StateCorruptError as exc:
         print(f"perfstats: error: {exc}", file=sys.stderr)
         return 2

@@ -25,7 +25,7 @@ from perfstats.alerts.config import (
     parse_duration,
 )
 from perfstats.alerts.receivers import DeliveryError, deliver, preview
-from perfstats.alerts.rules import Sample, evaluate_rules
+from perfstats.alerts.rules import DEFAULT_LOOKBACK, Sample, evaluate_rules
 from perfstats.alerts.state import RunLock, StateFile, StateLockedError
 
 __all__ = [
@@ -629,6 +629,7 @@ def run_alerts(
     now: Any = None,
     dry_run: bool = False,
     sleep: Callable[[float], None] = time.sleep,
+    lookback: str = DEFAULT_LOOKBACK,
 ) -> AlertRun:
     """Evaluate the rules, update the state and deliver what is due: one cron run.
 
@@ -636,8 +637,10 @@ def run_alerts(
     ----------
     config : AlertsConfig
         From :func:`load_config`.
-    events : perfstats.io.events.Events or pandas.DataFrame, optional
-        The telemetry the rules are evaluated on (see :func:`evaluate_rules`).
+    events : perfstats.io.events.Events, pandas.DataFrame or History, optional
+        The telemetry the rules are evaluated on (see :func:`evaluate_rules`): events,
+        or a :class:`perfstats.history.History` whose windows of the last `lookback`
+        are read (up to `now` when given, else to the end of its last window).
     samples : list of Sample, optional
         Already evaluated active alerts instead of `events` (with `rule_errors`).
     rule_errors : dict, optional
@@ -650,6 +653,8 @@ def run_alerts(
         Compute what would be sent, change nothing, send nothing.
     sleep : callable
         Waits between delivery attempts (injectable for tests).
+    lookback : str, default "28d"
+        How much of a history store the rules read (see :func:`evaluate_rule`).
 
     Returns
     -------
@@ -679,7 +684,9 @@ def run_alerts(
     if samples is None:
         if events is None:
             raise ValueError("run_alerts needs events or samples")
-        samples, rule_errors = evaluate_rules(config.rules, events)
+        samples, rule_errors = evaluate_rules(
+            config.rules, events, lookback=lookback, now=now
+        )
     errors = dict(rule_errors or {})
     run = AlertRun(now=t, rule_errors=errors, dry_run=dry_run)
     if dry_run:

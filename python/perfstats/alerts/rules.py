@@ -1,5 +1,6 @@
-"""Evaluation of alerting rules on events: which alerts are active now, with labels,
-annotations and the value behind them. Calls the public analyses only."""
+"""Evaluation of alerting rules on events, or on the windows of a history store: which
+alerts are active now, with labels, annotations and the value behind them. Calls the
+public analyses only."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from typing import Any
 from perfstats.alerts.config import Rule
 
 __all__ = ["Sample", "evaluate_rule", "evaluate_rules", "render_template"]
+
+#: How far back of its end a history store is read by default (``lookback``).
+DEFAULT_LOOKBACK = "28d"
 
 _COMPARE = {
     ">": operator.gt,
@@ -112,6 +116,100 @@ def _evaluations(rule: Rule, frame: Any) -> list[tuple[dict[str, str], bool, flo
     return [(labels, *_value(rule, part)) for labels, part in groups]
 
 
+def _history_evaluations(
+    rule: Rule, history: Any, lookback: str, now: Any
+) -> list[tuple[dict[str, str], bool, float]]:
+    """As :func:`_evaluations`, on the windows of a history store that start in the
+    ``lookback`` before ``now`` (default: the end of the store's last window), rolled
+    up per the rule's ``every`` and ``by``: the stored sketches merge bucket for bucket,
+    so every value is the one the raw events of those windows give."""
+    import pandas as pd
+
+    from perfstats.analysis.series import metric_series
+
+    if rule.kind == "budget":
+        raise ValueError(
+            f"rule {rule.alert}: a budget rule prices requests, and a history store "
+            "keeps no requests: evaluate it on events"
+        )
+    try:
+        span = pd.Timedelta(_freq(lookback))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"lookback must be a duration like '28d', got {lookback!r}"
+        ) from exc
+    if now is None:
+        rng = history.time_range()
+        if rng is None:
+            raise ValueError(f"rule {rule.alert}: the history store is empty")
+        end = rng[1]
+    else:
+        end = (
+            pd.Timestamp(now, unit="s", tz="UTC")
+            if isinstance(now, (int, float))
+            else pd.Timestamp(now)
+        )
+    # whole windows: the first one starts on the rule's grid
+    start = (end - span).floor(_freq(rule.every))
+    by = list(rule.by)
+    s = history.summary(
+        start, end, by=by, every=rule.every, sla_target_ms=rule.sla_target_ms
+    )
+    if rule.kind == "metric" or not by:
+        if not by:
+            return [({}, *_value(rule, s))]
+        series = metric_series(
+            s, rule.metric, every=rule.every, by=by, sla_target_ms=rule.sla_target_ms
+        )
+        last = series.groupby(level=list(range(len(by))), sort=True, dropna=False).tail(
+            1
+        )
+        out = []
+        for key, v in last.items():
+            keys = tuple(key) if isinstance(key, tuple) else (key,)
+            labels = {c: str(k) for c, k in zip(by, keys[:-1], strict=True)}
+            out.append((labels, *_compare(rule, float(v))))
+        return out
+    out = []
+    for labels, part in _split_summary(s, by):
+        last_window = (
+            part.table.index.max()
+            == s.table.index.get_level_values("window_start").max()
+        )
+        if rule.kind == "anomaly" and not last_window:
+            out.append((labels, False, math.nan))  # no data in the last window
+        else:
+            out.append((labels, *_value(rule, part)))
+    return out
+
+
+def _split_summary(summary: Any, by: list[str]) -> list[tuple[dict[str, str], Any]]:
+    """One :class:`~perfstats.Summary` by window per group of a grouped one, in the
+    groups' order (sorted, as :func:`_groups` sorts them)."""
+    import dataclasses
+
+    table = summary.table
+    keys: dict[tuple[Any, ...], list[int]] = {}
+    for i, key in enumerate(table.index):
+        keys.setdefault(tuple(key[:-1]), []).append(i)
+    sketch_keys = list(summary.sketches)
+    out = []
+    for group in sorted(keys, key=lambda k: tuple(str(v) for v in k)):
+        rows = keys[group]
+        part = table.iloc[rows].copy()
+        part.index = part.index.get_level_values("window_start")
+        sub = dataclasses.replace(
+            summary,
+            table=part,
+            by=["window_start"],
+            sketches={
+                (sketch_keys[i][-1],): summary.sketches[sketch_keys[i]] for i in rows
+            },
+        )
+        out.append(({c: str(k) for c, k in zip(by, group, strict=True)}, sub))
+    return out
+
+
 def _freq(every: str) -> str:
     return re.sub(r"(?<=\d)\s*d(?![a-z])", "D", every.strip())
 
@@ -181,7 +279,9 @@ def _value(rule: Rule, part: Any) -> tuple[bool, float]:
     return True, max(days, 0.0)
 
 
-def evaluate_rule(rule: Rule, events: Any) -> list[Sample]:
+def evaluate_rule(
+    rule: Rule, events: Any, *, lookback: str = DEFAULT_LOOKBACK, now: Any = None
+) -> list[Sample]:
     """The active alerts of one rule on `events` (one per ``by`` group at most).
 
     The metric, anomaly and budget kinds look at the last window (or budget period)
@@ -192,7 +292,17 @@ def evaluate_rule(rule: Rule, events: Any) -> list[Sample]:
     Parameters
     ----------
     rule : Rule
-    events : perfstats.io.events.Events or pandas.DataFrame
+    events : perfstats.io.events.Events, pandas.DataFrame or perfstats.history.History
+        The events, or a history store: then its windows that start in the
+        `lookback` before `now` are read, rolled up per the rule's ``every`` and
+        ``by`` (the values are those of the raw events of those windows: the
+        stored sketches merge bucket for bucket). Budget rules need events.
+    lookback : str, default "28d"
+        How much of a history store to read (ignored for events): the anomaly
+        kind's profile needs 7 days, the trend kind as many as its fit should see.
+    now : float, datetime or str, optional
+        End of what is read of a history store (Unix seconds or a time); default the
+        end of its last window. Ignored for events.
 
     Returns
     -------
@@ -214,10 +324,14 @@ def evaluate_rule(rule: Rule, events: Any) -> list[Sample]:
     [({'endpoint': '/b', 'severity': 'page', 'alertname': 'Slow'}, 1000.0)]
     """
     from perfstats.analysis.summary import events_frame
+    from perfstats.history import History
 
-    frame = events_frame(events)
+    if isinstance(events, History):
+        found = _history_evaluations(rule, events, lookback, now)
+    else:
+        found = _evaluations(rule, events_frame(events))
     out = []
-    for labels, active, value in _evaluations(rule, frame):
+    for labels, active, value in found:
         full = {**labels, **rule.labels, "alertname": rule.alert}
         if math.isnan(value) and rule.kind in ("metric", "budget", "anomaly"):
             out.append(Sample(rule.alert, full, {}, value, unknown=True))
@@ -232,15 +346,20 @@ def evaluate_rule(rule: Rule, events: Any) -> list[Sample]:
 
 
 def evaluate_rules(
-    rules: tuple[Rule, ...] | list[Rule], events: Any
+    rules: tuple[Rule, ...] | list[Rule],
+    events: Any,
+    *,
+    lookback: str = DEFAULT_LOOKBACK,
+    now: Any = None,
 ) -> tuple[list[Sample], dict[str, str]]:
     """Active alerts of every rule, and the rules that could not be evaluated (name ->
-    reason): their alerts keep their state rather than resolve on missing evidence."""
+    reason): their alerts keep their state rather than resolve on missing evidence.
+    `events`, `lookback` and `now` as in :func:`evaluate_rule`."""
     samples: list[Sample] = []
     errors: dict[str, str] = {}
     for rule in rules:
         try:
-            samples += evaluate_rule(rule, events)
+            samples += evaluate_rule(rule, events, lookback=lookback, now=now)
         except (ValueError, TypeError, KeyError) as exc:
             errors[rule.alert] = (
                 str(exc).splitlines()[0] if str(exc) else type(exc).__name__

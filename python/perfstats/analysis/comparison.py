@@ -1042,13 +1042,42 @@ class Comparison(Result):
             text_columns={"metrics": brief},
         )
 
-    def plot(self, ax: Axes | None = None) -> Axes:
-        """Forest plot of relative lifts with their confidence intervals (in %)."""
+    def plot(
+        self, ax: Axes | None = None, *, metrics: Sequence[str] | None = None
+    ) -> Axes:
+        """Forest plot of relative lifts with their confidence intervals (in %).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Where to draw (a new figure when None).
+        metrics : sequence of str, optional
+            The metrics to draw (default: every row of :attr:`table`).
+
+        Returns
+        -------
+        matplotlib Axes
+
+        Notes
+        -----
+        A row whose lift is undefined (an error-rate ratio when the baseline has no
+        errors) is labelled "undefined" on the plot instead of left empty: draw the
+        rates themselves with :meth:`plot_rates`.
+        """
         import matplotlib.pyplot as plt
 
+        t = self.table
+        if metrics is not None:
+            unknown = sorted(set(metrics) - set(t["metric"]))
+            if unknown:
+                raise ValueError(
+                    f"metrics: {unknown} not in this comparison; it has "
+                    f"{sorted(set(t['metric']))}"
+                )
+            t = t[t["metric"].isin(list(metrics))]
+        t = t.reset_index(drop=True)
         if ax is None:
-            _, ax = plt.subplots(figsize=(7, 0.5 + 0.4 * len(self.table)))
-        t = self.table.reset_index(drop=True)
+            _, ax = plt.subplots(figsize=(7, 0.5 + 0.4 * max(len(t), 1)))
         y = np.arange(len(t))[::-1]
         lift = 100 * t["relative_lift"].to_numpy(dtype=float)
         lo = 100 * t["lift_low"].to_numpy(dtype=float)
@@ -1060,11 +1089,92 @@ class Comparison(Result):
         for yi, low, high, color in zip(y, lo, hi, colors, strict=True):
             ax.plot([low, high], [yi, yi], color=color)
         ax.scatter(lift, y, c=colors, zorder=3)
+        undefined = ~np.isfinite(lift)
+        for yi, low in zip(y[undefined], lo[undefined], strict=True):
+            # x in axes coordinates, y in data coordinates: stays on the row
+            ax.text(
+                0.02, yi, "ratio undefined: no errors in the baseline"
+                if np.isnan(low) else f"ratio undefined, lower bound {low:+.0f} %",
+                transform=ax.get_yaxis_transform(), va="center", fontsize=8,
+                color="tab:gray",
+            )  # fmt: skip
         ax.axvline(0, color="black", lw=0.8)
         ax.set_yticks(
             y, [f"{v}: {m}" for v, m in zip(t["variant"], t["metric"], strict=True)]
         )
         ax.set_xlabel(f"relative change vs {self.baseline} (%)")
+        return ax
+
+    def plot_rates(self, ax: Axes | None = None, *, confidence: float = 0.95) -> Axes:
+        """Error rate of every arm with its Wilson interval (in %).
+
+        Unlike the relative change of :meth:`plot`, a rate and its Wilson interval
+        are defined for an arm without errors (0 of 150 requests: 0 % to 2.5 %), so
+        every arm gets a row.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Where to draw (a new figure when None).
+        confidence : float, default 0.95
+            Two-sided level of the intervals.
+
+        Returns
+        -------
+        matplotlib Axes
+
+        Raises
+        ------
+        ValueError
+            When the comparison has no ``error_rate`` metric.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import numpy as np
+        >>> import pandas as pd
+        >>> from perfstats import compare, read_events
+        >>> frame = pd.DataFrame({
+        ...     "timestamp": pd.date_range("2024-01-01", periods=400, freq="s", tz="UTC"),
+        ...     "latency_ms": np.random.default_rng(0).lognormal(5.0, 0.5, 400),
+        ...     "variant": ["a", "b"] * 200, "success": [True] * 399 + [False]})
+        >>> c = compare(read_events(frame), baseline="a", metrics=["error_rate"])
+        >>> ax = c.plot_rates()
+        >>> [t.get_text() for t in ax.get_yticklabels()]
+        ['a: 0 of 200', 'b: 1 of 200']
+        """
+        import matplotlib.pyplot as plt
+
+        from perfstats.stats.intervals import wilson_interval
+
+        rows = self.table[self.table["metric"] == "error_rate"]
+        if rows.empty:
+            raise ValueError(
+                "plot_rates: this comparison has no error_rate metric; pass "
+                "metrics=[..., 'error_rate'] to compare()"
+            )
+        first = rows.iloc[0]
+        names = [self.baseline, *rows["variant"].astype(str)]
+        n = np.array([first["n_baseline"], *rows["n"]], dtype=np.float64)
+        rate = np.array([first["mean_baseline"], *rows["mean"]], dtype=np.float64)
+        errors = np.rint(rate * n)
+        lo, hi = wilson_interval(errors, n, confidence=confidence)
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 0.5 + 0.4 * len(names)))
+        y = np.arange(len(names))[::-1]
+        for yi, low, high in zip(y, lo, hi, strict=True):
+            ax.plot([100 * low, 100 * high], [yi, yi], color="tab:blue")
+        ax.scatter(100 * rate, y, color="tab:blue", zorder=3)
+        ax.set_yticks(
+            y,
+            [
+                f"{m}: {k:,.0f} of {t:,.0f}"
+                for m, k, t in zip(names, errors, n, strict=True)
+            ],
+        )
+        ax.set_xlim(left=0)
+        ax.set_xlabel(f"error rate (%), {100 * confidence:g} % Wilson interval")
         return ax
 
 

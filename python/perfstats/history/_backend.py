@@ -102,6 +102,22 @@ class Backend:
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         raise NotImplementedError
 
+    def delete_windows(self, keys: Sequence[Sequence[Any]]) -> None:
+        """Delete the windows rows of these ``(window_start, window_ns, grp, batch)``
+        keys (inside :meth:`write`)."""
+        self.executemany(
+            "DELETE FROM windows WHERE window_start = ? AND window_ns = ? "
+            "AND grp = ? AND batch = ?",
+            keys,
+        )
+
+    def stream(
+        self, sql: str, params: Sequence[Any] = (), size: int = 10_000
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows of a query in chunks of up to ``size`` (inside :meth:`read`), so a
+        query over a year of windows does not hold every row at once."""
+        raise NotImplementedError
+
     @contextmanager
     def write(self) -> Iterator[None]:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -173,6 +189,16 @@ class SQLiteBackend(Backend):
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self.conn.executemany(sql, rows)
 
+    def stream(
+        self, sql: str, params: Sequence[Any] = (), size: int = 10_000
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        cur = self.conn.execute(sql, tuple(params))
+        try:
+            while rows := cur.fetchmany(size):
+                yield rows
+        finally:
+            cur.close()
+
     @contextmanager
     def write(self) -> Iterator[None]:
         self._check_process()
@@ -240,6 +266,36 @@ class PostgresBackend(Backend):
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with self.conn.cursor() as cur:
             cur.executemany(self._sql(sql), rows)
+
+    def stream(
+        self, sql: str, params: Sequence[Any] = (), size: int = 10_000
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        # a server-side cursor (inside the read transaction): rows arrive in chunks
+        with self.conn.cursor(name="perfstats_stream") as cur:
+            cur.itersize = size
+            cur.execute(self._sql(sql), tuple(params))
+            while rows := cur.fetchmany(size):
+                yield rows
+
+    def delete_windows(self, keys: Sequence[Sequence[Any]]) -> None:
+        # a retention pass deletes a million rows: COPY their keys into a temporary
+        # table and delete with one join, not a statement per row
+        with self.conn.cursor() as cur:
+            cur.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS perfstats_gone (window_start BIGINT, "
+                "window_ns BIGINT, grp TEXT, batch TEXT) ON COMMIT DELETE ROWS"
+            )
+            with cur.copy(
+                "COPY perfstats_gone (window_start, window_ns, grp, batch) FROM STDIN"
+            ) as copy:
+                for key in keys:
+                    copy.write_row(key)
+            cur.execute(
+                "DELETE FROM windows w USING perfstats_gone g WHERE "
+                "w.window_start = g.window_start AND w.window_ns = g.window_ns "
+                "AND w.grp = g.grp AND w.batch = g.batch"
+            )
+            cur.execute("DELETE FROM perfstats_gone")
 
     @contextmanager
     def write(self) -> Iterator[None]:

@@ -32,17 +32,18 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import hashlib
+import itertools
 import json
 import math
 import os
 import re
 import struct
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from perfstats import _core
 from perfstats._json import json_scalar
 from perfstats.analysis.comparison import holm
 from perfstats.analysis.summary import (
@@ -66,6 +67,9 @@ from perfstats.stats.quantile_sketch import QuantileSketch
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from perfstats.analysis.metric_trend import MetricTrend
+    from perfstats.stats.trend import Errors, Scale
 
 __all__ = ["STORE_SCHEMA_VERSION", "History", "is_store_url"]
 
@@ -129,71 +133,110 @@ def _pack(objects: Mapping[tuple[str, str], Any]) -> bytes:
     return b"".join(out)
 
 
-def _unpack(blob: bytes) -> dict[tuple[str, str], Any]:
-    data = bytes(blob)
-    out: dict[tuple[str, str], Any] = {}
-    pos, end = 0, len(data)
-    while pos < end:
-        kind, n = _ENTRY.unpack_from(data, pos)
-        pos += 2
-        name = data[pos : pos + n].decode()
-        (length,) = _LENGTH.unpack_from(data, pos + n)
-        pos += n + 4
-        k = kind.decode()
-        out[(k, name)] = _KINDS[k].from_bytes(data[pos : pos + length])
-        pos += length
-    return out
+#: Rows read and rolled up at a time (bounds the memory of a query over a year).
+_CHUNK = 10_000
 
 
-@dataclass
+def _wrap(kind: str, core: Any) -> Any:
+    """The public object around a ``perfstats._core`` sketch, moments or histogram."""
+    if kind == "h":
+        h = Histogram.__new__(Histogram)
+        h._h = core
+        return h
+    return _KINDS[kind]._wrap(core)
+
+
+def _merge_rows(
+    blobs: Sequence[Any], groups: Any
+) -> list[tuple[int, tuple[str, str], Any, int]]:
+    """The objects of stored blobs merged per (group, kind, metric) in row order, in
+    C++ (``perfstats._core.merge_packed_rows``: the blob format of :func:`_pack`, every
+    payload validated as ``from_bytes`` validates it): ``(group, (kind, metric),
+    object, rows that carried it)``; rows of a negative group are skipped."""
+    return [
+        (g, (kind, name), _wrap(kind, obj), rows)
+        for g, kind, name, obj, rows in _core.merge_packed_rows(blobs, groups)
+    ]
+
+
 class _Acc:
     """A merge of rows: counts, sums (None: unknown) and mergeable objects."""
 
-    count: int = 0
-    errors: int | None = 0
-    input_tokens: float | None = 0.0
-    output_tokens: float | None = 0.0
-    cost_usd: float | None = None
-    cost_unknown: int = 0
-    objects: dict[tuple[str, str], Any] = field(default_factory=dict)
-    rows: int = 0
-    # moments and histograms are kept only when every merged row carried them
-    partial: set[tuple[str, str]] = field(default_factory=set)
+    __slots__ = (
+        "_carried",
+        "_objects",
+        "cost_unknown",
+        "cost_usd",
+        "count",
+        "errors",
+        "input_tokens",
+        "output_tokens",
+        "rows",
+    )
 
-    def add(self, row: Sequence[Any]) -> None:
-        count, errors, tin, tout, cost, unknown, blob = row
-        self.count += int(count)
+    def __init__(self) -> None:
+        self.count = 0
+        self.errors: int | None = 0
+        self.input_tokens: float | None = 0.0
+        self.output_tokens: float | None = 0.0
+        self.cost_usd: float | None = None
+        self.cost_unknown = 0
+        self.rows = 0
+        self._objects: dict[tuple[str, str], Any] = {}
+        # rows that carried each object: moments and histograms are kept only when
+        # every merged row carried them
+        self._carried: dict[tuple[str, str], int] = {}
+
+    def add_sums(
+        self,
+        rows: int,
+        count: int,
+        errors: float,
+        input_tokens: float,
+        output_tokens: float,
+        cost_usd: float,
+        cost_known: int,
+        cost_unknown: int,
+    ) -> None:
+        """Add the sums of ``rows`` rows (NaN: some row's value unknown; ``cost_usd``
+        the sum of the ``cost_known`` rows that carry a cost); their objects are added
+        with :meth:`add_object`."""
+        self.rows += rows
+        self.count += count
         self.errors = (
-            None if errors is None or self.errors is None else self.errors + int(errors)
+            None
+            if self.errors is None or math.isnan(errors)
+            else self.errors + int(errors)
         )
         self.input_tokens = (
             None
-            if tin is None or self.input_tokens is None
-            else self.input_tokens + tin
+            if self.input_tokens is None or math.isnan(input_tokens)
+            else self.input_tokens + input_tokens
         )
         self.output_tokens = (
             None
-            if tout is None or self.output_tokens is None
-            else self.output_tokens + tout
+            if self.output_tokens is None or math.isnan(output_tokens)
+            else self.output_tokens + output_tokens
         )
-        if cost is not None:
-            self.cost_usd = (self.cost_usd or 0.0) + float(cost)
-        self.cost_unknown += int(unknown)
-        objects = _unpack(blob)
-        for key in list(self.objects):
-            if key not in objects and key[0] != "s":
-                self.partial.add(key)
-        for key, obj in objects.items():
-            if key in self.objects:
-                self.objects[key].merge(obj)
-            else:
-                if self.rows and key[0] != "s":
-                    self.partial.add(key)
-                self.objects[key] = obj
-        self.rows += 1
+        if cost_known:
+            self.cost_usd = (self.cost_usd or 0.0) + cost_usd
+        self.cost_unknown += cost_unknown
+
+    def add_object(self, key: tuple[str, str], obj: Any, rows: int) -> None:
+        """Merge ``obj``, the merge of ``rows`` rows' ``key`` object."""
+        done = self._objects.get(key)
+        if done is None:
+            self._objects[key] = obj
+        else:
+            done.merge(obj)
+        self._carried[key] = self._carried.get(key, 0) + rows
 
     def finished(self) -> dict[tuple[str, str], Any]:
-        return {k: v for k, v in self.objects.items() if k not in self.partial}
+        return {
+            k: v
+            for k, v in self._objects.items()
+            if k[0] == "s" or self._carried[k] == self.rows
+        }
 
     def values(self) -> tuple[Any, ...]:
         return (
@@ -205,6 +248,33 @@ class _Acc:
             self.cost_unknown,
             _pack(self.finished()),
         )
+
+
+def _chunk_sums(
+    cols: Sequence[Sequence[Any]], kid: np.ndarray, keep: np.ndarray, n: int
+) -> Iterator[tuple[Any, ...]]:
+    """Per key of a chunk of rows (``kid``: the key of each kept row): rows, count,
+    errors, input and output tokens (NaN when a row's is unknown), the cost of the
+    rows that carry one, how many carry one, and the requests of unknown cost."""
+
+    def total(col: int) -> list[float]:
+        v = np.array(cols[col], dtype=np.float64)[keep]  # None (unknown) -> NaN
+        out: list[float] = np.bincount(kid, weights=v, minlength=n).tolist()
+        return out
+
+    cost = np.array(cols[7], dtype=np.float64)[keep]
+    known = ~np.isnan(cost)
+    return zip(
+        np.bincount(kid, minlength=n).tolist(),
+        total(3),
+        total(4),
+        total(5),
+        total(6),
+        np.bincount(kid, weights=np.where(known, cost, 0.0), minlength=n).tolist(),
+        np.bincount(kid, weights=known, minlength=n).tolist(),
+        total(8),
+        strict=True,
+    )
 
 
 def _group_text(names: Sequence[str], key: Sequence[Any]) -> str:
@@ -246,6 +316,7 @@ class History:
         #: The store's URL for display, any password replaced by ``***``.
         self.url = redact_url(os.fspath(url))
         self._db: Backend = open_backend(os.fspath(url))
+        self._groups: tuple[tuple[Any, ...], list[str]] | None = None
 
     # ---- life cycle -------------------------------------------------------------------
 
@@ -475,7 +546,11 @@ class History:
 
     # ---- reading ----------------------------------------------------------------------
 
-    def _rows(self, start: int | None, end: int | None) -> list[tuple[Any, ...]]:
+    def _chunks(
+        self, start: int | None, end: int | None
+    ) -> Generator[list[tuple[Any, ...]], None, None]:
+        """The stored rows of windows starting in ``[start, end)``, in chunks, in the
+        order of the primary key (time first: a fixed merge order on every backend)."""
         sql = (
             "SELECT window_start, window_ns, grp, count, errors, input_tokens, "
             "output_tokens, cost_usd, cost_unknown, data FROM windows"
@@ -489,17 +564,26 @@ class History:
             params.append(end)
         if where:
             sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY window_start, window_ns, grp, batch"
         with self._db.read():
-            return self._db.execute(sql + " ORDER BY window_start", params)
+            yield from self._db.stream(sql, params, _CHUNK)
 
     def groups(self) -> list[str]:
         """The group columns stored (in order of first appearance)."""
         with self._db.read():
+            # every write appends or re-appends a batch: while the batches are as they
+            # were, so are the groups (reading them scans every stored window)
+            state = tuple(
+                self._db.execute("SELECT COUNT(*), MAX(appended_at) FROM batches")[0]
+            )
+            if self._groups is not None and self._groups[0] == state:
+                return list(self._groups[1])
             rows = self._db.execute("SELECT DISTINCT grp FROM windows")
         seen: dict[str, None] = {}
         for (text,) in rows:
             for name, _ in json.loads(text):
                 seen.setdefault(name, None)
+        self._groups = (state, list(seen))
         return list(seen)
 
     def time_range(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
@@ -537,37 +621,100 @@ class History:
         *,
         by: str | Sequence[str] | None = None,
         every: str | None = "1d",
+        where: Mapping[str, Any] | None = None,
     ) -> dict[tuple[Any, ...], _Acc]:
-        """The rows of windows starting in ``[start, end)`` merged per (group values of
-        ``by``..., bucket start in ns) — the building block of :meth:`summary`."""
+        """The rows of windows starting in ``[start, end)`` (of the groups matching
+        ``where``) merged per (group values of ``by``..., bucket start in ns) — the
+        building block of :meth:`summary`."""
         import pandas as pd
 
         lo = None if start is None else _time_ns(start, "start")
         hi = None if end is None else _time_ns(end, "end")
         step = None if every is None else _duration_ns(every, "every")
         names = self._by(by)
+        wanted = self._where(where)
         out: dict[tuple[Any, ...], _Acc] = {}
-        parsed: dict[str, dict[str, Any]] = {}
+        # per stored group: the index of its key without the bucket (-1: not wanted)
+        parsed: dict[str, int] = {}
+        group_ids: dict[tuple[Any, ...], int] = {}
         sizes: set[int] = set()
-        for ws, wn, grp, *values in self._rows(lo, hi):
-            if step is not None and wn not in sizes:
-                sizes.add(wn)
-                if int(ws) % int(wn) == 0 and step % int(wn):
-                    raise ValueError(
-                        f"every={every!r} is not a multiple of the stored "
-                        f"{pd.Timedelta(int(wn), unit='ns')} windows: their requests "
-                        "cannot be split between roll-up windows"
+        chunks = self._chunks(lo, hi)
+        try:  # closed at once on an error: the read transaction ends
+            for chunk in chunks:
+                cols = list(zip(*chunk, strict=True))
+                ws_col, wn_col, grp_col, blobs = cols[0], cols[1], cols[2], cols[9]
+                if step is not None:
+                    for wn in set(wn_col) - sizes:
+                        sizes.add(wn)
+                        ws = ws_col[wn_col.index(wn)]
+                        if ws % wn == 0 and step % wn:
+                            raise ValueError(
+                                f"every={every!r} is not a multiple of the stored "
+                                f"{pd.Timedelta(int(wn), unit='ns')} windows: their "
+                                "requests cannot be split between roll-up windows"
+                            )
+                for grp in set(grp_col) - parsed.keys():
+                    d = dict(json.loads(grp))
+                    if all(d.get(k) == v for k, v in wanted.items()):
+                        g = tuple(d.get(n) for n in names)
+                        parsed[grp] = group_ids.setdefault(g, len(group_ids))
+                    else:
+                        parsed[grp] = -1
+                gidx = np.array([parsed[g] for g in grp_col], dtype=np.int64)
+                keep = gidx >= 0
+                if not keep.any():
+                    continue
+                if step is None:
+                    bnum = np.zeros(len(chunk), dtype=np.int64)
+                else:
+                    bnum = np.array(ws_col, dtype=np.int64) // step
+                # rows -> keys (group, bucket) of this chunk; -1: a group not wanted
+                lo_b = int(bnum[keep].min())
+                span = int(bnum[keep].max()) - lo_b + 1
+                combined = gidx[keep] * span + (bnum[keep] - lo_b)
+                uniq, kid = np.unique(combined, return_inverse=True)
+                row_keys = np.full(len(chunk), -1, dtype=np.int64)
+                row_keys[keep] = kid
+                groups_list = list(group_ids)
+                local = [
+                    (
+                        *groups_list[c // span],
+                        None if step is None else (c % span + lo_b) * step,
                     )
-            g = parsed.get(grp)
-            if g is None:
-                g = parsed[grp] = dict(json.loads(grp))
-            bucket = int(ws) // step * step if step is not None else None
-            key = (*(g.get(n) for n in names), bucket)
-            acc = out.get(key)
-            if acc is None:
-                acc = out[key] = _Acc()
-            acc.add(values)
+                    for c in uniq.tolist()
+                ]
+                sums = _chunk_sums(cols, kid, keep, len(local))
+                accs: list[_Acc] = []
+                for key, (rows, n, e, tin, tout, c, ck, cu) in zip(
+                    local, sums, strict=True
+                ):
+                    acc = out.get(key)
+                    if acc is None:
+                        acc = out[key] = _Acc()
+                    acc.add_sums(rows, int(n), e, tin, tout, c, int(ck), int(cu))
+                    accs.append(acc)
+                for j, obj_key, obj, rows in _merge_rows(blobs, row_keys):
+                    accs[j].add_object(obj_key, obj, rows)
+        finally:
+            chunks.close()
         return out
+
+    def _where(self, where: Mapping[str, Any] | None) -> dict[str, Any]:
+        """``where`` checked against the stored group columns, values as stored."""
+        if where is None:
+            return {}
+        if not isinstance(where, Mapping):
+            raise TypeError(
+                f"where must be a mapping of group column to value, got {where!r}"
+            )
+        stored = self.groups()
+        for n in where:
+            if n not in stored:
+                raise ValueError(
+                    f"where={{{n!r}: ...}}: the history store holds no {n!r} column "
+                    f"(it has {stored})"
+                )
+        return {k: json_scalar(v) for k, v in where.items()}
 
     def _by(self, by: str | Sequence[str] | None) -> list[str]:
         if by is None:
@@ -591,6 +738,7 @@ class History:
         quantiles: Sequence[float] = DEFAULT_QUANTILES,
         sla_target_ms: float = 5000.0,
         confidence: float = 0.95,
+        where: Mapping[str, Any] | None = None,
     ) -> Summary:
         """The stored windows starting in ``[start, end)``, rolled up per ``every``
         (None: one row per group over the whole range) and group, by merging.
@@ -606,6 +754,8 @@ class History:
             are aligned on the epoch, as :func:`perfstats.summarize` aligns them.
         quantiles, sla_target_ms, confidence
             As in :func:`perfstats.summarize`.
+        where : mapping, optional
+            Only the groups with these values, e.g. ``{"endpoint": "/chat"}``.
 
         Returns
         -------
@@ -619,10 +769,11 @@ class History:
         import pandas as pd
 
         names = self._by(by)
-        merged = self.merged(start, end, by=names, every=every)
+        merged = self.merged(start, end, by=names, every=every, where=where)
         if not merged:
             raise ValueError(
                 f"the history store {self.url} holds no windows in [{start}, {end})"
+                + (f" for {dict(where)}" if where else "")
             )
         order = sorted(
             merged,
@@ -634,32 +785,56 @@ class History:
         index: list[tuple[Any, ...]] = []
         step_s = None if every is None else _duration_ns(every, "every") / 1e9
         q_names = [f"latency_{_pct_name(q)}" for q in qs]
-        for key in order:
+        finished = [merged[key].finished() for key in order]
+        # the latency quantiles of every row in one call
+        lats = [objs.get(("s", "latency_ms")) for objs in finished]
+        with_lat = [
+            i for i, lat in enumerate(lats) if lat is not None and lat.count > 0
+        ]
+        q_rows: dict[int, list[float]] = {}
+        if with_lat:
+            qtab = _core.quantiles_of(
+                [lats[i]._core for i in with_lat],  # type: ignore[union-attr]
+                np.array(qs, dtype=np.float64),
+            )
+            table_q = qtab.reshape(len(with_lat), len(qs)).tolist()
+            q_rows = dict(zip(with_lat, table_q, strict=True))
+        # per set of histogram bounds: column names, position of the SLA target
+        layouts: dict[tuple[float, ...], tuple[list[str], str, int | None]] = {}
+        for i, key in enumerate(order):
             acc = merged[key]
-            objs = acc.finished()
+            objs = finished[i]
             n = acc.count
             rec: dict[str, Any] = {"count": n}
             if step_s is not None:
                 rec["throughput_rps"] = n / step_s
             rec["errors"] = acc.errors
-            with np.errstate(divide="ignore", invalid="ignore"):
-                rec["error_rate"] = np.nan if acc.errors is None else acc.errors / n
-            lat = objs.get(("s", "latency_ms"))
-            if lat is not None and lat.count > 0:
-                rec["latency_mean"] = lat.mean
-                for name, v in zip(q_names, lat.quantile(list(qs)), strict=True):
-                    rec[name] = float(v)
+            rec["error_rate"] = (
+                np.nan if acc.errors is None or n == 0 else acc.errors / n
+            )
+            if i in q_rows:
+                rec["latency_mean"] = lats[i].mean  # type: ignore[union-attr]
+                rec.update(zip(q_names, q_rows[i], strict=True))
             hist = objs.get(("h", "latency_ms"))
             if hist is not None and hist.count > 0:
-                bounds = hist.boundaries
-                fr = hist.fractions
-                cum = np.cumsum(hist.counts) / hist.count
-                if float(sla_target_ms) in set(bounds.tolist()):
-                    j = int(np.flatnonzero(bounds == float(sla_target_ms))[0])
-                    rec["sla_compliance"] = float(cum[j])
-                for j, b in enumerate(bounds):
-                    rec[_sla_name(float(b))] = float(fr[j])
-                rec[f"gt_{_sla_name(float(bounds[-1]))[3:]}"] = float(fr[-1])
+                counts = hist.counts
+                bounds = tuple(hist.boundaries.tolist())
+                layout = layouts.get(bounds)
+                if layout is None:
+                    target = float(sla_target_ms)
+                    layout = layouts[bounds] = (
+                        [_sla_name(b) for b in bounds],
+                        f"gt_{_sla_name(bounds[-1])[3:]}",
+                        bounds.index(target) if target in bounds else None,
+                    )
+                bucket_names, over, j_sla = layout
+                fr = (counts / float(counts.sum())).tolist()
+                if j_sla is not None:
+                    rec["sla_compliance"] = float(
+                        list(itertools.accumulate(counts.tolist()))[j_sla] / hist.count
+                    )
+                rec.update(zip(bucket_names, fr, strict=False))
+                rec[over] = fr[-1]
             for (kind, metric), obj in objs.items():
                 if kind == "s" and metric != "latency_ms" and obj.count > 0:
                     p50, p99 = obj.quantile([0.5, 0.99])
@@ -717,6 +892,93 @@ class History:
             quantiles=qs,
             sketches=sketches,
             missing=missing,
+        )
+
+    # ---- trend ------------------------------------------------------------------------
+
+    def trend(
+        self,
+        metric: str = "latency_p95",
+        *,
+        start: Any = None,
+        end: Any = None,
+        where: Mapping[str, Any] | None = None,
+        every: str = "1d",
+        degree: int = 1,
+        seasonal_period: str | None = None,
+        harmonics: int = 1,
+        budget: float | None = None,
+        horizon: str = "7d",
+        confidence: float = 0.95,
+        higher_is_worse: bool | None = None,
+        alpha: float = 0.05,
+        errors: Errors = "auto",
+        scale: Scale = "auto",
+        regime: bool = True,
+    ) -> MetricTrend:
+        """:func:`perfstats.trend` of the stored windows starting in ``[start, end)``
+        of the groups matching ``where`` (default all of them, merged), rolled up per
+        ``every``.
+
+        The stored sketches merge bucket for bucket, so the result is that of
+        :func:`perfstats.trend` on the raw events of those windows and groups (the
+        same series, fit and forecast). ``sla_compliance`` needs the SLA histograms
+        :meth:`append_events` stores, with a bound at 5000 ms.
+
+        Parameters
+        ----------
+        metric : str, default "latency_p95"
+            As in :func:`perfstats.trend` (latency in ms, rates as fractions ...).
+        start, end : time, optional
+            UTC unless the time has a zone; default the whole store.
+        where : mapping, optional
+            Only the groups with these values, e.g. ``{"endpoint": "/chat"}``.
+        every : str, default "1d"
+            Roll-up window, a multiple of the stored windows.
+        degree, seasonal_period, harmonics, budget, horizon, confidence, higher_is_worse, \
+alpha, errors, scale, regime
+            As in :func:`perfstats.trend`.
+
+        Returns
+        -------
+        MetricTrend
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd, tempfile, os
+        >>> from perfstats.history import History
+        >>> rng = np.random.default_rng(1)
+        >>> ts = pd.date_range("2026-01-01", periods=30 * 96, freq="15min", tz="UTC")
+        >>> days = (ts - ts[0]) / pd.Timedelta(days=1)
+        >>> events = pd.DataFrame({  # p95 grows 3 % a day
+        ...     "timestamp": ts, "endpoint": "/chat",
+        ...     "latency_ms": rng.lognormal(np.log(400), 0.3, len(ts)) * 1.03**days,
+        ... })
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     with History(os.path.join(d, "h.sqlite")) as h:
+        ...         _ = h.append_events(events, every="1h")
+        ...         tr = h.trend("latency_p95", where={"endpoint": "/chat"})
+        >>> tr.direction, len(tr.series)
+        ('degrading', 30)
+        """
+        from perfstats.analysis.metric_trend import trend
+
+        s = self.summary(start, end, by=[], every=every, where=where)
+        return trend(
+            s,
+            metric,
+            every=every,
+            degree=degree,
+            seasonal_period=seasonal_period,
+            harmonics=harmonics,
+            budget=budget,
+            horizon=horizon,
+            confidence=confidence,
+            higher_is_worse=higher_is_worse,
+            alpha=alpha,
+            errors=errors,
+            scale=scale,
+            regime=regime,
         )
 
     # ---- comparison -------------------------------------------------------------------
@@ -875,36 +1137,54 @@ class History:
         cutoff = (now_ns - keep_ns) // step * step
         removed = 0
         with self._db.write():
+            # the columns of _chunks (sums at 3-8, blob at 9), then the batch
             rows = self._db.execute(
-                "SELECT window_start, window_ns, grp, batch, count, errors, input_tokens, "
-                "output_tokens, cost_usd, cost_unknown, data FROM windows "
-                "WHERE window_start < ? AND window_ns <= ?",
+                "SELECT window_start, window_ns, grp, count, errors, input_tokens, "
+                "output_tokens, cost_usd, cost_unknown, data, batch FROM windows "
+                "WHERE window_start < ? AND window_ns <= ? "
+                "ORDER BY window_start, window_ns, grp, batch",
                 (cutoff, step),
             )
-            buckets: dict[tuple[int, str], list[tuple[Any, ...]]] = {}
-            for r in rows:
+            buckets: dict[tuple[int, str], list[int]] = {}
+            for i, r in enumerate(rows):
                 ws, wn = int(r[0]), int(r[1])
                 if step % wn or ws % wn or (ws + wn) > (ws // step * step + step):
                     continue  # not on the grid (an imported run): left as it is
-                buckets.setdefault((ws // step * step, r[2]), []).append(r)
-            out: list[tuple[Any, ...]] = []
+                buckets.setdefault((ws // step * step, r[2]), []).append(i)
             gone: list[tuple[Any, ...]] = []
             batches: set[str] = set()
+            merged: list[tuple[int, str]] = []
+            row_keys = np.full(len(rows), -1, dtype=np.int64)
             for (bucket, grp), part in buckets.items():
-                if len(part) == 1 and part[0][1] == step:
+                if len(part) == 1 and rows[part[0]][1] == step:
                     continue  # already one window of the target size
-                acc = _Acc()
-                for r in part:
-                    acc.add(r[4:])
-                    batches.add(r[3])
-                    gone.append((r[0], r[1], r[2], r[3]))
+                row_keys[part] = len(merged)
+                merged.append((bucket, grp))
+                for i in part:
+                    r = rows[i]
+                    batches.add(r[10])
+                    gone.append((r[0], r[1], r[2], r[10]))
                 removed += len(part) - 1
-                out.append((bucket, step, grp, _DOWNSAMPLED, *acc.values()))
-            self._db.executemany(
-                "DELETE FROM windows WHERE window_start = ? AND window_ns = ? "
-                "AND grp = ? AND batch = ?",
-                gone,
-            )
+            accs = [_Acc() for _ in merged]
+            for lo in range(0, len(rows), _CHUNK):  # bounds the blobs copied at once
+                part_keys = row_keys[lo : lo + _CHUNK]
+                sel = part_keys >= 0
+                if not sel.any():
+                    continue
+                cols = list(zip(*rows[lo : lo + _CHUNK], strict=True))
+                uniq, local = np.unique(part_keys[sel], return_inverse=True)
+                sums = _chunk_sums(cols, local, sel, len(uniq))
+                for j, (n_rows, n, e, tin, tout, c, ck, cu) in zip(
+                    uniq.tolist(), sums, strict=True
+                ):
+                    accs[j].add_sums(n_rows, int(n), e, tin, tout, c, int(ck), int(cu))
+                for j, obj_key, obj, n_rows in _merge_rows(cols[9], part_keys):
+                    accs[j].add_object(obj_key, obj, n_rows)
+            out = [
+                (bucket, step, grp, _DOWNSAMPLED, *acc.values())
+                for (bucket, grp), acc in zip(merged, accs, strict=True)
+            ]
+            self._db.delete_windows(gone)
             self._db.executemany(
                 "INSERT INTO windows (window_start, window_ns, grp, batch, count, errors, "
                 "input_tokens, output_tokens, cost_usd, cost_unknown, data) "

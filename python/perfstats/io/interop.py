@@ -35,12 +35,27 @@ __all__ = [
 ]
 
 # ---- HdrHistogram ---------------------------------------------------------------------
-# Cookies of the V2 encodings (HdrHistogram AbstractHistogram / EncodableHistogram); the
-# bits under 0xF0 carry a word size in older encodings and are ignored, as upstream does.
+# Cookies of the encodings (HdrHistogram AbstractHistogram): the bits under 0xF0 carry
+# the word size of a V0/V1 count (2, 4 or 8 bytes, big-endian); V2 counts are ZigZag
+# LEB128 and its word-size bits are ignored, as upstream does.
 _V2_COOKIE = 0x1C849303
 _V2_COMPRESSED_COOKIE = 0x1C849304
+_V1_COOKIE = 0x1C849301
+_V1_COMPRESSED_COOKIE = 0x1C849302
+_V0_COOKIE = 0x1C849308
+_V0_COMPRESSED_COOKIE = 0x1C849309
 _COOKIE_MASK = 0xFFFFFF0F
+# V1 and V2: cookie, payload length, normalizing index offset, significant digits,
+# lowest discernible value, highest trackable value, integer-to-double ratio.
 _V2_HEADER = struct.Struct(">Iiiiqqd")  # 40 bytes
+# V0: cookie, significant digits, lowest, highest, total count (ignored, as upstream).
+_V0_HEADER = struct.Struct(">Iiqqq")  # 32 bytes
+# version -> (uncompressed cookie, compressed cookie, header)
+_ENCODINGS = {
+    0: (_V0_COOKIE, _V0_COMPRESSED_COOKIE, _V0_HEADER),
+    1: (_V1_COOKIE, _V1_COMPRESSED_COOKIE, _V2_HEADER),
+    2: (_V2_COOKIE, _V2_COMPRESSED_COOKIE, _V2_HEADER),
+}
 _INT64_MAX = 2**63 - 1
 
 Equivalent = Literal["highest", "median", "lowest"]
@@ -436,47 +451,80 @@ def _read_zigzag_counts(
     return np.asarray(indices, dtype=np.int64), np.asarray(counts, dtype=np.int64)
 
 
+def _read_word_counts(
+    payload: bytes, counts_length: int, word_size: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Decode V0/V1 counts: one big-endian signed word of ``word_size`` bytes each."""
+    if len(payload) % word_size:
+        raise ValueError(
+            f"HdrHistogram payload of {len(payload)} bytes is not a whole number of "
+            f"{word_size}-byte counts"
+        )
+    words = np.frombuffer(payload, dtype=f">i{word_size}").astype(np.int64)
+    if np.any(words < 0):
+        raise ValueError(f"HdrHistogram count {int(words.min())} is negative")
+    indices = np.flatnonzero(words).astype(np.int64)
+    if indices.size and indices[-1] >= counts_length:
+        raise ValueError(
+            f"HdrHistogram count at index {int(indices[-1])} is beyond the "
+            f"{counts_length} buckets its header allows"
+        )
+    return indices, words[indices]
+
+
 def _decode_hdr(blob: bytes) -> HdrHistogramData:
-    """Decode one (compressed) V2 HdrHistogram encoding."""
+    """Decode one HdrHistogram encoding: V2 (ZigZag LEB128 counts), or the older V1
+    and V0 (fixed-size counts; V0 has a shorter header and no payload length), each
+    compressed (as in logs) or not."""
     if len(blob) < 8:
         raise ValueError(f"HdrHistogram encoding of {len(blob)} bytes is too short")
     cookie, length = struct.unpack_from(">Ii", blob)
-    if cookie & _COOKIE_MASK == _V2_COMPRESSED_COOKIE:
+    base = cookie & _COOKIE_MASK
+    version, compressed = next(
+        ((v, base == c) for v, (u, c, _) in _ENCODINGS.items() if base in (u, c)),
+        (None, False),
+    )
+    if version is None:
+        raise ValueError(
+            f"not an HdrHistogram encoding (cookie {cookie:#010x}; V0, V1 and V2 "
+            "are known)"
+        )
+    plain_cookie, _, header_format = _ENCODINGS[version]
+    if compressed:
         if length != len(blob) - 8:
             raise ValueError(
                 f"HdrHistogram compressed length {length} != {len(blob) - 8} bytes present"
             )
         inflater = zlib.decompressobj()
         try:
-            header = inflater.decompress(blob[8:], _V2_HEADER.size)
+            header = inflater.decompress(blob[8:], header_format.size)
         except zlib.error as err:
             raise ValueError(
                 f"HdrHistogram payload is not valid zlib data: {err}"
             ) from err
         body_source: bytes | None = None
-    elif cookie & _COOKIE_MASK == _V2_COOKIE:
-        header = blob[: _V2_HEADER.size]
-        inflater = None
-        body_source = blob[_V2_HEADER.size :]
     else:
-        raise ValueError(
-            f"not an HdrHistogram V2 encoding (cookie {cookie:#010x}); "
-            "V0/V1 encodings are not supported"
-        )
-    if len(header) < _V2_HEADER.size:
+        header = blob[: header_format.size]
+        inflater = None
+        body_source = blob[header_format.size :]
+    if len(header) < header_format.size:
         raise ValueError("HdrHistogram header is truncated")
-    (
-        inner_cookie,
-        payload_length,
-        normalizing_offset,
-        digits,
-        lowest,
-        highest,
-        ratio,
-    ) = _V2_HEADER.unpack(header)
-    if inner_cookie & _COOKIE_MASK != _V2_COOKIE:
+    if version == 0:
+        inner_cookie, digits, lowest, highest, _ = _V0_HEADER.unpack(header)
+        payload_length, normalizing_offset, ratio = None, 0, 1.0
+    else:
+        (
+            inner_cookie,
+            payload_length,
+            normalizing_offset,
+            digits,
+            lowest,
+            highest,
+            ratio,
+        ) = _V2_HEADER.unpack(header)
+    if inner_cookie & _COOKIE_MASK != plain_cookie:
         raise ValueError(
-            f"not an HdrHistogram V2 encoding (cookie {inner_cookie:#010x})"
+            f"not an HdrHistogram V{version} encoding (cookie {inner_cookie:#010x})"
         )
     if normalizing_offset != 0:
         raise ValueError(
@@ -486,26 +534,44 @@ def _decode_hdr(blob: bytes) -> HdrHistogramData:
         raise ValueError(f"HdrHistogram conversion ratio must be positive, got {ratio}")
     layout = _HdrLayout(digits, lowest, highest)
     counts_length = layout.counts_length
-    # Every bucket takes at most 9 bytes: a longer payload is corrupt (or a zip bomb).
-    if not 0 <= payload_length <= 9 * counts_length:
+    # V2: every bucket takes at most 9 bytes; V0/V1: exactly the word size. A longer
+    # payload is corrupt (or a zip bomb).
+    word_size = 9 if version == 2 else (inner_cookie & 0xF0) >> 4 & 0xE
+    if word_size not in (2, 4, 8, 9):
+        raise ValueError(
+            f"HdrHistogram V{version} word size must be 2, 4 or 8 bytes, got {word_size}"
+        )
+    limit = word_size * counts_length
+    if payload_length is not None and not 0 <= payload_length <= limit:
         raise ValueError(f"HdrHistogram payload length {payload_length} is impossible")
-    if payload_length == 0:
+    # V0 states no payload length: the payload is the rest of the encoding.
+    wanted = limit + 1 if payload_length is None else payload_length
+    if wanted == 0:
         payload = b""  # (max_length=0 would mean "inflate everything")
     elif inflater is not None:
         try:
-            payload = inflater.decompress(inflater.unconsumed_tail, payload_length)
+            payload = inflater.decompress(inflater.unconsumed_tail, wanted)
         except zlib.error as err:
             raise ValueError(
                 f"HdrHistogram payload is not valid zlib data: {err}"
             ) from err
     else:
         assert body_source is not None
-        payload = body_source[:payload_length]
-    if len(payload) != payload_length:
+        payload = body_source[:wanted]
+    if payload_length is None:
+        if len(payload) > limit:
+            raise ValueError(
+                f"HdrHistogram V0 payload is longer than the {counts_length} buckets "
+                "its header allows"
+            )
+    elif len(payload) != payload_length:
         raise ValueError(
             f"HdrHistogram payload has {len(payload)} bytes, header says {payload_length}"
         )
-    indices, counts = _read_zigzag_counts(payload, counts_length)
+    if version == 2:
+        indices, counts = _read_zigzag_counts(payload, counts_length)
+    else:
+        indices, counts = _read_word_counts(payload, counts_length, word_size)
     if sum(counts.tolist()) > _INT64_MAX:
         raise ValueError("HdrHistogram total count exceeds 2**63 - 1")
     return HdrHistogramData(
@@ -525,10 +591,12 @@ _SECONDS_PER_YEAR = 365 * 24 * 3600.0
 
 
 def read_hdrhistogram_log(path: str | Path) -> list[HdrInterval]:
-    """Read the interval histograms of an HdrHistogram V2 log (``.hlog``).
+    """Read the interval histograms of an HdrHistogram log (``.hlog``).
 
     Each data line is ``[Tag=name,]start,length,max,base64`` where the base64 text is
-    a zlib-compressed V2 histogram encoding. Timestamps follow HdrHistogram's
+    a zlib-compressed histogram encoding: V2 (log format 1.2 and later), or the older
+    V1 (format 1.1, jHiccup 2.0.6) and V0 (format 1.01) still written by some tools;
+    all three decode to the counts HdrHistogram's Java ``HistogramLogReader`` reads. Timestamps follow HdrHistogram's
     ``HistogramLogReader``: relative to ``#[BaseTime:`` when given; otherwise relative
     to ``#[StartTime:`` when they are more than a year before it, else absolute.
 

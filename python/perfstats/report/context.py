@@ -49,6 +49,9 @@ class ReportContext:
     prices: Any
     history: list[dict[str, Any]]
     planned_split: dict[str, float] | None = None
+    #: Trend of p99 latency over a history store's days before this run
+    #: (:meth:`perfstats.history.History.trend`), for the across-runs section.
+    history_trend: Any = None
 
     @property
     def frame(self) -> pd.DataFrame:

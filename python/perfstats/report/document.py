@@ -211,6 +211,7 @@ def build_report(
     history: Sequence[dict[str, Any]] = (),
     planned_split: Mapping[str, float] | None = None,
     sections: Sequence[SectionFunction] = DEFAULT_SECTIONS,
+    history_trend: Any = None,
     title: str = "perfstats report",
     progress: Callable[[str], None] | None = None,
 ) -> Report:
@@ -234,6 +235,9 @@ def build_report(
         Price table for :func:`perfstats.costs`.
     history : sequence of dict
         Earlier runs (:func:`perfstats.history.load_runs`) for the across-runs section.
+    history_trend : MetricTrend, optional
+        Trend of p99 latency over a history store's earlier days
+        (:meth:`perfstats.history.History.trend`), stated in the across-runs section.
     planned_split : mapping of str to float, optional
         Intended traffic share per variant (``{"control": 0.9, "treatment": 0.1}``);
         enables the A/B section's sample-ratio check.
@@ -288,6 +292,7 @@ def build_report(
         prices=prices,
         history=list(history),
         planned_split=None if planned_split is None else dict(planned_split),
+        history_trend=history_trend,
     )
     built: list[Section] = []
     for fn in sections:

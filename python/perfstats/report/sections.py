@@ -1153,6 +1153,14 @@ def history_section(ctx: ReportContext) -> Section | None:
     sec = Section("history", "Across runs")
     sec.tables["runs"] = table
     sec.notes.append(f"{len(ctx.history)} earlier run(s) from the history directory.")
+    tr = ctx.history_trend
+    if tr is not None:
+        days = int(tr.series.notna().sum())
+        sec.notes.append(
+            f"Stored history, {days} day(s) before this run, all groups: p99 latency "
+            f"is {tr.direction} ({tr.slope_per_day:+.3g} ms/day at the "
+            "last day; History.trend)."
+        )
     if "latency_p99" in ctx.summary.table:
         wide = table["latency_p99"].unstack("group")
         order = [r["generated_at"] for r in runs]

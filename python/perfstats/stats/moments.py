@@ -4,6 +4,7 @@ the long-run (HAC) variance ratio of a time-ordered series."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -180,6 +181,41 @@ class Moments(Result):
         if not isinstance(data, bytes | bytearray | memoryview):
             raise TypeError(f"data must be bytes, got {type(data).__name__}")
         return cls._wrap(_core.Moments.from_bytes(bytes(data)))
+
+    @classmethod
+    def merge_serialized(
+        cls, payloads: Iterable[bytes | bytearray | memoryview]
+    ) -> Moments:
+        """The merge of many serialized summaries, read and merged in one call (in
+        C++, without the GIL): equal to ``from_bytes`` of the first merged with
+        ``from_bytes`` of each of the others in order, every payload validated as
+        :meth:`from_bytes` validates it. ValueError when `payloads` is empty or one is
+        unreadable (naming its index); TypeError for an item that is not bytes-like.
+
+        Examples
+        --------
+        >>> a, b = Moments([1.0, 2.0]), Moments([3.0])
+        >>> Moments.merge_serialized([a.to_bytes(), b.to_bytes()]) == a.merge(b)
+        True
+        """
+        return cls._wrap(_core.Moments.merge_serialized(payloads))
+
+    def merge_bytes(
+        self, payloads: Iterable[bytes | bytearray | memoryview]
+    ) -> Moments:
+        """Merge many serialized summaries into this one, in order; returns self. The
+        same as ``self.merge(Moments.from_bytes(p))`` for each payload, bit for bit,
+        in one call (in C++, without the GIL); ValueError naming the index of an
+        unreadable payload leaves the summary unchanged.
+
+        Examples
+        --------
+        >>> a, b = Moments([1.0, 2.0]), Moments([3.0])
+        >>> a.merge_bytes([b.to_bytes()]) == Moments([1.0, 2.0, 3.0])
+        True
+        """
+        self._impl.merge_bytes(payloads)
+        return self
 
     def copy(self) -> Moments:
         """An independent copy."""
