@@ -229,9 +229,10 @@ def test_unit_choice_and_crossed_units_as_one_machine(
 def test_newey_west_above_20000_requests_within_a_bound() -> None:
     """Above 20,000 requests per contrast compare sums blocks of consecutive
     requests, which do not merge; Dask sums equal-duration time bins. Its standard
-    errors stay within 3 % of compare's (<= 1.5 % measured; factors 1.2-1.5
-    when the arms' shares drift against a shared latency drift), the verdicts and
-    exact columns are the same."""
+    errors stay within 3 % of compare's on the factor alone (<= 1.5 % measured over
+    seeds; factors 1.2-1.5 when the arms' shares drift against a shared latency
+    drift) and within 8 % end to end (4.8 % measured, Dask narrower); the verdicts
+    and exact columns are the same, and the factor matters (> 5 % on the width)."""
     from perfstats.analysis.comparison import _contrast, _time_ratio
     from perfstats.stats.moments import Moments
 
@@ -257,7 +258,14 @@ def test_newey_west_above_20000_requests_within_a_bound() -> None:
         assert one > 1.1  # the dependence matters here
         assert abs(np.sqrt(many / one) - 1.0) < 0.03, (seed, one, many)
 
-    ev = make_events(44_000, seed=13)
+    # end to end: v1's share grows over the day while latency drifts for all
+    rng = np.random.default_rng(13)
+    ev = make_events(44_000, seed=13).dropna(subset=["variant"])
+    frac = np.linspace(0.0, 1.0, len(ev))
+    ev = ev.assign(
+        variant=np.where(rng.random(len(ev)) < 0.2 + 0.6 * frac, "v1", "control"),
+        latency_ms=ev["latency_ms"].to_numpy() * np.exp(0.4 * np.sin(6 * frac)),
+    )
     want = perfstats.compare(ev)
     with dask.config.set(scheduler="sync"):
         got = psd.compare(dd.from_pandas(ev, npartitions=4))
@@ -266,7 +274,19 @@ def test_newey_west_above_20000_requests_within_a_bound() -> None:
     half = lambda c: np.log1p(c.table.lift_high) - np.log1p(c.table.lift_low)  # noqa: E731
     lat = (want.table["metric"] == "latency").to_numpy()
     ratio = (half(got) / half(want)).to_numpy()[lat]
-    assert np.all(np.abs(ratio - 1.0) < 0.03), ratio
+    # measured 0.952 here (Dask's interval 4.8 % narrower): bound at 8 %
+    assert np.all(np.abs(ratio - 1.0) < 0.08), ratio
+    ok = ev[ev["success"] & (ev["latency_ms"] > 0)]
+    logs = {
+        arm: MetricSample.of(g["latency_ms"].to_numpy(), "latency")
+        for arm, g in ok.groupby("variant")
+    }
+    independent = perfstats.analysis.comparison.compare_samples(
+        ev["variant"].astype("string").value_counts(),
+        lambda arm: {"latency": logs[arm]},
+        metrics=["latency"],
+    )
+    assert float(half(want)[lat][0]) > 1.05 * float(half(independent)[0])  # it matters
 
 
 def test_ties_missing_columns_and_tiny_arms_as_one_machine(
