@@ -200,7 +200,7 @@ def main() -> None:
                 # pass over the minutes where a level is crossed)
                 ddf = dd.read_parquet(str(root))
                 t = time.perf_counter()
-                cmp = psd.compare(  # type: ignore[attr-defined]
+                cmp = psd.compare(
                     ddf, by="endpoint", baseline=ENDPOINTS[0],
                     metrics=["latency", "error_rate", "latency_p50", "latency_p99"],
                 )  # fmt: skip

@@ -425,7 +425,7 @@ def test_perfstats_dask_imports_without_loading_dask() -> None:
     import sys
 
     code = (
-        "import sys, perfstats.dask, perfstats.dask.costs\n"
+        "import sys, perfstats.dask, perfstats.dask.costs, perfstats.dask.comparison\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('dask', 'distributed'))\n"
         "assert not loaded, loaded\n"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +29,7 @@ from perfstats.stats.hypothesis_tests import (
     welch_t_test,
 )
 from perfstats.stats.intervals import newcombe_difference_interval, rate_ratio_interval
-from perfstats.stats.moments import long_run_variance_ratio
+from perfstats.stats.moments import Moments, long_run_variance_ratio
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,8 +41,13 @@ __all__ = [
     "MIN_REQUESTS",
     "SEQUENTIAL_TUNING",
     "Comparison",
+    "MetricSample",
     "compare",
+    "compare_samples",
+    "comparison_plan",
     "holm",
+    "metric_values",
+    "quantile_ranks",
 ]
 
 #: Metric name -> how it is built from events. Every metric here is better when lower.
@@ -78,6 +83,7 @@ SEQUENTIAL_TUNING = 5000
 INDEPENDENT = "independent requests, Newey-West over time"
 #: Columns ``unit="auto"`` tries, in order.
 _AUTO_UNITS = ("user_id", "session_id")
+AUTO_UNITS = _AUTO_UNITS
 
 _QUANTILES = {"latency_p50": 0.5, "latency_p95": 0.95, "latency_p99": 0.99}
 _DEFAULT_METRICS = tuple(METRICS)
@@ -103,11 +109,36 @@ def holm(pvalues: npt.ArrayLike) -> npt.NDArray[np.float64]:
     return adjusted
 
 
-def _metric_values(
+def metric_values(
     frame: pd.DataFrame, metric: str, bad: npt.NDArray[np.bool_] | None
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp]] | None:
-    """One metric's per-request values and their row positions in ``frame``;
-    ``bad`` marks the failed requests."""
+    """One metric's per-request values, as :func:`compare` tests them.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Events of one arm (canonical schema).
+    metric : str
+        One of :data:`METRICS`.
+    bad : numpy.ndarray of bool or None
+        The failed requests (:func:`perfstats.io.failure.failed` of `frame`).
+
+    Returns
+    -------
+    tuple of numpy.ndarray, or None
+        The values: latency (ms) of successful requests with a positive latency for
+        latency metrics, 1.0/0.0 per failed/ok request for error_rate, tokens or
+        USD per request with a known value; and their row positions in `frame`.
+        None when `frame` lacks the columns.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ev = pd.DataFrame({"latency_ms": [120.0, 0.0, 80.0, None]})
+    >>> values, rows = metric_values(ev, "latency", None)
+    >>> values.tolist(), rows.tolist()
+    ([120.0, 80.0], [0, 2])
+    """
     cols = frame.columns
     rows = np.arange(len(frame))
     if metric == "latency" or metric in _QUANTILES:
@@ -137,13 +168,94 @@ def _metric_values(
     raise ValueError(f"unknown metric {metric!r}; choose from {sorted(METRICS)}")
 
 
-def _event_times(frame: pd.DataFrame) -> npt.NDArray[np.int64]:
-    """Request times as int64 nanoseconds (events_frame guarantees a complete
-    ``timestamp`` column)."""
+def event_times(frame: pd.DataFrame) -> npt.NDArray[np.int64]:
+    """Request times as int64 nanoseconds since the epoch (UTC), as :func:`compare`
+    orders requests in time (events_frame guarantees a complete ``timestamp``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> event_times(pd.DataFrame({"timestamp": ["1970-01-01T00:00:01Z"]})).tolist()
+    [1000000000]
+    """
     import pandas as pd
 
     ts = pd.to_datetime(frame["timestamp"], utc=True)
     return ts.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class MetricSample:
+    """One arm's values of one metric, reduced to what :func:`compare` uses, so that
+    arms summarized elsewhere (merged partitions: ``perfstats.dask.compare``) get the
+    same tests as arrays in memory.
+
+    Attributes
+    ----------
+    size : int
+        Number of values.
+    total : float
+        Their sum (error_rate: the failed requests).
+    average, variance : float
+        Mean and variance (ddof=1) on the test scale: of the logs for "latency",
+        of the values otherwise (NaN for quantile metrics, and the variance for
+        fewer than 2 values).
+    low, high : float
+        Smallest and largest value (raw scale).
+    moments : Moments or None
+        :class:`Moments` of the values on the test scale (the Welch test's input).
+    order : callable or None
+        Quantile metrics: ``order(k)`` is the k-th smallest value (1-based); it may
+        hold only the ranks :func:`quantile_ranks` names.
+    quantile : callable or None
+        Quantile metrics: ``quantile(q)``, as ``numpy.quantile`` (linear).
+
+    Examples
+    --------
+    >>> s = MetricSample.of([3.0, 1.0, 2.0], "latency_p50")
+    >>> s.size, s.order(1), s.quantile(0.5)
+    (3, 1.0, 2.0)
+    """
+
+    size: int
+    total: float
+    average: float
+    variance: float
+    low: float
+    high: float
+    moments: Moments | None = None
+    order: Callable[[int], float] | None = None
+    quantile: Callable[[float], float] | None = None
+
+    def mean(self) -> float:
+        """The mean on the test scale (``average``)."""
+        return self.average
+
+    def sum(self) -> float:
+        """The sum of the values (``total``)."""
+        return self.total
+
+    @classmethod
+    def of(cls, values: npt.ArrayLike, metric: str) -> MetricSample:
+        """The sample of `values` (from :func:`metric_values`) for `metric`."""
+        x = np.asarray(values, dtype=np.float64)
+        n = int(x.size)
+        low = float(x.min()) if n else math.nan
+        high = float(x.max()) if n else math.nan
+        if metric in _QUANTILES:
+            s = np.sort(x)
+            return cls(
+                size=n, total=float(s.sum()), average=math.nan,
+                variance=math.nan, low=low, high=high,
+                order=lambda k: float(s[k - 1]),
+                quantile=lambda q: float(np.quantile(s, q)),
+            )  # fmt: skip
+        t = np.log(x) if metric == "latency" else x
+        return cls(
+            size=n, total=float(x.sum()), average=float(t.mean()) if n else math.nan,
+            variance=float(np.var(t, ddof=1)) if n > 1 else math.nan,
+            low=low, high=high, moments=Moments(t) if n else None,
+        )  # fmt: skip
 
 
 def _cs_halfwidth(se: float, n_total: float, alpha: float, tuning: float) -> float:
@@ -189,6 +301,37 @@ def _cs_pvalue(gap: float, se: float, n_total: float, tuning: float) -> float:
 
 
 @dataclass
+class Dependence:
+    """How the requests of one (variant, metric) contrast depend on each other, as
+    :func:`compare` accounts for it; built from events in memory by
+    :func:`compare`, from merged partial sums by ``perfstats.dask.compare``.
+
+    Attributes
+    ----------
+    ratio : callable or None
+        ``ratio(c)``: the dependence-aware over the independent variance of the
+        contrast sum of ``(a_i - mean_a) / n_a - c (b_j - mean_b) / n_b`` (on the
+        log scale for latency): CR1 by unit, or Newey-West over time; None: 1.
+    units : float
+        Randomisation units of the two arms (inf when not clustered).
+    deff : tuple of float
+        Design effects of the two arms' quantiles (latency_pXX), else (1, 1).
+    clustered : bool
+        Whether ``ratio`` is a clustered (CR1) one: required_n uses it then.
+
+    Examples
+    --------
+    >>> Dependence(lambda c: 2.0, units=40.0).ratio(1.0)
+    2.0
+    """
+
+    ratio: Callable[[float], float] | None = None
+    units: float = math.inf
+    deff: tuple[float, float] = (1.0, 1.0)
+    clustered: bool = False
+
+
+@dataclass
 class _Effect:
     """One metric of one arm against the baseline, on its test scale.
 
@@ -206,54 +349,38 @@ class _Effect:
     lift: float
     lift_ci: tuple[float, float]
     pvalue: float  # two-sided, no difference
-    a: npt.NDArray[np.float64]
-    b: npt.NDArray[np.float64]
+    a: MetricSample
+    b: MetricSample
     sequential: bool
     tuning: float
     diff_ci: tuple[float, float] = (math.nan, math.nan)
     diff: float = math.nan
-    #: time order of the events of both arms (``a`` first), None without timestamps
-    order: npt.NDArray[np.intp] | None = None
-    #: randomisation unit of each event of both arms (codes 0..G-1), or None
-    groups: npt.NDArray[np.intp] | None = None
+    #: how the requests of the two arms depend on each other (None: independent)
+    dependence: Dependence | None = None
     _ratios: dict[float, float] = field(default_factory=dict)
-    #: design effects of the two arms' quantiles (clustered requests), else 1
-    deff: tuple[float, float] = (1.0, 1.0)
+
+    @property
+    def deff(self) -> tuple[float, float]:
+        """Design effects of the two arms' quantiles (clustered requests), else 1."""
+        return (1.0, 1.0) if self.dependence is None else self.dependence.deff
 
     def variance_factor(self, delta: float = 0.0) -> float:
         """Factor (>= 1) on the independent variance of the test of ``delta``: the
         cluster-robust (CR1) over the independent variance of the arm contrast when
-        the randomisation unit is known (``groups``), else its autocorrelation in
-        time (:func:`long_run_variance_ratio` of the time-ordered contributions);
-        1 with neither."""
-        if (self.order is None and self.groups is None) or self.metric in _QUANTILES:
+        the randomisation unit is known, else its autocorrelation in time
+        (:func:`long_run_variance_ratio` of the time-ordered contributions); 1 with
+        neither (see :class:`Dependence`)."""
+        dep = self.dependence
+        if dep is None or dep.ratio is None or self.metric in _QUANTILES:
             return 1.0
         c = 1.0 if self.metric in ("latency", "error_rate") else 1.0 + delta
         if c not in self._ratios:
-            a, b = self.a, self.b
-            if self.metric == "latency":
-                a, b = np.log(a), np.log(b)
-            psi = np.concatenate(
-                [(a - a.mean()) / a.size, -c * (b - b.mean()) / b.size]
-            )
-            s0 = float(psi @ psi)
-            if self.groups is not None:
-                sums = np.bincount(self.groups, weights=psi)
-                g = int(np.count_nonzero(np.bincount(self.groups)))
-                ratio = (
-                    g / (g - 1.0) * float(sums @ sums) / s0 if g > 1 and s0 > 0 else 1.0
-                )
-            else:
-                assert self.order is not None
-                ratio = _time_ratio(psi[self.order])
-            self._ratios[c] = max(1.0, ratio)
+            self._ratios[c] = max(1.0, dep.ratio(c))
         return self._ratios[c]
 
     def units(self) -> float:
         """Number of randomisation units (inf when every request is one)."""
-        if self.groups is None:
-            return math.inf
-        return float(np.count_nonzero(np.bincount(self.groups)))
+        return math.inf if self.dependence is None else self.dependence.units
 
     unit_fit: Cuped | None = None  # per-unit (CUPED) analysis, when `unit` is given
     #: variance of the test over the independent per-request one (CUPED or clustering)
@@ -266,12 +393,8 @@ class _Effect:
         if self.unit_fit is not None:
             return _unit_gap_se(self.unit_fit, self.metric, delta, a, b)
         if self.metric == "latency":
-            la, lb = np.log(a), np.log(b)
-            va, vb = (
-                float(np.var(la, ddof=1)) / a.size,
-                float(np.var(lb, ddof=1)) / b.size,
-            )
-            gap = float(la.mean() - lb.mean()) - math.log1p(delta)
+            va, vb = a.variance / a.size, b.variance / b.size
+            gap = float(a.average - b.average) - math.log1p(delta)
         elif self.metric == "error_rate":
             # Wald variance from smoothed rates, so a zero count has a variance
             pa = (a.sum() + 1.0) / (a.size + 2.0)
@@ -280,8 +403,8 @@ class _Effect:
             gap = float(a.mean() - b.mean()) - delta
         else:
             c = 1.0 + delta
-            va = float(np.var(a, ddof=1)) / a.size
-            vb = c * c * float(np.var(b, ddof=1)) / b.size
+            va = a.variance / a.size
+            vb = c * c * b.variance / b.size
             gap = float(a.mean()) - c * float(b.mean())
         se = math.sqrt((va + vb) * self.variance_factor(delta))
         den = (va * va / (a.size - 1) if va else 0.0) + (
@@ -319,9 +442,7 @@ class _Effect:
         return t_sf(-gap / se, df)
 
 
-def _fm_score(
-    a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], delta: float
-) -> float:
+def _fm_score(a: MetricSample, b: MetricSample, delta: float) -> float:
     """Farrington-Manning score statistic of H0: p_a - p_b = delta (restricted MLE)."""
     n1, n2 = float(a.size), float(b.size)
     p1, p2 = float(a.mean()), float(b.mean())
@@ -351,25 +472,72 @@ def _fm_score(
     return num / math.sqrt(var)
 
 
-def _order_bounds(
-    x: npt.NDArray[np.float64], q: float, miss: float, deff: float = 1.0
-) -> tuple[float, float]:
-    """Distribution-free one-sided bounds of the q-quantile of the population of
-    sorted ``x``, each missing with probability <= ``miss`` (exact binomial ranks).
+def _order_ranks(n: int, q: float, miss: float, deff: float = 1.0) -> tuple[int, int]:
+    """Ranks (1-based) of the lower and upper order-statistic bounds of the
+    q-quantile of ``n`` values, each missing with probability <= ``miss`` (exact
+    binomial ranks); 0 is "no lower bound" (0.0), n + 1 "no upper bound" (inf).
     ``deff`` > 1 (clustered requests): the ranks of ``n / deff`` independent
     requests, scaled back to ``n`` (the effective-sample-size approximation)."""
-    n = x.size
     ne = n if deff <= 1.0 else max(int(n / deff), 1)
     k = binom_ppf(1.0 - miss, ne, q) + 1  # upper: P(X_(k) >= Q) = P(Bin <= k-1)
     if ne < n:
         k = math.ceil(k * n / ne) if k <= ne else n + 1
-    upper = float(x[k - 1]) if k <= n else math.inf
     m = binom_ppf(miss, ne, q)  # lower: X_(j), P(X_(j) <= Q) = P(Bin >= j)
     j = m if binom_cdf(m, ne, q) > miss else m + 1
     if ne < n:
         j = math.floor((j - 1) * n / ne) + 1 if j >= 1 else 0
-    lower = float(x[j - 1]) if j >= 1 else 0.0
+    return j, k
+
+
+def _order_bounds(
+    x: MetricSample | npt.NDArray[np.float64],
+    q: float,
+    miss: float,
+    deff: float = 1.0,
+) -> tuple[float, float]:
+    """Distribution-free one-sided bounds of the q-quantile of the population of
+    ``x`` (a sample, or sorted values), each missing with probability <= ``miss``
+    (:func:`_order_ranks`)."""
+    if not isinstance(x, MetricSample):
+        x = MetricSample.of(x, "latency_p50")
+    assert x.order is not None
+    j, k = _order_ranks(x.size, q, miss, deff)
+    upper = x.order(k) if k <= x.size else math.inf
+    lower = x.order(j) if j >= 1 else 0.0
     return lower, upper
+
+
+#: Least and largest error rate a quantile bound is computed at: the p-value's
+#: bisection runs from _P_MIN to 1 - _P_GAP.
+_P_MIN, _P_GAP = 1e-12, 1e-9
+
+
+def quantile_ranks(
+    n: int, q: float, confidence: float, deff: float = 1.0
+) -> tuple[int, int]:
+    """The ranks of the order statistics :func:`compare` may read for the q-quantile
+    of an arm of `n` values: its estimate, interval at `confidence` and p-values
+    (at the design effect `deff` of clustered requests).
+
+    A distributed comparison gathers only the values of these ranks (a window of
+    about 14 standard deviations of the binomial rank, O(sqrt(n)) values).
+
+    Examples
+    --------
+    >>> quantile_ranks(1000, 0.5, 0.95)
+    (388, 613)
+    """
+    h = math.floor((n - 1) * q)  # numpy's linear quantile reads h+1 and h+2
+    lo, hi = max(h, 1), min(h + 3, n)
+    gs = (
+        1.0 - math.sqrt(1.0 - (1.0 - confidence) / 2.0),
+        1.0 - math.sqrt(1.0 - _P_MIN),
+        1.0 - math.sqrt(_P_GAP),
+    )
+    for g in gs:
+        j, k = _order_ranks(n, q, g, deff)
+        lo, hi = min(lo, max(j, 1), min(k, n)), max(hi, max(j, 1), min(k, n))
+    return lo, hi
 
 
 def _quantile_deff(
@@ -391,8 +559,8 @@ def _quantile_deff(
 
 
 def _quantile_lift_ci(
-    a: npt.NDArray[np.float64],
-    b: npt.NDArray[np.float64],
+    a: MetricSample,
+    b: MetricSample,
     q: float,
     alpha2: float,
     deff: tuple[float, float] = (1.0, 1.0),
@@ -408,8 +576,8 @@ def _quantile_lift_ci(
 
 
 def _quantile_pvalue(
-    a: npt.NDArray[np.float64],
-    b: npt.NDArray[np.float64],
+    a: MetricSample,
+    b: MetricSample,
     q: float,
     delta: float,
     below: bool,
@@ -427,11 +595,11 @@ def _quantile_pvalue(
             return lb > 0 and ua / lb < c
         return math.isfinite(ub) and ub > 0 and la / ub > c
 
-    if not rejects(1.0 - 1e-9):
+    if not rejects(1.0 - _P_GAP):
         return 1.0
-    lo, hi = math.log(1e-12), math.log(1.0 - 1e-9)
-    if rejects(1e-12):
-        return 1e-12
+    lo, hi = math.log(_P_MIN), math.log(1.0 - _P_GAP)
+    if rejects(_P_MIN):
+        return _P_MIN
     for _ in range(20):
         mid = 0.5 * (lo + hi)
         if rejects(math.exp(mid)):
@@ -443,33 +611,35 @@ def _quantile_pvalue(
 
 def _effect(
     metric: str,
-    a: npt.NDArray[np.float64],
-    b: npt.NDArray[np.float64],
+    a: MetricSample | npt.NDArray[np.float64],
+    b: MetricSample | npt.NDArray[np.float64],
     confidence: float,
     sequential: bool,
     tuning: float,
     order: npt.NDArray[np.intp] | None = None,
     groups: npt.NDArray[np.intp] | None = None,
+    dependence: Dependence | None = None,
 ) -> _Effect:
-    """``order``: the time order of the events of ``a`` then ``b`` (argsort of their
-    timestamps); ``groups``: their randomisation units. Either lets the variances
-    account for the dependence between requests (:meth:`_Effect.variance_factor`)."""
+    """``dependence``: how the requests of ``a`` and ``b`` depend on each other
+    (randomisation units or time order), which the variances account for
+    (:meth:`_Effect.variance_factor`); None treats them as independent. ``a`` and
+    ``b`` may be the metric's values, then ``order`` (the time order of the events
+    of ``a`` then ``b``) or ``groups`` (their randomisation units) give it."""
+    if not isinstance(a, MetricSample) or not isinstance(b, MetricSample):
+        xa, xb = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        if dependence is None:
+            dependence = array_dependence(metric, xa, xb, order, groups)
+        a, b = MetricSample.of(xa, metric), MetricSample.of(xb, metric)
     alpha2 = 1.0 - confidence
     common: dict[str, Any] = {
         "metric": metric, "n": a.size, "n_b": b.size, "a": a, "b": b,
-        "sequential": sequential, "tuning": tuning, "order": order, "groups": groups,
+        "sequential": sequential, "tuning": tuning, "dependence": dependence,
     }  # fmt: skip
     if metric in _QUANTILES:
         q = _QUANTILES[metric]
-        deff = (1.0, 1.0)
-        if groups is not None:
-            deff = (
-                _quantile_deff(a, groups[: a.size], q),
-                _quantile_deff(b, groups[a.size :], q),
-            )
-        a, b = np.sort(a), np.sort(b)
-        common["a"], common["b"], common["deff"] = a, b, deff
-        qa, qb = float(np.quantile(a, q)), float(np.quantile(b, q))
+        deff = (1.0, 1.0) if dependence is None else dependence.deff
+        assert a.quantile is not None and b.quantile is not None
+        qa, qb = a.quantile(q), b.quantile(q)
         return _Effect(
             mean=qa, mean_b=qb, lift=qa / qb - 1.0,
             lift_ci=_quantile_lift_ci(a, b, q, alpha2, deff),
@@ -501,16 +671,21 @@ def _effect(
             eff.diff_ci = (max(pa - pb - h, -1.0), min(pa - pb + h, 1.0))
         return eff
     log = metric == "latency"
-    if np.ptp(a) == 0 and np.ptp(b) == 0 and a[0] == b[0]:
-        res_p, lift, ci = 1.0, (0.0 if b[0] != 0 else math.nan), (math.nan, math.nan)
+    if a.low == a.high and b.low == b.high and a.low == b.low:
+        res_p, lift, ci = 1.0, (0.0 if b.low != 0 else math.nan), (math.nan, math.nan)
     else:
+        assert a.moments is not None and b.moments is not None
+        # Moments of the logs for latency: the lift is exp of their difference
         res = welch_t_test(
-            a, b, alternative="two-sided", confidence=confidence, log=log
+            a.moments, b.moments, alternative="two-sided", confidence=confidence
         )
         res_p, lift, ci = res.pvalue, res.relative_lift, res.relative_lift_ci
+        if log:
+            lift = math.expm1(res.mean_difference)
+            ci = (math.expm1(res.ci[0]), math.expm1(res.ci[1]))
     eff = _Effect(
-        mean=float(np.exp(np.mean(np.log(a)))) if log else float(a.mean()),
-        mean_b=float(np.exp(np.mean(np.log(b)))) if log else float(b.mean()),
+        mean=float(np.exp(a.average)) if log else float(a.mean()),
+        mean_b=float(np.exp(b.average)) if log else float(b.mean()),
         lift=lift, lift_ci=ci, pvalue=res_p, **common,
     )  # fmt: skip
     k = math.sqrt(eff.variance_factor())
@@ -528,10 +703,7 @@ def _effect(
             d = math.log(ma / mb) if ma > 0 and mb > 0 else math.nan
             se = (
                 math.sqrt(
-                    (
-                        float(np.var(a, ddof=1)) / (a.size * ma * ma)
-                        + float(np.var(b, ddof=1)) / (b.size * mb * mb)
-                    )
+                    (a.variance / (a.size * ma * ma) + b.variance / (b.size * mb * mb))
                     * eff.variance_factor()
                 )
                 if ma > 0 and mb > 0
@@ -546,6 +718,7 @@ def _effect(
 #: Above this many requests the Newey-West factor is computed on the sums of
 #: consecutive blocks of requests (as many blocks as this), which keeps it O(n).
 _HAC_BLOCKS = 20_000
+HAC_BLOCKS = _HAC_BLOCKS
 
 
 def _time_ratio(psi: npt.NDArray[np.float64]) -> float:
@@ -677,8 +850,8 @@ def _unit_gap_se(
     fit: Cuped,
     metric: str,
     delta: float,
-    a: npt.NDArray[np.float64],
-    b: npt.NDArray[np.float64],
+    a: MetricSample,
+    b: MetricSample,
 ) -> tuple[float, float, float]:
     """_Effect._gap_se of a per-unit (CUPED) fit on the metric's test scale."""
     if metric == "latency":  # fit of mean log latency: a difference of logs
@@ -736,14 +909,14 @@ def _required_n(
     if eff.metric in _QUANTILES:
         return math.nan
     if eff.metric == "latency":
-        sd = float(np.std(np.log(b), ddof=1))
+        sd = math.sqrt(b.variance)
         effect = -math.log1p(-mde) if role == "primary" else math.log1p(margin)
     elif eff.metric == "error_rate":
         pb = float(b.mean())
         sd = math.sqrt(pb * (1 - pb))
         effect = mde * pb if role == "primary" else margin
     else:
-        sd = float(np.std(b, ddof=1))
+        sd = math.sqrt(b.variance)
         effect = (mde if role == "primary" else margin) * abs(float(b.mean()))
     if not (sd > 0 and effect > 0):
         return float(MIN_REQUESTS)
@@ -1209,8 +1382,6 @@ def compare(
     True
     """
     events = as_events(events)
-    import pandas as pd
-
     frame = events_frame(events)
     if by not in frame.columns:
         raise ValueError(f"events have no {by!r} column to compare by")
@@ -1218,6 +1389,165 @@ def compare(
     if pre_period is not None:
         unit = _pre_period_unit(frame, unit)
         frame, pre_frame = split_pre_period(frame, pre_period, unit, by)
+    order, _, _ = comparison_plan(
+        metrics, primary=primary, guardrails=guardrails, margins=margins,
+        alpha=alpha, minimum_detectable_effect=minimum_detectable_effect,
+        sequential=sequential, sequential_tuning=sequential_tuning,
+    )  # fmt: skip
+    arms = frame[by].astype("string")
+    counts = arms.value_counts(dropna=True)
+    unit_used: str | None = None
+    unit_codes: npt.NDArray[np.intp] | None = None
+    times: npt.NDArray[np.int64] | None = None
+
+    def unit_info() -> tuple[str | None, list[str]]:
+        # after compare_samples checked the arms (their errors come first)
+        nonlocal unit_used, unit_codes, times
+        unit_used, unit_codes, warnings = _unit_codes(frame, unit, by)
+        times = None if unit_codes is not None else event_times(frame)
+        return unit_used, warnings
+
+    masks: dict[str, npt.NDArray[np.bool_]] = {}
+    frames: dict[str, pd.DataFrame] = {}
+    rows: dict[
+        tuple[str, str], tuple[npt.NDArray[np.float64], npt.NDArray[np.intp]]
+    ] = {}
+
+    def samples(arm: str) -> dict[str, MetricSample | None]:
+        masks[arm] = (arms == arm).fillna(False).to_numpy(dtype=bool)
+        sub = frames[arm] = frame[masks[arm]]
+        bad = failed_requests(sub)
+        out: dict[str, MetricSample | None] = {}
+        for metric in order:
+            got = metric_values(sub, metric, bad)
+            if got is not None:
+                rows[(arm, metric)] = got
+            out[metric] = None if got is None else MetricSample.of(got[0], metric)
+        return out
+
+    def dependence(variant: str, base: str, metric: str) -> Dependence | None:
+        (a, rows_a), (b, rows_b) = rows[(variant, metric)], rows[(base, metric)]
+        if unit_codes is not None:
+            groups = np.concatenate(
+                [unit_codes[masks[variant]][rows_a], unit_codes[masks[base]][rows_b]]
+            )
+            if metric in _QUANTILES:
+                q = _QUANTILES[metric]
+                deff = (
+                    _quantile_deff(a, groups[: a.size], q),
+                    _quantile_deff(b, groups[a.size :], q),
+                )
+                return Dependence(units=_count_units(groups), deff=deff, clustered=True)
+            return Dependence(
+                lambda c: _cluster_ratio(_contrast(metric, a, b, c), groups),
+                units=_count_units(groups),
+                clustered=True,
+            )
+        if times is None or metric in _QUANTILES:
+            return None
+        when = np.concatenate(
+            [times[masks[variant]][rows_a], times[masks[base]][rows_b]]
+        )
+        time_order = np.argsort(when, kind="stable")
+        return Dependence(lambda c: _time_ratio(_contrast(metric, a, b, c)[time_order]))
+
+    def fits(variant: str, base: str, metric: str) -> Cuped | None:
+        assert pre_frame is not None and unit_used is not None
+        return unit_fit(frames[variant], frames[base], pre_frame, metric, unit_used)
+
+    return compare_samples(
+        counts, samples, by=by, baseline=baseline, metrics=metrics,
+        planned_split=planned_split, alpha=alpha,
+        minimum_detectable_effect=minimum_detectable_effect, power=power,
+        confidence=confidence, primary=primary, guardrails=guardrails,
+        margins=margins, min_requests=min_requests, sequential=sequential,
+        sequential_tuning=sequential_tuning, dependence=dependence,
+        unit_fits=None if pre_frame is None else fits, unit_info=unit_info,
+    )  # fmt: skip
+
+
+def array_dependence(
+    metric: str,
+    a: npt.NDArray[np.float64],
+    b: npt.NDArray[np.float64],
+    order: npt.NDArray[np.intp] | None,
+    groups: npt.NDArray[np.intp] | None,
+) -> Dependence | None:
+    """The :class:`Dependence` of the values ``a`` and ``b`` (in memory) given
+    their randomisation units (``groups``, ``a``'s first) or else the time order of
+    their requests (``order``), as :func:`compare` computes it.
+
+    Examples
+    --------
+    >>> a, b = np.array([1.0, 2.0, 3.0, 4.0]), np.array([1.0, 3.0, 2.0, 4.0])
+    >>> d = array_dependence("tokens", a, b, None, np.array([0, 0, 1, 1, 2, 2, 3, 3]))
+    >>> d.units, d.clustered, round(d.ratio(1.0), 3)
+    (4.0, True, 1.333)
+    """
+    if groups is not None:
+        if metric in _QUANTILES:
+            q = _QUANTILES[metric]
+            deff = (
+                _quantile_deff(a, groups[: a.size], q),
+                _quantile_deff(b, groups[a.size :], q),
+            )
+            return Dependence(units=_count_units(groups), deff=deff, clustered=True)
+        return Dependence(
+            lambda c: _cluster_ratio(_contrast(metric, a, b, c), groups),
+            units=_count_units(groups),
+            clustered=True,
+        )
+    if order is None or metric in _QUANTILES:
+        return None
+    return Dependence(lambda c: _time_ratio(_contrast(metric, a, b, c)[order]))
+
+
+def _contrast(
+    metric: str,
+    a: npt.NDArray[np.float64],
+    b: npt.NDArray[np.float64],
+    c: float,
+) -> npt.NDArray[np.float64]:
+    """Each request's contribution to the contrast of ``a`` (first) and ``b`` at
+    scale ``c`` on the test scale: ``(a_i - mean_a) / n_a`` and
+    ``-c (b_j - mean_b) / n_b``."""
+    if metric == "latency":
+        a, b = np.log(a), np.log(b)
+    return np.concatenate([(a - a.mean()) / a.size, -c * (b - b.mean()) / b.size])
+
+
+def _count_units(groups: npt.NDArray[np.intp]) -> float:
+    return float(np.count_nonzero(np.bincount(groups)))
+
+
+def _cluster_ratio(psi: npt.NDArray[np.float64], groups: npt.NDArray[np.intp]) -> float:
+    """CR1 over independent variance of the sum of ``psi`` clustered by ``groups``."""
+    s0 = float(psi @ psi)
+    sums = np.bincount(groups, weights=psi)
+    g = int(np.count_nonzero(np.bincount(groups)))
+    return g / (g - 1.0) * float(sums @ sums) / s0 if g > 1 and s0 > 0 else 1.0
+
+
+def comparison_plan(
+    metrics: Sequence[str] = _DEFAULT_METRICS,
+    *,
+    primary: Sequence[str] = _DEFAULT_PRIMARY,
+    guardrails: Sequence[str] | None = None,
+    margins: Mapping[str, float] | None = None,
+    alpha: float = 0.05,
+    minimum_detectable_effect: float = 0.05,
+    sequential: bool = False,
+    sequential_tuning: float = SEQUENTIAL_TUNING,
+) -> tuple[list[str], dict[str, str], dict[str, float]]:
+    """The metrics :func:`compare` tests, in order, with their roles and margins,
+    after checking the options (ValueError naming the bad one).
+
+    Examples
+    --------
+    >>> order, role, margin = comparison_plan(["latency", "error_rate", "latency_p95"])
+    >>> order, role["latency_p95"], margin["error_rate"]
+    (['latency', 'error_rate', 'latency_p95'], 'reported', 0.005)
+    """
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     if not 0 < minimum_detectable_effect < 1:
@@ -1254,8 +1584,79 @@ def compare(
                 f"sequential=True: quantile metrics cannot be primary or guardrail: {bad}"
             )
     order = [*primary, *guardrails, *[m for m in metrics if role[m] == "reported"]]
-    arms = frame[by].astype("string")
-    counts = arms.value_counts(dropna=True)
+    return order, role, margin
+
+
+def compare_samples(
+    counts: pd.Series[int],
+    samples: Callable[[str], Mapping[str, MetricSample | None]],
+    *,
+    by: str = "variant",
+    baseline: str | None = None,
+    metrics: Sequence[str] = _DEFAULT_METRICS,
+    planned_split: Mapping[str, float] | None = None,
+    alpha: float = 0.05,
+    minimum_detectable_effect: float = 0.05,
+    power: float = 0.8,
+    confidence: float = 0.95,
+    primary: Sequence[str] = _DEFAULT_PRIMARY,
+    guardrails: Sequence[str] | None = None,
+    margins: Mapping[str, float] | None = None,
+    min_requests: int = MIN_REQUESTS,
+    sequential: bool = False,
+    sequential_tuning: float = SEQUENTIAL_TUNING,
+    dependence: Callable[[str, str, str], Dependence | None] | None = None,
+    unit_fits: Callable[[str, str, str], Cuped | None] | None = None,
+    unit_info: Callable[[], tuple[str | None, Sequence[str]]] | None = None,
+) -> Comparison:
+    """:func:`compare` of arms given by their sizes and per-metric samples: the
+    tests, corrections and verdicts of :func:`compare` without the events (which
+    ``perfstats.dask.compare`` summarizes on a cluster).
+
+    Parameters
+    ----------
+    counts : pandas.Series of int
+        Requests per arm, indexed by arm, largest first (as ``value_counts``).
+    samples : callable
+        ``samples(arm)`` maps each metric of :func:`comparison_plan` to the arm's
+        :class:`MetricSample`, or None when the events lack its columns.
+    by, baseline, metrics, planned_split, alpha, minimum_detectable_effect, power, confidence, primary, guardrails, margins, min_requests, sequential, sequential_tuning
+        As for :func:`compare`.
+    dependence : callable, optional
+        ``dependence(variant, baseline, metric)``: the :class:`Dependence` of that
+        contrast's requests (None or absent: independent).
+    unit_fits : callable, optional
+        ``unit_fits(variant, baseline, metric)``: the per-unit (CUPED) fit of a
+        metric of ``perfstats.analysis.pre_period.CUPED_METRICS``, None when an arm
+        has fewer than 2 units; given, those metrics are analysed per unit.
+    unit_info : callable, optional
+        ``unit_info()``: the randomisation unit column used (``Comparison.unit``;
+        None: requests) and the warnings about it (crossed units); called once
+        after the arms are checked, before any ``samples``.
+
+    Returns
+    -------
+    Comparison
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(2)
+    >>> lat = {"control": rng.lognormal(6, 0.5, 500), "v2": rng.lognormal(5.8, 0.5, 500)}
+    >>> c = compare_samples(
+    ...     pd.Series({"control": 500, "v2": 500}),
+    ...     lambda arm: {"latency": MetricSample.of(lat[arm], "latency")},
+    ...     metrics=["latency"])
+    >>> c.verdicts
+    {'v2': 'ship'}
+    """
+    import pandas as pd
+
+    order, role, margin = comparison_plan(
+        metrics, primary=primary, guardrails=guardrails, margins=margins,
+        alpha=alpha, minimum_detectable_effect=minimum_detectable_effect,
+        sequential=sequential, sequential_tuning=sequential_tuning,
+    )  # fmt: skip
     if len(counts) < 2:
         raise ValueError(
             f"need at least two {by} values to compare, got {list(counts.index)}"
@@ -1286,61 +1687,38 @@ def compare(
         )
 
     missing: dict[str, str] = {}
-    base_mask = (arms == baseline).fillna(False).to_numpy(dtype=bool)
-    base_frame = frame[base_mask]
-    base_bad = failed_requests(base_frame)
-    unit_used, unit_codes, unit_warnings = _unit_codes(frame, unit, by)
-    times = None if unit_codes is not None else _event_times(frame)
+    unit, warnings = (None, ()) if unit_info is None else unit_info()
+    base = samples(baseline)
     variants = [str(v) for v in counts.index if v != baseline]
     effects: dict[str, list[tuple[str, _Effect]]] = {}
     for variant in variants:
-        mask = (arms == variant).fillna(False).to_numpy(dtype=bool)
-        var_frame = frame[mask]
-        var_bad = failed_requests(var_frame)
+        own = samples(variant)
         effects[variant] = []
         for metric in order:
-            got_a = _metric_values(var_frame, metric, var_bad)
-            got_b = _metric_values(base_frame, metric, base_bad)
-            if got_a is None or got_b is None:
+            a, b = own.get(metric), base.get(metric)
+            if a is None or b is None:
                 missing[metric] = f"no columns for {metric} ({METRICS[metric]})"
                 continue
-            (a, rows_a), (b, rows_b) = got_a, got_b
             if a.size < 2 or b.size < 2:
                 missing[f"{metric} ({variant})"] = "fewer than 2 observations in an arm"
                 continue
-            if pre_frame is not None and metric in CUPED_METRICS:
-                assert unit_used is not None
+            if unit_fits is not None and metric in CUPED_METRICS:
                 eff = _effect(metric, a, b, confidence, sequential, sequential_tuning)
-                fit = unit_fit(var_frame, base_frame, pre_frame, metric, unit_used)
+                fit = unit_fits(variant, baseline, metric)
                 if fit is None:
-                    missing[f"{metric} ({variant})"] = (
-                        f"fewer than 2 {unit_used} in an arm"
-                    )
+                    missing[f"{metric} ({variant})"] = f"fewer than 2 {unit} in an arm"
                     continue
                 eff = _with_unit_fit(
                     eff, fit, confidence, sequential, sequential_tuning
                 )
                 effects[variant].append((metric, eff))
                 continue
-            time_order = groups = None
-            if unit_codes is not None:
-                groups = np.concatenate(
-                    [unit_codes[mask][rows_a], unit_codes[base_mask][rows_b]]
-                )
-            elif times is not None and metric not in _QUANTILES:
-                when = np.concatenate([times[mask][rows_a], times[base_mask][rows_b]])
-                time_order = np.argsort(when, kind="stable")
+            dep = None if dependence is None else dependence(variant, baseline, metric)
             eff = _effect(
-                metric,
-                a,
-                b,
-                confidence,
-                sequential,
-                sequential_tuning,
-                time_order,
-                groups,
-            )
-            if groups is not None:  # required_n at the observed requests per unit
+                metric, a, b, confidence, sequential, sequential_tuning,
+                dependence=dep,
+            )  # fmt: skip
+            if dep is not None and dep.clustered:  # required_n per unit
                 eff.design_effect = eff.variance_factor()
             effects[variant].append((metric, eff))
 
@@ -1448,7 +1826,7 @@ def compare(
         "difference_low", "difference_high", "pvalue", "pvalue_adjusted",
         "pvalue_worse_adjusted", "required_n", "sample_size_met", "verdict",
     ]  # fmt: skip
-    cuped_table = None if pre_frame is None else _cuped_table(effects)
+    cuped_table = None if unit_fits is None else _cuped_table(effects)
     return Comparison(
         table=pd.DataFrame(rows, columns=columns),
         baseline=baseline,
@@ -1460,10 +1838,10 @@ def compare(
         sequential=sequential,
         unit=(
             INDEPENDENT
-            if unit_used is None
-            else f"{'CUPED' if pre_frame is not None else 'clustered'} by {unit_used}"
+            if unit is None
+            else f"{'CUPED' if unit_fits is not None else 'clustered'} by {unit}"
         ),
-        warnings=unit_warnings + _cuped_warnings(cuped_table, unit_used),
+        warnings=list(warnings) + _cuped_warnings(cuped_table, unit),
         cuped=cuped_table,
     )
 

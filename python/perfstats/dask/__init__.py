@@ -1,6 +1,7 @@
 """perfstats on a Dask cluster: :func:`summarize` over a Dask DataFrame, one partial
 summary per partition merged in a tree, equal to :func:`perfstats.summarize` on the
-same events; :func:`costs` (:mod:`perfstats.dask.costs`) equal to
+same events; :func:`compare` (:mod:`perfstats.dask.comparison`) equal to
+:func:`perfstats.compare`; :func:`costs` (:mod:`perfstats.dask.costs`) equal to
 :func:`perfstats.costs`; :func:`metric_series` and :func:`anomalies` from the summary.
 
 The same code runs on a laptop (Dask's threads), a ``distributed.LocalCluster`` or a
@@ -27,6 +28,7 @@ from perfstats.analysis.summary import (
     summarize_partial,
 )
 from perfstats.dask._tree import check_frame, per_partition, tree
+from perfstats.dask.comparison import compare
 from perfstats.dask.costs import costs
 
 if TYPE_CHECKING:
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "anomalies",
+    "compare",
     "costs",
     "merge_partials",
     "metric_series",
