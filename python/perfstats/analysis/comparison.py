@@ -715,23 +715,49 @@ def _effect(
     return eff
 
 
-#: Above this many requests the Newey-West factor is computed on the sums of
-#: consecutive blocks of requests (as many blocks as this), which keeps it O(n).
+#: Above this many requests the Newey-West factor is computed on the sums of the
+#: contrast in this many equal-duration time bins of the events' span (or, without
+#: times, consecutive blocks of requests), which keeps it O(n) and mergeable.
 _HAC_BLOCKS = 20_000
 HAC_BLOCKS = _HAC_BLOCKS
 
 
-def _time_ratio(psi: npt.NDArray[np.float64]) -> float:
+def time_bin_index(
+    times: npt.NDArray[np.int64], span: tuple[int, int]
+) -> npt.NDArray[np.intp]:
+    """Index (0 .. HAC_BLOCKS - 1) of each time (ns) among HAC_BLOCKS equal-duration
+    bins of ``span`` (first, last time in ns), as compare bins long contrasts.
+
+    Examples
+    --------
+    >>> time_bin_index(np.array([0, 5, 10]), (0, 10)).tolist()
+    [0, 10000, 19999]
+    """
+    lo, hi = span
+    width = float(hi - lo)
+    if not width > 0:
+        return np.zeros(times.size, dtype=np.intp)
+    idx = np.floor((times - lo).astype(np.float64) / width * _HAC_BLOCKS)
+    return np.clip(idx, 0, _HAC_BLOCKS - 1).astype(np.intp)
+
+
+def _time_ratio(
+    psi: npt.NDArray[np.float64], bins: npt.NDArray[np.intp] | None = None
+) -> float:
     """Newey-West over independent variance of the sum of time-ordered ``psi``;
-    for long series on block sums (their lag-0 term holds every within-block
-    covariance exactly; the kernel weighs the covariance between blocks)."""
+    for long series on the sums in time ``bins`` (:func:`time_bin_index`), else of
+    consecutive blocks (their lag-0 term holds every within-bin covariance exactly;
+    the kernel weighs the covariance between bins)."""
     n = psi.size
     if n <= _HAC_BLOCKS:
         return long_run_variance_ratio(psi)[0]
-    size = -(-n // _HAC_BLOCKS)
-    padded = np.zeros(size * _HAC_BLOCKS)
-    padded[:n] = psi
-    sums = padded.reshape(_HAC_BLOCKS, size).sum(axis=1)
+    if bins is not None:
+        sums = np.bincount(bins, weights=psi, minlength=_HAC_BLOCKS)
+    else:
+        size = -(-n // _HAC_BLOCKS)
+        padded = np.zeros(size * _HAC_BLOCKS)
+        padded[:n] = psi
+        sums = padded.reshape(_HAC_BLOCKS, size).sum(axis=1)
     s0 = float(psi @ psi)
     if not s0 > 0:
         return 1.0
@@ -1449,7 +1475,14 @@ def compare(
             [times[masks[variant]][rows_a], times[masks[base]][rows_b]]
         )
         time_order = np.argsort(when, kind="stable")
-        return Dependence(lambda c: _time_ratio(_contrast(metric, a, b, c)[time_order]))
+        bins = (
+            time_bin_index(when, (int(times.min()), int(times.max())))[time_order]
+            if when.size > _HAC_BLOCKS
+            else None
+        )
+        return Dependence(
+            lambda c: _time_ratio(_contrast(metric, a, b, c)[time_order], bins)
+        )
 
     def fits(variant: str, base: str, metric: str) -> Cuped | None:
         assert pre_frame is not None and unit_used is not None

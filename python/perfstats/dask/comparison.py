@@ -24,11 +24,10 @@ function of them and the arms' Moments (exact to rounding). The quantiles' desig
 effect needs each unit's count of latencies below the arm's quantile: a pass after
 the order statistics counts them. Not clustered (Newey-West over time): a contrast
 of at most 20,000 requests gathers their times and values and runs compare's own
-code (identical); above, compare sums consecutive blocks of requests, which do not
-merge, so pass 1 keeps per (arm, metric) the count and sum in 20,000 equal-duration
-time bins and the factor is computed on the bins' contrast sums (a difference from
-compare's count blocks that tests bound). ``pre_period`` (CUPED) is not supported
-on Dask yet.
+code (identical); above, compare sums the contrast in 20,000 equal-duration time
+bins, so pass 1 keeps per (arm, metric) the count and sum in the same bins and the
+factor is computed on the bins' contrast sums (equal to rounding). ``pre_period``
+(CUPED) is not supported on Dask yet.
 """
 
 from __future__ import annotations
@@ -57,6 +56,7 @@ from perfstats.analysis.comparison import (
     event_times,
     metric_values,
     quantile_ranks,
+    time_bin_index,
 )
 from perfstats.analysis.findings import crossed_units, crossed_units_message
 from perfstats.analysis.summary import events_frame
@@ -340,13 +340,7 @@ def _binned(
     times: npt.NDArray[np.int64], values: npt.NDArray[np.float64], span: tuple[int, int]
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Counts and sums of `values` in HAC_BLOCKS equal-duration bins of `span`."""
-    lo, hi = span
-    width = float(hi - lo)
-    if width > 0:
-        idx = np.floor((times - lo).astype(np.float64) / width * HAC_BLOCKS)
-        idx = np.clip(idx, 0, HAC_BLOCKS - 1).astype(np.intp)
-    else:
-        idx = np.zeros(times.size, dtype=np.intp)
+    idx = time_bin_index(times, span)  # the bins compare uses
     k = np.bincount(idx, minlength=HAC_BLOCKS).astype(np.float64)
     sums = np.bincount(idx, weights=values, minlength=HAC_BLOCKS)
     return k, np.asarray(sums, dtype=np.float64)
@@ -609,9 +603,8 @@ def compare(
     order statistic are exact; means, variances and the dependence factors
     (clustered by the randomisation unit, or Newey-West over time) come from merged
     sums, equal to the one-process values up to the rounding of their sums (about
-    1e-12 relative), except Newey-West on contrasts above 20,000 requests, computed
-    on equal-duration time bins instead of compare's blocks of consecutive
-    requests (see :mod:`perfstats.dask.comparison`). Passes: one for the unit and
+    1e-12 relative; Newey-West above 20,000 requests per contrast on the same
+    equal-duration time bins as compare). Passes: one for the unit and
     time range, one for the sums, one more to gather the O(sqrt(n)) latencies of
     each arm around a compared quantile (and the times and values of contrasts of
     at most 20,000 requests), and, clustered, one for the units' counts below each
