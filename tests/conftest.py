@@ -144,3 +144,22 @@ def history_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     return f"{server}/{name}"
+
+
+@pytest.fixture(scope="session")
+def client() -> object:
+    """A Dask cluster of two worker processes with one thread each, on 127.0.0.1
+    (dashboard on a free port: other clusters may hold 8787), shared by the Dask
+    tests; skipped without ``distributed``."""
+    distributed = pytest.importorskip("distributed", reason="the cluster tests need it")
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        processes=True,
+        threads_per_worker=1,
+        host="127.0.0.1",
+        dashboard_address=":0",
+        memory_limit="1GiB",
+    )
+    with distributed.Client(cluster) as c:
+        yield c
+    cluster.close()

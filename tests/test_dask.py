@@ -82,23 +82,6 @@ def parquet_dir(tmp_path_factory: pytest.TempPathFactory, events: pd.DataFrame) 
     return root
 
 
-@pytest.fixture(scope="session")
-def client() -> Any:
-    """Two worker processes with one thread each, on 127.0.0.1 (dashboard on a free
-    port)."""
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        processes=True,
-        threads_per_worker=1,
-        host="127.0.0.1",
-        dashboard_address=":0",  # a free port: other clusters may hold 8787
-        memory_limit="1GiB",
-    )
-    with distributed.Client(cluster) as c:
-        yield c
-    cluster.close()
-
-
 def _key(key: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(None if pd.isna(v) else v for v in key)
 

@@ -108,23 +108,6 @@ def _parquet(root: Path, events: pd.DataFrame) -> Path:
     return root
 
 
-@pytest.fixture(scope="module")
-def client() -> Any:
-    """Two worker processes with one thread each, on 127.0.0.1 (dashboard on a free
-    port)."""
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        processes=True,
-        threads_per_worker=1,
-        host="127.0.0.1",
-        dashboard_address=":0",  # a free port: other clusters may hold 8787
-        memory_limit="1GiB",
-    )
-    with distributed.Client(cluster) as c:
-        yield c
-    cluster.close()
-
-
 def assert_same_comparison(got: Any, want: Any) -> None:
     assert got.verdicts == want.verdicts
     assert got.reasons == want.reasons

@@ -60,23 +60,6 @@ def parquet_dir(tmp_path_factory: pytest.TempPathFactory, events: pd.DataFrame) 
     return root
 
 
-@pytest.fixture(scope="module")
-def client() -> Any:
-    """Two worker processes with one thread each, on 127.0.0.1 (dashboard on a free
-    port)."""
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        processes=True,
-        threads_per_worker=1,
-        host="127.0.0.1",
-        dashboard_address=":0",  # a free port: other clusters may hold 8787
-        memory_limit="1GiB",
-    )
-    with distributed.Client(cluster) as c:
-        yield c
-    cluster.close()
-
-
 def assert_same_frame(got: pd.DataFrame, want: pd.DataFrame, name: str) -> None:
     """Index, columns and every non-float value exactly; floats to 1e-12, the time
     the budget would run out (projected from the spend) to the microsecond."""

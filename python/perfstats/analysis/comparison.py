@@ -1453,36 +1453,25 @@ def compare(
 
     def dependence(variant: str, base: str, metric: str) -> Dependence | None:
         (a, rows_a), (b, rows_b) = rows[(variant, metric)], rows[(base, metric)]
+
+        def pair(column: npt.NDArray[Any]) -> npt.NDArray[Any]:
+            # the column's values of the compared requests, a's first
+            return np.concatenate(
+                [column[masks[variant]][rows_a], column[masks[base]][rows_b]]
+            )
+
         if unit_codes is not None:
-            groups = np.concatenate(
-                [unit_codes[masks[variant]][rows_a], unit_codes[masks[base]][rows_b]]
-            )
-            if metric in _QUANTILES:
-                q = _QUANTILES[metric]
-                deff = (
-                    _quantile_deff(a, groups[: a.size], q),
-                    _quantile_deff(b, groups[a.size :], q),
-                )
-                return Dependence(units=_count_units(groups), deff=deff, clustered=True)
-            return Dependence(
-                lambda c: _cluster_ratio(_contrast(metric, a, b, c), groups),
-                units=_count_units(groups),
-                clustered=True,
-            )
-        if times is None or metric in _QUANTILES:
+            return array_dependence(metric, a, b, None, pair(unit_codes))
+        if times is None:
             return None
-        when = np.concatenate(
-            [times[masks[variant]][rows_a], times[masks[base]][rows_b]]
-        )
-        time_order = np.argsort(when, kind="stable")
+        when = pair(times)
+        order = np.argsort(when, kind="stable")
         bins = (
-            time_bin_index(when, (int(times.min()), int(times.max())))[time_order]
+            time_bin_index(when, (int(times.min()), int(times.max())))[order]
             if when.size > _HAC_BLOCKS
             else None
         )
-        return Dependence(
-            lambda c: _time_ratio(_contrast(metric, a, b, c)[time_order], bins)
-        )
+        return array_dependence(metric, a, b, order, None, bins=bins)
 
     def fits(variant: str, base: str, metric: str) -> Cuped | None:
         assert pre_frame is not None and unit_used is not None
@@ -1505,10 +1494,13 @@ def array_dependence(
     b: npt.NDArray[np.float64],
     order: npt.NDArray[np.intp] | None,
     groups: npt.NDArray[np.intp] | None,
+    *,
+    bins: npt.NDArray[np.intp] | None = None,
 ) -> Dependence | None:
     """The :class:`Dependence` of the values ``a`` and ``b`` (in memory) given
     their randomisation units (``groups``, ``a``'s first) or else the time order of
-    their requests (``order``), as :func:`compare` computes it.
+    their requests (``order``; above :data:`HAC_BLOCKS` requests the time ``bins``
+    of :func:`time_bin_index` in that order), as :func:`compare` computes it.
 
     Examples
     --------
@@ -1532,7 +1524,7 @@ def array_dependence(
         )
     if order is None or metric in _QUANTILES:
         return None
-    return Dependence(lambda c: _time_ratio(_contrast(metric, a, b, c)[order]))
+    return Dependence(lambda c: _time_ratio(_contrast(metric, a, b, c)[order], bins))
 
 
 def _contrast(

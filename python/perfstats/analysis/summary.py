@@ -969,16 +969,7 @@ def summarize(
     import pandas as pd
 
     by_list = [by] if isinstance(by, str) else list(by or [])
-    qs = tuple(float(q) for q in quantiles)
-    for q in qs:
-        if not 0.0 <= q <= 1.0:
-            raise ValueError(f"quantiles must be in [0, 1], got {q}")
-    if len({_pct_name(q) for q in qs}) != len(qs):
-        twice = sorted({q for q in qs if qs.count(q) > 1})
-        raise ValueError(f"quantiles must be distinct, got {twice} more than once")
-    buckets = tuple(float(b) for b in sla_buckets_ms)
-    if any(b2 <= b1 for b1, b2 in itertools.pairwise(buckets)) or not buckets:
-        raise ValueError(f"sla_buckets_ms must be strictly increasing, got {buckets}")
+    qs, buckets = _checked_levels(quantiles, sla_buckets_ms)
     # exact upper-inclusive counts at the SLA bounds and the SLA target, in C++
     edges = sorted({*buckets, float(sla_target_ms)})
 
@@ -1293,6 +1284,24 @@ def summarize(
 # ---- mergeable partial summaries (scale-out: perfstats.dask) ----------------------------
 
 
+def _checked_levels(
+    quantiles: Sequence[float], sla_buckets_ms: Sequence[float]
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """``quantiles`` and ``sla_buckets_ms`` as floats, checked as summarize checks
+    them (quantiles in [0, 1] and distinct, buckets strictly increasing)."""
+    qs = tuple(float(q) for q in quantiles)
+    for q in qs:
+        if not 0.0 <= q <= 1.0:
+            raise ValueError(f"quantiles must be in [0, 1], got {q}")
+    if len({_pct_name(q) for q in qs}) != len(qs):
+        twice = sorted({q for q in qs if qs.count(q) > 1})
+        raise ValueError(f"quantiles must be distinct, got {twice} more than once")
+    buckets = tuple(float(b) for b in sla_buckets_ms)
+    if any(b2 <= b1 for b1, b2 in itertools.pairwise(buckets)) or not buckets:
+        raise ValueError(f"sla_buckets_ms must be strictly increasing, got {buckets}")
+    return qs, buckets
+
+
 def _summary_settings(
     by: str | Sequence[str] | None,
     every: str | None,
@@ -1305,16 +1314,7 @@ def _summary_settings(
 ) -> dict[str, Any]:
     """The options of :func:`summarize`, checked as it checks them."""
     by_list = [by] if isinstance(by, str) else list(by or [])
-    qs = tuple(float(q) for q in quantiles)
-    for q in qs:
-        if not 0.0 <= q <= 1.0:
-            raise ValueError(f"quantiles must be in [0, 1], got {q}")
-    if len({_pct_name(q) for q in qs}) != len(qs):
-        twice = sorted({q for q in qs if qs.count(q) > 1})
-        raise ValueError(f"quantiles must be distinct, got {twice} more than once")
-    buckets = tuple(float(b) for b in sla_buckets_ms)
-    if any(b2 <= b1 for b1, b2 in itertools.pairwise(buckets)) or not buckets:
-        raise ValueError(f"sla_buckets_ms must be strictly increasing, got {buckets}")
+    qs, buckets = _checked_levels(quantiles, sla_buckets_ms)
     if every is not None:
         _window(every)
     return {
